@@ -1,0 +1,324 @@
+package io.github.rcptproxy;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
+ * transaction. Used by one thread at a time (the pool guarantees it). Any I/O failure, timeout,
+ * malformed reply or {@code 421} marks it {@linkplain #usable() unusable}: it is then closed, never
+ * reused, since its state is unknown.
+ */
+final class BackendSession {
+  private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] QUIT = "QUIT\r\n".getBytes(StandardCharsets.US_ASCII);
+
+  private final Socket socket;
+  private final OutputStream out;
+  private final ReplyReader reader;
+  private final VerifierConfig config;
+  private final Runnable onTransactionOpened;
+  private final Instant createdAt;
+  private final Set<String> extensions = new HashSet<>();
+  private byte[] mailFrom;
+  private Deadline deadline;
+  private Instant lastUsed;
+  private boolean usable = true;
+  private boolean used;
+  private boolean transactionOpen;
+  private int recipientsInTransaction;
+  private int rejections;
+  private int vrfyCommands;
+
+  private BackendSession(Socket socket, VerifierConfig config, Runnable onTransactionOpened)
+      throws IOException {
+    this.socket = socket;
+    this.out = socket.getOutputStream();
+    this.reader =
+        new ReplyReader(
+            socket.getInputStream(), () -> socket.setSoTimeout(deadline.socketTimeoutMillis()));
+    this.config = config;
+    this.onTransactionOpened = onTransactionOpened;
+    this.createdAt = config.clock().instant();
+    this.lastUsed = createdAt;
+  }
+
+  /** Connects, reads the greeting and introduces itself, all within the deadline. */
+  static BackendSession open(
+      InetSocketAddress address,
+      VerifierConfig config,
+      Deadline deadline,
+      Runnable onTransactionOpened)
+      throws IOException {
+    Socket socket = new Socket();
+    try {
+      socket.setTcpNoDelay(true);
+      int connectMillis =
+          (int) Math.min(config.connectTimeout().toMillis(), deadline.socketTimeoutMillis());
+      socket.connect(address, connectMillis);
+      BackendSession session = new BackendSession(socket, config, onTransactionOpened);
+      session.greet(deadline);
+      return session;
+    } catch (IOException | RuntimeException e) {
+      socket.close();
+      throw e;
+    }
+  }
+
+  private void greet(Deadline deadline) throws IOException {
+    this.deadline = deadline;
+    ReplyReader.Reply greeting = reader.read();
+    if (greeting.code() != 220) {
+      throw new SessionFailure(
+          Verdict.Reason.BACKEND_UNAVAILABLE,
+          false,
+          "backend refused the session",
+          greeting.toBackendReply());
+    }
+    ReplyReader.Reply ehlo = exchange(line("EHLO " + config.heloName()));
+    if (ehlo.code() == 250) {
+      for (int i = 1; i < ehlo.lines().size(); i++) {
+        String keyword = ehlo.lines().get(i).split(" ", 2)[0];
+        extensions.add(keyword.toUpperCase(Locale.ROOT));
+      }
+    } else if (ehlo.code() >= 500 && ehlo.code() != 554) {
+      ReplyReader.Reply helo = exchange(line("HELO " + config.heloName()));
+      requireCode(helo, 250, "HELO");
+    } else {
+      requireCode(ehlo, 250, "EHLO");
+    }
+    String sender = "MAIL FROM:<" + config.probeSender() + ">";
+    mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
+  }
+
+  boolean offers(String extension) {
+    return extensions.contains(extension);
+  }
+
+  /**
+   * Puts the recipient to the backend with {@code RCPT TO} in this session's open transaction,
+   * opening one first if needed, and returns the backend's reply to the RCPT.
+   *
+   * @throws InvalidAddressException if the address cannot be written (nothing was sent)
+   * @throws SessionFailure if the transaction could not be opened or the session died
+   */
+  BackendReply rcpt(Mailbox mailbox, Deadline deadline)
+      throws IOException, InvalidAddressException {
+    byte[] rcpt = mailbox.command("RCPT TO:", offers("SMTPUTF8"));
+    boolean reset = transactionOpen && config.transactionPerVerification();
+    boolean open = !transactionOpen || reset;
+    this.deadline = deadline;
+    try {
+      used = true;
+      byte[][] commands =
+          reset ? new byte[][] {RSET, mailFrom, rcpt} : open ? new byte[][] {mailFrom, rcpt} : new byte[][] {rcpt};
+      ReplyReader.Reply[] replies = pipeline(commands);
+      int next = 0;
+      if (reset) {
+        transactionOpen = false;
+        recipientsInTransaction = 0;
+        requireCode(replies[next++], 250, "RSET");
+      }
+      if (open) {
+        ReplyReader.Reply mail = replies[next++];
+        checkNotClosing(mail);
+        if (mail.code() != 250) {
+          rejections++;
+          if (replies[next] != null && replies[next].code() >= 500) {
+            rejections++; // the pipelined RCPT failed too, and counts as an error
+          }
+          throw new SessionFailure(
+              mail.code() >= 500
+                  ? Verdict.Reason.SENDER_REJECTED
+                  : Verdict.Reason.TEMPORARY_FAILURE,
+              false,
+              "backend refused the probe sender",
+              mail.toBackendReply());
+        }
+        transactionOpen = true;
+        onTransactionOpened.run();
+      }
+      ReplyReader.Reply reply = replies[next];
+      if (reply == null) {
+        throw new SessionFailure(Verdict.Reason.PROTOCOL_ERROR, false, "no reply to RCPT", null);
+      }
+      checkNotClosing(reply);
+      if (reply.code() == 452 || reply.code() == 503) {
+        // Too many recipients, or the backend lost our transaction: a fresh session will do.
+        usable = false;
+        throw new SessionFailure(
+            Verdict.Reason.TEMPORARY_FAILURE, true, "session needs recycling", reply.toBackendReply());
+      }
+      recipientsInTransaction++;
+      if (reply.code() >= 500) {
+        rejections++;
+      }
+      return reply.toBackendReply();
+    } catch (IOException e) {
+      usable = false;
+      throw e;
+    }
+  }
+
+  /** Asks {@code VRFY} for the address and returns the reply. */
+  BackendReply vrfy(Mailbox mailbox, Deadline deadline) throws IOException, InvalidAddressException {
+    return vrfy(mailbox.command("VRFY ", false), deadline);
+  }
+
+  /**
+   * Asks {@code VRFY} for a random local part in the domain: a backend that rejects it answers
+   * {@code VRFY} honestly there.
+   */
+  BackendReply vrfyRandomLocalPart(String domain, Deadline deadline) throws IOException {
+    String random = "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    return vrfy(line("VRFY <" + random + "@" + domain + ">"), deadline);
+  }
+
+  private BackendReply vrfy(byte[] command, Deadline deadline) throws IOException {
+    this.deadline = deadline;
+    try {
+      used = true;
+      vrfyCommands++;
+      ReplyReader.Reply reply = exchange(command);
+      checkNotClosing(reply);
+      if (reply.code() >= 500 && reply.code() != 502) {
+        rejections++;
+      }
+      return reply.toBackendReply();
+    } catch (IOException e) {
+      usable = false;
+      throw e;
+    }
+  }
+
+  /** Whether this session has answered a verification before (a stale one fails on its first). */
+  boolean used() {
+    return used;
+  }
+
+  boolean usable() {
+    return usable;
+  }
+
+  /** Whether the backend's limits call for a fresh session before the next verification. */
+  boolean needsRecycling() {
+    return rejections >= config.maxRejectionsPerSession()
+        || recipientsInTransaction >= config.maxRecipientsPerTransaction()
+        || vrfyCommands >= config.maxVrfyPerSession();
+  }
+
+  /**
+   * Whether the session must not be used any more: too old, idle too long, or the backend wrote
+   * something unasked (typically its own idle-timeout {@code 421}). Costs no round trip.
+   */
+  boolean expired(Instant now) {
+    if (!usable
+        || !Duration.between(createdAt, now).minus(config.maxSessionAge()).isNegative()
+        || !Duration.between(lastUsed, now).minus(config.idleTimeout()).isNegative()) {
+      return true;
+    }
+    try {
+      return reader.hasBufferedInput() || socket.getInputStream().available() > 0;
+    } catch (IOException e) {
+      return true;
+    }
+  }
+
+  /** Marks the moment the session went back to the pool, for the idle timeout. */
+  void idleFrom(Instant now) {
+    lastUsed = now;
+  }
+
+  /** Says QUIT without waiting for the answer, and closes. */
+  void close() {
+    try (socket) {
+      if (usable) {
+        out.write(QUIT);
+        out.flush();
+      }
+    } catch (IOException ignored) {
+      // the backend is gone already; nothing to tell it
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "session " + socket.getLocalPort() + "->" + socket.getRemoteSocketAddress();
+  }
+
+  /** Sends the commands in one write where the backend offers PIPELINING, and reads each reply. */
+  private ReplyReader.Reply[] pipeline(byte[][] commands) throws IOException {
+    ReplyReader.Reply[] replies = new ReplyReader.Reply[commands.length];
+    if (commands.length == 1) {
+      replies[0] = exchange(commands[0]);
+    } else if (offers("PIPELINING")) {
+      int length = 0;
+      for (byte[] command : commands) {
+        length += command.length;
+      }
+      byte[] batch = new byte[length];
+      int at = 0;
+      for (byte[] command : commands) {
+        System.arraycopy(command, 0, batch, at, command.length);
+        at += command.length;
+      }
+      out.write(batch);
+      out.flush();
+      for (int i = 0; i < commands.length; i++) {
+        replies[i] = reader.read();
+      }
+    } else {
+      for (int i = 0; i < commands.length; i++) {
+        replies[i] = exchange(commands[i]);
+        if (replies[i].code() >= 400) {
+          break; // without pipelining nothing is sent after a failure; the rest stay null
+        }
+      }
+    }
+    return replies;
+  }
+
+  private ReplyReader.Reply exchange(byte[] command) throws IOException {
+    out.write(command);
+    out.flush();
+    return reader.read();
+  }
+
+  private void checkNotClosing(ReplyReader.Reply reply) throws SessionFailure {
+    if (reply.code() == 421) {
+      usable = false;
+      throw new SessionFailure(
+          Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend closed the session", reply.toBackendReply());
+    }
+  }
+
+  private void requireCode(ReplyReader.Reply reply, int code, String command) throws SessionFailure {
+    checkNotClosing(reply);
+    if (reply.code() != code) {
+      usable = false;
+      throw new SessionFailure(
+          Verdict.Reason.BACKEND_UNAVAILABLE,
+          false,
+          "backend refused " + command,
+          reply.toBackendReply());
+    }
+  }
+
+  private static byte[] line(String command) {
+    try {
+      return Mailbox.encodeLine(command, false);
+    } catch (InvalidAddressException e) {
+      // Configuration values are validated on build(); this cannot happen.
+      throw new IllegalStateException(command + ": " + e.getMessage(), e);
+    }
+  }
+}

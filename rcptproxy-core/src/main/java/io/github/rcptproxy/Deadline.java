@@ -1,0 +1,46 @@
+package io.github.rcptproxy;
+
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+
+/** The moment a verification must be answered by; every blocking step takes what is left of it. */
+final class Deadline {
+  private final long startNanos;
+  private final long expiresAtNanos;
+
+  private Deadline(long startNanos, long expiresAtNanos) {
+    this.startNanos = startNanos;
+    this.expiresAtNanos = expiresAtNanos;
+  }
+
+  static Deadline after(Duration timeout) {
+    long now = System.nanoTime();
+    return new Deadline(now, now + timeout.toNanos());
+  }
+
+  Duration elapsed() {
+    return Duration.ofNanos(System.nanoTime() - startNanos);
+  }
+
+  Duration remaining() {
+    return Duration.ofNanos(Math.max(0, expiresAtNanos - System.nanoTime()));
+  }
+
+  boolean expired() {
+    return expiresAtNanos - System.nanoTime() <= 0;
+  }
+
+  /**
+   * What is left as a socket timeout in milliseconds: at least 1, since 0 means "forever" to a
+   * socket.
+   *
+   * @throws SocketTimeoutException if nothing is left
+   */
+  int socketTimeoutMillis() throws SocketTimeoutException {
+    long left = expiresAtNanos - System.nanoTime();
+    if (left <= 0) {
+      throw new SocketTimeoutException("deadline passed");
+    }
+    return (int) Math.max(1, Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000));
+  }
+}

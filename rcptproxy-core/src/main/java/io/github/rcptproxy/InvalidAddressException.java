@@ -1,0 +1,8 @@
+package io.github.rcptproxy;
+
+/** An address that must not be sent to the backend; the message says what is wrong with it. */
+final class InvalidAddressException extends Exception {
+  InvalidAddressException(String message) {
+    super(message);
+  }
+}

@@ -1,0 +1,257 @@
+package io.github.rcptproxy;
+
+import java.net.IDN;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetEncoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.regex.Pattern;
+
+/**
+ * A recipient address that passed RFC 5321 validation and can be written to the backend. Anything
+ * doubtful is refused with a reason, never stripped or repaired: what reaches the backend is
+ * exactly what the client sent, or nothing.
+ */
+final class Mailbox {
+  static final int MAX_LOCAL_PART_BYTES = 64;
+  static final int MAX_DOMAIN_BYTES = 255;
+  static final int MAX_PATH_BYTES = 256;
+  static final int MAX_COMMAND_LINE_BYTES = 512;
+
+  private static final Pattern DOMAIN =
+      Pattern.compile("[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
+  private static final Pattern IPV4_LITERAL =
+      Pattern.compile("\\[(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])]");
+  private static final Pattern IPV6_LITERAL = Pattern.compile("\\[IPv6:[0-9A-Fa-f:.]{2,45}]");
+  private static final String ATEXT_SPECIALS = "!#$%&'*+-/=?^_`{|}~";
+
+  private final String localPart;
+  private final String domain;
+  private final boolean needsSmtputf8;
+
+  private Mailbox(String localPart, String domain, boolean needsSmtputf8) {
+    this.localPart = localPart;
+    this.domain = domain;
+    this.needsSmtputf8 = needsSmtputf8;
+  }
+
+  /**
+   * Validates an address given as {@code local@domain} or {@code <local@domain>}. A non-ASCII
+   * domain is converted to its A-label form; a non-ASCII local part is kept and marks the address
+   * as needing SMTPUTF8.
+   */
+  static Mailbox parse(String address) throws InvalidAddressException {
+    if (address == null || address.isEmpty()) {
+      throw new InvalidAddressException("empty address");
+    }
+    String bare = address;
+    if (bare.length() >= 2 && bare.charAt(0) == '<' && bare.charAt(bare.length() - 1) == '>') {
+      bare = bare.substring(1, bare.length() - 1);
+    }
+    checkCharacters(bare);
+    int at = bare.lastIndexOf('@');
+    if (at < 0) {
+      throw new InvalidAddressException("no @ in address");
+    }
+    if (at == 0) {
+      throw new InvalidAddressException(
+          bare.indexOf(':') > 0 ? "source routes are not accepted" : "empty local part");
+    }
+    String localPart = bare.substring(0, at);
+    String domain = asciiDomain(bare.substring(at + 1));
+    boolean needsSmtputf8 = checkLocalPart(localPart);
+    if (utf8Length(localPart) > MAX_LOCAL_PART_BYTES) {
+      throw new InvalidAddressException("local part longer than " + MAX_LOCAL_PART_BYTES + " bytes");
+    }
+    if (domain.length() > MAX_DOMAIN_BYTES) {
+      throw new InvalidAddressException("domain longer than " + MAX_DOMAIN_BYTES + " bytes");
+    }
+    Mailbox mailbox = new Mailbox(localPart, domain, needsSmtputf8);
+    if (utf8Length(mailbox.path()) > MAX_PATH_BYTES) {
+      throw new InvalidAddressException("path longer than " + MAX_PATH_BYTES + " bytes");
+    }
+    return mailbox;
+  }
+
+  String localPart() {
+    return localPart;
+  }
+
+  /** The domain, in A-label (ASCII) form, or an address literal. */
+  String domain() {
+    return domain;
+  }
+
+  boolean needsSmtputf8() {
+    return needsSmtputf8;
+  }
+
+  String address() {
+    return localPart + "@" + domain;
+  }
+
+  String path() {
+    return "<" + localPart + "@" + domain + ">";
+  }
+
+  /**
+   * The command {@code verb + path} as the bytes of one CRLF-terminated line, encoded strictly:
+   * ASCII, or UTF-8 when the backend offers SMTPUTF8.
+   */
+  byte[] command(String verb, boolean smtputf8Offered) throws InvalidAddressException {
+    if (needsSmtputf8 && !smtputf8Offered) {
+      throw new InvalidAddressException(
+          "non-ASCII local part needs SMTPUTF8, which the backend does not offer");
+    }
+    return encodeLine(verb + path(), smtputf8Offered);
+  }
+
+  /**
+   * Encodes one command line and appends CRLF. Refuses characters the charset cannot encode and
+   * any line that would contain CR, LF or NUL or exceed 512 bytes.
+   */
+  static byte[] encodeLine(String line, boolean utf8) throws InvalidAddressException {
+    CharsetEncoder encoder =
+        (utf8 ? StandardCharsets.UTF_8 : StandardCharsets.US_ASCII)
+            .newEncoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
+    ByteBuffer encoded;
+    try {
+      encoded = encoder.encode(CharBuffer.wrap(line));
+    } catch (CharacterCodingException e) {
+      throw new InvalidAddressException("cannot be encoded as " + encoder.charset());
+    }
+    int length = encoded.remaining();
+    if (length + 2 > MAX_COMMAND_LINE_BYTES) {
+      throw new InvalidAddressException("command line longer than " + MAX_COMMAND_LINE_BYTES + " bytes");
+    }
+    byte[] bytes = new byte[length + 2];
+    encoded.get(bytes, 0, length);
+    for (int i = 0; i < length; i++) {
+      if (bytes[i] == '\r' || bytes[i] == '\n' || bytes[i] == 0) {
+        throw new InvalidAddressException("encodes to a line break or NUL");
+      }
+    }
+    bytes[length] = '\r';
+    bytes[length + 1] = '\n';
+    return bytes;
+  }
+
+  private static void checkCharacters(String s) throws InvalidAddressException {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+        continue;
+      }
+      switch (Character.getType(c)) {
+        case Character.CONTROL, Character.FORMAT, Character.SURROGATE,
+            Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR, Character.UNASSIGNED ->
+            throw new InvalidAddressException(
+                String.format("control or unassigned character U+%04X", (int) c));
+        default -> {}
+      }
+      if (c == '<' || c == '>') {
+        throw new InvalidAddressException("'" + c + "' inside the path");
+      }
+    }
+  }
+
+  /** Returns whether the local part needs SMTPUTF8. */
+  private static boolean checkLocalPart(String localPart) throws InvalidAddressException {
+    boolean nonAscii = false;
+    if (localPart.charAt(0) == '"') {
+      if (localPart.length() < 2 || localPart.charAt(localPart.length() - 1) != '"') {
+        throw new InvalidAddressException("unterminated quoted local part");
+      }
+      for (int i = 1; i < localPart.length() - 1; i++) {
+        char c = localPart.charAt(i);
+        if (c == '\\') {
+          i++;
+          if (i >= localPart.length() - 1 || localPart.charAt(i) < ' ' || localPart.charAt(i) > '~') {
+            throw new InvalidAddressException("bad quoted pair in local part");
+          }
+        } else if (c == '"') {
+          throw new InvalidAddressException("unescaped quote inside quoted local part");
+        } else if (c >= 0x80) {
+          nonAscii = true;
+        }
+      }
+      return nonAscii;
+    }
+    boolean previousDot = true;
+    for (int i = 0; i < localPart.length(); i++) {
+      char c = localPart.charAt(i);
+      if (c == '.') {
+        if (previousDot) {
+          throw new InvalidAddressException("empty atom in local part (leading or double dot)");
+        }
+        previousDot = true;
+        continue;
+      }
+      previousDot = false;
+      if (c >= 0x80) {
+        nonAscii = true;
+      } else if (!(Character.isLetterOrDigit(c) || ATEXT_SPECIALS.indexOf(c) >= 0)) {
+        throw new InvalidAddressException("character '" + c + "' not allowed in unquoted local part");
+      }
+    }
+    if (previousDot) {
+      throw new InvalidAddressException("local part ends with a dot");
+    }
+    return nonAscii;
+  }
+
+  private static String asciiDomain(String domain) throws InvalidAddressException {
+    if (domain.isEmpty()) {
+      throw new InvalidAddressException("empty domain");
+    }
+    if (domain.charAt(0) == '[') {
+      if (IPV4_LITERAL.matcher(domain).matches() || IPV6_LITERAL.matcher(domain).matches()) {
+        return domain;
+      }
+      throw new InvalidAddressException("malformed address literal");
+    }
+    String ascii = domain;
+    if (!domain.chars().allMatch(c -> c < 0x80)) {
+      try {
+        ascii = IDN.toASCII(domain, IDN.USE_STD3_ASCII_RULES);
+      } catch (IllegalArgumentException e) {
+        throw new InvalidAddressException("domain is not a valid internationalised name");
+      }
+    }
+    if (ascii.length() > MAX_DOMAIN_BYTES) {
+      throw new InvalidAddressException("domain longer than " + MAX_DOMAIN_BYTES + " bytes");
+    }
+    if (!DOMAIN.matcher(ascii).matches()) {
+      throw new InvalidAddressException("malformed domain");
+    }
+    return ascii;
+  }
+
+  private static int utf8Length(String s) {
+    int bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes += 1;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c)) {
+        bytes += 4;
+        i++;
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
+  }
+
+  @Override
+  public String toString() {
+    return address();
+  }
+}

@@ -1,0 +1,67 @@
+package io.github.rcptproxy;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Asks a backend SMTP server whether a recipient exists, over a pool of cached SMTP sessions
+ * ({@code MAIL FROM:<probe>} once per session, then one {@code RCPT TO} per verification, never
+ * {@code DATA}).
+ *
+ * <pre>{@code
+ * try (RecipientVerifier verifier = RecipientVerifier.create(
+ *     VerifierConfig.builder().backend("10.0.0.5", 25).build())) {
+ *   if (verifier.verify("alice@example.com") instanceof Verdict.Rejected rejected) {
+ *     // answer the client 550 and do not accept the recipient
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p><b>Thread safety:</b> all methods may be called from any number of threads at once.
+ *
+ * <p><b>Timing:</b> {@link #verify} blocks for at most the configured {@linkplain
+ * VerifierConfig#deadline() deadline} plus a few milliseconds, waiting for a free session
+ * included, and never throws for anything the backend does: trouble becomes {@link
+ * Verdict.Unverified} with a reason. Only programming errors throw ({@code NullPointerException}
+ * for a null address, {@code IllegalStateException} after {@link #close()}).
+ *
+ * <p><b>Lifecycle:</b> sessions are opened lazily on first use, kept for reuse, closed after the
+ * idle timeout or the maximum age, and replaced after a few rejections to stay under the backend's
+ * error limits. {@link #close()} closes idle sessions at once and busy ones when their
+ * verification ends.
+ */
+public interface RecipientVerifier extends AutoCloseable {
+
+  /** A verifier for the configured backend; it opens no connection until first used. */
+  static RecipientVerifier create(VerifierConfig config) {
+    return new PooledRecipientVerifier(config);
+  }
+
+  /**
+   * Verifies one recipient address ({@code local@domain}, with or without angle brackets). An
+   * address that is not a valid RFC 5321 mailbox is answered {@link
+   * Verdict.Reason#INVALID_ADDRESS} without being sent.
+   */
+  Verdict verify(String address);
+
+  /**
+   * {@link #verify} on the verifier's own threads; the future completes within the deadline plus a
+   * few milliseconds and never completes exceptionally for backend trouble.
+   */
+  CompletableFuture<Verdict> verifyAsync(String address);
+
+  /**
+   * Replaces the configuration at once. Every cached session is discarded (idle ones closed now,
+   * busy ones when their verification ends); verifications under way finish with the old one.
+   */
+  void reconfigure(VerifierConfig config);
+
+  /** The configuration in force. */
+  VerifierConfig config();
+
+  /** Counters since creation, and the sessions open now. */
+  VerifierStats stats();
+
+  /** Closes every session; later calls to {@link #verify} throw {@link IllegalStateException}. */
+  @Override
+  void close();
+}

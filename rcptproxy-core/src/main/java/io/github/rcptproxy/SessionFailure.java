@@ -1,0 +1,43 @@
+package io.github.rcptproxy;
+
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * A backend session could not answer. {@link #retryable()} marks a session that died under us
+ * (EOF, reset, {@code 421}, too many recipients): a stale pooled session, worth one more try on a
+ * fresh one.
+ */
+final class SessionFailure extends IOException {
+  private final Verdict.Reason reason;
+  private final boolean retryable;
+  private final transient BackendReply reply;
+
+  SessionFailure(Verdict.Reason reason, boolean retryable, String message, BackendReply reply) {
+    super(message);
+    this.reason = reason;
+    this.retryable = retryable;
+    this.reply = reply;
+  }
+
+  static SessionFailure protocolError(String message) {
+    return new SessionFailure(Verdict.Reason.PROTOCOL_ERROR, false, message, null);
+  }
+
+  static SessionFailure closedByBackend() {
+    return new SessionFailure(
+        Verdict.Reason.BACKEND_UNAVAILABLE, true, "connection closed by backend", null);
+  }
+
+  Verdict.Reason reason() {
+    return reason;
+  }
+
+  boolean retryable() {
+    return retryable;
+  }
+
+  Optional<BackendReply> reply() {
+    return Optional.ofNullable(reply);
+  }
+}

@@ -1,0 +1,148 @@
+package io.github.rcptproxy;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import org.apache.commons.pool2.BasePooledObjectFactory;
+import org.apache.commons.pool2.PooledObject;
+import org.apache.commons.pool2.impl.DefaultPooledObject;
+import org.apache.commons.pool2.impl.GenericObjectPool;
+import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
+
+/**
+ * The cached sessions to one backend, in a Commons Pool 2 pool. Idle timeout and maximum age are
+ * enforced both by the pool's evictor and at borrow, by looking at the session's clocks (no round
+ * trip). A session is created in the borrowing thread within that verification's deadline.
+ */
+final class SessionPool implements AutoCloseable {
+  private static final Duration MIN_EVICTION_INTERVAL = Duration.ofMillis(10);
+  private static final Duration MAX_EVICTION_INTERVAL = Duration.ofSeconds(30);
+
+  /** The deadline of the verification that is borrowing, for a session created on the way. */
+  private static final ThreadLocal<Deadline> BORROW_DEADLINE = new ThreadLocal<>();
+
+  private final GenericObjectPool<BackendSession> pool;
+
+  SessionPool(InetSocketAddress address, VerifierConfig config, Counters counters) {
+    GenericObjectPoolConfig<BackendSession> poolConfig = new GenericObjectPoolConfig<>();
+    poolConfig.setMaxTotal(config.maxSessions());
+    poolConfig.setMaxIdle(config.maxSessions());
+    poolConfig.setMinIdle(0);
+    poolConfig.setBlockWhenExhausted(true);
+    poolConfig.setLifo(true); // reuse the warmest session; the rest expire when load drops
+    poolConfig.setTestOnBorrow(true);
+    poolConfig.setJmxEnabled(false);
+    poolConfig.setNumTestsPerEvictionRun(config.maxSessions());
+    poolConfig.setTimeBetweenEvictionRuns(evictionInterval(config));
+    pool = new GenericObjectPool<>(new Factory(address, config, counters), poolConfig);
+    pool.setEvictionPolicy(
+        (evictionConfig, session, idleCount) -> session.getObject().expired(config.clock().instant()));
+  }
+
+  private static Duration evictionInterval(VerifierConfig config) {
+    Duration shortest =
+        config.idleTimeout().compareTo(config.maxSessionAge()) < 0
+            ? config.idleTimeout()
+            : config.maxSessionAge();
+    Duration interval = shortest.dividedBy(4);
+    if (interval.compareTo(MIN_EVICTION_INTERVAL) < 0) {
+      return MIN_EVICTION_INTERVAL;
+    }
+    return interval.compareTo(MAX_EVICTION_INTERVAL) > 0 ? MAX_EVICTION_INTERVAL : interval;
+  }
+
+  /**
+   * A session for one verification: an idle one, or a new one, waiting at most until the deadline
+   * for a free place.
+   *
+   * @throws java.util.NoSuchElementException if every session stayed busy until the deadline
+   * @throws IllegalStateException if the pool was closed (by reconfiguration)
+   * @throws Exception what connecting to the backend threw
+   */
+  BackendSession borrow(Deadline deadline) throws Exception {
+    BORROW_DEADLINE.set(deadline);
+    try {
+      Duration wait = deadline.remaining();
+      return pool.borrowObject(wait.isZero() ? Duration.ofMillis(1) : wait);
+    } finally {
+      BORROW_DEADLINE.remove();
+    }
+  }
+
+  /** Returns the session for reuse, or closes it if it broke or reached the backend's limits. */
+  void release(BackendSession session) {
+    try {
+      if (session.usable() && !session.needsRecycling()) {
+        pool.returnObject(session);
+      } else {
+        pool.invalidateObject(session);
+      }
+    } catch (Exception e) {
+      session.close(); // the pool no longer knows it (closed meanwhile); do not leak the socket
+    }
+  }
+
+  /** Closes every idle session: after one died under us, the others likely did too. */
+  void discardIdle() {
+    pool.clear();
+  }
+
+  int active() {
+    return pool.getNumActive();
+  }
+
+  int idle() {
+    return pool.getNumIdle();
+  }
+
+  /** Closes idle sessions now; busy ones are closed when released. */
+  @Override
+  public void close() {
+    pool.close();
+  }
+
+  private static final class Factory extends BasePooledObjectFactory<BackendSession> {
+    private final InetSocketAddress address;
+    private final VerifierConfig config;
+    private final Counters counters;
+
+    Factory(InetSocketAddress address, VerifierConfig config, Counters counters) {
+      this.address = address;
+      this.config = config;
+      this.counters = counters;
+    }
+
+    @Override
+    public BackendSession create() throws Exception {
+      Deadline deadline = BORROW_DEADLINE.get();
+      BackendSession session =
+          BackendSession.open(
+              address,
+              config,
+              deadline != null ? deadline : Deadline.after(config.deadline()),
+              counters.transactionsOpened::increment);
+      counters.sessionsOpened.increment();
+      return session;
+    }
+
+    @Override
+    public PooledObject<BackendSession> wrap(BackendSession session) {
+      return new DefaultPooledObject<>(session);
+    }
+
+    @Override
+    public boolean validateObject(PooledObject<BackendSession> session) {
+      return !session.getObject().expired(config.clock().instant());
+    }
+
+    @Override
+    public void passivateObject(PooledObject<BackendSession> session) {
+      session.getObject().idleFrom(config.clock().instant());
+    }
+
+    @Override
+    public void destroyObject(PooledObject<BackendSession> session) {
+      session.getObject().close();
+      counters.sessionsClosed.increment();
+    }
+  }
+}

@@ -1,0 +1,71 @@
+package io.github.rcptproxy;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * What the backend said about one recipient, or why it could not say.
+ *
+ * <p>A caller typically accepts the recipient on {@link Accepted} and {@link Unverified} (the
+ * verifier fails open, as the original did) and refuses it on {@link Rejected}. Every verdict
+ * carries the time the verification took.
+ */
+public sealed interface Verdict {
+
+  /** How long the verification took, from the call to the answer. */
+  Duration latency();
+
+  /** The backend accepted the recipient ({@code 2xx} to {@code RCPT TO} or {@code VRFY}). */
+  record Accepted(BackendReply reply, Duration latency) implements Verdict {
+    public Accepted {
+      Objects.requireNonNull(reply, "reply");
+      Objects.requireNonNull(latency, "latency");
+    }
+  }
+
+  /**
+   * The backend refused the recipient permanently ({@code 5xx}). {@link #reply()} holds the
+   * backend's code, enhanced status code and (sanitised) text.
+   */
+  record Rejected(BackendReply reply, Duration latency) implements Verdict {
+    public Rejected {
+      Objects.requireNonNull(reply, "reply");
+      Objects.requireNonNull(latency, "latency");
+    }
+  }
+
+  /**
+   * No trustworthy answer could be had. {@link #reason()} says why; {@link #reply()} holds the
+   * backend reply where there was one (for {@link Reason#TEMPORARY_FAILURE} always).
+   */
+  record Unverified(Reason reason, String detail, Optional<BackendReply> reply, Duration latency)
+      implements Verdict {
+    public Unverified {
+      Objects.requireNonNull(reason, "reason");
+      Objects.requireNonNull(detail, "detail");
+      Objects.requireNonNull(reply, "reply");
+      Objects.requireNonNull(latency, "latency");
+    }
+  }
+
+  /** Why a recipient could not be verified. */
+  enum Reason {
+    /** The deadline passed before the backend answered. */
+    TIMEOUT,
+    /** The backend could not be reached, refused the session or dropped it. */
+    BACKEND_UNAVAILABLE,
+    /** The backend answered {@code 4xx} to the recipient; the reply is attached. */
+    TEMPORARY_FAILURE,
+    /** The backend answered something that is not valid SMTP; the session was discarded. */
+    PROTOCOL_ERROR,
+    /** No backend is configured, or its host name could not be resolved. */
+    NOT_CONFIGURED,
+    /** Every pooled session stayed busy until the deadline. */
+    BUSY,
+    /** The address is not a valid RFC 5321 mailbox; it was never sent to the backend. */
+    INVALID_ADDRESS,
+    /** The backend refused the probe sender: a configuration error, not the recipient's fault. */
+    SENDER_REJECTED
+  }
+}
