@@ -1,0 +1,232 @@
+package io.github.rcptproxy.testing;
+
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Assertions;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A real Postfix, started from a temporary directory on a free loopback port, once per JVM, with
+ * its default limits (error limits, inflow control, recipient limit). Mailboxes {@code user0} to
+ * {@code user999} exist in {@value #DOMAIN}; accepted mail is discarded.
+ *
+ * <p>Needs root and {@code /usr/sbin/postfix}. Without them the calling test is skipped with a
+ * message, except under CI ({@code CI=true}), where it fails: CI must run the Postfix tests.
+ */
+public final class PostfixBackend {
+  public static final String DOMAIN = "example.test";
+  public static final int MAILBOXES = 1000;
+  private static final Path POSTFIX = Path.of("/usr/sbin/postfix");
+  private static final Path DEFAULT_MAIN_CF = Path.of("/etc/postfix/main.cf");
+
+  private static PostfixBackend shared;
+
+  private final Path dir;
+  private final int port;
+
+  private PostfixBackend(Path dir, int port) {
+    this.dir = dir;
+    this.port = port;
+  }
+
+  /** The JVM's Postfix, started on first call; skips (or, under CI, fails) the test without it. */
+  public static synchronized PostfixBackend shared() {
+    boolean available = Files.isExecutable(POSTFIX) && "root".equals(System.getProperty("user.name"));
+    if (!available && "true".equals(System.getenv("CI"))) {
+      Assertions.fail("CI=true but Postfix is not usable here (needs root and " + POSTFIX + "): .ci/run must install it");
+    }
+    Assumptions.assumeTrue(available, "Postfix tests skipped: install postfix and run as root (.ci/run does)");
+    if (shared == null) {
+      shared = start();
+    }
+    return shared;
+  }
+
+  public static String known(int n) {
+    return "user" + n + "@" + DOMAIN;
+  }
+
+  public static String unknown(int n) {
+    return "nobody" + n + "@" + DOMAIN;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** Postfix's log of this instance. */
+  public String log() throws IOException {
+    Path log = dir.resolve("maillog");
+    return Files.exists(log) ? Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+  }
+
+  /**
+   * Delivers one real message. Aborted probe transactions keep Postfix's inflow-control tokens;
+   * one delivered message makes the queue manager hand them back.
+   */
+  public void deliverOneMessage() throws IOException {
+    try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+      expect(client.readReply(), "220");
+      expect(client.send("EHLO test.example"), "250");
+      expect(client.send("MAIL FROM:<sender@test.example>"), "250");
+      expect(client.send("RCPT TO:<" + known(0) + ">"), "250");
+      expect(client.send("DATA"), "354");
+      expect(client.send("Subject: refill\r\n\r\nhello\r\n."), "250");
+      client.send("QUIT");
+    }
+  }
+
+  private static void expect(String reply, String code) {
+    if (reply == null || !reply.startsWith(code)) {
+      throw new IllegalStateException("expected " + code + " from Postfix, got " + reply);
+    }
+  }
+
+  private static PostfixBackend start() {
+    try {
+      Path dir = Files.createTempDirectory("rcptproxy-postfix-");
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+      int port = freePort();
+      Path etc = Files.createDirectories(dir.resolve("etc"));
+      Path data = Files.createDirectories(dir.resolve("data"));
+      Files.createDirectories(dir.resolve("queue")); // postfix check fills it in
+      run("chown", "postfix", data.toString());
+      registerAlternateConfigDirectory(etc);
+      Files.writeString(
+          etc.resolve("mailboxes"),
+          IntStream.range(0, MAILBOXES).mapToObj(i -> known(i) + " OK\n").collect(Collectors.joining()));
+      Files.writeString(
+          etc.resolve("main.cf"),
+          String.join(
+              "\n",
+              "compatibility_level = 3.6",
+              "queue_directory = " + dir.resolve("queue"),
+              "data_directory = " + data,
+              "mail_owner = postfix",
+              "setgid_group = postdrop",
+              "inet_interfaces = 127.0.0.1",
+              "inet_protocols = ipv4",
+              "myhostname = backend." + DOMAIN,
+              "mydestination =",
+              "mynetworks = 127.0.0.254/32",
+              "virtual_mailbox_domains = " + DOMAIN,
+              "virtual_mailbox_maps = texthash:" + etc.resolve("mailboxes"),
+              "virtual_transport = discard",
+              "maillog_file = " + dir.resolve("maillog"),
+              "maillog_file_prefixes = /tmp",
+              "smtpd_forbid_bare_newline_exclusions =",
+              "smtpd_peername_lookup = no",
+              ""));
+      List<String> master = new ArrayList<>();
+      for (String line : Files.readAllLines(Path.of("/etc/postfix/master.cf"))) {
+        if (line.matches("^smtp\\s+inet\\s.*")) {
+          master.add("127.0.0.1:" + port + " inet n - n - - smtpd");
+        } else if (!line.isBlank() && !line.startsWith("#") && !Character.isWhitespace(line.charAt(0))) {
+          String[] fields = line.split("\\s+", 8);
+          if (fields.length >= 8) {
+            fields[4] = "n";
+          }
+          master.add(String.join(" ", fields));
+        } else {
+          master.add(line);
+        }
+      }
+      Files.write(etc.resolve("master.cf"), master);
+      run(POSTFIX.toString(), "-c", etc.toString(), "check");
+      run(POSTFIX.toString(), "-c", etc.toString(), "start");
+      PostfixBackend backend = new PostfixBackend(dir, port);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          run(POSTFIX.toString(), "-c", etc.toString(), "stop");
+        } catch (IOException e) {
+          // the JVM is exiting; nothing more to do
+        }
+      }));
+      await("Postfix greeting on port " + port)
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(100))
+          .ignoreExceptions()
+          .until(() -> {
+            try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+              return client.readReply().startsWith("220");
+            }
+          });
+      return backend;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Postfix starts an instance from another directory only if the default main.cf lists it. */
+  private static void registerAlternateConfigDirectory(Path etc) throws IOException {
+    List<String> lines = Files.exists(DEFAULT_MAIN_CF) ? Files.readAllLines(DEFAULT_MAIN_CF) : List.of();
+    List<String> kept = new ArrayList<>();
+    List<String> directories = new ArrayList<>();
+    for (String line : lines) {
+      if (line.startsWith("alternate_config_directories")) {
+        for (String d : line.substring(line.indexOf('=') + 1).trim().split("[,\\s]+")) {
+          if (!d.isEmpty() && Files.isDirectory(Path.of(d))) {
+            directories.add(d);
+          }
+        }
+      } else if (!line.startsWith("maillog_file_prefixes")) {
+        kept.add(line);
+      }
+    }
+    directories.add(etc.toString());
+    kept.add("alternate_config_directories = " + String.join(", ", directories));
+    kept.add("maillog_file_prefixes = /var, /dev/stdout, /tmp");
+    Files.write(DEFAULT_MAIN_CF, kept);
+  }
+
+  /** Postfix prints start-up errors only to a terminal; its log has them. */
+  private static String tail(String... command) throws IOException {
+    for (int i = 0; i < command.length - 1; i++) {
+      if (command[i].equals("-c")) {
+        Path log = Path.of(command[i + 1]).resolveSibling("maillog");
+        if (Files.exists(log)) {
+          List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
+          return "\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 10), lines.size()));
+        }
+      }
+    }
+    return "";
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static void run(String... command) throws IOException {
+    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    try {
+      if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        throw new IOException(String.join(" ", command) + " did not finish");
+      }
+      String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (process.exitValue() != 0) {
+        throw new IOException(String.join(" ", command) + " failed: " + output + tail(command));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
+  }
+}
