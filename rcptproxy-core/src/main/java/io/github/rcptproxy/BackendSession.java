@@ -15,7 +15,7 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
  * transaction. Used by one thread at a time (the pool guarantees it). Any I/O failure, timeout,
- * malformed reply or {@code 421} marks it {@linkplain #usable() unusable}: it is then closed, never
+ * malformed reply or {@code 421} makes it not {@linkplain #reusable reusable}: it is then closed, never
  * reused, since its state is unknown.
  */
 final class BackendSession {
@@ -205,31 +205,29 @@ final class BackendSession {
     return used;
   }
 
-  boolean usable() {
-    return usable;
-  }
-
   /** Whether the backend's limits call for a fresh session before the next verification. */
-  boolean needsRecycling() {
+  private boolean needsRecycling() {
     return rejections >= config.maxRejectionsPerSession()
         || recipientsInTransaction >= config.maxRecipientsPerTransaction()
         || vrfyCommands >= config.maxVrfyPerSession();
   }
 
   /**
-   * Whether the session must not be used any more: too old, idle too long, or the backend wrote
-   * something unasked (typically its own idle-timeout {@code 421}). Costs no round trip.
+   * Whether the session may serve another verification: not broken, within the backend's limits,
+   * not too old, not idle too long, and the backend wrote nothing unasked (typically its own
+   * idle-timeout {@code 421}). Costs no round trip.
    */
-  boolean expired(Instant now) {
+  boolean reusable(Instant now) {
     if (!usable
+        || needsRecycling()
         || !Duration.between(createdAt, now).minus(config.maxSessionAge()).isNegative()
         || !Duration.between(lastUsed, now).minus(config.idleTimeout()).isNegative()) {
-      return true;
+      return false;
     }
     try {
-      return reader.hasBufferedInput() || socket.getInputStream().available() > 0;
+      return !reader.hasBufferedInput() && socket.getInputStream().available() == 0;
     } catch (IOException e) {
-      return true;
+      return false;
     }
   }
 

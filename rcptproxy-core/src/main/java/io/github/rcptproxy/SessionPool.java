@@ -30,12 +30,13 @@ final class SessionPool implements AutoCloseable {
     poolConfig.setBlockWhenExhausted(true);
     poolConfig.setLifo(true); // reuse the warmest session; the rest expire when load drops
     poolConfig.setTestOnBorrow(true);
+    poolConfig.setTestOnReturn(true); // a broken or worn-out session is destroyed on return
     poolConfig.setJmxEnabled(false);
     poolConfig.setNumTestsPerEvictionRun(config.maxSessions());
     poolConfig.setTimeBetweenEvictionRuns(evictionInterval(config));
     pool = new GenericObjectPool<>(new Factory(address, config, counters), poolConfig);
     pool.setEvictionPolicy(
-        (evictionConfig, session, idleCount) -> session.getObject().expired(config.clock().instant()));
+        (evictionConfig, session, idleCount) -> !session.getObject().reusable(config.clock().instant()));
   }
 
   private static Duration evictionInterval(VerifierConfig config) {
@@ -68,16 +69,16 @@ final class SessionPool implements AutoCloseable {
     }
   }
 
-  /** Returns the session for reuse, or closes it if it broke or reached the backend's limits. */
+  /**
+   * Gives the session back; the pool keeps it only if {@link BackendSession#reusable} (checked on
+   * return). Not {@code invalidateObject}: since Commons Pool 2.13 that opens a replacement at
+   * once, in the caller's thread, even when nobody needs one.
+   */
   void release(BackendSession session) {
     try {
-      if (session.usable() && !session.needsRecycling()) {
-        pool.returnObject(session);
-      } else {
-        pool.invalidateObject(session);
-      }
-    } catch (Exception e) {
-      session.close(); // the pool no longer knows it (closed meanwhile); do not leak the socket
+      pool.returnObject(session);
+    } catch (IllegalStateException e) {
+      session.close(); // the pool no longer knows it; do not leak the socket
     }
   }
 
@@ -113,12 +114,13 @@ final class SessionPool implements AutoCloseable {
 
     @Override
     public BackendSession create() throws Exception {
+      // Outside a borrow, the pool is opening a session for a waiting borrower: bound it too.
       Deadline deadline = BORROW_DEADLINE.get();
       BackendSession session =
           BackendSession.open(
               address,
               config,
-              deadline != null ? deadline : Deadline.after(config.deadline()),
+              deadline != null ? deadline : Deadline.after(config.connectTimeout()),
               counters.transactionsOpened::increment);
       counters.sessionsOpened.increment();
       return session;
@@ -131,7 +133,7 @@ final class SessionPool implements AutoCloseable {
 
     @Override
     public boolean validateObject(PooledObject<BackendSession> session) {
-      return !session.getObject().expired(config.clock().instant());
+      return session.getObject().reusable(config.clock().instant());
     }
 
     @Override
