@@ -51,13 +51,13 @@ final class Mailbox {
       bare = bare.substring(1, bare.length() - 1);
     }
     checkCharacters(bare);
+    if (bare.startsWith("@")) {
+      throw new InvalidAddressException(
+          bare.indexOf(':') > 0 ? "source routes are not accepted" : "empty local part");
+    }
     int at = bare.lastIndexOf('@');
     if (at < 0) {
       throw new InvalidAddressException("no @ in address");
-    }
-    if (at == 0) {
-      throw new InvalidAddressException(
-          bare.indexOf(':') > 0 ? "source routes are not accepted" : "empty local part");
     }
     String localPart = bare.substring(0, at);
     String domain = asciiDomain(bare.substring(at + 1));

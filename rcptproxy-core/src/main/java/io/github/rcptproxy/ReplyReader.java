@@ -113,7 +113,10 @@ final class ReplyReader {
         byte b = buffer[i];
         if (b == '\n') {
           int end = i;
-          boolean crlf = end > start ? buffer[end - 1] == '\r' : carried != null && carried[carried.length - 1] == '\r';
+          boolean crlf =
+              end > start
+                  ? buffer[end - 1] == '\r'
+                  : carried != null && carried.length > 0 && carried[carried.length - 1] == '\r';
           if (!crlf) {
             throw SessionFailure.protocolError("reply line ends in a bare LF");
           }

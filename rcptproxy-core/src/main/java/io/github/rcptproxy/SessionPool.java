@@ -1,7 +1,9 @@
 package io.github.rcptproxy;
 
 import java.net.InetSocketAddress;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.NoSuchElementException;
 import org.apache.commons.pool2.BasePooledObjectFactory;
 import org.apache.commons.pool2.PooledObject;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
@@ -16,20 +18,23 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
 final class SessionPool implements AutoCloseable {
   private static final Duration MIN_EVICTION_INTERVAL = Duration.ofMillis(10);
   private static final Duration MAX_EVICTION_INTERVAL = Duration.ofSeconds(30);
+  private static final Duration WAIT_SLICE = Duration.ofMillis(10);
 
   /** The deadline of the verification that is borrowing, for a session created on the way. */
   private static final ThreadLocal<Deadline> BORROW_DEADLINE = new ThreadLocal<>();
 
   private final GenericObjectPool<BackendSession> pool;
+  private final Clock clock;
 
   SessionPool(InetSocketAddress address, VerifierConfig config, Counters counters) {
+    this.clock = config.clock();
     GenericObjectPoolConfig<BackendSession> poolConfig = new GenericObjectPoolConfig<>();
     poolConfig.setMaxTotal(config.maxSessions());
     poolConfig.setMaxIdle(config.maxSessions());
     poolConfig.setMinIdle(0);
     poolConfig.setBlockWhenExhausted(true);
     poolConfig.setLifo(true); // reuse the warmest session; the rest expire when load drops
-    poolConfig.setTestOnBorrow(true);
+    poolConfig.setTestOnBorrow(false); // borrow() checks, and loops on a stale session
     poolConfig.setTestOnReturn(true); // a broken or worn-out session is destroyed on return
     poolConfig.setJmxEnabled(false);
     poolConfig.setNumTestsPerEvictionRun(config.maxSessions());
@@ -55,15 +60,36 @@ final class SessionPool implements AutoCloseable {
    * A session for one verification: an idle one, or a new one, waiting at most until the deadline
    * for a free place.
    *
-   * @throws java.util.NoSuchElementException if every session stayed busy until the deadline
+   * <p>The wait is taken in short slices: when a busy session is destroyed rather than returned,
+   * its place becomes free without waking anyone, and the next slice takes it. (Commons Pool would
+   * otherwise open the replacement in the releasing thread, beyond that caller's deadline.)
+   *
+   * @throws NoSuchElementException if every session stayed busy until the deadline
    * @throws IllegalStateException if the pool was closed (by reconfiguration)
    * @throws Exception what connecting to the backend threw
    */
   BackendSession borrow(Deadline deadline) throws Exception {
     BORROW_DEADLINE.set(deadline);
     try {
-      Duration wait = deadline.remaining();
-      return pool.borrowObject(wait.isZero() ? Duration.ofMillis(1) : wait);
+      while (true) {
+        Duration left = deadline.remaining();
+        if (left.isZero()) {
+          throw new NoSuchElementException("no session free within the deadline");
+        }
+        BackendSession session;
+        try {
+          session = pool.borrowObject(left.compareTo(WAIT_SLICE) < 0 ? left : WAIT_SLICE);
+        } catch (NoSuchElementException e) {
+          continue; // this slice passed without a free place
+        }
+        if (session.reusable(clock.instant())) {
+          return session;
+        }
+        pool.returnObject(session); // destroyed there: expired, or the backend spoke unasked
+        if (!session.used()) {
+          throw SessionFailure.protocolError("backend sent data nobody asked for");
+        }
+      }
     } finally {
       BORROW_DEADLINE.remove();
     }
@@ -114,13 +140,17 @@ final class SessionPool implements AutoCloseable {
 
     @Override
     public BackendSession create() throws Exception {
-      // Outside a borrow, the pool is opening a session for a waiting borrower: bound it too.
       Deadline deadline = BORROW_DEADLINE.get();
+      if (deadline == null) {
+        // The pool wants a replacement for a waiter, in a releasing caller's thread, past that
+        // caller's deadline. Refused (the pool swallows this): the waiter opens it in its next slice.
+        throw new IllegalStateException("sessions are opened only by a borrowing verification");
+      }
       BackendSession session =
           BackendSession.open(
               address,
               config,
-              deadline != null ? deadline : Deadline.after(config.connectTimeout()),
+              deadline,
               counters.transactionsOpened::increment);
       counters.sessionsOpened.increment();
       return session;

@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -356,21 +358,48 @@ class FaultInjectionTest {
   }
 
   @Test
-  void busyPoolAnswersBusyAtTheDeadline() throws Exception {
-    CountDownLatch stuck = new CountDownLatch(1);
+  void callersThatFindNoFreeSessionAnswerBusyAtTheDeadline() throws Exception {
     verifierFor(dialogue(address -> {
-      stuck.countDown();
-      Thread.sleep(2_000);
+      Thread.sleep(5_000);
       return OK;
     }), VerifierConfig.builder().maxSessions(1));
-    CompletableFuture<Verdict> first = verifier.verifyAsync("alice@example.com");
-    assertThat(stuck.await(5, TimeUnit.SECONDS)).isTrue();
+    List<CompletableFuture<Verdict>> verdicts = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      verdicts.add(verifier.verifyAsync("alice@example.com"));
+    }
 
-    Verdict second = verifier.verify("bob@example.com");
+    int busy = 0;
+    for (CompletableFuture<Verdict> future : verdicts) {
+      Verdict.Unverified verdict = (Verdict.Unverified) future.get();
+      assertThat(verdict.reason()).isIn(Verdict.Reason.BUSY, Verdict.Reason.TIMEOUT);
+      answeredWithinDeadline(verdict);
+      busy += verdict.reason() == Verdict.Reason.BUSY ? 1 : 0;
+    }
+    assertThat(busy).isGreaterThanOrEqualTo(3);
+    assertThat(verifier.stats().unverified()).containsEntry(Verdict.Reason.BUSY, (long) busy);
+  }
 
-    unverified(second, Verdict.Reason.BUSY);
-    answeredWithinDeadline(second);
-    unverified(first.get(), Verdict.Reason.TIMEOUT);
+  @Test
+  void replacementForADestroyedSessionIsOpenedByTheWaiterNotTheReleaser() throws Exception {
+    CountDownLatch firstInRcpt = new CountDownLatch(1);
+    AtomicInteger rcpts = new AtomicInteger();
+    verifierFor(dialogue(address -> {
+      if (rcpts.incrementAndGet() == 1) {
+        firstInRcpt.countDown();
+        Thread.sleep(200);
+        return "550 5.1.1 unknown\r\n"; // reaches maxRejectionsPerSession: session destroyed
+      }
+      return OK;
+    }), VerifierConfig.builder().maxSessions(1).maxRejectionsPerSession(1).deadline(Duration.ofSeconds(2)));
+    CompletableFuture<Verdict> first = verifier.verifyAsync("nobody@example.com");
+    assertThat(firstInRcpt.await(5, TimeUnit.SECONDS)).isTrue();
+
+    Verdict second = verifier.verify("alice@example.com");
+
+    assertThat(first.get()).isInstanceOf(Verdict.Rejected.class);
+    assertThat(first.get().latency()).isLessThan(Duration.ofMillis(400));
+    assertThat(second).isInstanceOf(Verdict.Accepted.class);
+    assertThat(server.connections()).isEqualTo(2);
   }
 
   @Test

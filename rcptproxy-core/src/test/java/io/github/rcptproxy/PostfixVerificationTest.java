@@ -43,6 +43,21 @@ class PostfixVerificationTest {
   }
 
   @Test
+  void sendsNonAsciiAndQuotedLocalPartsToPostfixIntact() throws Exception {
+    try (RecipientVerifier verifier = RecipientVerifier.create(config().build())) {
+      assertThat(verifier.verify("jörg@" + PostfixBackend.DOMAIN))
+          .isInstanceOfSatisfying(Verdict.Rejected.class,
+              r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1"));
+      assertThat(verifier.verify("\"john doe\"@" + PostfixBackend.DOMAIN))
+          .isInstanceOfSatisfying(Verdict.Rejected.class,
+              r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1"));
+      assertThat(verifier.verify(known(7))).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verifier.stats().sessionsOpened()).isEqualTo(1);
+    }
+    assertThat(postfix.log()).contains("jörg@" + PostfixBackend.DOMAIN);
+  }
+
+  @Test
   void twoThousandVerificationsAtHalfUnknownStayUnderTheErrorLimits() {
     try (RecipientVerifier verifier = RecipientVerifier.create(config().maxSessions(4).build())) {
       List<Long> rejectedMillis = new ArrayList<>();

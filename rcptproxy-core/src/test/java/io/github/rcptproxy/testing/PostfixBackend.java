@@ -71,7 +71,7 @@ public final class PostfixBackend {
   /** Postfix's log of this instance. */
   public String log() throws IOException {
     Path log = dir.resolve("maillog");
-    return Files.exists(log) ? Files.readString(log, StandardCharsets.ISO_8859_1) : "";
+    return Files.exists(log) ? new String(Files.readAllBytes(log), StandardCharsets.UTF_8) : "";
   }
 
   /**
@@ -130,6 +130,8 @@ public final class PostfixBackend {
               "maillog_file_prefixes = /tmp",
               "smtpd_forbid_bare_newline_exclusions =",
               "smtpd_peername_lookup = no",
+              "alias_maps =",
+              "alias_database =",
               ""));
       List<String> master = new ArrayList<>();
       for (String line : Files.readAllLines(Path.of("/etc/postfix/master.cf"))) {

@@ -1,0 +1,87 @@
+package io.github.rcptproxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+class VerifierConfigTest {
+
+  @Test
+  void defaultsAreTheOriginalSinks() {
+    VerifierConfig config = VerifierConfig.builder().backend("192.0.2.25").build();
+
+    assertThat(config.backendHost()).hasValue("192.0.2.25");
+    assertThat(config.backendPort()).isEqualTo(25);
+    assertThat(config.heloName()).isEqualTo("world");
+    assertThat(config.probeSender()).isEqualTo("rcptproxy@localhost");
+    assertThat(config.idleTimeout()).isEqualTo(Duration.ofSeconds(300));
+    assertThat(config.maxSessionAge()).isEqualTo(Duration.ofSeconds(1800));
+    assertThat(config.deadline()).isEqualTo(Duration.ofMillis(3000));
+    assertThat(config.probeMethod()).isEqualTo(ProbeMethod.RCPT);
+    assertThat(config.transactionPerVerification()).isFalse();
+    assertThat(config.maxRejectionsPerSession()).isEqualTo(8);
+    assertThat(config.maxRecipientsPerTransaction()).isLessThan(1000);
+  }
+
+  @Test
+  void noBackendIsAllowed() {
+    assertThat(VerifierConfig.builder().build().backendHost()).isEmpty();
+  }
+
+  @Test
+  void nullReversePathIsAllowedAsProbeSender() {
+    assertThat(VerifierConfig.builder().probeSender("").build().probeSender()).isEmpty();
+  }
+
+  @Test
+  void toBuilderCopiesEveryValue() {
+    VerifierConfig config =
+        VerifierConfig.builder()
+            .backend("backend.example", 2525)
+            .heloName("gw.example")
+            .probeSender("probe@gw.example")
+            .idleTimeout(Duration.ofSeconds(10))
+            .maxSessionAge(Duration.ofSeconds(20))
+            .deadline(Duration.ofSeconds(1))
+            .connectTimeout(Duration.ofMillis(500))
+            .maxSessions(3)
+            .probeMethod(ProbeMethod.VRFY)
+            .transactionPerVerification(true)
+            .maxRejectionsPerSession(4)
+            .maxRecipientsPerTransaction(50)
+            .maxVrfyPerSession(70)
+            .build();
+
+    assertThat(config.toBuilder().build()).usingRecursiveComparison().isEqualTo(config);
+  }
+
+  @Test
+  void refusesBadValuesNamingThem() {
+    refuses(b -> b.backend(" ", 25), "backend host");
+    refuses(b -> b.backend("a b", 25), "backend host");
+    refuses(b -> b.backend("host", 0), "backend port");
+    refuses(b -> b.backend("host", 65536), "backend port");
+    refuses(b -> b.heloName("bad name"), "HELO name");
+    refuses(b -> b.heloName("evil\r\nRSET"), "HELO name");
+    refuses(b -> b.probeSender("no-at-sign"), "probe sender");
+    refuses(b -> b.probeSender("x@y\r\nDATA"), "probe sender");
+    refuses(b -> b.probeSender("jörg@example.com"), "probe sender must be ASCII");
+    refuses(b -> b.idleTimeout(Duration.ZERO), "idle timeout");
+    refuses(b -> b.maxSessionAge(Duration.ofSeconds(-1)), "max session age");
+    refuses(b -> b.deadline(Duration.ZERO), "deadline");
+    refuses(b -> b.connectTimeout(Duration.ZERO), "connect timeout");
+    refuses(b -> b.maxSessions(0), "max sessions cannot be less than 1");
+    refuses(b -> b.maxRejectionsPerSession(0), "max rejections");
+    refuses(b -> b.maxRecipientsPerTransaction(1001), "max recipients");
+    refuses(b -> b.maxVrfyPerSession(0), "max VRFY");
+  }
+
+  private static void refuses(UnaryOperator<VerifierConfig.Builder> change, String message) {
+    assertThatThrownBy(() -> change.apply(VerifierConfig.builder()).build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(message);
+  }
+}

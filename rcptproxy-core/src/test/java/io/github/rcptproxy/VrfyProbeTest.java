@@ -1,0 +1,98 @@
+package io.github.rcptproxy;
+
+import static io.github.rcptproxy.FaultInjectionTest.countOf;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** VRFY is used only where the backend proved it answers honestly; elsewhere RCPT is. */
+class VrfyProbeTest {
+  private static final Set<String> MAILBOXES = Set.of("alice@example.com");
+
+  private ScriptedSmtpServer server;
+  private RecipientVerifier verifier;
+
+  @AfterEach
+  void stop() throws IOException {
+    verifier.close();
+    server.close();
+  }
+
+  /** A backend whose VRFY answer for a mailbox comes from {@code vrfy}; RCPT is honest. */
+  private void start(VrfyAnswer vrfy, int maxVrfyPerSession) {
+    server = ScriptedSmtpServer.start(connection -> {
+      connection.write("220 vrfy.test\r\n");
+      String line;
+      while ((line = connection.readLine()) != null) {
+        String address = line.contains("<") ? line.substring(line.indexOf('<') + 1, line.lastIndexOf('>')) : "";
+        if (line.startsWith("EHLO")) {
+          connection.write("250-vrfy.test\r\n250-PIPELINING\r\n250 VRFY\r\n");
+        } else if (line.startsWith("VRFY")) {
+          connection.write(vrfy.answer(address, MAILBOXES.contains(address)));
+        } else if (line.startsWith("RCPT")) {
+          connection.write(MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n");
+        } else {
+          connection.write("250 Ok\r\n");
+        }
+      }
+    });
+    verifier = RecipientVerifier.create(
+        VerifierConfig.builder()
+            .backend("127.0.0.1", server.port())
+            .probeMethod(ProbeMethod.VRFY)
+            .maxVrfyPerSession(maxVrfyPerSession)
+            .build());
+  }
+
+  interface VrfyAnswer {
+    String answer(String address, boolean exists);
+  }
+
+  @Test
+  void honestVrfyIsUsedWithoutOpeningATransaction() {
+    start((address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n", 90);
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+    assertThat(server.received()).contains("VRFY <rcptproxy-").doesNotContain("MAIL FROM").doesNotContain("RCPT");
+    assertThat(verifier.stats().transactionsOpened()).isZero();
+  }
+
+  @Test
+  void backendThatAnswers252ToAnythingIsAskedWithRcptInstead() {
+    start((address, exists) -> "252 2.0.0 Cannot VRFY user, but will accept message\r\n", 90);
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+    assertThat(countOf(server.received(), "VRFY")).isEqualTo(1); // the random probe only
+    assertThat(countOf(server.received(), "RCPT TO")).isEqualTo(2);
+  }
+
+  @Test
+  void backendThatRefusesVrfyIsAskedWithRcptInstead() {
+    start((address, exists) -> "502 5.5.1 VRFY command is disabled\r\n", 90);
+
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(verifier.verify("alice@other.example")).isInstanceOf(Verdict.Rejected.class);
+
+    assertThat(countOf(server.received(), "VRFY")).isEqualTo(1);
+  }
+
+  @Test
+  void vrfySessionIsRecycledAfterConfiguredNumberOfCommands() {
+    start((address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n", 5);
+
+    for (int i = 0; i < 8; i++) {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    }
+
+    // the random probe and 4 VRFYs on the first session, 4 more on the second
+    assertThat(server.connections()).isEqualTo(2);
+  }
+}
