@@ -1,0 +1,2 @@
+/** Recipient verification for SubEthaSMTP servers. */
+package io.github.rcptproxy.subethasmtp;
