@@ -1,2 +1,0 @@
-/** Recipient verification for SubEthaSMTP servers. */
-package io.github.rcptproxy.subethasmtp;
