@@ -54,7 +54,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     Verdict answer = verdict.get();
     counters.count(answer);
     if (LOG.isDebugEnabled()) {
-      LOG.debug("{} {} in {} ms", ReplyReader.sanitise(address), describe(answer), answer.latency().toMillis());
+      LOG.debug("{} {} in {} ms", ReplyReader.sanitise(address), answer, answer.latency().toMillis());
     }
     return answer;
   }
@@ -106,16 +106,5 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       throw new IllegalStateException("verifier is closed");
     }
     return backend;
-  }
-
-  private static String describe(Verdict verdict) {
-    if (verdict instanceof Verdict.Accepted accepted) {
-      return "ACCEPTED " + accepted.reply();
-    }
-    if (verdict instanceof Verdict.Rejected rejected) {
-      return "REJECTED " + rejected.reply();
-    }
-    Verdict.Unverified unverified = (Verdict.Unverified) verdict;
-    return "UNVERIFIED " + unverified.reason() + " (" + unverified.detail() + ")";
   }
 }

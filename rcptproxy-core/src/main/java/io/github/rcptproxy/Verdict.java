@@ -22,6 +22,12 @@ public sealed interface Verdict {
       Objects.requireNonNull(reply, "reply");
       Objects.requireNonNull(latency, "latency");
     }
+
+    /** {@code ACCEPTED 250 2.1.5 Ok}, for logs. */
+    @Override
+    public String toString() {
+      return "ACCEPTED " + reply;
+    }
   }
 
   /**
@@ -32,6 +38,12 @@ public sealed interface Verdict {
     public Rejected {
       Objects.requireNonNull(reply, "reply");
       Objects.requireNonNull(latency, "latency");
+    }
+
+    /** {@code REJECTED 550 5.1.1 ...}, for logs. */
+    @Override
+    public String toString() {
+      return "REJECTED " + reply;
     }
   }
 
@@ -46,6 +58,12 @@ public sealed interface Verdict {
       Objects.requireNonNull(detail, "detail");
       Objects.requireNonNull(reply, "reply");
       Objects.requireNonNull(latency, "latency");
+    }
+
+    /** {@code UNVERIFIED TIMEOUT: detail}, for logs. */
+    @Override
+    public String toString() {
+      return "UNVERIFIED " + reason + ": " + detail;
     }
   }
 

@@ -44,6 +44,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   private final ByteArrayOutputStream received = new ByteArrayOutputStream();
   private final List<Socket> open = new CopyOnWriteArrayList<>();
   private volatile Script script;
+  private volatile boolean closed;
 
   private ScriptedSmtpServer(Script script) throws IOException {
     this.script = script;
@@ -123,6 +124,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
+    closed = true;
     serverSocket.close();
     dropConnections();
     threads.shutdownNow();
@@ -132,6 +134,10 @@ public final class ScriptedSmtpServer implements AutoCloseable {
     while (!serverSocket.isClosed()) {
       try {
         Socket socket = serverSocket.accept();
+        if (closed) {
+          socket.close(); // accepted in the instant of closing: refuse it like a closed port would
+          return;
+        }
         connections.incrementAndGet();
         open.add(socket);
         Script current = script;

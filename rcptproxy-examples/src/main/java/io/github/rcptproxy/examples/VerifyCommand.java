@@ -22,10 +22,7 @@ import java.util.List;
 final class VerifyCommand {
   static final String USAGE =
       """
-      Usage:
-        java -jar rcptproxy-gateway.jar verify --backend HOST:PORT [--timeout-ms N] [ADDRESS...]
-
-      Asks the backend SMTP server about each address (MAIL FROM + RCPT TO, never DATA) and
+      The verify command asks the backend SMTP server about each address (MAIL FROM + RCPT TO, never DATA) and
       prints one line per address, in input order:
         ADDRESS<TAB>ACCEPTED|REJECTED|UNVERIFIED<TAB>detail
       With no ADDRESS, reads addresses from standard input, one per line.

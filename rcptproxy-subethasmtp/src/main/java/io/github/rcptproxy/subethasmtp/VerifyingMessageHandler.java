@@ -43,7 +43,7 @@ final class VerifyingMessageHandler implements MessageHandler {
     Optional<DomainRoutes.Route> found = factory.routes().find(recipient.substring(at + 1));
     if (found.isEmpty()) {
       if (!factory.routes().acceptOtherDomains()) {
-        LOG.debug("{} RCPT {}: relaying denied", client(), printable(recipient));
+        LOG.debug("{} RCPT {}: relaying denied", context.getRemoteAddress(), printable(recipient));
         throw new RejectException(550, "5.7.1 Relaying denied");
       }
       delegate.recipient(recipient);
@@ -54,12 +54,12 @@ final class VerifyingMessageHandler implements MessageHandler {
     InetAddress client = client();
     if (client != null
         && (policy.bypasses(client) || policy.bypassBackend() && factory.isBackend(client, route.verifier()))) {
-      LOG.debug("{} RCPT {}: client bypasses verification", client, printable(recipient));
+      LOG.debug("{} RCPT {}: client bypasses verification", client.getHostAddress(), printable(recipient));
       delegate.recipient(recipient);
       return;
     }
     Verdict verdict = route.verifier().verify(recipient);
-    LOG.debug("{} RCPT {}: {} in {} ms", client, printable(recipient), verdict, verdict.latency().toMillis());
+    LOG.debug("{} RCPT {}: {} in {} ms", client == null ? "?" : client.getHostAddress(), printable(recipient), verdict, verdict.latency().toMillis());
     if (verdict instanceof Verdict.Rejected rejected) {
       reject(policy, recipient, rejected.reply());
     } else if (verdict instanceof Verdict.Unverified unverified) {

@@ -1,0 +1,253 @@
+package io.github.rcptproxy.examples;
+
+import io.github.rcptproxy.ProbeMethod;
+import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.subethasmtp.FailureMode;
+import io.github.rcptproxy.subethasmtp.RecipientPolicy;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Everything the gateway is told, from the command line and from a {@code --config} properties
+ * file, which use the same names ({@code --timeout-ms 500} and {@code timeout-ms=500}); the command
+ * line wins. Immutable; {@link #parse} refuses anything doubtful with a one-line message.
+ */
+record GatewaySettings(
+    HostPort listen,
+    String hostName,
+    List<String> domains,
+    VerifierConfig verifier,
+    RecipientPolicy policy,
+    Limits limits,
+    Optional<Path> configFile,
+    boolean demo,
+    List<String[]> commandLine) {
+
+  /** What the SMTP front allows; fixed at start (a reload that changes them is logged, not applied). */
+  record Limits(int maxMessageSize, int maxRecipients, int maxConnections, Duration commandTimeout, Duration relayTimeout) {}
+
+  static final String OPTIONS =
+      """
+      Options (on the command line as --NAME VALUE, in a --config file as NAME=VALUE):
+        listen HOST:PORT          where the gateway listens (default 127.0.0.1:2525)
+        hostname NAME             the gateway's name in its greeting (default rcptproxy-gateway)
+        backend HOST:PORT         the internal SMTP server that verifies and receives the mail
+        domain NAME               a domain the gateway accepts mail for; repeat, or separate with
+                                  commas; *.NAME takes every subdomain (required)
+        helo NAME                 name sent with EHLO to the backend (default world)
+        probe-sender ADDRESS      MAIL FROM of the verification probe (default rcptproxy@localhost)
+        probe-method rcpt|vrfy    how recipients are put to the backend (default rcpt)
+        timeout-ms N              deadline per verification (default 3000)
+        connect-timeout-ms N      deadline of a TCP connect to the backend (default 2000)
+        idle-timeout-s N          close a cached backend session idle this long (default 300)
+        max-age-s N               replace a cached backend session this old (default 1800)
+        max-sessions N            backend sessions at most (default 8)
+        bypass CIDR               client addresses that skip verification; repeat, or separate
+                                  with commas (default 127.0.0.1/32,::1/128)
+        bypass-backend true|false mail from the backend's own address skips verification (default true)
+        reject-code N             reply code of a rejection, 400-599 (default 550)
+        reject-message TEXT       rejection text; a trailing @ becomes the address
+                                  (default "Unable to relay to @")
+        expose-backend-reply      show clients the backend's own rejection text
+        disconnect-after N        hang up after N rejections in a session; 0 never (default 1)
+        no-disconnect             same as disconnect-after 0
+        on-unverified accept|tempfail        backend slow, down or busy (default accept)
+        on-backend-tempfail accept|tempfail  backend answered 4xx (default accept)
+        tarpit-ms N               delay before each rejection (default 0)
+        max-message-size BYTES    largest message accepted (default 10485760)
+        max-recipients N          recipients per message at most (default 100)
+        max-connections N         client connections at once at most (default 100)
+        command-timeout-s N       idle time allowed between client commands (default 60)
+        relay-timeout-s N         time allowed for relaying one message to the backend (default 60)
+      Command line only:
+        --config FILE             read options from a properties file, and reload it when it
+                                  changes (listen and the limits need a restart)
+        --demo                    start an in-process backend and show the gateway in front of it
+        --help                    this text
+      """;
+
+  private static final Set<String> FLAGS = Set.of("no-disconnect", "expose-backend-reply", "demo");
+  private static final Set<String> KNOWN = Set.of(
+      "listen", "hostname", "backend", "domain", "helo", "probe-sender", "probe-method", "timeout-ms",
+      "connect-timeout-ms", "idle-timeout-s", "max-age-s", "max-sessions", "bypass", "bypass-backend",
+      "reject-code", "reject-message", "expose-backend-reply", "disconnect-after", "no-disconnect",
+      "on-unverified", "on-backend-tempfail", "tarpit-ms", "max-message-size", "max-recipients",
+      "max-connections", "command-timeout-s", "relay-timeout-s");
+
+  /**
+   * Parses a gateway command line (reading the {@code --config} file if one is named).
+   *
+   * @throws UsageException with a one-line message
+   */
+  static GatewaySettings parse(String[] args) {
+    List<String[]> pairs = new ArrayList<>();
+    Path config = null;
+    boolean demo = false;
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (!arg.startsWith("--")) {
+        throw new UsageException("unexpected argument '" + arg + "' (try --help)");
+      }
+      String name = arg.substring(2);
+      if (name.equals("config")) {
+        config = Path.of(VerifyCommand.value(args, ++i, arg));
+      } else if (name.equals("demo")) {
+        demo = true;
+      } else if (FLAGS.contains(name)) {
+        pairs.add(new String[] {name, "true"});
+      } else if (KNOWN.contains(name)) {
+        pairs.add(new String[] {name, VerifyCommand.value(args, ++i, arg)});
+      } else {
+        throw new UsageException("unknown option " + arg + " (try --help)");
+      }
+    }
+    return build(Optional.ofNullable(config), demo, pairs);
+  }
+
+  /** The same command line with the config file read again: a reload. */
+  GatewaySettings reload() {
+    return build(configFile, demo, commandLine);
+  }
+
+  private static GatewaySettings build(Optional<Path> config, boolean demo, List<String[]> commandLine) {
+    List<String[]> pairs = new ArrayList<>();
+    if (config.isPresent()) {
+      pairs.addAll(readProperties(config.get()));
+    }
+    pairs.addAll(commandLine);
+    Map<String, List<String>> values = new TreeMap<>();
+    for (String[] pair : pairs) {
+      values.computeIfAbsent(pair[0], k -> new ArrayList<>()).add(pair[1]);
+    }
+    Settings s = new Settings(values);
+    HostPort listen = HostPort.parse(s.last("listen").orElse("127.0.0.1:2525"), 25);
+    List<String> domains = s.list("domain");
+    Optional<String> backend = s.last("backend");
+    if (!demo) {
+      if (backend.isEmpty()) {
+        throw new UsageException("--backend HOST:PORT is required (or --demo)");
+      }
+      if (domains.isEmpty()) {
+        throw new UsageException("at least one --domain is required (or --demo)");
+      }
+    }
+    try {
+      VerifierConfig.Builder verifier = VerifierConfig.builder();
+      backend.map(b -> HostPort.parse(b, 25)).ifPresent(b -> verifier.backend(b.host(), b.port()));
+      s.last("helo").ifPresent(verifier::heloName);
+      s.last("probe-sender").ifPresent(verifier::probeSender);
+      s.last("probe-method").ifPresent(m -> verifier.probeMethod(s.choice("probe-method", m, ProbeMethod.class)));
+      s.number("timeout-ms").ifPresent(n -> verifier.deadline(Duration.ofMillis(n)));
+      s.number("connect-timeout-ms").ifPresent(n -> verifier.connectTimeout(Duration.ofMillis(n)));
+      s.number("idle-timeout-s").ifPresent(n -> verifier.idleTimeout(Duration.ofSeconds(n)));
+      s.number("max-age-s").ifPresent(n -> verifier.maxSessionAge(Duration.ofSeconds(n)));
+      s.number("max-sessions").ifPresent(n -> verifier.maxSessions(Math.toIntExact(n)));
+
+      RecipientPolicy.Builder policy = RecipientPolicy.builder();
+      if (values.containsKey("bypass")) {
+        policy.bypass(s.list("bypass"));
+      }
+      s.bool("bypass-backend").ifPresent(policy::bypassBackend);
+      s.number("reject-code").ifPresent(n -> policy.rejectCode(Math.toIntExact(n)));
+      s.last("reject-message").ifPresent(policy::rejectMessage);
+      s.bool("expose-backend-reply").ifPresent(policy::exposeBackendReply);
+      s.whole("disconnect-after").ifPresent(n -> policy.disconnectAfterRejections(Math.toIntExact(n)));
+      if (s.bool("no-disconnect").orElse(false)) {
+        policy.disconnectAfterRejections(0);
+      }
+      s.last("on-unverified").ifPresent(m -> policy.onUnverified(s.choice("on-unverified", m, FailureMode.class)));
+      s.last("on-backend-tempfail").ifPresent(m -> policy.onBackendTemporaryFailure(s.choice("on-backend-tempfail", m, FailureMode.class)));
+      s.whole("tarpit-ms").ifPresent(n -> policy.tarpit(Duration.ofMillis(n)));
+
+      Limits limits = new Limits(
+          Math.toIntExact(s.number("max-message-size").orElse(10L * 1024 * 1024)),
+          Math.toIntExact(s.number("max-recipients").orElse(100L)),
+          Math.toIntExact(s.number("max-connections").orElse(100L)),
+          Duration.ofSeconds(s.number("command-timeout-s").orElse(60L)),
+          Duration.ofSeconds(s.number("relay-timeout-s").orElse(60L)));
+      String hostName = s.last("hostname").orElse("rcptproxy-gateway");
+      if (!hostName.matches("[A-Za-z0-9.-]{1,253}")) {
+        throw new UsageException("--hostname must be a host name, got '" + hostName + "'");
+      }
+      return new GatewaySettings(listen, hostName, List.copyOf(domains), verifier.build(), policy.build(), limits,
+          config, demo, List.copyOf(commandLine));
+    } catch (IllegalArgumentException | ArithmeticException e) {
+      throw new UsageException(e.getMessage());
+    }
+  }
+
+  private static List<String[]> readProperties(Path file) {
+    Properties properties = new Properties();
+    try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+      properties.load(reader);
+    } catch (IOException e) {
+      throw new UsageException("cannot read config file " + file + ": " + e.getMessage());
+    }
+    List<String[]> pairs = new ArrayList<>();
+    for (String name : new TreeMap<>(Map.copyOf(properties)).keySet().stream().map(Object::toString).toList()) {
+      if (!KNOWN.contains(name)) {
+        throw new UsageException("unknown setting '" + name + "' in " + file);
+      }
+      pairs.add(new String[] {name, properties.getProperty(name).strip()});
+    }
+    return pairs;
+  }
+
+  /** Typed access to the collected values, with one-line errors. */
+  private record Settings(Map<String, List<String>> values) {
+    Optional<String> last(String name) {
+      List<String> all = values.get(name);
+      return all == null ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    List<String> list(String name) {
+      List<String> items = new ArrayList<>();
+      for (String value : values.getOrDefault(name, List.of())) {
+        for (String item : value.split(",")) {
+          if (!item.isBlank()) {
+            items.add(item.strip());
+          }
+        }
+      }
+      return items;
+    }
+
+    Optional<Long> number(String name) {
+      return last(name).map(v -> VerifyCommand.positive(v, "--" + name));
+    }
+
+    Optional<Long> whole(String name) {
+      return last(name).map(v -> v.equals("0") ? 0L : VerifyCommand.positive(v, "--" + name));
+    }
+
+    Optional<Boolean> bool(String name) {
+      return last(name).map(v -> switch (v.toLowerCase(Locale.ROOT)) {
+        case "true", "yes" -> true;
+        case "false", "no" -> false;
+        default -> throw new UsageException("--" + name + " needs true or false, got '" + v + "'");
+      });
+    }
+
+    <E extends Enum<E>> E choice(String name, String value, Class<E> type) {
+      try {
+        return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--" + name + " needs one of "
+            + java.util.Arrays.stream(type.getEnumConstants()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList()
+            + ", got '" + value + "'");
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+package io.github.rcptproxy.examples;
+
+import io.github.rcptproxy.AddressCheck;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.subethamail.smtp.DropConnectionException;
+import org.subethamail.smtp.MessageContext;
+import org.subethamail.smtp.MessageHandler;
+import org.subethamail.smtp.MessageHandlerFactory;
+import org.subethamail.smtp.RejectException;
+import org.subethamail.smtp.TooMuchDataException;
+
+/**
+ * The gateway's own handler, behind the verifying wrapper: collects sender and (accepted)
+ * recipients, and relays the message to the backend during DATA. Tracks messages in flight so a
+ * shutdown can let them finish.
+ */
+final class RelayingHandlerFactory implements MessageHandlerFactory {
+  private static final Logger LOG = LoggerFactory.getLogger(RelayingHandlerFactory.class);
+
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private volatile SmtpRelay relay;
+  private volatile boolean draining;
+
+  private final int maxMessageSize;
+
+  RelayingHandlerFactory(SmtpRelay relay, int maxMessageSize) {
+    this.relay = relay;
+    this.maxMessageSize = maxMessageSize;
+  }
+
+  void relayTo(SmtpRelay relay) {
+    this.relay = relay;
+  }
+
+  /** From now on new transactions are refused with {@code 421}; those under way go on. */
+  void drain() {
+    draining = true;
+  }
+
+  int inFlight() {
+    return inFlight.get();
+  }
+
+  @Override
+  public MessageHandler create(MessageContext context) {
+    return new MessageHandler() {
+      private String from;
+      private final List<String> recipients = new ArrayList<>();
+
+      @Override
+      public void from(String sender) throws RejectException {
+        if (draining) {
+          throw new DropConnectionException(421, "4.3.2 Service shutting down, try again later");
+        }
+        // The null reverse-path <> arrives as an empty string and is fine.
+        Optional<String> problem = sender.isEmpty() ? Optional.empty() : AddressCheck.problem(sender);
+        if (problem.isPresent()) {
+          throw new RejectException(501, "5.1.7 Bad sender address syntax");
+        }
+        from = sender;
+      }
+
+      @Override
+      public void recipient(String recipient) throws RejectException {
+        // Bypassed clients' recipients were not verified, so not validated either: check here.
+        if (AddressCheck.problem(recipient).isPresent()) {
+          throw new RejectException(501, "5.1.3 Bad recipient address syntax");
+        }
+        recipients.add(recipient);
+      }
+
+      @Override
+      public String data(InputStream data) throws RejectException, IOException {
+        inFlight.incrementAndGet();
+        try {
+          String reply = relay.relay(from, recipients, new SizeLimitedInputStream(data, maxMessageSize));
+          LOG.info("{} relayed <{}> -> {}: {}", context.getRemoteAddress(), from, recipients, reply);
+          return null;
+        } catch (RejectException | TooMuchDataException e) {
+          // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
+          data.transferTo(OutputStream.nullOutputStream());
+          RejectException reject = e instanceof RejectException r
+              ? r
+              : new RejectException(552, "5.3.4 Message size exceeds fixed limit of " + maxMessageSize + " bytes");
+          LOG.warn("{} not relayed <{}> -> {}: {}", context.getRemoteAddress(), from, recipients, reject.getErrorResponse());
+          throw reject;
+        } finally {
+          inFlight.decrementAndGet();
+        }
+      }
+
+      @Override
+      public void done() {}
+    };
+  }
+}

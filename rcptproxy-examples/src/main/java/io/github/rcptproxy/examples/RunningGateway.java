@@ -1,0 +1,180 @@
+package io.github.rcptproxy.examples;
+
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.subethasmtp.DomainRoutes;
+import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.subethamail.smtp.MessageHandlerFactory;
+import org.subethamail.smtp.server.SMTPServer;
+
+/**
+ * The screening SMTP front: SubEthaSMTP with the verifying wrapper in front of a relaying handler.
+ * Reloads its config file when it changes; {@link #close()} drains in-flight messages first.
+ */
+final class RunningGateway implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RunningGateway.class);
+  private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(30);
+  private static final long CONFIG_POLL_MILLIS = 500;
+
+  private final RecipientVerifier verifier;
+  private final RelayingHandlerFactory relaying;
+  private final AtomicReference<MessageHandlerFactory> screening = new AtomicReference<>();
+  private final SMTPServer server;
+  private final ScheduledExecutorService configWatcher;
+  private volatile GatewaySettings settings;
+  private FileTime configSeen;
+
+  private RunningGateway(GatewaySettings settings) {
+    this.settings = settings;
+    this.verifier = RecipientVerifier.create(settings.verifier());
+    this.relaying = new RelayingHandlerFactory(relayFor(settings), settings.limits().maxMessageSize());
+    screening.set(screen(settings));
+    GatewaySettings.Limits limits = settings.limits();
+    this.server = SMTPServer.port(settings.listen().port())
+        .bindAddress(address(settings.listen().host()))
+        .hostName(settings.hostName())
+        .softwareName("rcptproxy-gateway")
+        .insertReceivedHeaders(false)
+        .maxMessageSize(limits.maxMessageSize())
+        .maxRecipients(limits.maxRecipients())
+        .maxConnections(limits.maxConnections())
+        .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
+        .messageHandlerFactory(context -> screening.get().create(context))
+        .build();
+    configWatcher = settings.configFile().map(this::watch).orElse(null);
+  }
+
+  /**
+   * Starts listening.
+   *
+   * @throws UsageException if the settings cannot be put to work (a bad domain pattern, say)
+   */
+  static RunningGateway start(GatewaySettings settings) {
+    RunningGateway gateway = new RunningGateway(settings);
+    gateway.server.start();
+    LOG.info("gateway listening on {} for {} -> backend {}", gateway.listening(), settings.domains(),
+        settings.verifier().backendHost().orElse("none") + ":" + settings.verifier().backendPort());
+    return gateway;
+  }
+
+  int port() {
+    return server.getPortAllocated();
+  }
+
+  String listening() {
+    return settings.listen().host() + ":" + port();
+  }
+
+  RecipientVerifier verifier() {
+    return verifier;
+  }
+
+  /** Reads the config file again; a bad one is logged and the running settings stay. */
+  void reload() {
+    GatewaySettings next;
+    try {
+      next = settings.reload();
+      screen(next); // checks the domain patterns before anything changes
+    } catch (UsageException e) {
+      LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
+      return;
+    }
+    if (!next.listen().equals(settings.listen()) || !next.limits().equals(settings.limits())
+        || !next.hostName().equals(settings.hostName())) {
+      LOG.warn("listen address, host name and limits change only with a restart");
+    }
+    verifier.reconfigure(next.verifier());
+    relaying.relayTo(relayFor(next));
+    screening.set(screen(next));
+    settings = next;
+    LOG.info("config reloaded: {}, {}", next.verifier(), next.policy());
+  }
+
+  /** Stops taking mail, lets messages in flight finish, then closes everything. */
+  @Override
+  public void close() {
+    if (configWatcher != null) {
+      configWatcher.shutdownNow();
+    }
+    relaying.drain();
+    long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+    while (relaying.inFlight() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(50); // shutdown path: nothing to be notified by
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    server.stop();
+    verifier.close();
+    LOG.info("gateway stopped");
+  }
+
+  private MessageHandlerFactory screen(GatewaySettings settings) {
+    DomainRoutes.Builder routes = DomainRoutes.builder();
+    try {
+      for (String domain : settings.domains()) {
+        routes.route(domain, verifier, settings.policy());
+      }
+      return RecipientVerifyingHandlerFactory.wrap(relaying, routes.build());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+  }
+
+  private static SmtpRelay relayFor(GatewaySettings settings) {
+    VerifierConfig config = settings.verifier();
+    String host = config.backendHost().orElseThrow();
+    return new SmtpRelay(new InetSocketAddress(host, config.backendPort()), config.heloName(),
+        settings.limits().relayTimeout());
+  }
+
+  private static InetAddress address(String host) {
+    try {
+      return InetAddress.getByName(host);
+    } catch (UnknownHostException e) {
+      throw new UsageException("cannot listen on " + host + ": unknown host");
+    }
+  }
+
+  private ScheduledExecutorService watch(Path file) {
+    configSeen = modified(file);
+    ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread thread = new Thread(r, "rcptproxy-config-watch");
+      thread.setDaemon(true);
+      return thread;
+    });
+    watcher.scheduleWithFixedDelay(() -> {
+      FileTime now = modified(file);
+      if (!Objects.equals(now, configSeen)) {
+        configSeen = now;
+        reload();
+      }
+    }, CONFIG_POLL_MILLIS, CONFIG_POLL_MILLIS, TimeUnit.MILLISECONDS);
+    return watcher;
+  }
+
+  private static FileTime modified(Path file) {
+    try {
+      return Files.getLastModifiedTime(file);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,47 @@
+package io.github.rcptproxy.examples;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import org.subethamail.smtp.TooMuchDataException;
+
+/** Reads at most a given number of bytes; one more is a {@link TooMuchDataException}. */
+final class SizeLimitedInputStream extends FilterInputStream {
+  private final long limit;
+  private long count;
+
+  SizeLimitedInputStream(InputStream in, long limit) {
+    super(in);
+    this.limit = limit;
+  }
+
+  @Override
+  public int read() throws IOException {
+    int b = super.read();
+    if (b >= 0) {
+      counted(1);
+    }
+    return b;
+  }
+
+  @Override
+  public int read(byte[] buffer, int offset, int length) throws IOException {
+    int n = super.read(buffer, offset, length);
+    if (n > 0) {
+      counted(n);
+    }
+    return n;
+  }
+
+  @Override
+  public boolean markSupported() {
+    return false;
+  }
+
+  private void counted(int n) throws TooMuchDataException {
+    count += n;
+    if (count > limit) {
+      throw new TooMuchDataException("message larger than " + limit + " bytes");
+    }
+  }
+}
