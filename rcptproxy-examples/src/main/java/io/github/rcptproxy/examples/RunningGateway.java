@@ -43,7 +43,12 @@ final class RunningGateway implements AutoCloseable {
     this.settings = settings;
     this.verifier = RecipientVerifier.create(settings.verifier());
     this.relaying = new RelayingHandlerFactory(relayFor(settings), settings.limits().maxMessageSize());
-    screening.set(screen(settings));
+    try {
+      screening.set(screen(settings));
+    } catch (UsageException e) {
+      verifier.close();
+      throw e;
+    }
     GatewaySettings.Limits limits = settings.limits();
     this.server = SMTPServer.port(settings.listen().port())
         .bindAddress(address(settings.listen().host()))
