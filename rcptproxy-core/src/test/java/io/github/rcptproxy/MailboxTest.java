@@ -19,8 +19,7 @@ class MailboxTest {
       "<alice@example.com>",
       "first.last+tag@sub.example.com",
       "!#$%&'*+-/=?^_`{|}~@example.com",
-      "\"john doe\"@example.com",
-      "\"quoted\\\"quote\"@example.com",
+      "\"john.doe@home\"@example.com",
       "user@[192.0.2.1]",
       "user@[IPv6:2001:db8::1]",
       "USER@EXAMPLE.COM"
@@ -58,7 +57,10 @@ class MailboxTest {
         Arguments.of("al..ice@example.com", "leading or double dot"),
         Arguments.of("alice.@example.com", "ends with a dot"),
         Arguments.of("\"unterminated@example.com", "unterminated"),
-        Arguments.of("\"a\"b\"@example.com", "unescaped quote"),
+        Arguments.of("\"a\"b\"@example.com", "quotes or escapes"),
+        Arguments.of("\"john doe\"@example.com", "with spaces"),
+        Arguments.of("\"a\\\\b\"@example.com", "escapes"),
+        Arguments.of("\"\"@example.com", "empty quoted"),
         Arguments.of("alice@[300.1.1.1]", "address literal"),
         Arguments.of("alice@[not-an-ip]", "address literal"));
   }

@@ -48,7 +48,7 @@ class PostfixVerificationTest {
       assertThat(verifier.verify("jörg@" + PostfixBackend.DOMAIN))
           .isInstanceOfSatisfying(Verdict.Rejected.class,
               r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1"));
-      assertThat(verifier.verify("\"john doe\"@" + PostfixBackend.DOMAIN))
+      assertThat(verifier.verify("\"john.doe\"@" + PostfixBackend.DOMAIN))
           .isInstanceOfSatisfying(Verdict.Rejected.class,
               r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1"));
       assertThat(verifier.verify(known(7))).isInstanceOf(Verdict.Accepted.class);

@@ -61,8 +61,8 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   }
 
   /**
-   * A well-behaved server (greeting, EHLO with PIPELINING, MAIL) whose RCPT answers come from
-   * {@code rcpt}, given the address between the angle brackets.
+   * A well-behaved server (greeting, EHLO with PIPELINING, MAIL, DATA) whose RCPT answers come
+   * from {@code rcpt}, given the address between the angle brackets; null hangs up.
    */
   public static Script dialogue(Answers rcpt) {
     return dialogue("220 fake.test ESMTP\r\n", rcpt);
@@ -81,6 +81,12 @@ public final class ScriptedSmtpServer implements AutoCloseable {
           reply = "250 2.0.0 Ok\r\n";
         } else if (upper.startsWith("RCPT TO:")) {
           reply = rcpt.answer(line.substring(line.indexOf('<') + 1, line.lastIndexOf('>')));
+        } else if (upper.equals("DATA")) {
+          connection.write("354 End data with <CR><LF>.<CR><LF>\r\n");
+          for (String data = connection.readLine(); data != null && !data.equals("."); data = connection.readLine()) {
+            // the message is recorded in received()
+          }
+          reply = "250 2.0.0 Ok: queued\r\n";
         } else if (upper.startsWith("QUIT")) {
           connection.write("221 2.0.0 Bye\r\n");
           return;

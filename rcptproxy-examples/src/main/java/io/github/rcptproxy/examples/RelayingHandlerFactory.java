@@ -82,7 +82,7 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
         inFlight.incrementAndGet();
         try {
           String reply = relay.relay(from, recipients, new SizeLimitedInputStream(data, maxMessageSize));
-          LOG.info("{} relayed <{}> -> {}: {}", context.getRemoteAddress(), from, recipients, reply);
+          LOG.info("{} relayed <{}> to {} recipient(s): {}", context.getRemoteAddress(), from, recipients.size(), reply);
           return null;
         } catch (RejectException | TooMuchDataException e) {
           // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
@@ -90,7 +90,7 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
           RejectException reject = e instanceof RejectException r
               ? r
               : new RejectException(552, "5.3.4 Message size exceeds fixed limit of " + maxMessageSize + " bytes");
-          LOG.warn("{} not relayed <{}> -> {}: {}", context.getRemoteAddress(), from, recipients, reject.getErrorResponse());
+          LOG.warn("{} not relayed <{}> to {} recipient(s): {}", context.getRemoteAddress(), from, recipients.size(), reject.getErrorResponse());
           throw reject;
         } finally {
           inFlight.decrementAndGet();

@@ -156,7 +156,7 @@ final class SmtpRelay {
     return s.chars().allMatch(c -> c < 0x80);
   }
 
-  private static String[] send(OutputStream out, InputStream in, String command) throws IOException {
+  private String[] send(OutputStream out, InputStream in, String command) throws IOException {
     out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
     out.flush();
     return read(in);
@@ -183,24 +183,37 @@ final class SmtpRelay {
     return reply[reply.length - 1];
   }
 
-  /** Reads one reply (all its lines); anything malformed counts as a failed backend. */
-  private static String[] read(InputStream in) throws IOException {
+  /**
+   * Reads one reply (all its lines) within the timeout, however slowly it trickles in, as
+   * strictly as the verifier does: CRLF line ends, one code on every line, at most 100 lines of
+   * 2 KiB. Anything else counts as a failed backend.
+   */
+  private String[] read(InputStream in) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
     List<String> lines = new ArrayList<>();
     while (true) {
       ByteArrayOutputStream line = new ByteArrayOutputStream();
-      int b;
-      while ((b = in.read()) != '\n') {
+      for (int b = in.read(); b != '\n'; b = in.read()) {
         if (b < 0 || line.size() > MAX_REPLY_LINE) {
-          throw new IOException("backend closed or sent a malformed reply");
+          throw new IOException("backend closed, or sent a reply line over " + MAX_REPLY_LINE + " bytes");
+        }
+        if (System.nanoTime() - deadline > 0) {
+          throw new SocketTimeoutException("backend reply took longer than " + timeout);
         }
         line.write(b);
       }
-      String text = line.toString(StandardCharsets.UTF_8).stripTrailing();
-      if (text.length() < 3 || !text.substring(0, 3).chars().allMatch(Character::isDigit) || lines.size() > 100) {
+      String text = line.toString(StandardCharsets.UTF_8);
+      if (!text.endsWith("\r") || text.indexOf('\r') != text.length() - 1) {
+        throw new IOException("backend reply line with a bare LF or CR");
+      }
+      text = text.substring(0, text.length() - 1);
+      if (!text.matches("[2-5]\\d\\d([ -].*)?")
+          || !lines.isEmpty() && !text.startsWith(lines.get(0).substring(0, 3))
+          || lines.size() >= 100) {
         throw new IOException("malformed reply from backend");
       }
       lines.add(text);
-      if (text.length() == 3 || text.charAt(3) != '-') {
+      if (text.length() == 3 || text.charAt(3) == ' ') {
         return lines.toArray(new String[0]);
       }
     }
