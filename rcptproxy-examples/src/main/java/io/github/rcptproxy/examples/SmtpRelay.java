@@ -176,7 +176,8 @@ final class SmtpRelay {
     if (code >= 500) {
       return new RejectException(code, text);
     }
-    return new RejectException(code >= 400 ? code : 451, text.isEmpty() ? "4.3.0 Try again later" : text);
+    // 421 would tell the client that we are closing; we are not: any other 4xx is passed on.
+    return new RejectException(code >= 400 && code != 421 ? code : 451, text.isEmpty() ? "4.3.0 Try again later" : text);
   }
 
   private static String last(String[] reply) {
