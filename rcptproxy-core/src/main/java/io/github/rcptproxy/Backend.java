@@ -5,6 +5,10 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.NoSuchElementException;
 import java.util.Optional;
@@ -65,59 +69,131 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * Verifies within the deadline; returns empty if this backend was closed by a reconfiguration
-   * before a session could be had (the caller then asks the new one).
+   * Verifies the addresses within one deadline and returns their verdicts in order; empty if
+   * this backend was closed by a reconfiguration before a session could be had (the caller then
+   * asks the new one). Recipients go to the backend in pipelined batches that stay within its
+   * error limits; a session that turns out dead on first use is retried once on a fresh one.
    */
-  Optional<Verdict> verify(String address, Deadline deadline) {
+  Optional<List<Verdict>> verifyAll(List<String> addresses, Deadline deadline) {
+    Verdict[] verdicts = new Verdict[addresses.size()];
     if (pool == null) {
-      return Optional.of(unverified(Verdict.Reason.NOT_CONFIGURED, notConfiguredBecause, null, deadline));
+      Arrays.fill(verdicts, unverified(Verdict.Reason.NOT_CONFIGURED, notConfiguredBecause, null, deadline));
+      return Optional.of(Arrays.asList(verdicts));
     }
-    Mailbox mailbox;
-    try {
-      mailbox = Mailbox.parse(address);
-    } catch (InvalidAddressException e) {
-      return Optional.of(unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline));
+    Mailbox[] mailboxes = new Mailbox[verdicts.length];
+    List<Integer> pending = new ArrayList<>(verdicts.length);
+    for (int i = 0; i < verdicts.length; i++) {
+      try {
+        mailboxes[i] = Mailbox.parse(addresses.get(i));
+        pending.add(i);
+      } catch (InvalidAddressException e) {
+        verdicts[i] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
+      }
     }
-    for (int attempt = 0; ; attempt++) {
+    boolean retried = false;
+    boolean anyBorrowed = false;
+    while (!pending.isEmpty()) {
       if (deadline.expired()) {
-        return Optional.of(timeout(deadline));
+        fill(verdicts, pending, timeout(deadline));
+        break;
       }
       BackendSession session;
       try {
         session = pool.borrow(deadline);
       } catch (NoSuchElementException e) {
-        return Optional.of(
-            unverified(Verdict.Reason.BUSY, "no backend session free within the deadline", null, deadline));
+        fill(verdicts, pending, unverified(Verdict.Reason.BUSY, "no backend session free within the deadline", null, deadline));
+        break;
       } catch (IllegalStateException e) {
-        return Optional.empty();
+        if (!anyBorrowed) {
+          return Optional.empty();
+        }
+        fill(verdicts, pending, unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", null, deadline));
+        break;
       } catch (Exception e) {
-        return Optional.of(failure(e, deadline));
+        fill(verdicts, pending, failure(e, deadline));
+        break;
       }
+      anyBorrowed = true;
       boolean stale = session.used();
       try {
-        BackendReply reply = ask(session, mailbox, deadline);
+        answer(session, mailboxes, pending, verdicts, deadline);
         pool.release(session);
-        return Optional.of(verdictFor(reply, deadline));
-      } catch (InvalidAddressException e) {
-        pool.release(session);
-        return Optional.of(unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline));
       } catch (IOException e) {
         pool.release(session);
-        if (attempt == 0 && stale && retryable(e) && !deadline.expired()) {
+        if (!retried && stale && retryable(e) && !deadline.expired()) {
+          retried = true;
           LOG.debug("{} failed ({}); retrying once on a fresh session", session, e.getMessage());
           if (connectionLost(e)) {
             pool.discardIdle();
           }
           continue;
         }
-        return Optional.of(failure(e, deadline));
+        fill(verdicts, pending, failure(e, deadline));
+        break;
+      }
+    }
+    return Optional.of(Arrays.asList(verdicts));
+  }
+
+  /**
+   * Answers what it can of the pending addresses on one session, removing the answered ones:
+   * a pipelined RCPT batch as large as the session's limits allow, or VRFY one by one.
+   */
+  private void answer(BackendSession session, Mailbox[] mailboxes, List<Integer> pending, Verdict[] verdicts, Deadline deadline)
+      throws IOException {
+    if (config.probeMethod() == ProbeMethod.VRFY) {
+      do {
+        int index = pending.get(0);
+        try {
+          verdicts[index] = verdictFor(ask(session, mailboxes[index], deadline), deadline);
+        } catch (InvalidAddressException e) {
+          verdicts[index] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
+        }
+        pending.remove(0);
+      } while (!pending.isEmpty() && session.reusable(config.clock().instant()));
+      return;
+    }
+    List<Integer> batch = new ArrayList<>();
+    List<Mailbox> batchMailboxes = new ArrayList<>();
+    boolean smtputf8 = session.offers("SMTPUTF8");
+    for (Iterator<Integer> it = pending.iterator(); it.hasNext() && batch.size() < session.capacity(); ) {
+      int index = it.next();
+      if (mailboxes[index].needsSmtputf8() && !smtputf8) {
+        verdicts[index] = unverified(Verdict.Reason.INVALID_ADDRESS,
+            "non-ASCII local part needs SMTPUTF8, which the backend does not offer", null, deadline);
+        it.remove();
+      } else {
+        batch.add(index);
+        batchMailboxes.add(mailboxes[index]);
+      }
+    }
+    if (batch.isEmpty()) {
+      return;
+    }
+    BackendReply[] replies;
+    try {
+      replies = session.rcpt(batchMailboxes, deadline);
+    } catch (InvalidAddressException e) {
+      throw new IllegalStateException("a validated address could not be encoded", e);
+    }
+    for (int i = 0; i < replies.length; i++) {
+      if (replies[i] != null) {
+        verdicts[batch.get(i)] = verdictFor(replies[i], deadline);
+        pending.remove(batch.get(i));
       }
     }
   }
 
+  private static void fill(Verdict[] verdicts, List<Integer> pending, Verdict verdict) {
+    for (int index : pending) {
+      verdicts[index] = verdict;
+    }
+    pending.clear();
+  }
+
   private BackendReply ask(BackendSession session, Mailbox mailbox, Deadline deadline)
       throws IOException, InvalidAddressException {
-    if (config.probeMethod() == ProbeMethod.VRFY && !vrfyRefused && !mailbox.needsSmtputf8()) {
+    if (!vrfyRefused && !mailbox.needsSmtputf8()) {
       String domain = mailbox.domain().toLowerCase(Locale.ROOT);
       Boolean trusted = vrfyTrusted.get(domain);
       if (trusted == null) {
@@ -127,7 +203,11 @@ final class Backend implements AutoCloseable {
         return session.vrfy(mailbox, deadline);
       }
     }
-    return session.rcpt(mailbox, deadline);
+    BackendReply reply = session.rcpt(List.of(mailbox), deadline)[0];
+    if (reply == null) {
+      throw new IllegalStateException("first reply of a batch is never left unanswered");
+    }
+    return reply;
   }
 
   /** Returns whether VRFY is honest for the domain, or null if the backend could not say now. */

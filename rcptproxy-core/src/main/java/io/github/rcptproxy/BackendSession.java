@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -105,68 +106,101 @@ final class BackendSession {
   }
 
   /**
-   * Puts the recipient to the backend with {@code RCPT TO} in this session's open transaction,
-   * opening one first if needed, and returns the backend's reply to the RCPT.
+   * Puts the recipients to the backend with {@code RCPT TO} in this session's open transaction,
+   * opening one first if needed, all in one write where the backend offers PIPELINING, and returns
+   * the backend's reply to each, in order. An entry is null where the backend would not answer in
+   * this session ({@code 452} too many recipients, {@code 503}, {@code 421}): ask again on a fresh
+   * one. Keep a batch within {@link #capacity()} so the backend's error limits are never reached.
    *
-   * @throws InvalidAddressException if the address cannot be written (nothing was sent)
-   * @throws SessionFailure if the transaction could not be opened or the session died
+   * @throws InvalidAddressException if an address cannot be written (nothing was sent)
+   * @throws SessionFailure if the transaction could not be opened, the session died before the
+   *     first answer, or the first answer asks for a fresh session
    */
-  BackendReply rcpt(Mailbox mailbox, Deadline deadline)
+  BackendReply[] rcpt(List<Mailbox> mailboxes, Deadline deadline)
       throws IOException, InvalidAddressException {
-    byte[] rcpt = mailbox.command("RCPT TO:", offers("SMTPUTF8"));
+    int count = mailboxes.size();
+    byte[][] rcpts = new byte[count][];
+    for (int i = 0; i < count; i++) {
+      rcpts[i] = mailboxes.get(i).command("RCPT TO:", offers("SMTPUTF8"));
+    }
     boolean reset = transactionOpen && config.transactionPerVerification();
     boolean open = !transactionOpen || reset;
+    int prefix = (reset ? 1 : 0) + (open ? 1 : 0);
+    byte[][] commands = new byte[prefix + count][];
+    if (reset) {
+      commands[0] = RSET;
+    }
+    if (open) {
+      commands[prefix - 1] = mailFrom;
+    }
+    System.arraycopy(rcpts, 0, commands, prefix, count);
     this.deadline = deadline;
     try {
       used = true;
-      byte[][] commands =
-          reset ? new byte[][] {RSET, mailFrom, rcpt} : open ? new byte[][] {mailFrom, rcpt} : new byte[][] {rcpt};
-      ReplyReader.Reply[] replies = pipeline(commands);
-      int next = 0;
+      ReplyReader.Reply[] replies = pipeline(commands, prefix);
       if (reset) {
         transactionOpen = false;
         recipientsInTransaction = 0;
-        requireCode(replies[next++], 250, "RSET");
+        requireCode(replies[0], 250, "RSET");
       }
       if (open) {
-        ReplyReader.Reply mail = replies[next++];
-        checkNotClosing(mail);
-        if (mail.code() != 250) {
-          rejections++;
-          if (replies[next] != null && replies[next].code() >= 500) {
-            rejections++; // the pipelined RCPT failed too, and counts as an error
+        openTransaction(replies[prefix - 1], replies, prefix);
+      }
+      BackendReply[] answers = new BackendReply[count];
+      for (int i = 0; i < count; i++) {
+        ReplyReader.Reply reply = replies[prefix + i];
+        if (reply.code() == 421 || reply.code() == 452 || reply.code() == 503) {
+          // Closing, too many recipients, or our transaction was lost: a fresh session will do.
+          usable = false;
+          if (i == 0) {
+            throw new SessionFailure(
+                reply.code() == 421 ? Verdict.Reason.BACKEND_UNAVAILABLE : Verdict.Reason.TEMPORARY_FAILURE,
+                true,
+                reply.code() == 421 ? "backend closed the session" : "session needs recycling",
+                reply.toBackendReply());
           }
-          throw new SessionFailure(
-              mail.code() >= 500
-                  ? Verdict.Reason.SENDER_REJECTED
-                  : Verdict.Reason.TEMPORARY_FAILURE,
-              false,
-              "backend refused the probe sender",
-              mail.toBackendReply());
+          break;
         }
-        transactionOpen = true;
-        onTransactionOpened.run();
+        recipientsInTransaction++;
+        if (reply.code() >= 500) {
+          rejections++;
+        }
+        answers[i] = reply.toBackendReply();
       }
-      ReplyReader.Reply reply = replies[next];
-      if (reply == null) {
-        throw new SessionFailure(Verdict.Reason.PROTOCOL_ERROR, false, "no reply to RCPT", null);
-      }
-      checkNotClosing(reply);
-      if (reply.code() == 452 || reply.code() == 503) {
-        // Too many recipients, or the backend lost our transaction: a fresh session will do.
-        usable = false;
-        throw new SessionFailure(
-            Verdict.Reason.TEMPORARY_FAILURE, true, "session needs recycling", reply.toBackendReply());
-      }
-      recipientsInTransaction++;
-      if (reply.code() >= 500) {
-        rejections++;
-      }
-      return reply.toBackendReply();
+      return answers;
     } catch (IOException e) {
       usable = false;
       throw e;
     }
+  }
+
+  /** How many recipients one batch may carry without reaching the backend's limits. */
+  int capacity() {
+    return Math.max(
+        1,
+        Math.min(
+            config.maxRejectionsPerSession() - rejections,
+            config.maxRecipientsPerTransaction() - recipientsInTransaction));
+  }
+
+  private void openTransaction(ReplyReader.Reply mail, ReplyReader.Reply[] replies, int firstRcpt)
+      throws SessionFailure {
+    checkNotClosing(mail);
+    if (mail.code() != 250) {
+      rejections++;
+      for (int i = firstRcpt; i < replies.length; i++) {
+        if (replies[i] != null && replies[i].code() >= 500) {
+          rejections++; // the pipelined RCPTs failed too, and count as errors
+        }
+      }
+      throw new SessionFailure(
+          mail.code() >= 500 ? Verdict.Reason.SENDER_REJECTED : Verdict.Reason.TEMPORARY_FAILURE,
+          false,
+          "backend refused the probe sender",
+          mail.toBackendReply());
+    }
+    transactionOpen = true;
+    onTransactionOpened.run();
   }
 
   /** Asks {@code VRFY} for the address and returns the reply. */
@@ -253,12 +287,14 @@ final class BackendSession {
     return "session " + socket.getLocalPort() + "->" + socket.getRemoteSocketAddress();
   }
 
-  /** Sends the commands in one write where the backend offers PIPELINING, and reads each reply. */
-  private ReplyReader.Reply[] pipeline(byte[][] commands) throws IOException {
+  /**
+   * Sends the commands in one write where the backend offers PIPELINING, and reads each reply.
+   * Without pipelining they go one by one, and a failure among the first {@code prefix} commands
+   * (RSET, MAIL) stops the rest, whose replies stay null.
+   */
+  private ReplyReader.Reply[] pipeline(byte[][] commands, int prefix) throws IOException {
     ReplyReader.Reply[] replies = new ReplyReader.Reply[commands.length];
-    if (commands.length == 1) {
-      replies[0] = exchange(commands[0]);
-    } else if (offers("PIPELINING")) {
+    if (commands.length > 1 && offers("PIPELINING")) {
       int length = 0;
       for (byte[] command : commands) {
         length += command.length;
@@ -274,12 +310,12 @@ final class BackendSession {
       for (int i = 0; i < commands.length; i++) {
         replies[i] = reader.read();
       }
-    } else {
-      for (int i = 0; i < commands.length; i++) {
-        replies[i] = exchange(commands[i]);
-        if (replies[i].code() >= 400) {
-          break; // without pipelining nothing is sent after a failure; the rest stay null
-        }
+      return replies;
+    }
+    for (int i = 0; i < commands.length; i++) {
+      replies[i] = exchange(commands[i]);
+      if (i < prefix && replies[i].code() >= 400) {
+        break;
       }
     }
     return replies;

@@ -1,5 +1,6 @@
 package io.github.rcptproxy;
 
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -43,20 +44,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public Verdict verify(String address) {
     Objects.requireNonNull(address, "address");
-    Backend current = openBackend();
-    Deadline deadline = Deadline.after(current.config().deadline());
-    Optional<Verdict> verdict = current.verify(address, deadline);
-    while (verdict.isEmpty()) {
-      // Reconfigured while we waited for a session: ask the new backend within the same deadline.
-      current = openBackend();
-      verdict = current.verify(address, deadline);
-    }
-    Verdict answer = verdict.get();
-    counters.count(answer);
-    if (LOG.isDebugEnabled()) {
-      LOG.debug("{} {} in {} ms", ReplyReader.sanitise(address), answer, answer.latency().toMillis());
-    }
-    return answer;
+    return verifyAll(List.of(address)).get(0);
   }
 
   @Override
@@ -64,6 +52,34 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     Objects.requireNonNull(address, "address");
     openBackend();
     return CompletableFuture.supplyAsync(() -> verify(address), asyncExecutor);
+  }
+
+  @Override
+  public List<Verdict> verifyAll(List<String> addresses) {
+    List<String> copy = List.copyOf(addresses); // also refuses null elements
+    Backend current = openBackend();
+    Deadline deadline = Deadline.after(current.config().deadline());
+    Optional<List<Verdict>> verdicts = current.verifyAll(copy, deadline);
+    while (verdicts.isEmpty()) {
+      // Reconfigured while we waited for a session: ask the new backend within the same deadline.
+      current = openBackend();
+      verdicts = current.verifyAll(copy, deadline);
+    }
+    for (int i = 0; i < copy.size(); i++) {
+      Verdict verdict = verdicts.get().get(i);
+      counters.count(verdict);
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("{} {} in {} ms", ReplyReader.sanitise(copy.get(i)), verdict, verdict.latency().toMillis());
+      }
+    }
+    return verdicts.get();
+  }
+
+  @Override
+  public CompletableFuture<List<Verdict>> verifyAllAsync(List<String> addresses) {
+    List<String> copy = List.copyOf(addresses);
+    openBackend();
+    return CompletableFuture.supplyAsync(() -> verifyAll(copy), asyncExecutor);
   }
 
   @Override
