@@ -150,7 +150,7 @@ final class Backend implements AutoCloseable {
           verdicts[index] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
         }
         pending.remove(0);
-      } while (!pending.isEmpty() && session.reusable(config.clock().instant()));
+      } while (!pending.isEmpty() && session.withinLimits(config.clock().instant()));
       return;
     }
     List<Integer> batch = new ArrayList<>();

@@ -247,15 +247,11 @@ final class BackendSession {
   }
 
   /**
-   * Whether the session may serve another verification: not broken, within the backend's limits,
-   * not too old, not idle too long, and the backend wrote nothing unasked (typically its own
-   * idle-timeout {@code 421}). Costs no round trip.
+   * Whether the session may serve another verification: {@link #withinLimits} and the backend
+   * wrote nothing unasked (typically its own idle-timeout {@code 421}). Costs no round trip.
    */
   boolean reusable(Instant now) {
-    if (!usable
-        || needsRecycling()
-        || !Duration.between(createdAt, now).minus(config.maxSessionAge()).isNegative()
-        || !Duration.between(lastUsed, now).minus(config.idleTimeout()).isNegative()) {
+    if (!withinLimits(now)) {
       return false;
     }
     try {
@@ -263,6 +259,14 @@ final class BackendSession {
     } catch (IOException e) {
       return false;
     }
+  }
+
+  /** Not broken, within the backend's limits, not too old, not idle too long. No I/O at all. */
+  boolean withinLimits(Instant now) {
+    return usable
+        && !needsRecycling()
+        && Duration.between(createdAt, now).compareTo(config.maxSessionAge()) < 0
+        && Duration.between(lastUsed, now).compareTo(config.idleTimeout()) < 0;
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */

@@ -20,8 +20,6 @@ final class Mailbox {
   static final int MAX_PATH_BYTES = 256;
   static final int MAX_COMMAND_LINE_BYTES = 512;
 
-  private static final Pattern DOMAIN =
-      Pattern.compile("[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
   private static final Pattern IPV4_LITERAL =
       Pattern.compile("\\[(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])]");
   private static final Pattern IPV6_LITERAL = Pattern.compile("\\[IPv6:[0-9A-Fa-f:.]{2,45}]");
@@ -113,6 +111,40 @@ final class Mailbox {
    * any line that would contain CR, LF or NUL or exceed 512 bytes.
    */
   static byte[] encodeLine(String line, boolean utf8) throws InvalidAddressException {
+    byte[] bytes = isAscii(line) ? asciiLine(line) : encodedLine(line, utf8);
+    int length = bytes.length - 2;
+    if (bytes.length > MAX_COMMAND_LINE_BYTES) {
+      throw new InvalidAddressException("command line longer than " + MAX_COMMAND_LINE_BYTES + " bytes");
+    }
+    for (int i = 0; i < length; i++) {
+      if (bytes[i] == '\r' || bytes[i] == '\n' || bytes[i] == 0) {
+        throw new InvalidAddressException("encodes to a line break or NUL");
+      }
+    }
+    bytes[length] = '\r';
+    bytes[length + 1] = '\n';
+    return bytes;
+  }
+
+  private static boolean isAscii(String line) {
+    for (int i = 0; i < line.length(); i++) {
+      if (line.charAt(i) >= 0x80) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The common case, without an encoder: every char is one byte; two more left for CRLF. */
+  private static byte[] asciiLine(String line) {
+    byte[] bytes = new byte[line.length() + 2];
+    for (int i = 0; i < line.length(); i++) {
+      bytes[i] = (byte) line.charAt(i);
+    }
+    return bytes;
+  }
+
+  private static byte[] encodedLine(String line, boolean utf8) throws InvalidAddressException {
     CharsetEncoder encoder =
         (utf8 ? StandardCharsets.UTF_8 : StandardCharsets.US_ASCII)
             .newEncoder()
@@ -124,19 +156,8 @@ final class Mailbox {
     } catch (CharacterCodingException e) {
       throw new InvalidAddressException("cannot be encoded as " + encoder.charset());
     }
-    int length = encoded.remaining();
-    if (length + 2 > MAX_COMMAND_LINE_BYTES) {
-      throw new InvalidAddressException("command line longer than " + MAX_COMMAND_LINE_BYTES + " bytes");
-    }
-    byte[] bytes = new byte[length + 2];
-    encoded.get(bytes, 0, length);
-    for (int i = 0; i < length; i++) {
-      if (bytes[i] == '\r' || bytes[i] == '\n' || bytes[i] == 0) {
-        throw new InvalidAddressException("encodes to a line break or NUL");
-      }
-    }
-    bytes[length] = '\r';
-    bytes[length + 1] = '\n';
+    byte[] bytes = new byte[encoded.remaining() + 2];
+    encoded.get(bytes, 0, bytes.length - 2);
     return bytes;
   }
 
@@ -223,10 +244,34 @@ final class Mailbox {
     if (ascii.length() > MAX_DOMAIN_BYTES) {
       throw new InvalidAddressException("domain longer than " + MAX_DOMAIN_BYTES + " bytes");
     }
-    if (!DOMAIN.matcher(ascii).matches()) {
+    if (!isHostName(ascii)) {
       throw new InvalidAddressException("malformed domain");
     }
     return ascii;
+  }
+
+  /** Labels of letters, digits and inner hyphens, 1 to 63 long, separated by single dots. */
+  private static boolean isHostName(String name) {
+    int labelLength = 0;
+    char previous = '.';
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c == '.') {
+        if (labelLength == 0 || previous == '-') {
+          return false;
+        }
+        labelLength = 0;
+      } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+          || (c == '-' && labelLength > 0)) {
+        if (++labelLength > 63) {
+          return false;
+        }
+      } else {
+        return false;
+      }
+      previous = c;
+    }
+    return labelLength > 0 && previous != '-';
   }
 
   private static int utf8Length(String s) {

@@ -5,8 +5,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Reads SMTP replies strictly: every line ends in CRLF, carries the same three-digit code, is at
@@ -17,8 +15,6 @@ import java.util.regex.Pattern;
 final class ReplyReader {
   static final int MAX_LINE_BYTES = 2048;
   static final int MAX_LINES = 100;
-
-  private static final Pattern ENHANCED_STATUS = Pattern.compile("([245])\\.(\\d{1,3})\\.(\\d{1,3})(?: +|$)");
 
   /** Called before each blocking read, to bound it (a socket sets its timeout there). */
   interface BeforeRead {
@@ -31,13 +27,16 @@ final class ReplyReader {
       String enhanced = "";
       StringBuilder text = new StringBuilder();
       for (String line : lines) {
-        Matcher m = ENHANCED_STATUS.matcher(line);
+        int end = enhancedStatusEnd(line, code / 100);
         String rest = line;
-        if (m.lookingAt() && m.group(1).charAt(0) - '0' == code / 100) {
+        if (end > 0) {
           if (enhanced.isEmpty()) {
-            enhanced = m.group(1) + "." + m.group(2) + "." + m.group(3);
+            enhanced = line.substring(0, end);
           }
-          rest = line.substring(m.end());
+          while (end < line.length() && line.charAt(end) == ' ') {
+            end++;
+          }
+          rest = line.substring(end);
         }
         if (!rest.isEmpty()) {
           if (text.length() > 0) {
@@ -48,6 +47,34 @@ final class ReplyReader {
       }
       return new BackendReply(code, enhanced, sanitise(text));
     }
+  }
+
+  /**
+   * Where an RFC 3463 enhanced status code of the given class ({@code 5.1.1}) that opens the line
+   * ends, or -1 if the line does not open with one.
+   */
+  static int enhancedStatusEnd(String line, int replyClass) {
+    if (line.length() < 5 || line.charAt(0) != (char) ('0' + replyClass) || line.charAt(1) != '.') {
+      return -1;
+    }
+    int at = 2;
+    for (int part = 0; part < 2; part++) {
+      int digits = 0;
+      while (at < line.length() && Character.isDigit(line.charAt(at)) && line.charAt(at) < 0x80) {
+        at++;
+        digits++;
+      }
+      if (digits < 1 || digits > 3) {
+        return -1;
+      }
+      if (part == 0) {
+        if (at >= line.length() || line.charAt(at) != '.') {
+          return -1;
+        }
+        at++;
+      }
+    }
+    return at == line.length() || line.charAt(at) == ' ' ? at : -1;
   }
 
   private final InputStream in;

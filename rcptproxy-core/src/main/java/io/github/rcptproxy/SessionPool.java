@@ -96,7 +96,7 @@ final class SessionPool implements AutoCloseable {
   }
 
   /**
-   * Gives the session back; the pool keeps it only if {@link BackendSession#reusable} (checked on
+   * Gives the session back; the pool keeps it only if {@link BackendSession#withinLimits} (checked on
    * return). Not {@code invalidateObject}: since Commons Pool 2.13 that opens a replacement at
    * once, in the caller's thread, even when nobody needs one.
    */
@@ -161,9 +161,10 @@ final class SessionPool implements AutoCloseable {
       return new DefaultPooledObject<>(session);
     }
 
+    /** On return (borrow() checks more, just before use). */
     @Override
     public boolean validateObject(PooledObject<BackendSession> session) {
-      return session.getObject().reusable(config.clock().instant());
+      return session.getObject().withinLimits(config.clock().instant());
     }
 
     @Override

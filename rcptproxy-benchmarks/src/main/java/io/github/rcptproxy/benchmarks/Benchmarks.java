@@ -1,0 +1,380 @@
+package io.github.rcptproxy.benchmarks;
+
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.subethasmtp.RecipientPolicy;
+import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
+import io.github.rcptproxy.testing.PostfixBackend;
+import java.io.InputStream;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntFunction;
+import org.subethamail.smtp.MessageHandler;
+import org.subethamail.smtp.server.SMTPServer;
+import org.subethamail.wiser.Wiser;
+
+/**
+ * Measures, side by side in one run and against the same backend, what a recipient check costs:
+ * a raw socket client (the floor), the naive alternatives, rcptproxy alone and behind the
+ * SubEthaSMTP adapter. Prints Markdown tables with ratios to the baseline of the same run.
+ *
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million]}
+ */
+public final class Benchmarks {
+  private final int operations;
+
+  private Benchmarks(int operations) {
+    this.operations = operations;
+  }
+
+  /** An operation measured once per sample. */
+  @FunctionalInterface
+  interface Operation {
+    void run(int i) throws Exception;
+  }
+
+  record Target(String name, int port, IntFunction<String> knownAddress, Runnable refillInflowTokens) {}
+
+  public static void main(String[] args) throws Exception {
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    List<String> options = List.of(args);
+    Benchmarks benchmarks = new Benchmarks(options.contains("--quick") ? 1000 : 5000);
+    System.out.printf("rcptproxy benchmarks, %s, %d cores, %s, Java %s, %s%n%n", LocalDate.now(),
+        Runtime.getRuntime().availableProcessors(), cpuModel(), System.getProperty("java.version"),
+        System.getProperty("os.name") + " " + System.getProperty("os.version"));
+
+    Wiser wiser = Wiser.accepter((from, to) -> true)
+        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).maxRecipients(-1));
+    wiser.start();
+    benchmarks.compare(new Target("Wiser (in-process SubEthaSMTP, accepts all)", wiser.getServer().getPortAllocated(),
+        i -> "user" + i + "@example.test", () -> {}));
+    benchmarks.memory(wiser.getServer().getPortAllocated(), options.contains("--million"));
+
+    PostfixBackend postfix = null;
+    try {
+      postfix = PostfixBackend.shared();
+    } catch (RuntimeException | Error e) {
+      System.out.println("Postfix not measured: " + e.getMessage());
+    }
+    if (postfix != null) {
+      PostfixBackend started = postfix;
+      Target target = new Target("Postfix 3.7 (real, default limits)", postfix.port(),
+          i -> PostfixBackend.known(i % PostfixBackend.MAILBOXES), () -> {
+            try {
+              started.deliverOneMessage();
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+          });
+      benchmarks.compare(target);
+      benchmarks.acrossNetwork(target);
+    }
+    wiser.stop();
+    System.exit(0);
+  }
+
+  private void compare(Target target) throws Exception {
+    System.out.println("### " + target.name());
+    System.out.println();
+    System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
+    System.out.println("|---|---|---|---|---|---|");
+    List<Measurement> rows = new ArrayList<>();
+
+    Measurement baseline;
+    try (RawSmtp raw = new RawSmtp(target.port())) {
+      raw.expectCommand("EHLO bench.test", '2');
+      raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+      Operation rcpt = i -> {
+        if (i % 500 == 499) { // stay under smtpd_recipient_limit
+          raw.expectCommand("RSET", '2');
+          raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+        }
+        raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+      };
+      measure("warm-up", operations, 1, rcpt);
+      baseline = measure("baseline: raw client, one connection, RCPT after RCPT", operations, 1, rcpt);
+    }
+    rows.add(baseline);
+    target.refillInflowTokens().run();
+
+    // On Postfix each of these keeps an inflow-control token: past about 100, each waits 1 s.
+    int connections = target.name().startsWith("Postfix") ? 120 : operations / 5;
+    rows.add(measure("connection per verification (connect, EHLO, MAIL, RCPT, QUIT), " + connections + " times", connections, 1, i -> {
+      try (RawSmtp raw = new RawSmtp(target.port())) {
+        raw.expectCommand("EHLO bench.test", '2');
+        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+        raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+        raw.command("QUIT");
+      }
+    }));
+    target.refillInflowTokens().run();
+
+    AtomicReference<Measurement> through = new AtomicReference<>();
+    VerifierConfig config = VerifierConfig.builder().backend("127.0.0.1", target.port()).build();
+    try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
+      Operation verify = i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)));
+      measure("warm-up", operations, 1, verify);
+      target.refillInflowTokens().run();
+      rows.add(measure("rcptproxy verify(), 1 caller", operations, 1, verify));
+      for (int callers : new int[] {4, 16, 64}) {
+        target.refillInflowTokens().run();
+        rows.add(measureConcurrently("rcptproxy verify(), " + callers + " callers (8 sessions)", operations, callers, verify));
+      }
+      target.refillInflowTokens().run();
+
+      List<String> hundred = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        hundred.add(target.knownAddress().apply(i));
+      }
+      Operation batch = i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted);
+      Operation singles = i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)));
+      measure("warm-up", 20, 100, batch);
+      Measurement batches = measure("rcptproxy verifyAll(100 recipients), per 100", operations / 100, 100, batch);
+      target.refillInflowTokens().run();
+      Measurement sequential = measure("rcptproxy 100 × verify(), per 100", operations / 100, 100, singles);
+      rows.add(batches);
+      rows.add(sequential);
+      target.refillInflowTokens().run();
+
+      SMTPServer front = SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).maxRecipients(-1)
+          .messageHandlerFactory(RecipientVerifyingHandlerFactory.wrap(context -> new DiscardingHandler(), verifier,
+              RecipientPolicy.builder().bypass().bypassBackend(false).disconnectAfterRejections(0).build()))
+          .build();
+      front.start();
+      try (RawSmtp raw = new RawSmtp(front.getPortAllocated())) {
+        raw.expectCommand("EHLO bench.test", '2');
+        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+        Operation rcpt = i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+        measure("warm-up", operations, 1, rcpt);
+        target.refillInflowTokens().run();
+        through.set(measure("client → SubEthaSMTP + rcptproxy adapter → backend", operations, 1, rcpt));
+      } finally {
+        front.stop();
+      }
+      rows.add(through.get());
+      System.out.println();
+    }
+    target.refillInflowTokens().run();
+
+    int cycles = target.name().startsWith("Postfix") ? 120 : operations;
+    try (RawSmtp raw = new RawSmtp(target.port())) {
+      raw.expectCommand("EHLO bench.test", '2');
+      rows.add(measure("transaction per verification (MAIL, RCPT, RSET), " + cycles + " cycles", cycles, 1, i -> {
+        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+        raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+        raw.expectCommand("RSET", '2');
+      }));
+    }
+    target.refillInflowTokens().run();
+
+    System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
+    System.out.println("|---|---|---|---|---|---|");
+    for (Measurement row : rows) {
+      System.out.println(row.row(baseline));
+    }
+    Measurement single = rows.get(2);
+    System.out.printf("%nrcptproxy p50 / baseline p50: %.2f (target ≤ 1.3); connection per verification p50 / rcptproxy p50: %.2f (target ≥ 3)%n",
+        single.percentileMicros(50) / baseline.percentileMicros(50),
+        rows.get(1).percentileMicros(50) / single.percentileMicros(50));
+    System.out.printf("adapter path p50 / direct p50: %.2f (target < 1.6); 100 × verify() / verifyAll(100): %.2f (target ≥ 5)%n%n",
+        through.get().percentileMicros(50) / baseline.percentileMicros(50),
+        sequentialNanos(rows, "100 × verify()") / sequentialNanos(rows, "verifyAll"));
+  }
+
+  /** The same comparisons across a 1 ms round trip: where saved round trips show. */
+  private void acrossNetwork(Target target) throws Exception {
+    try (LatencyProxy network = new LatencyProxy(target.port(), 500_000)) {
+      System.out.println("### " + target.name() + " behind a 1 ms round trip (0.5 ms each way, latency proxy)");
+      System.out.println();
+      System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
+      System.out.println("|---|---|---|---|---|---|");
+      int samples = operations / 10;
+      List<Measurement> rows = new ArrayList<>();
+      Measurement baseline;
+      try (RawSmtp raw = new RawSmtp(network.port())) {
+        raw.expectCommand("EHLO bench.test", '2');
+        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+        baseline = measure("baseline: raw client, one connection, RCPT after RCPT", samples, 1,
+            i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2'));
+      }
+      rows.add(baseline);
+      target.refillInflowTokens().run();
+      rows.add(measure("connection per verification, 50 times", 50, 1, i -> {
+        try (RawSmtp raw = new RawSmtp(network.port())) {
+          raw.expectCommand("EHLO bench.test", '2');
+          raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+          raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+          raw.command("QUIT");
+        }
+      }));
+      target.refillInflowTokens().run();
+      try (RecipientVerifier verifier = RecipientVerifier.create(
+          VerifierConfig.builder().backend("127.0.0.1", network.port()).build())) {
+        rows.add(measure("rcptproxy verify(), 1 caller", samples, 1,
+            i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)))));
+        target.refillInflowTokens().run();
+        List<String> hundred = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+          hundred.add(target.knownAddress().apply(i));
+        }
+        rows.add(measure("rcptproxy verifyAll(100 recipients), per 100", 10, 100,
+            i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted)));
+        target.refillInflowTokens().run();
+        rows.add(measure("rcptproxy 100 × verify(), per 100", 10, 100,
+            i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)))));
+      }
+      target.refillInflowTokens().run();
+      System.out.println();
+      System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
+      System.out.println("|---|---|---|---|---|---|");
+      for (Measurement row : rows) {
+        System.out.println(row.row(baseline));
+      }
+      System.out.printf("%nconnection per verification p50 / rcptproxy p50: %.2f; 100 × verify() / verifyAll(100): %.2f%n%n",
+          rows.get(1).percentileMicros(50) / rows.get(2).percentileMicros(50),
+          rows.get(4).percentileMicros(50) / rows.get(3).percentileMicros(50));
+    }
+  }
+
+  private static double sequentialNanos(List<Measurement> rows, String prefix) {
+    return rows.stream().filter(r -> r.name.contains(prefix)).findFirst().orElseThrow().percentileMicros(50);
+  }
+
+  /** Allocation per verification, and heap after many session cycles (and a million verifications). */
+  private void memory(int port, boolean million) throws Exception {
+    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    try (RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder().backend("127.0.0.1", port).build())) {
+      for (int i = 0; i < 20_000; i++) {
+        verifier.verify("user" + i + "@example.test");
+      }
+      String[] addresses = new String[10_000];
+      for (int i = 0; i < addresses.length; i++) {
+        addresses[i] = "user" + i + "@example.test";
+      }
+      long before = threads.getCurrentThreadAllocatedBytes();
+      for (String address : addresses) {
+        verifier.verify(address);
+      }
+      long perVerification = (threads.getCurrentThreadAllocatedBytes() - before) / addresses.length;
+      System.out.printf("Allocation: %,d bytes per verify() (Wiser, single thread, 10,000 calls)%n", perVerification);
+
+      if (million) {
+        long heapStart = usedHeapAfterGc();
+        for (int i = 0; i < 1_000_000; i++) {
+          verifier.verify(addresses[i % addresses.length]);
+        }
+        System.out.printf("Heap after GC: %,d KiB before, %,d KiB after 1,000,000 verifications%n",
+            heapStart / 1024, usedHeapAfterGc() / 1024);
+      }
+    }
+    try (RecipientVerifier recycling = RecipientVerifier.create(
+        VerifierConfig.builder().backend("127.0.0.1", port).maxRecipientsPerTransaction(1).build())) {
+      long heapStart = usedHeapAfterGc();
+      for (int i = 0; i < 10_000; i++) {
+        recycling.verify("user" + i + "@example.test");
+      }
+      System.out.printf("Heap after GC: %,d KiB before, %,d KiB after 10,000 pooled-session cycles (%,d sessions opened)%n%n",
+          heapStart / 1024, usedHeapAfterGc() / 1024, recycling.stats().sessionsOpened());
+    }
+  }
+
+  private static long usedHeapAfterGc() throws InterruptedException {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+      Thread.sleep(100); // a benchmark settling the heap, not a test waiting for an outcome
+    }
+    Runtime runtime = Runtime.getRuntime();
+    return runtime.totalMemory() - runtime.freeMemory();
+  }
+
+  private static void expectAccepted(Verdict verdict) {
+    if (!(verdict instanceof Verdict.Accepted)) {
+      throw new IllegalStateException("expected Accepted, got " + verdict);
+    }
+  }
+
+  private static Measurement measure(String name, int samples, int operationsPerSample, Operation operation) throws Exception {
+    long[] nanos = new long[samples];
+    long start = System.nanoTime();
+    for (int i = 0; i < samples; i++) {
+      long t = System.nanoTime();
+      operation.run(i);
+      nanos[i] = System.nanoTime() - t;
+    }
+    Measurement measurement = new Measurement(name, nanos, System.nanoTime() - start, operationsPerSample);
+    if (!name.equals("warm-up")) {
+      System.out.println(measurement.row(measurement).replaceFirst("\\| [0-9.]+× \\|$", "| |"));
+    }
+    return measurement;
+  }
+
+  private static Measurement measureConcurrently(String name, int samples, int callers, Operation operation) throws Exception {
+    long[] nanos = new long[samples];
+    CountDownLatch go = new CountDownLatch(1);
+    List<Thread> threads = new ArrayList<>();
+    AtomicReference<Exception> failure = new AtomicReference<>();
+    for (int c = 0; c < callers; c++) {
+      int caller = c;
+      Thread thread = new Thread(() -> {
+        try {
+          go.await();
+          for (int i = caller; i < samples; i += callers) {
+            long t = System.nanoTime();
+            operation.run(i);
+            nanos[i] = System.nanoTime() - t;
+          }
+        } catch (Exception e) {
+          failure.set(e);
+        }
+      });
+      thread.start();
+      threads.add(thread);
+    }
+    long start = System.nanoTime();
+    go.countDown();
+    for (Thread thread : threads) {
+      thread.join();
+    }
+    long wall = System.nanoTime() - start;
+    if (failure.get() != null) {
+      throw failure.get();
+    }
+    Measurement measurement = new Measurement(name, nanos, wall, 1);
+    System.out.println(measurement.row(measurement).replaceFirst("\\| [0-9.]+× \\|$", "| |"));
+    return measurement;
+  }
+
+  private static String cpuModel() {
+    try {
+      return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+          .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
+    } catch (Exception e) {
+      return "unknown CPU";
+    }
+  }
+
+  /** The front's own handler: takes nothing further (the benchmark never sends DATA). */
+  private static final class DiscardingHandler implements MessageHandler {
+    @Override
+    public void from(String from) {}
+
+    @Override
+    public void recipient(String recipient) {}
+
+    @Override
+    public String data(InputStream data) {
+      return null;
+    }
+
+    @Override
+    public void done() {}
+  }
+}
