@@ -60,6 +60,10 @@ final class Backend implements AutoCloseable {
     return config;
   }
 
+  boolean configured() {
+    return pool != null;
+  }
+
   int activeSessions() {
     return pool == null ? 0 : pool.active();
   }

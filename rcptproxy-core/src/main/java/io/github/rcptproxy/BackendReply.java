@@ -1,5 +1,6 @@
 package io.github.rcptproxy;
 
+import java.io.Serializable;
 import java.util.Objects;
 
 /**
@@ -10,7 +11,7 @@ import java.util.Objects;
  * @param enhancedStatus the RFC 3463 enhanced status code such as {@code 5.1.1}, or empty
  * @param text the reply text without code and enhanced status code
  */
-public record BackendReply(int code, String enhancedStatus, String text) {
+public record BackendReply(int code, String enhancedStatus, String text) implements Serializable {
 
   public BackendReply {
     if (code < 200 || code > 599) {

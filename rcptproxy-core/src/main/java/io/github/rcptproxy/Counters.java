@@ -1,7 +1,9 @@
 package io.github.rcptproxy;
 
+import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
 
 /** What a verifier counts; outlives reconfiguration. */
@@ -11,6 +13,11 @@ final class Counters {
   final LongAdder sessionsOpened = new LongAdder();
   final LongAdder sessionsClosed = new LongAdder();
   final LongAdder transactionsOpened = new LongAdder();
+  final LongAdder cacheHits = new LongAdder();
+  final LongAdder cacheMisses = new LongAdder();
+  private volatile Instant lastAnswer;
+  private volatile Instant lastErrorAt;
+  private volatile String lastError;
   private final Map<Verdict.Reason, LongAdder> unverified = new EnumMap<>(Verdict.Reason.class);
 
   Counters() {
@@ -29,6 +36,40 @@ final class Counters {
     }
   }
 
+  /** Notes whether the backend answered (for {@link Health}); cached verdicts say nothing. */
+  void backendOutcome(Verdict verdict, Instant now) {
+    if (verdict instanceof Verdict.Unverified u) {
+      switch (u.reason()) {
+        case TIMEOUT, BACKEND_UNAVAILABLE, PROTOCOL_ERROR, BUSY -> {
+          lastError = u.reason() + ": " + u.detail();
+          lastErrorAt = now;
+          return;
+        }
+        case INVALID_ADDRESS, NOT_CONFIGURED -> {
+          return;
+        }
+        default -> {}
+      }
+    }
+    lastAnswer = now;
+  }
+
+  Health health(boolean configured) {
+    Instant answer = lastAnswer;
+    Instant errorAt = lastErrorAt;
+    Health.Status status;
+    if (!configured) {
+      status = Health.Status.NOT_CONFIGURED;
+    } else if (answer == null && errorAt == null) {
+      status = Health.Status.UNKNOWN;
+    } else if (errorAt == null || answer != null && answer.isAfter(errorAt)) {
+      status = Health.Status.UP;
+    } else {
+      status = Health.Status.DOWN;
+    }
+    return new Health(status, Optional.ofNullable(answer), Optional.ofNullable(lastError), Optional.ofNullable(errorAt));
+  }
+
   VerifierStats snapshot(int sessionsActive, int sessionsIdle) {
     Map<Verdict.Reason, Long> byReason = new EnumMap<>(Verdict.Reason.class);
     unverified.forEach((reason, count) -> byReason.put(reason, count.sum()));
@@ -40,6 +81,8 @@ final class Counters {
         sessionsIdle,
         sessionsOpened.sum(),
         sessionsClosed.sum(),
-        transactionsOpened.sum());
+        transactionsOpened.sum(),
+        cacheHits.sum(),
+        cacheMisses.sum());
   }
 }

@@ -1,18 +1,29 @@
 package io.github.rcptproxy;
 
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The {@link RecipientVerifier}: a {@link Backend} per configuration, swapped atomically. */
+/**
+ * The {@link RecipientVerifier}: a {@link Backend} per configuration, swapped atomically, with the
+ * verdict cache and catch-all detection in front of it.
+ */
 final class PooledRecipientVerifier implements RecipientVerifier {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
@@ -20,12 +31,24 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   private final Counters counters = new Counters();
   private final ExecutorService asyncExecutor;
   private final Object lifecycle = new Object();
-  private volatile Backend backend;
+  /** Cached addresses being checked again in the background right now. */
+  private final Set<String> refreshing = ConcurrentHashMap.newKeySet();
+  private volatile State state;
   private volatile boolean closed;
+
+  /** What one configuration brings: the backend, the cache, the catch-all knowledge. */
+  private record State(Backend backend, Optional<VerdictCache> cache, ConcurrentHashMap<String, CatchAll> catchAll) {
+    VerifierConfig config() {
+      return backend.config();
+    }
+  }
+
+  /** Whether a domain accepts anything, and until when that holds. */
+  private record CatchAll(boolean acceptsAnything, Instant until) {}
 
   PooledRecipientVerifier(VerifierConfig config) {
     Objects.requireNonNull(config, "config");
-    backend = Backend.start(config, counters);
+    state = start(config);
     // Threads are reused; a verification blocks on I/O, so it must not run in a shared pool.
     asyncExecutor =
         new ThreadPoolExecutor(
@@ -41,6 +64,13 @@ final class PooledRecipientVerifier implements RecipientVerifier {
             });
   }
 
+  private State start(VerifierConfig config) {
+    Optional<VerdictCache> cache = config.cacheEnabled()
+        ? Optional.of(config.sharedCache().orElseGet(() -> new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock())))
+        : Optional.empty();
+    return new State(Backend.start(config, counters), cache, new ConcurrentHashMap<>());
+  }
+
   @Override
   public Verdict verify(String address) {
     Objects.requireNonNull(address, "address");
@@ -50,59 +80,106 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public CompletableFuture<Verdict> verifyAsync(String address) {
     Objects.requireNonNull(address, "address");
-    openBackend();
+    open();
     return CompletableFuture.supplyAsync(() -> verify(address), asyncExecutor);
   }
 
   @Override
   public List<Verdict> verifyAll(List<String> addresses) {
     List<String> copy = List.copyOf(addresses); // also refuses null elements
-    Backend current = openBackend();
+    State current = open();
     Deadline deadline = Deadline.after(current.config().deadline());
-    Optional<List<Verdict>> verdicts = current.verifyAll(copy, deadline);
-    while (verdicts.isEmpty()) {
-      // Reconfigured while we waited for a session: ask the new backend within the same deadline.
-      current = openBackend();
-      verdicts = current.verifyAll(copy, deadline);
-    }
+    Verdict[] verdicts = new Verdict[copy.size()];
+    boolean[] fromCache = new boolean[copy.size()];
+    List<Integer> misses = new ArrayList<>(copy.size());
     for (int i = 0; i < copy.size(); i++) {
-      Verdict verdict = verdicts.get().get(i);
-      counters.count(verdict);
-      if (LOG.isDebugEnabled()) {
-        LOG.debug("{} {} in {} ms", ReplyReader.sanitise(copy.get(i)), verdict, verdict.latency().toMillis());
+      String key = cacheKey(copy.get(i));
+      Optional<VerdictCache.CachedVerdict> hit = current.cache().flatMap(c -> c.get(key));
+      if (hit.isPresent()) {
+        verdicts[i] = fromCache(hit.get(), deadline);
+        fromCache[i] = true;
+        counters.cacheHits.increment();
+        refreshIfAgeing(current, copy.get(i), hit.get());
+      } else {
+        misses.add(i);
+        current.cache().ifPresent(c -> counters.cacheMisses.increment());
       }
     }
-    return verdicts.get();
+    if (!misses.isEmpty()) {
+      List<String> asked = misses.stream().map(copy::get).toList();
+      List<Verdict> answers = ask(current, asked, deadline);
+      Instant now = current.config().clock().instant();
+      for (int m = 0; m < misses.size(); m++) {
+        Verdict answer = answers.get(m);
+        verdicts[misses.get(m)] = answer;
+        counters.backendOutcome(answer, now);
+        remember(current, asked.get(m), answer);
+      }
+    }
+    for (int i = 0; i < copy.size(); i++) {
+      verdicts[i] = unlessCatchAll(current, copy.get(i), verdicts[i], deadline);
+      counters.count(verdicts[i]);
+      current.config().listener().verified(copy.get(i), verdicts[i], fromCache[i]);
+      if (LOG.isDebugEnabled()) {
+        LOG.debug("{} {}{} in {} ms", ReplyReader.sanitise(copy.get(i)), verdicts[i],
+            fromCache[i] ? " (cached)" : "", verdicts[i].latency().toMillis());
+      }
+    }
+    return List.of(verdicts);
+  }
+
+  /** Asks the backend, following a reconfiguration that happens while we wait for a session. */
+  private List<Verdict> ask(State current, List<String> addresses, Deadline deadline) {
+    Optional<List<Verdict>> answers = current.backend().verifyAll(addresses, deadline);
+    while (answers.isEmpty()) {
+      answers = open().backend().verifyAll(addresses, deadline);
+    }
+    return answers.get();
   }
 
   @Override
   public CompletableFuture<List<Verdict>> verifyAllAsync(List<String> addresses) {
     List<String> copy = List.copyOf(addresses);
-    openBackend();
+    open();
     return CompletableFuture.supplyAsync(() -> verifyAll(copy), asyncExecutor);
+  }
+
+  @Override
+  public void invalidate(String address) {
+    open().cache().ifPresent(c -> c.invalidate(cacheKey(address)));
+  }
+
+  @Override
+  public void invalidateAll() {
+    open().cache().ifPresent(VerdictCache::invalidateAll);
   }
 
   @Override
   public void reconfigure(VerifierConfig config) {
     Objects.requireNonNull(config, "config");
-    Backend old;
+    State old;
     synchronized (lifecycle) {
-      openBackend();
-      old = backend;
-      backend = Backend.start(config, counters);
+      old = open();
+      state = start(config);
     }
-    old.close();
+    old.cache().ifPresent(VerdictCache::invalidateAll);
+    old.backend().close();
   }
 
   @Override
   public VerifierConfig config() {
-    return backend.config();
+    return state.config();
   }
 
   @Override
   public VerifierStats stats() {
-    Backend current = backend;
-    return counters.snapshot(current.activeSessions(), current.idleSessions());
+    Backend backend = state.backend();
+    return counters.snapshot(backend.activeSessions(), backend.idleSessions());
+  }
+
+  @Override
+  public Health health() {
+    return counters.health(state.backend().configured());
   }
 
   @Override
@@ -113,14 +190,105 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       }
       closed = true;
     }
-    backend.close();
+    state.backend().close();
     asyncExecutor.shutdown();
   }
 
-  private Backend openBackend() {
+  private State open() {
     if (closed) {
       throw new IllegalStateException("verifier is closed");
     }
-    return backend;
+    return state;
+  }
+
+  /** The cache key: domain in lower case, local part as given, no angle brackets. */
+  static String cacheKey(String address) {
+    String bare = address.length() >= 2 && address.startsWith("<") && address.endsWith(">")
+        ? address.substring(1, address.length() - 1)
+        : address;
+    int at = bare.lastIndexOf('@');
+    return at < 0 ? bare : bare.substring(0, at + 1) + bare.substring(at + 1).toLowerCase(Locale.ROOT);
+  }
+
+  private static Verdict fromCache(VerdictCache.CachedVerdict hit, Deadline deadline) {
+    return hit.accepted()
+        ? new Verdict.Accepted(hit.reply(), deadline.elapsed())
+        : new Verdict.Rejected(hit.reply(), deadline.elapsed());
+  }
+
+  /** Stores a definite answer; temporary and unverified ones are never cached. */
+  private static void remember(State state, String address, Verdict verdict) {
+    if (state.cache().isEmpty()) {
+      return;
+    }
+    VerifierConfig config = state.config();
+    Instant now = config.clock().instant();
+    if (verdict instanceof Verdict.Accepted accepted) {
+      state.cache().get().put(cacheKey(address),
+          new VerdictCache.CachedVerdict(accepted.reply(), now, now.plus(config.positiveTtl().orElseThrow())));
+    } else if (verdict instanceof Verdict.Rejected rejected) {
+      state.cache().get().put(cacheKey(address),
+          new VerdictCache.CachedVerdict(rejected.reply(), now, now.plus(config.negativeTtl().orElseThrow())));
+    }
+  }
+
+  /** Stale-while-revalidate: a hot accepted address is checked again before it expires. */
+  private void refreshIfAgeing(State state, String address, VerdictCache.CachedVerdict hit) {
+    if (!hit.accepted()) {
+      return;
+    }
+    Duration lifetime = Duration.between(hit.storedAt(), hit.expiresAt());
+    Duration age = Duration.between(hit.storedAt(), state.config().clock().instant());
+    String key = cacheKey(address);
+    if (age.compareTo(lifetime.multipliedBy(4).dividedBy(5)) < 0 || !refreshing.add(key)) {
+      return;
+    }
+    try {
+      asyncExecutor.execute(() -> {
+        try {
+          if (!closed && state == this.state) {
+            Verdict fresh = ask(state, List.of(address), Deadline.after(state.config().deadline())).get(0);
+            counters.backendOutcome(fresh, state.config().clock().instant());
+            remember(state, address, fresh);
+          }
+        } finally {
+          refreshing.remove(key);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      refreshing.remove(key); // closing
+    }
+  }
+
+  /**
+   * Where catch-all detection is on, an accepted recipient in a domain that accepts anything is
+   * answered CATCH_ALL: its 250 means nothing.
+   */
+  private Verdict unlessCatchAll(State state, String address, Verdict verdict, Deadline deadline) {
+    Optional<Duration> ttl = state.config().catchAllTtl();
+    if (ttl.isEmpty() || !(verdict instanceof Verdict.Accepted accepted)) {
+      return verdict;
+    }
+    String key = cacheKey(address);
+    String domain = key.substring(key.lastIndexOf('@') + 1);
+    Instant now = state.config().clock().instant();
+    CatchAll known = state.catchAll().get(domain);
+    if (known == null || !known.until().isAfter(now)) {
+      String random = "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + "@" + domain;
+      Verdict probe = ask(state, List.of(random), deadline).get(0);
+      if (probe instanceof Verdict.Unverified) {
+        return verdict; // cannot tell now; ask again next time
+      }
+      known = new CatchAll(probe instanceof Verdict.Accepted, now.plus(ttl.get()));
+      state.catchAll().put(domain, known);
+      if (known.acceptsAnything()) {
+        LOG.info("backend accepts any address in {} (random local part accepted): its 250 is reported as CATCH_ALL", domain);
+      }
+    }
+    if (!known.acceptsAnything()) {
+      return verdict;
+    }
+    return new Verdict.Unverified(Verdict.Reason.CATCH_ALL,
+        "the backend accepts any address in " + domain, Optional.of(accepted.reply()), deadline.elapsed());
   }
 }

@@ -65,9 +65,19 @@ public interface RecipientVerifier extends AutoCloseable {
 
   /**
    * Replaces the configuration at once. Every cached session is discarded (idle ones closed now,
-   * busy ones when their verification ends); verifications under way finish with the old one.
+   * busy ones when their verification ends) and the verdict cache is emptied; verifications under
+   * way finish with the old configuration.
    */
   void reconfigure(VerifierConfig config);
+
+  /** Forgets what the verdict cache holds for the address (if caching is on). */
+  void invalidate(String address);
+
+  /** Empties the verdict cache (if caching is on). */
+  void invalidateAll();
+
+  /** Whether the backend answered lately, from what verifications saw; sends nothing. */
+  Health health();
 
   /** The configuration in force. */
   VerifierConfig config();

@@ -84,6 +84,11 @@ public sealed interface Verdict {
     /** The address is not a valid RFC 5321 mailbox; it was never sent to the backend. */
     INVALID_ADDRESS,
     /** The backend refused the probe sender: a configuration error, not the recipient's fault. */
-    SENDER_REJECTED
+    SENDER_REJECTED,
+    /**
+     * The backend accepts any address in this domain (it accepted a random local part there), so
+     * its {@code 250} says nothing about the recipient.
+     */
+    CATCH_ALL
   }
 }

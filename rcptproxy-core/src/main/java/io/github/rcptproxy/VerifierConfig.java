@@ -33,6 +33,12 @@ public final class VerifierConfig {
   private final int maxRecipientsPerTransaction;
   private final int maxVrfyPerSession;
   private final Clock clock;
+  private final Duration positiveTtl;
+  private final Duration negativeTtl;
+  private final long cacheMaxEntries;
+  private final VerdictCache sharedCache;
+  private final Duration catchAllTtl;
+  private final VerificationListener listener;
 
   private VerifierConfig(Builder b) {
     this.backendHost = b.backendHost;
@@ -50,6 +56,12 @@ public final class VerifierConfig {
     this.maxRecipientsPerTransaction = b.maxRecipientsPerTransaction;
     this.maxVrfyPerSession = b.maxVrfyPerSession;
     this.clock = b.clock;
+    this.positiveTtl = b.positiveTtl;
+    this.negativeTtl = b.negativeTtl;
+    this.cacheMaxEntries = b.cacheMaxEntries;
+    this.sharedCache = b.sharedCache;
+    this.catchAllTtl = b.catchAllTtl;
+    this.listener = b.listener;
   }
 
   public static Builder builder() {
@@ -74,6 +86,12 @@ public final class VerifierConfig {
     b.maxRecipientsPerTransaction = maxRecipientsPerTransaction;
     b.maxVrfyPerSession = maxVrfyPerSession;
     b.clock = clock;
+    b.positiveTtl = positiveTtl;
+    b.negativeTtl = negativeTtl;
+    b.cacheMaxEntries = cacheMaxEntries;
+    b.sharedCache = sharedCache;
+    b.catchAllTtl = catchAllTtl;
+    b.listener = listener;
     return b;
   }
 
@@ -139,6 +157,39 @@ public final class VerifierConfig {
     return clock;
   }
 
+  /** Whether verdicts are cached (off by default). */
+  public boolean cacheEnabled() {
+    return positiveTtl != null;
+  }
+
+  /** How long an accepted recipient is remembered; empty when caching is off. */
+  public Optional<Duration> positiveTtl() {
+    return Optional.ofNullable(positiveTtl);
+  }
+
+  /** How long a rejected recipient is remembered; empty when caching is off. */
+  public Optional<Duration> negativeTtl() {
+    return Optional.ofNullable(negativeTtl);
+  }
+
+  public long cacheMaxEntries() {
+    return cacheMaxEntries;
+  }
+
+  /** The cache shared with other verifiers, if one was given instead of the verifier's own. */
+  public Optional<VerdictCache> sharedCache() {
+    return Optional.ofNullable(sharedCache);
+  }
+
+  /** How long a domain's catch-all test holds; empty when catch-all detection is off. */
+  public Optional<Duration> catchAllTtl() {
+    return Optional.ofNullable(catchAllTtl);
+  }
+
+  public VerificationListener listener() {
+    return listener;
+  }
+
   @Override
   public String toString() {
     return "VerifierConfig{backend="
@@ -177,8 +228,60 @@ public final class VerifierConfig {
     private int maxRecipientsPerTransaction = 100;
     private int maxVrfyPerSession = 90;
     private Clock clock = Clock.systemUTC();
+    private Duration positiveTtl;
+    private Duration negativeTtl;
+    private long cacheMaxEntries = 100_000;
+    private VerdictCache sharedCache;
+    private Duration catchAllTtl;
+    private VerificationListener listener = VerificationListener.NONE;
 
     private Builder() {}
+
+    /**
+     * Remember the backend's definite answers in the verifier's own memory: accepted recipients for
+     * {@code positiveTtl}, rejected ones for {@code negativeTtl}, at most {@code maxEntries}.
+     * Temporary and unverified answers are never cached. A cached accepted recipient is checked
+     * again in the background once 80% of its time is gone, so hot addresses never wait.
+     */
+    public Builder cache(Duration positiveTtl, Duration negativeTtl, long maxEntries) {
+      this.positiveTtl = positiveTtl;
+      this.negativeTtl = negativeTtl;
+      this.cacheMaxEntries = maxEntries;
+      this.sharedCache = null;
+      return this;
+    }
+
+    /** As {@link #cache(Duration, Duration, long)}, but in a cache shared with other verifiers. */
+    public Builder sharedCache(VerdictCache cache, Duration positiveTtl, Duration negativeTtl) {
+      this.sharedCache = Objects.requireNonNull(cache, "cache");
+      this.positiveTtl = positiveTtl;
+      this.negativeTtl = negativeTtl;
+      return this;
+    }
+
+    /** Turns caching off (the default). */
+    public Builder noCache() {
+      this.positiveTtl = null;
+      this.negativeTtl = null;
+      this.sharedCache = null;
+      return this;
+    }
+
+    /**
+     * Test each domain, once per {@code ttl}, with a random local part: where the backend accepts
+     * it, its {@code 250} means nothing, and accepted recipients there are answered {@link
+     * Verdict.Reason#CATCH_ALL} instead. Off by default (as Exim's callout {@code random}).
+     */
+    public Builder catchAllDetection(Duration ttl) {
+      this.catchAllTtl = ttl;
+      return this;
+    }
+
+    /** Hears every verdict (metrics, audit); default none. */
+    public Builder listener(VerificationListener listener) {
+      this.listener = listener;
+      return this;
+    }
 
     /** The backend SMTP server on port 25. */
     public Builder backend(String host) {
@@ -333,6 +436,15 @@ public final class VerifierConfig {
           maxVrfyPerSession >= 1,
           "max VRFY per session cannot be less than 1, was " + maxVrfyPerSession);
       Objects.requireNonNull(clock, "clock");
+      if (positiveTtl != null || negativeTtl != null) {
+        requirePositive(positiveTtl, "positive TTL");
+        requirePositive(negativeTtl, "negative TTL");
+        require(cacheMaxEntries >= 1, "cache max entries cannot be less than 1, was " + cacheMaxEntries);
+      }
+      if (catchAllTtl != null) {
+        requirePositive(catchAllTtl, "catch-all TTL");
+      }
+      Objects.requireNonNull(listener, "listener");
       return new VerifierConfig(this);
     }
 

@@ -15,6 +15,8 @@ import java.util.Map;
  * @param sessionsOpened backend connections opened (greeted and introduced)
  * @param sessionsClosed backend connections closed
  * @param transactionsOpened probe transactions opened ({@code MAIL FROM} accepted)
+ * @param cacheHits verdicts answered from the verdict cache
+ * @param cacheMisses cache look-ups that had to ask the backend
  */
 public record VerifierStats(
     long accepted,
@@ -24,7 +26,9 @@ public record VerifierStats(
     int sessionsIdle,
     long sessionsOpened,
     long sessionsClosed,
-    long transactionsOpened) {
+    long transactionsOpened,
+    long cacheHits,
+    long cacheMisses) {
 
   public VerifierStats {
     unverified = Map.copyOf(unverified);

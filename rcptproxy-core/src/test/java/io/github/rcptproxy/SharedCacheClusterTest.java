@@ -1,0 +1,75 @@
+package io.github.rcptproxy;
+
+import static io.github.rcptproxy.FaultInjectionTest.countOf;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.hazelcast.cache.HazelcastCachingProvider;
+import com.hazelcast.config.Config;
+import com.hazelcast.config.JoinConfig;
+import com.hazelcast.core.Hazelcast;
+import com.hazelcast.core.HazelcastInstance;
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.time.Duration;
+import javax.cache.Cache;
+import javax.cache.CacheManager;
+import javax.cache.Caching;
+import javax.cache.configuration.MutableConfiguration;
+import javax.cache.spi.CachingProvider;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two gateways share verdicts through an embedded two-member Hazelcast cluster on loopback (no
+ * multicast, no phone-home): what one learnt, the other answers without asking the backend.
+ */
+class SharedCacheClusterTest {
+
+  private static HazelcastInstance member(String name) {
+    Config config = new Config().setClusterName("rcptproxy-test-" + ProcessHandle.current().pid()).setInstanceName(name);
+    config.setProperty("hazelcast.phone.home.enabled", "false");
+    config.setProperty("hazelcast.logging.type", "slf4j");
+    config.setProperty("hazelcast.socket.bind.any", "false"); // loopback only
+    config.getNetworkConfig().setPort(5701).setPortAutoIncrement(true).setPortCount(50);
+    config.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
+    JoinConfig join = config.getNetworkConfig().getJoin();
+    join.getMulticastConfig().setEnabled(false);
+    join.getAutoDetectionConfig().setEnabled(false);
+    join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
+    return Hazelcast.newHazelcastInstance(config);
+  }
+
+  private static Cache<String, VerdictCache.CachedVerdict> cacheOn(HazelcastInstance member) {
+    CachingProvider provider = Caching.getCachingProvider(HazelcastCachingProvider.MEMBER_CACHING_PROVIDER);
+    CacheManager manager = provider.getCacheManager(null, null, HazelcastCachingProvider.propertiesByInstanceItself(member));
+    Cache<String, VerdictCache.CachedVerdict> cache = manager.getCache("rcptproxy-verdicts");
+    return cache != null ? cache : manager.createCache("rcptproxy-verdicts",
+        new MutableConfiguration<String, VerdictCache.CachedVerdict>().setTypes(String.class, VerdictCache.CachedVerdict.class));
+  }
+
+  @Test
+  void verdictLearntOnOneGatewayIsServedByTheOther() throws Exception {
+    HazelcastInstance first = member("rcptproxy-a");
+    HazelcastInstance second = member("rcptproxy-b");
+    try (ScriptedSmtpServer backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(a ->
+            a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"))) {
+      assertThat(first.getCluster().getMembers()).hasSize(2);
+      VerifierConfig.Builder config = VerifierConfig.builder().backend("127.0.0.1", backend.port());
+      try (RecipientVerifier gatewayA = RecipientVerifier.create(config
+              .sharedCache(new JCacheVerdictCache(cacheOn(first)), Duration.ofHours(1), Duration.ofMinutes(5)).build());
+          RecipientVerifier gatewayB = RecipientVerifier.create(config
+              .sharedCache(new JCacheVerdictCache(cacheOn(second)), Duration.ofHours(1), Duration.ofMinutes(5)).build())) {
+        assertThat(gatewayA.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+        assertThat(gatewayA.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+        assertThat(gatewayB.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+        assertThat(gatewayB.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+        assertThat(countOf(backend.received(), "RCPT TO")).isEqualTo(2);
+        assertThat(gatewayB.stats().cacheHits()).isEqualTo(2);
+        assertThat(gatewayB.stats().sessionsOpened()).isZero();
+      }
+    } finally {
+      second.shutdown();
+      first.shutdown();
+    }
+  }
+}

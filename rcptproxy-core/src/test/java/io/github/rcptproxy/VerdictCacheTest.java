@@ -1,0 +1,210 @@
+package io.github.rcptproxy;
+
+import static io.github.rcptproxy.FaultInjectionTest.countOf;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.testing.MutableClock;
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The verdict cache, catch-all detection, metrics and health, against a recording backend. */
+class VerdictCacheTest {
+  private static final Set<String> MAILBOXES = Set.of("alice@example.com");
+
+  private final MutableClock clock = new MutableClock();
+  private ScriptedSmtpServer backend;
+  private RecipientVerifier verifier;
+
+  @BeforeEach
+  void start() {
+    backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address ->
+        MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : address.startsWith("tmp")
+            ? "450 4.2.0 try later\r\n" : "550 5.1.1 unknown\r\n"));
+  }
+
+  @AfterEach
+  void stop() throws IOException {
+    verifier.close();
+    backend.close();
+  }
+
+  private VerifierConfig.Builder config() {
+    return VerifierConfig.builder().backend("127.0.0.1", backend.port()).clock(clock)
+        .cache(Duration.ofMinutes(60), Duration.ofMinutes(5), 1000);
+  }
+
+  private int rcptsAtBackend() {
+    return countOf(backend.received(), "RCPT TO");
+  }
+
+  @Test
+  void cachedAnswerIsServedWithoutAskingTheBackend() {
+    verifier = RecipientVerifier.create(config().build());
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("alice@EXAMPLE.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("<alice@example.com>")).isInstanceOf(Verdict.Accepted.class);
+
+    assertThat(rcptsAtBackend()).isEqualTo(1);
+    assertThat(verifier.stats().cacheHits()).isEqualTo(2);
+    assertThat(verifier.stats().cacheMisses()).isEqualTo(1);
+  }
+
+  @Test
+  void localPartIsNotFoldedToLowerCase() {
+    verifier = RecipientVerifier.create(config().build());
+
+    verifier.verify("alice@example.com");
+    assertThat(verifier.verify("ALICE@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+    assertThat(rcptsAtBackend()).isEqualTo(2);
+  }
+
+  @Test
+  void rejectionExpiresAfterTheNegativeTtl() {
+    verifier = RecipientVerifier.create(config().build());
+
+    verifier.verify("nobody@example.com");
+    clock.advance(Duration.ofMinutes(4));
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(rcptsAtBackend()).isEqualTo(1);
+
+    clock.advance(Duration.ofMinutes(2));
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(rcptsAtBackend()).isEqualTo(2);
+  }
+
+  @Test
+  void temporaryAndUnverifiedAnswersAreNeverCached() {
+    verifier = RecipientVerifier.create(config().build());
+
+    verifier.verify("tmp@example.com");
+    verifier.verify("tmp@example.com");
+    verifier.verify("bad address");
+    verifier.verify("bad address");
+
+    assertThat(rcptsAtBackend()).isEqualTo(2);
+    assertThat(verifier.stats().cacheHits()).isZero();
+  }
+
+  @Test
+  void ageingPositiveEntryIsRefreshedInTheBackgroundWhileServedFromCache() {
+    verifier = RecipientVerifier.create(config().build());
+    verifier.verify("alice@example.com");
+
+    clock.advance(Duration.ofMinutes(50)); // past 80% of 60 minutes
+    Verdict served = verifier.verify("alice@example.com");
+
+    assertThat(served).isInstanceOf(Verdict.Accepted.class);
+    await().atMost(Duration.ofSeconds(5)).until(() -> rcptsAtBackend() == 2);
+    clock.advance(Duration.ofMinutes(30)); // the original entry would have expired by now
+    verifier.verify("alice@example.com");
+    assertThat(rcptsAtBackend()).isEqualTo(2);
+  }
+
+  @Test
+  void invalidateAndReconfigureForgetCachedAnswers() {
+    verifier = RecipientVerifier.create(config().build());
+    verifier.verify("alice@example.com");
+    verifier.verify("nobody@example.com");
+
+    verifier.invalidate("alice@example.com");
+    verifier.verify("alice@example.com");
+    verifier.verify("nobody@example.com");
+    assertThat(rcptsAtBackend()).isEqualTo(3);
+
+    verifier.invalidateAll();
+    verifier.verify("nobody@example.com");
+    assertThat(rcptsAtBackend()).isEqualTo(4);
+
+    verifier.reconfigure(verifier.config().toBuilder().heloName("again.test").build());
+    verifier.verify("nobody@example.com");
+    assertThat(rcptsAtBackend()).isEqualTo(5);
+  }
+
+  @Test
+  void withoutCacheEveryVerificationAsksTheBackend() {
+    verifier = RecipientVerifier.create(config().noCache().build());
+
+    verifier.verify("alice@example.com");
+    verifier.verify("alice@example.com");
+
+    assertThat(rcptsAtBackend()).isEqualTo(2);
+    assertThat(verifier.stats().cacheMisses()).isZero();
+  }
+
+  @Test
+  void catchAllDomainIsReportedInsteadOfTrusted() throws IOException {
+    backend.close();
+    backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"));
+    verifier = RecipientVerifier.create(config().noCache().catchAllDetection(Duration.ofHours(1)).build());
+
+    Verdict verdict = verifier.verify("anyone@example.com");
+    verifier.verify("someone@example.com");
+
+    assertThat(verdict).isInstanceOfSatisfying(Verdict.Unverified.class,
+        u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL));
+    assertThat(countOf(backend.received(), "RCPT TO:<rcptproxy-")).isEqualTo(1); // once per domain per TTL
+    clock.advance(Duration.ofHours(2));
+    verifier.verify("someone@example.com");
+    assertThat(countOf(backend.received(), "RCPT TO:<rcptproxy-")).isEqualTo(2);
+  }
+
+  @Test
+  void domainThatRejectsRandomLocalPartsIsTrusted() {
+    verifier = RecipientVerifier.create(config().noCache().catchAllDetection(Duration.ofHours(1)).build());
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+  }
+
+  @Test
+  void metricsCountVerdictsCacheAndSessions() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    MicrometerMetrics metrics = new MicrometerMetrics(registry);
+    verifier = RecipientVerifier.create(config().listener(metrics).build());
+    metrics.bindTo(verifier);
+
+    verifier.verifyAll(List.of("alice@example.com", "nobody@example.com", "tmp@example.com", "alice@example.com"));
+
+    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "accepted").counter().count()).isEqualTo(2);
+    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "rejected").counter().count()).isEqualTo(1);
+    assertThat(registry.get("rcptproxy.verdicts").tag("reason", "temporary_failure").counter().count()).isEqualTo(1);
+    assertThat(registry.get("rcptproxy.verification.latency").tag("source", "backend").timer().count()).isEqualTo(4); // one batch: both alices miss
+    assertThat(registry.get("rcptproxy.sessions.opened").functionCounter().count()).isEqualTo(1);
+    assertThat(registry.get("rcptproxy.sessions").tag("state", "idle").gauge().value()).isEqualTo(1);
+    assertThat(registry.get("rcptproxy.backend.up").gauge().value()).isEqualTo(1);
+
+    verifier.verify("alice@example.com");
+    assertThat(registry.get("rcptproxy.cache.hits").functionCounter().count()).isEqualTo(1);
+    assertThat(registry.get("rcptproxy.verification.latency").tag("source", "cache").timer().count()).isEqualTo(1);
+  }
+
+  @Test
+  void healthFollowsTheBackend() throws IOException {
+    verifier = RecipientVerifier.create(config().noCache().deadline(Duration.ofMillis(500)).build());
+    assertThat(verifier.health().status()).isEqualTo(Health.Status.UNKNOWN);
+
+    verifier.verify("alice@example.com");
+    assertThat(verifier.health().status()).isEqualTo(Health.Status.UP);
+    assertThat(verifier.health().lastAnswer()).hasValue(clock.instant());
+
+    backend.close();
+    clock.advance(Duration.ofSeconds(1));
+    verifier.verify("bob@example.com");
+    assertThat(verifier.health().status()).isEqualTo(Health.Status.DOWN);
+    assertThat(verifier.health().lastError()).hasValueSatisfying(e -> assertThat(e).startsWith("BACKEND_UNAVAILABLE"));
+
+    try (RecipientVerifier none = RecipientVerifier.create(VerifierConfig.builder().build())) {
+      assertThat(none.health().status()).isEqualTo(Health.Status.NOT_CONFIGURED);
+    }
+  }
+}
