@@ -91,27 +91,32 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     Deadline deadline = Deadline.after(current.config().deadline());
     Verdict[] verdicts = new Verdict[copy.size()];
     boolean[] fromCache = new boolean[copy.size()];
-    List<Integer> misses = new ArrayList<>(copy.size());
-    for (int i = 0; i < copy.size(); i++) {
-      String key = cacheKey(copy.get(i));
-      Optional<VerdictCache.CachedVerdict> hit = current.cache().flatMap(c -> c.get(key));
-      if (hit.isPresent()) {
-        verdicts[i] = fromCache(hit.get(), deadline);
-        fromCache[i] = true;
-        counters.cacheHits.increment();
-        refreshIfAgeing(current, copy.get(i), hit.get());
-      } else {
-        misses.add(i);
-        current.cache().ifPresent(c -> counters.cacheMisses.increment());
+    List<String> asked = copy;
+    List<Integer> misses = null; // null: every address goes to the backend
+    if (current.cache().isPresent()) {
+      VerdictCache cache = current.cache().get();
+      asked = new ArrayList<>(copy.size());
+      misses = new ArrayList<>(copy.size());
+      for (int i = 0; i < copy.size(); i++) {
+        Optional<VerdictCache.CachedVerdict> hit = cache.get(cacheKey(copy.get(i)));
+        if (hit.isPresent()) {
+          verdicts[i] = fromCache(hit.get(), deadline);
+          fromCache[i] = true;
+          counters.cacheHits.increment();
+          refreshIfAgeing(current, copy.get(i), hit.get());
+        } else {
+          misses.add(i);
+          asked.add(copy.get(i));
+          counters.cacheMisses.increment();
+        }
       }
     }
-    if (!misses.isEmpty()) {
-      List<String> asked = misses.stream().map(copy::get).toList();
+    if (!asked.isEmpty()) {
       List<Verdict> answers = ask(current, asked, deadline);
       Instant now = current.config().clock().instant();
-      for (int m = 0; m < misses.size(); m++) {
+      for (int m = 0; m < asked.size(); m++) {
         Verdict answer = answers.get(m);
-        verdicts[misses.get(m)] = answer;
+        verdicts[misses == null ? m : misses.get(m)] = answer;
         counters.backendOutcome(answer, now);
         remember(current, asked.get(m), answer);
       }

@@ -27,6 +27,8 @@ import java.util.TreeMap;
 record GatewaySettings(
     HostPort listen,
     String hostName,
+    Optional<HostPort> metricsListen,
+    Duration summaryInterval,
     List<String> domains,
     VerifierConfig verifier,
     RecipientPolicy policy,
@@ -71,6 +73,13 @@ record GatewaySettings(
         max-connections N         client connections at once at most (default 100)
         command-timeout-s N       idle time allowed between client commands (default 60)
         relay-timeout-s N         time allowed for relaying one message to the backend (default 60)
+        cache-positive-ttl-s N    remember accepted recipients this long (default: no cache)
+        cache-negative-ttl-s N    remember rejected recipients this long (default 300 with a cache)
+        cache-max-entries N       verdicts remembered at most (default 100000)
+        catch-all-ttl-s N         detect domains that accept any address, once per N seconds (default off)
+        metrics-listen HOST:PORT  serve /metrics (Prometheus text) and /health there (default off;
+                                  keep it on loopback)
+        summary-interval-s N      log a one-line summary every N seconds; 0 never (default 60)
       Command line only:
         --config FILE             read options from a properties file, and reload it when it
                                   changes (listen and the limits need a restart)
@@ -84,7 +93,8 @@ record GatewaySettings(
       "connect-timeout-ms", "idle-timeout-s", "max-age-s", "max-sessions", "bypass", "bypass-backend",
       "reject-code", "reject-message", "expose-backend-reply", "disconnect-after", "no-disconnect",
       "on-unverified", "on-backend-tempfail", "tarpit-ms", "max-message-size", "max-recipients",
-      "max-connections", "command-timeout-s", "relay-timeout-s");
+      "max-connections", "command-timeout-s", "relay-timeout-s", "cache-positive-ttl-s",
+      "cache-negative-ttl-s", "cache-max-entries", "catch-all-ttl-s", "metrics-listen", "summary-interval-s");
 
   /**
    * Parses a gateway command line (reading the {@code --config} file if one is named).
@@ -154,6 +164,15 @@ record GatewaySettings(
       s.number("idle-timeout-s").ifPresent(n -> verifier.idleTimeout(Duration.ofSeconds(n)));
       s.number("max-age-s").ifPresent(n -> verifier.maxSessionAge(Duration.ofSeconds(n)));
       s.number("max-sessions").ifPresent(n -> verifier.maxSessions(Math.toIntExact(n)));
+      Optional<Long> positiveTtl = s.number("cache-positive-ttl-s");
+      if (positiveTtl.isPresent()) {
+        verifier.cache(Duration.ofSeconds(positiveTtl.get()),
+            Duration.ofSeconds(s.number("cache-negative-ttl-s").orElse(300L)),
+            s.number("cache-max-entries").orElse(100_000L));
+      } else if (values.containsKey("cache-negative-ttl-s") || values.containsKey("cache-max-entries")) {
+        throw new UsageException("--cache-negative-ttl-s and --cache-max-entries need --cache-positive-ttl-s");
+      }
+      s.number("catch-all-ttl-s").ifPresent(n -> verifier.catchAllDetection(Duration.ofSeconds(n)));
 
       RecipientPolicy.Builder policy = RecipientPolicy.builder();
       if (values.containsKey("bypass")) {
@@ -181,7 +200,9 @@ record GatewaySettings(
       if (!hostName.matches("[A-Za-z0-9.-]{1,253}")) {
         throw new UsageException("--hostname must be a host name, got '" + hostName + "'");
       }
-      return new GatewaySettings(listen, hostName, List.copyOf(domains), verifier.build(), policy.build(), limits,
+      Optional<HostPort> metricsListen = s.last("metrics-listen").map(m -> HostPort.parse(m, 9465));
+      Duration summaryInterval = Duration.ofSeconds(s.whole("summary-interval-s").orElse(60L));
+      return new GatewaySettings(listen, hostName, metricsListen, summaryInterval, List.copyOf(domains), verifier.build(), policy.build(), limits,
           config, demo, List.copyOf(commandLine));
     } catch (IllegalArgumentException | ArithmeticException e) {
       throw new UsageException(e.getMessage());

@@ -1,9 +1,13 @@
 package io.github.rcptproxy.examples;
 
+import io.github.rcptproxy.MicrometerMetrics;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.VerifierStats;
 import io.github.rcptproxy.subethasmtp.DomainRoutes;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -35,13 +39,18 @@ final class RunningGateway implements AutoCloseable {
   private final RelayingHandlerFactory relaying;
   private final AtomicReference<MessageHandlerFactory> screening = new AtomicReference<>();
   private final SMTPServer server;
-  private final ScheduledExecutorService configWatcher;
+  private final ScheduledExecutorService timer;
+  private final MicrometerMetrics metrics;
+  private final MetricsEndpoint metricsEndpoint;
   private volatile GatewaySettings settings;
   private FileTime configSeen;
 
   private RunningGateway(GatewaySettings settings) {
     this.settings = settings;
-    this.verifier = RecipientVerifier.create(settings.verifier());
+    PrometheusMeterRegistry registry = settings.metricsListen().isPresent()
+        ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT) : null;
+    this.metrics = registry == null ? null : new MicrometerMetrics(registry);
+    this.verifier = RecipientVerifier.create(withMetrics(settings.verifier()));
     this.relaying = new RelayingHandlerFactory(relayFor(settings), settings.limits().maxMessageSize());
     try {
       screening.set(screen(settings));
@@ -61,7 +70,47 @@ final class RunningGateway implements AutoCloseable {
         .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
         .messageHandlerFactory(context -> screening.get().create(context))
         .build();
-    configWatcher = settings.configFile().map(this::watch).orElse(null);
+    timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread thread = new Thread(r, "rcptproxy-gateway-timer");
+      thread.setDaemon(true);
+      return thread;
+    });
+    settings.configFile().ifPresent(this::watch);
+    if (!settings.summaryInterval().isZero()) {
+      long every = settings.summaryInterval().toMillis();
+      timer.scheduleAtFixedRate(this::logSummary, every, every, TimeUnit.MILLISECONDS);
+    }
+    if (metrics != null) {
+      metrics.bindTo(verifier);
+      metricsEndpoint = new MetricsEndpoint(settings.metricsListen().get(), registry, verifier);
+    } else {
+      metricsEndpoint = null;
+    }
+  }
+
+  private VerifierConfig withMetrics(VerifierConfig config) {
+    return metrics == null ? config : config.toBuilder().listener(metrics).build();
+  }
+
+  /** One line for the log: what was verified so far, the cache, the sessions, the backend. */
+  String summary() {
+    VerifierStats stats = verifier.stats();
+    long unverified = stats.unverified().values().stream().mapToLong(Long::longValue).sum();
+    return String.format("verified %d: %d accepted, %d rejected, %d unverified %s; cache %d hits, %d misses;"
+            + " backend sessions %d active, %d idle, %d opened; backend %s",
+        stats.verifications(), stats.accepted(), stats.rejected(), unverified,
+        stats.unverified().entrySet().stream().filter(e -> e.getValue() > 0).map(e -> e.getKey() + "=" + e.getValue()).toList(),
+        stats.cacheHits(), stats.cacheMisses(), stats.sessionsActive(), stats.sessionsIdle(), stats.sessionsOpened(),
+        verifier.health().status());
+  }
+
+  private void logSummary() {
+    LOG.info(summary());
+  }
+
+  /** Where /metrics and /health are served, if they are. */
+  java.util.OptionalInt metricsPort() {
+    return metricsEndpoint == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(metricsEndpoint.port());
   }
 
   /**
@@ -100,10 +149,11 @@ final class RunningGateway implements AutoCloseable {
       return;
     }
     if (!next.listen().equals(settings.listen()) || !next.limits().equals(settings.limits())
-        || !next.hostName().equals(settings.hostName())) {
-      LOG.warn("listen address, host name and limits change only with a restart");
+        || !next.hostName().equals(settings.hostName()) || !next.metricsListen().equals(settings.metricsListen())
+        || !next.summaryInterval().equals(settings.summaryInterval())) {
+      LOG.warn("listen address, host name, limits, metrics and summary settings change only with a restart");
     }
-    verifier.reconfigure(next.verifier());
+    verifier.reconfigure(withMetrics(next.verifier()));
     relaying.relayTo(relayFor(next));
     screening.set(screen(next));
     settings = next;
@@ -113,8 +163,9 @@ final class RunningGateway implements AutoCloseable {
   /** Stops taking mail, lets messages in flight finish, then closes everything. */
   @Override
   public void close() {
-    if (configWatcher != null) {
-      configWatcher.shutdownNow();
+    timer.shutdownNow();
+    if (metricsEndpoint != null) {
+      metricsEndpoint.close();
     }
     relaying.drain();
     long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
@@ -127,8 +178,8 @@ final class RunningGateway implements AutoCloseable {
       }
     }
     server.stop();
+    LOG.info("gateway stopped; {}", summary());
     verifier.close();
-    LOG.info("gateway stopped");
   }
 
   private MessageHandlerFactory screen(GatewaySettings settings) {
@@ -158,21 +209,15 @@ final class RunningGateway implements AutoCloseable {
     }
   }
 
-  private ScheduledExecutorService watch(Path file) {
+  private void watch(Path file) {
     configSeen = modified(file);
-    ScheduledExecutorService watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread thread = new Thread(r, "rcptproxy-config-watch");
-      thread.setDaemon(true);
-      return thread;
-    });
-    watcher.scheduleWithFixedDelay(() -> {
+    timer.scheduleWithFixedDelay(() -> {
       FileTime now = modified(file);
       if (!Objects.equals(now, configSeen)) {
         configSeen = now;
         reload();
       }
     }, CONFIG_POLL_MILLIS, CONFIG_POLL_MILLIS, TimeUnit.MILLISECONDS);
-    return watcher;
   }
 
   private static FileTime modified(Path file) {

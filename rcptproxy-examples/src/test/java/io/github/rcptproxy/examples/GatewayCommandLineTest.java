@@ -26,7 +26,8 @@ class GatewayCommandLineTest {
     String help = out.toString(StandardCharsets.UTF_8);
     for (String option : new String[] {"--demo", "listen", "backend", "domain", "helo", "probe-sender", "timeout-ms",
         "idle-timeout-s", "max-age-s", "max-sessions", "bypass", "reject-code", "reject-message", "no-disconnect",
-        "on-unverified", "--config", "verify"}) {
+        "on-unverified", "--config", "verify", "cache-positive-ttl-s", "catch-all-ttl-s", "metrics-listen",
+        "summary-interval-s"}) {
       assertThat(help).contains(option);
     }
   }
