@@ -159,6 +159,28 @@ class WiserVerificationTest {
   }
 
   @Test
+  void catchAllWiserIsDetectedAndItsAcceptancesReportedAsCatchAll() {
+    Wiser acceptsAll = Wiser.accepter((from, recipient) -> true)
+        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    acceptsAll.start();
+    try (RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder()
+        .backend("127.0.0.1", acceptsAll.getServer().getPortAllocated())
+        .catchAllDetection(Duration.ofHours(1)).build())) {
+      assertThat(verifier.verify("anyone@example.com"))
+          .isInstanceOfSatisfying(Verdict.Unverified.class, u -> {
+            assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL);
+            assertThat(u.reply()).isPresent();
+          });
+      assertThat(verifier.stats().unverified()).containsEntry(Verdict.Reason.CATCH_ALL, 1L);
+    } finally {
+      acceptsAll.stop();
+    }
+    try (RecipientVerifier honest = RecipientVerifier.create(config().catchAllDetection(Duration.ofHours(1)).build())) {
+      assertThat(honest.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    }
+  }
+
+  @Test
   void withoutBackendEveryAddressIsNotConfigured() {
     try (RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder().build())) {
       assertThat(verifier.verify("alice@example.com"))
