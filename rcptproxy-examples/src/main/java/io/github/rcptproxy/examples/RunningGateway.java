@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalInt;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -109,8 +110,8 @@ final class RunningGateway implements AutoCloseable {
   }
 
   /** Where /metrics and /health are served, if they are. */
-  java.util.OptionalInt metricsPort() {
-    return metricsEndpoint == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(metricsEndpoint.port());
+  OptionalInt metricsPort() {
+    return metricsEndpoint == null ? OptionalInt.empty() : OptionalInt.of(metricsEndpoint.port());
   }
 
   /**
