@@ -234,7 +234,7 @@ final class Mailbox {
       throw new InvalidAddressException("malformed address literal");
     }
     String ascii = domain;
-    if (!domain.chars().allMatch(c -> c < 0x80)) {
+    if (!isAscii(domain)) {
       try {
         ascii = IDN.toASCII(domain, IDN.USE_STD3_ASCII_RULES);
       } catch (IllegalArgumentException e) {
