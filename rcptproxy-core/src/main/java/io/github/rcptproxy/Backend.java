@@ -28,8 +28,10 @@ final class Backend implements AutoCloseable {
   private final VerifierConfig config;
   private final SessionPool pool;
   private final String notConfiguredBecause;
+
   /** Domain → whether VRFY answers are trusted there; absent until learnt. */
   private final ConcurrentMap<String, Boolean> vrfyTrusted = new ConcurrentHashMap<>();
+
   private volatile boolean vrfyRefused;
   private final AtomicBoolean senderRejectionLogged = new AtomicBoolean();
 
@@ -39,7 +41,9 @@ final class Backend implements AutoCloseable {
     this.notConfiguredBecause = notConfiguredBecause;
   }
 
-  /** Resolves the backend's host now; one that does not resolve leaves the verifier unconfigured. */
+  /**
+   * Resolves the backend's host now; one that does not resolve leaves the verifier unconfigured.
+   */
   static Backend start(VerifierConfig config, Counters counters) {
     Optional<String> host = config.backendHost();
     if (host.isEmpty()) {
@@ -51,7 +55,8 @@ final class Backend implements AutoCloseable {
       LOG.info("verifying recipients against {} ({})", address, config);
       return new Backend(config, new SessionPool(address, config, counters), null);
     } catch (UnknownHostException e) {
-      LOG.error("backend host {} does not resolve; every address is answered NOT_CONFIGURED", host.get());
+      LOG.error(
+          "backend host {} does not resolve; every address is answered NOT_CONFIGURED", host.get());
       return new Backend(config, null, "backend host " + host.get() + " does not resolve");
     }
   }
@@ -73,15 +78,17 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * Verifies the addresses within one deadline and returns their verdicts in order; empty if
-   * this backend was closed by a reconfiguration before a session could be had (the caller then
-   * asks the new one). Recipients go to the backend in pipelined batches that stay within its
-   * error limits; a session that turns out dead on first use is retried once on a fresh one.
+   * Verifies the addresses within one deadline and returns their verdicts in order; empty if this
+   * backend was closed by a reconfiguration before a session could be had (the caller then asks the
+   * new one). Recipients go to the backend in pipelined batches that stay within its error limits;
+   * a session that turns out dead on first use is retried once on a fresh one.
    */
   Optional<List<Verdict>> verifyAll(List<String> addresses, Deadline deadline) {
     Verdict[] verdicts = new Verdict[addresses.size()];
     if (pool == null) {
-      Arrays.fill(verdicts, unverified(Verdict.Reason.NOT_CONFIGURED, notConfiguredBecause, null, deadline));
+      Arrays.fill(
+          verdicts,
+          unverified(Verdict.Reason.NOT_CONFIGURED, notConfiguredBecause, null, deadline));
       return Optional.of(Arrays.asList(verdicts));
     }
     Mailbox[] mailboxes = new Mailbox[verdicts.length];
@@ -105,13 +112,24 @@ final class Backend implements AutoCloseable {
       try {
         session = pool.borrow(deadline);
       } catch (NoSuchElementException e) {
-        fill(verdicts, pending, unverified(Verdict.Reason.BUSY, "no backend session free within the deadline", null, deadline));
+        fill(
+            verdicts,
+            pending,
+            unverified(
+                Verdict.Reason.BUSY,
+                "no backend session free within the deadline",
+                null,
+                deadline));
         break;
       } catch (IllegalStateException e) {
         if (!anyBorrowed) {
           return Optional.empty();
         }
-        fill(verdicts, pending, unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", null, deadline));
+        fill(
+            verdicts,
+            pending,
+            unverified(
+                Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", null, deadline));
         break;
       } catch (Exception e) {
         fill(verdicts, pending, failure(e, deadline));
@@ -140,10 +158,15 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * Answers what it can of the pending addresses on one session, removing the answered ones:
-   * a pipelined RCPT batch as large as the session's limits allow, or VRFY one by one.
+   * Answers what it can of the pending addresses on one session, removing the answered ones: a
+   * pipelined RCPT batch as large as the session's limits allow, or VRFY one by one.
    */
-  private void answer(BackendSession session, Mailbox[] mailboxes, List<Integer> pending, Verdict[] verdicts, Deadline deadline)
+  private void answer(
+      BackendSession session,
+      Mailbox[] mailboxes,
+      List<Integer> pending,
+      Verdict[] verdicts,
+      Deadline deadline)
       throws IOException {
     if (config.probeMethod() == ProbeMethod.VRFY) {
       do {
@@ -151,7 +174,8 @@ final class Backend implements AutoCloseable {
         try {
           verdicts[index] = verdictFor(ask(session, mailboxes[index], deadline), deadline);
         } catch (InvalidAddressException e) {
-          verdicts[index] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
+          verdicts[index] =
+              unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
         }
         pending.remove(0);
       } while (!pending.isEmpty() && session.withinLimits(config.clock().instant()));
@@ -160,11 +184,16 @@ final class Backend implements AutoCloseable {
     List<Integer> batch = new ArrayList<>();
     List<Mailbox> batchMailboxes = new ArrayList<>();
     boolean smtputf8 = session.offers("SMTPUTF8");
-    for (Iterator<Integer> it = pending.iterator(); it.hasNext() && batch.size() < session.capacity(); ) {
+    for (Iterator<Integer> it = pending.iterator();
+        it.hasNext() && batch.size() < session.capacity(); ) {
       int index = it.next();
       if (mailboxes[index].needsSmtputf8() && !smtputf8) {
-        verdicts[index] = unverified(Verdict.Reason.INVALID_ADDRESS,
-            "non-ASCII local part needs SMTPUTF8, which the backend does not offer", null, deadline);
+        verdicts[index] =
+            unverified(
+                Verdict.Reason.INVALID_ADDRESS,
+                "non-ASCII local part needs SMTPUTF8, which the backend does not offer",
+                null,
+                deadline);
         it.remove();
       } else {
         batch.add(index);
@@ -232,7 +261,8 @@ final class Backend implements AutoCloseable {
     boolean honest = reply.isPermanentNegative();
     if (vrfyTrusted.putIfAbsent(domain, honest) == null) {
       if (honest) {
-        LOG.info("backend rejects unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
+        LOG.info(
+            "backend rejects unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
       } else {
         LOG.info("backend accepts any user in {} on VRFY ({}); using RCPT there", domain, reply);
       }
@@ -247,7 +277,8 @@ final class Backend implements AutoCloseable {
     if (reply.isPermanentNegative()) {
       return new Verdict.Rejected(reply, deadline.elapsed());
     }
-    return unverified(Verdict.Reason.TEMPORARY_FAILURE, "backend answered " + reply, reply, deadline);
+    return unverified(
+        Verdict.Reason.TEMPORARY_FAILURE, "backend answered " + reply, reply, deadline);
   }
 
   private static boolean retryable(IOException e) {
@@ -276,8 +307,7 @@ final class Backend implements AutoCloseable {
             config.probeSender(),
             failure.reply().map(BackendReply::toString).orElse("?"));
       }
-      String detail =
-          failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse("");
+      String detail = failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse("");
       return unverified(failure.reason(), detail, failure.reply().orElse(null), deadline);
     }
     if (e instanceof IOException) {
@@ -288,7 +318,8 @@ final class Backend implements AutoCloseable {
   }
 
   private static Verdict timeout(Deadline deadline) {
-    return unverified(Verdict.Reason.TIMEOUT, "backend did not answer within the deadline", null, deadline);
+    return unverified(
+        Verdict.Reason.TIMEOUT, "backend did not answer within the deadline", null, deadline);
   }
 
   private static Verdict unverified(

@@ -4,8 +4,8 @@ import java.io.Serializable;
 import java.util.Objects;
 
 /**
- * A reply from the backend, sanitised: the lines of a multi-line reply are joined with a space,
- * and any control character is replaced by {@code ?}, so the text is safe to log or show.
+ * A reply from the backend, sanitised: the lines of a multi-line reply are joined with a space, and
+ * any control character is replaced by {@code ?}, so the text is safe to log or show.
  *
  * @param code the three-digit SMTP reply code
  * @param enhancedStatus the RFC 3463 enhanced status code such as {@code 5.1.1}, or empty

@@ -16,8 +16,8 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
  * transaction. Used by one thread at a time (the pool guarantees it). Any I/O failure, timeout,
- * malformed reply or {@code 421} makes it not {@linkplain #reusable reusable}: it is then closed, never
- * reused, since its state is unknown.
+ * malformed reply or {@code 421} makes it not {@linkplain #reusable reusable}: it is then closed,
+ * never reused, since its state is unknown.
  */
 final class BackendSession {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -154,7 +154,9 @@ final class BackendSession {
           usable = false;
           if (i == 0) {
             throw new SessionFailure(
-                reply.code() == 421 ? Verdict.Reason.BACKEND_UNAVAILABLE : Verdict.Reason.TEMPORARY_FAILURE,
+                reply.code() == 421
+                    ? Verdict.Reason.BACKEND_UNAVAILABLE
+                    : Verdict.Reason.TEMPORARY_FAILURE,
                 true,
                 reply.code() == 421 ? "backend closed the session" : "session needs recycling",
                 reply.toBackendReply());
@@ -204,7 +206,8 @@ final class BackendSession {
   }
 
   /** Asks {@code VRFY} for the address and returns the reply. */
-  BackendReply vrfy(Mailbox mailbox, Deadline deadline) throws IOException, InvalidAddressException {
+  BackendReply vrfy(Mailbox mailbox, Deadline deadline)
+      throws IOException, InvalidAddressException {
     return vrfy(mailbox.command("VRFY ", false), deadline);
   }
 
@@ -213,7 +216,8 @@ final class BackendSession {
    * {@code VRFY} honestly there.
    */
   BackendReply vrfyRandomLocalPart(String domain, Deadline deadline) throws IOException {
-    String random = "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    String random =
+        "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
     return vrfy(line("VRFY <" + random + "@" + domain + ">"), deadline);
   }
 
@@ -247,8 +251,8 @@ final class BackendSession {
   }
 
   /**
-   * Whether the session may serve another verification: {@link #withinLimits} and the backend
-   * wrote nothing unasked (typically its own idle-timeout {@code 421}). Costs no round trip.
+   * Whether the session may serve another verification: {@link #withinLimits} and the backend wrote
+   * nothing unasked (typically its own idle-timeout {@code 421}). Costs no round trip.
    */
   boolean reusable(Instant now) {
     if (!withinLimits(now)) {
@@ -335,11 +339,15 @@ final class BackendSession {
     if (reply.code() == 421) {
       usable = false;
       throw new SessionFailure(
-          Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend closed the session", reply.toBackendReply());
+          Verdict.Reason.BACKEND_UNAVAILABLE,
+          true,
+          "backend closed the session",
+          reply.toBackendReply());
     }
   }
 
-  private void requireCode(ReplyReader.Reply reply, int code, String command) throws SessionFailure {
+  private void requireCode(ReplyReader.Reply reply, int code, String command)
+      throws SessionFailure {
     checkNotClosing(reply);
     if (reply.code() != code) {
       usable = false;

@@ -12,26 +12,31 @@ final class CaffeineVerdictCache implements VerdictCache {
   private final Cache<String, CachedVerdict> cache;
 
   CaffeineVerdictCache(long maxEntries, Clock clock) {
-    cache = Caffeine.newBuilder()
-        .maximumSize(maxEntries)
-        .ticker(() -> clock.millis() * 1_000_000L)
-        .expireAfter(new Expiry<String, CachedVerdict>() {
-          @Override
-          public long expireAfterCreate(String key, CachedVerdict value, long currentTime) {
-            return Math.max(0, Duration.between(clock.instant(), value.expiresAt()).toNanos());
-          }
+    cache =
+        Caffeine.newBuilder()
+            .maximumSize(maxEntries)
+            .ticker(() -> clock.millis() * 1_000_000L)
+            .expireAfter(
+                new Expiry<String, CachedVerdict>() {
+                  @Override
+                  public long expireAfterCreate(String key, CachedVerdict value, long currentTime) {
+                    return Math.max(
+                        0, Duration.between(clock.instant(), value.expiresAt()).toNanos());
+                  }
 
-          @Override
-          public long expireAfterUpdate(String key, CachedVerdict value, long currentTime, long currentDuration) {
-            return expireAfterCreate(key, value, currentTime);
-          }
+                  @Override
+                  public long expireAfterUpdate(
+                      String key, CachedVerdict value, long currentTime, long currentDuration) {
+                    return expireAfterCreate(key, value, currentTime);
+                  }
 
-          @Override
-          public long expireAfterRead(String key, CachedVerdict value, long currentTime, long currentDuration) {
-            return currentDuration;
-          }
-        })
-        .build();
+                  @Override
+                  public long expireAfterRead(
+                      String key, CachedVerdict value, long currentTime, long currentDuration) {
+                    return currentDuration;
+                  }
+                })
+            .build();
   }
 
   @Override

@@ -67,7 +67,11 @@ final class Counters {
     } else {
       status = Health.Status.DOWN;
     }
-    return new Health(status, Optional.ofNullable(answer), Optional.ofNullable(lastError), Optional.ofNullable(errorAt));
+    return new Health(
+        status,
+        Optional.ofNullable(answer),
+        Optional.ofNullable(lastError),
+        Optional.ofNullable(errorAt));
   }
 
   VerifierStats snapshot(int sessionsActive, int sessionsIdle) {

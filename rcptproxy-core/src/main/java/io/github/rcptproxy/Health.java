@@ -10,7 +10,11 @@ import java.util.Optional;
  * @param lastAnswer when the backend last answered a verification
  * @param lastError the last failure to reach or understand the backend, with its time
  */
-public record Health(Status status, Optional<Instant> lastAnswer, Optional<String> lastError, Optional<Instant> lastErrorAt) {
+public record Health(
+    Status status,
+    Optional<Instant> lastAnswer,
+    Optional<String> lastError,
+    Optional<Instant> lastErrorAt) {
 
   public enum Status {
     /** The last exchange with the backend worked. */

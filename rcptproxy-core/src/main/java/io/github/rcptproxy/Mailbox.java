@@ -21,7 +21,8 @@ final class Mailbox {
   static final int MAX_COMMAND_LINE_BYTES = 512;
 
   private static final Pattern IPV4_LITERAL =
-      Pattern.compile("\\[(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])]");
+      Pattern.compile(
+          "\\[(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])]");
   private static final Pattern IPV6_LITERAL = Pattern.compile("\\[IPv6:[0-9A-Fa-f:.]{2,45}]");
   private static final String ATEXT_SPECIALS = "!#$%&'*+-/=?^_`{|}~";
 
@@ -61,7 +62,8 @@ final class Mailbox {
     String domain = asciiDomain(bare.substring(at + 1));
     boolean needsSmtputf8 = checkLocalPart(localPart);
     if (utf8Length(localPart) > MAX_LOCAL_PART_BYTES) {
-      throw new InvalidAddressException("local part longer than " + MAX_LOCAL_PART_BYTES + " bytes");
+      throw new InvalidAddressException(
+          "local part longer than " + MAX_LOCAL_PART_BYTES + " bytes");
     }
     if (domain.length() > MAX_DOMAIN_BYTES) {
       throw new InvalidAddressException("domain longer than " + MAX_DOMAIN_BYTES + " bytes");
@@ -107,14 +109,15 @@ final class Mailbox {
   }
 
   /**
-   * Encodes one command line and appends CRLF. Refuses characters the charset cannot encode and
-   * any line that would contain CR, LF or NUL or exceed 512 bytes.
+   * Encodes one command line and appends CRLF. Refuses characters the charset cannot encode and any
+   * line that would contain CR, LF or NUL or exceed 512 bytes.
    */
   static byte[] encodeLine(String line, boolean utf8) throws InvalidAddressException {
     byte[] bytes = isAscii(line) ? asciiLine(line) : encodedLine(line, utf8);
     int length = bytes.length - 2;
     if (bytes.length > MAX_COMMAND_LINE_BYTES) {
-      throw new InvalidAddressException("command line longer than " + MAX_COMMAND_LINE_BYTES + " bytes");
+      throw new InvalidAddressException(
+          "command line longer than " + MAX_COMMAND_LINE_BYTES + " bytes");
     }
     for (int i = 0; i < length; i++) {
       if (bytes[i] == '\r' || bytes[i] == '\n' || bytes[i] == 0) {
@@ -164,13 +167,19 @@ final class Mailbox {
   private static void checkCharacters(String s) throws InvalidAddressException {
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+      if (Character.isHighSurrogate(c)
+          && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
         i++;
         continue;
       }
       switch (Character.getType(c)) {
-        case Character.CONTROL, Character.FORMAT, Character.SURROGATE,
-            Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR, Character.UNASSIGNED ->
+        case Character.CONTROL,
+            Character.FORMAT,
+            Character.SURROGATE,
+            Character.LINE_SEPARATOR,
+            Character.PARAGRAPH_SEPARATOR,
+            Character.UNASSIGNED ->
             throw new InvalidAddressException(
                 String.format("control or unassigned character U+%04X", (int) c));
         default -> {}
@@ -193,7 +202,8 @@ final class Mailbox {
       for (int i = 1; i < localPart.length() - 1; i++) {
         char c = localPart.charAt(i);
         if (c == ' ' || c == '\\' || c == '"') {
-          throw new InvalidAddressException("quoted local part with spaces, quotes or escapes is not accepted");
+          throw new InvalidAddressException(
+              "quoted local part with spaces, quotes or escapes is not accepted");
         } else if (c >= 0x80) {
           nonAscii = true;
         }
@@ -214,7 +224,8 @@ final class Mailbox {
       if (c >= 0x80) {
         nonAscii = true;
       } else if (!(Character.isLetterOrDigit(c) || ATEXT_SPECIALS.indexOf(c) >= 0)) {
-        throw new InvalidAddressException("character '" + c + "' not allowed in unquoted local part");
+        throw new InvalidAddressException(
+            "character '" + c + "' not allowed in unquoted local part");
       }
     }
     if (previousDot) {
@@ -261,7 +272,9 @@ final class Mailbox {
           return false;
         }
         labelLength = 0;
-      } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+      } else if ((c >= 'a' && c <= 'z')
+          || (c >= 'A' && c <= 'Z')
+          || (c >= '0' && c <= '9')
           || (c == '-' && labelLength > 0)) {
         if (++labelLength > 63) {
           return false;

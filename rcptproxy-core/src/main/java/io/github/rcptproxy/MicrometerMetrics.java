@@ -32,7 +32,8 @@ public final class MicrometerMetrics implements VerificationListener {
     accepted = verdicts("accepted", "none");
     rejected = verdicts("rejected", "none");
     for (Verdict.Reason reason : Verdict.Reason.values()) {
-      unverified.put(reason, verdicts("unverified", reason.name().toLowerCase(java.util.Locale.ROOT)));
+      unverified.put(
+          reason, verdicts("unverified", reason.name().toLowerCase(java.util.Locale.ROOT)));
     }
     backendLatency = latency("backend");
     cachedLatency = latency("cache");
@@ -63,16 +64,22 @@ public final class MicrometerMetrics implements VerificationListener {
     counter("rcptproxy.transactions.opened", verifier, v -> v.stats().transactionsOpened());
     counter("rcptproxy.cache.hits", verifier, v -> v.stats().cacheHits());
     counter("rcptproxy.cache.misses", verifier, v -> v.stats().cacheMisses());
-    Gauge.builder("rcptproxy.backend.up", verifier, v -> v.health().status() == Health.Status.UP ? 1 : 0)
+    Gauge.builder(
+            "rcptproxy.backend.up", verifier, v -> v.health().status() == Health.Status.UP ? 1 : 0)
         .description("1 when the backend's last answer came after its last failure")
         .register(registry);
   }
 
-  private void gauge(String name, String state, RecipientVerifier verifier, ToDoubleFunction<RecipientVerifier> value) {
+  private void gauge(
+      String name,
+      String state,
+      RecipientVerifier verifier,
+      ToDoubleFunction<RecipientVerifier> value) {
     Gauge.builder(name, verifier, value).tag("state", state).register(registry);
   }
 
-  private void counter(String name, RecipientVerifier verifier, ToDoubleFunction<RecipientVerifier> value) {
+  private void counter(
+      String name, RecipientVerifier verifier, ToDoubleFunction<RecipientVerifier> value) {
     FunctionCounter.builder(name, verifier, value).register(registry);
   }
 

@@ -31,13 +31,16 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   private final Counters counters = new Counters();
   private final ExecutorService asyncExecutor;
   private final Object lifecycle = new Object();
+
   /** Cached addresses being checked again in the background right now. */
   private final Set<String> refreshing = ConcurrentHashMap.newKeySet();
+
   private volatile State state;
   private volatile boolean closed;
 
   /** What one configuration brings: the backend, the cache, the catch-all knowledge. */
-  private record State(Backend backend, Optional<VerdictCache> cache, ConcurrentHashMap<String, CatchAll> catchAll) {
+  private record State(
+      Backend backend, Optional<VerdictCache> cache, ConcurrentHashMap<String, CatchAll> catchAll) {
     VerifierConfig config() {
       return backend.config();
     }
@@ -58,16 +61,22 @@ final class PooledRecipientVerifier implements RecipientVerifier {
             TimeUnit.SECONDS,
             new SynchronousQueue<>(),
             task -> {
-              Thread thread = new Thread(task, "rcptproxy-verify-" + THREAD_NUMBER.incrementAndGet());
+              Thread thread =
+                  new Thread(task, "rcptproxy-verify-" + THREAD_NUMBER.incrementAndGet());
               thread.setDaemon(true);
               return thread;
             });
   }
 
   private State start(VerifierConfig config) {
-    Optional<VerdictCache> cache = config.cacheEnabled()
-        ? Optional.of(config.sharedCache().orElseGet(() -> new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock())))
-        : Optional.empty();
+    Optional<VerdictCache> cache =
+        config.cacheEnabled()
+            ? Optional.of(
+                config
+                    .sharedCache()
+                    .orElseGet(
+                        () -> new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock())))
+            : Optional.empty();
     return new State(Backend.start(config, counters), cache, new ConcurrentHashMap<>());
   }
 
@@ -126,8 +135,12 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       counters.count(verdicts[i]);
       current.config().listener().verified(copy.get(i), verdicts[i], fromCache[i]);
       if (LOG.isDebugEnabled()) {
-        LOG.debug("{} {}{} in {} ms", ReplyReader.sanitise(copy.get(i)), verdicts[i],
-            fromCache[i] ? " (cached)" : "", verdicts[i].latency().toMillis());
+        LOG.debug(
+            "{} {}{} in {} ms",
+            ReplyReader.sanitise(copy.get(i)),
+            verdicts[i],
+            fromCache[i] ? " (cached)" : "",
+            verdicts[i].latency().toMillis());
       }
     }
     return List.of(verdicts);
@@ -208,11 +221,14 @@ final class PooledRecipientVerifier implements RecipientVerifier {
 
   /** The cache key: domain in lower case, local part as given, no angle brackets. */
   static String cacheKey(String address) {
-    String bare = address.length() >= 2 && address.startsWith("<") && address.endsWith(">")
-        ? address.substring(1, address.length() - 1)
-        : address;
+    String bare =
+        address.length() >= 2 && address.startsWith("<") && address.endsWith(">")
+            ? address.substring(1, address.length() - 1)
+            : address;
     int at = bare.lastIndexOf('@');
-    return at < 0 ? bare : bare.substring(0, at + 1) + bare.substring(at + 1).toLowerCase(Locale.ROOT);
+    return at < 0
+        ? bare
+        : bare.substring(0, at + 1) + bare.substring(at + 1).toLowerCase(Locale.ROOT);
   }
 
   private static Verdict fromCache(VerdictCache.CachedVerdict hit, Deadline deadline) {
@@ -229,11 +245,21 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     VerifierConfig config = state.config();
     Instant now = config.clock().instant();
     if (verdict instanceof Verdict.Accepted accepted) {
-      state.cache().get().put(cacheKey(address),
-          new VerdictCache.CachedVerdict(accepted.reply(), now, now.plus(config.positiveTtl().orElseThrow())));
+      state
+          .cache()
+          .get()
+          .put(
+              cacheKey(address),
+              new VerdictCache.CachedVerdict(
+                  accepted.reply(), now, now.plus(config.positiveTtl().orElseThrow())));
     } else if (verdict instanceof Verdict.Rejected rejected) {
-      state.cache().get().put(cacheKey(address),
-          new VerdictCache.CachedVerdict(rejected.reply(), now, now.plus(config.negativeTtl().orElseThrow())));
+      state
+          .cache()
+          .get()
+          .put(
+              cacheKey(address),
+              new VerdictCache.CachedVerdict(
+                  rejected.reply(), now, now.plus(config.negativeTtl().orElseThrow())));
     }
   }
 
@@ -249,17 +275,19 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       return;
     }
     try {
-      asyncExecutor.execute(() -> {
-        try {
-          if (!closed && state == this.state) {
-            Verdict fresh = ask(state, List.of(address), Deadline.after(state.config().deadline())).get(0);
-            counters.backendOutcome(fresh, state.config().clock().instant());
-            remember(state, address, fresh);
-          }
-        } finally {
-          refreshing.remove(key);
-        }
-      });
+      asyncExecutor.execute(
+          () -> {
+            try {
+              if (!closed && state == this.state) {
+                Verdict fresh =
+                    ask(state, List.of(address), Deadline.after(state.config().deadline())).get(0);
+                counters.backendOutcome(fresh, state.config().clock().instant());
+                remember(state, address, fresh);
+              }
+            } finally {
+              refreshing.remove(key);
+            }
+          });
     } catch (RejectedExecutionException e) {
       refreshing.remove(key); // closing
     }
@@ -279,7 +307,11 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     Instant now = state.config().clock().instant();
     CatchAll known = state.catchAll().get(domain);
     if (known == null || !known.until().isAfter(now)) {
-      String random = "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + "@" + domain;
+      String random =
+          "rcptproxy-"
+              + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE)
+              + "@"
+              + domain;
       Verdict probe = ask(state, List.of(random), deadline).get(0);
       if (probe instanceof Verdict.Unverified) {
         return verdict; // cannot tell now; ask again next time
@@ -287,13 +319,18 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       known = new CatchAll(probe instanceof Verdict.Accepted, now.plus(ttl.get()));
       state.catchAll().put(domain, known);
       if (known.acceptsAnything()) {
-        LOG.info("backend accepts any address in {} (random local part accepted): its 250 is reported as CATCH_ALL", domain);
+        LOG.info(
+            "backend accepts any address in {} (random local part accepted): its 250 is reported as CATCH_ALL",
+            domain);
       }
     }
     if (!known.acceptsAnything()) {
       return verdict;
     }
-    return new Verdict.Unverified(Verdict.Reason.CATCH_ALL,
-        "the backend accepts any address in " + domain, Optional.of(accepted.reply()), deadline.elapsed());
+    return new Verdict.Unverified(
+        Verdict.Reason.CATCH_ALL,
+        "the backend accepts any address in " + domain,
+        Optional.of(accepted.reply()),
+        deadline.elapsed());
   }
 }

@@ -20,15 +20,15 @@ import java.util.concurrent.CompletableFuture;
  * <p><b>Thread safety:</b> all methods may be called from any number of threads at once.
  *
  * <p><b>Timing:</b> {@link #verify} blocks for at most the configured {@linkplain
- * VerifierConfig#deadline() deadline} plus a few milliseconds, waiting for a free session
- * included, and never throws for anything the backend does: trouble becomes {@link
- * Verdict.Unverified} with a reason. Only programming errors throw ({@code NullPointerException}
- * for a null address, {@code IllegalStateException} after {@link #close()}).
+ * VerifierConfig#deadline() deadline} plus a few milliseconds, waiting for a free session included,
+ * and never throws for anything the backend does: trouble becomes {@link Verdict.Unverified} with a
+ * reason. Only programming errors throw ({@code NullPointerException} for a null address, {@code
+ * IllegalStateException} after {@link #close()}).
  *
  * <p><b>Lifecycle:</b> sessions are opened lazily on first use, kept for reuse, closed after the
  * idle timeout or the maximum age, and replaced after a few rejections to stay under the backend's
- * error limits. {@link #close()} closes idle sessions at once and busy ones when their
- * verification ends.
+ * error limits. {@link #close()} closes idle sessions at once and busy ones when their verification
+ * ends.
  */
 public interface RecipientVerifier extends AutoCloseable {
 
@@ -39,8 +39,8 @@ public interface RecipientVerifier extends AutoCloseable {
 
   /**
    * Verifies one recipient address ({@code local@domain}, with or without angle brackets). An
-   * address that is not a valid RFC 5321 mailbox is answered {@link
-   * Verdict.Reason#INVALID_ADDRESS} without being sent.
+   * address that is not a valid RFC 5321 mailbox is answered {@link Verdict.Reason#INVALID_ADDRESS}
+   * without being sent.
    */
   Verdict verify(String address);
 
@@ -52,10 +52,10 @@ public interface RecipientVerifier extends AutoCloseable {
 
   /**
    * Verifies several recipients (typically those of one message) within one deadline, and returns
-   * their verdicts in the same order. Recipients are pipelined to the backend in as few round
-   * trips as its error limits allow (a batch never holds more recipients than a session may still
-   * have rejected), which makes a batch of 100 several times faster than 100 calls to {@link
-   * #verify}. Same guarantees as {@link #verify}; verdicts not reached by the deadline are {@link
+   * their verdicts in the same order. Recipients are pipelined to the backend in as few round trips
+   * as its error limits allow (a batch never holds more recipients than a session may still have
+   * rejected), which makes a batch of 100 several times faster than 100 calls to {@link #verify}.
+   * Same guarantees as {@link #verify}; verdicts not reached by the deadline are {@link
    * Verdict.Reason#TIMEOUT}.
    */
   List<Verdict> verifyAll(List<String> addresses);

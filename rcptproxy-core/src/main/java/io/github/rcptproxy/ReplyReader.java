@@ -9,8 +9,8 @@ import java.util.List;
 /**
  * Reads SMTP replies strictly: every line ends in CRLF, carries the same three-digit code, is at
  * most {@value #MAX_LINE_BYTES} bytes, and a reply has at most {@value #MAX_LINES} lines. Anything
- * else is a {@link Verdict.Reason#PROTOCOL_ERROR}, after which the session must be discarded:
- * the reader stops at the first bad byte and never reads the rest of an endless reply.
+ * else is a {@link Verdict.Reason#PROTOCOL_ERROR}, after which the session must be discarded: the
+ * reader stops at the first bad byte and never reads the rest of an endless reply.
  */
 final class ReplyReader {
   static final int MAX_LINE_BYTES = 2048;
@@ -97,10 +97,16 @@ final class ReplyReader {
       if (code == -1) {
         code = lineCode;
       } else if (lineCode != code) {
-        throw SessionFailure.protocolError("multi-line reply changes code from " + code + " to " + lineCode);
+        throw SessionFailure.protocolError(
+            "multi-line reply changes code from " + code + " to " + lineCode);
       }
       boolean last = line.length == 3 || line[3] == ' ';
-      lines.add(new String(line, Math.min(4, line.length), Math.max(0, line.length - 4), StandardCharsets.UTF_8));
+      lines.add(
+          new String(
+              line,
+              Math.min(4, line.length),
+              Math.max(0, line.length - 4),
+              StandardCharsets.UTF_8));
       if (last) {
         return new Reply(code, lines);
       }
@@ -122,7 +128,10 @@ final class ReplyReader {
         || !isDigit(line[1])
         || !isDigit(line[2])
         || (line.length > 3 && line[3] != ' ' && line[3] != '-')) {
-      throw SessionFailure.protocolError("malformed reply line: " + sanitise(new String(line, 0, Math.min(line.length, 40), StandardCharsets.ISO_8859_1)));
+      throw SessionFailure.protocolError(
+          "malformed reply line: "
+              + sanitise(
+                  new String(line, 0, Math.min(line.length, 40), StandardCharsets.ISO_8859_1)));
     }
     return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
   }
@@ -202,8 +211,13 @@ final class ReplyReader {
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
       switch (Character.getType(c)) {
-        case Character.CONTROL, Character.FORMAT, Character.SURROGATE, Character.UNASSIGNED,
-            Character.LINE_SEPARATOR, Character.PARAGRAPH_SEPARATOR, Character.PRIVATE_USE ->
+        case Character.CONTROL,
+            Character.FORMAT,
+            Character.SURROGATE,
+            Character.UNASSIGNED,
+            Character.LINE_SEPARATOR,
+            Character.PARAGRAPH_SEPARATOR,
+            Character.PRIVATE_USE ->
             clean.append('?');
         default -> clean.append(c);
       }

@@ -4,9 +4,9 @@ import java.io.IOException;
 import java.util.Optional;
 
 /**
- * A backend session could not answer. {@link #retryable()} marks a session that died under us
- * (EOF, reset, {@code 421}, too many recipients): a stale pooled session, worth one more try on a
- * fresh one.
+ * A backend session could not answer. {@link #retryable()} marks a session that died under us (EOF,
+ * reset, {@code 421}, too many recipients): a stale pooled session, worth one more try on a fresh
+ * one.
  */
 final class SessionFailure extends IOException {
   private final Verdict.Reason reason;

@@ -41,7 +41,8 @@ final class SessionPool implements AutoCloseable {
     poolConfig.setTimeBetweenEvictionRuns(evictionInterval(config));
     pool = new GenericObjectPool<>(new Factory(address, config, counters), poolConfig);
     pool.setEvictionPolicy(
-        (evictionConfig, session, idleCount) -> !session.getObject().reusable(config.clock().instant()));
+        (evictionConfig, session, idleCount) ->
+            !session.getObject().reusable(config.clock().instant()));
   }
 
   private static Duration evictionInterval(VerifierConfig config) {
@@ -96,8 +97,8 @@ final class SessionPool implements AutoCloseable {
   }
 
   /**
-   * Gives the session back; the pool keeps it only if {@link BackendSession#withinLimits} (checked on
-   * return). Not {@code invalidateObject}: since Commons Pool 2.13 that opens a replacement at
+   * Gives the session back; the pool keeps it only if {@link BackendSession#withinLimits} (checked
+   * on return). Not {@code invalidateObject}: since Commons Pool 2.13 that opens a replacement at
    * once, in the caller's thread, even when nobody needs one.
    */
   void release(BackendSession session) {
@@ -143,15 +144,12 @@ final class SessionPool implements AutoCloseable {
       Deadline deadline = BORROW_DEADLINE.get();
       if (deadline == null) {
         // The pool wants a replacement for a waiter, in a releasing caller's thread, past that
-        // caller's deadline. Refused (the pool swallows this): the waiter opens it in its next slice.
+        // caller's deadline. Refused (the pool swallows this): the waiter opens it in its next
+        // slice.
         throw new IllegalStateException("sessions are opened only by a borrowing verification");
       }
       BackendSession session =
-          BackendSession.open(
-              address,
-              config,
-              deadline,
-              counters.transactionsOpened::increment);
+          BackendSession.open(address, config, deadline, counters.transactionsOpened::increment);
       counters.sessionsOpened.increment();
       return session;
     }

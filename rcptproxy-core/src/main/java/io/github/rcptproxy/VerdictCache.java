@@ -6,12 +6,12 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Where a verifier keeps the backend's definite answers, so an address is not asked again for
- * every message. The verifier has its own in-memory cache when {@link
- * VerifierConfig.Builder#cache} is set; implement this (or use {@link JCacheVerdictCache}) to
- * share answers between several gateways. Only {@link Verdict.Accepted} and {@link
- * Verdict.Rejected} are ever stored. Keys are normalised addresses (domain in lower case, local
- * part as given). Implementations must be thread-safe.
+ * Where a verifier keeps the backend's definite answers, so an address is not asked again for every
+ * message. The verifier has its own in-memory cache when {@link VerifierConfig.Builder#cache} is
+ * set; implement this (or use {@link JCacheVerdictCache}) to share answers between several
+ * gateways. Only {@link Verdict.Accepted} and {@link Verdict.Rejected} are ever stored. Keys are
+ * normalised addresses (domain in lower case, local part as given). Implementations must be
+ * thread-safe.
  */
 public interface VerdictCache {
 
@@ -25,7 +25,8 @@ public interface VerdictCache {
   void invalidateAll();
 
   /** A definite answer of the backend, with the moment it was learnt and the moment it expires. */
-  record CachedVerdict(BackendReply reply, Instant storedAt, Instant expiresAt) implements Serializable {
+  record CachedVerdict(BackendReply reply, Instant storedAt, Instant expiresAt)
+      implements Serializable {
     public CachedVerdict {
       Objects.requireNonNull(reply, "reply");
       Objects.requireNonNull(storedAt, "storedAt");

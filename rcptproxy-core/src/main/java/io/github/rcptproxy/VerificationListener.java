@@ -1,8 +1,8 @@
 package io.github.rcptproxy;
 
 /**
- * Hears every verdict a verifier hands out: the seam for metrics (see {@link MicrometerMetrics})
- * or an audit log. Called on the verifying thread, so it must be quick and must not throw.
+ * Hears every verdict a verifier hands out: the seam for metrics (see {@link MicrometerMetrics}) or
+ * an audit log. Called on the verifying thread, so it must be quick and must not throw.
  */
 @FunctionalInterface
 public interface VerificationListener {

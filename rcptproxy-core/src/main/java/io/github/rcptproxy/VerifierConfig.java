@@ -289,8 +289,8 @@ public final class VerifierConfig {
     }
 
     /**
-     * The backend SMTP server. Without one (or with a host name that does not resolve) the
-     * verifier answers {@link Verdict.Reason#NOT_CONFIGURED} for every address.
+     * The backend SMTP server. Without one (or with a host name that does not resolve) the verifier
+     * answers {@link Verdict.Reason#NOT_CONFIGURED} for every address.
      */
     public Builder backend(String host, int port) {
       this.backendHost = host;
@@ -351,8 +351,8 @@ public final class VerifierConfig {
     /**
      * Send {@code RSET} and a new {@code MAIL FROM} before each {@code RCPT}, as the 2005 original
      * did. Off by default, and best left off: on Postfix each such transaction that had a valid
-     * recipient keeps an inflow-control token, and after about 100 of them every new message on
-     * the backend, real mail included, waits one second.
+     * recipient keeps an inflow-control token, and after about 100 of them every new message on the
+     * backend, real mail included, waits one second.
      */
     public Builder transactionPerVerification(boolean transactionPerVerification) {
       this.transactionPerVerification = transactionPerVerification;
@@ -413,10 +413,12 @@ public final class VerifierConfig {
         try {
           Mailbox.parse(probeSender);
         } catch (InvalidAddressException e) {
-          throw new IllegalArgumentException("probe sender is not a valid address: " + e.getMessage());
+          throw new IllegalArgumentException(
+              "probe sender is not a valid address: " + e.getMessage());
         }
         require(
-            probeSender.chars().allMatch(c -> c < 0x80), "probe sender must be ASCII: " + probeSender);
+            probeSender.chars().allMatch(c -> c < 0x80),
+            "probe sender must be ASCII: " + probeSender);
       }
       requirePositive(idleTimeout, "idle timeout");
       requirePositive(maxSessionAge, "max session age");
@@ -439,7 +441,9 @@ public final class VerifierConfig {
       if (positiveTtl != null || negativeTtl != null) {
         requirePositive(positiveTtl, "positive TTL");
         requirePositive(negativeTtl, "negative TTL");
-        require(cacheMaxEntries >= 1, "cache max entries cannot be less than 1, was " + cacheMaxEntries);
+        require(
+            cacheMaxEntries >= 1,
+            "cache max entries cannot be less than 1, was " + cacheMaxEntries);
       }
       if (catchAllTtl != null) {
         requirePositive(catchAllTtl, "catch-all TTL");

@@ -20,16 +20,26 @@ class BatchVerificationTest {
   @Test
   void verdictsComeBackInOrderWithInvalidAddressesInPlace() {
     Wiser wiser = WiserVerificationTest.startWiser(Set.of("alice@example.com", "bob@example.com"));
-    try (RecipientVerifier verifier = RecipientVerifier.create(
-        VerifierConfig.builder().backend("127.0.0.1", wiser.getServer().getPortAllocated()).build())) {
-      List<Verdict> verdicts = verifier.verifyAll(
-          List.of("alice@example.com", "nobody@example.com", "bad\r\naddress@example.com", "bob@example.com"));
+    try (RecipientVerifier verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", wiser.getServer().getPortAllocated())
+                .build())) {
+      List<Verdict> verdicts =
+          verifier.verifyAll(
+              List.of(
+                  "alice@example.com",
+                  "nobody@example.com",
+                  "bad\r\naddress@example.com",
+                  "bob@example.com"));
 
       assertThat(verdicts).hasSize(4);
       assertThat(verdicts.get(0)).isInstanceOf(Verdict.Accepted.class);
       assertThat(verdicts.get(1)).isInstanceOf(Verdict.Rejected.class);
-      assertThat(verdicts.get(2)).isInstanceOfSatisfying(Verdict.Unverified.class,
-          u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.INVALID_ADDRESS));
+      assertThat(verdicts.get(2))
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.INVALID_ADDRESS));
       assertThat(verdicts.get(3)).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.stats().verifications()).isEqualTo(4);
     } finally {
@@ -40,25 +50,33 @@ class BatchVerificationTest {
   @Test
   void batchesNeverCarryMoreRecipientsThanASessionMayStillHaveRejected() throws Exception {
     List<Integer> rcptsPerConnection = new CopyOnWriteArrayList<>();
-    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(connection -> {
-      int rcpts = 0;
-      connection.write("220 strict.test\r\n");
-      for (String line = connection.readLine(); line != null; line = connection.readLine()) {
-        if (line.startsWith("EHLO")) {
-          connection.write("250-strict.test\r\n250 PIPELINING\r\n");
-        } else if (line.startsWith("RCPT")) {
-          rcpts++;
-          connection.write("550 5.1.1 unknown\r\n");
-        } else if (line.startsWith("QUIT")) {
-          break;
-        } else {
-          connection.write("250 Ok\r\n");
-        }
-      }
-      rcptsPerConnection.add(rcpts);
-    });
-        RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder()
-            .backend("127.0.0.1", server.port()).maxRejectionsPerSession(3).build())) {
+    try (ScriptedSmtpServer server =
+            ScriptedSmtpServer.start(
+                connection -> {
+                  int rcpts = 0;
+                  connection.write("220 strict.test\r\n");
+                  for (String line = connection.readLine();
+                      line != null;
+                      line = connection.readLine()) {
+                    if (line.startsWith("EHLO")) {
+                      connection.write("250-strict.test\r\n250 PIPELINING\r\n");
+                    } else if (line.startsWith("RCPT")) {
+                      rcpts++;
+                      connection.write("550 5.1.1 unknown\r\n");
+                    } else if (line.startsWith("QUIT")) {
+                      break;
+                    } else {
+                      connection.write("250 Ok\r\n");
+                    }
+                  }
+                  rcptsPerConnection.add(rcpts);
+                });
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .maxRejectionsPerSession(3)
+                    .build())) {
       List<String> addresses = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
         addresses.add("nobody" + i + "@example.com");
@@ -74,9 +92,11 @@ class BatchVerificationTest {
 
   @Test
   void pipelinesRecipientsIntoFewWrites() throws Exception {
-    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(a -> "250 2.1.5 Ok\r\n"));
-        RecipientVerifier verifier = RecipientVerifier.create(
-            VerifierConfig.builder().backend("127.0.0.1", server.port()).build())) {
+    try (ScriptedSmtpServer server =
+            ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(a -> "250 2.1.5 Ok\r\n"));
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder().backend("127.0.0.1", server.port()).build())) {
       List<String> addresses = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
         addresses.add("user" + i + "@example.com");
@@ -95,8 +115,9 @@ class BatchVerificationTest {
   void hundredRecipientsAgainstPostfixStayUnderItsErrorLimits() throws Exception {
     PostfixBackend postfix = PostfixBackend.shared();
     postfix.deliverOneMessage();
-    try (RecipientVerifier verifier = RecipientVerifier.create(
-        VerifierConfig.builder().backend("127.0.0.1", postfix.port()).build())) {
+    try (RecipientVerifier verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder().backend("127.0.0.1", postfix.port()).build())) {
       List<String> addresses = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
         addresses.add(i % 2 == 0 ? PostfixBackend.known(i) : PostfixBackend.unknown(i));
@@ -105,7 +126,8 @@ class BatchVerificationTest {
       List<Verdict> verdicts = verifier.verifyAll(addresses);
 
       for (int i = 0; i < 100; i++) {
-        assertThat(verdicts.get(i)).as(addresses.get(i))
+        assertThat(verdicts.get(i))
+            .as(addresses.get(i))
             .isInstanceOf(i % 2 == 0 ? Verdict.Accepted.class : Verdict.Rejected.class);
       }
       // Postfix would delay every reply by a second past 10 errors in a session.

@@ -19,8 +19,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Backends that misbehave, played by a scripted fake server. Each case checks the verdict, that
- * the deadline held, and that no session leaked.
+ * Backends that misbehave, played by a scripted fake server. Each case checks the verdict, that the
+ * deadline held, and that no session leaked.
  */
 class FaultInjectionTest {
   private static final Duration DEADLINE = Duration.ofMillis(500);
@@ -45,9 +45,12 @@ class FaultInjectionTest {
     return verifierFor(script, VerifierConfig.builder());
   }
 
-  private RecipientVerifier verifierFor(ScriptedSmtpServer.Script script, VerifierConfig.Builder config) {
+  private RecipientVerifier verifierFor(
+      ScriptedSmtpServer.Script script, VerifierConfig.Builder config) {
     server = ScriptedSmtpServer.start(script);
-    verifier = RecipientVerifier.create(config.backend("127.0.0.1", server.port()).deadline(DEADLINE).build());
+    verifier =
+        RecipientVerifier.create(
+            config.backend("127.0.0.1", server.port()).deadline(DEADLINE).build());
     return verifier;
   }
 
@@ -68,7 +71,9 @@ class FaultInjectionTest {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       port = socket.getLocalPort();
     }
-    verifier = RecipientVerifier.create(VerifierConfig.builder().backend("127.0.0.1", port).deadline(DEADLINE).build());
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder().backend("127.0.0.1", port).deadline(DEADLINE).build());
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -89,10 +94,12 @@ class FaultInjectionTest {
 
   @Test
   void silenceAfterRcptTimesOutAndDiscardsTheSession() {
-    verifierFor(dialogue(address -> {
-      Thread.sleep(5_000);
-      return OK;
-    }));
+    verifierFor(
+        dialogue(
+            address -> {
+              Thread.sleep(5_000);
+              return OK;
+            }));
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -104,19 +111,20 @@ class FaultInjectionTest {
 
   @Test
   void slowDripReplyTimesOutAtTheDeadlineNotPerByte() {
-    verifierFor(connection -> {
-      connection.write("220 drip.test\r\n");
-      connection.readLine();
-      connection.write("250 drip.test\r\n");
-      connection.readLine();
-      connection.write("250 Ok\r\n"); // MAIL
-      connection.readLine();
-      for (byte b : OK.getBytes()) { // RCPT: one byte every 100 ms
-        connection.write(new byte[] {b});
-        Thread.sleep(100);
-      }
-      connection.readUntilClosed();
-    });
+    verifierFor(
+        connection -> {
+          connection.write("220 drip.test\r\n");
+          connection.readLine();
+          connection.write("250 drip.test\r\n");
+          connection.readLine();
+          connection.write("250 Ok\r\n"); // MAIL
+          connection.readLine();
+          for (byte b : OK.getBytes()) { // RCPT: one byte every 100 ms
+            connection.write(new byte[] {b});
+            Thread.sleep(100);
+          }
+          connection.readUntilClosed();
+        });
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -126,12 +134,13 @@ class FaultInjectionTest {
 
   @Test
   void connectionResetMidReplyIsBackendUnavailable() {
-    verifierFor(connection -> {
-      connection.write("220 reset.test\r\n");
-      connection.readLine();
-      connection.write("250-reset.test\r\n250-PIPE");
-      connection.reset();
-    });
+    verifierFor(
+        connection -> {
+          connection.write("220 reset.test\r\n");
+          connection.readLine();
+          connection.write("250-reset.test\r\n250-PIPE");
+          connection.reset();
+        });
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -143,18 +152,23 @@ class FaultInjectionTest {
   void serviceNotAvailableAtGreetingIsBackendUnavailableWithTheReply() {
     verifierFor(connection -> connection.write("421 4.3.2 busy, try later\r\n"));
 
-    Verdict.Unverified verdict = unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_UNAVAILABLE);
+    Verdict.Unverified verdict =
+        unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_UNAVAILABLE);
 
-    assertThat(verdict.reply()).hasValueSatisfying(reply -> {
-      assertThat(reply.code()).isEqualTo(421);
-      assertThat(reply.enhancedStatus()).isEqualTo("4.3.2");
-    });
+    assertThat(verdict.reply())
+        .hasValueSatisfying(
+            reply -> {
+              assertThat(reply.code()).isEqualTo(421);
+              assertThat(reply.enhancedStatus()).isEqualTo("4.3.2");
+            });
   }
 
   @Test
   void serviceClosingMidSessionIsRetriedOnceOnAFreshSession() {
     AtomicInteger rcpts = new AtomicInteger();
-    verifierFor(dialogue(address -> rcpts.incrementAndGet() == 2 ? "421 4.7.0 Error: too many errors\r\n" : OK));
+    verifierFor(
+        dialogue(
+            address -> rcpts.incrementAndGet() == 2 ? "421 4.7.0 Error: too many errors\r\n" : OK));
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("bob@example.com")).isInstanceOf(Verdict.Accepted.class);
@@ -184,20 +198,22 @@ class FaultInjectionTest {
 
   @Test
   void garbageReplyIsProtocolError() {
-    verifierFor(connection -> {
-      connection.write("HTTP/1.1 400 Bad Request\r\n\r\n");
-      connection.readUntilClosed();
-    });
+    verifierFor(
+        connection -> {
+          connection.write("HTTP/1.1 400 Bad Request\r\n\r\n");
+          connection.readUntilClosed();
+        });
 
     unverified(verifier.verify("alice@example.com"), Verdict.Reason.PROTOCOL_ERROR);
   }
 
   @Test
   void replyWithoutCrLfTimesOutAtTheDeadline() {
-    verifierFor(connection -> {
-      connection.write("220 no line end");
-      connection.readUntilClosed();
-    });
+    verifierFor(
+        connection -> {
+          connection.write("220 no line end");
+          connection.readUntilClosed();
+        });
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -223,17 +239,20 @@ class FaultInjectionTest {
   @Test
   void endlessMultiLineReplyIsCutOffAfterHundredLines() {
     AtomicInteger linesSent = new AtomicInteger();
-    verifierFor(dialogue(address -> {
-      return null; // replaced below
-    }));
-    server.play(connection -> {
-      connection.write("220 endless.test\r\n");
-      connection.readLine();
-      for (int i = 0; i < 100_000; i++) {
-        connection.write("250-and more\r\n");
-        linesSent.incrementAndGet();
-      }
-    });
+    verifierFor(
+        dialogue(
+            address -> {
+              return null; // replaced below
+            }));
+    server.play(
+        connection -> {
+          connection.write("220 endless.test\r\n");
+          connection.readLine();
+          for (int i = 0; i < 100_000; i++) {
+            connection.write("250-and more\r\n");
+            linesSent.incrementAndGet();
+          }
+        });
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -243,15 +262,16 @@ class FaultInjectionTest {
 
   @Test
   void tenMegabyteLineIsProtocolErrorWithoutReadingIt() {
-    verifierFor(connection -> {
-      connection.write("220 ");
-      byte[] chunk = new byte[64 * 1024];
-      java.util.Arrays.fill(chunk, (byte) 'x');
-      for (int i = 0; i < 160; i++) {
-        connection.write(chunk);
-      }
-      connection.write("\r\n");
-    });
+    verifierFor(
+        connection -> {
+          connection.write("220 ");
+          byte[] chunk = new byte[64 * 1024];
+          java.util.Arrays.fill(chunk, (byte) 'x');
+          for (int i = 0; i < 160; i++) {
+            connection.write(chunk);
+          }
+          connection.write("\r\n");
+        });
 
     Verdict verdict = verifier.verify("alice@example.com");
 
@@ -261,23 +281,26 @@ class FaultInjectionTest {
 
   @Test
   void rejectedProbeSenderIsSenderRejectedNotARecipientVerdict() {
-    verifierFor(connection -> {
-      connection.write("220 strict.test\r\n");
-      String line;
-      while ((line = connection.readLine()) != null) {
-        if (line.startsWith("EHLO")) {
-          connection.write("250-strict.test\r\n250 PIPELINING\r\n");
-        } else if (line.startsWith("MAIL")) {
-          connection.write("553 5.7.1 <rcptproxy@localhost>: Sender address rejected\r\n");
-        } else if (line.startsWith("RCPT")) {
-          connection.write("503 5.5.1 Error: need MAIL command\r\n");
-        }
-      }
-    });
+    verifierFor(
+        connection -> {
+          connection.write("220 strict.test\r\n");
+          String line;
+          while ((line = connection.readLine()) != null) {
+            if (line.startsWith("EHLO")) {
+              connection.write("250-strict.test\r\n250 PIPELINING\r\n");
+            } else if (line.startsWith("MAIL")) {
+              connection.write("553 5.7.1 <rcptproxy@localhost>: Sender address rejected\r\n");
+            } else if (line.startsWith("RCPT")) {
+              connection.write("503 5.5.1 Error: need MAIL command\r\n");
+            }
+          }
+        });
 
-    Verdict.Unverified verdict = unverified(verifier.verify("alice@example.com"), Verdict.Reason.SENDER_REJECTED);
+    Verdict.Unverified verdict =
+        unverified(verifier.verify("alice@example.com"), Verdict.Reason.SENDER_REJECTED);
 
-    assertThat(verdict.reply()).hasValueSatisfying(reply -> assertThat(reply.code()).isEqualTo(553));
+    assertThat(verdict.reply())
+        .hasValueSatisfying(reply -> assertThat(reply.code()).isEqualTo(553));
     assertThat(verifier.stats().rejected()).isZero();
   }
 
@@ -285,19 +308,24 @@ class FaultInjectionTest {
   void temporaryFailureCarriesTheBackendReply() {
     verifierFor(dialogue(address -> "450 4.2.0 <" + address + ">: mailbox busy\r\n"));
 
-    Verdict.Unverified verdict = unverified(verifier.verify("alice@example.com"), Verdict.Reason.TEMPORARY_FAILURE);
+    Verdict.Unverified verdict =
+        unverified(verifier.verify("alice@example.com"), Verdict.Reason.TEMPORARY_FAILURE);
 
-    assertThat(verdict.reply()).hasValueSatisfying(reply -> {
-      assertThat(reply.code()).isEqualTo(450);
-      assertThat(reply.text()).contains("mailbox busy");
-    });
+    assertThat(verdict.reply())
+        .hasValueSatisfying(
+            reply -> {
+              assertThat(reply.code()).isEqualTo(450);
+              assertThat(reply.text()).contains("mailbox busy");
+            });
   }
 
   @Test
   void tooManyRecipientsRecyclesTheSessionInsteadOfBeingAVerdict() {
     AtomicInteger rcpts = new AtomicInteger();
-    verifierFor(dialogue(address ->
-        rcpts.incrementAndGet() == 3 ? "452 4.5.3 Error: too many recipients\r\n" : OK));
+    verifierFor(
+        dialogue(
+            address ->
+                rcpts.incrementAndGet() == 3 ? "452 4.5.3 Error: too many recipients\r\n" : OK));
 
     for (int i = 0; i < 4; i++) {
       assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
@@ -307,11 +335,13 @@ class FaultInjectionTest {
 
   @Test
   void sessionIsRecycledAfterConfiguredNumberOfRejections() {
-    verifierFor(dialogue(address -> "550 5.1.1 User unknown\r\n"),
+    verifierFor(
+        dialogue(address -> "550 5.1.1 User unknown\r\n"),
         VerifierConfig.builder().maxRejectionsPerSession(3));
 
     for (int i = 0; i < 9; i++) {
-      assertThat(verifier.verify("nobody" + i + "@example.com")).isInstanceOf(Verdict.Rejected.class);
+      assertThat(verifier.verify("nobody" + i + "@example.com"))
+          .isInstanceOf(Verdict.Rejected.class);
     }
 
     assertThat(server.connections()).isEqualTo(3);
@@ -345,26 +375,33 @@ class FaultInjectionTest {
 
   @Test
   void fallsBackToHeloWhenEhloIsRefused() {
-    verifierFor(connection -> {
-      connection.write("220 old.test\r\n");
-      String line;
-      while ((line = connection.readLine()) != null) {
-        connection.write(line.startsWith("EHLO") ? "502 5.5.2 command not recognized\r\n" : "250 Ok\r\n");
-      }
-    });
+    verifierFor(
+        connection -> {
+          connection.write("220 old.test\r\n");
+          String line;
+          while ((line = connection.readLine()) != null) {
+            connection.write(
+                line.startsWith("EHLO") ? "502 5.5.2 command not recognized\r\n" : "250 Ok\r\n");
+          }
+        });
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
-    assertThat(server.received()).contains("HELO world\r\n").contains("MAIL FROM:<rcptproxy@localhost>\r\n");
+    assertThat(server.received())
+        .contains("HELO world\r\n")
+        .contains("MAIL FROM:<rcptproxy@localhost>\r\n");
   }
 
   @Test
   void callersThatFindNoFreeSessionAnswerBusyAtTheDeadline() throws Exception {
     CountDownLatch stuck = new CountDownLatch(1);
-    verifierFor(dialogue(address -> {
-      stuck.countDown();
-      Thread.sleep(5_000);
-      return OK;
-    }), VerifierConfig.builder().maxSessions(1));
+    verifierFor(
+        dialogue(
+            address -> {
+              stuck.countDown();
+              Thread.sleep(5_000);
+              return OK;
+            }),
+        VerifierConfig.builder().maxSessions(1));
     CompletableFuture<Verdict> holder = verifier.verifyAsync("alice@example.com");
     assertThat(stuck.await(5, TimeUnit.SECONDS)).isTrue();
     List<CompletableFuture<Verdict>> waiters = new ArrayList<>();
@@ -389,14 +426,21 @@ class FaultInjectionTest {
   void replacementForADestroyedSessionIsOpenedByTheWaiterNotTheReleaser() throws Exception {
     CountDownLatch firstInRcpt = new CountDownLatch(1);
     AtomicInteger rcpts = new AtomicInteger();
-    verifierFor(dialogue(address -> {
-      if (rcpts.incrementAndGet() == 1) {
-        firstInRcpt.countDown();
-        Thread.sleep(200);
-        return "550 5.1.1 unknown\r\n"; // reaches maxRejectionsPerSession: session destroyed
-      }
-      return OK;
-    }), VerifierConfig.builder().maxSessions(1).maxRejectionsPerSession(1).deadline(Duration.ofSeconds(2)));
+    verifierFor(
+        dialogue(
+            address -> {
+              if (rcpts.incrementAndGet() == 1) {
+                firstInRcpt.countDown();
+                Thread.sleep(200);
+                return "550 5.1.1 unknown\r\n"; // reaches maxRejectionsPerSession: session
+                // destroyed
+              }
+              return OK;
+            }),
+        VerifierConfig.builder()
+            .maxSessions(1)
+            .maxRejectionsPerSession(1)
+            .deadline(Duration.ofSeconds(2)));
     CompletableFuture<Verdict> first = verifier.verifyAsync("nobody@example.com");
     assertThat(firstInRcpt.await(5, TimeUnit.SECONDS)).isTrue();
 
@@ -411,11 +455,13 @@ class FaultInjectionTest {
   @Test
   void reconfigureDuringAVerificationLetsItFinishAndClosesItsSession() throws Exception {
     CountDownLatch inRcpt = new CountDownLatch(1);
-    verifierFor(dialogue(address -> {
-      inRcpt.countDown();
-      Thread.sleep(200);
-      return OK;
-    }));
+    verifierFor(
+        dialogue(
+            address -> {
+              inRcpt.countDown();
+              Thread.sleep(200);
+              return OK;
+            }));
     CompletableFuture<Verdict> inFlight = verifier.verifyAsync("alice@example.com");
     assertThat(inRcpt.await(5, TimeUnit.SECONDS)).isTrue();
 

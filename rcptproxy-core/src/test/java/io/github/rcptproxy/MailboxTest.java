@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import java.util.stream.Stream;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -14,16 +14,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 class MailboxTest {
 
   @ParameterizedTest
-  @ValueSource(strings = {
-      "alice@example.com",
-      "<alice@example.com>",
-      "first.last+tag@sub.example.com",
-      "!#$%&'*+-/=?^_`{|}~@example.com",
-      "\"john.doe@home\"@example.com",
-      "user@[192.0.2.1]",
-      "user@[IPv6:2001:db8::1]",
-      "USER@EXAMPLE.COM"
-  })
+  @ValueSource(
+      strings = {
+        "alice@example.com",
+        "<alice@example.com>",
+        "first.last+tag@sub.example.com",
+        "!#$%&'*+-/=?^_`{|}~@example.com",
+        "\"john.doe@home\"@example.com",
+        "user@[192.0.2.1]",
+        "user@[IPv6:2001:db8::1]",
+        "USER@EXAMPLE.COM"
+      })
   void acceptsValidAddresses(String address) throws Exception {
     Mailbox mailbox = Mailbox.parse(address);
 
@@ -101,7 +102,8 @@ class MailboxTest {
   void domainAndPathLimits() {
     String label = "a".repeat(63);
     String domain256 = String.join(".", label, label, label, label) + ".com"; // 259 bytes
-    assertThatThrownBy(() -> Mailbox.parse("u@" + domain256)).hasMessageContaining("domain longer than 255");
+    assertThatThrownBy(() -> Mailbox.parse("u@" + domain256))
+        .hasMessageContaining("domain longer than 255");
     String domain250 = String.join(".", label, label, label, "a".repeat(58)); // 250 bytes
     assertThatThrownBy(() -> Mailbox.parse("a".repeat(10) + "@" + domain250))
         .hasMessageContaining("path longer than 256 bytes");
@@ -122,8 +124,7 @@ class MailboxTest {
     Mailbox mailbox = Mailbox.parse("jörg@example.com");
 
     assertThat(mailbox.needsSmtputf8()).isTrue();
-    assertThatThrownBy(() -> mailbox.command("RCPT TO:", false))
-        .hasMessageContaining("SMTPUTF8");
+    assertThatThrownBy(() -> mailbox.command("RCPT TO:", false)).hasMessageContaining("SMTPUTF8");
     assertThat(mailbox.command("RCPT TO:", true))
         .isEqualTo("RCPT TO:<jörg@example.com>\r\n".getBytes(StandardCharsets.UTF_8));
   }
@@ -138,7 +139,8 @@ class MailboxTest {
     for (int i = 0; i < bytes.length - 2; i++) {
       assertThat(bytes[i]).isNotIn((byte) '\r', (byte) '\n', (byte) 0);
     }
-    assertThatThrownBy(() -> mailbox.command("RCPT TO:", false)).isInstanceOf(InvalidAddressException.class);
+    assertThatThrownBy(() -> mailbox.command("RCPT TO:", false))
+        .isInstanceOf(InvalidAddressException.class);
   }
 
   @Test

@@ -9,8 +9,8 @@ import java.io.IOException;
 
 /**
  * Fuzz tests of what reads the backend's bytes and what writes the client's address. By default
- * they run once per stored input (regression mode, in {@code mvn verify}); to fuzz for real:
- * {@code JAZZER_FUZZ=1 mvn -pl rcptproxy-core test -Dtest=ParserFuzzTest#replyReader}.
+ * they run once per stored input (regression mode, in {@code mvn verify}); to fuzz for real: {@code
+ * JAZZER_FUZZ=1 mvn -pl rcptproxy-core test -Dtest=ParserFuzzTest#replyReader}.
  */
 class ParserFuzzTest {
 
@@ -52,7 +52,9 @@ class ParserFuzzTest {
     try {
       line = mailbox.command("RCPT TO:", smtputf8);
     } catch (InvalidAddressException refused) {
-      assertThat(smtputf8 && !mailbox.needsSmtputf8()).as("only SMTPUTF8 can make a valid address unsendable").isFalse();
+      assertThat(smtputf8 && !mailbox.needsSmtputf8())
+          .as("only SMTPUTF8 can make a valid address unsendable")
+          .isFalse();
       return;
     }
     assertThat(line.length).isLessThanOrEqualTo(Mailbox.MAX_COMMAND_LINE_BYTES);

@@ -32,13 +32,17 @@ class PostfixVerificationTest {
       Verdict known = verifier.verify(known(1));
       Verdict unknown = verifier.verify(unknown(1));
 
-      assertThat(known).isInstanceOfSatisfying(Verdict.Accepted.class,
-          a -> assertThat(a.reply().code()).isEqualTo(250));
-      assertThat(unknown).isInstanceOfSatisfying(Verdict.Rejected.class, r -> {
-        assertThat(r.reply().code()).isEqualTo(550);
-        assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1");
-        assertThat(r.reply().text()).contains("User unknown");
-      });
+      assertThat(known)
+          .isInstanceOfSatisfying(
+              Verdict.Accepted.class, a -> assertThat(a.reply().code()).isEqualTo(250));
+      assertThat(unknown)
+          .isInstanceOfSatisfying(
+              Verdict.Rejected.class,
+              r -> {
+                assertThat(r.reply().code()).isEqualTo(550);
+                assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1");
+                assertThat(r.reply().text()).contains("User unknown");
+              });
     }
   }
 
@@ -46,10 +50,12 @@ class PostfixVerificationTest {
   void sendsNonAsciiAndQuotedLocalPartsToPostfixIntact() throws Exception {
     try (RecipientVerifier verifier = RecipientVerifier.create(config().build())) {
       assertThat(verifier.verify("jörg@" + PostfixBackend.DOMAIN))
-          .isInstanceOfSatisfying(Verdict.Rejected.class,
+          .isInstanceOfSatisfying(
+              Verdict.Rejected.class,
               r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1"));
       assertThat(verifier.verify("\"john.doe\"@" + PostfixBackend.DOMAIN))
-          .isInstanceOfSatisfying(Verdict.Rejected.class,
+          .isInstanceOfSatisfying(
+              Verdict.Rejected.class,
               r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.1.1"));
       assertThat(verifier.verify(known(7))).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.stats().sessionsOpened()).isEqualTo(1);
@@ -63,7 +69,8 @@ class PostfixVerificationTest {
       List<Long> rejectedMillis = new ArrayList<>();
       for (int i = 0; i < 2000; i++) {
         boolean exists = i % 2 == 0;
-        Verdict verdict = verifier.verify(exists ? known(i % PostfixBackend.MAILBOXES) : unknown(i));
+        Verdict verdict =
+            verifier.verify(exists ? known(i % PostfixBackend.MAILBOXES) : unknown(i));
         if (exists) {
           assertThat(verdict).as("verdict %d", i).isInstanceOf(Verdict.Accepted.class);
         } else {
@@ -72,11 +79,14 @@ class PostfixVerificationTest {
         }
       }
       VerifierStats stats = verifier.stats();
-      double transactionsPerVerification = (double) stats.transactionsOpened() / stats.verifications();
-      System.out.printf("RCPT mode, 2000 verifications at 50%% unknown: %d sessions, %d transactions (%.4f per verification)%n",
+      double transactionsPerVerification =
+          (double) stats.transactionsOpened() / stats.verifications();
+      System.out.printf(
+          "RCPT mode, 2000 verifications at 50%% unknown: %d sessions, %d transactions (%.4f per verification)%n",
           stats.sessionsOpened(), stats.transactionsOpened(), transactionsPerVerification);
       // Postfix delays every reply by 1 s after 10 errors in a session: none may be that slow.
-      assertThat(rejectedMillis).allMatch(ms -> ms < 900, "no rejection delayed by the error limit");
+      assertThat(rejectedMillis)
+          .allMatch(ms -> ms < 900, "no rejection delayed by the error limit");
       assertThat(transactionsPerVerification).isLessThanOrEqualTo(1.0 / 15);
       assertThat(stats.sessionsActive()).isZero();
     }
@@ -89,14 +99,17 @@ class PostfixVerificationTest {
       List<Long> micros = new ArrayList<>();
       for (int i = 0; i < 2000; i++) {
         boolean exists = i % 2 == 0;
-        Verdict verdict = verifier.verify(exists ? known(i % PostfixBackend.MAILBOXES) : unknown(i));
-        assertThat(verdict).as("verdict %d", i)
+        Verdict verdict =
+            verifier.verify(exists ? known(i % PostfixBackend.MAILBOXES) : unknown(i));
+        assertThat(verdict)
+            .as("verdict %d", i)
             .isInstanceOf(exists ? Verdict.Accepted.class : Verdict.Rejected.class);
         micros.add(verdict.latency().toNanos() / 1000);
       }
       micros.sort(null);
       long p99 = micros.get(micros.size() * 99 / 100);
-      System.out.printf("VRFY mode, 2000 verifications at 50%% unknown: p50 %d us, p99 %d us, %d transactions%n",
+      System.out.printf(
+          "VRFY mode, 2000 verifications at 50%% unknown: p50 %d us, p99 %d us, %d transactions%n",
           micros.get(micros.size() / 2), p99, verifier.stats().transactionsOpened());
       assertThat(p99).isLessThan(50_000);
       assertThat(verifier.stats().transactionsOpened()).isZero();

@@ -37,7 +37,8 @@ class ReplyReaderTest {
 
   @Test
   void readsSingleLineReplyWithEnhancedStatus() throws IOException {
-    BackendReply reply = reader("550 5.1.1 <x@y>: Recipient address rejected\r\n").read().toBackendReply();
+    BackendReply reply =
+        reader("550 5.1.1 <x@y>: Recipient address rejected\r\n").read().toBackendReply();
 
     assertThat(reply.code()).isEqualTo(550);
     assertThat(reply.enhancedStatus()).isEqualTo("5.1.1");
@@ -46,7 +47,8 @@ class ReplyReaderTest {
 
   @Test
   void joinsMultiLineReplyAndKeepsEachLineForEhlo() throws IOException {
-    ReplyReader.Reply reply = reader("250-backend.test\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n").read();
+    ReplyReader.Reply reply =
+        reader("250-backend.test\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n").read();
 
     assertThat(reply.lines()).containsExactly("backend.test", "PIPELINING", "SMTPUTF8");
     assertThat(reply.toBackendReply().text()).isEqualTo("backend.test PIPELINING SMTPUTF8");
@@ -54,7 +56,8 @@ class ReplyReaderTest {
 
   @Test
   void readsConsecutiveRepliesSplitAcrossReadsOfOneByte() throws IOException {
-    ReplyReader reader = reader(oneByteAtATime("250 2.1.0 Ok\r\n550-5.1.1 no\r\n550 5.1.1 such user\r\n"));
+    ReplyReader reader =
+        reader(oneByteAtATime("250 2.1.0 Ok\r\n550-5.1.1 no\r\n550 5.1.1 such user\r\n"));
 
     assertThat(reader.read().code()).isEqualTo(250);
     BackendReply second = reader.read().toBackendReply();
@@ -96,12 +99,16 @@ class ReplyReaderTest {
 
   @Test
   void refusesMismatchedCodes() {
-    assertThatThrownBy(() -> reader("250-a\r\n251 b\r\n").read()).hasMessageContaining("changes code");
+    assertThatThrownBy(() -> reader("250-a\r\n251 b\r\n").read())
+        .hasMessageContaining("changes code");
   }
 
   @Test
   void refusesMalformedLines() {
-    for (String raw : new String[] {"HTTP/1.1 200 OK\r\n", "25\r\n", "250x\r\n", "650 no\r\n", "150 no\r\n", "\r\n"}) {
+    for (String raw :
+        new String[] {
+          "HTTP/1.1 200 OK\r\n", "25\r\n", "250x\r\n", "650 no\r\n", "150 no\r\n", "\r\n"
+        }) {
       assertThatThrownBy(() -> reader(raw).read()).as(raw).hasMessageContaining("malformed");
     }
   }
@@ -130,18 +137,22 @@ class ReplyReaderTest {
   @Test
   void endOfStreamIsConnectionClosed() {
     assertThatThrownBy(() -> reader("250-partial\r\n").read())
-        .isInstanceOfSatisfying(SessionFailure.class, f -> {
-          assertThat(f.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE);
-          assertThat(f.retryable()).isTrue();
-        });
+        .isInstanceOfSatisfying(
+            SessionFailure.class,
+            f -> {
+              assertThat(f.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE);
+              assertThat(f.retryable()).isTrue();
+            });
   }
 
   @Test
   void malformedReplyIsAProtocolErrorThatIsNotRetried() {
     assertThatThrownBy(() -> reader("garbage\r\n").read())
-        .isInstanceOfSatisfying(SessionFailure.class, f -> {
-          assertThat(f.reason()).isEqualTo(Verdict.Reason.PROTOCOL_ERROR);
-          assertThat(f.retryable()).isFalse();
-        });
+        .isInstanceOfSatisfying(
+            SessionFailure.class,
+            f -> {
+              assertThat(f.reason()).isEqualTo(Verdict.Reason.PROTOCOL_ERROR);
+              assertThat(f.retryable()).isFalse();
+            });
   }
 }

@@ -24,7 +24,10 @@ import org.junit.jupiter.api.Test;
 class SharedCacheClusterTest {
 
   private static HazelcastInstance member(String name) {
-    Config config = new Config().setClusterName("rcptproxy-test-" + ProcessHandle.current().pid()).setInstanceName(name);
+    Config config =
+        new Config()
+            .setClusterName("rcptproxy-test-" + ProcessHandle.current().pid())
+            .setInstanceName(name);
     config.setProperty("hazelcast.phone.home.enabled", "false");
     config.setProperty("hazelcast.logging.type", "slf4j");
     config.setProperty("hazelcast.socket.bind.any", "false"); // loopback only
@@ -38,25 +41,46 @@ class SharedCacheClusterTest {
   }
 
   private static Cache<String, VerdictCache.CachedVerdict> cacheOn(HazelcastInstance member) {
-    CachingProvider provider = Caching.getCachingProvider(HazelcastCachingProvider.MEMBER_CACHING_PROVIDER);
-    CacheManager manager = provider.getCacheManager(null, null, HazelcastCachingProvider.propertiesByInstanceItself(member));
+    CachingProvider provider =
+        Caching.getCachingProvider(HazelcastCachingProvider.MEMBER_CACHING_PROVIDER);
+    CacheManager manager =
+        provider.getCacheManager(
+            null, null, HazelcastCachingProvider.propertiesByInstanceItself(member));
     Cache<String, VerdictCache.CachedVerdict> cache = manager.getCache("rcptproxy-verdicts");
-    return cache != null ? cache : manager.createCache("rcptproxy-verdicts",
-        new MutableConfiguration<String, VerdictCache.CachedVerdict>().setTypes(String.class, VerdictCache.CachedVerdict.class));
+    return cache != null
+        ? cache
+        : manager.createCache(
+            "rcptproxy-verdicts",
+            new MutableConfiguration<String, VerdictCache.CachedVerdict>()
+                .setTypes(String.class, VerdictCache.CachedVerdict.class));
   }
 
   @Test
   void verdictLearntOnOneGatewayIsServedByTheOther() throws Exception {
     HazelcastInstance first = member("rcptproxy-a");
     HazelcastInstance second = member("rcptproxy-b");
-    try (ScriptedSmtpServer backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(a ->
-            a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"))) {
+    try (ScriptedSmtpServer backend =
+        ScriptedSmtpServer.start(
+            ScriptedSmtpServer.dialogue(
+                a -> a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"))) {
       assertThat(first.getCluster().getMembers()).hasSize(2);
       VerifierConfig.Builder config = VerifierConfig.builder().backend("127.0.0.1", backend.port());
-      try (RecipientVerifier gatewayA = RecipientVerifier.create(config
-              .sharedCache(new JCacheVerdictCache(cacheOn(first)), Duration.ofHours(1), Duration.ofMinutes(5)).build());
-          RecipientVerifier gatewayB = RecipientVerifier.create(config
-              .sharedCache(new JCacheVerdictCache(cacheOn(second)), Duration.ofHours(1), Duration.ofMinutes(5)).build())) {
+      try (RecipientVerifier gatewayA =
+              RecipientVerifier.create(
+                  config
+                      .sharedCache(
+                          new JCacheVerdictCache(cacheOn(first)),
+                          Duration.ofHours(1),
+                          Duration.ofMinutes(5))
+                      .build());
+          RecipientVerifier gatewayB =
+              RecipientVerifier.create(
+                  config
+                      .sharedCache(
+                          new JCacheVerdictCache(cacheOn(second)),
+                          Duration.ofHours(1),
+                          Duration.ofMinutes(5))
+                      .build())) {
         assertThat(gatewayA.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
         assertThat(gatewayA.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
 

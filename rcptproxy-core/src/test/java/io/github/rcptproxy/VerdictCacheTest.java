@@ -25,9 +25,15 @@ class VerdictCacheTest {
 
   @BeforeEach
   void start() {
-    backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address ->
-        MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : address.startsWith("tmp")
-            ? "450 4.2.0 try later\r\n" : "550 5.1.1 unknown\r\n"));
+    backend =
+        ScriptedSmtpServer.start(
+            ScriptedSmtpServer.dialogue(
+                address ->
+                    MAILBOXES.contains(address)
+                        ? "250 2.1.5 Ok\r\n"
+                        : address.startsWith("tmp")
+                            ? "450 4.2.0 try later\r\n"
+                            : "550 5.1.1 unknown\r\n"));
   }
 
   @AfterEach
@@ -37,7 +43,9 @@ class VerdictCacheTest {
   }
 
   private VerifierConfig.Builder config() {
-    return VerifierConfig.builder().backend("127.0.0.1", backend.port()).clock(clock)
+    return VerifierConfig.builder()
+        .backend("127.0.0.1", backend.port())
+        .clock(clock)
         .cache(Duration.ofMinutes(60), Duration.ofMinutes(5), 1000);
   }
 
@@ -145,14 +153,18 @@ class VerdictCacheTest {
   void catchAllDomainIsReportedInsteadOfTrusted() throws IOException {
     backend.close();
     backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"));
-    verifier = RecipientVerifier.create(config().noCache().catchAllDetection(Duration.ofHours(1)).build());
+    verifier =
+        RecipientVerifier.create(config().noCache().catchAllDetection(Duration.ofHours(1)).build());
 
     Verdict verdict = verifier.verify("anyone@example.com");
     verifier.verify("someone@example.com");
 
-    assertThat(verdict).isInstanceOfSatisfying(Verdict.Unverified.class,
-        u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL));
-    assertThat(countOf(backend.received(), "RCPT TO:<rcptproxy-")).isEqualTo(1); // once per domain per TTL
+    assertThat(verdict)
+        .isInstanceOfSatisfying(
+            Verdict.Unverified.class,
+            u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL));
+    assertThat(countOf(backend.received(), "RCPT TO:<rcptproxy-"))
+        .isEqualTo(1); // once per domain per TTL
     clock.advance(Duration.ofHours(2));
     verifier.verify("someone@example.com");
     assertThat(countOf(backend.received(), "RCPT TO:<rcptproxy-")).isEqualTo(2);
@@ -160,7 +172,8 @@ class VerdictCacheTest {
 
   @Test
   void domainThatRejectsRandomLocalPartsIsTrusted() {
-    verifier = RecipientVerifier.create(config().noCache().catchAllDetection(Duration.ofHours(1)).build());
+    verifier =
+        RecipientVerifier.create(config().noCache().catchAllDetection(Duration.ofHours(1)).build());
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
@@ -173,24 +186,35 @@ class VerdictCacheTest {
     verifier = RecipientVerifier.create(config().listener(metrics).build());
     metrics.bindTo(verifier);
 
-    verifier.verifyAll(List.of("alice@example.com", "nobody@example.com", "tmp@example.com", "alice@example.com"));
+    verifier.verifyAll(
+        List.of("alice@example.com", "nobody@example.com", "tmp@example.com", "alice@example.com"));
 
-    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "accepted").counter().count()).isEqualTo(2);
-    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "rejected").counter().count()).isEqualTo(1);
-    assertThat(registry.get("rcptproxy.verdicts").tag("reason", "temporary_failure").counter().count()).isEqualTo(1);
-    assertThat(registry.get("rcptproxy.verification.latency").tag("source", "backend").timer().count()).isEqualTo(4); // one batch: both alices miss
+    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "accepted").counter().count())
+        .isEqualTo(2);
+    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "rejected").counter().count())
+        .isEqualTo(1);
+    assertThat(
+            registry.get("rcptproxy.verdicts").tag("reason", "temporary_failure").counter().count())
+        .isEqualTo(1);
+    assertThat(
+            registry.get("rcptproxy.verification.latency").tag("source", "backend").timer().count())
+        .isEqualTo(4); // one batch: both alices miss
     assertThat(registry.get("rcptproxy.sessions.opened").functionCounter().count()).isEqualTo(1);
-    assertThat(registry.get("rcptproxy.sessions").tag("state", "idle").gauge().value()).isEqualTo(1);
+    assertThat(registry.get("rcptproxy.sessions").tag("state", "idle").gauge().value())
+        .isEqualTo(1);
     assertThat(registry.get("rcptproxy.backend.up").gauge().value()).isEqualTo(1);
 
     verifier.verify("alice@example.com");
     assertThat(registry.get("rcptproxy.cache.hits").functionCounter().count()).isEqualTo(1);
-    assertThat(registry.get("rcptproxy.verification.latency").tag("source", "cache").timer().count()).isEqualTo(1);
+    assertThat(
+            registry.get("rcptproxy.verification.latency").tag("source", "cache").timer().count())
+        .isEqualTo(1);
   }
 
   @Test
   void healthFollowsTheBackend() throws IOException {
-    verifier = RecipientVerifier.create(config().noCache().deadline(Duration.ofMillis(500)).build());
+    verifier =
+        RecipientVerifier.create(config().noCache().deadline(Duration.ofMillis(500)).build());
     assertThat(verifier.health().status()).isEqualTo(Health.Status.UNKNOWN);
 
     verifier.verify("alice@example.com");
@@ -201,7 +225,8 @@ class VerdictCacheTest {
     clock.advance(Duration.ofSeconds(1));
     verifier.verify("bob@example.com");
     assertThat(verifier.health().status()).isEqualTo(Health.Status.DOWN);
-    assertThat(verifier.health().lastError()).hasValueSatisfying(e -> assertThat(e).startsWith("BACKEND_UNAVAILABLE"));
+    assertThat(verifier.health().lastError())
+        .hasValueSatisfying(e -> assertThat(e).startsWith("BACKEND_UNAVAILABLE"));
 
     try (RecipientVerifier none = RecipientVerifier.create(VerifierConfig.builder().build())) {
       assertThat(none.health().status()).isEqualTo(Health.Status.NOT_CONFIGURED);

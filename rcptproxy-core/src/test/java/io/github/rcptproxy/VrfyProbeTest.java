@@ -24,28 +24,35 @@ class VrfyProbeTest {
 
   /** A backend whose VRFY answer for a mailbox comes from {@code vrfy}; RCPT is honest. */
   private void start(VrfyAnswer vrfy, int maxVrfyPerSession) {
-    server = ScriptedSmtpServer.start(connection -> {
-      connection.write("220 vrfy.test\r\n");
-      String line;
-      while ((line = connection.readLine()) != null) {
-        String address = line.contains("<") ? line.substring(line.indexOf('<') + 1, line.lastIndexOf('>')) : "";
-        if (line.startsWith("EHLO")) {
-          connection.write("250-vrfy.test\r\n250-PIPELINING\r\n250 VRFY\r\n");
-        } else if (line.startsWith("VRFY")) {
-          connection.write(vrfy.answer(address, MAILBOXES.contains(address)));
-        } else if (line.startsWith("RCPT")) {
-          connection.write(MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n");
-        } else {
-          connection.write("250 Ok\r\n");
-        }
-      }
-    });
-    verifier = RecipientVerifier.create(
-        VerifierConfig.builder()
-            .backend("127.0.0.1", server.port())
-            .probeMethod(ProbeMethod.VRFY)
-            .maxVrfyPerSession(maxVrfyPerSession)
-            .build());
+    server =
+        ScriptedSmtpServer.start(
+            connection -> {
+              connection.write("220 vrfy.test\r\n");
+              String line;
+              while ((line = connection.readLine()) != null) {
+                String address =
+                    line.contains("<")
+                        ? line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'))
+                        : "";
+                if (line.startsWith("EHLO")) {
+                  connection.write("250-vrfy.test\r\n250-PIPELINING\r\n250 VRFY\r\n");
+                } else if (line.startsWith("VRFY")) {
+                  connection.write(vrfy.answer(address, MAILBOXES.contains(address)));
+                } else if (line.startsWith("RCPT")) {
+                  connection.write(
+                      MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n");
+                } else {
+                  connection.write("250 Ok\r\n");
+                }
+              }
+            });
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", server.port())
+                .probeMethod(ProbeMethod.VRFY)
+                .maxVrfyPerSession(maxVrfyPerSession)
+                .build());
   }
 
   interface VrfyAnswer {
@@ -54,12 +61,17 @@ class VrfyProbeTest {
 
   @Test
   void honestVrfyIsUsedWithoutOpeningATransaction() {
-    start((address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n", 90);
+    start(
+        (address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n",
+        90);
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
 
-    assertThat(server.received()).contains("VRFY <rcptproxy-").doesNotContain("MAIL FROM").doesNotContain("RCPT");
+    assertThat(server.received())
+        .contains("VRFY <rcptproxy-")
+        .doesNotContain("MAIL FROM")
+        .doesNotContain("RCPT");
     assertThat(verifier.stats().transactionsOpened()).isZero();
   }
 
@@ -86,7 +98,8 @@ class VrfyProbeTest {
 
   @Test
   void vrfySessionIsRecycledAfterConfiguredNumberOfCommands() {
-    start((address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n", 5);
+    start(
+        (address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n", 5);
 
     for (int i = 0; i < 8; i++) {
       assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);

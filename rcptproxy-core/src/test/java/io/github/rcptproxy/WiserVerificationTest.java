@@ -54,8 +54,8 @@ class WiserVerificationTest {
       assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.verify("<bob@example.com>")).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.verify("mallory@example.com"))
-          .isInstanceOfSatisfying(Verdict.Rejected.class,
-              r -> assertThat(r.reply().code()).isBetween(500, 599));
+          .isInstanceOfSatisfying(
+              Verdict.Rejected.class, r -> assertThat(r.reply().code()).isBetween(500, 599));
       VerifierStats stats = verifier.stats();
       assertThat(stats.accepted()).isEqualTo(2);
       assertThat(stats.rejected()).isEqualTo(1);
@@ -111,12 +111,17 @@ class WiserVerificationTest {
   void evictorClosesIdleSessionsWithoutAnyVerification() {
     try (RecipientVerifier verifier =
         RecipientVerifier.create(
-            config().clock(java.time.Clock.systemUTC()).idleTimeout(Duration.ofMillis(200)).build())) {
+            config()
+                .clock(java.time.Clock.systemUTC())
+                .idleTimeout(Duration.ofMillis(200))
+                .build())) {
       verifier.verify("alice@example.com");
       assertThat(verifier.stats().sessionsIdle()).isEqualTo(1);
 
-      await().atMost(Duration.ofSeconds(5))
-          .until(() -> verifier.stats().sessionsIdle() == 0 && verifier.stats().sessionsClosed() == 1);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(
+              () -> verifier.stats().sessionsIdle() == 0 && verifier.stats().sessionsClosed() == 1);
     }
   }
 
@@ -128,7 +133,9 @@ class WiserVerificationTest {
       assertThat(verifier.stats().sessionsIdle()).isEqualTo(1);
 
       VerifierConfig next =
-          verifier.config().toBuilder().backend("127.0.0.1", other.getServer().getPortAllocated()).build();
+          verifier.config().toBuilder()
+              .backend("127.0.0.1", other.getServer().getPortAllocated())
+              .build();
       verifier.reconfigure(next);
 
       assertThat(verifier.stats().sessionsClosed()).isEqualTo(1);
@@ -145,7 +152,8 @@ class WiserVerificationTest {
     try (RecipientVerifier verifier = RecipientVerifier.create(config().maxSessions(3).build())) {
       List<CompletableFuture<Verdict>> verdicts = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
-        verdicts.add(verifier.verifyAsync(i % 2 == 0 ? "alice@example.com" : "nobody" + i + "@example.com"));
+        verdicts.add(
+            verifier.verifyAsync(i % 2 == 0 ? "alice@example.com" : "nobody" + i + "@example.com"));
       }
       for (int i = 0; i < verdicts.size(); i++) {
         assertThat(verdicts.get(i).get())
@@ -160,22 +168,29 @@ class WiserVerificationTest {
 
   @Test
   void catchAllWiserIsDetectedAndItsAcceptancesReportedAsCatchAll() {
-    Wiser acceptsAll = Wiser.accepter((from, recipient) -> true)
-        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    Wiser acceptsAll =
+        Wiser.accepter((from, recipient) -> true)
+            .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
     acceptsAll.start();
-    try (RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder()
-        .backend("127.0.0.1", acceptsAll.getServer().getPortAllocated())
-        .catchAllDetection(Duration.ofHours(1)).build())) {
+    try (RecipientVerifier verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", acceptsAll.getServer().getPortAllocated())
+                .catchAllDetection(Duration.ofHours(1))
+                .build())) {
       assertThat(verifier.verify("anyone@example.com"))
-          .isInstanceOfSatisfying(Verdict.Unverified.class, u -> {
-            assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL);
-            assertThat(u.reply()).isPresent();
-          });
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> {
+                assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL);
+                assertThat(u.reply()).isPresent();
+              });
       assertThat(verifier.stats().unverified()).containsEntry(Verdict.Reason.CATCH_ALL, 1L);
     } finally {
       acceptsAll.stop();
     }
-    try (RecipientVerifier honest = RecipientVerifier.create(config().catchAllDetection(Duration.ofHours(1)).build())) {
+    try (RecipientVerifier honest =
+        RecipientVerifier.create(config().catchAllDetection(Duration.ofHours(1)).build())) {
       assertThat(honest.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     }
   }
@@ -184,7 +199,8 @@ class WiserVerificationTest {
   void withoutBackendEveryAddressIsNotConfigured() {
     try (RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder().build())) {
       assertThat(verifier.verify("alice@example.com"))
-          .isInstanceOfSatisfying(Verdict.Unverified.class,
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
               u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.NOT_CONFIGURED));
     }
   }
@@ -194,10 +210,12 @@ class WiserVerificationTest {
     try (RecipientVerifier verifier =
         RecipientVerifier.create(VerifierConfig.builder().backend("backend.invalid").build())) {
       assertThat(verifier.verify("alice@example.com"))
-          .isInstanceOfSatisfying(Verdict.Unverified.class, u -> {
-            assertThat(u.reason()).isEqualTo(Verdict.Reason.NOT_CONFIGURED);
-            assertThat(u.detail()).contains("backend.invalid");
-          });
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> {
+                assertThat(u.reason()).isEqualTo(Verdict.Reason.NOT_CONFIGURED);
+                assertThat(u.detail()).contains("backend.invalid");
+              });
     }
   }
 

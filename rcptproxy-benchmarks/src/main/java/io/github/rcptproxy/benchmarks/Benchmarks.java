@@ -23,9 +23,9 @@ import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
 
 /**
- * Measures, side by side in one run and against the same backend, what a recipient check costs:
- * a raw socket client (the floor), the naive alternatives, rcptproxy alone and behind the
- * SubEthaSMTP adapter. Prints Markdown tables with ratios to the baseline of the same run.
+ * Measures, side by side in one run and against the same backend, what a recipient check costs: a
+ * raw socket client (the floor), the naive alternatives, rcptproxy alone and behind the SubEthaSMTP
+ * adapter. Prints Markdown tables with ratios to the baseline of the same run.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million]}
  */
@@ -42,21 +42,32 @@ public final class Benchmarks {
     void run(int i) throws Exception;
   }
 
-  record Target(String name, int port, IntFunction<String> knownAddress, Runnable refillInflowTokens) {}
+  record Target(
+      String name, int port, IntFunction<String> knownAddress, Runnable refillInflowTokens) {}
 
   public static void main(String[] args) throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     List<String> options = List.of(args);
     Benchmarks benchmarks = new Benchmarks(options.contains("--quick") ? 1000 : 5000);
-    System.out.printf("rcptproxy benchmarks, %s, %d cores, %s, Java %s, %s%n%n", LocalDate.now(),
-        Runtime.getRuntime().availableProcessors(), cpuModel(), System.getProperty("java.version"),
+    System.out.printf(
+        "rcptproxy benchmarks, %s, %d cores, %s, Java %s, %s%n%n",
+        LocalDate.now(),
+        Runtime.getRuntime().availableProcessors(),
+        cpuModel(),
+        System.getProperty("java.version"),
         System.getProperty("os.name") + " " + System.getProperty("os.version"));
 
-    Wiser wiser = Wiser.accepter((from, to) -> true)
-        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).maxRecipients(-1));
+    Wiser wiser =
+        Wiser.accepter((from, to) -> true)
+            .server(
+                SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).maxRecipients(-1));
     wiser.start();
-    benchmarks.compare(new Target("Wiser (in-process SubEthaSMTP, accepts all)", wiser.getServer().getPortAllocated(),
-        i -> "user" + i + "@example.test", () -> {}));
+    benchmarks.compare(
+        new Target(
+            "Wiser (in-process SubEthaSMTP, accepts all)",
+            wiser.getServer().getPortAllocated(),
+            i -> "user" + i + "@example.test",
+            () -> {}));
     benchmarks.memory(wiser.getServer().getPortAllocated(), options.contains("--million"));
 
     PostfixBackend postfix = null;
@@ -67,14 +78,18 @@ public final class Benchmarks {
     }
     if (postfix != null) {
       PostfixBackend started = postfix;
-      Target target = new Target("Postfix 3.7 (real, default limits)", postfix.port(),
-          i -> PostfixBackend.known(i % PostfixBackend.MAILBOXES), () -> {
-            try {
-              started.deliverOneMessage();
-            } catch (Exception e) {
-              throw new IllegalStateException(e);
-            }
-          });
+      Target target =
+          new Target(
+              "Postfix 3.7 (real, default limits)",
+              postfix.port(),
+              i -> PostfixBackend.known(i % PostfixBackend.MAILBOXES),
+              () -> {
+                try {
+                  started.deliverOneMessage();
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
       benchmarks.compare(target);
       benchmarks.acrossNetwork(target);
     }
@@ -98,18 +113,24 @@ public final class Benchmarks {
         RecipientVerifier verifier = RecipientVerifier.create(config)) {
       raw.expectCommand("EHLO bench.test", '2');
       raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-      Operation rcpt = i -> {
-        if (i % 500 == 499) { // stay under smtpd_recipient_limit
-          raw.expectCommand("RSET", '2');
-          raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-        }
-        raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-      };
+      Operation rcpt =
+          i -> {
+            if (i % 500 == 499) { // stay under smtpd_recipient_limit
+              raw.expectCommand("RSET", '2');
+              raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+            }
+            raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+          };
       Operation verify = i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)));
       measure("warm-up", operations, 1, rcpt);
       measure("warm-up", operations, 1, verify);
       Measurement[] pair = interleaved(operations, rcpt, verify, target.refillInflowTokens());
-      baseline = new Measurement("baseline: raw client, one connection, RCPT after RCPT", pair[0].nanos, pair[0].wallNanos, 1);
+      baseline =
+          new Measurement(
+              "baseline: raw client, one connection, RCPT after RCPT",
+              pair[0].nanos,
+              pair[0].wallNanos,
+              1);
       single = new Measurement("rcptproxy verify(), 1 caller", pair[1].nanos, pair[1].wallNanos, 1);
     }
     rows.add(baseline);
@@ -117,29 +138,44 @@ public final class Benchmarks {
 
     // On Postfix each of these keeps an inflow-control token: past about 100, each waits 1 s.
     int connections = target.name().startsWith("Postfix") ? 120 : operations / 5;
-    rows.add(measure("connection per verification (connect, EHLO, MAIL, RCPT, QUIT), " + connections + " times", connections, 1, i -> {
-      try (RawSmtp raw = new RawSmtp(target.port())) {
-        raw.expectCommand("EHLO bench.test", '2');
-        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-        raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-        raw.command("QUIT");
-      }
-    }));
+    rows.add(
+        measure(
+            "connection per verification (connect, EHLO, MAIL, RCPT, QUIT), "
+                + connections
+                + " times",
+            connections,
+            1,
+            i -> {
+              try (RawSmtp raw = new RawSmtp(target.port())) {
+                raw.expectCommand("EHLO bench.test", '2');
+                raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+                raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+                raw.command("QUIT");
+              }
+            }));
     target.refillInflowTokens().run();
 
     AtomicReference<Measurement> through = new AtomicReference<>();
     try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
       Operation verify = i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)));
       rows.add(single);
-      try (RecipientVerifier cached = RecipientVerifier.create(config.toBuilder()
-          .cache(Duration.ofHours(1), Duration.ofMinutes(5), 100_000).build())) {
+      try (RecipientVerifier cached =
+          RecipientVerifier.create(
+              config.toBuilder()
+                  .cache(Duration.ofHours(1), Duration.ofMinutes(5), 100_000)
+                  .build())) {
         Operation hit = i -> expectAccepted(cached.verify(target.knownAddress().apply(i % 500)));
         measure("warm-up", operations, 1, hit);
         rows.add(measure("rcptproxy verify(), verdict cache hit", operations, 1, hit));
       }
       for (int callers : new int[] {4, 16, 64}) {
         target.refillInflowTokens().run();
-        rows.add(measureConcurrently("rcptproxy verify(), " + callers + " callers (8 sessions)", operations, callers, verify));
+        rows.add(
+            measureConcurrently(
+                "rcptproxy verify(), " + callers + " callers (8 sessions)",
+                operations,
+                callers,
+                verify));
       }
       target.refillInflowTokens().run();
 
@@ -150,25 +186,39 @@ public final class Benchmarks {
       Operation batch = i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted);
       Operation singles = i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)));
       measure("warm-up", 20, 100, batch);
-      Measurement batches = measure("rcptproxy verifyAll(100 recipients), per 100", operations / 100, 100, batch);
+      Measurement batches =
+          measure("rcptproxy verifyAll(100 recipients), per 100", operations / 100, 100, batch);
       target.refillInflowTokens().run();
-      Measurement sequential = measure("rcptproxy 100 × verify(), per 100", operations / 100, 100, singles);
+      Measurement sequential =
+          measure("rcptproxy 100 × verify(), per 100", operations / 100, 100, singles);
       rows.add(batches);
       rows.add(sequential);
       target.refillInflowTokens().run();
 
-      SMTPServer front = SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).maxRecipients(-1)
-          .messageHandlerFactory(RecipientVerifyingHandlerFactory.wrap(context -> new DiscardingHandler(), verifier,
-              RecipientPolicy.builder().bypass().bypassBackend(false).disconnectAfterRejections(0).build()))
-          .build();
+      SMTPServer front =
+          SMTPServer.port(0)
+              .bindAddress(InetAddress.getLoopbackAddress())
+              .maxRecipients(-1)
+              .messageHandlerFactory(
+                  RecipientVerifyingHandlerFactory.wrap(
+                      context -> new DiscardingHandler(),
+                      verifier,
+                      RecipientPolicy.builder()
+                          .bypass()
+                          .bypassBackend(false)
+                          .disconnectAfterRejections(0)
+                          .build()))
+              .build();
       front.start();
       try (RawSmtp raw = new RawSmtp(front.getPortAllocated())) {
         raw.expectCommand("EHLO bench.test", '2');
         raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-        Operation rcpt = i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+        Operation rcpt =
+            i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
         measure("warm-up", operations, 1, rcpt);
         target.refillInflowTokens().run();
-        through.set(measure("client → SubEthaSMTP + rcptproxy adapter → backend", operations, 1, rcpt));
+        through.set(
+            measure("client → SubEthaSMTP + rcptproxy adapter → backend", operations, 1, rcpt));
       } finally {
         front.stop();
       }
@@ -180,11 +230,16 @@ public final class Benchmarks {
     int cycles = target.name().startsWith("Postfix") ? 120 : operations;
     try (RawSmtp raw = new RawSmtp(target.port())) {
       raw.expectCommand("EHLO bench.test", '2');
-      rows.add(measure("transaction per verification (MAIL, RCPT, RSET), " + cycles + " cycles", cycles, 1, i -> {
-        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-        raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-        raw.expectCommand("RSET", '2');
-      }));
+      rows.add(
+          measure(
+              "transaction per verification (MAIL, RCPT, RSET), " + cycles + " cycles",
+              cycles,
+              1,
+              i -> {
+                raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+                raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+                raw.expectCommand("RSET", '2');
+              }));
     }
     target.refillInflowTokens().run();
 
@@ -193,10 +248,12 @@ public final class Benchmarks {
     for (Measurement row : rows) {
       System.out.println(row.row(baseline));
     }
-    System.out.printf("%nrcptproxy p50 / baseline p50: %.2f (target ≤ 1.3); connection per verification p50 / rcptproxy p50: %.2f (target ≥ 3)%n",
+    System.out.printf(
+        "%nrcptproxy p50 / baseline p50: %.2f (target ≤ 1.3); connection per verification p50 / rcptproxy p50: %.2f (target ≥ 3)%n",
         single.percentileMicros(50) / baseline.percentileMicros(50),
         rows.get(1).percentileMicros(50) / single.percentileMicros(50));
-    System.out.printf("adapter path p50 / direct p50: %.2f (target < 1.6); 100 × verify() / verifyAll(100): %.2f (target ≥ 5)%n%n",
+    System.out.printf(
+        "adapter path p50 / direct p50: %.2f (target < 1.6); 100 × verify() / verifyAll(100): %.2f (target ≥ 5)%n%n",
         through.get().percentileMicros(50) / baseline.percentileMicros(50),
         sequentialNanos(rows, "100 × verify()") / sequentialNanos(rows, "verifyAll"));
   }
@@ -204,7 +261,8 @@ public final class Benchmarks {
   /** The same comparisons across a 1 ms round trip: where saved round trips show. */
   private void acrossNetwork(Target target) throws Exception {
     try (LatencyProxy network = new LatencyProxy(target.port(), 500_000)) {
-      System.out.println("### " + target.name() + " behind a 1 ms round trip (0.5 ms each way, latency proxy)");
+      System.out.println(
+          "### " + target.name() + " behind a 1 ms round trip (0.5 ms each way, latency proxy)");
       System.out.println();
       System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
       System.out.println("|---|---|---|---|---|---|");
@@ -214,34 +272,56 @@ public final class Benchmarks {
       try (RawSmtp raw = new RawSmtp(network.port())) {
         raw.expectCommand("EHLO bench.test", '2');
         raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-        baseline = measure("baseline: raw client, one connection, RCPT after RCPT", samples, 1,
-            i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2'));
+        baseline =
+            measure(
+                "baseline: raw client, one connection, RCPT after RCPT",
+                samples,
+                1,
+                i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2'));
       }
       rows.add(baseline);
       target.refillInflowTokens().run();
-      rows.add(measure("connection per verification, 50 times", 50, 1, i -> {
-        try (RawSmtp raw = new RawSmtp(network.port())) {
-          raw.expectCommand("EHLO bench.test", '2');
-          raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-          raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-          raw.command("QUIT");
-        }
-      }));
+      rows.add(
+          measure(
+              "connection per verification, 50 times",
+              50,
+              1,
+              i -> {
+                try (RawSmtp raw = new RawSmtp(network.port())) {
+                  raw.expectCommand("EHLO bench.test", '2');
+                  raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+                  raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+                  raw.command("QUIT");
+                }
+              }));
       target.refillInflowTokens().run();
-      try (RecipientVerifier verifier = RecipientVerifier.create(
-          VerifierConfig.builder().backend("127.0.0.1", network.port()).build())) {
-        rows.add(measure("rcptproxy verify(), 1 caller", samples, 1,
-            i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)))));
+      try (RecipientVerifier verifier =
+          RecipientVerifier.create(
+              VerifierConfig.builder().backend("127.0.0.1", network.port()).build())) {
+        rows.add(
+            measure(
+                "rcptproxy verify(), 1 caller",
+                samples,
+                1,
+                i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)))));
         target.refillInflowTokens().run();
         List<String> hundred = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
           hundred.add(target.knownAddress().apply(i));
         }
-        rows.add(measure("rcptproxy verifyAll(100 recipients), per 100", 10, 100,
-            i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted)));
+        rows.add(
+            measure(
+                "rcptproxy verifyAll(100 recipients), per 100",
+                10,
+                100,
+                i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted)));
         target.refillInflowTokens().run();
-        rows.add(measure("rcptproxy 100 × verify(), per 100", 10, 100,
-            i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)))));
+        rows.add(
+            measure(
+                "rcptproxy 100 × verify(), per 100",
+                10,
+                100,
+                i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)))));
       }
       target.refillInflowTokens().run();
       System.out.println();
@@ -250,20 +330,29 @@ public final class Benchmarks {
       for (Measurement row : rows) {
         System.out.println(row.row(baseline));
       }
-      System.out.printf("%nconnection per verification p50 / rcptproxy p50: %.2f; 100 × verify() / verifyAll(100): %.2f%n%n",
+      System.out.printf(
+          "%nconnection per verification p50 / rcptproxy p50: %.2f; 100 × verify() / verifyAll(100): %.2f%n%n",
           rows.get(1).percentileMicros(50) / rows.get(2).percentileMicros(50),
           rows.get(4).percentileMicros(50) / rows.get(3).percentileMicros(50));
     }
   }
 
   private static double sequentialNanos(List<Measurement> rows, String prefix) {
-    return rows.stream().filter(r -> r.name.contains(prefix)).findFirst().orElseThrow().percentileMicros(50);
+    return rows.stream()
+        .filter(r -> r.name.contains(prefix))
+        .findFirst()
+        .orElseThrow()
+        .percentileMicros(50);
   }
 
-  /** Allocation per verification, and heap after many session cycles (and a million verifications). */
+  /**
+   * Allocation per verification, and heap after many session cycles (and a million verifications).
+   */
   private void memory(int port, boolean million) throws Exception {
-    com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-    try (RecipientVerifier verifier = RecipientVerifier.create(VerifierConfig.builder().backend("127.0.0.1", port).build())) {
+    com.sun.management.ThreadMXBean threads =
+        (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    try (RecipientVerifier verifier =
+        RecipientVerifier.create(VerifierConfig.builder().backend("127.0.0.1", port).build())) {
       for (int i = 0; i < 20_000; i++) {
         verifier.verify("user" + i + "@example.test");
       }
@@ -276,24 +365,32 @@ public final class Benchmarks {
         verifier.verify(address);
       }
       long perVerification = (threads.getCurrentThreadAllocatedBytes() - before) / addresses.length;
-      System.out.printf("Allocation: %,d bytes per verify() (Wiser, single thread, 10,000 calls)%n", perVerification);
+      System.out.printf(
+          "Allocation: %,d bytes per verify() (Wiser, single thread, 10,000 calls)%n",
+          perVerification);
 
       if (million) {
         long heapStart = usedHeapAfterGc();
         for (int i = 0; i < 1_000_000; i++) {
           verifier.verify(addresses[i % addresses.length]);
         }
-        System.out.printf("Heap after GC: %,d KiB before, %,d KiB after 1,000,000 verifications%n",
+        System.out.printf(
+            "Heap after GC: %,d KiB before, %,d KiB after 1,000,000 verifications%n",
             heapStart / 1024, usedHeapAfterGc() / 1024);
       }
     }
-    try (RecipientVerifier recycling = RecipientVerifier.create(
-        VerifierConfig.builder().backend("127.0.0.1", port).maxRecipientsPerTransaction(1).build())) {
+    try (RecipientVerifier recycling =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", port)
+                .maxRecipientsPerTransaction(1)
+                .build())) {
       long heapStart = usedHeapAfterGc();
       for (int i = 0; i < 10_000; i++) {
         recycling.verify("user" + i + "@example.test");
       }
-      System.out.printf("Heap after GC: %,d KiB before, %,d KiB after 10,000 pooled-session cycles (%,d sessions opened)%n%n",
+      System.out.printf(
+          "Heap after GC: %,d KiB before, %,d KiB after 10,000 pooled-session cycles (%,d sessions opened)%n%n",
           heapStart / 1024, usedHeapAfterGc() / 1024, recycling.stats().sessionsOpened());
     }
   }
@@ -313,7 +410,8 @@ public final class Benchmarks {
     }
   }
 
-  private static Measurement measure(String name, int samples, int operationsPerSample, Operation operation) throws Exception {
+  private static Measurement measure(
+      String name, int samples, int operationsPerSample, Operation operation) throws Exception {
     long[] nanos = new long[samples];
     long start = System.nanoTime();
     for (int i = 0; i < samples; i++) {
@@ -321,7 +419,8 @@ public final class Benchmarks {
       operation.run(i);
       nanos[i] = System.nanoTime() - t;
     }
-    Measurement measurement = new Measurement(name, nanos, System.nanoTime() - start, operationsPerSample);
+    Measurement measurement =
+        new Measurement(name, nanos, System.nanoTime() - start, operationsPerSample);
     if (!name.equals("warm-up")) {
       System.out.println(measurement.row(measurement).replaceFirst("\\| [0-9.]+× \\|$", "| |"));
     }
@@ -332,8 +431,8 @@ public final class Benchmarks {
    * Two operations measured in alternating blocks of 500, with {@code betweenBlocks} run (untimed)
    * before each block; returns their two measurements.
    */
-  private static Measurement[] interleaved(int samples, Operation first, Operation second, Runnable betweenBlocks)
-      throws Exception {
+  private static Measurement[] interleaved(
+      int samples, Operation first, Operation second, Runnable betweenBlocks) throws Exception {
     long[] a = new long[samples];
     long[] b = new long[samples];
     long wallA = 0;
@@ -356,28 +455,33 @@ public final class Benchmarks {
       }
       wallB += System.nanoTime() - start;
     }
-    return new Measurement[] {new Measurement("first", a, wallA, 1), new Measurement("second", b, wallB, 1)};
+    return new Measurement[] {
+      new Measurement("first", a, wallA, 1), new Measurement("second", b, wallB, 1)
+    };
   }
 
-  private static Measurement measureConcurrently(String name, int samples, int callers, Operation operation) throws Exception {
+  private static Measurement measureConcurrently(
+      String name, int samples, int callers, Operation operation) throws Exception {
     long[] nanos = new long[samples];
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
     AtomicReference<Exception> failure = new AtomicReference<>();
     for (int c = 0; c < callers; c++) {
       int caller = c;
-      Thread thread = new Thread(() -> {
-        try {
-          go.await();
-          for (int i = caller; i < samples; i += callers) {
-            long t = System.nanoTime();
-            operation.run(i);
-            nanos[i] = System.nanoTime() - t;
-          }
-        } catch (Exception e) {
-          failure.set(e);
-        }
-      });
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  go.await();
+                  for (int i = caller; i < samples; i += callers) {
+                    long t = System.nanoTime();
+                    operation.run(i);
+                    nanos[i] = System.nanoTime() - t;
+                  }
+                } catch (Exception e) {
+                  failure.set(e);
+                }
+              });
       thread.start();
       threads.add(thread);
     }
@@ -397,8 +501,11 @@ public final class Benchmarks {
 
   private static String cpuModel() {
     try {
-      return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-          .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
+      return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
+          .filter(l -> l.startsWith("model name"))
+          .findFirst()
+          .map(l -> l.substring(l.indexOf(':') + 1).trim())
+          .orElse("unknown CPU");
     } catch (Exception e) {
       return "unknown CPU";
     }

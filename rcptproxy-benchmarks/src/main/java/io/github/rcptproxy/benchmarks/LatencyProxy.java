@@ -9,8 +9,8 @@ import java.net.Socket;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A TCP forwarder on loopback that holds every chunk for a fixed time in each direction: a
- * network with a real round trip, to show what each saved round trip is worth.
+ * A TCP forwarder on loopback that holds every chunk for a fixed time in each direction: a network
+ * with a real round trip, to show what each saved round trip is worth.
  */
 final class LatencyProxy implements AutoCloseable {
   private final ServerSocket server;
@@ -45,7 +45,8 @@ final class LatencyProxy implements AutoCloseable {
 
   private void pump(Socket from, Socket to) {
     byte[] buffer = new byte[16 * 1024];
-    try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+    try (InputStream in = from.getInputStream();
+        OutputStream out = to.getOutputStream()) {
       for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
         LockSupport.parkNanos(oneWayNanos);
         out.write(buffer, 0, n);

@@ -27,8 +27,13 @@ final class Measurement {
   }
 
   String row(Measurement baseline) {
-    return String.format("| %s | %,.0f | %.0f | %.0f | %.0f | %.2f× |", name, opsPerSecond(),
-        percentileMicros(50), percentileMicros(99), percentileMicros(99.9),
+    return String.format(
+        "| %s | %,.0f | %.0f | %.0f | %.0f | %.2f× |",
+        name,
+        opsPerSecond(),
+        percentileMicros(50),
+        percentileMicros(99),
+        percentileMicros(99.9),
         percentileMicros(50) / baseline.percentileMicros(50));
   }
 }

@@ -9,8 +9,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A hand-written SMTP client on a raw socket, as lean as it gets: the baseline every other
- * figure is compared with.
+ * A hand-written SMTP client on a raw socket, as lean as it gets: the baseline every other figure
+ * is compared with.
  */
 final class RawSmtp implements AutoCloseable {
   private final Socket socket;

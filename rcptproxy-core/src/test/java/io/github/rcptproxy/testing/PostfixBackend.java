@@ -45,11 +45,16 @@ public final class PostfixBackend {
 
   /** The JVM's Postfix, started on first call; skips (or, under CI, fails) the test without it. */
   public static synchronized PostfixBackend shared() {
-    boolean available = Files.isExecutable(POSTFIX) && "root".equals(System.getProperty("user.name"));
+    boolean available =
+        Files.isExecutable(POSTFIX) && "root".equals(System.getProperty("user.name"));
     if (!available && "true".equals(System.getenv("CI"))) {
-      Assertions.fail("CI=true but Postfix is not usable here (needs root and " + POSTFIX + "): .ci/run must install it");
+      Assertions.fail(
+          "CI=true but Postfix is not usable here (needs root and "
+              + POSTFIX
+              + "): .ci/run must install it");
     }
-    Assumptions.assumeTrue(available, "Postfix tests skipped: install postfix and run as root (.ci/run does)");
+    Assumptions.assumeTrue(
+        available, "Postfix tests skipped: install postfix and run as root (.ci/run does)");
     if (shared == null) {
       shared = start();
     }
@@ -75,8 +80,8 @@ public final class PostfixBackend {
   }
 
   /**
-   * Delivers one real message. Aborted probe transactions keep Postfix's inflow-control tokens;
-   * one delivered message makes the queue manager hand them back.
+   * Delivers one real message. Aborted probe transactions keep Postfix's inflow-control tokens; one
+   * delivered message makes the queue manager hand them back.
    */
   public void deliverOneMessage() throws IOException {
     try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
@@ -108,7 +113,9 @@ public final class PostfixBackend {
       registerAlternateConfigDirectory(etc);
       Files.writeString(
           etc.resolve("mailboxes"),
-          IntStream.range(0, MAILBOXES).mapToObj(i -> known(i) + " OK\n").collect(Collectors.joining()));
+          IntStream.range(0, MAILBOXES)
+              .mapToObj(i -> known(i) + " OK\n")
+              .collect(Collectors.joining()));
       Files.writeString(
           etc.resolve("main.cf"),
           String.join(
@@ -137,7 +144,9 @@ public final class PostfixBackend {
       for (String line : Files.readAllLines(Path.of("/etc/postfix/master.cf"))) {
         if (line.matches("^smtp\\s+inet\\s.*")) {
           master.add("127.0.0.1:" + port + " inet n - n - - smtpd");
-        } else if (!line.isBlank() && !line.startsWith("#") && !Character.isWhitespace(line.charAt(0))) {
+        } else if (!line.isBlank()
+            && !line.startsWith("#")
+            && !Character.isWhitespace(line.charAt(0))) {
           String[] fields = line.split("\\s+", 8);
           if (fields.length >= 8) {
             fields[4] = "n";
@@ -151,22 +160,26 @@ public final class PostfixBackend {
       run(POSTFIX.toString(), "-c", etc.toString(), "check");
       run(POSTFIX.toString(), "-c", etc.toString(), "start");
       PostfixBackend backend = new PostfixBackend(dir, port);
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          run(POSTFIX.toString(), "-c", etc.toString(), "stop");
-        } catch (IOException e) {
-          // the JVM is exiting; nothing more to do
-        }
-      }));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      run(POSTFIX.toString(), "-c", etc.toString(), "stop");
+                    } catch (IOException e) {
+                      // the JVM is exiting; nothing more to do
+                    }
+                  }));
       await("Postfix greeting on port " + port)
           .atMost(Duration.ofSeconds(30))
           .pollInterval(Duration.ofMillis(100))
           .ignoreExceptions()
-          .until(() -> {
-            try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
-              return client.readReply().startsWith("220");
-            }
-          });
+          .until(
+              () -> {
+                try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+                  return client.readReply().startsWith("220");
+                }
+              });
       return backend;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -175,7 +188,8 @@ public final class PostfixBackend {
 
   /** Postfix starts an instance from another directory only if the default main.cf lists it. */
   private static void registerAlternateConfigDirectory(Path etc) throws IOException {
-    List<String> lines = Files.exists(DEFAULT_MAIN_CF) ? Files.readAllLines(DEFAULT_MAIN_CF) : List.of();
+    List<String> lines =
+        Files.exists(DEFAULT_MAIN_CF) ? Files.readAllLines(DEFAULT_MAIN_CF) : List.of();
     List<String> kept = new ArrayList<>();
     List<String> directories = new ArrayList<>();
     for (String line : lines) {
@@ -202,7 +216,8 @@ public final class PostfixBackend {
         Path log = Path.of(command[i + 1]).resolveSibling("maillog");
         if (Files.exists(log)) {
           List<String> lines = Files.readAllLines(log, StandardCharsets.ISO_8859_1);
-          return "\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 10), lines.size()));
+          return "\n"
+              + String.join("\n", lines.subList(Math.max(0, lines.size() - 10), lines.size()));
         }
       }
     }

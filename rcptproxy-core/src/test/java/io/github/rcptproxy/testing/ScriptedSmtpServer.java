@@ -35,11 +35,13 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   }
 
   private final ServerSocket serverSocket;
-  private final ExecutorService threads = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "scripted-smtp");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService threads =
+      Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "scripted-smtp");
+            t.setDaemon(true);
+            return t;
+          });
   private final AtomicInteger connections = new AtomicInteger();
   private final ByteArrayOutputStream received = new ByteArrayOutputStream();
   private final List<Socket> open = new CopyOnWriteArrayList<>();
@@ -61,8 +63,8 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   }
 
   /**
-   * A well-behaved server (greeting, EHLO with PIPELINING, MAIL, DATA) whose RCPT answers come
-   * from {@code rcpt}, given the address between the angle brackets; null hangs up.
+   * A well-behaved server (greeting, EHLO with PIPELINING, MAIL, DATA) whose RCPT answers come from
+   * {@code rcpt}, given the address between the angle brackets; null hangs up.
    */
   public static Script dialogue(Answers rcpt) {
     return dialogue("220 fake.test ESMTP\r\n", rcpt);
@@ -77,13 +79,17 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         String reply;
         if (upper.startsWith("EHLO")) {
           reply = "250-fake.test\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n";
-        } else if (upper.startsWith("HELO") || upper.startsWith("MAIL") || upper.startsWith("RSET")) {
+        } else if (upper.startsWith("HELO")
+            || upper.startsWith("MAIL")
+            || upper.startsWith("RSET")) {
           reply = "250 2.0.0 Ok\r\n";
         } else if (upper.startsWith("RCPT TO:")) {
           reply = rcpt.answer(line.substring(line.indexOf('<') + 1, line.lastIndexOf('>')));
         } else if (upper.equals("DATA")) {
           connection.write("354 End data with <CR><LF>.<CR><LF>\r\n");
-          for (String data = connection.readLine(); data != null && !data.equals("."); data = connection.readLine()) {
+          for (String data = connection.readLine();
+              data != null && !data.equals(".");
+              data = connection.readLine()) {
             // the message is recorded in received()
           }
           reply = "250 2.0.0 Ok: queued\r\n";
@@ -147,15 +153,16 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         connections.incrementAndGet();
         open.add(socket);
         Script current = script;
-        threads.execute(() -> {
-          try (socket) {
-            current.play(new Connection(socket));
-          } catch (IOException | InterruptedException e) {
-            // the client went away, or the test is over
-          } finally {
-            open.remove(socket);
-          }
-        });
+        threads.execute(
+            () -> {
+              try (socket) {
+                current.play(new Connection(socket));
+              } catch (IOException | InterruptedException e) {
+                // the client went away, or the test is over
+              } finally {
+                open.remove(socket);
+              }
+            });
       } catch (IOException e) {
         return;
       }

@@ -25,18 +25,25 @@ final class Demo implements AutoCloseable {
   }
 
   static Demo start(String[] args, PrintStream out) {
-    Wiser backend = Wiser.accepter((from, to) -> MAILBOXES.contains(to))
-        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress())
-            .hostName("backend.example.com").insertReceivedHeaders(false));
+    Wiser backend =
+        Wiser.accepter((from, to) -> MAILBOXES.contains(to))
+            .server(
+                SMTPServer.port(0)
+                    .bindAddress(InetAddress.getLoopbackAddress())
+                    .hostName("backend.example.com")
+                    .insertReceivedHeaders(false));
     backend.start();
     try {
-      List<String> demoArgs = new ArrayList<>(List.of(
-          "--backend", "127.0.0.1:" + backend.getServer().getPortAllocated(),
-          "--domain", "example.com",
-          "--bypass", "",
-          "--bypass-backend", "false"));
+      List<String> demoArgs =
+          new ArrayList<>(
+              List.of(
+                  "--backend", "127.0.0.1:" + backend.getServer().getPortAllocated(),
+                  "--domain", "example.com",
+                  "--bypass", "",
+                  "--bypass-backend", "false"));
       demoArgs.addAll(List.of(args));
-      RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(demoArgs.toArray(new String[0])));
+      RunningGateway gateway =
+          RunningGateway.start(GatewaySettings.parse(demoArgs.toArray(new String[0])));
       Demo demo = new Demo(backend, gateway);
       demo.printIntroduction(out);
       return demo;
@@ -59,18 +66,28 @@ final class Demo implements AutoCloseable {
     String host = listen.substring(0, listen.lastIndexOf(':'));
     String port = listen.substring(listen.lastIndexOf(':') + 1);
     out.println("rcptproxy gateway demo");
-    out.println("  backend : in-process SubEthaSMTP on 127.0.0.1:" + backend.getServer().getPortAllocated()
-        + ", mailboxes alice@example.com, bob@example.com");
-    out.println("  gateway : listening on " + listen + " for example.com, verifying every recipient");
+    out.println(
+        "  backend : in-process SubEthaSMTP on 127.0.0.1:"
+            + backend.getServer().getPortAllocated()
+            + ", mailboxes alice@example.com, bob@example.com");
+    out.println(
+        "  gateway : listening on " + listen + " for example.com, verifying every recipient");
     out.println();
     out.println("Try it from another terminal:");
-    out.println("  swaks --server " + listen + " --from you@example.net --to alice@example.com   # accepted and relayed");
-    out.println("  swaks --server " + listen + " --from you@example.net --to nobody@example.com  # 550 5.1.1 Unable to relay to nobody@example.com");
+    out.println(
+        "  swaks --server "
+            + listen
+            + " --from you@example.net --to alice@example.com   # accepted and relayed");
+    out.println(
+        "  swaks --server "
+            + listen
+            + " --from you@example.net --to nobody@example.com  # 550 5.1.1 Unable to relay to nobody@example.com");
     out.println("or by hand (nc -C " + host + " " + port + "):");
     out.println("  EHLO me");
     out.println("  MAIL FROM:<you@example.net>");
     out.println("  RCPT TO:<alice@example.com>     -> 250 Ok");
-    out.println("  RCPT TO:<nobody@example.com>    -> 550 5.1.1 Unable to relay to nobody@example.com (then the gateway hangs up)");
+    out.println(
+        "  RCPT TO:<nobody@example.com>    -> 550 5.1.1 Unable to relay to nobody@example.com (then the gateway hangs up)");
     out.println();
     out.println("One log line per verification follows. Ctrl-C stops.");
     out.flush();

@@ -33,22 +33,25 @@ public final class Gateway {
     }
     CountDownLatch forever = new CountDownLatch(1);
     try {
-      forever.await(); // the gateway runs until the JVM is told to stop; the shutdown hook drains it
+      forever
+          .await(); // the gateway runs until the JVM is told to stop; the shutdown hook drains it
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
   }
 
   /**
-   * Runs a command line. Returns the exit code of a command that has finished, or -1 when a
-   * gateway was started and keeps running (it is stopped by the JVM's shutdown hook).
+   * Runs a command line. Returns the exit code of a command that has finished, or -1 when a gateway
+   * was started and keeps running (it is stopped by the JVM's shutdown hook).
    */
   static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     try {
       if (args.length > 0 && args[0].equals("verify")) {
         return new VerifyCommand(Arrays.copyOfRange(args, 1, args.length)).run(in, out);
       }
-      if (args.length == 0 || Arrays.asList(args).contains("--help") || Arrays.asList(args).contains("-h")) {
+      if (args.length == 0
+          || Arrays.asList(args).contains("--help")
+          || Arrays.asList(args).contains("-h")) {
         out.print(USAGE + GatewaySettings.OPTIONS + "\n" + VerifyCommand.USAGE);
         return args.length == 0 ? USAGE_ERROR : 0;
       }
@@ -60,13 +63,17 @@ public final class Gateway {
         out.println("rcptproxy gateway listening on " + gateway.listening() + "; Ctrl-C stops");
         running = gateway;
       }
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          running.close();
-        } catch (Exception e) {
-          err.println("rcptproxy-gateway: error while stopping: " + e);
-        }
-      }, "rcptproxy-shutdown"));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      running.close();
+                    } catch (Exception e) {
+                      err.println("rcptproxy-gateway: error while stopping: " + e);
+                    }
+                  },
+                  "rcptproxy-shutdown"));
       return -1;
     } catch (UsageException e) {
       err.println("rcptproxy-gateway: " + e.getMessage());

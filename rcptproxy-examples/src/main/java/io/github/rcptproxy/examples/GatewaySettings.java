@@ -37,8 +37,15 @@ record GatewaySettings(
     boolean demo,
     List<String[]> commandLine) {
 
-  /** What the SMTP front allows; fixed at start (a reload that changes them is logged, not applied). */
-  record Limits(int maxMessageSize, int maxRecipients, int maxConnections, Duration commandTimeout, Duration relayTimeout) {}
+  /**
+   * What the SMTP front allows; fixed at start (a reload that changes them is logged, not applied).
+   */
+  record Limits(
+      int maxMessageSize,
+      int maxRecipients,
+      int maxConnections,
+      Duration commandTimeout,
+      Duration relayTimeout) {}
 
   static final String OPTIONS =
       """
@@ -88,13 +95,41 @@ record GatewaySettings(
       """;
 
   private static final Set<String> FLAGS = Set.of("no-disconnect", "expose-backend-reply", "demo");
-  private static final Set<String> KNOWN = Set.of(
-      "listen", "hostname", "backend", "domain", "helo", "probe-sender", "probe-method", "timeout-ms",
-      "connect-timeout-ms", "idle-timeout-s", "max-age-s", "max-sessions", "bypass", "bypass-backend",
-      "reject-code", "reject-message", "expose-backend-reply", "disconnect-after", "no-disconnect",
-      "on-unverified", "on-backend-tempfail", "tarpit-ms", "max-message-size", "max-recipients",
-      "max-connections", "command-timeout-s", "relay-timeout-s", "cache-positive-ttl-s",
-      "cache-negative-ttl-s", "cache-max-entries", "catch-all-ttl-s", "metrics-listen", "summary-interval-s");
+  private static final Set<String> KNOWN =
+      Set.of(
+          "listen",
+          "hostname",
+          "backend",
+          "domain",
+          "helo",
+          "probe-sender",
+          "probe-method",
+          "timeout-ms",
+          "connect-timeout-ms",
+          "idle-timeout-s",
+          "max-age-s",
+          "max-sessions",
+          "bypass",
+          "bypass-backend",
+          "reject-code",
+          "reject-message",
+          "expose-backend-reply",
+          "disconnect-after",
+          "no-disconnect",
+          "on-unverified",
+          "on-backend-tempfail",
+          "tarpit-ms",
+          "max-message-size",
+          "max-recipients",
+          "max-connections",
+          "command-timeout-s",
+          "relay-timeout-s",
+          "cache-positive-ttl-s",
+          "cache-negative-ttl-s",
+          "cache-max-entries",
+          "catch-all-ttl-s",
+          "metrics-listen",
+          "summary-interval-s");
 
   /**
    * Parses a gateway command line (reading the {@code --config} file if one is named).
@@ -131,7 +166,8 @@ record GatewaySettings(
     return build(configFile, demo, commandLine);
   }
 
-  private static GatewaySettings build(Optional<Path> config, boolean demo, List<String[]> commandLine) {
+  private static GatewaySettings build(
+      Optional<Path> config, boolean demo, List<String[]> commandLine) {
     List<String[]> pairs = new ArrayList<>();
     if (config.isPresent()) {
       pairs.addAll(readProperties(config.get()));
@@ -158,7 +194,8 @@ record GatewaySettings(
       backend.map(b -> HostPort.parse(b, 25)).ifPresent(b -> verifier.backend(b.host(), b.port()));
       s.last("helo").ifPresent(verifier::heloName);
       s.last("probe-sender").ifPresent(verifier::probeSender);
-      s.last("probe-method").ifPresent(m -> verifier.probeMethod(s.choice("probe-method", m, ProbeMethod.class)));
+      s.last("probe-method")
+          .ifPresent(m -> verifier.probeMethod(s.choice("probe-method", m, ProbeMethod.class)));
       s.number("timeout-ms").ifPresent(n -> verifier.deadline(Duration.ofMillis(n)));
       s.number("connect-timeout-ms").ifPresent(n -> verifier.connectTimeout(Duration.ofMillis(n)));
       s.number("idle-timeout-s").ifPresent(n -> verifier.idleTimeout(Duration.ofSeconds(n)));
@@ -166,11 +203,14 @@ record GatewaySettings(
       s.number("max-sessions").ifPresent(n -> verifier.maxSessions(Math.toIntExact(n)));
       Optional<Long> positiveTtl = s.number("cache-positive-ttl-s");
       if (positiveTtl.isPresent()) {
-        verifier.cache(Duration.ofSeconds(positiveTtl.get()),
+        verifier.cache(
+            Duration.ofSeconds(positiveTtl.get()),
             Duration.ofSeconds(s.number("cache-negative-ttl-s").orElse(300L)),
             s.number("cache-max-entries").orElse(100_000L));
-      } else if (values.containsKey("cache-negative-ttl-s") || values.containsKey("cache-max-entries")) {
-        throw new UsageException("--cache-negative-ttl-s and --cache-max-entries need --cache-positive-ttl-s");
+      } else if (values.containsKey("cache-negative-ttl-s")
+          || values.containsKey("cache-max-entries")) {
+        throw new UsageException(
+            "--cache-negative-ttl-s and --cache-max-entries need --cache-positive-ttl-s");
       }
       s.number("catch-all-ttl-s").ifPresent(n -> verifier.catchAllDetection(Duration.ofSeconds(n)));
 
@@ -182,28 +222,45 @@ record GatewaySettings(
       s.number("reject-code").ifPresent(n -> policy.rejectCode(Math.toIntExact(n)));
       s.last("reject-message").ifPresent(policy::rejectMessage);
       s.bool("expose-backend-reply").ifPresent(policy::exposeBackendReply);
-      s.whole("disconnect-after").ifPresent(n -> policy.disconnectAfterRejections(Math.toIntExact(n)));
+      s.whole("disconnect-after")
+          .ifPresent(n -> policy.disconnectAfterRejections(Math.toIntExact(n)));
       if (s.bool("no-disconnect").orElse(false)) {
         policy.disconnectAfterRejections(0);
       }
-      s.last("on-unverified").ifPresent(m -> policy.onUnverified(s.choice("on-unverified", m, FailureMode.class)));
-      s.last("on-backend-tempfail").ifPresent(m -> policy.onBackendTemporaryFailure(s.choice("on-backend-tempfail", m, FailureMode.class)));
+      s.last("on-unverified")
+          .ifPresent(m -> policy.onUnverified(s.choice("on-unverified", m, FailureMode.class)));
+      s.last("on-backend-tempfail")
+          .ifPresent(
+              m ->
+                  policy.onBackendTemporaryFailure(
+                      s.choice("on-backend-tempfail", m, FailureMode.class)));
       s.whole("tarpit-ms").ifPresent(n -> policy.tarpit(Duration.ofMillis(n)));
 
-      Limits limits = new Limits(
-          Math.toIntExact(s.number("max-message-size").orElse(10L * 1024 * 1024)),
-          Math.toIntExact(s.number("max-recipients").orElse(100L)),
-          Math.toIntExact(s.number("max-connections").orElse(100L)),
-          Duration.ofSeconds(s.number("command-timeout-s").orElse(60L)),
-          Duration.ofSeconds(s.number("relay-timeout-s").orElse(60L)));
+      Limits limits =
+          new Limits(
+              Math.toIntExact(s.number("max-message-size").orElse(10L * 1024 * 1024)),
+              Math.toIntExact(s.number("max-recipients").orElse(100L)),
+              Math.toIntExact(s.number("max-connections").orElse(100L)),
+              Duration.ofSeconds(s.number("command-timeout-s").orElse(60L)),
+              Duration.ofSeconds(s.number("relay-timeout-s").orElse(60L)));
       String hostName = s.last("hostname").orElse("rcptproxy-gateway");
       if (!hostName.matches("[A-Za-z0-9.-]{1,253}")) {
         throw new UsageException("--hostname must be a host name, got '" + hostName + "'");
       }
       Optional<HostPort> metricsListen = s.last("metrics-listen").map(m -> HostPort.parse(m, 9465));
       Duration summaryInterval = Duration.ofSeconds(s.whole("summary-interval-s").orElse(60L));
-      return new GatewaySettings(listen, hostName, metricsListen, summaryInterval, List.copyOf(domains), verifier.build(), policy.build(), limits,
-          config, demo, List.copyOf(commandLine));
+      return new GatewaySettings(
+          listen,
+          hostName,
+          metricsListen,
+          summaryInterval,
+          List.copyOf(domains),
+          verifier.build(),
+          policy.build(),
+          limits,
+          config,
+          demo,
+          List.copyOf(commandLine));
     } catch (IllegalArgumentException | ArithmeticException e) {
       throw new UsageException(e.getMessage());
     }
@@ -217,7 +274,8 @@ record GatewaySettings(
       throw new UsageException("cannot read config file " + file + ": " + e.getMessage());
     }
     List<String[]> pairs = new ArrayList<>();
-    for (String name : new TreeMap<>(Map.copyOf(properties)).keySet().stream().map(Object::toString).toList()) {
+    for (String name :
+        new TreeMap<>(Map.copyOf(properties)).keySet().stream().map(Object::toString).toList()) {
       if (!KNOWN.contains(name)) {
         throw new UsageException("unknown setting '" + name + "' in " + file);
       }
@@ -254,20 +312,32 @@ record GatewaySettings(
     }
 
     Optional<Boolean> bool(String name) {
-      return last(name).map(v -> switch (v.toLowerCase(Locale.ROOT)) {
-        case "true", "yes" -> true;
-        case "false", "no" -> false;
-        default -> throw new UsageException("--" + name + " needs true or false, got '" + v + "'");
-      });
+      return last(name)
+          .map(
+              v ->
+                  switch (v.toLowerCase(Locale.ROOT)) {
+                    case "true", "yes" -> true;
+                    case "false", "no" -> false;
+                    default ->
+                        throw new UsageException(
+                            "--" + name + " needs true or false, got '" + v + "'");
+                  });
     }
 
     <E extends Enum<E>> E choice(String name, String value, Class<E> type) {
       try {
         return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
-        throw new UsageException("--" + name + " needs one of "
-            + java.util.Arrays.stream(type.getEnumConstants()).map(c -> c.name().toLowerCase(Locale.ROOT)).toList()
-            + ", got '" + value + "'");
+        throw new UsageException(
+            "--"
+                + name
+                + " needs one of "
+                + java.util.Arrays.stream(type.getEnumConstants())
+                    .map(c -> c.name().toLowerCase(Locale.ROOT))
+                    .toList()
+                + ", got '"
+                + value
+                + "'");
       }
     }
   }

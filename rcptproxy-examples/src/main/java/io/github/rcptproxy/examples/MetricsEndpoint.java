@@ -10,7 +10,9 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
-/** {@code GET /metrics} (Prometheus text format) and {@code GET /health} (200 or 503), nothing else. */
+/**
+ * {@code GET /metrics} (Prometheus text format) and {@code GET /health} (200 or 503), nothing else.
+ */
 final class MetricsEndpoint implements AutoCloseable {
   private final HttpServer server;
 
@@ -18,14 +20,24 @@ final class MetricsEndpoint implements AutoCloseable {
     try {
       server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 16);
     } catch (IOException e) {
-      throw new UsageException("cannot serve metrics on " + listen.host() + ":" + listen.port() + ": " + e.getMessage());
+      throw new UsageException(
+          "cannot serve metrics on " + listen.host() + ":" + listen.port() + ": " + e.getMessage());
     }
-    server.createContext("/metrics", exchange -> reply(exchange, 200, "text/plain; version=0.0.4", registry.scrape()));
-    server.createContext("/health", exchange -> {
-      Health health = verifier.health();
-      boolean up = health.status() == Health.Status.UP || health.status() == Health.Status.UNKNOWN;
-      reply(exchange, up ? 200 : 503, "text/plain", health.status() + health.lastError().map(e -> " " + e).orElse("") + "\n");
-    });
+    server.createContext(
+        "/metrics",
+        exchange -> reply(exchange, 200, "text/plain; version=0.0.4", registry.scrape()));
+    server.createContext(
+        "/health",
+        exchange -> {
+          Health health = verifier.health();
+          boolean up =
+              health.status() == Health.Status.UP || health.status() == Health.Status.UNKNOWN;
+          reply(
+              exchange,
+              up ? 200 : 503,
+              "text/plain",
+              health.status() + health.lastError().map(e -> " " + e).orElse("") + "\n");
+        });
     server.start();
   }
 
@@ -33,7 +45,8 @@ final class MetricsEndpoint implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  private static void reply(HttpExchange exchange, int status, String type, String body) throws IOException {
+  private static void reply(HttpExchange exchange, int status, String type, String body)
+      throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", type);
     exchange.sendResponseHeaders(status, bytes.length);

@@ -61,7 +61,8 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
           throw new DropConnectionException(421, "4.3.2 Service shutting down, try again later");
         }
         // The null reverse-path <> arrives as an empty string and is fine.
-        Optional<String> problem = sender.isEmpty() ? Optional.empty() : AddressCheck.problem(sender);
+        Optional<String> problem =
+            sender.isEmpty() ? Optional.empty() : AddressCheck.problem(sender);
         if (problem.isPresent()) {
           throw new RejectException(501, "5.1.7 Bad sender address syntax");
         }
@@ -81,16 +82,30 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
       public String data(InputStream data) throws RejectException, IOException {
         inFlight.incrementAndGet();
         try {
-          String reply = relay.relay(from, recipients, new SizeLimitedInputStream(data, maxMessageSize));
-          LOG.info("{} relayed <{}> to {} recipient(s): {}", context.getRemoteAddress(), from, recipients.size(), reply);
+          String reply =
+              relay.relay(from, recipients, new SizeLimitedInputStream(data, maxMessageSize));
+          LOG.info(
+              "{} relayed <{}> to {} recipient(s): {}",
+              context.getRemoteAddress(),
+              from,
+              recipients.size(),
+              reply);
           return null;
         } catch (RejectException | TooMuchDataException e) {
           // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
           data.transferTo(OutputStream.nullOutputStream());
-          RejectException reject = e instanceof RejectException r
-              ? r
-              : new RejectException(552, "5.3.4 Message size exceeds fixed limit of " + maxMessageSize + " bytes");
-          LOG.warn("{} not relayed <{}> to {} recipient(s): {}", context.getRemoteAddress(), from, recipients.size(), reject.getErrorResponse());
+          RejectException reject =
+              e instanceof RejectException r
+                  ? r
+                  : new RejectException(
+                      552,
+                      "5.3.4 Message size exceeds fixed limit of " + maxMessageSize + " bytes");
+          LOG.warn(
+              "{} not relayed <{}> to {} recipient(s): {}",
+              context.getRemoteAddress(),
+              from,
+              recipients.size(),
+              reject.getErrorResponse());
           throw reject;
         } finally {
           inFlight.decrementAndGet();

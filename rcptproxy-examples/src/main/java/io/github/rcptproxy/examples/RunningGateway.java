@@ -48,11 +48,14 @@ final class RunningGateway implements AutoCloseable {
 
   private RunningGateway(GatewaySettings settings) {
     this.settings = settings;
-    PrometheusMeterRegistry registry = settings.metricsListen().isPresent()
-        ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT) : null;
+    PrometheusMeterRegistry registry =
+        settings.metricsListen().isPresent()
+            ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+            : null;
     this.metrics = registry == null ? null : new MicrometerMetrics(registry);
     this.verifier = RecipientVerifier.create(withMetrics(settings.verifier()));
-    this.relaying = new RelayingHandlerFactory(relayFor(settings), settings.limits().maxMessageSize());
+    this.relaying =
+        new RelayingHandlerFactory(relayFor(settings), settings.limits().maxMessageSize());
     try {
       screening.set(screen(settings));
     } catch (UsageException e) {
@@ -60,22 +63,25 @@ final class RunningGateway implements AutoCloseable {
       throw e;
     }
     GatewaySettings.Limits limits = settings.limits();
-    this.server = SMTPServer.port(settings.listen().port())
-        .bindAddress(address(settings.listen().host()))
-        .hostName(settings.hostName())
-        .softwareName("rcptproxy-gateway")
-        .insertReceivedHeaders(false)
-        .maxMessageSize(limits.maxMessageSize())
-        .maxRecipients(limits.maxRecipients())
-        .maxConnections(limits.maxConnections())
-        .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
-        .messageHandlerFactory(context -> screening.get().create(context))
-        .build();
-    timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread thread = new Thread(r, "rcptproxy-gateway-timer");
-      thread.setDaemon(true);
-      return thread;
-    });
+    this.server =
+        SMTPServer.port(settings.listen().port())
+            .bindAddress(address(settings.listen().host()))
+            .hostName(settings.hostName())
+            .softwareName("rcptproxy-gateway")
+            .insertReceivedHeaders(false)
+            .maxMessageSize(limits.maxMessageSize())
+            .maxRecipients(limits.maxRecipients())
+            .maxConnections(limits.maxConnections())
+            .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
+            .messageHandlerFactory(context -> screening.get().create(context))
+            .build();
+    timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread thread = new Thread(r, "rcptproxy-gateway-timer");
+              thread.setDaemon(true);
+              return thread;
+            });
     settings.configFile().ifPresent(this::watch);
     if (!settings.summaryInterval().isZero()) {
       long every = settings.summaryInterval().toMillis();
@@ -97,11 +103,22 @@ final class RunningGateway implements AutoCloseable {
   String summary() {
     VerifierStats stats = verifier.stats();
     long unverified = stats.unverified().values().stream().mapToLong(Long::longValue).sum();
-    return String.format("verified %d: %d accepted, %d rejected, %d unverified %s; cache %d hits, %d misses;"
+    return String.format(
+        "verified %d: %d accepted, %d rejected, %d unverified %s; cache %d hits, %d misses;"
             + " backend sessions %d active, %d idle, %d opened; backend %s",
-        stats.verifications(), stats.accepted(), stats.rejected(), unverified,
-        stats.unverified().entrySet().stream().filter(e -> e.getValue() > 0).map(e -> e.getKey() + "=" + e.getValue()).toList(),
-        stats.cacheHits(), stats.cacheMisses(), stats.sessionsActive(), stats.sessionsIdle(), stats.sessionsOpened(),
+        stats.verifications(),
+        stats.accepted(),
+        stats.rejected(),
+        unverified,
+        stats.unverified().entrySet().stream()
+            .filter(e -> e.getValue() > 0)
+            .map(e -> e.getKey() + "=" + e.getValue())
+            .toList(),
+        stats.cacheHits(),
+        stats.cacheMisses(),
+        stats.sessionsActive(),
+        stats.sessionsIdle(),
+        stats.sessionsOpened(),
         verifier.health().status());
   }
 
@@ -122,7 +139,10 @@ final class RunningGateway implements AutoCloseable {
   static RunningGateway start(GatewaySettings settings) {
     RunningGateway gateway = new RunningGateway(settings);
     gateway.server.start();
-    LOG.info("gateway listening on {} for {} -> backend {}", gateway.listening(), settings.domains(),
+    LOG.info(
+        "gateway listening on {} for {} -> backend {}",
+        gateway.listening(),
+        settings.domains(),
         settings.verifier().backendHost().orElse("none") + ":" + settings.verifier().backendPort());
     return gateway;
   }
@@ -149,10 +169,13 @@ final class RunningGateway implements AutoCloseable {
       LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
       return;
     }
-    if (!next.listen().equals(settings.listen()) || !next.limits().equals(settings.limits())
-        || !next.hostName().equals(settings.hostName()) || !next.metricsListen().equals(settings.metricsListen())
+    if (!next.listen().equals(settings.listen())
+        || !next.limits().equals(settings.limits())
+        || !next.hostName().equals(settings.hostName())
+        || !next.metricsListen().equals(settings.metricsListen())
         || !next.summaryInterval().equals(settings.summaryInterval())) {
-      LOG.warn("listen address, host name, limits, metrics and summary settings change only with a restart");
+      LOG.warn(
+          "listen address, host name, limits, metrics and summary settings change only with a restart");
     }
     verifier.reconfigure(withMetrics(next.verifier()));
     relaying.relayTo(relayFor(next));
@@ -198,7 +221,9 @@ final class RunningGateway implements AutoCloseable {
   private static SmtpRelay relayFor(GatewaySettings settings) {
     VerifierConfig config = settings.verifier();
     String host = config.backendHost().orElseThrow();
-    return new SmtpRelay(new InetSocketAddress(host, config.backendPort()), config.heloName(),
+    return new SmtpRelay(
+        new InetSocketAddress(host, config.backendPort()),
+        config.heloName(),
         settings.limits().relayTimeout());
   }
 
@@ -212,13 +237,17 @@ final class RunningGateway implements AutoCloseable {
 
   private void watch(Path file) {
     configSeen = modified(file);
-    timer.scheduleWithFixedDelay(() -> {
-      FileTime now = modified(file);
-      if (!Objects.equals(now, configSeen)) {
-        configSeen = now;
-        reload();
-      }
-    }, CONFIG_POLL_MILLIS, CONFIG_POLL_MILLIS, TimeUnit.MILLISECONDS);
+    timer.scheduleWithFixedDelay(
+        () -> {
+          FileTime now = modified(file);
+          if (!Objects.equals(now, configSeen)) {
+            configSeen = now;
+            reload();
+          }
+        },
+        CONFIG_POLL_MILLIS,
+        CONFIG_POLL_MILLIS,
+        TimeUnit.MILLISECONDS);
   }
 
   private static FileTime modified(Path file) {

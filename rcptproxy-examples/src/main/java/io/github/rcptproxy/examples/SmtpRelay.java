@@ -19,10 +19,10 @@ import java.util.Set;
 import org.subethamail.smtp.RejectException;
 
 /**
- * Hands one message to the backend while the client waits: the client hears {@code 250} only
- * after the backend said it. Line endings in the body are normalised to CRLF and every line is
- * dot-stuffed, so a bare CR or LF in the client's data cannot end the message early at the
- * backend and smuggle in a second one.
+ * Hands one message to the backend while the client waits: the client hears {@code 250} only after
+ * the backend said it. Line endings in the body are normalised to CRLF and every line is
+ * dot-stuffed, so a bare CR or LF in the client's data cannot end the message early at the backend
+ * and smuggle in a second one.
  */
 final class SmtpRelay {
   private static final int MAX_REPLY_LINE = 2048;
@@ -44,7 +44,8 @@ final class SmtpRelay {
    * @throws RejectException with the backend's {@code 5xx}/{@code 4xx}, or {@code 451} when the
    *     backend could not be reached or refused a recipient it had accepted at verification time
    */
-  String relay(String from, List<String> recipients, InputStream body) throws RejectException, IOException {
+  String relay(String from, List<String> recipients, InputStream body)
+      throws RejectException, IOException {
     try (Socket socket = new Socket()) {
       socket.connect(backend, (int) timeout.toMillis());
       socket.setSoTimeout((int) timeout.toMillis());
@@ -61,9 +62,12 @@ final class SmtpRelay {
         expect(send(out, in, "HELO " + heloName), 2, "HELO");
       }
       boolean utf8 = !isAscii(from) || recipients.stream().anyMatch(r -> !isAscii(r));
-      String mail = "MAIL FROM:<" + from + ">"
-          + (utf8 && extensions.contains("SMTPUTF8") ? " SMTPUTF8" : "")
-          + (extensions.contains("8BITMIME") ? " BODY=8BITMIME" : "");
+      String mail =
+          "MAIL FROM:<"
+              + from
+              + ">"
+              + (utf8 && extensions.contains("SMTPUTF8") ? " SMTPUTF8" : "")
+              + (extensions.contains("8BITMIME") ? " BODY=8BITMIME" : "");
       expect(send(out, in, mail), 2, "MAIL");
       for (String recipient : recipients) {
         String[] reply = send(out, in, "RCPT TO:<" + recipient + ">");
@@ -177,7 +181,8 @@ final class SmtpRelay {
       return new RejectException(code, text);
     }
     // 421 would tell the client that we are closing; we are not: any other 4xx is passed on.
-    return new RejectException(code >= 400 && code != 421 ? code : 451, text.isEmpty() ? "4.3.0 Try again later" : text);
+    return new RejectException(
+        code >= 400 && code != 421 ? code : 451, text.isEmpty() ? "4.3.0 Try again later" : text);
   }
 
   private static String last(String[] reply) {
@@ -185,9 +190,9 @@ final class SmtpRelay {
   }
 
   /**
-   * Reads one reply (all its lines) within the timeout, however slowly it trickles in, as
-   * strictly as the verifier does: CRLF line ends, one code on every line, at most 100 lines of
-   * 2 KiB. Anything else counts as a failed backend.
+   * Reads one reply (all its lines) within the timeout, however slowly it trickles in, as strictly
+   * as the verifier does: CRLF line ends, one code on every line, at most 100 lines of 2 KiB.
+   * Anything else counts as a failed backend.
    */
   private String[] read(InputStream in) throws IOException {
     long deadline = System.nanoTime() + timeout.toNanos();
@@ -196,7 +201,8 @@ final class SmtpRelay {
       ByteArrayOutputStream line = new ByteArrayOutputStream();
       for (int b = in.read(); b != '\n'; b = in.read()) {
         if (b < 0 || line.size() > MAX_REPLY_LINE) {
-          throw new IOException("backend closed, or sent a reply line over " + MAX_REPLY_LINE + " bytes");
+          throw new IOException(
+              "backend closed, or sent a reply line over " + MAX_REPLY_LINE + " bytes");
         }
         if (System.nanoTime() - deadline > 0) {
           throw new SocketTimeoutException("backend reply took longer than " + timeout);

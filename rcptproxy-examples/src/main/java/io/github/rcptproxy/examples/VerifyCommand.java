@@ -48,7 +48,8 @@ final class VerifyCommand {
           builder.backend(backend.host(), backend.port());
           backendGiven = true;
         }
-        case "--timeout-ms" -> builder.deadline(Duration.ofMillis(positive(value(args, ++i, arg), arg)));
+        case "--timeout-ms" ->
+            builder.deadline(Duration.ofMillis(positive(value(args, ++i, arg), arg)));
         case "--helo" -> builder.heloName(value(args, ++i, arg));
         case "--probe-sender" -> builder.probeSender(value(args, ++i, arg));
         default -> {
@@ -72,7 +73,8 @@ final class VerifyCommand {
   int run(InputStream in, PrintStream out) {
     try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
       if (addresses.isEmpty()) {
-        BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+        BufferedReader reader =
+            new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         for (String line = reader.readLine(); line != null; line = reader.readLine()) {
           if (!line.isBlank()) {
             out.println(describe(line.strip(), verifier.verify(line.strip())));
@@ -92,10 +94,12 @@ final class VerifyCommand {
 
   /** One output line; the address is printed with control characters made visible. */
   static String describe(String address, Verdict verdict) {
-    String shown = address.codePoints()
-        .map(c -> Character.isISOControl(c) ? '?' : c)
-        .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append)
-        .toString();
+    String shown =
+        address
+            .codePoints()
+            .map(c -> Character.isISOControl(c) ? '?' : c)
+            .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append)
+            .toString();
     if (verdict instanceof Verdict.Accepted accepted) {
       return shown + "\tACCEPTED\t" + accepted.reply();
     }

@@ -16,8 +16,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * Every backend fault, through the whole gateway: the client's RCPT is answered within the
  * verification deadline (fail open, as configured by default), the message is then relayed or
- * refused with a clear reply — never accepted and dropped — and no backend session leaks.
- * Prints one row per fault for the README's table.
+ * refused with a clear reply — never accepted and dropped — and no backend session leaks. Prints
+ * one row per fault for the README's table.
  */
 class GatewayFaultTest {
   private static final Duration DEADLINE = Duration.ofMillis(500);
@@ -25,7 +25,8 @@ class GatewayFaultTest {
 
   @BeforeAll
   static void header() {
-    System.out.println("| backend fault | client's RCPT reply | RCPT answered in | client's reply to the message | sessions leaked |");
+    System.out.println(
+        "| backend fault | client's RCPT reply | RCPT answered in | client's reply to the message | sessions leaked |");
   }
 
   @AfterAll
@@ -37,10 +38,25 @@ class GatewayFaultTest {
   @EnumSource(BackendFault.class)
   void faultyBackendNeitherHangsNorLosesMail(BackendFault fault) throws Exception {
     try (ScriptedSmtpServer backend = ScriptedSmtpServer.start(fault.script());
-        RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(new String[] {
-            "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backend.port(), "--domain", "example.com",
-            "--bypass", "", "--bypass-backend", "false", "--timeout-ms", String.valueOf(DEADLINE.toMillis()),
-            "--relay-timeout-s", "1"}));
+        RunningGateway gateway =
+            RunningGateway.start(
+                GatewaySettings.parse(
+                    new String[] {
+                      "--listen",
+                      "127.0.0.1:0",
+                      "--backend",
+                      "127.0.0.1:" + backend.port(),
+                      "--domain",
+                      "example.com",
+                      "--bypass",
+                      "",
+                      "--bypass-backend",
+                      "false",
+                      "--timeout-ms",
+                      String.valueOf(DEADLINE.toMillis()),
+                      "--relay-timeout-s",
+                      "1"
+                    }));
         SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
       client.readReply();
       client.send("EHLO client.test");
@@ -63,7 +79,9 @@ class GatewayFaultTest {
       }
       RecipientVerifier verifier = gateway.verifier();
       await().atMost(Duration.ofSeconds(2)).until(() -> verifier.stats().sessionsActive() == 0);
-      System.out.printf("| %s | `%s` | %d ms | `%s` | 0 |%n", fault.description(), rcpt, answeredIn.toMillis(), message);
+      System.out.printf(
+          "| %s | `%s` | %d ms | `%s` | 0 |%n",
+          fault.description(), rcpt, answeredIn.toMillis(), message);
     }
   }
 }

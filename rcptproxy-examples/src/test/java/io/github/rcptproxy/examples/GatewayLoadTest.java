@@ -23,14 +23,14 @@ import org.junit.jupiter.api.Test;
 /**
  * 50 concurrent clients × 200 recipients through the gateway into the real Postfix, half of them
  * unknown: every verdict right, no timeouts, never more backend sessions than the pool allows, and
- * every accepted message delivered exactly once. Prints throughput and latency (not asserted:
- * speed belongs to the benchmarks).
+ * every accepted message delivered exactly once. Prints throughput and latency (not asserted: speed
+ * belongs to the benchmarks).
  *
- * <p>The gateway probes with VRFY, the configuration to use in front of Postfix: with RCPT
- * probes each replaced session that had a valid recipient keeps one of Postfix's inflow-control
- * tokens, and at this rate (about 600 sessions) every new probe transaction soon waits a second
- * for its first valid RCPT, which pushes a few verifications past the deadline (measured: 2 of
- * 10,000 answered TIMEOUT, 43 s instead of a few).
+ * <p>The gateway probes with VRFY, the configuration to use in front of Postfix: with RCPT probes
+ * each replaced session that had a valid recipient keeps one of Postfix's inflow-control tokens,
+ * and at this rate (about 600 sessions) every new probe transaction soon waits a second for its
+ * first valid RCPT, which pushes a few verifications past the deadline (measured: 2 of 10,000
+ * answered TIMEOUT, 43 s instead of a few).
  */
 class GatewayLoadTest {
   private static final int CLIENTS = 50;
@@ -42,17 +42,41 @@ class GatewayLoadTest {
     PostfixBackend postfix = PostfixBackend.shared();
     postfix.deliverOneMessage();
     String run = Long.toHexString(System.nanoTime());
-    try (RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(new String[] {
-        "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + postfix.port(), "--domain", PostfixBackend.DOMAIN,
-        "--bypass", "", "--bypass-backend", "false", "--no-disconnect", "--max-recipients", String.valueOf(RECIPIENTS),
-        "--max-connections", String.valueOf(CLIENTS * 2), "--max-sessions", String.valueOf(MAX_SESSIONS),
-        "--probe-method", "vrfy"}))) {
+    try (RunningGateway gateway =
+        RunningGateway.start(
+            GatewaySettings.parse(
+                new String[] {
+                  "--listen",
+                  "127.0.0.1:0",
+                  "--backend",
+                  "127.0.0.1:" + postfix.port(),
+                  "--domain",
+                  PostfixBackend.DOMAIN,
+                  "--bypass",
+                  "",
+                  "--bypass-backend",
+                  "false",
+                  "--no-disconnect",
+                  "--max-recipients",
+                  String.valueOf(RECIPIENTS),
+                  "--max-connections",
+                  String.valueOf(CLIENTS * 2),
+                  "--max-sessions",
+                  String.valueOf(MAX_SESSIONS),
+                  "--probe-method",
+                  "vrfy"
+                }))) {
       AtomicInteger mostSessions = new AtomicInteger();
       ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
-      sampler.scheduleAtFixedRate(() -> {
-        VerifierStats stats = gateway.verifier().stats();
-        mostSessions.accumulateAndGet((int) (stats.sessionsOpened() - stats.sessionsClosed()), Math::max);
-      }, 0, 5, TimeUnit.MILLISECONDS);
+      sampler.scheduleAtFixedRate(
+          () -> {
+            VerifierStats stats = gateway.verifier().stats();
+            mostSessions.accumulateAndGet(
+                (int) (stats.sessionsOpened() - stats.sessionsClosed()), Math::max);
+          },
+          0,
+          5,
+          TimeUnit.MILLISECONDS);
       List<Long> rcptMicros = Collections.synchronizedList(new ArrayList<>());
       List<String> wrongReplies = Collections.synchronizedList(new ArrayList<>());
       ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
@@ -60,10 +84,12 @@ class GatewayLoadTest {
       List<Future<?>> done = new ArrayList<>();
       for (int c = 0; c < CLIENTS; c++) {
         int client = c;
-        done.add(clients.submit(() -> {
-          sendOneMessage(gateway.port(), run, client, rcptMicros, wrongReplies);
-          return null;
-        }));
+        done.add(
+            clients.submit(
+                () -> {
+                  sendOneMessage(gateway.port(), run, client, rcptMicros, wrongReplies);
+                  return null;
+                }));
       }
       for (Future<?> future : done) {
         future.get(5, TimeUnit.MINUTES);
@@ -77,23 +103,34 @@ class GatewayLoadTest {
       assertThat(wrongReplies).isEmpty();
       assertThat(stats.accepted()).isEqualTo(CLIENTS * RECIPIENTS / 2);
       assertThat(stats.rejected()).isEqualTo(CLIENTS * RECIPIENTS / 2);
-      assertThat(stats.unverified().values()).allMatch(count -> count == 0, "no timeouts, no busy pool");
+      assertThat(stats.unverified().values())
+          .allMatch(count -> count == 0, "no timeouts, no busy pool");
       assertThat(mostSessions.get()).isLessThanOrEqualTo(MAX_SESSIONS);
 
       List<Long> sorted = new ArrayList<>(rcptMicros);
       Collections.sort(sorted);
-      System.out.printf("LOAD %d clients x %d RCPT (50%% unknown) through the gateway into Postfix: %.1f s, %.0f RCPT/s,"
+      System.out.printf(
+          "LOAD %d clients x %d RCPT (50%% unknown) through the gateway into Postfix: %.1f s, %.0f RCPT/s,"
               + " RCPT latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; %d backend sessions (at most %d at once),"
               + " %d probe transactions (VRFY)%n",
-          CLIENTS, RECIPIENTS, elapsed.toMillis() / 1000.0, CLIENTS * RECIPIENTS / (elapsed.toMillis() / 1000.0),
-          sorted.get(sorted.size() / 2) / 1000.0, sorted.get(sorted.size() * 99 / 100) / 1000.0,
-          sorted.get(sorted.size() - 1) / 1000.0, stats.sessionsOpened(), mostSessions.get(), stats.transactionsOpened());
+          CLIENTS,
+          RECIPIENTS,
+          elapsed.toMillis() / 1000.0,
+          CLIENTS * RECIPIENTS / (elapsed.toMillis() / 1000.0),
+          sorted.get(sorted.size() / 2) / 1000.0,
+          sorted.get(sorted.size() * 99 / 100) / 1000.0,
+          sorted.get(sorted.size() - 1) / 1000.0,
+          stats.sessionsOpened(),
+          mostSessions.get(),
+          stats.transactionsOpened());
     }
     // Exactly once: Postfix queued each client's message once, with its 100 valid recipients.
     await().atMost(Duration.ofSeconds(30)).until(() -> countQueued(postfix.log(), run) == CLIENTS);
     for (int c = 0; c < CLIENTS; c++) {
-      Matcher queued = Pattern.compile("from=<load-" + run + "-" + c + "@client\\.test>, size=\\d+, nrcpt=(\\d+)")
-          .matcher(postfix.log());
+      Matcher queued =
+          Pattern.compile(
+                  "from=<load-" + run + "-" + c + "@client\\.test>, size=\\d+, nrcpt=(\\d+)")
+              .matcher(postfix.log());
       assertThat(queued.find()).isTrue();
       assertThat(queued.group(1)).isEqualTo(String.valueOf(RECIPIENTS / 2));
       assertThat(queued.find()).as("message of client %d queued twice", c).isFalse();
@@ -101,19 +138,26 @@ class GatewayLoadTest {
   }
 
   private static long countQueued(String log, String run) {
-    return Pattern.compile("from=<load-" + run + "-\\d+@client\\.test>, size=").matcher(log).results().count();
+    return Pattern.compile("from=<load-" + run + "-\\d+@client\\.test>, size=")
+        .matcher(log)
+        .results()
+        .count();
   }
 
-  private static void sendOneMessage(int port, String run, int client, List<Long> rcptMicros, List<String> wrongReplies) throws Exception {
+  private static void sendOneMessage(
+      int port, String run, int client, List<Long> rcptMicros, List<String> wrongReplies)
+      throws Exception {
     try (SmtpClient smtp = new SmtpClient("127.0.0.1", port)) {
       smtp.readReply();
       smtp.send("EHLO client" + client + ".test");
-      assertThat(smtp.send("MAIL FROM:<load-" + run + "-" + client + "@client.test>")).startsWith("250");
+      assertThat(smtp.send("MAIL FROM:<load-" + run + "-" + client + "@client.test>"))
+          .startsWith("250");
       for (int i = 0; i < RECIPIENTS; i++) {
         boolean known = i % 2 == 0;
-        String address = known
-            ? PostfixBackend.known((client * RECIPIENTS / 2 + i / 2) % PostfixBackend.MAILBOXES)
-            : PostfixBackend.unknown(client * RECIPIENTS + i);
+        String address =
+            known
+                ? PostfixBackend.known((client * RECIPIENTS / 2 + i / 2) % PostfixBackend.MAILBOXES)
+                : PostfixBackend.unknown(client * RECIPIENTS + i);
         long start = System.nanoTime();
         String reply = smtp.send("RCPT TO:<" + address + ">");
         rcptMicros.add((System.nanoTime() - start) / 1000);
@@ -122,7 +166,10 @@ class GatewayLoadTest {
         }
       }
       assertThat(smtp.send("DATA")).startsWith("354");
-      assertThat(smtp.send("Subject: load " + client + "\r\n\r\nhello from client " + client + "\r\n.")).startsWith("250");
+      assertThat(
+              smtp.send(
+                  "Subject: load " + client + "\r\n\r\nhello from client " + client + "\r\n."))
+          .startsWith("250");
       smtp.send("QUIT");
     }
   }

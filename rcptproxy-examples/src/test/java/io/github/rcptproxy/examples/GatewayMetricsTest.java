@@ -15,13 +15,32 @@ class GatewayMetricsTest {
 
   @Test
   void cachedVerdictsMetricsAndHealthAreServed() throws Exception {
-    try (ScriptedSmtpServer backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(a ->
-            a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"));
-        RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(new String[] {
-            "--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backend.port(), "--domain", "example.com",
-            "--bypass", "", "--bypass-backend", "false", "--no-disconnect",
-            "--cache-positive-ttl-s", "3600", "--cache-negative-ttl-s", "60",
-            "--metrics-listen", "127.0.0.1:0"}))) {
+    try (ScriptedSmtpServer backend =
+            ScriptedSmtpServer.start(
+                ScriptedSmtpServer.dialogue(
+                    a -> a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"));
+        RunningGateway gateway =
+            RunningGateway.start(
+                GatewaySettings.parse(
+                    new String[] {
+                      "--listen",
+                      "127.0.0.1:0",
+                      "--backend",
+                      "127.0.0.1:" + backend.port(),
+                      "--domain",
+                      "example.com",
+                      "--bypass",
+                      "",
+                      "--bypass-backend",
+                      "false",
+                      "--no-disconnect",
+                      "--cache-positive-ttl-s",
+                      "3600",
+                      "--cache-negative-ttl-s",
+                      "60",
+                      "--metrics-listen",
+                      "127.0.0.1:0"
+                    }))) {
       try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
         client.readReply();
         client.send("EHLO client.test");
@@ -35,8 +54,10 @@ class GatewayMetricsTest {
 
       HttpClient http = HttpClient.newHttpClient();
       String base = "http://127.0.0.1:" + gateway.metricsPort().orElseThrow();
-      HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> metrics =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(metrics.statusCode()).isEqualTo(200);
       assertThat(metrics.body())
           .contains("rcptproxy_verdicts_total{reason=\"none\",verdict=\"accepted\"} 3.0")
@@ -45,8 +66,10 @@ class GatewayMetricsTest {
           .contains("rcptproxy_sessions{state=\"idle\"} 1.0")
           .contains("rcptproxy_verification_latency_seconds{source=\"cache\",quantile=\"0.99\"}");
 
-      HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> health =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(health.statusCode()).isEqualTo(200);
       assertThat(health.body()).startsWith("UP");
 
@@ -63,8 +86,10 @@ class GatewayMetricsTest {
         client.send("MAIL FROM:<you@example.net>");
         client.send("RCPT TO:<alice@example.com>");
       }
-      HttpResponse<String> down = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> down =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+              HttpResponse.BodyHandlers.ofString());
       assertThat(down.statusCode()).isEqualTo(503);
       assertThat(down.body()).startsWith("DOWN BACKEND_UNAVAILABLE");
     }
@@ -75,7 +100,9 @@ class GatewayMetricsTest {
     static int rcpts(ScriptedSmtpServer backend) {
       String received = backend.received();
       int count = 0;
-      for (int at = received.indexOf("RCPT TO"); at >= 0; at = received.indexOf("RCPT TO", at + 1)) {
+      for (int at = received.indexOf("RCPT TO");
+          at >= 0;
+          at = received.indexOf("RCPT TO", at + 1)) {
         count++;
       }
       return count;

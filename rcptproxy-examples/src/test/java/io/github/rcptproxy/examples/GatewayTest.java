@@ -42,8 +42,12 @@ class GatewayTest {
   }
 
   private Wiser wiser() {
-    Wiser wiser = Wiser.accepter((from, to) -> MAILBOXES.contains(to))
-        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).insertReceivedHeaders(false));
+    Wiser wiser =
+        Wiser.accepter((from, to) -> MAILBOXES.contains(to))
+            .server(
+                SMTPServer.port(0)
+                    .bindAddress(InetAddress.getLoopbackAddress())
+                    .insertReceivedHeaders(false));
     wiser.start();
     resources.add(wiser::stop);
     return wiser;
@@ -51,10 +55,22 @@ class GatewayTest {
 
   /** A gateway verifying every client (no bypass), for example.com. */
   private RunningGateway gateway(int backendPort, String... extra) {
-    List<String> args = new ArrayList<>(List.of("--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + backendPort,
-        "--domain", "example.com", "--bypass", "", "--bypass-backend", "false"));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--listen",
+                "127.0.0.1:0",
+                "--backend",
+                "127.0.0.1:" + backendPort,
+                "--domain",
+                "example.com",
+                "--bypass",
+                "",
+                "--bypass-backend",
+                "false"));
     args.addAll(List.of(extra));
-    RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
+    RunningGateway gateway =
+        RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
     resources.add(0, gateway);
     return gateway;
   }
@@ -69,12 +85,17 @@ class GatewayTest {
   @Test
   void demoAnswersAsItPrints() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
-    Demo demo = Demo.start(new String[] {"--demo", "--listen", "127.0.0.1:0"}, new PrintStream(printed, true, StandardCharsets.UTF_8));
+    Demo demo =
+        Demo.start(
+            new String[] {"--demo", "--listen", "127.0.0.1:0"},
+            new PrintStream(printed, true, StandardCharsets.UTF_8));
     resources.add(demo);
     String text = printed.toString(StandardCharsets.UTF_8);
     Matcher listening = Pattern.compile("listening on 127\\.0\\.0\\.1:(\\d+)").matcher(text);
     assertThat(listening.find()).as(text).isTrue();
-    assertThat(text).contains("alice@example.com").contains("550 5.1.1 Unable to relay to nobody@example.com");
+    assertThat(text)
+        .contains("alice@example.com")
+        .contains("550 5.1.1 Unable to relay to nobody@example.com");
 
     try (SmtpClient client = client(Integer.parseInt(listening.group(1)))) {
       assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
@@ -82,7 +103,8 @@ class GatewayTest {
       assertThat(client.send("DATA")).startsWith("354");
       assertThat(client.send("Subject: demo\r\n\r\nhello\r\n.")).startsWith("250");
       assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
-      assertThat(client.send("RCPT TO:<nobody@example.com>")).isEqualTo("550 5.1.1 Unable to relay to nobody@example.com");
+      assertThat(client.send("RCPT TO:<nobody@example.com>"))
+          .isEqualTo("550 5.1.1 Unable to relay to nobody@example.com");
       assertThat(client.readReply()).isNull();
     }
     assertThat(demo.backend().getMessages()).hasSize(1);
@@ -92,9 +114,12 @@ class GatewayTest {
   void relayedMailArrivesByteIdenticalAndOnlyForAcceptedRecipients() throws Exception {
     Wiser backend = wiser();
     RunningGateway gateway = gateway(backend.getServer().getPortAllocated(), "--no-disconnect");
-    String message = "From: you@example.net\r\nTo: alice@example.com\r\nSubject: =?UTF-8?Q?gr=C3=BC=C3=9Fe?=\r\n"
-        + "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-        + "Grüße aus dem Test\r\n.a line starting with a dot\r\n" + "x".repeat(900) + "\r\n\r\nend\r\n";
+    String message =
+        "From: you@example.net\r\nTo: alice@example.com\r\nSubject: =?UTF-8?Q?gr=C3=BC=C3=9Fe?=\r\n"
+            + "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            + "Grüße aus dem Test\r\n.a line starting with a dot\r\n"
+            + "x".repeat(900)
+            + "\r\n\r\nend\r\n";
 
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
@@ -110,7 +135,8 @@ class GatewayTest {
       assertThat(received.getEnvelopeSender()).isEqualTo("you@example.net");
       assertThat(new String(received.getData(), StandardCharsets.UTF_8)).isEqualTo(message);
     }
-    assertThat(backend.getMessages()).extracting(WiserMessage::getEnvelopeReceiver)
+    assertThat(backend.getMessages())
+        .extracting(WiserMessage::getEnvelopeReceiver)
         .containsExactlyInAnyOrder("alice@example.com", "bob@example.com");
   }
 
@@ -132,7 +158,8 @@ class GatewayTest {
       client.send("MAIL FROM:<you@example.net>");
       assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
       client.send("DATA");
-      assertThat(client.send("Subject: x\r\n\r\nbody\r\n.")).isEqualTo("554 5.6.0 Message content rejected");
+      assertThat(client.send("Subject: x\r\n\r\nbody\r\n."))
+          .isEqualTo("554 5.6.0 Message content rejected");
     }
   }
 
@@ -164,20 +191,24 @@ class GatewayTest {
   @Test
   void recipientRefusedAtRelayTimeTempfailsTheWholeMessage() throws Exception {
     List<String> rcpts = new ArrayList<>();
-    ScriptedSmtpServer backend = ScriptedSmtpServer.start(connection -> {
-      connection.write("220 backend\r\n");
-      for (String line = connection.readLine(); line != null; line = connection.readLine()) {
-        if (line.startsWith("RCPT")) {
-          rcpts.add(line);
-          // verification says yes; by the time the message comes, the mailbox is gone
-          connection.write(rcpts.size() == 1 ? "250 Ok\r\n" : "550 5.1.1 gone\r\n");
-        } else if (line.startsWith("DATA")) {
-          connection.write("354 go\r\n");
-        } else {
-          connection.write("250 Ok\r\n");
-        }
-      }
-    });
+    ScriptedSmtpServer backend =
+        ScriptedSmtpServer.start(
+            connection -> {
+              connection.write("220 backend\r\n");
+              for (String line = connection.readLine();
+                  line != null;
+                  line = connection.readLine()) {
+                if (line.startsWith("RCPT")) {
+                  rcpts.add(line);
+                  // verification says yes; by the time the message comes, the mailbox is gone
+                  connection.write(rcpts.size() == 1 ? "250 Ok\r\n" : "550 5.1.1 gone\r\n");
+                } else if (line.startsWith("DATA")) {
+                  connection.write("354 go\r\n");
+                } else {
+                  connection.write("250 Ok\r\n");
+                }
+              }
+            });
     resources.add(backend);
     RunningGateway gateway = gateway(backend.port());
     try (SmtpClient client = client(gateway.port())) {
@@ -200,9 +231,13 @@ class GatewayTest {
         client.send("MAIL FROM:<you@example.net>");
         client.send("RCPT TO:<alice@example.com>");
         client.send("DATA");
-        client.sendRaw("Subject: smuggle\r\n\r\nhello" + smuggle
-            + "MAIL FROM:<evil@evil.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n");
-        for (String reply = client.readReply(); reply != null; reply = client.send("QUIT").startsWith("221") ? null : client.readReply()) {
+        client.sendRaw(
+            "Subject: smuggle\r\n\r\nhello"
+                + smuggle
+                + "MAIL FROM:<evil@evil.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n");
+        for (String reply = client.readReply();
+            reply != null;
+            reply = client.send("QUIT").startsWith("221") ? null : client.readReply()) {
           finalReplies.add(reply);
           if (reply.startsWith("250") || reply.startsWith("5") || reply.startsWith("4")) {
             break;
@@ -212,23 +247,34 @@ class GatewayTest {
     }
     // Each payload stayed inside one message: the smuggled commands reached the backend as text,
     // never as commands, and nothing arrived from the smuggled sender.
-    assertThat(backend.getMessages()).hasSize(payloads.length).allSatisfy(m -> {
-      assertThat(m.getEnvelopeSender()).isEqualTo("you@example.net");
-      assertThat(new String(m.getData(), StandardCharsets.ISO_8859_1)).contains("MAIL FROM:<evil@evil.test>");
-    });
+    assertThat(backend.getMessages())
+        .hasSize(payloads.length)
+        .allSatisfy(
+            m -> {
+              assertThat(m.getEnvelopeSender()).isEqualTo("you@example.net");
+              assertThat(new String(m.getData(), StandardCharsets.ISO_8859_1))
+                  .contains("MAIL FROM:<evil@evil.test>");
+            });
     assertThat(finalReplies).allMatch(reply -> reply.startsWith("250"));
   }
 
   @Test
   void limitsOnRecipientsAndMessageSize() throws Exception {
     Wiser backend = wiser();
-    RunningGateway gateway = gateway(backend.getServer().getPortAllocated(), "--max-recipients", "1", "--max-message-size", "1000");
+    RunningGateway gateway =
+        gateway(
+            backend.getServer().getPortAllocated(),
+            "--max-recipients",
+            "1",
+            "--max-message-size",
+            "1000");
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
       assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
       assertThat(client.send("RCPT TO:<bob@example.com>")).startsWith("452");
       client.send("DATA");
-      assertThat(client.send("Subject: big\r\n\r\n" + "x".repeat(2000) + "\r\n.")).startsWith("552");
+      assertThat(client.send("Subject: big\r\n\r\n" + "x".repeat(2000) + "\r\n."))
+          .startsWith("552");
     }
     assertThat(backend.getMessages()).isEmpty();
   }
@@ -238,24 +284,32 @@ class GatewayTest {
     Wiser backend = wiser();
     Path config = dir.resolve("gateway.properties");
     Files.writeString(config, settings(backend, "First @"));
-    RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(new String[] {"--config", config.toString()}));
+    RunningGateway gateway =
+        RunningGateway.start(GatewaySettings.parse(new String[] {"--config", config.toString()}));
     resources.add(0, gateway);
     assertThat(rejectionFor(gateway)).isEqualTo("550 5.1.1 First nobody@example.com");
 
     Files.writeString(config, settings(backend, "Second @"));
-    Files.setLastModifiedTime(config, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 2000));
+    Files.setLastModifiedTime(
+        config, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 2000));
     await().atMost(Duration.ofSeconds(10)).until(() -> rejectionFor(gateway).contains("Second"));
 
     // A broken file is refused and the running config stays.
     Files.writeString(config, settings(backend, "Third @") + "reject-code=999\n");
-    Files.setLastModifiedTime(config, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 4000));
-    await().pollDelay(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(10))
+    Files.setLastModifiedTime(
+        config, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 4000));
+    await()
+        .pollDelay(Duration.ofMillis(1500))
+        .atMost(Duration.ofSeconds(10))
         .until(() -> rejectionFor(gateway).contains("Second"));
   }
 
   private static String settings(Wiser backend, String message) {
-    return "listen=127.0.0.1:0\nbackend=127.0.0.1:" + backend.getServer().getPortAllocated()
-        + "\ndomain=example.com\nbypass=\nbypass-backend=false\nreject-message=" + message + "\n";
+    return "listen=127.0.0.1:0\nbackend=127.0.0.1:"
+        + backend.getServer().getPortAllocated()
+        + "\ndomain=example.com\nbypass=\nbypass-backend=false\nreject-message="
+        + message
+        + "\n";
   }
 
   private static String rejectionFor(RunningGateway gateway) throws Exception {
@@ -268,24 +322,42 @@ class GatewayTest {
   @Test
   void shutdownLetsAMessageInFlightFinishAndRefusesNewOnes() throws Exception {
     CountDownLatch inData = new CountDownLatch(1);
-    ScriptedSmtpServer backend = ScriptedSmtpServer.start(connection -> {
-      connection.write("220 backend\r\n");
-      for (String line = connection.readLine(); line != null; line = connection.readLine()) {
-        if (line.equals(".")) {
-          inData.countDown();
-          Thread.sleep(500);
-          connection.write("250 2.0.0 queued\r\n");
-        } else if (line.startsWith("DATA")) {
-          connection.write("354 go\r\n");
-        } else if (!line.startsWith("Subject") && !line.isEmpty() && !line.equals("body")) {
-          connection.write("250 Ok\r\n");
-        }
-      }
-    });
+    ScriptedSmtpServer backend =
+        ScriptedSmtpServer.start(
+            connection -> {
+              connection.write("220 backend\r\n");
+              for (String line = connection.readLine();
+                  line != null;
+                  line = connection.readLine()) {
+                if (line.equals(".")) {
+                  inData.countDown();
+                  Thread.sleep(500);
+                  connection.write("250 2.0.0 queued\r\n");
+                } else if (line.startsWith("DATA")) {
+                  connection.write("354 go\r\n");
+                } else if (!line.startsWith("Subject") && !line.isEmpty() && !line.equals("body")) {
+                  connection.write("250 Ok\r\n");
+                }
+              }
+            });
     resources.add(backend);
-    RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(new String[] {"--listen", "127.0.0.1:0",
-        "--backend", "127.0.0.1:" + backend.port(), "--domain", "example.com", "--bypass", "", "--bypass-backend", "false"}));
-    try (SmtpClient client = client(gateway.port()); SmtpClient late = client(gateway.port())) {
+    RunningGateway gateway =
+        RunningGateway.start(
+            GatewaySettings.parse(
+                new String[] {
+                  "--listen",
+                  "127.0.0.1:0",
+                  "--backend",
+                  "127.0.0.1:" + backend.port(),
+                  "--domain",
+                  "example.com",
+                  "--bypass",
+                  "",
+                  "--bypass-backend",
+                  "false"
+                }));
+    try (SmtpClient client = client(gateway.port());
+        SmtpClient late = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
       client.send("RCPT TO:<alice@example.com>");
       client.send("DATA");
@@ -295,8 +367,9 @@ class GatewayTest {
       CompletableFuture<Void> stopping = CompletableFuture.runAsync(gateway::close);
       assertThat(client.readReply()).isEqualTo("250 Ok"); // SubEthaSMTP's own reply after our relay
       stopping.get(10, TimeUnit.SECONDS);
-      assertThat(late.send("MAIL FROM:<you@example.net>")).satisfiesAnyOf(
-          reply -> assertThat(reply).isNull(), reply -> assertThat(reply).startsWith("421"));
+      assertThat(late.send("MAIL FROM:<you@example.net>"))
+          .satisfiesAnyOf(
+              reply -> assertThat(reply).isNull(), reply -> assertThat(reply).startsWith("421"));
     }
     assertThat(backend.received()).contains("body\r\n.\r\n");
   }
@@ -304,40 +377,61 @@ class GatewayTest {
   @Test
   void relaysToRealPostfix() throws Exception {
     PostfixBackend postfix = PostfixBackend.shared();
-    List<String> args = List.of("--listen", "127.0.0.1:0", "--backend", "127.0.0.1:" + postfix.port(),
-        "--domain", PostfixBackend.DOMAIN, "--bypass", "", "--bypass-backend", "false");
-    RunningGateway gateway = RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
+    List<String> args =
+        List.of(
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "127.0.0.1:" + postfix.port(),
+            "--domain",
+            PostfixBackend.DOMAIN,
+            "--bypass",
+            "",
+            "--bypass-backend",
+            "false");
+    RunningGateway gateway =
+        RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
     resources.add(0, gateway);
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
       assertThat(client.send("RCPT TO:<" + PostfixBackend.known(11) + ">")).startsWith("250");
       client.send("DATA");
-      assertThat(client.send("Subject: via gateway\r\nMessage-ID: <gateway-test-11@example.net>\r\n\r\nhello\r\n.")).startsWith("250");
+      assertThat(
+              client.send(
+                  "Subject: via gateway\r\nMessage-ID: <gateway-test-11@example.net>\r\n\r\nhello\r\n."))
+          .startsWith("250");
     }
-    await().atMost(Duration.ofSeconds(10)).until(() -> postfix.log().contains("to=<" + PostfixBackend.known(11) + ">"));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> postfix.log().contains("to=<" + PostfixBackend.known(11) + ">"));
   }
 
   private ScriptedSmtpServer backendAnsweringDataWith(String finalReply) {
-    ScriptedSmtpServer backend = ScriptedSmtpServer.start(connection -> {
-      connection.write("220 backend\r\n");
-      boolean inData = false;
-      for (String line = connection.readLine(); line != null; line = connection.readLine()) {
-        if (inData) {
-          if (line.equals(".")) {
-            inData = false;
-            connection.write(finalReply);
-          }
-        } else if (line.startsWith("DATA")) {
-          inData = true;
-          connection.write("354 go\r\n");
-        } else if (line.startsWith("QUIT")) {
-          connection.write("221 bye\r\n");
-          return;
-        } else {
-          connection.write(line.startsWith("EHLO") ? "250-backend\r\n250 PIPELINING\r\n" : "250 Ok\r\n");
-        }
-      }
-    });
+    ScriptedSmtpServer backend =
+        ScriptedSmtpServer.start(
+            connection -> {
+              connection.write("220 backend\r\n");
+              boolean inData = false;
+              for (String line = connection.readLine();
+                  line != null;
+                  line = connection.readLine()) {
+                if (inData) {
+                  if (line.equals(".")) {
+                    inData = false;
+                    connection.write(finalReply);
+                  }
+                } else if (line.startsWith("DATA")) {
+                  inData = true;
+                  connection.write("354 go\r\n");
+                } else if (line.startsWith("QUIT")) {
+                  connection.write("221 bye\r\n");
+                  return;
+                } else {
+                  connection.write(
+                      line.startsWith("EHLO") ? "250-backend\r\n250 PIPELINING\r\n" : "250 Ok\r\n");
+                }
+              }
+            });
     resources.add(backend);
     return backend;
   }

@@ -28,9 +28,22 @@ class HostileInputTest {
   @BeforeAll
   static void start() {
     backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"));
-    gateway = RunningGateway.start(GatewaySettings.parse(new String[] {"--listen", "127.0.0.1:0",
-        "--backend", "127.0.0.1:" + backend.port(), "--domain", "example.com", "--bypass", "",
-        "--bypass-backend", "false", "--no-disconnect"}));
+    gateway =
+        RunningGateway.start(
+            GatewaySettings.parse(
+                new String[] {
+                  "--listen",
+                  "127.0.0.1:0",
+                  "--backend",
+                  "127.0.0.1:" + backend.port(),
+                  "--domain",
+                  "example.com",
+                  "--bypass",
+                  "",
+                  "--bypass-backend",
+                  "false",
+                  "--no-disconnect"
+                }));
     System.out.println("| attack at RCPT | client saw |");
   }
 
@@ -49,10 +62,28 @@ class HostileInputTest {
         Arguments.of("NUL inside the path", "RCPT TO:<evil\u0000@example.com>"),
         Arguments.of("'<' and '>' inside the path", "RCPT TO:<evil<x>@example.com>"),
         Arguments.of("local part of 65 bytes", "RCPT TO:<evil" + "a".repeat(61) + "@example.com>"),
-        Arguments.of("domain of 256 bytes", "RCPT TO:<evil@" + "a".repeat(63) + "." + "b".repeat(63) + "." + "c".repeat(63) + "." + "d".repeat(52) + ".example.com>"),
-        Arguments.of("path over 256 bytes", "RCPT TO:<evil" + "a".repeat(60) + "@" + ("x".repeat(60) + ".").repeat(3) + "example.com>"),
-        Arguments.of("non-ASCII local part, backend without SMTPUTF8", "RCPT TO:<evilö@example.com>"),
-        Arguments.of("U+760D U+760A (CR/LF in a lossy encoder)", "RCPT TO:<evil\u760d\u760a@example.com>"),
+        Arguments.of(
+            "domain of 256 bytes",
+            "RCPT TO:<evil@"
+                + "a".repeat(63)
+                + "."
+                + "b".repeat(63)
+                + "."
+                + "c".repeat(63)
+                + "."
+                + "d".repeat(52)
+                + ".example.com>"),
+        Arguments.of(
+            "path over 256 bytes",
+            "RCPT TO:<evil"
+                + "a".repeat(60)
+                + "@"
+                + ("x".repeat(60) + ".").repeat(3)
+                + "example.com>"),
+        Arguments.of(
+            "non-ASCII local part, backend without SMTPUTF8", "RCPT TO:<evilö@example.com>"),
+        Arguments.of(
+            "U+760D U+760A (CR/LF in a lossy encoder)", "RCPT TO:<evil\u760d\u760a@example.com>"),
         Arguments.of("quoted local part with spaces", "RCPT TO:<\"evil doer\"@example.com>"),
         Arguments.of("source route", "RCPT TO:<@relay.example,@other.example:evil@example.com>"),
         Arguments.of("empty path", "RCPT TO:<>"));
@@ -60,7 +91,8 @@ class HostileInputTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("attacks")
-  void hostileRecipientIsRefusedAndNeverReachesTheBackend(String attack, String command) throws Exception {
+  void hostileRecipientIsRefusedAndNeverReachesTheBackend(String attack, String command)
+      throws Exception {
     String reply;
     try (SmtpClient client = client()) {
       client.send("MAIL FROM:<you@example.net>");
@@ -68,11 +100,14 @@ class HostileInputTest {
       if (command.contains("\r\n")) {
         reply = client.readReply(); // two lines, two replies: the second is the attack's
       }
-      assertThat(reply == null || reply.matches("5\\d\\d .*")).as("%s answered %s", attack, reply).isTrue();
+      assertThat(reply == null || reply.matches("5\\d\\d .*"))
+          .as("%s answered %s", attack, reply)
+          .isTrue();
     }
     assertThat(backend.received()).doesNotContain("evil");
     assertGatewayStillServes();
-    System.out.printf("| %s | `%s` |%n", attack, reply == null ? "connection closed by SubEthaSMTP" : reply);
+    System.out.printf(
+        "| %s | `%s` |%n", attack, reply == null ? "connection closed by SubEthaSMTP" : reply);
   }
 
   @Test
@@ -80,8 +115,37 @@ class HostileInputTest {
     try (Socket socket = new Socket("127.0.0.1", gateway.port())) {
       socket.setSoTimeout(5000);
       OutputStream out = socket.getOutputStream();
-      out.write("EHLO client.test\r\nMAIL FROM:<you@example.net>\r\n".getBytes(StandardCharsets.US_ASCII));
-      out.write(new byte[] {'R', 'C', 'P', 'T', ' ', 'T', 'O', ':', '<', 'e', 'v', 'i', 'l', (byte) 0xC3, (byte) 0x28, '@', 'e', 'x', '.', 'c', 'o', 'm', '>', '\r', '\n'});
+      out.write(
+          "EHLO client.test\r\nMAIL FROM:<you@example.net>\r\n"
+              .getBytes(StandardCharsets.US_ASCII));
+      out.write(
+          new byte[] {
+            'R',
+            'C',
+            'P',
+            'T',
+            ' ',
+            'T',
+            'O',
+            ':',
+            '<',
+            'e',
+            'v',
+            'i',
+            'l',
+            (byte) 0xC3,
+            (byte) 0x28,
+            '@',
+            'e',
+            'x',
+            '.',
+            'c',
+            'o',
+            'm',
+            '>',
+            '\r',
+            '\n'
+          });
       out.write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
       String replies = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       assertThat(replies).containsPattern("\r\n5\\d\\d[ -]");

@@ -23,8 +23,9 @@ class VerifyCommandTest {
   @BeforeEach
   void startBackend() {
     Set<String> mailboxes = Set.of("alice@example.com");
-    wiser = Wiser.accepter((from, to) -> mailboxes.contains(to))
-        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    wiser =
+        Wiser.accepter((from, to) -> mailboxes.contains(to))
+            .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
     wiser.start();
   }
 
@@ -34,8 +35,11 @@ class VerifyCommandTest {
   }
 
   private int run(String stdin, String... args) {
-    return Gateway.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
-        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+    return Gateway.run(
+        args,
+        new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
   }
 
   private String backend() {
@@ -48,7 +52,15 @@ class VerifyCommandTest {
 
   @Test
   void printsOneLinePerAddressInOrder() {
-    int code = run("", "verify", "--backend", backend(), "alice@example.com", "nobody@example.com", "bad address");
+    int code =
+        run(
+            "",
+            "verify",
+            "--backend",
+            backend(),
+            "alice@example.com",
+            "nobody@example.com",
+            "bad address");
 
     assertThat(code).isZero();
     String[] lines = lines();
@@ -72,10 +84,21 @@ class VerifyCommandTest {
   void verifiesAgainstRealPostfix() {
     PostfixBackend postfix = PostfixBackend.shared();
 
-    run("", "verify", "--backend", "127.0.0.1:" + postfix.port(), PostfixBackend.known(5), PostfixBackend.unknown(5));
+    run(
+        "",
+        "verify",
+        "--backend",
+        "127.0.0.1:" + postfix.port(),
+        PostfixBackend.known(5),
+        PostfixBackend.unknown(5));
 
     assertThat(lines()[0]).isEqualTo(PostfixBackend.known(5) + "\tACCEPTED\t250 2.1.5 Ok");
-    assertThat(lines()[1]).startsWith(PostfixBackend.unknown(5) + "\tREJECTED\t550 5.1.1 <" + PostfixBackend.unknown(5) + ">: Recipient address rejected");
+    assertThat(lines()[1])
+        .startsWith(
+            PostfixBackend.unknown(5)
+                + "\tREJECTED\t550 5.1.1 <"
+                + PostfixBackend.unknown(5)
+                + ">: Recipient address rejected");
   }
 
   @Test

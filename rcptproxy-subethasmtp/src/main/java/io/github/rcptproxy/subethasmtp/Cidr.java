@@ -14,14 +14,18 @@ record Cidr(byte[] network, int prefixLength, String text) {
   static Cidr parse(String text) {
     int slash = text.indexOf('/');
     String address = slash < 0 ? text : text.substring(0, slash);
-    if (address.isEmpty() || !address.matches("[0-9A-Fa-f:.]+") || !(address.contains(".") || address.contains(":"))) {
-      throw new IllegalArgumentException("bypass entry '" + text + "' is not an IP address or CIDR range");
+    if (address.isEmpty()
+        || !address.matches("[0-9A-Fa-f:.]+")
+        || !(address.contains(".") || address.contains(":"))) {
+      throw new IllegalArgumentException(
+          "bypass entry '" + text + "' is not an IP address or CIDR range");
     }
     byte[] bytes;
     try {
       bytes = InetAddress.getByName(address).getAddress(); // a literal: no name lookup
     } catch (UnknownHostException e) {
-      throw new IllegalArgumentException("bypass entry '" + text + "' is not an IP address or CIDR range");
+      throw new IllegalArgumentException(
+          "bypass entry '" + text + "' is not an IP address or CIDR range");
     }
     int bits = bytes.length * 8;
     int prefix = bits;

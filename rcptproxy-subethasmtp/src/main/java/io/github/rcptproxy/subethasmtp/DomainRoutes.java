@@ -80,14 +80,21 @@ public final class DomainRoutes {
     private Builder() {}
 
     /**
-     * Sends recipients in domains matching {@code pattern} to {@code verifier}, answered by
-     * {@code policy}.
+     * Sends recipients in domains matching {@code pattern} to {@code verifier}, answered by {@code
+     * policy}.
      */
     public Builder route(String pattern, RecipientVerifier verifier, RecipientPolicy policy) {
       Objects.requireNonNull(pattern, "pattern");
-      String key = pattern.equals("*") ? "*" : pattern.startsWith("*.") ? "*." + normalise(pattern.substring(2)) : normalise(pattern);
-      if (!key.matches("\\*|(\\*\\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")) {
-        throw new IllegalArgumentException("domain pattern must be a domain, *.domain or *, was '" + pattern + "'");
+      String key =
+          pattern.equals("*")
+              ? "*"
+              : pattern.startsWith("*.")
+                  ? "*." + normalise(pattern.substring(2))
+                  : normalise(pattern);
+      if (!key.matches(
+          "\\*|(\\*\\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")) {
+        throw new IllegalArgumentException(
+            "domain pattern must be a domain, *.domain or *, was '" + pattern + "'");
       }
       if (routes.putIfAbsent(key, new Route(verifier, policy)) != null) {
         throw new IllegalArgumentException("domain pattern '" + pattern + "' is routed twice");
@@ -95,7 +102,9 @@ public final class DomainRoutes {
       return this;
     }
 
-    /** Accept (unverified) recipients in domains no route matches; default false: relaying denied. */
+    /**
+     * Accept (unverified) recipients in domains no route matches; default false: relaying denied.
+     */
     public Builder acceptOtherDomains(boolean acceptOtherDomains) {
       this.acceptOtherDomains = acceptOtherDomains;
       return this;

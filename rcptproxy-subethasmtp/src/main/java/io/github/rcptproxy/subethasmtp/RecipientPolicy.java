@@ -11,8 +11,8 @@ import java.util.Objects;
  * #builder()}, which validates on {@link Builder#build()}.
  *
  * <p>Defaults follow the 2005 original: bypass {@code 127.0.0.1} (and {@code ::1}) and the
- * backend's own address, reject with {@code 550 Unable to relay to <address>}, disconnect after
- * the first rejection, accept what cannot be verified.
+ * backend's own address, reject with {@code 550 Unable to relay to <address>}, disconnect after the
+ * first rejection, accept what cannot be verified.
  */
 public final class RecipientPolicy {
   private final List<Cidr> bypass;
@@ -92,12 +92,23 @@ public final class RecipientPolicy {
 
   @Override
   public String toString() {
-    return "RecipientPolicy{bypass=" + bypass + (bypassBackend ? " + backend" : "")
-        + ", reject=" + rejectCode + " '" + rejectMessage + "'"
-        + ", disconnectAfterRejections=" + disconnectAfterRejections
-        + ", onUnverified=" + onUnverified
-        + ", onBackendTemporaryFailure=" + onBackendTemporaryFailure
-        + ", tarpit=" + tarpit + "}";
+    return "RecipientPolicy{bypass="
+        + bypass
+        + (bypassBackend ? " + backend" : "")
+        + ", reject="
+        + rejectCode
+        + " '"
+        + rejectMessage
+        + "'"
+        + ", disconnectAfterRejections="
+        + disconnectAfterRejections
+        + ", onUnverified="
+        + onUnverified
+        + ", onBackendTemporaryFailure="
+        + onBackendTemporaryFailure
+        + ", tarpit="
+        + tarpit
+        + "}";
   }
 
   /** Collects policy values; {@link #build()} validates them all. Not thread-safe. */
@@ -115,9 +126,9 @@ public final class RecipientPolicy {
     private Builder() {}
 
     /**
-     * Client addresses that skip verification, as IPv4 or IPv6 addresses or CIDR ranges
-     * ({@code 10.0.0.0/8}, {@code 2001:db8::/32}). Replaces the default {@code 127.0.0.1/32,
-     * ::1/128}; an empty list bypasses nobody (but see {@link #bypassBackend}).
+     * Client addresses that skip verification, as IPv4 or IPv6 addresses or CIDR ranges ({@code
+     * 10.0.0.0/8}, {@code 2001:db8::/32}). Replaces the default {@code 127.0.0.1/32, ::1/128}; an
+     * empty list bypasses nobody (but see {@link #bypassBackend}).
      */
     public Builder bypass(List<String> ranges) {
       this.bypass = List.copyOf(ranges);
@@ -162,15 +173,17 @@ public final class RecipientPolicy {
     }
 
     /**
-     * Hang up after this many rejected recipients in one SMTP session (default 1, as the
-     * original); 0 never hangs up.
+     * Hang up after this many rejected recipients in one SMTP session (default 1, as the original);
+     * 0 never hangs up.
      */
     public Builder disconnectAfterRejections(int disconnectAfterRejections) {
       this.disconnectAfterRejections = disconnectAfterRejections;
       return this;
     }
 
-    /** When the backend could not be asked (timeout, down, busy...): accept, or {@code 451 4.4.3}. */
+    /**
+     * When the backend could not be asked (timeout, down, busy...): accept, or {@code 451 4.4.3}.
+     */
     public Builder onUnverified(FailureMode onUnverified) {
       this.onUnverified = onUnverified;
       return this;
@@ -194,11 +207,13 @@ public final class RecipientPolicy {
     public RecipientPolicy build() {
       List<Cidr> ranges = bypass.stream().map(Cidr::parse).toList();
       if (!(rejectCode >= 400 && rejectCode <= 599)) {
-        throw new IllegalArgumentException("reject code must be within 400..499 or 500..599, was " + rejectCode);
+        throw new IllegalArgumentException(
+            "reject code must be within 400..499 or 500..599, was " + rejectCode);
       }
       Objects.requireNonNull(rejectMessage, "rejectMessage");
       if (rejectMessage.isBlank() || !rejectMessage.chars().allMatch(c -> c >= ' ' && c < 0x7f)) {
-        throw new IllegalArgumentException("reject message must be printable ASCII, was '" + rejectMessage + "'");
+        throw new IllegalArgumentException(
+            "reject message must be printable ASCII, was '" + rejectMessage + "'");
       }
       if (rejectMessage.length() > 400) {
         throw new IllegalArgumentException("reject message cannot be longer than 400 characters");

@@ -25,16 +25,18 @@ import org.subethamail.smtp.MessageHandlerFactory;
  * }</pre>
  *
  * <p>The wrapped handler's {@code recipient} is called only for recipients that are accepted
- * (verified, bypassed, or accepted unverified by the policy); {@code from}, {@code data} and
- * {@code done} pass through unchanged. Wrappers compose: wrapping a wrapped factory verifies with
- * the outer one first. Thread-safe, as SubEthaSMTP needs; the verifiers stay the caller's to close.
+ * (verified, bypassed, or accepted unverified by the policy); {@code from}, {@code data} and {@code
+ * done} pass through unchanged. Wrappers compose: wrapping a wrapped factory verifies with the
+ * outer one first. Thread-safe, as SubEthaSMTP needs; the verifiers stay the caller's to close.
  */
 public final class RecipientVerifyingHandlerFactory implements MessageHandlerFactory {
   private final MessageHandlerFactory delegate;
   private final DomainRoutes routes;
+
   /** Rejections so far in each SMTP session; a session is one MessageContext, forgotten with it. */
   private final Map<MessageContext, AtomicInteger> rejectionsBySession =
       Collections.synchronizedMap(new WeakHashMap<>());
+
   private final ConcurrentMap<String, InetAddress[]> backendAddresses = new ConcurrentHashMap<>();
 
   private RecipientVerifyingHandlerFactory(MessageHandlerFactory delegate, DomainRoutes routes) {
@@ -49,7 +51,8 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
   }
 
   /** Verifies each recipient with the verifier routed for its domain. */
-  public static RecipientVerifyingHandlerFactory wrap(MessageHandlerFactory delegate, DomainRoutes routes) {
+  public static RecipientVerifyingHandlerFactory wrap(
+      MessageHandlerFactory delegate, DomainRoutes routes) {
     return new RecipientVerifyingHandlerFactory(delegate, routes);
   }
 
@@ -69,16 +72,21 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
 
   /** Whether the client is the verifier's backend (its configured host, resolved once). */
   boolean isBackend(InetAddress client, RecipientVerifier verifier) {
-    return verifier.config().backendHost()
-        .map(host -> backendAddresses.computeIfAbsent(host, RecipientVerifyingHandlerFactory::resolve))
-        .map(addresses -> {
-          for (InetAddress address : addresses) {
-            if (address.equals(client)) {
-              return true;
-            }
-          }
-          return false;
-        })
+    return verifier
+        .config()
+        .backendHost()
+        .map(
+            host ->
+                backendAddresses.computeIfAbsent(host, RecipientVerifyingHandlerFactory::resolve))
+        .map(
+            addresses -> {
+              for (InetAddress address : addresses) {
+                if (address.equals(client)) {
+                  return true;
+                }
+              }
+              return false;
+            })
         .orElse(false);
   }
 

@@ -23,7 +23,8 @@ final class VerifyingMessageHandler implements MessageHandler {
   private final MessageContext context;
   private final RecipientVerifyingHandlerFactory factory;
 
-  VerifyingMessageHandler(MessageHandler delegate, MessageContext context, RecipientVerifyingHandlerFactory factory) {
+  VerifyingMessageHandler(
+      MessageHandler delegate, MessageContext context, RecipientVerifyingHandlerFactory factory) {
     this.delegate = delegate;
     this.context = context;
     this.factory = factory;
@@ -53,13 +54,22 @@ final class VerifyingMessageHandler implements MessageHandler {
     RecipientPolicy policy = route.policy();
     InetAddress client = client();
     if (client != null
-        && (policy.bypasses(client) || policy.bypassBackend() && factory.isBackend(client, route.verifier()))) {
-      LOG.debug("{} RCPT {}: client bypasses verification", client.getHostAddress(), printable(recipient));
+        && (policy.bypasses(client)
+            || policy.bypassBackend() && factory.isBackend(client, route.verifier()))) {
+      LOG.debug(
+          "{} RCPT {}: client bypasses verification",
+          client.getHostAddress(),
+          printable(recipient));
       delegate.recipient(recipient);
       return;
     }
     Verdict verdict = route.verifier().verify(recipient);
-    LOG.debug("{} RCPT {}: {} in {} ms", client == null ? "?" : client.getHostAddress(), printable(recipient), verdict, verdict.latency().toMillis());
+    LOG.debug(
+        "{} RCPT {}: {} in {} ms",
+        client == null ? "?" : client.getHostAddress(),
+        printable(recipient),
+        verdict,
+        verdict.latency().toMillis());
     if (verdict instanceof Verdict.Rejected rejected) {
       reject(policy, recipient, rejected.reply());
     } else if (verdict instanceof Verdict.Unverified unverified) {
@@ -68,7 +78,8 @@ final class VerifyingMessageHandler implements MessageHandler {
     delegate.recipient(recipient);
   }
 
-  private void reject(RecipientPolicy policy, String recipient, BackendReply reply) throws RejectException {
+  private void reject(RecipientPolicy policy, String recipient, BackendReply reply)
+      throws RejectException {
     int rejections = factory.countRejection(context);
     if (!policy.tarpit().isZero()) {
       try {
@@ -79,28 +90,35 @@ final class VerifyingMessageHandler implements MessageHandler {
     }
     int code = policy.rejectCode();
     String enhanced = code / 100 + ".1.1";
-    String text = printable(policy.exposeBackendReply() ? reply.text() : policy.rejectionText(recipient));
+    String text =
+        printable(policy.exposeBackendReply() ? reply.text() : policy.rejectionText(recipient));
     String message = enhanced + " " + text;
-    if (policy.disconnectAfterRejections() > 0 && rejections >= policy.disconnectAfterRejections()) {
+    if (policy.disconnectAfterRejections() > 0
+        && rejections >= policy.disconnectAfterRejections()) {
       throw new DropConnectionException(code, message);
     }
     throw new RejectException(code, message);
   }
 
-  private static void refuseIfPolicySays(RecipientPolicy policy, Verdict.Unverified unverified) throws RejectException {
+  private static void refuseIfPolicySays(RecipientPolicy policy, Verdict.Unverified unverified)
+      throws RejectException {
     switch (unverified.reason()) {
       case INVALID_ADDRESS -> throw new RejectException(501, "5.1.3 Bad recipient address syntax");
       case TEMPORARY_FAILURE -> {
         if (policy.onBackendTemporaryFailure() == FailureMode.TEMPFAIL) {
           BackendReply reply = unverified.reply().orElseThrow();
           String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
-          String text = policy.exposeBackendReply() ? printable(reply.text()) : "Recipient cannot be verified now, try again later";
+          String text =
+              policy.exposeBackendReply()
+                  ? printable(reply.text())
+                  : "Recipient cannot be verified now, try again later";
           throw new RejectException(reply.code(), enhanced + " " + text);
         }
       }
       default -> {
         if (policy.onUnverified() == FailureMode.TEMPFAIL) {
-          throw new RejectException(451, "4.4.3 Recipient verification unavailable, try again later");
+          throw new RejectException(
+              451, "4.4.3 Recipient verification unavailable, try again later");
         }
       }
     }
@@ -118,7 +136,9 @@ final class VerifyingMessageHandler implements MessageHandler {
 
   private InetAddress client() {
     // With the PROXY protocol enabled, SubEthaSMTP reports the proxied client here.
-    return context.getRemoteAddress() instanceof InetSocketAddress socket ? socket.getAddress() : null;
+    return context.getRemoteAddress() instanceof InetSocketAddress socket
+        ? socket.getAddress()
+        : null;
   }
 
   /** Reply text must be printable ASCII: anything else becomes '?'. */

@@ -9,9 +9,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class DomainRoutesTest {
-  private final RecipientVerifier exact = RecipientVerifier.create(VerifierConfig.builder().build());
-  private final RecipientVerifier wildcard = RecipientVerifier.create(VerifierConfig.builder().build());
-  private final RecipientVerifier fallback = RecipientVerifier.create(VerifierConfig.builder().build());
+  private final RecipientVerifier exact =
+      RecipientVerifier.create(VerifierConfig.builder().build());
+  private final RecipientVerifier wildcard =
+      RecipientVerifier.create(VerifierConfig.builder().build());
+  private final RecipientVerifier fallback =
+      RecipientVerifier.create(VerifierConfig.builder().build());
   private final RecipientPolicy policy = RecipientPolicy.defaults();
 
   @AfterEach
@@ -23,16 +26,21 @@ class DomainRoutesTest {
 
   @Test
   void mostSpecificPatternWins() {
-    DomainRoutes routes = DomainRoutes.builder()
-        .route("mail.example.com", exact, policy)
-        .route("*.example.com", wildcard, policy)
-        .route("*", fallback, policy)
-        .build();
+    DomainRoutes routes =
+        DomainRoutes.builder()
+            .route("mail.example.com", exact, policy)
+            .route("*.example.com", wildcard, policy)
+            .route("*", fallback, policy)
+            .build();
 
-    assertThat(routes.find("MAIL.Example.com")).hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(exact));
-    assertThat(routes.find("a.b.example.com")).hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(wildcard));
-    assertThat(routes.find("example.com")).hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(fallback));
-    assertThat(routes.find("other.test")).hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(fallback));
+    assertThat(routes.find("MAIL.Example.com"))
+        .hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(exact));
+    assertThat(routes.find("a.b.example.com"))
+        .hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(wildcard));
+    assertThat(routes.find("example.com"))
+        .hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(fallback));
+    assertThat(routes.find("other.test"))
+        .hasValueSatisfying(r -> assertThat(r.verifier()).isSameAs(fallback));
   }
 
   @Test
@@ -58,8 +66,13 @@ class DomainRoutesTest {
         .hasMessageContaining("domain pattern");
     assertThatThrownBy(() -> DomainRoutes.builder().route("a.*.com", exact, policy))
         .hasMessageContaining("domain pattern");
-    assertThatThrownBy(() -> DomainRoutes.builder().route("example.com", exact, policy).route("EXAMPLE.com", wildcard, policy))
+    assertThatThrownBy(
+            () ->
+                DomainRoutes.builder()
+                    .route("example.com", exact, policy)
+                    .route("EXAMPLE.com", wildcard, policy))
         .hasMessageContaining("routed twice");
-    assertThatThrownBy(() -> DomainRoutes.builder().build()).hasMessageContaining("at least one route");
+    assertThatThrownBy(() -> DomainRoutes.builder().build())
+        .hasMessageContaining("at least one route");
   }
 }

@@ -16,7 +16,14 @@ final class FrontServer implements AutoCloseable {
   }
 
   FrontServer(MessageHandlerFactory factory, UnaryOperator<SMTPServer.Builder> customise) {
-    server = customise.apply(SMTPServer.port(0).hostName("front.test").insertReceivedHeaders(false).messageHandlerFactory(factory)).build();
+    server =
+        customise
+            .apply(
+                SMTPServer.port(0)
+                    .hostName("front.test")
+                    .insertReceivedHeaders(false)
+                    .messageHandlerFactory(factory))
+            .build();
     server.start();
   }
 

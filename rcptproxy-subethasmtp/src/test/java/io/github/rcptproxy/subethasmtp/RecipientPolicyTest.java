@@ -29,13 +29,18 @@ class RecipientPolicyTest {
 
   @Test
   void onlyATrailingAtIsReplaced() {
-    assertThat(RecipientPolicy.builder().rejectMessage("mail @ example: no").build().rejectionText("x@y"))
+    assertThat(
+            RecipientPolicy.builder()
+                .rejectMessage("mail @ example: no")
+                .build()
+                .rejectionText("x@y"))
         .isEqualTo("mail @ example: no");
   }
 
   @Test
   void cidrRangesMatchByPrefix() throws Exception {
-    RecipientPolicy policy = RecipientPolicy.builder().bypass("10.1.0.0/16", "192.0.2.128/25", "2001:db8::/32").build();
+    RecipientPolicy policy =
+        RecipientPolicy.builder().bypass("10.1.0.0/16", "192.0.2.128/25", "2001:db8::/32").build();
 
     assertThat(policy.bypasses(InetAddress.getByName("10.1.255.3"))).isTrue();
     assertThat(policy.bypasses(InetAddress.getByName("10.2.0.1"))).isFalse();
@@ -43,7 +48,12 @@ class RecipientPolicyTest {
     assertThat(policy.bypasses(InetAddress.getByName("192.0.2.127"))).isFalse();
     assertThat(policy.bypasses(InetAddress.getByName("2001:db8:ffff::1"))).isTrue();
     assertThat(policy.bypasses(InetAddress.getByName("2001:db9::1"))).isFalse();
-    assertThat(RecipientPolicy.builder().bypass("0.0.0.0/0").build().bypasses(InetAddress.getByName("198.51.100.1"))).isTrue();
+    assertThat(
+            RecipientPolicy.builder()
+                .bypass("0.0.0.0/0")
+                .build()
+                .bypasses(InetAddress.getByName("198.51.100.1")))
+        .isTrue();
   }
 
   @Test

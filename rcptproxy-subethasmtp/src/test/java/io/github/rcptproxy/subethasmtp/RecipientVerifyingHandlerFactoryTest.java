@@ -27,7 +27,8 @@ import org.subethamail.wiser.Wiser;
  * verification say {@link #verifyEveryone()}.
  */
 class RecipientVerifyingHandlerFactoryTest {
-  private static final Set<String> MAILBOXES = Set.of("alice@example.com", "bob@example.com", "carol@sub.example.org");
+  private static final Set<String> MAILBOXES =
+      Set.of("alice@example.com", "bob@example.com", "carol@sub.example.org");
 
   private final List<AutoCloseable> resources = new ArrayList<>();
   private final RecordingHandlerFactory user = new RecordingHandlerFactory();
@@ -48,16 +49,18 @@ class RecipientVerifyingHandlerFactoryTest {
   }
 
   private Wiser wiser(Set<String> mailboxes) {
-    Wiser wiser = Wiser.accepter((from, to) -> mailboxes.contains(to.toLowerCase(Locale.ROOT)))
-        .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    Wiser wiser =
+        Wiser.accepter((from, to) -> mailboxes.contains(to.toLowerCase(Locale.ROOT)))
+            .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
     wiser.start();
     resources.add(wiser::stop);
     return wiser;
   }
 
   private RecipientVerifier verifierFor(int port, Duration deadline) {
-    RecipientVerifier created = RecipientVerifier.create(
-        VerifierConfig.builder().backend("127.0.0.1", port).deadline(deadline).build());
+    RecipientVerifier created =
+        RecipientVerifier.create(
+            VerifierConfig.builder().backend("127.0.0.1", port).deadline(deadline).build());
     resources.add(created);
     return created;
   }
@@ -92,7 +95,8 @@ class RecipientVerifyingHandlerFactoryTest {
   @Test
   void userHandlerSeesOnlyAcceptedRecipientsAndTheMessageUnchanged() throws Exception {
     FrontServer front = front(verifyEveryone().disconnectAfterRejections(0).build());
-    String message = "Subject: hello\r\nX-Test: 1\r\n\r\nline one\r\n..dot-stuffed line\r\nlast\r\n";
+    String message =
+        "Subject: hello\r\nX-Test: 1\r\n\r\nline one\r\n..dot-stuffed line\r\nlast\r\n";
     try (SmtpClient client = front.client()) {
       assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
       assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
@@ -109,7 +113,11 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void bypassedClientSkipsVerification() throws Exception {
-    FrontServer front = front(RecipientPolicy.builder().bypassBackend(false).build()); // default: 127.0.0.1/32, ::1/128
+    FrontServer front =
+        front(
+            RecipientPolicy.builder()
+                .bypassBackend(false)
+                .build()); // default: 127.0.0.1/32, ::1/128
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("250");
@@ -120,8 +128,10 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void ipv6LoopbackIsBypassedByDefaultAndMatchedByIpv6Ranges() throws Exception {
-    FrontServer front = front(RecipientPolicy.builder().bypass("::1/128").bypassBackend(false).build());
-    try (SmtpClient v6 = front.client("::1"); SmtpClient v4 = front.client("127.0.0.1")) {
+    FrontServer front =
+        front(RecipientPolicy.builder().bypass("::1/128").bypassBackend(false).build());
+    try (SmtpClient v6 = front.client("::1");
+        SmtpClient v4 = front.client("127.0.0.1")) {
       v6.send("MAIL FROM:<sender@client.test>");
       v4.send("MAIL FROM:<sender@client.test>");
       assertThat(v6.send("RCPT TO:<nobody@example.com>")).startsWith("250");
@@ -132,7 +142,8 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void ipv4RangeInCidrNotationIsBypassed() throws Exception {
-    FrontServer front = front(RecipientPolicy.builder().bypass("127.0.0.0/8").bypassBackend(false).build());
+    FrontServer front =
+        front(RecipientPolicy.builder().bypass("127.0.0.0/8").bypassBackend(false).build());
     try (SmtpClient client = front.client("127.0.0.1")) {
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("250");
@@ -142,7 +153,8 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void mailFromTheBackendItselfIsBypassed() throws Exception {
-    FrontServer front = front(RecipientPolicy.builder().bypass().build()); // bypassBackend defaults to true
+    FrontServer front =
+        front(RecipientPolicy.builder().bypass().build()); // bypassBackend defaults to true
     try (SmtpClient client = front.client()) { // 127.0.0.1, the backend's address
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("250");
@@ -152,9 +164,11 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void proxyProtocolClientAddressIsTheOneChecked() throws Exception {
-    FrontServer front = new FrontServer(
-        RecipientVerifyingHandlerFactory.wrap(user, verifier, RecipientPolicy.builder().bypassBackend(false).build()),
-        builder -> builder.proxyHandler(ProxyProtocolV1Handler.INSTANCE));
+    FrontServer front =
+        new FrontServer(
+            RecipientVerifyingHandlerFactory.wrap(
+                user, verifier, RecipientPolicy.builder().bypassBackend(false).build()),
+            builder -> builder.proxyHandler(ProxyProtocolV1Handler.INSTANCE));
     resources.add(front);
     try (SmtpClient client = new SmtpClient("127.0.0.1", front.port())) {
       // The real peer is 127.0.0.1 (bypassed by default); the proxied client is not.
@@ -168,25 +182,45 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void customCodeAndTemplate() throws Exception {
-    FrontServer front = front(verifyEveryone().rejectCode(554).rejectMessage("No mailbox @").disconnectAfterRejections(0).build());
-    FrontServer noAt = front(RecipientVerifyingHandlerFactory.wrap(user, verifier,
-        verifyEveryone().rejectCode(450).rejectMessage("Try another address").build()));
-    try (SmtpClient client = front.client(); SmtpClient other = noAt.client()) {
+    FrontServer front =
+        front(
+            verifyEveryone()
+                .rejectCode(554)
+                .rejectMessage("No mailbox @")
+                .disconnectAfterRejections(0)
+                .build());
+    FrontServer noAt =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user,
+                verifier,
+                verifyEveryone().rejectCode(450).rejectMessage("Try another address").build()));
+    try (SmtpClient client = front.client();
+        SmtpClient other = noAt.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       other.send("MAIL FROM:<sender@client.test>");
-      assertThat(client.send("RCPT TO:<nobody@example.com>")).isEqualTo("554 5.1.1 No mailbox nobody@example.com");
-      assertThat(other.send("RCPT TO:<nobody@example.com>")).isEqualTo("450 4.1.1 Try another address");
+      assertThat(client.send("RCPT TO:<nobody@example.com>"))
+          .isEqualTo("554 5.1.1 No mailbox nobody@example.com");
+      assertThat(other.send("RCPT TO:<nobody@example.com>"))
+          .isEqualTo("450 4.1.1 Try another address");
     }
   }
 
   @Test
   void backendReplyTextIsShownOnlyWhenAsked() throws Exception {
     FrontServer hidden = front(verifyEveryone().build());
-    FrontServer shown = front(RecipientVerifyingHandlerFactory.wrap(user, verifier, verifyEveryone().exposeBackendReply(true).build()));
-    try (SmtpClient a = hidden.client(); SmtpClient b = shown.client()) {
+    FrontServer shown =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user, verifier, verifyEveryone().exposeBackendReply(true).build()));
+    try (SmtpClient a = hidden.client();
+        SmtpClient b = shown.client()) {
       a.send("MAIL FROM:<sender@client.test>");
       b.send("MAIL FROM:<sender@client.test>");
-      String backendText = verifier.verify("nobody@example.com") instanceof io.github.rcptproxy.Verdict.Rejected r ? r.reply().text() : "?";
+      String backendText =
+          verifier.verify("nobody@example.com") instanceof io.github.rcptproxy.Verdict.Rejected r
+              ? r.reply().text()
+              : "?";
       assertThat(a.send("RCPT TO:<nobody@example.com>")).doesNotContain(backendText);
       assertThat(b.send("RCPT TO:<nobody@example.com>")).isEqualTo("550 5.1.1 " + backendText);
     }
@@ -220,16 +254,23 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void silentBackendFailsOpenByDefaultWithinTheDeadline() throws Exception {
-    ScriptedSmtpServer silent = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> {
-      Thread.sleep(10_000);
-      return "250 Ok\r\n";
-    }));
+    ScriptedSmtpServer silent =
+        ScriptedSmtpServer.start(
+            ScriptedSmtpServer.dialogue(
+                address -> {
+                  Thread.sleep(10_000);
+                  return "250 Ok\r\n";
+                }));
     resources.add(silent);
     RecipientVerifier slow = verifierFor(silent.port(), Duration.ofMillis(500));
-    FrontServer open = front(RecipientVerifyingHandlerFactory.wrap(user, slow, verifyEveryone().build()));
-    FrontServer closed = front(RecipientVerifyingHandlerFactory.wrap(user, slow,
-        verifyEveryone().onUnverified(FailureMode.TEMPFAIL).build()));
-    try (SmtpClient a = open.client(); SmtpClient b = closed.client()) {
+    FrontServer open =
+        front(RecipientVerifyingHandlerFactory.wrap(user, slow, verifyEveryone().build()));
+    FrontServer closed =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user, slow, verifyEveryone().onUnverified(FailureMode.TEMPFAIL).build()));
+    try (SmtpClient a = open.client();
+        SmtpClient b = closed.client()) {
       a.send("MAIL FROM:<sender@client.test>");
       b.send("MAIL FROM:<sender@client.test>");
 
@@ -238,21 +279,30 @@ class RecipientVerifyingHandlerFactoryTest {
       assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(700));
 
       start = System.nanoTime();
-      assertThat(b.send("RCPT TO:<alice@example.com>")).isEqualTo("451 4.4.3 Recipient verification unavailable, try again later");
+      assertThat(b.send("RCPT TO:<alice@example.com>"))
+          .isEqualTo("451 4.4.3 Recipient verification unavailable, try again later");
       assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(700));
     }
   }
 
   @Test
   void backendTemporaryFailureIsAcceptedOrPassedOn() throws Exception {
-    ScriptedSmtpServer busy = ScriptedSmtpServer.start(
-        ScriptedSmtpServer.dialogue(address -> "450 4.2.1 <" + address + ">: mailbox busy at mx7.internal\r\n"));
+    ScriptedSmtpServer busy =
+        ScriptedSmtpServer.start(
+            ScriptedSmtpServer.dialogue(
+                address -> "450 4.2.1 <" + address + ">: mailbox busy at mx7.internal\r\n"));
     resources.add(busy);
     RecipientVerifier tempfailing = verifierFor(busy.port(), Duration.ofSeconds(2));
-    FrontServer accept = front(RecipientVerifyingHandlerFactory.wrap(user, tempfailing, verifyEveryone().build()));
-    FrontServer pass = front(RecipientVerifyingHandlerFactory.wrap(user, tempfailing,
-        verifyEveryone().onBackendTemporaryFailure(FailureMode.TEMPFAIL).build()));
-    try (SmtpClient a = accept.client(); SmtpClient b = pass.client()) {
+    FrontServer accept =
+        front(RecipientVerifyingHandlerFactory.wrap(user, tempfailing, verifyEveryone().build()));
+    FrontServer pass =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user,
+                tempfailing,
+                verifyEveryone().onBackendTemporaryFailure(FailureMode.TEMPFAIL).build()));
+    try (SmtpClient a = accept.client();
+        SmtpClient b = pass.client()) {
       a.send("MAIL FROM:<sender@client.test>");
       b.send("MAIL FROM:<sender@client.test>");
       assertThat(a.send("RCPT TO:<alice@example.com>")).startsWith("250");
@@ -263,10 +313,15 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void invalidAddressesAreRefusedAndNeverReachTheBackend() throws Exception {
-    ScriptedSmtpServer recording = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 Ok\r\n"));
+    ScriptedSmtpServer recording =
+        ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 Ok\r\n"));
     resources.add(recording);
-    FrontServer front = front(RecipientVerifyingHandlerFactory.wrap(user, verifierFor(recording.port(), Duration.ofSeconds(2)),
-        verifyEveryone().disconnectAfterRejections(0).build()));
+    FrontServer front =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user,
+                verifierFor(recording.port(), Duration.ofSeconds(2)),
+                verifyEveryone().disconnectAfterRejections(0).build()));
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<evil\u0000x@example.com>")).startsWith("501 5.1.3");
@@ -278,8 +333,9 @@ class RecipientVerifyingHandlerFactoryTest {
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       // SubEthaSMTP itself refuses a bare CR in a command line, by hanging up.
-      assertThat(client.send("RCPT TO:<evil@example.com> NOTIFY=NEVER\rDATA")).satisfiesAnyOf(
-          reply -> assertThat(reply).isNull(), reply -> assertThat(reply).startsWith("5"));
+      assertThat(client.send("RCPT TO:<evil@example.com> NOTIFY=NEVER\rDATA"))
+          .satisfiesAnyOf(
+              reply -> assertThat(reply).isNull(), reply -> assertThat(reply).startsWith("5"));
     }
     assertThat(recording.received()).doesNotContain("evil").contains("RCPT TO:<alice@example.com>");
     assertThat(user.recipients).containsExactly("alice@example.com");
@@ -287,23 +343,34 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void tarpitDelaysEachRejection() throws Exception {
-    FrontServer front = front(verifyEveryone().tarpit(Duration.ofMillis(300)).disconnectAfterRejections(0).build());
+    FrontServer front =
+        front(verifyEveryone().tarpit(Duration.ofMillis(300)).disconnectAfterRejections(0).build());
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       long start = System.nanoTime();
       assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("550");
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(300));
     }
   }
 
   @Test
   void routesEachDomainToItsOwnBackendAndPolicy() throws Exception {
     Wiser orgBackend = wiser(Set.of("carol@sub.example.org"));
-    RecipientVerifier orgVerifier = verifierFor(orgBackend.getServer().getPortAllocated(), Duration.ofSeconds(2));
-    DomainRoutes routes = DomainRoutes.builder()
-        .route("example.com", verifier, verifyEveryone().disconnectAfterRejections(0).build())
-        .route("*.example.org", orgVerifier, verifyEveryone().rejectCode(554).rejectMessage("Not here").disconnectAfterRejections(0).build())
-        .build();
+    RecipientVerifier orgVerifier =
+        verifierFor(orgBackend.getServer().getPortAllocated(), Duration.ofSeconds(2));
+    DomainRoutes routes =
+        DomainRoutes.builder()
+            .route("example.com", verifier, verifyEveryone().disconnectAfterRejections(0).build())
+            .route(
+                "*.example.org",
+                orgVerifier,
+                verifyEveryone()
+                    .rejectCode(554)
+                    .rejectMessage("Not here")
+                    .disconnectAfterRejections(0)
+                    .build())
+            .build();
     FrontServer front = front(RecipientVerifyingHandlerFactory.wrap(user, routes));
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
@@ -311,7 +378,8 @@ class RecipientVerifyingHandlerFactoryTest {
       assertThat(client.send("RCPT TO:<carol@sub.example.org>")).startsWith("250");
       assertThat(client.send("RCPT TO:<alice@sub.example.org>")).isEqualTo("554 5.1.1 Not here");
       assertThat(client.send("RCPT TO:<carol@example.org>")).isEqualTo("550 5.7.1 Relaying denied");
-      assertThat(client.send("RCPT TO:<someone@elsewhere.test>")).isEqualTo("550 5.7.1 Relaying denied");
+      assertThat(client.send("RCPT TO:<someone@elsewhere.test>"))
+          .isEqualTo("550 5.7.1 Relaying denied");
     }
     assertThat(verifier.stats().verifications()).isEqualTo(1);
     assertThat(orgVerifier.stats().verifications()).isEqualTo(2);
@@ -320,10 +388,11 @@ class RecipientVerifyingHandlerFactoryTest {
 
   @Test
   void otherDomainsCanBeAccepted() throws Exception {
-    DomainRoutes routes = DomainRoutes.builder()
-        .route("example.com", verifier, verifyEveryone().build())
-        .acceptOtherDomains(true)
-        .build();
+    DomainRoutes routes =
+        DomainRoutes.builder()
+            .route("example.com", verifier, verifyEveryone().build())
+            .acceptOtherDomains(true)
+            .build();
     FrontServer front = front(RecipientVerifyingHandlerFactory.wrap(user, routes));
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
@@ -335,16 +404,18 @@ class RecipientVerifyingHandlerFactoryTest {
   @Test
   void wrappersComposeOuterFirst() throws Exception {
     Wiser narrow = wiser(Set.of("alice@example.com"));
-    RecipientVerifier inner = verifierFor(narrow.getServer().getPortAllocated(), Duration.ofSeconds(2));
+    RecipientVerifier inner =
+        verifierFor(narrow.getServer().getPortAllocated(), Duration.ofSeconds(2));
     RecipientPolicy policy = verifyEveryone().disconnectAfterRejections(0).build();
-    RecipientVerifyingHandlerFactory chain = RecipientVerifyingHandlerFactory.wrap(
-        RecipientVerifyingHandlerFactory.wrap(user, inner, policy), verifier, policy);
+    RecipientVerifyingHandlerFactory chain =
+        RecipientVerifyingHandlerFactory.wrap(
+            RecipientVerifyingHandlerFactory.wrap(user, inner, policy), verifier, policy);
     FrontServer front = front(chain);
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("550"); // outer says no
-      assertThat(client.send("RCPT TO:<bob@example.com>")).startsWith("550");    // outer yes, inner no
-      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");  // both yes
+      assertThat(client.send("RCPT TO:<bob@example.com>")).startsWith("550"); // outer yes, inner no
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250"); // both yes
     }
     assertThat(verifier.stats().verifications()).isEqualTo(3);
     assertThat(inner.stats().verifications()).isEqualTo(2);
@@ -355,7 +426,8 @@ class RecipientVerifyingHandlerFactoryTest {
   void worksInFrontOfRealPostfix() throws Exception {
     PostfixBackend postfix = PostfixBackend.shared();
     RecipientVerifier toPostfix = verifierFor(postfix.port(), Duration.ofSeconds(3));
-    FrontServer front = front(RecipientVerifyingHandlerFactory.wrap(user, toPostfix, verifyEveryone().build()));
+    FrontServer front =
+        front(RecipientVerifyingHandlerFactory.wrap(user, toPostfix, verifyEveryone().build()));
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<" + PostfixBackend.known(9) + ">")).startsWith("250");
