@@ -1,0 +1,96 @@
+package io.github.rcptproxy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.github.rcptproxy.testing.SmtpClient;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The gateway as its own process, stopped by SIGTERM while a message is being relayed. */
+class GatewayProcessTest {
+
+  @Test
+  void sigtermLetsTheMessageInFlightFinish(@TempDir Path dir) throws Exception {
+    Path log = dir.resolve("gateway.log");
+    CountDownLatch inData = new CountDownLatch(1);
+    try (ScriptedSmtpServer backend =
+        ScriptedSmtpServer.start(
+            connection -> {
+              connection.write("220 backend\r\n");
+              for (String line = connection.readLine();
+                  line != null;
+                  line = connection.readLine()) {
+                if (line.equals(".")) {
+                  inData.countDown();
+                  Thread.sleep(1000); // the backend takes its time: SIGTERM arrives meanwhile
+                  connection.write("250 2.0.0 queued\r\n");
+                } else if (line.startsWith("DATA")) {
+                  connection.write("354 go\r\n");
+                } else if (line.startsWith("MAIL")
+                    || line.startsWith("RCPT")
+                    || line.startsWith("EHLO")
+                    || line.startsWith("QUIT")) {
+                  connection.write("250 Ok\r\n");
+                }
+              }
+            })) {
+      int port;
+      try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        port = socket.getLocalPort();
+      }
+      Process gateway =
+          new ProcessBuilder(
+                  Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                  "-cp",
+                  System.getProperty("java.class.path"),
+                  Gateway.class.getName(),
+                  "--listen",
+                  "127.0.0.1:" + port,
+                  "--backend",
+                  "127.0.0.1:" + backend.port(),
+                  "--domain",
+                  "example.com",
+                  "--bypass",
+                  "",
+                  "--bypass-backend",
+                  "false")
+              .redirectErrorStream(true)
+              .redirectOutput(log.toFile())
+              .start();
+      try {
+        await()
+            .atMost(Duration.ofSeconds(20))
+            .until(() -> Files.readString(log).contains("listening on"));
+        try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+          client.readReply();
+          client.send("EHLO client.test");
+          client.send("MAIL FROM:<you@example.net>");
+          assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+          client.send("DATA");
+          client.sendRaw("Subject: sigterm\r\n\r\nhello\r\n.\r\n");
+          assertThat(inData.await(10, TimeUnit.SECONDS)).isTrue();
+
+          gateway.destroy(); // SIGTERM
+
+          assertThat(client.readReply()).isEqualTo("250 Ok");
+        }
+        assertThat(gateway.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        await()
+            .atMost(Duration.ofSeconds(5))
+            .until(() -> Files.readString(log).contains("gateway stopped"));
+        assertThat(backend.received()).contains("hello\r\n.\r\n");
+      } finally {
+        gateway.destroyForcibly();
+      }
+    }
+  }
+}
