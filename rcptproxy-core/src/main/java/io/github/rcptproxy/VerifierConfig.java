@@ -208,6 +208,15 @@ public final class VerifierConfig {
         + idleTimeout
         + ", maxSessionAge="
         + maxSessionAge
+        + (positiveTtl == null
+            ? ", cache=off"
+            : ", cache="
+                + (sharedCache == null ? "local" : "shared")
+                + " +"
+                + positiveTtl
+                + "/-"
+                + negativeTtl)
+        + (catchAllTtl == null ? "" : ", catchAllTtl=" + catchAllTtl)
         + "}";
   }
 
