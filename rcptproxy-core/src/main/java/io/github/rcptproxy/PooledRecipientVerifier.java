@@ -16,6 +16,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
 final class PooledRecipientVerifier implements RecipientVerifier {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
+  private static final Duration THROTTLED = Duration.ofMillis(900);
 
   private final Counters counters = new Counters();
   private final ExecutorService asyncExecutor;
@@ -40,7 +42,10 @@ final class PooledRecipientVerifier implements RecipientVerifier {
 
   /** What one configuration brings: the backend, the cache, the catch-all knowledge. */
   private record State(
-      Backend backend, Optional<VerdictCache> cache, ConcurrentHashMap<String, CatchAll> catchAll) {
+      Backend backend,
+      Optional<VerdictCache> cache,
+      ConcurrentHashMap<String, CatchAll> catchAll,
+      AtomicBoolean slowAnswerLogged) {
     VerifierConfig config() {
       return backend.config();
     }
@@ -77,7 +82,8 @@ final class PooledRecipientVerifier implements RecipientVerifier {
                     .orElseGet(
                         () -> new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock())))
             : Optional.empty();
-    return new State(Backend.start(config, counters), cache, new ConcurrentHashMap<>());
+    return new State(
+        Backend.start(config, counters), cache, new ConcurrentHashMap<>(), new AtomicBoolean());
   }
 
   @Override
@@ -125,6 +131,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       Instant now = current.config().clock().instant();
       for (int m = 0; m < asked.size(); m++) {
         Verdict answer = answers.get(m);
+        warnIfThrottled(current, answer);
         verdicts[misses == null ? m : misses.get(m)] = answer;
         counters.backendOutcome(answer, now);
         remember(current, asked.get(m), answer);
@@ -235,6 +242,23 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     return hit.accepted()
         ? new Verdict.Accepted(hit.reply(), deadline.elapsed())
         : new Verdict.Rejected(hit.reply(), deadline.elapsed());
+  }
+
+  /**
+   * A definite answer that took about a second is the backend throttling, not thinking: Postfix's
+   * inflow control (each abandoned probe transaction with a valid recipient keeps a token) or its
+   * error-limit delay. Said once per configuration, with what to do about it.
+   */
+  private static void warnIfThrottled(State state, Verdict answer) {
+    if (!(answer instanceof Verdict.Unverified)
+        && answer.latency().compareTo(THROTTLED) >= 0
+        && state.slowAnswerLogged().compareAndSet(false, true)) {
+      LOG.warn(
+          "the backend took {} ms for a definite answer ({}): it is likely throttling probes (Postfix"
+              + " in_flow_delay or smtpd_error_sleep_time); probeMethod VRFY opens no transaction",
+          answer.latency().toMillis(),
+          answer);
+    }
   }
 
   /** Stores a definite answer; temporary and unverified ones are never cached. */

@@ -5,9 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -471,6 +474,34 @@ class FaultInjectionTest {
     assertThat(verifier.stats().sessionsClosed()).isEqualTo(1);
     assertThat(verifier.verify("bob@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(server.received()).contains("EHLO changed.test");
+  }
+
+  @Test
+  void definiteAnswersThatTakeASecondAreReportedAsThrottlingOnce() throws Exception {
+    server =
+        ScriptedSmtpServer.start(
+            dialogue(
+                address -> {
+                  Thread.sleep(950); // what Postfix's inflow control or error delay looks like
+                  return OK;
+                }));
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", server.port())
+                .deadline(Duration.ofSeconds(3))
+                .build());
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verifier.verify("bob@example.com")).isInstanceOf(Verdict.Accepted.class);
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(countOf(captured.toString(StandardCharsets.UTF_8), "throttling probes"))
+        .isEqualTo(1);
   }
 
   static int countOf(String text, String word) {
