@@ -39,24 +39,13 @@ class GatewayFaultTest {
   void faultyBackendNeitherHangsNorLosesMail(BackendFault fault) throws Exception {
     try (ScriptedSmtpServer backend = ScriptedSmtpServer.start(fault.script());
         RunningGateway gateway =
-            RunningGateway.start(
-                GatewaySettings.parse(
-                    new String[] {
-                      "--listen",
-                      "127.0.0.1:0",
-                      "--backend",
-                      "127.0.0.1:" + backend.port(),
-                      "--domain",
-                      "example.com",
-                      "--bypass",
-                      "",
-                      "--bypass-backend",
-                      "false",
-                      "--timeout-ms",
-                      String.valueOf(DEADLINE.toMillis()),
-                      "--relay-timeout-s",
-                      "1"
-                    }));
+            TestGateway.start(
+                backend.port(),
+                "example.com",
+                "--timeout-ms",
+                String.valueOf(DEADLINE.toMillis()),
+                "--relay-timeout-s",
+                "1");
         SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
       client.readReply();
       client.send("EHLO client.test");

@@ -43,29 +43,18 @@ class GatewayLoadTest {
     postfix.deliverOneMessage();
     String run = Long.toHexString(System.nanoTime());
     try (RunningGateway gateway =
-        RunningGateway.start(
-            GatewaySettings.parse(
-                new String[] {
-                  "--listen",
-                  "127.0.0.1:0",
-                  "--backend",
-                  "127.0.0.1:" + postfix.port(),
-                  "--domain",
-                  PostfixBackend.DOMAIN,
-                  "--bypass",
-                  "",
-                  "--bypass-backend",
-                  "false",
-                  "--no-disconnect",
-                  "--max-recipients",
-                  String.valueOf(RECIPIENTS),
-                  "--max-connections",
-                  String.valueOf(CLIENTS * 2),
-                  "--max-sessions",
-                  String.valueOf(MAX_SESSIONS),
-                  "--probe-method",
-                  "vrfy"
-                }))) {
+        TestGateway.start(
+            postfix.port(),
+            PostfixBackend.DOMAIN,
+            "--no-disconnect",
+            "--max-recipients",
+            String.valueOf(RECIPIENTS),
+            "--max-connections",
+            String.valueOf(CLIENTS * 2),
+            "--max-sessions",
+            String.valueOf(MAX_SESSIONS),
+            "--probe-method",
+            "vrfy")) {
       AtomicInteger mostSessions = new AtomicInteger();
       ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
       sampler.scheduleAtFixedRate(

@@ -20,27 +20,16 @@ class GatewayMetricsTest {
                 ScriptedSmtpServer.dialogue(
                     a -> a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"));
         RunningGateway gateway =
-            RunningGateway.start(
-                GatewaySettings.parse(
-                    new String[] {
-                      "--listen",
-                      "127.0.0.1:0",
-                      "--backend",
-                      "127.0.0.1:" + backend.port(),
-                      "--domain",
-                      "example.com",
-                      "--bypass",
-                      "",
-                      "--bypass-backend",
-                      "false",
-                      "--no-disconnect",
-                      "--cache-positive-ttl-s",
-                      "3600",
-                      "--cache-negative-ttl-s",
-                      "60",
-                      "--metrics-listen",
-                      "127.0.0.1:0"
-                    }))) {
+            TestGateway.start(
+                backend.port(),
+                "example.com",
+                "--no-disconnect",
+                "--cache-positive-ttl-s",
+                "3600",
+                "--cache-negative-ttl-s",
+                "60",
+                "--metrics-listen",
+                "127.0.0.1:0")) {
       try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
         client.readReply();
         client.send("EHLO client.test");

@@ -55,22 +55,7 @@ class GatewayTest {
 
   /** A gateway verifying every client (no bypass), for example.com. */
   private RunningGateway gateway(int backendPort, String... extra) {
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "--listen",
-                "127.0.0.1:0",
-                "--backend",
-                "127.0.0.1:" + backendPort,
-                "--domain",
-                "example.com",
-                "--bypass",
-                "",
-                "--bypass-backend",
-                "false"));
-    args.addAll(List.of(extra));
-    RunningGateway gateway =
-        RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
+    RunningGateway gateway = TestGateway.start(backendPort, "example.com", extra);
     resources.add(0, gateway);
     return gateway;
   }
@@ -341,21 +326,7 @@ class GatewayTest {
               }
             });
     resources.add(backend);
-    RunningGateway gateway =
-        RunningGateway.start(
-            GatewaySettings.parse(
-                new String[] {
-                  "--listen",
-                  "127.0.0.1:0",
-                  "--backend",
-                  "127.0.0.1:" + backend.port(),
-                  "--domain",
-                  "example.com",
-                  "--bypass",
-                  "",
-                  "--bypass-backend",
-                  "false"
-                }));
+    RunningGateway gateway = TestGateway.start(backend.port(), "example.com");
     try (SmtpClient client = client(gateway.port());
         SmtpClient late = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
@@ -377,20 +348,7 @@ class GatewayTest {
   @Test
   void relaysToRealPostfix() throws Exception {
     PostfixBackend postfix = PostfixBackend.shared();
-    List<String> args =
-        List.of(
-            "--listen",
-            "127.0.0.1:0",
-            "--backend",
-            "127.0.0.1:" + postfix.port(),
-            "--domain",
-            PostfixBackend.DOMAIN,
-            "--bypass",
-            "",
-            "--bypass-backend",
-            "false");
-    RunningGateway gateway =
-        RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
+    RunningGateway gateway = TestGateway.start(postfix.port(), PostfixBackend.DOMAIN);
     resources.add(0, gateway);
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");

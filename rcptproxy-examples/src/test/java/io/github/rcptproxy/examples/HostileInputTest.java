@@ -28,22 +28,7 @@ class HostileInputTest {
   @BeforeAll
   static void start() {
     backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"));
-    gateway =
-        RunningGateway.start(
-            GatewaySettings.parse(
-                new String[] {
-                  "--listen",
-                  "127.0.0.1:0",
-                  "--backend",
-                  "127.0.0.1:" + backend.port(),
-                  "--domain",
-                  "example.com",
-                  "--bypass",
-                  "",
-                  "--bypass-backend",
-                  "false",
-                  "--no-disconnect"
-                }));
+    gateway = TestGateway.start(backend.port(), "example.com", "--no-disconnect");
     System.out.println("| attack at RCPT | client saw |");
   }
 
