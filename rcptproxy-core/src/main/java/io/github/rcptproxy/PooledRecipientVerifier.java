@@ -263,28 +263,19 @@ final class PooledRecipientVerifier implements RecipientVerifier {
 
   /** Stores a definite answer; temporary and unverified ones are never cached. */
   private static void remember(State state, String address, Verdict verdict) {
-    if (state.cache().isEmpty()) {
+    if (state.cache().isEmpty() || verdict instanceof Verdict.Unverified) {
       return;
     }
     VerifierConfig config = state.config();
+    boolean accepted = verdict instanceof Verdict.Accepted;
+    BackendReply reply =
+        accepted ? ((Verdict.Accepted) verdict).reply() : ((Verdict.Rejected) verdict).reply();
+    Duration ttl = (accepted ? config.positiveTtl() : config.negativeTtl()).orElseThrow();
     Instant now = config.clock().instant();
-    if (verdict instanceof Verdict.Accepted accepted) {
-      state
-          .cache()
-          .get()
-          .put(
-              cacheKey(address),
-              new VerdictCache.CachedVerdict(
-                  accepted.reply(), now, now.plus(config.positiveTtl().orElseThrow())));
-    } else if (verdict instanceof Verdict.Rejected rejected) {
-      state
-          .cache()
-          .get()
-          .put(
-              cacheKey(address),
-              new VerdictCache.CachedVerdict(
-                  rejected.reply(), now, now.plus(config.negativeTtl().orElseThrow())));
-    }
+    state
+        .cache()
+        .get()
+        .put(cacheKey(address), new VerdictCache.CachedVerdict(reply, now, now.plus(ttl)));
   }
 
   /** Stale-while-revalidate: a hot accepted address is checked again before it expires. */
