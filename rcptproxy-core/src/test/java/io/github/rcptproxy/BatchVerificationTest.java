@@ -1,6 +1,5 @@
 package io.github.rcptproxy;
 
-import static io.github.rcptproxy.FaultInjectionTest.countOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -106,8 +105,8 @@ class BatchVerificationTest {
 
       // 100 accepted recipients: one transaction, at most 8 per write, one session.
       assertThat(server.connections()).isEqualTo(1);
-      assertThat(countOf(server.received(), "MAIL FROM")).isEqualTo(1);
-      assertThat(countOf(server.received(), "RCPT TO")).isEqualTo(100);
+      assertThat(server.count("MAIL FROM")).isEqualTo(1);
+      assertThat(server.count("RCPT TO")).isEqualTo(100);
     }
   }
 

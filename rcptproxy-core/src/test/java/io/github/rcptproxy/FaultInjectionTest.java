@@ -348,7 +348,7 @@ class FaultInjectionTest {
     }
 
     assertThat(server.connections()).isEqualTo(3);
-    await().atMost(Duration.ofSeconds(2)).until(() -> countOf(server.received(), "QUIT") == 3);
+    await().atMost(Duration.ofSeconds(2)).until(() -> server.count("QUIT") == 3);
   }
 
   @Test
@@ -360,7 +360,7 @@ class FaultInjectionTest {
     }
 
     assertThat(server.connections()).isEqualTo(2);
-    assertThat(countOf(server.received(), "MAIL FROM")).isEqualTo(2);
+    assertThat(server.count("MAIL FROM")).isEqualTo(2);
   }
 
   @Test
@@ -371,8 +371,8 @@ class FaultInjectionTest {
       assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     }
 
-    assertThat(countOf(server.received(), "MAIL FROM")).isEqualTo(3);
-    assertThat(countOf(server.received(), "RSET")).isEqualTo(2);
+    assertThat(server.count("MAIL FROM")).isEqualTo(3);
+    assertThat(server.count("RSET")).isEqualTo(2);
     assertThat(verifier.stats().transactionsOpened()).isEqualTo(3);
   }
 
@@ -504,7 +504,7 @@ class FaultInjectionTest {
         .isEqualTo(1);
   }
 
-  static int countOf(String text, String word) {
+  private static int countOf(String text, String word) {
     int count = 0;
     for (int at = text.indexOf(word); at >= 0; at = text.indexOf(word, at + 1)) {
       count++;

@@ -1,6 +1,5 @@
 package io.github.rcptproxy;
 
-import static io.github.rcptproxy.FaultInjectionTest.countOf;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
@@ -82,8 +81,8 @@ class VrfyProbeTest {
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
 
-    assertThat(countOf(server.received(), "VRFY")).isEqualTo(1); // the random probe only
-    assertThat(countOf(server.received(), "RCPT TO")).isEqualTo(2);
+    assertThat(server.count("VRFY")).isEqualTo(1); // the random probe only
+    assertThat(server.count("RCPT TO")).isEqualTo(2);
   }
 
   @Test
@@ -93,7 +92,7 @@ class VrfyProbeTest {
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
     assertThat(verifier.verify("alice@other.example")).isInstanceOf(Verdict.Rejected.class);
 
-    assertThat(countOf(server.received(), "VRFY")).isEqualTo(1);
+    assertThat(server.count("VRFY")).isEqualTo(1);
   }
 
   @Test

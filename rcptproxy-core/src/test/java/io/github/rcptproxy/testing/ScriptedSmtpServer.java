@@ -67,12 +67,16 @@ public final class ScriptedSmtpServer implements AutoCloseable {
    * {@code rcpt}, given the address between the angle brackets; null hangs up.
    */
   public static Script dialogue(Answers rcpt) {
-    return dialogue("220 fake.test ESMTP\r\n", rcpt);
+    return dialogue(rcpt, endOfData -> "250 2.0.0 Ok: queued\r\n");
   }
 
-  public static Script dialogue(String greeting, Answers rcpt) {
+  /**
+   * As {@link #dialogue(Answers)}, answering the end of each message ({@code "."}) with {@code
+   * endOfData}.
+   */
+  public static Script dialogue(Answers rcpt, Answers endOfData) {
     return connection -> {
-      connection.write(greeting);
+      connection.write("220 fake.test ESMTP\r\n");
       String line;
       while ((line = connection.readLine()) != null) {
         String upper = line.toUpperCase();
@@ -92,7 +96,7 @@ public final class ScriptedSmtpServer implements AutoCloseable {
               data = connection.readLine()) {
             // the message is recorded in received()
           }
-          reply = "250 2.0.0 Ok: queued\r\n";
+          reply = endOfData.answer(".");
         } else if (upper.startsWith("QUIT")) {
           connection.write("221 2.0.0 Bye\r\n");
           return;
@@ -105,6 +109,16 @@ public final class ScriptedSmtpServer implements AutoCloseable {
         connection.write(reply);
       }
     };
+  }
+
+  /** How often {@code text} occurs in everything received so far. */
+  public int count(String text) {
+    String all = received();
+    int count = 0;
+    for (int at = all.indexOf(text); at >= 0; at = all.indexOf(text, at + 1)) {
+      count++;
+    }
+    return count;
   }
 
   public int port() {

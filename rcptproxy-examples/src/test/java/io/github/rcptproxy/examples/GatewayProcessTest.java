@@ -24,25 +24,13 @@ class GatewayProcessTest {
     CountDownLatch inData = new CountDownLatch(1);
     try (ScriptedSmtpServer backend =
         ScriptedSmtpServer.start(
-            connection -> {
-              connection.write("220 backend\r\n");
-              for (String line = connection.readLine();
-                  line != null;
-                  line = connection.readLine()) {
-                if (line.equals(".")) {
+            ScriptedSmtpServer.dialogue(
+                address -> "250 2.1.5 Ok\r\n",
+                endOfData -> {
                   inData.countDown();
                   Thread.sleep(1000); // the backend takes its time: SIGTERM arrives meanwhile
-                  connection.write("250 2.0.0 queued\r\n");
-                } else if (line.startsWith("DATA")) {
-                  connection.write("354 go\r\n");
-                } else if (line.startsWith("MAIL")
-                    || line.startsWith("RCPT")
-                    || line.startsWith("EHLO")
-                    || line.startsWith("QUIT")) {
-                  connection.write("250 Ok\r\n");
-                }
-              }
-            })) {
+                  return "250 2.0.0 queued\r\n";
+                }))) {
       int port;
       try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
         port = socket.getLocalPort();

@@ -309,22 +309,13 @@ class GatewayTest {
     CountDownLatch inData = new CountDownLatch(1);
     ScriptedSmtpServer backend =
         ScriptedSmtpServer.start(
-            connection -> {
-              connection.write("220 backend\r\n");
-              for (String line = connection.readLine();
-                  line != null;
-                  line = connection.readLine()) {
-                if (line.equals(".")) {
+            ScriptedSmtpServer.dialogue(
+                address -> "250 2.1.5 Ok\r\n",
+                endOfData -> {
                   inData.countDown();
                   Thread.sleep(500);
-                  connection.write("250 2.0.0 queued\r\n");
-                } else if (line.startsWith("DATA")) {
-                  connection.write("354 go\r\n");
-                } else if (!line.startsWith("Subject") && !line.isEmpty() && !line.equals("body")) {
-                  connection.write("250 Ok\r\n");
-                }
-              }
-            });
+                  return "250 2.0.0 queued\r\n";
+                }));
     resources.add(backend);
     RunningGateway gateway = TestGateway.start(backend.port(), "example.com");
     try (SmtpClient client = client(gateway.port());
@@ -367,29 +358,7 @@ class GatewayTest {
   private ScriptedSmtpServer backendAnsweringDataWith(String finalReply) {
     ScriptedSmtpServer backend =
         ScriptedSmtpServer.start(
-            connection -> {
-              connection.write("220 backend\r\n");
-              boolean inData = false;
-              for (String line = connection.readLine();
-                  line != null;
-                  line = connection.readLine()) {
-                if (inData) {
-                  if (line.equals(".")) {
-                    inData = false;
-                    connection.write(finalReply);
-                  }
-                } else if (line.startsWith("DATA")) {
-                  inData = true;
-                  connection.write("354 go\r\n");
-                } else if (line.startsWith("QUIT")) {
-                  connection.write("221 bye\r\n");
-                  return;
-                } else {
-                  connection.write(
-                      line.startsWith("EHLO") ? "250-backend\r\n250 PIPELINING\r\n" : "250 Ok\r\n");
-                }
-              }
-            });
+            ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n", endOfData -> finalReply));
     resources.add(backend);
     return backend;
   }
