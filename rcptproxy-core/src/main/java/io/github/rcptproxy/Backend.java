@@ -1,63 +1,76 @@
 package io.github.rcptproxy;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
-import java.net.UnknownHostException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One configuration's view of the backend: its resolved address, its session pool, and what was
- * learnt about it (which domains answer {@code VRFY} honestly). Replaced whole on reconfiguration.
+ * One configuration's view of the backend: its session pool and what was learnt about it (its
+ * limits, which domains answer {@code VRFY} honestly, a known-good address per domain). Replaced
+ * whole on reconfiguration.
+ *
+ * <p>A refusal becomes {@link Verdict.Rejected} only when it is about the mailbox: its enhanced
+ * status code says so, or — where the backend sends none, as Exim and OpenSMTPD do — a known-good
+ * address of the domain (the last one accepted there, else {@code postmaster}) is accepted in the
+ * same session right after it. If that is refused too, the refusal is about the probe sender, the
+ * client or the session: the session is replaced, the question asked once more on a fresh one, and
+ * then answered {@link Verdict.Reason#BACKEND_REFUSED}.
  */
 final class Backend implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
 
+  /** How long a domain's VRFY trust (or the backend's refusal of VRFY) holds before a re-check. */
+  static final int VRFY_TRUST_MINUTES = 10;
+
+  private static final Duration VRFY_TRUST_TTL = Duration.ofMinutes(VRFY_TRUST_MINUTES);
+
+  /** Fresh sessions a verification may take after the first one failed under it. */
+  private static final int MAX_RETRIES = 2;
+
   private final VerifierConfig config;
   private final SessionPool pool;
-  private final String notConfiguredBecause;
+  private final SessionLimits limits;
 
-  /** Domain → whether VRFY answers are trusted there; absent until learnt. */
-  private final ConcurrentMap<String, Boolean> vrfyTrusted = new ConcurrentHashMap<>();
+  /** Whether VRFY answers are trusted in a domain, and until when. */
+  private final DomainMemory<VrfyTrust> vrfyTrust = new DomainMemory<>();
 
-  private volatile boolean vrfyRefused;
+  /** The last address the backend accepted in a domain: the control for an unclear refusal. */
+  private final DomainMemory<String> knownGood = new DomainMemory<>();
+
+  private volatile Instant vrfyUnsupportedUntil = Instant.MIN;
   private final AtomicBoolean senderRejectionLogged = new AtomicBoolean();
+  private final AtomicBoolean refusalLogged = new AtomicBoolean();
 
-  private Backend(VerifierConfig config, SessionPool pool, String notConfiguredBecause) {
+  private record VrfyTrust(boolean honest, Instant until) {}
+
+  /** One address still to be answered, and where its verdict goes. */
+  private record Question(int index, Mailbox mailbox, String domain) {}
+
+  /** A refusal that did not say what it is about, waiting for the control question. */
+  private record Refusal(Question question, BackendReply reply) {}
+
+  Backend(VerifierConfig config, Counters counters) {
     this.config = config;
-    this.pool = pool;
-    this.notConfiguredBecause = notConfiguredBecause;
-  }
-
-  /**
-   * Resolves the backend's host now; one that does not resolve leaves the verifier unconfigured.
-   */
-  static Backend start(VerifierConfig config, Counters counters) {
-    Optional<String> host = config.backendHost();
-    if (host.isEmpty()) {
-      return new Backend(config, null, "no backend configured");
-    }
-    try {
-      InetSocketAddress address =
-          new InetSocketAddress(InetAddress.getByName(host.get()), config.backendPort());
-      LOG.info("verifying recipients against {} ({})", address, config);
-      return new Backend(config, new SessionPool(address, config, counters), null);
-    } catch (UnknownHostException e) {
-      LOG.error(
-          "backend host {} does not resolve; every address is answered NOT_CONFIGURED", host.get());
-      return new Backend(config, null, "backend host " + host.get() + " does not resolve");
+    this.limits = new SessionLimits(config);
+    if (config.backends().isEmpty()) {
+      this.pool = null;
+    } else {
+      LOG.info("verifying recipients against {}", config);
+      this.pool = new SessionPool(new Connector(config), config, limits, counters);
     }
   }
 
@@ -80,189 +93,362 @@ final class Backend implements AutoCloseable {
   /**
    * Verifies the addresses within one deadline and returns their verdicts in order; empty if this
    * backend was closed by a reconfiguration before a session could be had (the caller then asks the
-   * new one). Recipients go to the backend in pipelined batches that stay within its error limits;
-   * a session that turns out dead on first use is retried once on a fresh one.
+   * new one). A session that fails under a question is replaced and the question asked again on a
+   * fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
    */
   Optional<List<Verdict>> verifyAll(List<String> addresses, Deadline deadline) {
     Verdict[] verdicts = new Verdict[addresses.size()];
     if (pool == null) {
       Arrays.fill(
-          verdicts,
-          unverified(Verdict.Reason.NOT_CONFIGURED, notConfiguredBecause, null, deadline));
+          verdicts, unverified(Verdict.Reason.NOT_CONFIGURED, "no backend configured", deadline));
       return Optional.of(Arrays.asList(verdicts));
     }
-    Mailbox[] mailboxes = new Mailbox[verdicts.length];
-    List<Integer> pending = new ArrayList<>(verdicts.length);
+    List<Question> open = new ArrayList<>(verdicts.length);
     for (int i = 0; i < verdicts.length; i++) {
       try {
-        mailboxes[i] = Mailbox.parse(addresses.get(i));
-        pending.add(i);
+        Mailbox mailbox = Mailbox.parse(addresses.get(i));
+        open.add(new Question(i, mailbox, mailbox.domain().toLowerCase(Locale.ROOT)));
       } catch (InvalidAddressException e) {
-        verdicts[i] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
+        verdicts[i] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), deadline);
       }
     }
-    boolean retried = false;
-    boolean anyBorrowed = false;
-    while (!pending.isEmpty()) {
+    int retries = 0;
+    boolean borrowed = false;
+    while (!open.isEmpty()) {
       if (deadline.expired()) {
-        fill(verdicts, pending, timeout(deadline));
+        answerAll(open, verdicts, timeout(deadline));
         break;
       }
       BackendSession session;
       try {
         session = pool.borrow(deadline);
       } catch (NoSuchElementException e) {
-        fill(
+        answerAll(
+            open,
             verdicts,
-            pending,
             unverified(
-                Verdict.Reason.BUSY,
-                "no backend session free within the deadline",
-                null,
-                deadline));
+                Verdict.Reason.BUSY, "no backend session free within the deadline", deadline));
         break;
       } catch (IllegalStateException e) {
-        if (!anyBorrowed) {
+        if (!borrowed) {
           return Optional.empty();
         }
-        fill(
+        answerAll(
+            open,
             verdicts,
-            pending,
-            unverified(
-                Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", null, deadline));
+            unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", deadline));
         break;
       } catch (Exception e) {
-        fill(verdicts, pending, failure(e, deadline));
+        answerAll(open, verdicts, failure(e, deadline));
         break;
       }
-      anyBorrowed = true;
-      boolean stale = session.used();
+      borrowed = true;
       try {
-        answer(session, mailboxes, pending, verdicts, deadline);
-        pool.release(session);
+        session.startUse();
+        answer(session, open, verdicts, deadline);
       } catch (IOException e) {
-        pool.release(session);
-        if (!retried && stale && retryable(e) && !deadline.expired()) {
-          retried = true;
-          LOG.debug("{} failed ({}); retrying once on a fresh session", session, e.getMessage());
-          if (connectionLost(e)) {
-            pool.discardIdle();
+        if (retries++ < MAX_RETRIES && retryable(e) && !deadline.expired()) {
+          LOG.debug("{} failed ({}); asking again on a fresh session", session, e.getMessage());
+          if (!(e instanceof SessionFailure failure && failure.reply().isPresent())) {
+            pool.discardIdle(); // the connection died: its idle siblings likely did too
           }
           continue;
         }
-        fill(verdicts, pending, failure(e, deadline));
+        answerAll(open, verdicts, failure(e, deadline));
         break;
+      } finally {
+        pool.release(session);
       }
     }
     return Optional.of(Arrays.asList(verdicts));
   }
 
   /**
-   * Answers what it can of the pending addresses on one session, removing the answered ones: a
-   * pipelined RCPT batch as large as the session's limits allow, or VRFY one by one.
+   * Answers what it can of the open questions on one session, removing the answered ones: a
+   * pipelined RCPT batch as large as the session's limits allow, or one question with VRFY.
+   *
+   * @throws IOException if the session failed under the questions; those not answered stay open
    */
   private void answer(
-      BackendSession session,
-      Mailbox[] mailboxes,
-      List<Integer> pending,
-      Verdict[] verdicts,
-      Deadline deadline)
+      BackendSession session, List<Question> open, Verdict[] verdicts, Deadline deadline)
       throws IOException {
-    if (config.probeMethod() == ProbeMethod.VRFY) {
-      do {
-        int index = pending.get(0);
-        try {
-          verdicts[index] = verdictFor(ask(session, mailboxes[index], deadline), deadline);
-        } catch (InvalidAddressException e) {
-          verdicts[index] =
-              unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), null, deadline);
-        }
-        pending.remove(0);
-      } while (!pending.isEmpty() && session.withinLimits(config.clock().instant()));
-      return;
-    }
-    List<Integer> batch = new ArrayList<>();
-    List<Mailbox> batchMailboxes = new ArrayList<>();
-    boolean smtputf8 = session.offers("SMTPUTF8");
-    for (Iterator<Integer> it = pending.iterator();
-        it.hasNext() && batch.size() < session.capacity(); ) {
-      int index = it.next();
-      if (mailboxes[index].needsSmtputf8() && !smtputf8) {
-        verdicts[index] =
+    int capacity = config.probeMethod() == ProbeMethod.VRFY ? 1 : session.capacity();
+    List<Question> batch = new ArrayList<>();
+    for (Iterator<Question> it = open.iterator(); it.hasNext() && batch.size() < capacity; ) {
+      Question question = it.next();
+      if (question.mailbox().needsSmtputf8() && !session.offers("SMTPUTF8")) {
+        verdicts[question.index()] =
             unverified(
                 Verdict.Reason.INVALID_ADDRESS,
                 "non-ASCII local part needs SMTPUTF8, which the backend does not offer",
-                null,
                 deadline);
         it.remove();
       } else {
-        batch.add(index);
-        batchMailboxes.add(mailboxes[index]);
+        batch.add(question);
       }
     }
     if (batch.isEmpty()) {
       return;
     }
-    BackendReply[] replies;
+    if (config.probeMethod() == ProbeMethod.VRFY) {
+      Question question = batch.get(0);
+      if (!question.mailbox().needsSmtputf8()
+          && vrfyHonest(session, question.domain(), deadline)
+          && ask(session, true, batch, open, verdicts, deadline)) {
+        return;
+      }
+    }
+    ask(session, false, batch, open, verdicts, deadline);
+  }
+
+  /**
+   * Puts the questions to the backend with VRFY or RCPT and turns each reply into a verdict, asking
+   * a known-good address of the domain where a refusal does not say what it is about.
+   *
+   * @return false if the backend answered that it does not do VRFY (nothing was answered)
+   * @throws IOException if the session failed; the questions not answered stay open
+   */
+  private boolean ask(
+      BackendSession session,
+      boolean vrfy,
+      List<Question> questions,
+      List<Question> open,
+      Verdict[] verdicts,
+      Deadline deadline)
+      throws IOException {
+    BackendSession.Answers answers = put(session, vrfy, mailboxes(questions), deadline);
+    List<BackendReply> replies = answers.replies();
+    if (vrfy && !replies.isEmpty() && ReplyMeaning.vrfyNotSupported(replies.get(0))) {
+      vrfyRefused(replies.get(0));
+      return false;
+    }
+    // A reply followed by a hang-up is about the session, whatever it says.
+    int trusted = answers.hungUp() ? replies.size() - 1 : replies.size();
+    Map<String, List<Refusal>> unclear = new LinkedHashMap<>();
+    SessionFailure sessionOver = null;
+    for (int i = 0; i < trusted && sessionOver == null; i++) {
+      Question question = questions.get(i);
+      BackendReply reply = replies.get(i);
+      switch (ReplyMeaning.of(reply)) {
+        case ACCEPTED -> {
+          knownGood.put(question.domain(), question.mailbox().toString());
+          settle(question, new Verdict.Accepted(reply, deadline.elapsed()), open, verdicts);
+        }
+        case NO_SUCH_MAILBOX ->
+            settle(question, new Verdict.Rejected(reply, deadline.elapsed()), open, verdicts);
+        case UNCLEAR_REFUSAL ->
+            unclear
+                .computeIfAbsent(question.domain(), d -> new ArrayList<>())
+                .add(new Refusal(question, reply));
+        case SENDER_REFUSED -> {
+          session.retire();
+          settle(
+              question, refused(Verdict.Reason.SENDER_REJECTED, reply, deadline), open, verdicts);
+        }
+        case REFUSED_FOR_OTHER_REASON -> {
+          session.retire();
+          settle(
+              question, refused(Verdict.Reason.BACKEND_REFUSED, reply, deadline), open, verdicts);
+        }
+        case TEMPORARY ->
+            settle(
+                question,
+                new Verdict.Unverified(
+                    Verdict.Reason.TEMPORARY_FAILURE,
+                    "backend answered " + reply,
+                    Optional.of(reply),
+                    deadline.elapsed()),
+                open,
+                verdicts);
+        case SESSION_OVER -> {
+          if (reply.code() == 421) {
+            session.teachLimits();
+          } else {
+            session.retire();
+          }
+          sessionOver =
+              new SessionFailure(
+                  Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
+        }
+      }
+    }
+    if (sessionOver != null) {
+      throw sessionOver;
+    }
+    if (answers.hungUp()) {
+      session.teachLimits();
+      throw SessionFailure.closedByBackend();
+    }
+    for (Map.Entry<String, List<Refusal>> domain : unclear.entrySet()) {
+      confirmMailboxRefusals(
+          session, vrfy, domain.getKey(), domain.getValue(), open, verdicts, deadline);
+    }
+    return true;
+  }
+
+  /**
+   * Asks a known-good address of the domain right after refusals that did not say what they are
+   * about: accepted, the refusals were about the mailboxes; refused too, they were not.
+   */
+  private void confirmMailboxRefusals(
+      BackendSession session,
+      boolean vrfy,
+      String domain,
+      List<Refusal> refusals,
+      List<Question> open,
+      Verdict[] verdicts,
+      Deadline deadline)
+      throws IOException {
+    Mailbox control = control(domain);
+    BackendSession.Answers answers = put(session, vrfy, List.of(control), deadline);
+    BackendReply reply = answers.replies().isEmpty() ? null : answers.replies().get(0);
+    if (answers.hungUp() || reply == null) {
+      session.teachLimits();
+      throw SessionFailure.closedByBackend();
+    }
+    ReplyMeaning meaning = ReplyMeaning.of(reply);
+    if (meaning == ReplyMeaning.ACCEPTED) {
+      for (Refusal refusal : refusals) {
+        settle(
+            refusal.question(),
+            new Verdict.Rejected(refusal.reply(), deadline.elapsed()),
+            open,
+            verdicts);
+      }
+      return;
+    }
+    if (meaning == ReplyMeaning.TEMPORARY) {
+      for (Refusal refusal : refusals) {
+        settle(
+            refusal.question(),
+            new Verdict.Unverified(
+                Verdict.Reason.TEMPORARY_FAILURE,
+                "backend answered a known-good address " + reply,
+                Optional.of(reply),
+                deadline.elapsed()),
+            open,
+            verdicts);
+      }
+      return;
+    }
+    knownGood.remove(domain); // it may no longer be good; postmaster next time
+    session.teachLimits();
+    throw new SessionFailure(
+        Verdict.Reason.BACKEND_REFUSED,
+        true,
+        "the backend refused the known-good address "
+            + control
+            + " too ("
+            + reply
+            + "): its refusals are about the probe sender, this client or the session, not the"
+            + " recipient",
+        refusals.get(0).reply());
+  }
+
+  private Mailbox control(String domain) {
+    String address = knownGood.get(domain);
     try {
-      replies = session.rcpt(batchMailboxes, deadline);
+      return Mailbox.parse(address != null ? address : "postmaster@" + domain);
+    } catch (InvalidAddressException e) {
+      throw new IllegalStateException("a verified domain makes an invalid control address", e);
+    }
+  }
+
+  private static BackendSession.Answers put(
+      BackendSession session, boolean vrfy, List<Mailbox> mailboxes, Deadline deadline)
+      throws IOException {
+    try {
+      return vrfy ? session.vrfy(mailboxes, deadline) : session.rcpt(mailboxes, deadline);
     } catch (InvalidAddressException e) {
       throw new IllegalStateException("a validated address could not be encoded", e);
     }
-    for (int i = 0; i < replies.length; i++) {
-      if (replies[i] != null) {
-        verdicts[batch.get(i)] = verdictFor(replies[i], deadline);
-        pending.remove(batch.get(i));
-      }
-    }
   }
 
-  private static void fill(Verdict[] verdicts, List<Integer> pending, Verdict verdict) {
-    for (int index : pending) {
-      verdicts[index] = verdict;
+  private static List<Mailbox> mailboxes(List<Question> questions) {
+    List<Mailbox> mailboxes = new ArrayList<>(questions.size());
+    for (Question question : questions) {
+      mailboxes.add(question.mailbox());
     }
-    pending.clear();
+    return mailboxes;
   }
 
-  private BackendReply ask(BackendSession session, Mailbox mailbox, Deadline deadline)
-      throws IOException, InvalidAddressException {
-    if (!vrfyRefused && !mailbox.needsSmtputf8()) {
-      String domain = mailbox.domain().toLowerCase(Locale.ROOT);
-      Boolean trusted = vrfyTrusted.get(domain);
-      if (trusted == null) {
-        trusted = learnVrfyTrust(session, domain, deadline);
-      }
-      if (Boolean.TRUE.equals(trusted)) {
-        return session.vrfy(mailbox, deadline);
-      }
-    }
-    BackendReply reply = session.rcpt(List.of(mailbox), deadline)[0];
-    if (reply == null) {
-      throw new IllegalStateException("first reply of a batch is never left unanswered");
-    }
-    return reply;
+  private static void settle(
+      Question question, Verdict verdict, List<Question> open, Verdict[] verdicts) {
+    verdicts[question.index()] = verdict;
+    open.remove(question);
   }
 
-  /** Returns whether VRFY is honest for the domain, or null if the backend could not say now. */
-  private Boolean learnVrfyTrust(BackendSession session, String domain, Deadline deadline)
+  private static void answerAll(List<Question> open, Verdict[] verdicts, Verdict verdict) {
+    for (Question question : open) {
+      verdicts[question.index()] = verdict;
+    }
+    open.clear();
+  }
+
+  /**
+   * Whether VRFY answers are honest in the domain: learnt by asking a random local part (refused as
+   * a mailbox → honest), held for {@value #VRFY_TRUST_MINUTES} minutes. False where it cannot be
+   * told now (the question then goes by RCPT).
+   */
+  private boolean vrfyHonest(BackendSession session, String domain, Deadline deadline)
       throws IOException {
-    BackendReply reply = session.vrfyRandomLocalPart(domain, deadline);
-    int code = reply.code();
-    if (code == 500 || code == 502 || code == 504) {
-      if (!vrfyRefused) {
-        vrfyRefused = true;
-        LOG.info("backend refuses VRFY ({}); verifying with RCPT instead", reply);
-      }
+    Instant now = config.clock().instant();
+    if (vrfyUnsupportedUntil.isAfter(now)) {
       return false;
     }
-    if (reply.isTransientNegative()) {
-      return null;
+    VrfyTrust known = vrfyTrust.get(domain);
+    if (known != null && known.until().isAfter(now)) {
+      return known.honest();
     }
-    boolean honest = reply.isPermanentNegative();
-    if (vrfyTrusted.putIfAbsent(domain, honest) == null) {
+    Mailbox random;
+    try {
+      random =
+          Mailbox.parse(
+              "rcptproxy-"
+                  + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE)
+                  + "@"
+                  + domain);
+    } catch (InvalidAddressException e) {
+      return false;
+    }
+    BackendSession.Answers answers = put(session, true, List.of(random), deadline);
+    if (answers.replies().isEmpty() || answers.hungUp()) {
+      session.teachLimits();
+      throw SessionFailure.closedByBackend();
+    }
+    BackendReply reply = answers.replies().get(0);
+    if (ReplyMeaning.vrfyNotSupported(reply)) {
+      vrfyRefused(reply);
+      return false;
+    }
+    Boolean honest =
+        switch (ReplyMeaning.of(reply)) {
+          case ACCEPTED -> false;
+          case NO_SUCH_MAILBOX -> true;
+          case UNCLEAR_REFUSAL -> {
+            BackendSession.Answers control = put(session, true, List.of(control(domain)), deadline);
+            if (control.hungUp() || control.replies().isEmpty()) {
+              session.teachLimits();
+              throw SessionFailure.closedByBackend();
+            }
+            yield ReplyMeaning.of(control.replies().get(0)) == ReplyMeaning.ACCEPTED ? true : null;
+          }
+          case SESSION_OVER -> {
+            session.teachLimits();
+            throw new SessionFailure(
+                Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
+          }
+          default -> null; // cannot tell now
+        };
+    if (honest == null) {
+      return false;
+    }
+    VrfyTrust before = vrfyTrust.get(domain);
+    vrfyTrust.put(domain, new VrfyTrust(honest, now.plus(VRFY_TRUST_TTL)));
+    if (before == null || before.honest() != honest) {
       if (honest) {
         LOG.info(
-            "backend rejects unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
+            "backend refuses unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
       } else {
         LOG.info("backend accepts any user in {} on VRFY ({}); using RCPT there", domain, reply);
       }
@@ -270,15 +456,42 @@ final class Backend implements AutoCloseable {
     return honest;
   }
 
-  private Verdict verdictFor(BackendReply reply, Deadline deadline) {
-    if (reply.isPositive()) {
-      return new Verdict.Accepted(reply, deadline.elapsed());
+  private void vrfyRefused(BackendReply reply) {
+    Instant now = config.clock().instant();
+    if (!vrfyUnsupportedUntil.isAfter(now)) {
+      LOG.info("backend refuses VRFY ({}); verifying with RCPT instead", reply);
     }
-    if (reply.isPermanentNegative()) {
-      return new Verdict.Rejected(reply, deadline.elapsed());
+    vrfyUnsupportedUntil = now.plus(VRFY_TRUST_TTL);
+  }
+
+  /** A refusal that is not about the mailbox: unverified, with one warning naming the fix. */
+  private Verdict refused(Verdict.Reason reason, BackendReply reply, Deadline deadline) {
+    warnRefused(reason, reply.toString());
+    return new Verdict.Unverified(
+        reason,
+        "the backend refused for a reason other than the mailbox: " + reply,
+        Optional.of(reply),
+        deadline.elapsed());
+  }
+
+  private void warnRefused(Verdict.Reason reason, String what) {
+    if (reason == Verdict.Reason.SENDER_REJECTED) {
+      if (senderRejectionLogged.compareAndSet(false, true)) {
+        LOG.warn(
+            "backend refuses the probe sender <{}> ({}): no recipient can be verified; set"
+                + " probeSender to one it accepts (the null sender <> passes sender verification)",
+            config.probeSender(),
+            what);
+      }
+    } else if (refusalLogged.compareAndSet(false, true)) {
+      LOG.warn(
+          "backend refuses recipients for a reason other than the mailbox ({}): recipients are"
+              + " answered UNVERIFIED {}; check that it accepts the probe sender <{}> (<> passes"
+              + " sender verification) and does not refuse this client",
+          what,
+          reason,
+          config.probeSender());
     }
-    return unverified(
-        Verdict.Reason.TEMPORARY_FAILURE, "backend answered " + reply, reply, deadline);
   }
 
   private static boolean retryable(IOException e) {
@@ -288,43 +501,34 @@ final class Backend implements AutoCloseable {
     return !(e instanceof SocketTimeoutException);
   }
 
-  private static boolean connectionLost(IOException e) {
-    return !(e instanceof SessionFailure failure)
-        || failure.reason() == Verdict.Reason.BACKEND_UNAVAILABLE;
-  }
-
   private Verdict failure(Exception e, Deadline deadline) {
     if (e instanceof SocketTimeoutException) {
       return deadline.expired()
           ? timeout(deadline)
-          : unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "connect timed out", null, deadline);
+          : unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "connect timed out", deadline);
     }
     if (e instanceof SessionFailure failure) {
       if (failure.reason() == Verdict.Reason.SENDER_REJECTED
-          && senderRejectionLogged.compareAndSet(false, true)) {
-        LOG.warn(
-            "backend refuses the probe sender <{}>: {}; fix the probe sender, no recipient can be verified",
-            config.probeSender(),
-            failure.reply().map(BackendReply::toString).orElse("?"));
+          || failure.reason() == Verdict.Reason.BACKEND_REFUSED) {
+        warnRefused(failure.reason(), failure.getMessage());
       }
       String detail = failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse("");
-      return unverified(failure.reason(), detail, failure.reply().orElse(null), deadline);
+      return new Verdict.Unverified(failure.reason(), detail, failure.reply(), deadline.elapsed());
     }
     if (e instanceof IOException) {
-      return unverified(Verdict.Reason.BACKEND_UNAVAILABLE, String.valueOf(e), null, deadline);
+      return unverified(Verdict.Reason.BACKEND_UNAVAILABLE, String.valueOf(e), deadline);
     }
     LOG.warn("unexpected failure verifying against {}", config.backendHost().orElse("?"), e);
-    return unverified(Verdict.Reason.BACKEND_UNAVAILABLE, String.valueOf(e), null, deadline);
+    return unverified(Verdict.Reason.BACKEND_UNAVAILABLE, String.valueOf(e), deadline);
   }
 
   private static Verdict timeout(Deadline deadline) {
     return unverified(
-        Verdict.Reason.TIMEOUT, "backend did not answer within the deadline", null, deadline);
+        Verdict.Reason.TIMEOUT, "backend did not answer within the deadline", deadline);
   }
 
-  private static Verdict unverified(
-      Verdict.Reason reason, String detail, BackendReply reply, Deadline deadline) {
-    return new Verdict.Unverified(reason, detail, Optional.ofNullable(reply), deadline.elapsed());
+  private static Verdict unverified(Verdict.Reason reason, String detail, Deadline deadline) {
+    return new Verdict.Unverified(reason, detail, Optional.empty(), deadline.elapsed());
   }
 
   @Override

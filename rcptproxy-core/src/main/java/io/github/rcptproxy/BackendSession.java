@@ -2,22 +2,23 @@ package io.github.rcptproxy;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
- * transaction. Used by one thread at a time (the pool guarantees it). Any I/O failure, timeout,
- * malformed reply or {@code 421} makes it not {@linkplain #reusable reusable}: it is then closed,
- * never reused, since its state is unknown.
+ * transaction. Used by one thread at a time (the pool guarantees it). It only speaks and counts;
+ * what a reply means is decided by {@link Backend}. Any I/O failure, timeout, malformed reply,
+ * {@code 421}, or a decision of the caller ({@link #retire}) makes it not reusable: it is then
+ * closed, never reused, since its state is unknown.
  */
 final class BackendSession {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -27,6 +28,7 @@ final class BackendSession {
   private final OutputStream out;
   private final ReplyReader reader;
   private final VerifierConfig config;
+  private final SessionLimits limits;
   private final Runnable onTransactionOpened;
   private final Instant createdAt;
   private final Set<String> extensions = new HashSet<>();
@@ -34,13 +36,18 @@ final class BackendSession {
   private Deadline deadline;
   private Instant lastUsed;
   private boolean usable = true;
-  private boolean used;
   private boolean transactionOpen;
   private int recipientsInTransaction;
   private int rejections;
   private int vrfyCommands;
 
-  private BackendSession(Socket socket, VerifierConfig config, Runnable onTransactionOpened)
+  /** Counts when the current verification took the session, to learn the backend's limits. */
+  private int rejectionsBeforeUse;
+
+  private int vrfyBeforeUse;
+
+  private BackendSession(
+      Socket socket, VerifierConfig config, SessionLimits limits, Runnable onTransactionOpened)
       throws IOException {
     this.socket = socket;
     this.out = socket.getOutputStream();
@@ -48,29 +55,38 @@ final class BackendSession {
         new ReplyReader(
             socket.getInputStream(), () -> socket.setSoTimeout(deadline.socketTimeoutMillis()));
     this.config = config;
+    this.limits = limits;
     this.onTransactionOpened = onTransactionOpened;
     this.createdAt = config.clock().instant();
     this.lastUsed = createdAt;
   }
 
-  /** Connects, reads the greeting and introduces itself, all within the deadline. */
+  /**
+   * Connects to the first backend address that answers, reads the greeting and introduces itself,
+   * all within the deadline. An address whose greeting does not come within the connect timeout is
+   * skipped for a while, like one that cannot be reached.
+   */
   static BackendSession open(
-      InetSocketAddress address,
+      Connector connector,
       VerifierConfig config,
+      SessionLimits limits,
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    Socket socket = new Socket();
+    Connector.Connection connection = connector.connect(deadline);
+    Socket socket = connection.socket();
+    long greetingFrom = System.nanoTime();
     try {
-      socket.setTcpNoDelay(true);
-      int connectMillis =
-          (int) Math.min(config.connectTimeout().toMillis(), deadline.socketTimeoutMillis());
-      socket.connect(address, connectMillis);
-      BackendSession session = new BackendSession(socket, config, onTransactionOpened);
+      BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
       session.greet(deadline);
+      connector.answered(connection.target());
       return session;
     } catch (IOException | RuntimeException e) {
       socket.close();
+      Duration waited = Duration.ofNanos(System.nanoTime() - greetingFrom);
+      if (e instanceof SocketTimeoutException && waited.compareTo(config.connectTimeout()) >= 0) {
+        connector.failed(connection.target());
+      }
       throw e;
     }
   }
@@ -92,8 +108,7 @@ final class BackendSession {
         extensions.add(keyword.toUpperCase(Locale.ROOT));
       }
     } else if (ehlo.code() >= 500 && ehlo.code() != 554) {
-      ReplyReader.Reply helo = exchange(line("HELO " + config.heloName()));
-      requireCode(helo, 250, "HELO");
+      requireCode(exchange(line("HELO " + config.heloName())), 250, "HELO");
     } else {
       requireCode(ehlo, 250, "EHLO");
     }
@@ -105,172 +120,172 @@ final class BackendSession {
     return extensions.contains(extension);
   }
 
+  /** Called when a verification takes the session: what it does from here may teach limits. */
+  void startUse() {
+    rejectionsBeforeUse = rejections;
+    vrfyBeforeUse = vrfyCommands;
+  }
+
   /**
-   * Puts the recipients to the backend with {@code RCPT TO} in this session's open transaction,
-   * opening one first if needed, all in one write where the backend offers PIPELINING, and returns
-   * the backend's reply to each, in order. An entry is null where the backend would not answer in
-   * this session ({@code 452} too many recipients, {@code 503}, {@code 421}): ask again on a fresh
-   * one. Keep a batch within {@link #capacity()} so the backend's error limits are never reached.
-   *
-   * @throws InvalidAddressException if an address cannot be written (nothing was sent)
-   * @throws SessionFailure if the transaction could not be opened, the session died before the
-   *     first answer, or the first answer asks for a fresh session
+   * The backend ended this session during the current use: the counts it had taken before without
+   * trouble are its limits. A session ended on its first use taught nothing.
    */
-  BackendReply[] rcpt(List<Mailbox> mailboxes, Deadline deadline)
-      throws IOException, InvalidAddressException {
-    int count = mailboxes.size();
-    byte[][] rcpts = new byte[count][];
-    for (int i = 0; i < count; i++) {
-      rcpts[i] = mailboxes.get(i).command("RCPT TO:", offers("SMTPUTF8"));
+  void teachLimits() {
+    usable = false;
+    if (vrfyCommands > vrfyBeforeUse && vrfyBeforeUse > 0) {
+      limits.vrfyTolerated(vrfyBeforeUse);
+    } else if (rejectionsBeforeUse > 0) {
+      limits.rejectionsTolerated(rejectionsBeforeUse);
     }
+  }
+
+  /**
+   * Puts each address to the backend with {@code RCPT TO} in this session's probe transaction,
+   * opening it first if needed, all in one write where the backend offers PIPELINING.
+   *
+   * @throws SessionFailure if the transaction could not be opened ({@code MAIL FROM} refused)
+   * @throws IOException if the session died before the first answer
+   */
+  Answers rcpt(List<Mailbox> mailboxes, Deadline deadline)
+      throws IOException, InvalidAddressException {
+    List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
     boolean reset = transactionOpen && config.transactionPerVerification();
-    boolean open = !transactionOpen || reset;
-    int prefix = (reset ? 1 : 0) + (open ? 1 : 0);
-    byte[][] commands = new byte[prefix + count][];
+    boolean open = reset || !transactionOpen;
     if (reset) {
-      commands[0] = RSET;
+      commands.add(RSET);
     }
     if (open) {
-      commands[prefix - 1] = mailFrom;
+      commands.add(mailFrom);
     }
-    System.arraycopy(rcpts, 0, commands, prefix, count);
+    int first = commands.size();
+    for (Mailbox mailbox : mailboxes) {
+      commands.add(mailbox.command("RCPT TO:", offers("SMTPUTF8")));
+    }
     this.deadline = deadline;
+    List<ReplyReader.Reply> replies = send(commands, first);
+    if (reset) {
+      transactionOpen = false;
+      recipientsInTransaction = 0;
+      requireCode(replies.get(0), 250, "RSET");
+    }
+    if (open) {
+      openTransaction(replies.get(first - 1));
+    }
+    return answers(replies.subList(first, replies.size()), mailboxes.size(), false);
+  }
+
+  /** Asks {@code VRFY} for each address, one at a time (VRFY is not pipelined). */
+  Answers vrfy(List<Mailbox> mailboxes, Deadline deadline)
+      throws IOException, InvalidAddressException {
+    List<byte[]> commands = new ArrayList<>(mailboxes.size());
+    for (Mailbox mailbox : mailboxes) {
+      commands.add(mailbox.command("VRFY ", false));
+    }
+    this.deadline = deadline;
+    List<ReplyReader.Reply> replies = new ArrayList<>(commands.size());
     try {
-      used = true;
-      ReplyReader.Reply[] replies = pipeline(commands, prefix);
-      if (reset) {
-        transactionOpen = false;
-        recipientsInTransaction = 0;
-        requireCode(replies[0], 250, "RSET");
+      for (byte[] command : commands) {
+        replies.add(exchange(command));
       }
-      if (open) {
-        openTransaction(replies[prefix - 1], replies, prefix);
-      }
-      BackendReply[] answers = new BackendReply[count];
-      for (int i = 0; i < count; i++) {
-        ReplyReader.Reply reply = replies[prefix + i];
-        if (reply.code() == 421 || reply.code() == 452 || reply.code() == 503) {
-          // Closing, too many recipients, or our transaction was lost: a fresh session will do.
-          usable = false;
-          if (i == 0) {
-            throw new SessionFailure(
-                reply.code() == 421
-                    ? Verdict.Reason.BACKEND_UNAVAILABLE
-                    : Verdict.Reason.TEMPORARY_FAILURE,
-                true,
-                reply.code() == 421 ? "backend closed the session" : "session needs recycling",
-                reply.toBackendReply());
-          }
-          break;
-        }
-        recipientsInTransaction++;
-        if (reply.code() >= 500) {
-          rejections++;
-        }
-        answers[i] = reply.toBackendReply();
-      }
-      return answers;
     } catch (IOException e) {
       usable = false;
-      throw e;
-    }
-  }
-
-  /** How many recipients one batch may carry without reaching the backend's limits. */
-  int capacity() {
-    return Math.max(
-        1,
-        Math.min(
-            config.maxRejectionsPerSession() - rejections,
-            config.maxRecipientsPerTransaction() - recipientsInTransaction));
-  }
-
-  private void openTransaction(ReplyReader.Reply mail, ReplyReader.Reply[] replies, int firstRcpt)
-      throws SessionFailure {
-    checkNotClosing(mail);
-    if (mail.code() != 250) {
-      rejections++;
-      for (int i = firstRcpt; i < replies.length; i++) {
-        if (replies[i] != null && replies[i].code() >= 500) {
-          rejections++; // the pipelined RCPTs failed too, and count as errors
-        }
+      if (replies.isEmpty()) {
+        throw e;
       }
-      throw new SessionFailure(
-          mail.code() >= 500 ? Verdict.Reason.SENDER_REJECTED : Verdict.Reason.TEMPORARY_FAILURE,
-          false,
-          "backend refused the probe sender",
-          mail.toBackendReply());
+      return answers(replies, mailboxes.size(), true);
     }
-    transactionOpen = true;
-    onTransactionOpened.run();
-  }
-
-  /** Asks {@code VRFY} for the address and returns the reply. */
-  BackendReply vrfy(Mailbox mailbox, Deadline deadline)
-      throws IOException, InvalidAddressException {
-    return vrfy(mailbox.command("VRFY ", false), deadline);
+    return answers(replies, mailboxes.size(), true);
   }
 
   /**
-   * Asks {@code VRFY} for a random local part in the domain: a backend that rejects it answers
-   * {@code VRFY} honestly there.
+   * Counts the replies and says whether the backend hung up before answering them all (then the
+   * last reply it did give is about the session, not the address).
    */
-  BackendReply vrfyRandomLocalPart(String domain, Deadline deadline) throws IOException {
-    String random =
-        "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
-    return vrfy(line("VRFY <" + random + "@" + domain + ">"), deadline);
-  }
-
-  private BackendReply vrfy(byte[] command, Deadline deadline) throws IOException {
-    this.deadline = deadline;
-    try {
-      used = true;
-      vrfyCommands++;
-      ReplyReader.Reply reply = exchange(command);
-      checkNotClosing(reply);
-      if (reply.code() >= 500 && reply.code() != 502) {
+  private Answers answers(List<ReplyReader.Reply> replies, int asked, boolean vrfy) {
+    List<BackendReply> answers = new ArrayList<>(replies.size());
+    for (ReplyReader.Reply reply : replies) {
+      BackendReply answer = reply.toBackendReply();
+      if (vrfy) {
+        vrfyCommands++;
+      } else {
+        recipientsInTransaction++;
+      }
+      if (answer.code() == 421) {
+        usable = false;
+      } else if (answer.isPermanentNegative()) {
         rejections++;
       }
-      return reply.toBackendReply();
-    } catch (IOException e) {
-      usable = false;
-      throw e;
+      answers.add(answer);
     }
+    boolean hungUp = answers.size() < asked;
+    if (hungUp) {
+      usable = false;
+    }
+    return new Answers(answers, hungUp);
   }
 
-  /** Whether this session has answered a verification before (a stale one fails on its first). */
-  boolean used() {
-    return used;
+  private void openTransaction(ReplyReader.Reply mail) throws SessionFailure {
+    BackendReply reply = mail.toBackendReply();
+    if (mail.code() == 250) {
+      transactionOpen = true;
+      onTransactionOpened.run();
+      return;
+    }
+    usable = false; // the pipelined RCPTs were refused too, and counted as errors
+    if (mail.code() == 421 || mail.code() == 503) {
+      throw new SessionFailure(
+          Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
+    }
+    throw new SessionFailure(
+        reply.isPermanentNegative()
+            ? Verdict.Reason.SENDER_REJECTED
+            : Verdict.Reason.TEMPORARY_FAILURE,
+        false,
+        "backend refused the probe sender",
+        reply);
   }
 
-  /** Whether the backend's limits call for a fresh session before the next verification. */
-  private boolean needsRecycling() {
-    return rejections >= config.maxRejectionsPerSession()
-        || recipientsInTransaction >= config.maxRecipientsPerTransaction()
-        || vrfyCommands >= config.maxVrfyPerSession();
+  /** Not reused: the caller learnt something that makes the session's state doubtful. */
+  void retire() {
+    usable = false;
   }
 
   /**
    * Whether the session may serve another verification: {@link #withinLimits} and the backend wrote
-   * nothing unasked (typically its own idle-timeout {@code 421}). Costs no round trip.
+   * nothing unasked (typically its own idle-timeout {@code 421}, after which it hangs up); such a
+   * session is retired. Costs no round trip.
    */
   boolean reusable(Instant now) {
     if (!withinLimits(now)) {
       return false;
     }
     try {
-      return !reader.hasBufferedInput() && socket.getInputStream().available() == 0;
+      if (reader.hasBufferedInput() || socket.getInputStream().available() > 0) {
+        usable = false;
+      }
     } catch (IOException e) {
-      return false;
+      usable = false;
     }
+    return usable;
   }
 
   /** Not broken, within the backend's limits, not too old, not idle too long. No I/O at all. */
   boolean withinLimits(Instant now) {
     return usable
-        && !needsRecycling()
+        && rejections < limits.maxRejections()
+        && vrfyCommands < limits.maxVrfy()
+        && recipientsInTransaction < config.maxRecipientsPerTransaction()
         && Duration.between(createdAt, now).compareTo(config.maxSessionAge()) < 0
         && Duration.between(lastUsed, now).compareTo(config.idleTimeout()) < 0;
+  }
+
+  /** How many recipients one RCPT batch may carry without reaching the backend's limits. */
+  int capacity() {
+    return Math.max(
+        1,
+        Math.min(
+            limits.maxRejections() - rejections,
+            config.maxRecipientsPerTransaction() - recipientsInTransaction));
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */
@@ -298,62 +313,64 @@ final class BackendSession {
   /**
    * Sends the commands in one write where the backend offers PIPELINING, and reads each reply.
    * Without pipelining they go one by one, and a failure among the first {@code prefix} commands
-   * (RSET, MAIL) stops the rest, whose replies stay null.
+   * (RSET, MAIL) stops the rest. If the backend hangs up after some replies, those are returned.
    */
-  private ReplyReader.Reply[] pipeline(byte[][] commands, int prefix) throws IOException {
-    ReplyReader.Reply[] replies = new ReplyReader.Reply[commands.length];
-    if (commands.length > 1 && offers("PIPELINING")) {
-      int length = 0;
-      for (byte[] command : commands) {
-        length += command.length;
+  private List<ReplyReader.Reply> send(List<byte[]> commands, int prefix) throws IOException {
+    List<ReplyReader.Reply> replies = new ArrayList<>(commands.size());
+    try {
+      if (commands.size() > 1 && offers("PIPELINING")) {
+        int length = 0;
+        for (byte[] command : commands) {
+          length += command.length;
+        }
+        byte[] batch = new byte[length];
+        int at = 0;
+        for (byte[] command : commands) {
+          System.arraycopy(command, 0, batch, at, command.length);
+          at += command.length;
+        }
+        out.write(batch);
+        out.flush();
+        for (int i = 0; i < commands.size(); i++) {
+          replies.add(reader.read());
+        }
+        return replies;
       }
-      byte[] batch = new byte[length];
-      int at = 0;
-      for (byte[] command : commands) {
-        System.arraycopy(command, 0, batch, at, command.length);
-        at += command.length;
+      for (int i = 0; i < commands.size(); i++) {
+        ReplyReader.Reply reply = exchange(commands.get(i));
+        replies.add(reply);
+        if (i < prefix && reply.code() >= 400) {
+          return replies;
+        }
       }
-      out.write(batch);
-      out.flush();
-      for (int i = 0; i < commands.length; i++) {
-        replies[i] = reader.read();
+      return replies;
+    } catch (IOException e) {
+      usable = false;
+      if (replies.size() <= prefix) {
+        throw e;
       }
       return replies;
     }
-    for (int i = 0; i < commands.length; i++) {
-      replies[i] = exchange(commands[i]);
-      if (i < prefix && replies[i].code() >= 400) {
-        break;
-      }
-    }
-    return replies;
   }
 
   private ReplyReader.Reply exchange(byte[] command) throws IOException {
-    out.write(command);
-    out.flush();
-    return reader.read();
-  }
-
-  private void checkNotClosing(ReplyReader.Reply reply) throws SessionFailure {
-    if (reply.code() == 421) {
+    try {
+      out.write(command);
+      out.flush();
+      return reader.read();
+    } catch (IOException e) {
       usable = false;
-      throw new SessionFailure(
-          Verdict.Reason.BACKEND_UNAVAILABLE,
-          true,
-          "backend closed the session",
-          reply.toBackendReply());
+      throw e;
     }
   }
 
   private void requireCode(ReplyReader.Reply reply, int code, String command)
       throws SessionFailure {
-    checkNotClosing(reply);
     if (reply.code() != code) {
       usable = false;
       throw new SessionFailure(
           Verdict.Reason.BACKEND_UNAVAILABLE,
-          false,
+          reply.code() == 421,
           "backend refused " + command,
           reply.toBackendReply());
     }
@@ -367,4 +384,11 @@ final class BackendSession {
       throw new IllegalStateException(command + ": " + e.getMessage(), e);
     }
   }
+
+  /**
+   * The backend's replies to the addresses asked, in order; fewer than asked if it hung up.
+   *
+   * @param hungUp whether the backend closed the session before answering every address
+   */
+  record Answers(List<BackendReply> replies, boolean hungUp) {}
 }

@@ -40,13 +40,13 @@ final class Counters {
   void backendOutcome(Verdict verdict, Instant now) {
     if (verdict instanceof Verdict.Unverified u) {
       switch (u.reason()) {
-        case TIMEOUT, BACKEND_UNAVAILABLE, PROTOCOL_ERROR, BUSY -> {
+        case TIMEOUT, BACKEND_UNAVAILABLE, PROTOCOL_ERROR -> {
           lastError = u.reason() + ": " + u.detail();
           lastErrorAt = now;
           return;
         }
-        case INVALID_ADDRESS, NOT_CONFIGURED -> {
-          return;
+        case INVALID_ADDRESS, NOT_CONFIGURED, BUSY -> {
+          return; // nothing was learnt about the backend (BUSY: our own sessions were all taken)
         }
         default -> {}
       }

@@ -19,7 +19,7 @@ public record Health(
   public enum Status {
     /** The last exchange with the backend worked. */
     UP,
-    /** The last exchange with the backend failed (down, timed out, garbled, busy). */
+    /** The last exchange with the backend failed (down, timed out, garbled). */
     DOWN,
     /** Nothing was asked yet. */
     UNKNOWN,

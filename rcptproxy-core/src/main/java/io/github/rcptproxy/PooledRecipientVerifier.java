@@ -3,6 +3,7 @@ package io.github.rcptproxy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -10,14 +11,14 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,8 +31,14 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
   private static final Duration THROTTLED = Duration.ofMillis(900);
 
+  /** Threads and queue of verifyAsync: bounded, so a flood answers BUSY instead of piling up. */
+  private static final int ASYNC_THREADS = 64;
+
+  private static final int ASYNC_QUEUE = 1024;
+
   private final Counters counters = new Counters();
-  private final ExecutorService asyncExecutor;
+  private final ListenerDispatch listeners = new ListenerDispatch();
+  private final ThreadPoolExecutor asyncExecutor;
   private final Object lifecycle = new Object();
 
   /** Cached addresses being checked again in the background right now. */
@@ -44,7 +51,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   private record State(
       Backend backend,
       Optional<VerdictCache> cache,
-      ConcurrentHashMap<String, CatchAll> catchAll,
+      DomainMemory<CatchAll> catchAll,
       AtomicBoolean slowAnswerLogged) {
     VerifierConfig config() {
       return backend.config();
@@ -57,33 +64,33 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   PooledRecipientVerifier(VerifierConfig config) {
     Objects.requireNonNull(config, "config");
     state = start(config);
-    // Threads are reused; a verification blocks on I/O, so it must not run in a shared pool.
+    // A verification blocks on I/O, so it must not run in a shared pool; bounded, so that a flood
+    // of asynchronous calls is answered BUSY rather than piling up threads.
     asyncExecutor =
         new ThreadPoolExecutor(
-            0,
-            Integer.MAX_VALUE,
+            ASYNC_THREADS,
+            ASYNC_THREADS,
             60,
             TimeUnit.SECONDS,
-            new SynchronousQueue<>(),
+            new LinkedBlockingQueue<>(ASYNC_QUEUE),
             task -> {
               Thread thread =
                   new Thread(task, "rcptproxy-verify-" + THREAD_NUMBER.incrementAndGet());
               thread.setDaemon(true);
               return thread;
             });
+    asyncExecutor.allowCoreThreadTimeOut(true);
   }
 
   private State start(VerifierConfig config) {
-    Optional<VerdictCache> cache =
-        config.cacheEnabled()
-            ? Optional.of(
-                config
-                    .sharedCache()
-                    .orElseGet(
-                        () -> new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock())))
-            : Optional.empty();
+    Optional<VerdictCache> cache = Optional.empty();
+    if (config.sharedCache().isPresent()) {
+      cache = Optional.of(new GuardedCache(config.sharedCache().get(), config.deadline()));
+    } else if (config.cacheEnabled()) {
+      cache = Optional.of(new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock()));
+    }
     return new State(
-        Backend.start(config, counters), cache, new ConcurrentHashMap<>(), new AtomicBoolean());
+        new Backend(config, counters), cache, new DomainMemory<>(), new AtomicBoolean());
   }
 
   @Override
@@ -95,8 +102,28 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public CompletableFuture<Verdict> verifyAsync(String address) {
     Objects.requireNonNull(address, "address");
+    return async(() -> verify(address), PooledRecipientVerifier::busy);
+  }
+
+  /** Runs the verification on the verifier's threads, or answers BUSY at once if too many wait. */
+  private <T> CompletableFuture<T> async(Supplier<T> verification, Supplier<T> busy) {
     open();
-    return CompletableFuture.supplyAsync(() -> verify(address), asyncExecutor);
+    try {
+      return CompletableFuture.supplyAsync(verification, asyncExecutor);
+    } catch (RejectedExecutionException e) {
+      if (closed) {
+        throw new IllegalStateException("verifier is closed");
+      }
+      return CompletableFuture.completedFuture(busy.get());
+    }
+  }
+
+  private static Verdict busy() {
+    return new Verdict.Unverified(
+        Verdict.Reason.BUSY,
+        "too many asynchronous verifications waiting",
+        Optional.empty(),
+        Duration.ZERO);
   }
 
   @Override
@@ -140,7 +167,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     for (int i = 0; i < copy.size(); i++) {
       verdicts[i] = unlessCatchAll(current, copy.get(i), verdicts[i], deadline);
       counters.count(verdicts[i]);
-      current.config().listener().verified(copy.get(i), verdicts[i], fromCache[i]);
+      listeners.verified(current.config().listener(), copy.get(i), verdicts[i], fromCache[i]);
       if (LOG.isDebugEnabled()) {
         LOG.debug(
             "{} {}{} in {} ms",
@@ -165,8 +192,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public CompletableFuture<List<Verdict>> verifyAllAsync(List<String> addresses) {
     List<String> copy = List.copyOf(addresses);
-    open();
-    return CompletableFuture.supplyAsync(() -> verifyAll(copy), asyncExecutor);
+    return async(() -> verifyAll(copy), () -> Collections.nCopies(copy.size(), busy()));
   }
 
   @Override
@@ -188,6 +214,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       state = start(config);
     }
     old.cache().ifPresent(VerdictCache::invalidateAll);
+    closeCache(old);
     old.backend().close();
   }
 
@@ -216,7 +243,15 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       closed = true;
     }
     state.backend().close();
+    closeCache(state);
     asyncExecutor.shutdown();
+    listeners.close();
+  }
+
+  private static void closeCache(State state) {
+    if (state.cache().orElse(null) instanceof GuardedCache guarded) {
+      guarded.close();
+    }
   }
 
   private State open() {

@@ -4,13 +4,17 @@ package io.github.rcptproxy;
 public enum ProbeMethod {
   /**
    * {@code RCPT TO} inside a probe transaction ({@code MAIL FROM} once per session, never {@code
-   * DATA}). Answers exactly what delivery will meet and works with every server.
+   * DATA}). Answers exactly what delivery will meet and works with every server, but each probe
+   * transaction with a valid recipient costs Postfix an inflow-control token.
    */
   RCPT,
   /**
-   * {@code VRFY}: no transaction, so no queue file and no inflow-control token on Postfix. Used for
-   * a domain only after the backend rejected a random local part there, since many servers answer
-   * {@code 252} to every address or refuse {@code VRFY}; such domains fall back to {@link #RCPT}.
+   * {@code VRFY} where the backend has proven to answer it honestly, {@link #RCPT} elsewhere (the
+   * default). {@code VRFY} opens no transaction, so no queue file and no inflow-control token on
+   * Postfix. A domain is trusted only after the backend refused a random local part there (many
+   * servers answer {@code 252} to every address, or refuse {@code VRFY}); the trust expires after
+   * {@value Backend#VRFY_TRUST_MINUTES} minutes and is dropped at once if the backend stops
+   * answering {@code VRFY}.
    */
   VRFY
 }

@@ -1,9 +1,10 @@
 package io.github.rcptproxy;
 
-import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.NoSuchElementException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import org.apache.commons.pool2.BasePooledObjectFactory;
 import org.apache.commons.pool2.PooledObject;
 import org.apache.commons.pool2.impl.DefaultPooledObject;
@@ -14,32 +15,39 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
  * The cached sessions to one backend, in a Commons Pool 2 pool. Idle timeout and maximum age are
  * enforced both by the pool's evictor and at borrow, by looking at the session's clocks (no round
  * trip). A session is created in the borrowing thread within that verification's deadline.
+ *
+ * <p>Waiting for a free session is a wait for one of {@code maxSessions} places (a fair semaphore),
+ * not for the pool: a place is given back when its session is returned or destroyed, and closing
+ * the pool wakes every waiter (no interrupts, no polling). The pool itself never blocks.
  */
 final class SessionPool implements AutoCloseable {
   private static final Duration MIN_EVICTION_INTERVAL = Duration.ofMillis(10);
   private static final Duration MAX_EVICTION_INTERVAL = Duration.ofSeconds(30);
-  private static final Duration WAIT_SLICE = Duration.ofMillis(10);
+  private static final int WAKE_ALL = 1_000_000;
 
   /** The deadline of the verification that is borrowing, for a session created on the way. */
   private static final ThreadLocal<Deadline> BORROW_DEADLINE = new ThreadLocal<>();
 
   private final GenericObjectPool<BackendSession> pool;
   private final Clock clock;
+  private final Semaphore places;
+  private volatile boolean closed;
 
-  SessionPool(InetSocketAddress address, VerifierConfig config, Counters counters) {
+  SessionPool(Connector connector, VerifierConfig config, SessionLimits limits, Counters counters) {
     this.clock = config.clock();
+    this.places = new Semaphore(config.maxSessions(), true);
     GenericObjectPoolConfig<BackendSession> poolConfig = new GenericObjectPoolConfig<>();
     poolConfig.setMaxTotal(config.maxSessions());
     poolConfig.setMaxIdle(config.maxSessions());
     poolConfig.setMinIdle(0);
-    poolConfig.setBlockWhenExhausted(true);
+    poolConfig.setBlockWhenExhausted(false); // a place is held before borrowing
     poolConfig.setLifo(true); // reuse the warmest session; the rest expire when load drops
     poolConfig.setTestOnBorrow(false); // borrow() checks, and loops on a stale session
     poolConfig.setTestOnReturn(true); // a broken or worn-out session is destroyed on return
     poolConfig.setJmxEnabled(false);
     poolConfig.setNumTestsPerEvictionRun(config.maxSessions());
     poolConfig.setTimeBetweenEvictionRuns(evictionInterval(config));
-    pool = new GenericObjectPool<>(new Factory(address, config, counters), poolConfig);
+    pool = new GenericObjectPool<>(new Factory(connector, config, limits, counters), poolConfig);
     pool.setEvictionPolicy(
         (evictionConfig, session, idleCount) ->
             !session.getObject().reusable(config.clock().instant()));
@@ -61,38 +69,33 @@ final class SessionPool implements AutoCloseable {
    * A session for one verification: an idle one, or a new one, waiting at most until the deadline
    * for a free place.
    *
-   * <p>The wait is taken in short slices: when a busy session is destroyed rather than returned,
-   * its place becomes free without waking anyone, and the next slice takes it. (Commons Pool would
-   * otherwise open the replacement in the releasing thread, beyond that caller's deadline.)
-   *
    * @throws NoSuchElementException if every session stayed busy until the deadline
    * @throws IllegalStateException if the pool was closed (by reconfiguration)
    * @throws Exception what connecting to the backend threw
    */
   BackendSession borrow(Deadline deadline) throws Exception {
+    if (!places.tryAcquire(deadline.remaining().toNanos(), TimeUnit.NANOSECONDS)) {
+      throw new NoSuchElementException("no session free within the deadline");
+    }
+    boolean lent = false;
     BORROW_DEADLINE.set(deadline);
     try {
       while (true) {
-        Duration left = deadline.remaining();
-        if (left.isZero()) {
-          throw new NoSuchElementException("no session free within the deadline");
+        if (closed) {
+          throw new IllegalStateException("pool closed");
         }
-        BackendSession session;
-        try {
-          session = pool.borrowObject(left.compareTo(WAIT_SLICE) < 0 ? left : WAIT_SLICE);
-        } catch (NoSuchElementException e) {
-          continue; // this slice passed without a free place
-        }
+        BackendSession session = pool.borrowObject();
         if (session.reusable(clock.instant())) {
+          lent = true;
           return session;
         }
         pool.returnObject(session); // destroyed there: expired, or the backend spoke unasked
-        if (!session.used()) {
-          throw SessionFailure.protocolError("backend sent data nobody asked for");
-        }
       }
     } finally {
       BORROW_DEADLINE.remove();
+      if (!lent) {
+        places.release();
+      }
     }
   }
 
@@ -106,6 +109,8 @@ final class SessionPool implements AutoCloseable {
       pool.returnObject(session);
     } catch (IllegalStateException e) {
       session.close(); // the pool no longer knows it; do not leak the socket
+    } finally {
+      places.release();
     }
   }
 
@@ -122,20 +127,27 @@ final class SessionPool implements AutoCloseable {
     return pool.getNumIdle();
   }
 
-  /** Closes idle sessions now; busy ones are closed when released. */
+  /**
+   * Closes idle sessions now; busy ones are closed when released. Verifications waiting for a place
+   * wake at once and learn that the pool is closed.
+   */
   @Override
   public void close() {
+    closed = true;
     pool.close();
+    places.release(WAKE_ALL);
   }
 
   private static final class Factory extends BasePooledObjectFactory<BackendSession> {
-    private final InetSocketAddress address;
+    private final Connector connector;
     private final VerifierConfig config;
+    private final SessionLimits limits;
     private final Counters counters;
 
-    Factory(InetSocketAddress address, VerifierConfig config, Counters counters) {
-      this.address = address;
+    Factory(Connector connector, VerifierConfig config, SessionLimits limits, Counters counters) {
+      this.connector = connector;
       this.config = config;
+      this.limits = limits;
       this.counters = counters;
     }
 
@@ -143,13 +155,13 @@ final class SessionPool implements AutoCloseable {
     public BackendSession create() throws Exception {
       Deadline deadline = BORROW_DEADLINE.get();
       if (deadline == null) {
-        // The pool wants a replacement for a waiter, in a releasing caller's thread, past that
-        // caller's deadline. Refused (the pool swallows this): the waiter opens it in its next
-        // slice.
+        // The pool wants a session outside borrow() (a replacement, in a releasing caller's thread,
+        // past that caller's deadline). Refused (the pool swallows this): borrowers open their own.
         throw new IllegalStateException("sessions are opened only by a borrowing verification");
       }
       BackendSession session =
-          BackendSession.open(address, config, deadline, counters.transactionsOpened::increment);
+          BackendSession.open(
+              connector, config, limits, deadline, counters.transactionsOpened::increment);
       counters.sessionsOpened.increment();
       return session;
     }

@@ -31,8 +31,10 @@ public sealed interface Verdict {
   }
 
   /**
-   * The backend refused the recipient permanently ({@code 5xx}). {@link #reply()} holds the
-   * backend's code, enhanced status code and (sanitised) text.
+   * The backend refused the recipient's mailbox permanently: a {@code 5xx} whose enhanced status
+   * code is about the mailbox ({@code 5.1.1}...), or, where the backend sends no telling code, one
+   * after which it accepted a known-good address of the domain in the same session. {@link
+   * #reply()} holds the backend's code, enhanced status code and (sanitised) text.
    */
   record Rejected(BackendReply reply, Duration latency) implements Verdict {
     public Rejected {
@@ -83,8 +85,18 @@ public sealed interface Verdict {
     BUSY,
     /** The address is not a valid RFC 5321 mailbox; it was never sent to the backend. */
     INVALID_ADDRESS,
-    /** The backend refused the probe sender: a configuration error, not the recipient's fault. */
+    /**
+     * The backend refused the probe sender (at {@code MAIL FROM}, or at {@code RCPT TO} with an
+     * enhanced status code about the sender): a configuration error, not the recipient's fault.
+     */
     SENDER_REJECTED,
+    /**
+     * The backend refused, but not because of the mailbox: its enhanced status code is about
+     * policy, this client, the protocol or the system ({@code 5.7.1}, {@code 5.5.2}...), or — where
+     * it sends none — it refused a known-good address of the domain too (it verifies the probe
+     * sender, refuses this client, or a ratio rule spoilt the session). Logged as a warning once.
+     */
+    BACKEND_REFUSED,
     /**
      * The backend accepts any address in this domain (it accepted a random local part there), so
      * its {@code 250} says nothing about the recipient.

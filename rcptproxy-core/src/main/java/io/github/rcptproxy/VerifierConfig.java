@@ -1,25 +1,32 @@
 package io.github.rcptproxy;
 
+import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.stream.Collectors;
 
 /**
  * Immutable configuration of a {@link RecipientVerifier}. Built with {@link #builder()}; every
  * value is checked by {@link Builder#build()}, which refuses (never corrects) a bad one.
  *
- * <p>Defaults follow the 2005 original where it had the option: port 25, HELO name {@code world},
- * probe sender {@code rcptproxy@localhost}, idle timeout 300 s, maximum session age 1800 s,
- * deadline 3000 ms.
+ * <p>Defaults follow the 2005 original where it had the option (port 25, HELO name {@code world},
+ * idle timeout 300 s, maximum session age 1800 s, deadline 3000 ms), except two that harmed
+ * backends: the probe sender is the null sender {@code <>} (the original's {@code
+ * rcptproxy@localhost} fails sender verification on Exim's stock configuration), and recipients are
+ * asked with {@code VRFY} where the backend proved to answer it honestly ({@link
+ * ProbeMethod#VRFY}), which opens no transaction.
  */
 public final class VerifierConfig {
 
   /** Postfix's {@code smtpd_recipient_limit} is 1000; stay well below any server's limit. */
   static final int MAX_RECIPIENTS_PER_TRANSACTION_LIMIT = 1000;
 
-  private final String backendHost;
-  private final int backendPort;
+  private final List<InetSocketAddress> backends;
+  private final Duration backendCoolDown;
   private final String heloName;
   private final String probeSender;
   private final Duration idleTimeout;
@@ -41,8 +48,8 @@ public final class VerifierConfig {
   private final VerificationListener listener;
 
   private VerifierConfig(Builder b) {
-    this.backendHost = b.backendHost;
-    this.backendPort = b.backendPort;
+    this.backends = b.backends;
+    this.backendCoolDown = b.backendCoolDown;
     this.heloName = b.heloName;
     this.probeSender = b.probeSender;
     this.idleTimeout = b.idleTimeout;
@@ -71,8 +78,8 @@ public final class VerifierConfig {
   /** A builder holding this configuration's values, to derive a changed copy. */
   public Builder toBuilder() {
     Builder b = new Builder();
-    b.backendHost = backendHost;
-    b.backendPort = backendPort;
+    b.backends = backends;
+    b.backendCoolDown = backendCoolDown;
     b.heloName = heloName;
     b.probeSender = probeSender;
     b.idleTimeout = idleTimeout;
@@ -95,13 +102,27 @@ public final class VerifierConfig {
     return b;
   }
 
-  /** The backend's host name or IP address; empty when none is configured. */
-  public Optional<String> backendHost() {
-    return Optional.ofNullable(backendHost);
+  /**
+   * The backend hosts, in the order they are tried, as unresolved host names or IP addresses with
+   * their ports; empty when none is configured.
+   */
+  public List<InetSocketAddress> backends() {
+    return backends;
   }
 
+  /** The first backend's host name or IP address; empty when none is configured. */
+  public Optional<String> backendHost() {
+    return backends.isEmpty() ? Optional.empty() : Optional.of(backends.get(0).getHostString());
+  }
+
+  /** The first backend's port (25 when none is configured). */
   public int backendPort() {
-    return backendPort;
+    return backends.isEmpty() ? 25 : backends.get(0).getPort();
+  }
+
+  /** How long a backend address that did not answer is skipped. */
+  public Duration backendCoolDown() {
+    return backendCoolDown;
   }
 
   public String heloName() {
@@ -193,7 +214,11 @@ public final class VerifierConfig {
   @Override
   public String toString() {
     return "VerifierConfig{backend="
-        + (backendHost == null ? "none" : backendHost + ":" + backendPort)
+        + (backends.isEmpty()
+            ? "none"
+            : backends.stream()
+                .map(b -> b.getHostString() + ":" + b.getPort())
+                .collect(Collectors.joining(",")))
         + ", helo="
         + heloName
         + ", probeSender=<"
@@ -222,16 +247,16 @@ public final class VerifierConfig {
 
   /** Collects configuration values; {@link #build()} validates them all. Not thread-safe. */
   public static final class Builder {
-    private String backendHost;
-    private int backendPort = 25;
+    private List<InetSocketAddress> backends = List.of();
+    private Duration backendCoolDown = Duration.ofSeconds(30);
     private String heloName = "world";
-    private String probeSender = "rcptproxy@localhost";
+    private String probeSender = "";
     private Duration idleTimeout = Duration.ofSeconds(300);
     private Duration maxSessionAge = Duration.ofSeconds(1800);
     private Duration deadline = Duration.ofMillis(3000);
     private Duration connectTimeout = Duration.ofMillis(2000);
     private int maxSessions = 8;
-    private ProbeMethod probeMethod = ProbeMethod.RCPT;
+    private ProbeMethod probeMethod = ProbeMethod.VRFY;
     private boolean transactionPerVerification;
     private int maxRejectionsPerSession = 8;
     private int maxRecipientsPerTransaction = 100;
@@ -298,13 +323,43 @@ public final class VerifierConfig {
     }
 
     /**
-     * The backend SMTP server. Without one (or with a host name that does not resolve) the verifier
-     * answers {@link Verdict.Reason#NOT_CONFIGURED} for every address.
+     * The backend SMTP server (replacing any configured before). Without one the verifier answers
+     * {@link Verdict.Reason#NOT_CONFIGURED} for every address. The name is resolved for each new
+     * connection, and every address it has is tried.
      */
     public Builder backend(String host, int port) {
-      this.backendHost = host;
-      this.backendPort = port;
+      Objects.requireNonNull(host, "host");
+      this.backends = List.of(InetSocketAddress.createUnresolved(host, checkPort(port)));
       return this;
+    }
+
+    /**
+     * Several backend servers, tried in this order for each new connection (like MX preferences): a
+     * host that does not resolve or whose addresses do not answer is passed over for the next. Give
+     * unresolved addresses ({@link InetSocketAddress#createUnresolved}) or resolved ones.
+     */
+    public Builder backends(List<InetSocketAddress> backends) {
+      List<InetSocketAddress> copy = new ArrayList<>();
+      for (InetSocketAddress backend : List.copyOf(backends)) {
+        copy.add(InetSocketAddress.createUnresolved(backend.getHostString(), backend.getPort()));
+      }
+      this.backends = List.copyOf(copy);
+      return this;
+    }
+
+    /**
+     * How long a backend address that did not answer (connect or greeting failed or timed out) is
+     * skipped before it is tried again; meanwhile the next host is used, or, if none answers,
+     * verifications answer {@link Verdict.Reason#BACKEND_UNAVAILABLE} at once. Default 30 s.
+     */
+    public Builder backendCoolDown(Duration backendCoolDown) {
+      this.backendCoolDown = backendCoolDown;
+      return this;
+    }
+
+    private static int checkPort(int port) {
+      require(port >= 1 && port <= 65535, "backend port must be within 1..65535, was " + port);
+      return port;
     }
 
     /** Name sent with {@code EHLO}/{@code HELO}; helps find the probes in the backend's log. */
@@ -313,7 +368,11 @@ public final class VerifierConfig {
       return this;
     }
 
-    /** Address sent in {@code MAIL FROM}; an empty string sends the null reverse-path. */
+    /**
+     * Address sent in {@code MAIL FROM}; an empty string (the default) sends the null reverse-path
+     * {@code <>}, as Exim's own callouts do: it passes sender verification. The original's {@code
+     * rcptproxy@localhost} does not, on backends that verify senders.
+     */
     public Builder probeSender(String probeSender) {
       this.probeSender = probeSender;
       return this;
@@ -352,6 +411,9 @@ public final class VerifierConfig {
       return this;
     }
 
+    /**
+     * How recipients are asked; default {@link ProbeMethod#VRFY} (where proven honest, else RCPT).
+     */
     public Builder probeMethod(ProbeMethod probeMethod) {
       this.probeMethod = probeMethod;
       return this;
@@ -369,9 +431,11 @@ public final class VerifierConfig {
     }
 
     /**
-     * A session is closed and replaced after this many rejected recipients. Servers count rejected
-     * recipients as errors for the whole session (Postfix slows every reply after 10 and hangs up
-     * at 20), so keep this below the backend's soft error limit.
+     * A session is closed and replaced after this many rejected recipients, a first guess that the
+     * verifier lowers when a backend shows a smaller limit (it hangs up, or refuses a known-good
+     * address after that many). Servers count rejected recipients as errors for the whole session
+     * (Postfix slows every reply after 10 and hangs up at 20; Exim's ratio rules refuse everything
+     * once too few recipients were accepted).
      */
     public Builder maxRejectionsPerSession(int maxRejectionsPerSession) {
       this.maxRejectionsPerSession = maxRejectionsPerSession;
@@ -385,8 +449,9 @@ public final class VerifierConfig {
     }
 
     /**
-     * A session is replaced after this many {@code VRFY} commands; Postfix counts each as a junk
-     * command and treats every one past 100 as an error.
+     * A session is replaced after this many {@code VRFY} commands, a first guess lowered when a
+     * backend shows a smaller limit: Postfix counts each as a junk command and treats every one
+     * past 100 as an error; Exim hangs up on the 11th by default ({@code smtp_accept_max_nonmail}).
      */
     public Builder maxVrfyPerSession(int maxVrfyPerSession) {
       this.maxVrfyPerSession = maxVrfyPerSession;
@@ -403,15 +468,15 @@ public final class VerifierConfig {
      * @throws IllegalArgumentException naming the first value that is out of range
      */
     public VerifierConfig build() {
-      if (backendHost != null) {
-        require(!backendHost.isBlank(), "backend host must not be blank (leave it unset instead)");
+      for (InetSocketAddress backend : backends) {
+        String host = backend.getHostString();
+        require(!host.isBlank(), "backend host must not be blank (leave it unset instead)");
         require(
-            backendHost.chars().allMatch(c -> c > ' ' && c < 0x7f),
-            "backend host must be printable ASCII without spaces: " + backendHost);
+            host.chars().allMatch(c -> c > ' ' && c < 0x7f),
+            "backend host must be printable ASCII without spaces: " + host);
+        checkPort(backend.getPort());
       }
-      require(
-          backendPort >= 1 && backendPort <= 65535,
-          "backend port must be within 1..65535, was " + backendPort);
+      requirePositive(backendCoolDown, "backend cool-down");
       Objects.requireNonNull(heloName, "heloName");
       require(
           heloName.matches("[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+]")

@@ -23,7 +23,10 @@ class PostfixVerificationTest {
   }
 
   private VerifierConfig.Builder config() {
-    return VerifierConfig.builder().backend("127.0.0.1", postfix.port()).heloName("probe.test");
+    return VerifierConfig.builder()
+        .backend("127.0.0.1", postfix.port())
+        .heloName("probe.test")
+        .probeMethod(ProbeMethod.RCPT);
   }
 
   @Test

@@ -187,26 +187,60 @@ class VerdictCacheTest {
     verifier.verifyAll(
         List.of("alice@example.com", "nobody@example.com", "tmp@example.com", "alice@example.com"));
 
-    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "accepted").counter().count())
-        .isEqualTo(2);
-    assertThat(registry.get("rcptproxy.verdicts").tag("verdict", "rejected").counter().count())
-        .isEqualTo(1);
-    assertThat(
-            registry.get("rcptproxy.verdicts").tag("reason", "temporary_failure").counter().count())
-        .isEqualTo(1);
-    assertThat(
-            registry.get("rcptproxy.verification.latency").tag("source", "backend").timer().count())
-        .isEqualTo(4); // one batch: both alices miss
+    // The listener hears verdicts on its own thread.
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> {
+              assertThat(
+                      registry
+                          .get("rcptproxy.verdicts")
+                          .tag("verdict", "accepted")
+                          .counter()
+                          .count())
+                  .isEqualTo(2);
+              assertThat(
+                      registry
+                          .get("rcptproxy.verdicts")
+                          .tag("verdict", "rejected")
+                          .counter()
+                          .count())
+                  .isEqualTo(1);
+              assertThat(
+                      registry
+                          .get("rcptproxy.verdicts")
+                          .tag("reason", "temporary_failure")
+                          .counter()
+                          .count())
+                  .isEqualTo(1);
+              assertThat(
+                      registry
+                          .get("rcptproxy.verification.latency")
+                          .tag("source", "backend")
+                          .timer()
+                          .count())
+                  .isEqualTo(4); // one batch: both alices miss
+            });
     assertThat(registry.get("rcptproxy.sessions.opened").functionCounter().count()).isEqualTo(1);
     assertThat(registry.get("rcptproxy.sessions").tag("state", "idle").gauge().value())
         .isEqualTo(1);
     assertThat(registry.get("rcptproxy.backend.up").gauge().value()).isEqualTo(1);
 
     verifier.verify("alice@example.com");
-    assertThat(registry.get("rcptproxy.cache.hits").functionCounter().count()).isEqualTo(1);
-    assertThat(
-            registry.get("rcptproxy.verification.latency").tag("source", "cache").timer().count())
-        .isEqualTo(1);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> {
+              assertThat(registry.get("rcptproxy.cache.hits").functionCounter().count())
+                  .isEqualTo(1);
+              assertThat(
+                      registry
+                          .get("rcptproxy.verification.latency")
+                          .tag("source", "cache")
+                          .timer()
+                          .count())
+                  .isEqualTo(1);
+            });
   }
 
   @Test

@@ -10,17 +10,17 @@ import org.junit.jupiter.api.Test;
 class VerifierConfigTest {
 
   @Test
-  void defaultsAreTheOriginalSinks() {
+  void defaultsAreTheOriginalSinksExceptTheProbe() {
     VerifierConfig config = VerifierConfig.builder().backend("192.0.2.25").build();
 
     assertThat(config.backendHost()).hasValue("192.0.2.25");
     assertThat(config.backendPort()).isEqualTo(25);
     assertThat(config.heloName()).isEqualTo("world");
-    assertThat(config.probeSender()).isEqualTo("rcptproxy@localhost");
+    assertThat(config.probeSender()).isEmpty(); // <>: passes sender verification
     assertThat(config.idleTimeout()).isEqualTo(Duration.ofSeconds(300));
     assertThat(config.maxSessionAge()).isEqualTo(Duration.ofSeconds(1800));
     assertThat(config.deadline()).isEqualTo(Duration.ofMillis(3000));
-    assertThat(config.probeMethod()).isEqualTo(ProbeMethod.RCPT);
+    assertThat(config.probeMethod()).isEqualTo(ProbeMethod.VRFY); // where honest, else RCPT
     assertThat(config.transactionPerVerification()).isFalse();
     assertThat(config.maxRejectionsPerSession()).isEqualTo(8);
     assertThat(config.maxRecipientsPerTransaction()).isLessThan(1000);

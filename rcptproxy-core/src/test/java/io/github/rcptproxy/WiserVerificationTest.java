@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.MutableClock;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +37,9 @@ class WiserVerificationTest {
 
   static Wiser startWiser(Set<String> mailboxes) {
     Wiser server =
-        Wiser.accepter((from, recipient) -> mailboxes.contains(recipient))
+        Wiser.accepter(
+                (from, recipient) ->
+                    mailboxes.contains(recipient) || recipient.startsWith("postmaster@"))
             .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
     server.start();
     return server;
@@ -206,16 +209,33 @@ class WiserVerificationTest {
   }
 
   @Test
-  void unresolvableBackendIsNotConfigured() {
+  void unresolvableBackendIsUnavailableNamingTheHost() {
     try (RecipientVerifier verifier =
         RecipientVerifier.create(VerifierConfig.builder().backend("backend.invalid").build())) {
       assertThat(verifier.verify("alice@example.com"))
           .isInstanceOfSatisfying(
               Verdict.Unverified.class,
               u -> {
-                assertThat(u.reason()).isEqualTo(Verdict.Reason.NOT_CONFIGURED);
-                assertThat(u.detail()).contains("backend.invalid");
+                assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE);
+                assertThat(u.detail()).contains("backend.invalid does not resolve");
               });
+      assertThat(verifier.health().status()).isEqualTo(Health.Status.DOWN);
+    }
+  }
+
+  @Test
+  void aHostThatDoesNotResolveIsPassedOverForTheNext() {
+    try (RecipientVerifier verifier =
+        RecipientVerifier.create(
+            config()
+                .backends(
+                    List.of(
+                        InetSocketAddress.createUnresolved("backend.invalid", 25),
+                        InetSocketAddress.createUnresolved(
+                            "localhost", wiser.getServer().getPortAllocated())))
+                .build())) {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verifier.verify("mallory@example.com")).isInstanceOf(Verdict.Rejected.class);
     }
   }
 

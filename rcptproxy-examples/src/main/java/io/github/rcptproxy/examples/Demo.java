@@ -14,7 +14,8 @@ import org.subethamail.wiser.Wiser;
  * verified too.
  */
 final class Demo implements AutoCloseable {
-  static final Set<String> MAILBOXES = Set.of("alice@example.com", "bob@example.com");
+  static final Set<String> MAILBOXES =
+      Set.of("alice@example.com", "bob@example.com", "postmaster@example.com");
 
   private final Wiser backend;
   private final RunningGateway gateway;

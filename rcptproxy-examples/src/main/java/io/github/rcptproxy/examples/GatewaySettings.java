@@ -56,8 +56,8 @@ record GatewaySettings(
         domain NAME               a domain the gateway accepts mail for; repeat, or separate with
                                   commas; *.NAME takes every subdomain (required)
         helo NAME                 name sent with EHLO to the backend (default world)
-        probe-sender ADDRESS      MAIL FROM of the verification probe (default rcptproxy@localhost)
-        probe-method rcpt|vrfy    how recipients are put to the backend (default rcpt)
+        probe-sender ADDRESS      MAIL FROM of the verification probe (default <>, the null sender)
+        probe-method rcpt|vrfy    vrfy: VRFY where the backend proved honest, else RCPT (default)
         timeout-ms N              deadline per verification (default 3000)
         connect-timeout-ms N      deadline of a TCP connect to the backend (default 2000)
         idle-timeout-s N          close a cached backend session idle this long (default 300)

@@ -31,7 +31,7 @@ final class VerifyCommand {
         --backend HOST:PORT   the backend SMTP server (port defaults to 25)
         --timeout-ms N        deadline per verification in milliseconds (default 3000)
         --helo NAME           name sent with EHLO (default world)
-        --probe-sender ADDR   MAIL FROM address of the probe (default rcptproxy@localhost)
+        --probe-sender ADDR   MAIL FROM address of the probe (default <>, the null sender)
       """;
 
   private final VerifierConfig config;

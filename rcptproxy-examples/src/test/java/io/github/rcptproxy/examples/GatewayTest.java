@@ -30,7 +30,8 @@ import org.subethamail.wiser.WiserMessage;
 
 /** The gateway as a user runs it: real front, real backend, real client over sockets. */
 class GatewayTest {
-  private static final Set<String> MAILBOXES = Set.of("alice@example.com", "bob@example.com");
+  private static final Set<String> MAILBOXES =
+      Set.of("alice@example.com", "bob@example.com", "postmaster@example.com");
 
   private final List<AutoCloseable> resources = new ArrayList<>();
 

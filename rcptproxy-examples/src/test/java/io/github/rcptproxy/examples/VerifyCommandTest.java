@@ -22,7 +22,7 @@ class VerifyCommandTest {
 
   @BeforeEach
   void startBackend() {
-    Set<String> mailboxes = Set.of("alice@example.com");
+    Set<String> mailboxes = Set.of("alice@example.com", "postmaster@example.com");
     wiser =
         Wiser.accepter((from, to) -> mailboxes.contains(to))
             .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
@@ -92,7 +92,10 @@ class VerifyCommandTest {
         PostfixBackend.known(5),
         PostfixBackend.unknown(5));
 
-    assertThat(lines()[0]).isEqualTo(PostfixBackend.known(5) + "\tACCEPTED\t250 2.1.5 Ok");
+    // VRFY by default: Postfix proved honest (a random local part is refused), so no transaction.
+    assertThat(lines()[0])
+        .isEqualTo(
+            PostfixBackend.known(5) + "\tACCEPTED\t252 2.0.0 <" + PostfixBackend.known(5) + ">");
     assertThat(lines()[1])
         .startsWith(
             PostfixBackend.unknown(5)

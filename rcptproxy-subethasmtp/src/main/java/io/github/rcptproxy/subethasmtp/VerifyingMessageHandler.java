@@ -104,9 +104,16 @@ final class VerifyingMessageHandler implements MessageHandler {
       throws RejectException {
     switch (unverified.reason()) {
       case INVALID_ADDRESS -> throw new RejectException(501, "5.1.3 Bad recipient address syntax");
+      case CATCH_ALL -> {
+        // The backend takes any address there: nothing to verify, nothing failed.
+      }
       case TEMPORARY_FAILURE -> {
-        if (policy.onBackendTemporaryFailure() == FailureMode.TEMPFAIL) {
-          BackendReply reply = unverified.reply().orElseThrow();
+        // Only a 4xx is passed on; anything else is the gateway's problem, not the client's.
+        BackendReply reply =
+            unverified.reply().filter(BackendReply::isTransientNegative).orElse(null);
+        if (reply == null) {
+          refuseIfUnverifiedFails(policy);
+        } else if (policy.onBackendTemporaryFailure() == FailureMode.TEMPFAIL) {
           String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
           String text =
               policy.exposeBackendReply()
@@ -115,12 +122,13 @@ final class VerifyingMessageHandler implements MessageHandler {
           throw new RejectException(reply.code(), enhanced + " " + text);
         }
       }
-      default -> {
-        if (policy.onUnverified() == FailureMode.TEMPFAIL) {
-          throw new RejectException(
-              451, "4.4.3 Recipient verification unavailable, try again later");
-        }
-      }
+      default -> refuseIfUnverifiedFails(policy);
+    }
+  }
+
+  private static void refuseIfUnverifiedFails(RecipientPolicy policy) throws RejectException {
+    if (policy.onUnverified() == FailureMode.TEMPFAIL) {
+      throw new RejectException(451, "4.4.3 Recipient verification unavailable, try again later");
     }
   }
 

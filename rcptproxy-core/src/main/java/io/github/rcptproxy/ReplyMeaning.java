@@ -1,0 +1,70 @@
+package io.github.rcptproxy;
+
+/**
+ * What a backend reply to {@code RCPT TO} or {@code VRFY} is about. Only {@link #NO_SUCH_MAILBOX}
+ * may become {@link Verdict.Rejected}: a refusal is about the mailbox only where the enhanced
+ * status code says so, or where the backend accepted a known-good address in the same session right
+ * after refusing this one ({@link #UNCLEAR_REFUSAL}, settled by that control question).
+ */
+enum ReplyMeaning {
+  /** {@code 2xx}: the backend takes the address. */
+  ACCEPTED,
+  /** {@code 5xx} with an enhanced status code about the recipient's mailbox or address. */
+  NO_SUCH_MAILBOX,
+  /**
+   * {@code 5xx} that does not say what it is about (no enhanced status code, as Exim and OpenSMTPD
+   * answer, or a code such as {@code 5.0.0}): about the mailbox only if a known-good address is
+   * accepted right after it.
+   */
+  UNCLEAR_REFUSAL,
+  /** {@code 5xx} whose enhanced status code is about the probe sender ({@code X.1.7}, X.1.8). */
+  SENDER_REFUSED,
+  /**
+   * {@code 5xx} whose enhanced status code is about something else than the address: policy or
+   * client ({@code X.7.x}), protocol ({@code X.5.x}), system or network ({@code X.3.x}, X.4.x).
+   */
+  REFUSED_FOR_OTHER_REASON,
+  /** {@code 4xx} about this command: try again later. */
+  TEMPORARY,
+  /**
+   * The session cannot answer any more: {@code 421} (closing), too many recipients ({@code 452},
+   * {@code X.5.3}), bad sequence ({@code 503}). Ask again on a fresh session.
+   */
+  SESSION_OVER;
+
+  /** Classifies the reply to {@code RCPT TO} or {@code VRFY}. */
+  static ReplyMeaning of(BackendReply reply) {
+    int code = reply.code();
+    if (code < 400) {
+      return ACCEPTED;
+    }
+    String enhanced = reply.enhancedStatus();
+    if (code == 421 || code == 452 || code == 503 || enhanced.endsWith(".5.3")) {
+      return SESSION_OVER;
+    }
+    if (code < 500) {
+      return TEMPORARY;
+    }
+    if (enhanced.isEmpty()) {
+      return UNCLEAR_REFUSAL;
+    }
+    String subjectDetail = enhanced.substring(enhanced.indexOf('.') + 1);
+    return switch (subjectDetail) {
+      // bad mailbox, bad system, bad syntax, ambiguous, moved, null MX; mailbox disabled or full
+      case "1.1", "1.2", "1.3", "1.4", "1.6", "1.10", "2.1", "2.2" -> NO_SUCH_MAILBOX;
+      case "1.7", "1.8" -> SENDER_REFUSED;
+      default -> {
+        char subject = subjectDetail.charAt(0);
+        yield subject == '3' || subject == '4' || subject == '5' || subject == '7'
+            ? REFUSED_FOR_OTHER_REASON
+            : UNCLEAR_REFUSAL;
+      }
+    };
+  }
+
+  /** Whether a {@code VRFY} reply says the backend does not do VRFY at all. */
+  static boolean vrfyNotSupported(BackendReply reply) {
+    int code = reply.code();
+    return code == 500 || code == 502 || code == 504;
+  }
+}

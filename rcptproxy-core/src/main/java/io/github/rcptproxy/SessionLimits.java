@@ -1,0 +1,53 @@
+package io.github.rcptproxy;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How much one backend session may take before it is replaced: the configured first guesses,
+ * lowered to what the backend showed. A session that the backend ended (it hung up, answered {@code
+ * 421} or "too many", or refused a known-good address) after {@code n} rejections or {@code n}
+ * {@code VRFY} commands teaches that limit, so later sessions are replaced before it.
+ */
+final class SessionLimits {
+  private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
+
+  private final AtomicInteger maxRejections;
+  private final AtomicInteger maxVrfy;
+
+  SessionLimits(VerifierConfig config) {
+    this.maxRejections = new AtomicInteger(config.maxRejectionsPerSession());
+    this.maxVrfy = new AtomicInteger(config.maxVrfyPerSession());
+  }
+
+  int maxRejections() {
+    return maxRejections.get();
+  }
+
+  int maxVrfy() {
+    return maxVrfy.get();
+  }
+
+  /** The backend ended a session that had taken this many rejections without trouble. */
+  void rejectionsTolerated(int count) {
+    lower(maxRejections, count, "rejected recipients");
+  }
+
+  /** The backend ended a session that had taken this many VRFY commands without trouble. */
+  void vrfyTolerated(int count) {
+    lower(maxVrfy, count, "VRFY commands");
+  }
+
+  private static void lower(AtomicInteger limit, int tolerated, String what) {
+    int learnt = Math.max(1, tolerated);
+    int before = limit.getAndAccumulate(learnt, Math::min);
+    if (learnt < before) {
+      LOG.info(
+          "the backend ended a session after {} {}: sessions are now replaced after {}",
+          tolerated + 1,
+          what,
+          learnt);
+    }
+  }
+}

@@ -1,0 +1,332 @@
+package io.github.rcptproxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Only a refusal about the mailbox becomes {@link Verdict.Rejected}. Backends that send no enhanced
+ * status codes (as Exim and OpenSMTPD) are played by a scripted server here; the real ones are in
+ * {@code RealBackendsTest}.
+ */
+class ReplyClassificationTest {
+  private static final Set<String> MAILBOXES =
+      Set.of("alice@example.com", "bob@example.com", "postmaster@example.com");
+  private static final Duration DEADLINE = Duration.ofSeconds(2);
+
+  private ScriptedSmtpServer server;
+  private RecipientVerifier verifier;
+
+  @AfterEach
+  void stop() throws IOException {
+    if (verifier != null) {
+      verifier.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  /** Answers RCPT for each address with what {@code rcpt} says; VRFY is not offered. */
+  private void start(ScriptedSmtpServer.Answers rcpt) {
+    server = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(rcpt));
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", server.port())
+                .deadline(DEADLINE)
+                .build());
+  }
+
+  private static String eximLike(String address) {
+    return MAILBOXES.contains(address) ? "250 Accepted\r\n" : "550 Unknown user\r\n";
+  }
+
+  private static Verdict.Unverified unverified(Verdict verdict, Verdict.Reason reason) {
+    assertThat(verdict).isInstanceOf(Verdict.Unverified.class);
+    Verdict.Unverified unverified = (Verdict.Unverified) verdict;
+    assertThat(unverified.reason()).as(unverified.detail()).isEqualTo(reason);
+    return unverified;
+  }
+
+  @Test
+  void refusalWithoutEnhancedCodeIsRejectedOnceAKnownGoodAddressIsAcceptedAfterIt() {
+    start(ReplyClassificationTest::eximLike);
+
+    assertThat(verifier.verify("nobody@example.com"))
+        .isInstanceOfSatisfying(
+            Verdict.Rejected.class,
+            r -> assertThat(r.reply().toString()).isEqualTo("550 Unknown user"));
+    assertThat(server.received()).contains("RCPT TO:<postmaster@example.com>\r\n");
+  }
+
+  @Test
+  void theLastAcceptedAddressOfTheDomainIsTheControl() {
+    start(ReplyClassificationTest::eximLike);
+
+    assertThat(verifier.verify("bob@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(server.count("RCPT TO:<bob@example.com>")).isEqualTo(2);
+    assertThat(server.received()).doesNotContain("postmaster");
+  }
+
+  @Test
+  void anAcceptedRecipientCostsOneCommand() {
+    start(ReplyClassificationTest::eximLike);
+
+    for (int i = 0; i < 5; i++) {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    }
+    assertThat(server.count("RCPT TO:")).isEqualTo(5);
+  }
+
+  @Test
+  void refusingEveryAddressIsAboutTheSenderOrClientNotTheMailbox() {
+    // Exim verifying a probe sender it cannot verify: every RCPT, real mailbox or not.
+    start(address -> "550 Verification failed for <rcptproxy@localhost>\r\n");
+
+    for (String address : MAILBOXES) {
+      Verdict.Unverified verdict =
+          unverified(verifier.verify(address), Verdict.Reason.BACKEND_REFUSED);
+      assertThat(verdict.detail()).contains("known-good address");
+    }
+    assertThat(verifier.stats().rejected()).isZero();
+  }
+
+  @Test
+  void enhancedCodeAboutPolicyIsNotAMailboxVerdict() {
+    start(address -> "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied\r\n");
+
+    unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_REFUSED);
+    assertThat(server.received()).doesNotContain("postmaster"); // the code said enough
+  }
+
+  @Test
+  void enhancedCodeAboutProtocolIsNotAMailboxVerdict() {
+    // Postfix's reject_non_fqdn_sender, evaluated at RCPT time.
+    start(
+        address ->
+            "504 5.5.2 <rcptproxy@localhost>: Sender address rejected: need fully-qualified"
+                + " address\r\n");
+
+    unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_REFUSED);
+  }
+
+  @Test
+  void enhancedCodeAboutTheSenderIsSenderRejected() {
+    start(address -> "550 5.1.8 <rcptproxy@localhost>: Sender address rejected\r\n");
+
+    unverified(verifier.verify("alice@example.com"), Verdict.Reason.SENDER_REJECTED);
+  }
+
+  @Test
+  void enhancedMailboxCodeIsRejectedWithoutAControlQuestion() {
+    start(
+        address -> MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 User unknown\r\n");
+
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(server.count("RCPT TO:")).isEqualTo(1);
+  }
+
+  @Test
+  void ratioRuleThatRefusesEverythingLaterNeverGivesAWrongRejection() {
+    // Exim's idiom: once more than 10 were tried and fewer than half accepted, refuse them all.
+    server =
+        ScriptedSmtpServer.start(
+            connection -> {
+              int[] tried = {0};
+              int[] accepted = {0};
+              ScriptedSmtpServer.dialogue(
+                      address -> {
+                        tried[0]++;
+                        if (tried[0] > 10 && accepted[0] < tried[0] / 2) {
+                          return "550 Rejected for too many bad recipients\r\n";
+                        }
+                        if (MAILBOXES.contains(address)) {
+                          accepted[0]++;
+                          return "250 Accepted\r\n";
+                        }
+                        return "550 Unknown user\r\n";
+                      })
+                  .play(connection);
+            });
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", server.port())
+                .maxRejectionsPerSession(100)
+                .maxSessions(1)
+                .build());
+
+    int wrong = 0;
+    for (int i = 0; i < 200; i++) {
+      boolean real = i % 2 == 0;
+      Verdict verdict = verifier.verify(real ? "alice@example.com" : "nobody" + i + "@example.com");
+      if (real ? !(verdict instanceof Verdict.Accepted) : !(verdict instanceof Verdict.Rejected)) {
+        wrong++;
+      }
+    }
+    assertThat(wrong).isZero();
+  }
+
+  @Test
+  void replyFollowedByHangUpIsAboutTheSessionAndTheLimitIsLearnt() {
+    // Exim's smtp_accept_max_nonmail: the 11th VRFY gets 554 and the connection is closed.
+    server =
+        ScriptedSmtpServer.start(
+            connection -> {
+              connection.write("220 exim.test ESMTP\r\n");
+              int nonmail = 0;
+              String line;
+              while ((line = connection.readLine()) != null) {
+                if (line.startsWith("EHLO")) {
+                  connection.write("250-exim.test\r\n250 PIPELINING\r\n");
+                } else if (line.startsWith("VRFY")) {
+                  if (++nonmail > 10) {
+                    connection.write("554 Too many nonmail commands\r\n");
+                    return;
+                  }
+                  String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
+                  connection.write(
+                      MAILBOXES.contains(address)
+                          ? "250 <" + address + "> is deliverable\r\n"
+                          : "550 Unrouteable address\r\n");
+                } else if (line.startsWith("QUIT")) {
+                  connection.write("221 bye\r\n");
+                  return;
+                } else {
+                  connection.write("250 OK\r\n");
+                }
+              }
+            });
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder().backend("127.0.0.1", server.port()).maxSessions(1).build());
+
+    int wrong = 0;
+    for (int i = 0; i < 100; i++) {
+      boolean real = i % 2 == 0;
+      Verdict verdict = verifier.verify(real ? "bob@example.com" : "nobody" + i + "@example.com");
+      if (real ? !(verdict instanceof Verdict.Accepted) : !(verdict instanceof Verdict.Rejected)) {
+        wrong++;
+      }
+    }
+    assertThat(wrong).isZero();
+    assertThat(server.received()).doesNotContain("RCPT"); // VRFY proved honest throughout
+    // After the first hang-up the limit is known: later sessions are replaced (QUIT) before it.
+    verifier.close();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(() -> assertThat(server.connections() - server.count("QUIT")).isEqualTo(1));
+  }
+
+  @Test
+  void idleTimeout421IsNotHandedOutAgain() {
+    AtomicBoolean timedOut = new AtomicBoolean();
+    AtomicInteger connection = new AtomicInteger();
+    server =
+        ScriptedSmtpServer.start(
+            c -> {
+              boolean first = connection.incrementAndGet() == 1;
+              c.write("220 idle.test\r\n");
+              String line;
+              while ((line = c.readLine()) != null) {
+                if (line.startsWith("EHLO")) {
+                  c.write("250-idle.test\r\n250 PIPELINING\r\n");
+                } else if (line.startsWith("RCPT")) {
+                  c.write("250 Accepted\r\n");
+                  if (first) {
+                    // the backend's own idle timeout, shorter than ours
+                    c.write("421 idle.test SMTP command timeout - closing connection\r\n");
+                    timedOut.set(true);
+                    return;
+                  }
+                } else {
+                  c.write("250 OK\r\n");
+                }
+              }
+            });
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", server.port())
+                .probeMethod(ProbeMethod.RCPT)
+                .deadline(DEADLINE)
+                .maxSessions(1)
+                .build());
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    await().atMost(Duration.ofSeconds(5)).untilTrue(timedOut);
+
+    Verdict next = verifier.verify("bob@example.com");
+    assertThat(next).isInstanceOf(Verdict.Accepted.class);
+    assertThat(next.latency()).isLessThan(DEADLINE);
+    assertThat(server.connections()).isEqualTo(2);
+  }
+
+  @Test
+  void vrfyTrustIsDroppedWhenTheBackendStopsAnsweringVrfy() {
+    AtomicBoolean vrfyDisabled = new AtomicBoolean();
+    server =
+        ScriptedSmtpServer.start(
+            c -> {
+              c.write("220 vrfy.test\r\n");
+              String line;
+              while ((line = c.readLine()) != null) {
+                String address =
+                    line.contains("<")
+                        ? line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'))
+                        : "";
+                if (line.startsWith("EHLO")) {
+                  c.write("250-vrfy.test\r\n250 PIPELINING\r\n");
+                } else if (line.startsWith("VRFY")) {
+                  c.write(
+                      vrfyDisabled.get()
+                          ? "502 5.5.1 VRFY command is disabled\r\n"
+                          : MAILBOXES.contains(address)
+                              ? "252 2.0.0 " + address + "\r\n"
+                              : "550 5.1.1 <" + address + ">: User unknown\r\n");
+                } else if (line.startsWith("RCPT")) {
+                  c.write(
+                      MAILBOXES.contains(address)
+                          ? "250 2.1.5 Ok\r\n"
+                          : "550 5.1.1 <" + address + ">: User unknown\r\n");
+                } else {
+                  c.write("250 2.0.0 Ok\r\n");
+                }
+              }
+            });
+    verifier =
+        RecipientVerifier.create(
+            VerifierConfig.builder().backend("127.0.0.1", server.port()).build());
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(server.count("RCPT")).isZero();
+
+    vrfyDisabled.set(true);
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(server.count("RCPT")).isEqualTo(2);
+  }
+
+  @Test
+  void badSequenceIsAskedAgainOnAFreshSessionNotAVerdict() {
+    AtomicInteger rcpts = new AtomicInteger();
+    start(
+        address ->
+            rcpts.incrementAndGet() == 1
+                ? "503 5.5.1 Error: need MAIL command\r\n"
+                : "250 2.1.5 Ok\r\n");
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(server.connections()).isEqualTo(2);
+  }
+}

@@ -1,0 +1,341 @@
+package io.github.rcptproxy;
+
+import static io.github.rcptproxy.testing.ScriptedSmtpServer.dialogue;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.testing.BlackHole;
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Several backend hosts, the circuit breaker, waiting for sessions across reconfiguration, and a
+ * user's cache or listener that misbehaves: none of it may throw out of {@code verify()} or hold it
+ * past its deadline.
+ */
+class ResilienceTest {
+  private static final String OK = "250 2.1.5 Ok\r\n";
+  private final List<AutoCloseable> closeLater = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (AutoCloseable c : closeLater) {
+      c.close();
+    }
+  }
+
+  private <T extends AutoCloseable> T later(T closeable) {
+    closeLater.add(0, closeable);
+    return closeable;
+  }
+
+  private ScriptedSmtpServer backend() {
+    return later(ScriptedSmtpServer.start(dialogue(address -> OK)));
+  }
+
+  private static InetSocketAddress at(ScriptedSmtpServer server) {
+    return InetSocketAddress.createUnresolved("127.0.0.1", server.port());
+  }
+
+  @Test
+  void secondHostAnswersWhenTheFirstIsBlackHoled() {
+    BlackHole hole = later(BlackHole.open());
+    ScriptedSmtpServer second = backend();
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backends(List.of(hole.address(), at(second)))
+                    .connectTimeout(Duration.ofMillis(300))
+                    .deadline(Duration.ofSeconds(2))
+                    .build()));
+
+    for (int i = 0; i < 5; i++) {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    }
+    assertThat(second.connections()).isEqualTo(1);
+  }
+
+  @Test
+  void withEveryHostBlackHoledOnlyTheFirstVerificationWaits() {
+    BlackHole first = later(BlackHole.open());
+    BlackHole second = later(BlackHole.open());
+    Duration deadline = Duration.ofSeconds(1);
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backends(List.of(first.address(), second.address()))
+                    .connectTimeout(Duration.ofMillis(400))
+                    .deadline(deadline)
+                    .backendCoolDown(Duration.ofMinutes(1))
+                    .build()));
+
+    Verdict firstVerdict = verifier.verify("alice@example.com");
+    assertThat(firstVerdict).isInstanceOf(Verdict.Unverified.class);
+    assertThat(firstVerdict.latency()).isGreaterThanOrEqualTo(Duration.ofMillis(700));
+
+    for (int i = 0; i < 20; i++) {
+      Verdict verdict = verifier.verify("alice@example.com");
+      assertThat(verdict)
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE));
+      assertThat(verdict.latency()).isLessThan(Duration.ofMillis(50));
+    }
+  }
+
+  @Test
+  void reconfigurationMovesWaitersToTheNewBackendInsteadOfInterruptingThem() throws Exception {
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    ScriptedSmtpServer slow =
+        later(
+            ScriptedSmtpServer.start(
+                dialogue(
+                    address -> {
+                      holding.countDown();
+                      release.await(10, TimeUnit.SECONDS);
+                      return OK;
+                    })));
+    ScriptedSmtpServer next = backend();
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", slow.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(1)
+                    .deadline(Duration.ofSeconds(5))
+                    .build()));
+    CompletableFuture<Verdict> holder = verifier.verifyAsync("alice@example.com");
+    assertThat(holding.await(5, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Verdict> waiter = verifier.verifyAsync("bob@example.com");
+    await().atMost(Duration.ofSeconds(5)).until(() -> verifier.stats().sessionsActive() == 1);
+
+    verifier.reconfigure(verifier.config().toBuilder().backend("127.0.0.1", next.port()).build());
+
+    assertThat(waiter.get(5, TimeUnit.SECONDS)).isInstanceOf(Verdict.Accepted.class);
+    release.countDown();
+    assertThat(holder.get(5, TimeUnit.SECONDS)).isInstanceOf(Verdict.Accepted.class);
+    assertThat(next.count("RCPT TO:<bob@example.com>")).isEqualTo(1);
+  }
+
+  @Test
+  void unusedSessionThatHearsTheBackendsIdle421IsReplacedQuietly() throws IOException {
+    AtomicInteger connections = new AtomicInteger();
+    ScriptedSmtpServer server =
+        later(
+            ScriptedSmtpServer.start(
+                c -> {
+                  if (connections.incrementAndGet() == 1) {
+                    c.write("220 idle.test\r\n");
+                    c.readLine(); // EHLO
+                    c.write("250 idle.test\r\n");
+                    c.write("421 4.4.2 idle.test Error: timeout exceeded\r\n");
+                    return;
+                  }
+                  dialogue(address -> OK).play(c);
+                }));
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(1)
+                    .build()));
+    // A non-ASCII local part on a backend without SMTPUTF8: the session goes back unused.
+    assertThat(verifier.verify("jörg@example.com"))
+        .isInstanceOfSatisfying(
+            Verdict.Unverified.class,
+            u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.INVALID_ADDRESS));
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+  }
+
+  @Test
+  void throwingSharedCacheIsAMissNotAnException() {
+    ScriptedSmtpServer server = backend();
+    VerdictCache broken = new FailingCache(Duration.ZERO);
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .sharedCache(broken, Duration.ofMinutes(1), Duration.ofMinutes(1))
+                    .build()));
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+  }
+
+  @Test
+  void slowSharedCacheDoesNotHoldTheVerificationPastItsDeadline() {
+    ScriptedSmtpServer server = backend();
+    Duration deadline = Duration.ofMillis(500);
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .deadline(deadline)
+                    .sharedCache(
+                        new FailingCache(Duration.ofSeconds(5)),
+                        Duration.ofMinutes(1),
+                        Duration.ofMinutes(1))
+                    .build()));
+
+    Verdict verdict = verifier.verify("alice@example.com");
+    assertThat(verdict).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verdict.latency()).isLessThan(deadline);
+  }
+
+  @Test
+  void throwingOrSlowListenerNeitherBreaksNorDelaysVerification() {
+    ScriptedSmtpServer server = backend();
+    AtomicInteger heard = new AtomicInteger();
+    CountDownLatch never = new CountDownLatch(1);
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .deadline(Duration.ofMillis(500))
+                    .listener(
+                        (address, verdict, cached) -> {
+                          if (heard.incrementAndGet() == 1) {
+                            throw new IllegalStateException("listener bug");
+                          }
+                          try {
+                            never.await(5, TimeUnit.SECONDS);
+                          } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                          }
+                        })
+                    .build()));
+
+    long started = System.nanoTime();
+    for (int i = 0; i < 3; i++) {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    }
+    assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(1));
+    await().atMost(Duration.ofSeconds(5)).until(() -> heard.get() == 2);
+    never.countDown();
+  }
+
+  @Test
+  void asynchronousVerificationsAreBoundedAndAnswerBusyBeyondIt() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    ScriptedSmtpServer server =
+        later(
+            ScriptedSmtpServer.start(
+                dialogue(
+                    address -> {
+                      release.await(10, TimeUnit.SECONDS);
+                      return OK;
+                    })));
+    RecipientVerifier verifier =
+        later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .deadline(Duration.ofSeconds(2))
+                    .build()));
+
+    List<CompletableFuture<Verdict>> futures = new ArrayList<>();
+    for (int i = 0; i < 2_000; i++) {
+      futures.add(verifier.verifyAsync("alice@example.com"));
+    }
+    long threads =
+        Thread.getAllStackTraces().keySet().stream()
+            .filter(t -> t.getName().startsWith("rcptproxy-verify-"))
+            .count();
+    assertThat(threads).isLessThanOrEqualTo(64);
+    long busyAtOnce =
+        futures.stream()
+            .filter(CompletableFuture::isDone)
+            .map(CompletableFuture::join)
+            .filter(v -> v instanceof Verdict.Unverified u && u.reason() == Verdict.Reason.BUSY)
+            .count();
+    assertThat(busyAtOnce).isGreaterThan(0);
+    release.countDown();
+  }
+
+  @Test
+  void busyDoesNotMarkTheBackendDown() {
+    Counters counters = new Counters();
+    Instant now = Instant.parse("2026-11-25T12:00:00Z");
+    counters.backendOutcome(
+        new Verdict.Accepted(new BackendReply(250, "2.1.5", "Ok"), Duration.ofMillis(1)), now);
+
+    counters.backendOutcome(
+        new Verdict.Unverified(
+            Verdict.Reason.BUSY, "all sessions taken", Optional.empty(), Duration.ofSeconds(3)),
+        now.plusSeconds(1));
+
+    assertThat(counters.health(true).status()).isEqualTo(Health.Status.UP);
+  }
+
+  @Test
+  void perDomainMemoryIsBounded() {
+    DomainMemory<Boolean> memory = new DomainMemory<>();
+    for (int i = 0; i < DomainMemory.MAX_DOMAINS + 500; i++) {
+      memory.put("d" + i + ".example", true);
+    }
+    assertThat(memory.size()).isEqualTo(DomainMemory.MAX_DOMAINS);
+    assertThat(memory.get("d0.example")).isNull();
+  }
+
+  /** A shared cache that takes its time, then throws. */
+  private static final class FailingCache implements VerdictCache {
+    private final Duration delay;
+
+    FailingCache(Duration delay) {
+      this.delay = delay;
+    }
+
+    private void fail() {
+      try {
+        Thread.sleep(delay.toMillis()); // the cache's own slowness, not a wait in the test
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      throw new IllegalStateException("cache cluster unreachable");
+    }
+
+    @Override
+    public Optional<CachedVerdict> get(String key) {
+      fail();
+      return Optional.empty();
+    }
+
+    @Override
+    public void put(String key, CachedVerdict verdict) {
+      fail();
+    }
+
+    @Override
+    public void invalidate(String key) {
+      fail();
+    }
+
+    @Override
+    public void invalidateAll() {
+      fail();
+    }
+  }
+}
