@@ -218,7 +218,6 @@ public final class EximBackend implements AutoCloseable {
     conf.add("host_lookup =");
     conf.add("rfc1413_hosts =");
     conf.add("keep_environment =");
-    conf.add("tls_advertise_hosts ="); // as Debian's configuration without a certificate
     conf.add("domainlist local_domains = " + DOMAIN);
     conf.add("domainlist catchall_domains = " + CATCH_ALL_DOMAIN);
     conf.add("acl_smtp_rcpt = acl_check_rcpt");

@@ -43,29 +43,51 @@ final class RealMta {
   }
 
   /**
-   * Skips the calling test when {@code binary} cannot be run here (it needs root, unshare and the
-   * unpacked package); under CI ({@code CI=true}) fails it instead: CI must run these tests.
+   * Skips the calling test when {@code binary} cannot be run here (it needs root, a working {@code
+   * unshare --mount} and the unpacked package); under CI ({@code CI=true}) fails it instead: CI
+   * must run these tests.
    */
   static void requireUsable(String server, Path binary) {
-    boolean available =
-        Files.isExecutable(binary)
-            && Files.isExecutable(UNSHARE)
-            && "root".equals(System.getProperty("user.name"));
-    if (!available && "true".equals(System.getenv("CI"))) {
+    String missing;
+    if (!"root".equals(System.getProperty("user.name"))) {
+      missing = "root";
+    } else if (!Files.isExecutable(binary)) {
+      missing = binary + " (.ci/install-test-mtas unpacks it)";
+    } else {
+      missing = mountNamespaceProblem();
+    }
+    if (missing != null && "true".equals(System.getenv("CI"))) {
       Assertions.fail(
           "CI=true but "
               + server
-              + " is not usable here (needs root, "
-              + UNSHARE
-              + " and "
-              + binary
-              + "): .ci/run must run .ci/install-test-mtas");
+              + " is not usable here: needs "
+              + missing
+              + "; .ci/run must"
+              + " run .ci/install-test-mtas");
     }
     Assumptions.assumeTrue(
-        available,
+        missing == null,
         server
-            + " tests skipped: run .ci/install-test-mtas as root (.ci/run does), or point"
-            + " RCPTPROXY_TEST_MTAS at its target directory");
+            + " tests skipped: needs "
+            + missing
+            + "; run .ci/install-test-mtas as root (.ci/run does), or point RCPTPROXY_TEST_MTAS at"
+            + " its target directory");
+  }
+
+  private static String mountNamespaceProblem;
+  private static boolean mountNamespaceProbed;
+
+  /** Null if {@code unshare --mount} works here (it does not in unprivileged containers). */
+  private static synchronized String mountNamespaceProblem() {
+    if (!mountNamespaceProbed) {
+      mountNamespaceProbed = true;
+      try {
+        run(UNSHARE.toString(), "--mount", "--propagation", "private", "/bin/true");
+      } catch (IOException e) {
+        mountNamespaceProblem = "a private mount namespace (" + e.getMessage().strip() + ")";
+      }
+    }
+    return mountNamespaceProblem;
   }
 
   /** A new temporary directory that the servers' unprivileged users can traverse. */
