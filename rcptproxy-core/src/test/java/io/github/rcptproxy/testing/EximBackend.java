@@ -145,8 +145,10 @@ public final class EximBackend implements AutoCloseable {
       }
 
       /**
-       * {@code smtp_accept_max_nonmail} (default 10): the next VRFY, NOOP... past it is answered
-       * {@code 554 Too many nonmail commands} and the connection is closed.
+       * {@code smtp_accept_max_nonmail} (default 10): the non-mail command past it is answered
+       * {@code 554 Too many nonmail commands} and the connection is closed. Counted per session,
+       * never reset by MAIL: VRFY, NOOP, HELO/EHLO after the first, and every RSET after the first
+       * (measured: 11 MAIL/RCPT/RSET cycles pass, the 12th RSET gets the 554).
        */
       public Builder maxNonmail(int n) {
         if (n < 0) {

@@ -73,6 +73,21 @@ class EximBackendTest {
   }
 
   @Test
+  void countsEveryRsetAfterTheFirstAsNonmailAndClosesAfterTen() throws Exception {
+    try (SmtpClient client = session()) {
+      for (int i = 0; i < 11; i++) {
+        assertThat(client.send("MAIL FROM:<>")).isEqualTo("250 OK");
+        assertThat(client.send("RCPT TO:<" + known(i) + ">")).isEqualTo("250 Accepted");
+        assertThat(client.send("RSET")).as("RSET %d", i + 1).isEqualTo("250 Reset OK");
+      }
+      client.send("MAIL FROM:<>");
+      client.send("RCPT TO:<" + known(11) + ">");
+      assertThat(client.send("RSET")).isEqualTo("554 Too many nonmail commands");
+      assertThat(client.readReply()).as("connection closed").isNull();
+    }
+  }
+
+  @Test
   void deliversAcceptedMailToTheMailbox() throws Exception {
     long before = exim.deliveredCount();
     try (SmtpClient client = session()) {
