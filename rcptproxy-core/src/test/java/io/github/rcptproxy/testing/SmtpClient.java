@@ -7,6 +7,8 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /** A plain SMTP client over a socket for tests: sends lines, reads whole replies. */
 public final class SmtpClient implements AutoCloseable {
@@ -29,6 +31,19 @@ public final class SmtpClient implements AutoCloseable {
       line = in.readLine();
     } while (line != null && line.length() > 3 && line.charAt(3) == '-');
     return line;
+  }
+
+  /** Every line of the next reply, e.g. {@code [550-Verification failed ..., 550 Sender ...]}. */
+  public List<String> readReplyLines() throws IOException {
+    List<String> lines = new ArrayList<>();
+    String line;
+    do {
+      line = in.readLine();
+      if (line != null) {
+        lines.add(line);
+      }
+    } while (line != null && line.length() > 3 && line.charAt(3) == '-');
+    return lines;
   }
 
   /** Sends one command (CRLF appended) and returns the last line of its reply. */

@@ -1,0 +1,322 @@
+package io.github.rcptproxy.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+/**
+ * A real Exim 4.96, started from the package that {@code .ci/install-test-mtas} unpacked, on a free
+ * loopback port with its own spool directory. Mailboxes {@code user0} to {@code user999} and {@code
+ * postmaster} exist in {@value #DOMAIN}, other local parts are answered {@code 550 Unknown user}
+ * (no enhanced status code, as stock Exim); {@value #CATCH_ALL_DOMAIN} accepts any local part.
+ * Nothing is relayed, not even for 127.0.0.1, where the gateway and the tests connect from.
+ * Accepted mail is appended to one mailbox file ({@link #delivered()}).
+ *
+ * <p>The ACL features that real sites add, each off by default, are chosen with {@link Options}.
+ *
+ * <p>Exim runs as root in a private mount namespace ({@code unshare -m}) where {@code /etc/passwd}
+ * and {@code /etc/group} have its {@code Debian-exim} user and {@code /usr/sbin} is the unpacked
+ * one (it re-executes itself as {@code /usr/sbin/exim4}); the host is not changed. Without root,
+ * {@code unshare} or the unpacked package the calling test is skipped with a message, except under
+ * CI ({@code CI=true}), where it fails.
+ */
+public final class EximBackend implements AutoCloseable {
+  public static final String DOMAIN = "example.test";
+  public static final String CATCH_ALL_DOMAIN = "catchall.test";
+  public static final int MAILBOXES = 1000;
+  private static final String EXIM_USER = "Debian-exim";
+
+  private final Path dir;
+  private final Path spool;
+  private final int port;
+  private final RealMta.Daemon daemon;
+
+  private EximBackend(Path dir, Path spool, int port, RealMta.Daemon daemon) {
+    this.dir = dir;
+    this.spool = spool;
+    this.port = port;
+    this.daemon = daemon;
+  }
+
+  /** The ACL features of a started Exim; made with {@link Options#builder()}. */
+  public record Options(
+      boolean senderVerify,
+      boolean ratioRule,
+      boolean vrfyAllowed,
+      Duration receiveTimeout,
+      OptionalInt dropAfterFailures,
+      int maxNonmail) {
+    public Options {
+      if (receiveTimeout.isNegative()
+          || receiveTimeout.toSeconds() < 1
+          || receiveTimeout.toMillis() % 1000 != 0) {
+        throw new IllegalArgumentException(
+            "receiveTimeout must be whole seconds, at least 1s: " + receiveTimeout);
+      }
+      if (dropAfterFailures.isPresent() && dropAfterFailures.getAsInt() < 0) {
+        throw new IllegalArgumentException(
+            "dropAfterFailures cannot be negative: " + dropAfterFailures.getAsInt());
+      }
+      if (maxNonmail < 0) {
+        throw new IllegalArgumentException("maxNonmail cannot be negative: " + maxNonmail);
+      }
+    }
+
+    /** Stock Exim: no sender verification, VRFY refused, 5-minute timeout, 10 non-mail commands. */
+    public static Options defaults() {
+      return builder().build();
+    }
+
+    public static Builder builder() {
+      return new Builder();
+    }
+
+    /** Chooses Exim's ACL features; each is independent of the others. */
+    public static final class Builder {
+      private boolean senderVerify;
+      private boolean ratioRule;
+      private boolean vrfyAllowed;
+      private Duration receiveTimeout = Duration.ofMinutes(5);
+      private OptionalInt dropAfterFailures = OptionalInt.empty();
+      private int maxNonmail = 10;
+
+      private Builder() {}
+
+      /**
+       * {@code require verify = sender} in the RCPT ACL, as Exim's example configuration has. Only
+       * {@code <>} and addresses in {@value #DOMAIN} (existing) and {@value #CATCH_ALL_DOMAIN}
+       * verify (no DNS here): {@code rcptproxy@localhost} gets {@code 550 Verification failed for
+       * <rcptproxy@localhost>} (last line {@code 550 Sender verify failed}) at every RCPT.
+       */
+      public Builder senderVerify() {
+        this.senderVerify = true;
+        return this;
+      }
+
+      /**
+       * The bad-recipient ratio idiom: once more than 10 RCPTs were given in a transaction and
+       * fewer than half of them accepted, every further RCPT gets {@code 550 Rejected for too many
+       * bad recipients}.
+       */
+      public Builder ratioRule() {
+        this.ratioRule = true;
+        return this;
+      }
+
+      /**
+       * {@code acl_smtp_vrfy = accept}: VRFY answers honestly ({@code 250 <a> is deliverable},
+       * {@code 550 <a> Unknown user}). Without it Exim answers {@code 252 Administrative
+       * prohibition}.
+       */
+      public Builder vrfyAllowed() {
+        this.vrfyAllowed = true;
+        return this;
+      }
+
+      /**
+       * {@code smtp_receive_timeout}: a session idle this long gets an unasked {@code 421
+       * backend.example.test: SMTP command timeout - closing connection} and is closed. Exim's
+       * default is 5 minutes.
+       */
+      public Builder receiveTimeout(Duration timeout) {
+        this.receiveTimeout = timeout;
+        return this;
+      }
+
+      /**
+       * {@code drop condition = ${if > {$rcpt_fail_count}{n}}} first in the RCPT ACL: the RCPT
+       * after more than {@code n} rejected ones in the transaction is answered {@code 550
+       * Administrative prohibition} and the connection is closed.
+       */
+      public Builder dropAfterFailures(int n) {
+        if (n < 0) {
+          throw new IllegalArgumentException("dropAfterFailures cannot be negative: " + n);
+        }
+        this.dropAfterFailures = OptionalInt.of(n);
+        return this;
+      }
+
+      /**
+       * {@code smtp_accept_max_nonmail} (default 10): the non-mail command past it is answered
+       * {@code 554 Too many nonmail commands} and the connection is closed. Counted per session,
+       * never reset by MAIL: VRFY, NOOP, HELO/EHLO after the first, and every RSET after the first
+       * (measured: 11 MAIL/RCPT/RSET cycles pass, the 12th RSET gets the 554).
+       */
+      public Builder maxNonmail(int n) {
+        if (n < 0) {
+          throw new IllegalArgumentException("maxNonmail cannot be negative: " + n);
+        }
+        this.maxNonmail = n;
+        return this;
+      }
+
+      public Options build() {
+        return new Options(
+            senderVerify, ratioRule, vrfyAllowed, receiveTimeout, dropAfterFailures, maxNonmail);
+      }
+    }
+  }
+
+  /** A new stock Exim; skips (or, under CI, fails) the calling test without it. */
+  public static EximBackend start() {
+    return start(Options.defaults());
+  }
+
+  /** A new Exim with these ACL features; skips (or, under CI, fails) the test without it. */
+  public static EximBackend start(Options options) {
+    Path root = RealMta.packages().resolve("exim");
+    RealMta.requireUsable("Exim", root.resolve("usr/sbin/exim4"));
+    try {
+      Path dir = RealMta.tempDirectory("rcptproxy-exim-");
+      Path spool = Files.createDirectories(dir.resolve("spool"));
+      Files.createDirectories(spool.resolve("log"));
+      int uid = RealMta.privateUsers(dir, Map.of(EXIM_USER, "/nonexistent")).get(EXIM_USER);
+      RealMta.chown(spool, uid);
+      Files.writeString(
+          dir.resolve("localparts"),
+          IntStream.range(0, MAILBOXES)
+                  .mapToObj(i -> "user" + i + "\n")
+                  .collect(Collectors.joining())
+              + "postmaster\n");
+      Path conf = dir.resolve("exim.conf");
+      Files.write(conf, configuration(options, dir, spool));
+      int port = RealMta.freePort();
+      List<String> command =
+          List.of(
+              RealMta.UNSHARE.toString(),
+              "--mount",
+              "--propagation",
+              "private",
+              "/bin/sh",
+              "-c",
+              "mount --bind \"$1/passwd\" /etc/passwd && mount --bind \"$1/group\" /etc/group"
+                  + " && mount --bind \"$2/usr/sbin\" /usr/sbin"
+                  + " && exec /usr/sbin/exim4 -C \"$1/exim.conf\" -bdf -oX \"$3\"",
+              "sh",
+              dir.toString(),
+              root.toString(),
+              Integer.toString(port));
+      RealMta.Daemon daemon = RealMta.startDaemon("Exim", command, dir.resolve("exim.out"), port);
+      return new EximBackend(dir, spool, port, daemon);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static List<String> configuration(Options options, Path dir, Path spool) {
+    List<String> conf = new ArrayList<>();
+    conf.add("primary_hostname = backend." + DOMAIN);
+    conf.add("local_interfaces = 127.0.0.1");
+    conf.add("spool_directory = " + spool);
+    conf.add("log_file_path = " + spool.resolve("log") + "/%slog");
+    conf.add("host_lookup =");
+    conf.add("rfc1413_hosts =");
+    conf.add("keep_environment =");
+    conf.add("domainlist local_domains = " + DOMAIN);
+    conf.add("domainlist catchall_domains = " + CATCH_ALL_DOMAIN);
+    conf.add("acl_smtp_rcpt = acl_check_rcpt");
+    if (options.vrfyAllowed()) {
+      conf.add("acl_smtp_vrfy = accept");
+    }
+    conf.add("smtp_accept_max_nonmail = " + options.maxNonmail());
+    conf.add("smtp_receive_timeout = " + options.receiveTimeout().toSeconds() + "s");
+    conf.add("");
+    conf.add("begin acl");
+    conf.add("acl_check_rcpt:");
+    options
+        .dropAfterFailures()
+        .ifPresent(n -> conf.add("  drop condition = ${if > {$rcpt_fail_count}{" + n + "}}"));
+    if (options.senderVerify()) {
+      conf.add("  require verify = sender");
+    }
+    if (options.ratioRule()) {
+      conf.add("  deny message = Rejected for too many bad recipients");
+      conf.add(
+          "       condition = ${if and {{>{$rcpt_count}{10}}"
+              + " {<{$recipients_count}{${eval:$rcpt_count/2}}}}}");
+    }
+    conf.add("  accept domains = +catchall_domains");
+    conf.add("  require message = relay not permitted");
+    conf.add("          domains = +local_domains");
+    conf.add("  require verify = recipient");
+    conf.add("  accept");
+    conf.add("");
+    conf.add("begin routers");
+    conf.add("catchall:");
+    conf.add("  driver = accept");
+    conf.add("  domains = +catchall_domains");
+    conf.add("  transport = mailbox");
+    conf.add("mailboxes:");
+    conf.add("  driver = accept");
+    conf.add("  domains = +local_domains");
+    conf.add("  local_parts = lsearch;" + dir.resolve("localparts"));
+    conf.add("  transport = mailbox");
+    conf.add("unknown:");
+    conf.add("  driver = redirect");
+    conf.add("  domains = +local_domains");
+    conf.add("  allow_fail");
+    conf.add("  data = :fail: Unknown user");
+    conf.add("");
+    conf.add("begin transports");
+    conf.add("mailbox:");
+    conf.add("  driver = appendfile");
+    conf.add("  file = " + spool.resolve("mailbox"));
+    conf.add("  user = " + EXIM_USER);
+    conf.add("  envelope_to_add");
+    conf.add("  return_path_add");
+    return conf;
+  }
+
+  public static String known(int n) {
+    return "user" + n + "@" + DOMAIN;
+  }
+
+  public static String unknown(int n) {
+    return "nobody" + n + "@" + DOMAIN;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  /** Exim's main log, then its reject log (and panic log, if any). */
+  public String log() {
+    Path logs = spool.resolve("log");
+    return RealMta.read(logs.resolve("mainlog"))
+        + RealMta.read(logs.resolve("rejectlog"))
+        + RealMta.read(logs.resolve("paniclog"));
+  }
+
+  /** How many deliveries (one per accepted recipient) Exim has logged so far. */
+  public long deliveredCount() {
+    return log().lines().filter(line -> line.contains(" => ")).count();
+  }
+
+  /** The mailbox file every accepted recipient's mail is appended to, in mbox format. */
+  public String delivered() {
+    return RealMta.read(spool.resolve("mailbox"));
+  }
+
+  /** The temporary directory with the configuration, the spool and Exim's output. */
+  Path directory() {
+    return dir;
+  }
+
+  /** Stops Exim (sessions already open finish on their own); idempotent. */
+  public void stop() {
+    daemon.stop();
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+}
