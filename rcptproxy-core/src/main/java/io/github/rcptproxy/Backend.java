@@ -113,6 +113,7 @@ final class Backend implements AutoCloseable {
       }
     }
     int retries = 0;
+    boolean refusedBefore = false;
     boolean borrowed = false;
     while (!open.isEmpty()) {
       if (deadline.expired()) {
@@ -147,7 +148,8 @@ final class Backend implements AutoCloseable {
         session.startUse();
         answer(session, open, verdicts, deadline);
       } catch (IOException e) {
-        if (retries++ < MAX_RETRIES && retryable(e) && !deadline.expired()) {
+        if (retryable(e, retries++, refusedBefore) && !deadline.expired()) {
+          refusedBefore |= refusedKnownGood(e);
           LOG.debug("{} failed ({}); asking again on a fresh session", session, e.getMessage());
           if (!(e instanceof SessionFailure failure && failure.reply().isPresent())) {
             pool.discardIdle(); // the connection died: its idle siblings likely did too
@@ -494,11 +496,24 @@ final class Backend implements AutoCloseable {
     }
   }
 
-  private static boolean retryable(IOException e) {
+  /**
+   * Whether to ask again on a fresh session: after a session that died or ended under us, up to
+   * {@value #MAX_RETRIES} times; after a refused known-good address, once (a second refusal on a
+   * fresh session is the backend's standing answer).
+   */
+  private static boolean retryable(IOException e, int retries, boolean refusedBefore) {
+    if (retries >= MAX_RETRIES || refusedBefore && refusedKnownGood(e)) {
+      return false;
+    }
     if (e instanceof SessionFailure failure) {
       return failure.retryable();
     }
     return !(e instanceof SocketTimeoutException);
+  }
+
+  private static boolean refusedKnownGood(IOException e) {
+    return e instanceof SessionFailure failure
+        && failure.reason() == Verdict.Reason.BACKEND_REFUSED;
   }
 
   private Verdict failure(Exception e, Deadline deadline) {

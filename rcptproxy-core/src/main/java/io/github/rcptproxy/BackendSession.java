@@ -3,7 +3,6 @@ package io.github.rcptproxy;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -63,8 +62,7 @@ final class BackendSession {
 
   /**
    * Connects to the first backend address that answers, reads the greeting and introduces itself,
-   * all within the deadline. An address whose greeting does not come within the connect timeout is
-   * skipped for a while, like one that cannot be reached.
+   * all within the deadline.
    */
   static BackendSession open(
       Connector connector,
@@ -73,20 +71,13 @@ final class BackendSession {
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    Connector.Connection connection = connector.connect(deadline);
-    Socket socket = connection.socket();
-    long greetingFrom = System.nanoTime();
+    Socket socket = connector.connect(deadline);
     try {
       BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
       session.greet(deadline);
-      connector.answered(connection.target());
       return session;
     } catch (IOException | RuntimeException e) {
       socket.close();
-      Duration waited = Duration.ofNanos(System.nanoTime() - greetingFrom);
-      if (e instanceof SocketTimeoutException && waited.compareTo(config.connectTimeout()) >= 0) {
-        connector.failed(connection.target());
-      }
       throw e;
     }
   }

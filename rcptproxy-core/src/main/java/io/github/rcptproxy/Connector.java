@@ -28,9 +28,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Opens TCP connections to the configured backend hosts, in order: each name is resolved anew for
  * each connection (on a resolver thread, waited for no longer than the deadline, never under a
- * lock), and each of its addresses is tried in turn. An address that did not answer within the
- * connect timeout (no SYN-ACK, or no greeting) is skipped for the cool-down, so a black-holed
- * backend costs one verification its deadline, not every one.
+ * lock), and each of its addresses is tried in turn. An address that did not answer a connect
+ * within the connect timeout (a black hole: no SYN-ACK, no refusal) is skipped for the cool-down,
+ * so it costs one verification its deadline, not every one. A refused connect or a slow greeting
+ * does not count: the host is there.
  */
 final class Connector {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -68,7 +69,7 @@ final class Connector {
   }
 
   /** A connected socket to the first backend address that answers. */
-  Connection connect(Deadline deadline) throws IOException {
+  Socket connect(Deadline deadline) throws IOException {
     List<String> failures = new ArrayList<>();
     Instant now = clock.instant();
     for (InetSocketAddress host : hosts) {
@@ -91,7 +92,8 @@ final class Connector {
         try {
           socket.setTcpNoDelay(true);
           socket.connect(target, (int) Math.max(1, millis));
-          return new Connection(socket, target);
+          coolingDown.remove(target);
+          return socket;
         } catch (IOException e) {
           socket.close();
           if (e instanceof SocketTimeoutException && millis >= connectTimeout.toMillis()) {
@@ -111,11 +113,8 @@ final class Connector {
         null);
   }
 
-  /**
-   * The address did not answer (connect or greeting) within the whole connect timeout: skip it for
-   * the cool-down.
-   */
-  void failed(InetSocketAddress target) {
+  /** The address did not answer a connect within the whole connect timeout: skip it a while. */
+  private void failed(InetSocketAddress target) {
     Instant until = clock.instant().plus(coolDown);
     if (coolingDown.put(target, until) == null) {
       LOG.warn(
@@ -123,11 +122,6 @@ final class Connector {
           target,
           coolDown);
     }
-  }
-
-  /** The address answered: it is used again at once. */
-  void answered(InetSocketAddress target) {
-    coolingDown.remove(target);
   }
 
   private static InetAddress[] resolve(String host, Deadline deadline)
@@ -158,7 +152,4 @@ final class Connector {
       throw new IOException("too many backend name lookups under way", e);
     }
   }
-
-  /** A connected socket and the address it went to. */
-  record Connection(Socket socket, InetSocketAddress target) {}
 }

@@ -5,8 +5,9 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Asks a backend SMTP server whether a recipient exists, over a pool of cached SMTP sessions
- * ({@code MAIL FROM:<probe>} once per session, then one {@code RCPT TO} per verification, never
- * {@code DATA}).
+ * ({@code VRFY} where the backend proved to answer it honestly; otherwise {@code MAIL FROM:<>} once
+ * per session, then one {@code RCPT TO} per verification; never {@code DATA}). Only a refusal about
+ * the mailbox becomes {@link Verdict.Rejected}; see {@link Verdict.Reason#BACKEND_REFUSED}.
  *
  * <pre>{@code
  * try (RecipientVerifier verifier = RecipientVerifier.create(
@@ -27,8 +28,9 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p><b>Lifecycle:</b> sessions are opened lazily on first use, kept for reuse, closed after the
  * idle timeout or the maximum age, and replaced after a few rejections to stay under the backend's
- * error limits. {@link #close()} closes idle sessions at once and busy ones when their verification
- * ends.
+ * error limits (lowered to what the backend shows). {@link #close()} closes idle sessions at once
+ * and busy ones when their verification ends; verifications waiting for a session are woken, not
+ * interrupted.
  */
 public interface RecipientVerifier extends AutoCloseable {
 

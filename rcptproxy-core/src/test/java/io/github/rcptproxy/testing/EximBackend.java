@@ -198,6 +198,7 @@ public final class EximBackend implements AutoCloseable {
               "/bin/sh",
               "-c",
               "mount --bind \"$1/passwd\" /etc/passwd && mount --bind \"$1/group\" /etc/group"
+                  + " && mount --bind \"$1/resolv.conf\" /etc/resolv.conf"
                   + " && mount --bind \"$2/usr/sbin\" /usr/sbin"
                   + " && exec /usr/sbin/exim4 -C \"$1/exim.conf\" -bdf -oX \"$3\"",
               "sh",

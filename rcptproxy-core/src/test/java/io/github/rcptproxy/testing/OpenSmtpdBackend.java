@@ -83,6 +83,7 @@ public final class OpenSmtpdBackend implements AutoCloseable {
               "/bin/sh",
               "-c",
               "mount --bind \"$1/passwd\" /etc/passwd && mount --bind \"$1/group\" /etc/group"
+                  + " && mount --bind \"$1/resolv.conf\" /etc/resolv.conf"
                   + " && mount --bind \"$2/usr/libexec\" /usr/libexec"
                   + " && mount -t tmpfs tmpfs /var/spool && mount -t tmpfs tmpfs /var/lib"
                   + " && mount -t tmpfs tmpfs /run && mkdir -p /var/lib/opensmtpd/empty"

@@ -142,6 +142,9 @@ final class RealMta {
     }
     Files.write(dir.resolve("passwd"), passwd);
     Files.write(dir.resolve("group"), group);
+    // No DNS here: the servers' lookups (OpenSMTPD resolves every client) must fail at once on
+    // loopback rather than wait for the machine's resolver.
+    Files.writeString(dir.resolve("resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1\n");
     return ids;
   }
 

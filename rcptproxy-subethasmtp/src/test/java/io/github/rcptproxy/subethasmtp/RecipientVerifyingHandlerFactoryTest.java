@@ -314,6 +314,53 @@ class RecipientVerifyingHandlerFactoryTest {
   }
 
   @Test
+  void backendBadSequenceNeverReachesTheClientAsA5xx() throws Exception {
+    ScriptedSmtpServer confused =
+        ScriptedSmtpServer.start(
+            ScriptedSmtpServer.dialogue(address -> "503 5.5.1 Error: need MAIL command\r\n"));
+    resources.add(confused);
+    RecipientVerifier verifier = verifierFor(confused.port(), Duration.ofSeconds(2));
+    FrontServer front =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user,
+                verifier,
+                verifyEveryone()
+                    .onBackendTemporaryFailure(FailureMode.TEMPFAIL)
+                    .onUnverified(FailureMode.TEMPFAIL)
+                    .build()));
+    try (SmtpClient client = front.client()) {
+      client.send("MAIL FROM:<sender@client.test>");
+      assertThat(client.send("RCPT TO:<alice@example.com>"))
+          .isEqualTo("451 4.4.3 Recipient verification unavailable, try again later");
+    }
+  }
+
+  @Test
+  void catchAllDomainIsAcceptedEvenWhenUnverifiedRecipientsAreTempfailed() throws Exception {
+    Wiser acceptsAnyone =
+        Wiser.accepter((from, to) -> true)
+            .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    acceptsAnyone.start();
+    resources.add(acceptsAnyone::stop);
+    RecipientVerifier detecting =
+        RecipientVerifier.create(
+            VerifierConfig.builder()
+                .backend("127.0.0.1", acceptsAnyone.getServer().getPortAllocated())
+                .catchAllDetection(Duration.ofMinutes(5))
+                .build());
+    resources.add(detecting);
+    FrontServer front =
+        front(
+            RecipientVerifyingHandlerFactory.wrap(
+                user, detecting, verifyEveryone().onUnverified(FailureMode.TEMPFAIL).build()));
+    try (SmtpClient client = front.client()) {
+      client.send("MAIL FROM:<sender@client.test>");
+      assertThat(client.send("RCPT TO:<anyone@example.com>")).startsWith("250");
+    }
+  }
+
+  @Test
   void invalidAddressesAreRefusedAndNeverReachTheBackend() throws Exception {
     ScriptedSmtpServer recording =
         ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 Ok\r\n"));
