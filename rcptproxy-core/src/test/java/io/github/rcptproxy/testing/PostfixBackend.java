@@ -45,6 +45,24 @@ public final class PostfixBackend {
 
   /** The JVM's Postfix, started on first call; skips (or, under CI, fails) the test without it. */
   public static synchronized PostfixBackend shared() {
+    assumeAvailable();
+    if (shared == null) {
+      shared = start(List.of());
+    }
+    return shared;
+  }
+
+  /**
+   * A Postfix of its own, with extra {@code main.cf} lines ({@code "smtpd_authorized_xforward_hosts
+   * = 127.0.0.0/8"}), for a test that needs a setting the shared one must not have; stopped when
+   * the JVM exits. Skips (or, under CI, fails) the test without Postfix.
+   */
+  public static PostfixBackend startWith(String... mainCf) {
+    assumeAvailable();
+    return start(List.of(mainCf));
+  }
+
+  private static void assumeAvailable() {
     boolean available =
         Files.isExecutable(POSTFIX) && "root".equals(System.getProperty("user.name"));
     if (!available && "true".equals(System.getenv("CI"))) {
@@ -55,10 +73,6 @@ public final class PostfixBackend {
     }
     Assumptions.assumeTrue(
         available, "Postfix tests skipped: install postfix and run as root (.ci/run does)");
-    if (shared == null) {
-      shared = start();
-    }
-    return shared;
   }
 
   public static String known(int n) {
@@ -101,7 +115,7 @@ public final class PostfixBackend {
     }
   }
 
-  private static PostfixBackend start() {
+  private static synchronized PostfixBackend start(List<String> extraMainCf) {
     try {
       Path dir = Files.createTempDirectory("rcptproxy-postfix-");
       Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -139,6 +153,7 @@ public final class PostfixBackend {
               "smtpd_peername_lookup = no",
               "alias_maps =",
               "alias_database =",
+              String.join("\n", extraMainCf),
               ""));
       List<String> master = new ArrayList<>();
       for (String line : Files.readAllLines(Path.of("/etc/postfix/master.cf"))) {
