@@ -29,7 +29,7 @@ final class ClientLimits {
       int connections, Instant windowStart, int rejections, Instant refusedUntil) {
     boolean forgettable(Instant now) {
       return connections == 0
-          && !now.isBefore(windowStart.plus(WINDOW))
+          && (rejections == 0 || !now.isBefore(windowStart.plus(WINDOW)))
           && !now.isBefore(refusedUntil);
     }
   }
