@@ -9,22 +9,41 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSocket;
 
 /**
  * A client of the gateway from a chosen loopback address (127.0.0.2 is another client than
  * 127.0.0.1 on Linux), that can send raw bytes and half-close its side as a truncating client does.
  */
 final class EdgeClient implements AutoCloseable {
-  private final Socket socket;
-  private final BufferedReader in;
-  private final OutputStream out;
+  private Socket socket;
+  private BufferedReader in;
+  private OutputStream out;
 
   private EdgeClient(Socket socket) throws IOException {
+    use(socket);
+  }
+
+  private void use(Socket socket) throws IOException {
     this.socket = socket;
     socket.setSoTimeout(10_000);
     this.in =
         new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
     this.out = socket.getOutputStream();
+  }
+
+  /** After the gateway's {@code 220} to STARTTLS: the handshake; what follows goes encrypted. */
+  SSLSession startTls(SSLContext context) throws IOException {
+    SSLSocket tls =
+        (SSLSocket)
+            context
+                .getSocketFactory()
+                .createSocket(socket, "mx.example.com", socket.getPort(), true);
+    tls.startHandshake();
+    use(tls);
+    return tls.getSession();
   }
 
   /** Connects from {@code from} and reads the greeting, which is returned by {@link #greeting}. */
