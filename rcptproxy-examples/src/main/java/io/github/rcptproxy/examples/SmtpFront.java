@@ -204,7 +204,7 @@ final class SmtpFront implements SessionHandler {
       throws IOException {
     switch (verb) {
       case "EHLO" -> client.esmtp = true;
-      case "HELO" -> client.esmtp = false;
+      case "HELO", "STARTTLS" -> client.esmtp = false; // after TLS the client greets again
       case "MAIL" -> {
         if (session.isMailTransactionInProgress()) {
           return true; // SubEthaSMTP says 503
