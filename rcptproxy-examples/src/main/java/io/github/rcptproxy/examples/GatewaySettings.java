@@ -111,7 +111,7 @@ record GatewaySettings(
         summary-interval-s N      log a one-line summary every N seconds; 0 never (default 60)
       Command line only:
         --config FILE             read options from a properties file, and reload it when it
-                                  changes (listen and the limits need a restart)
+                                  changes (listen, the limits and TLS need a restart)
         --demo                    start an in-process backend and show the gateway in front of it
         --help                    this text
       """;

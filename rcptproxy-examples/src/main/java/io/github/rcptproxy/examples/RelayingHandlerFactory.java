@@ -104,6 +104,7 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
           return null;
         } catch (RejectException | TooMuchDataException e) {
           // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
+          front.drainIn(context);
           data.transferTo(OutputStream.nullOutputStream());
           RejectException reject =
               e instanceof RejectException r

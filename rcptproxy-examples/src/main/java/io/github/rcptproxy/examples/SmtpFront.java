@@ -164,6 +164,14 @@ final class SmtpFront implements SessionHandler {
     return new Envelope(from, recipients, client.smtputf8, client.eightBitMime, trace);
   }
 
+  /**
+   * The message was refused before all of it was read, maybe after the backend took the message's
+   * time: the rest gets one command timeout to arrive, and is thrown away.
+   */
+  void drainIn(MessageContext context) {
+    clients.get(context).socket.deadlineIn(commandTimeout);
+  }
+
   /** The client's address; SubEthaSMTP's sessions are always on IP sockets. */
   private static InetAddress address(MessageContext context) {
     return ((InetSocketAddress) context.getRemoteAddress()).getAddress();
@@ -202,6 +210,9 @@ final class SmtpFront implements SessionHandler {
   /** Answers a command the front refuses itself; returns whether SubEthaSMTP may execute it. */
   private static boolean allowed(String verb, String line, Session session, Client client)
       throws IOException {
+    if (session.getServer().getRequireTLS() && !session.isTLSStarted()) {
+      return true; // SubEthaSMTP says 530 first, or runs EHLO, STARTTLS, NOOP or QUIT
+    }
     switch (verb) {
       case "EHLO" -> client.esmtp = true;
       case "HELO", "STARTTLS" -> client.esmtp = false; // after TLS the client greets again

@@ -6,6 +6,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -186,5 +187,13 @@ class GatewayCommandLineTest {
     assertThat(settings.postmaster()).isEqualTo("admin@a.example");
     assertThat(settings.tls())
         .hasValue(new GatewaySettings.Tls(Path.of("cert.pem"), Path.of("key.pem"), true));
+  }
+
+  @Test
+  void readmeListsEveryOptionAsHelpDoes() throws Exception {
+    String readme = Files.readString(Path.of("..", "README.md"), StandardCharsets.UTF_8);
+    for (String line : GatewaySettings.OPTIONS.lines().toList()) {
+      assertThat(readme).as("README.md's gateway section").contains(line);
+    }
   }
 }

@@ -36,7 +36,9 @@ class GatewayTraceTest {
                   + "\tby mx\\.example\\.com \\(rcptproxy-gateway\\) with ESMTP id \\S+\r\n"
                   + "\tfor <alice@example\\.com>; \\w{3}, \\d{1,2} \\w{3} \\d{4} \\d\\d:\\d\\d:\\d\\d [+-]\\d{4}\r\n"
                   + "Subject: trace\r\n");
-      System.out.println("Received header as relayed:\n" + header.lines().limit(3).toList());
+      System.out.printf(
+          "| any relayed message | `250 Ok` | `%s` on top |%n",
+          String.join(" ", header.lines().limit(3).toList()));
     }
   }
 
@@ -63,6 +65,9 @@ class GatewayTraceTest {
             .filter(l -> l.contains("orig_client=unknown[127.0.0.2]"))
             .findFirst()
             .orElseThrow();
-    System.out.println("Postfix logged: " + line.substring(line.indexOf("postfix")));
+    System.out.printf(
+        "| a Postfix with `smtpd_authorized_xforward_hosts` behind the gateway | `250 Ok` | logs"
+            + " `%s` (XFORWARD) |%n",
+        line.substring(line.indexOf("client=")));
   }
 }
