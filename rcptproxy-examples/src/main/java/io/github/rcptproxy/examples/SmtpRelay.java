@@ -141,13 +141,13 @@ final class SmtpRelay {
     StringBuilder mail = new StringBuilder("MAIL FROM:<").append(envelope.from()).append('>');
     if (envelope.smtputf8()) {
       if (!extensions.contains("SMTPUTF8")) {
-        throw new RejectException(554, "5.6.7 SMTPUTF8 cannot be relayed now");
+        throw new RejectException(554, "5.6.7 SMTPUTF8 mail cannot be delivered here");
       }
       mail.append(" SMTPUTF8");
     }
     if (envelope.eightBitMime()) {
       if (!extensions.contains("8BITMIME")) {
-        throw new RejectException(554, "5.6.3 8-bit content cannot be relayed now");
+        throw new RejectException(554, "5.6.3 8-bit mail cannot be delivered here");
       }
       mail.append(" BODY=8BITMIME");
     }
