@@ -4,19 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSession;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,7 +40,7 @@ class GatewayTlsTest {
       client.send("EHLO client.example.net");
       assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("530");
       assertThat(client.send("STARTTLS")).startsWith("220");
-      SSLSession tls = client.startTls(trusting(cert));
+      SSLSession tls = client.startTls(TestTls.trusting(cert));
       assertThat(tls.getProtocol()).isIn("TLSv1.2", "TLSv1.3");
       client.send("EHLO client.example.net");
       assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
@@ -100,47 +93,12 @@ class GatewayTlsTest {
       client.reply();
       client.send("EHLO client.example.net");
       client.send("STARTTLS");
-      SSLSession tls = client.startTls(trusting(cert));
+      SSLSession tls = client.startTls(TestTls.trusting(cert));
       return ((X509Certificate) tls.getPeerCertificates()[0]).getSubjectX500Principal().getName();
     }
   }
 
-  private void makeCertificate(String name) throws IOException, InterruptedException {
-    Process openssl =
-        new ProcessBuilder(
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=" + name,
-                "-keyout",
-                key.toString(),
-                "-out",
-                cert.toString())
-            .redirectErrorStream(true)
-            .start();
-    String output = new String(openssl.getInputStream().readAllBytes());
-    assertThat(openssl.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(openssl.exitValue()).as(output).isZero();
-  }
-
-  private static SSLContext trusting(Path certificate) throws Exception {
-    KeyStore trusted = KeyStore.getInstance("PKCS12");
-    trusted.load(null, null);
-    try (InputStream in = Files.newInputStream(certificate)) {
-      trusted.setCertificateEntry(
-          "gateway", CertificateFactory.getInstance("X.509").generateCertificate(in));
-    }
-    TrustManagerFactory trust =
-        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-    trust.init(trusted);
-    SSLContext context = SSLContext.getInstance("TLS");
-    context.init(null, trust.getTrustManagers(), null);
-    return context;
+  private void makeCertificate(String name) throws Exception {
+    TestTls.makeCertificate(cert, key, name);
   }
 }
