@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -109,10 +112,10 @@ class GatewayEdgeTest {
     byte[] body = BODY.getBytes(StandardCharsets.US_ASCII);
     try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
       client.raw("BDAT 20\r\n");
-      client.raw(java.util.Arrays.copyOfRange(body, 0, 20));
+      client.raw(Arrays.copyOfRange(body, 0, 20));
       assertThat(client.reply()).startsWith("250");
       client.raw("BDAT " + (body.length - 20) + " LAST\r\n");
-      client.raw(java.util.Arrays.copyOfRange(body, 20, body.length));
+      client.raw(Arrays.copyOfRange(body, 20, body.length));
       assertThat(client.reply()).startsWith("250");
       assertThat(client.send("QUIT")).startsWith("221");
     }
@@ -253,8 +256,8 @@ class GatewayEdgeTest {
   private static void send(EdgeClient client, String text) {
     try {
       client.raw(text);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e); // the gateway hung up: the trickle stops
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // the gateway hung up: the trickle stops
     }
   }
 
