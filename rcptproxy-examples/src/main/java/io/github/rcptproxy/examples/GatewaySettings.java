@@ -1,5 +1,6 @@
 package io.github.rcptproxy.examples;
 
+import io.github.rcptproxy.AddressCheck;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.subethasmtp.FailureMode;
@@ -33,6 +34,8 @@ record GatewaySettings(
     VerifierConfig verifier,
     RecipientPolicy policy,
     Limits limits,
+    String postmaster,
+    Optional<Tls> tls,
     Optional<Path> configFile,
     boolean demo,
     List<String[]> commandLine) {
@@ -44,8 +47,14 @@ record GatewaySettings(
       int maxMessageSize,
       int maxRecipients,
       int maxConnections,
+      int maxConnectionsPerClient,
+      int maxRejectedPerClient,
+      Duration rejectedCoolDown,
       Duration commandTimeout,
       Duration relayTimeout) {}
+
+  /** STARTTLS for clients: PEM files, read again when they change. */
+  record Tls(Path certificate, Path key, boolean required) {}
 
   static final String OPTIONS =
       """
@@ -78,8 +87,21 @@ record GatewaySettings(
         max-message-size BYTES    largest message accepted (default 10485760)
         max-recipients N          recipients per message at most (default 100)
         max-connections N         client connections at once at most (default 100)
-        command-timeout-s N       idle time allowed between client commands (default 60)
-        relay-timeout-s N         time allowed for relaying one message to the backend (default 60)
+        max-connections-per-client N  connections at once from one client address (default 10)
+        max-rejected-per-client N rejected recipients per client address per minute; one more
+                                  and the address gets 421 for the cool-down (default 30)
+        rejected-cooldown-s N     how long such an address is refused (default 300)
+        command-timeout-s N       time allowed for each client command line, in total, waiting
+                                  included (default 60)
+        relay-timeout-s N         time allowed for receiving one message from the client, in
+                                  total, and for each reply of the backend while relaying it
+                                  (default 300)
+        postmaster ADDRESS        where RCPT TO:<postmaster> goes (default postmaster@ the first
+                                  --domain; required if that is a *.pattern)
+        tls-cert FILE             PEM certificate chain for STARTTLS (with tls-key); both files
+                                  are read again when they change
+        tls-key FILE              PEM private key (PKCS#8, unencrypted) for STARTTLS
+        require-tls               refuse MAIL until the client has used STARTTLS
         cache-positive-ttl-s N    remember accepted recipients this long (default: no cache)
         cache-negative-ttl-s N    remember rejected recipients this long (default 300 with a cache)
         cache-max-entries N       verdicts remembered at most (default 100000)
@@ -89,12 +111,13 @@ record GatewaySettings(
         summary-interval-s N      log a one-line summary every N seconds; 0 never (default 60)
       Command line only:
         --config FILE             read options from a properties file, and reload it when it
-                                  changes (listen and the limits need a restart)
+                                  changes (listen, the limits and TLS need a restart)
         --demo                    start an in-process backend and show the gateway in front of it
         --help                    this text
       """;
 
-  private static final Set<String> FLAGS = Set.of("no-disconnect", "expose-backend-reply", "demo");
+  private static final Set<String> FLAGS =
+      Set.of("no-disconnect", "expose-backend-reply", "demo", "require-tls");
   private static final Set<String> KNOWN =
       Set.of(
           "listen",
@@ -122,6 +145,13 @@ record GatewaySettings(
           "max-message-size",
           "max-recipients",
           "max-connections",
+          "max-connections-per-client",
+          "max-rejected-per-client",
+          "rejected-cooldown-s",
+          "postmaster",
+          "tls-cert",
+          "tls-key",
+          "require-tls",
           "command-timeout-s",
           "relay-timeout-s",
           "cache-positive-ttl-s",
@@ -241,8 +271,13 @@ record GatewaySettings(
               Math.toIntExact(s.number("max-message-size").orElse(10L * 1024 * 1024)),
               Math.toIntExact(s.number("max-recipients").orElse(100L)),
               Math.toIntExact(s.number("max-connections").orElse(100L)),
+              Math.toIntExact(s.number("max-connections-per-client").orElse(10L)),
+              Math.toIntExact(s.number("max-rejected-per-client").orElse(30L)),
+              Duration.ofSeconds(s.number("rejected-cooldown-s").orElse(300L)),
               Duration.ofSeconds(s.number("command-timeout-s").orElse(60L)),
-              Duration.ofSeconds(s.number("relay-timeout-s").orElse(60L)));
+              Duration.ofSeconds(s.number("relay-timeout-s").orElse(300L)));
+      String postmaster = postmaster(s.last("postmaster"), domains);
+      Optional<Tls> tls = tls(s);
       String hostName = s.last("hostname").orElse("rcptproxy-gateway");
       if (!hostName.matches("[A-Za-z0-9.-]{1,253}")) {
         throw new UsageException("--hostname must be a host name, got '" + hostName + "'");
@@ -258,12 +293,47 @@ record GatewaySettings(
           verifier.build(),
           policy.build(),
           limits,
+          postmaster,
+          tls,
           config,
           demo,
           List.copyOf(commandLine));
     } catch (IllegalArgumentException | ArithmeticException e) {
       throw new UsageException(e.getMessage());
     }
+  }
+
+  private static String postmaster(Optional<String> configured, List<String> domains) {
+    if (configured.isPresent()) {
+      Optional<String> problem = AddressCheck.problem(configured.get());
+      if (problem.isPresent()) {
+        throw new UsageException("--postmaster must be an address: " + problem.get());
+      }
+      return configured.get();
+    }
+    if (domains.isEmpty() || domains.get(0).contains("*")) {
+      throw new UsageException(
+          "--postmaster ADDRESS is required when the first --domain is a pattern ("
+              + domains
+              + ")");
+    }
+    return "postmaster@" + domains.get(0);
+  }
+
+  private static Optional<Tls> tls(Settings s) {
+    Optional<String> cert = s.last("tls-cert");
+    Optional<String> key = s.last("tls-key");
+    boolean required = s.bool("require-tls").orElse(false);
+    if (cert.isPresent() != key.isPresent()) {
+      throw new UsageException("--tls-cert and --tls-key go together");
+    }
+    if (cert.isEmpty()) {
+      if (required) {
+        throw new UsageException("--require-tls needs --tls-cert and --tls-key");
+      }
+      return Optional.empty();
+    }
+    return Optional.of(new Tls(Path.of(cert.get()), Path.of(key.get()), required));
   }
 
   private static List<String[]> readProperties(Path file) {

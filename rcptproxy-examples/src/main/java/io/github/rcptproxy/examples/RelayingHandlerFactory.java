@@ -4,6 +4,7 @@ import io.github.rcptproxy.AddressCheck;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.IDN;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -30,14 +31,19 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
   private volatile boolean draining;
 
   private final int maxMessageSize;
+  private final SmtpFront front;
+  private volatile String postmaster;
 
-  RelayingHandlerFactory(SmtpRelay relay, int maxMessageSize) {
+  RelayingHandlerFactory(SmtpRelay relay, int maxMessageSize, SmtpFront front, String postmaster) {
     this.relay = relay;
     this.maxMessageSize = maxMessageSize;
+    this.front = front;
+    this.postmaster = postmaster;
   }
 
-  void relayTo(SmtpRelay relay) {
+  void relayTo(SmtpRelay relay, String postmaster) {
     this.relay = relay;
+    this.postmaster = postmaster;
   }
 
   /** From now on new transactions are refused with {@code 421}; those under way go on. */
@@ -66,16 +72,19 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
         if (problem.isPresent()) {
           throw new RejectException(501, "5.1.7 Bad sender address syntax");
         }
-        from = sender;
+        from = canonical(sender);
       }
 
       @Override
       public void recipient(String recipient) throws RejectException {
+        // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
+        String address =
+            recipient.equalsIgnoreCase("postmaster") ? postmaster : canonical(recipient);
         // Bypassed clients' recipients were not verified, so not validated either: check here.
-        if (AddressCheck.problem(recipient).isPresent()) {
+        if (AddressCheck.problem(address).isPresent()) {
           throw new RejectException(501, "5.1.3 Bad recipient address syntax");
         }
-        recipients.add(recipient);
+        recipients.add(address);
       }
 
       @Override
@@ -83,7 +92,9 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
         inFlight.incrementAndGet();
         try {
           String reply =
-              relay.relay(from, recipients, new SizeLimitedInputStream(data, maxMessageSize));
+              relay.relay(
+                  front.envelope(context, from, recipients),
+                  new SizeLimitedInputStream(data, maxMessageSize));
           LOG.info(
               "{} relayed <{}> to {} recipient(s): {}",
               context.getRemoteAddress(),
@@ -93,6 +104,7 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
           return null;
         } catch (RejectException | TooMuchDataException e) {
           // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
+          front.drainIn(context);
           data.transferTo(OutputStream.nullOutputStream());
           RejectException reject =
               e instanceof RejectException r
@@ -115,5 +127,24 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
       @Override
       public void done() {}
     };
+  }
+
+  /**
+   * The address as the verifier checked it, the domain in A-labels ({@code ｅｘａｍｐｌｅ.test} and {@code
+   * example。test} become {@code example.test}): the relay sends exactly that, so a backend never
+   * sees a form that was not verified. An unconvertible domain is returned as it is, for the
+   * address check to refuse.
+   */
+  static String canonical(String address) {
+    int at = address.lastIndexOf('@');
+    String domain = address.substring(at + 1);
+    if (at < 0 || domain.chars().allMatch(c -> c < 0x80)) {
+      return address;
+    }
+    try {
+      return address.substring(0, at + 1) + IDN.toASCII(domain, IDN.USE_STD3_ASCII_RULES);
+    } catch (IllegalArgumentException e) {
+      return address;
+    }
   }
 }

@@ -15,6 +15,7 @@ import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.OptionalInt;
@@ -43,6 +44,7 @@ final class RunningGateway implements AutoCloseable {
   private final ScheduledExecutorService timer;
   private final MicrometerMetrics metrics;
   private final MetricsEndpoint metricsEndpoint;
+  private final TlsFiles tls;
   private volatile GatewaySettings settings;
   private FileTime configSeen;
 
@@ -53,17 +55,29 @@ final class RunningGateway implements AutoCloseable {
             ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
             : null;
     this.metrics = registry == null ? null : new MicrometerMetrics(registry);
+    GatewaySettings.Limits limits = settings.limits();
+    this.tls = settings.tls().map(TlsFiles::new).orElse(null);
+    SmtpFront front =
+        new SmtpFront(
+            limits.commandTimeout(),
+            limits.relayTimeout(),
+            new ClientLimits(
+                limits.maxConnectionsPerClient(),
+                limits.maxRejectedPerClient(),
+                limits.rejectedCoolDown(),
+                Clock.systemUTC()),
+            settings.hostName());
     this.verifier = RecipientVerifier.create(withMetrics(settings.verifier()));
     this.relaying =
-        new RelayingHandlerFactory(relayFor(settings), settings.limits().maxMessageSize());
+        new RelayingHandlerFactory(
+            relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
     try {
       screening.set(screen(settings));
     } catch (UsageException e) {
       verifier.close();
       throw e;
     }
-    GatewaySettings.Limits limits = settings.limits();
-    this.server =
+    SMTPServer.Builder builder =
         SMTPServer.port(settings.listen().port())
             .bindAddress(address(settings.listen().host()))
             .hostName(settings.hostName())
@@ -73,8 +87,18 @@ final class RunningGateway implements AutoCloseable {
             .maxRecipients(limits.maxRecipients())
             .maxConnections(limits.maxConnections())
             .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
-            .messageHandlerFactory(context -> screening.get().create(context))
-            .build();
+            .serverSocketFactory(DeadlineSocket.Server::new)
+            .sessionHandler(front)
+            .messageHandlerFactory(
+                front.countingRejections(context -> screening.get().create(context)));
+    if (tls != null) {
+      builder
+          .enableTLS()
+          .requireTLS(settings.tls().get().required())
+          .startTlsSocketFactory(tls::wrap);
+    }
+    this.server = builder.build();
+    front.install(server);
     timer =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -83,6 +107,10 @@ final class RunningGateway implements AutoCloseable {
               return thread;
             });
     settings.configFile().ifPresent(this::watch);
+    if (tls != null) {
+      timer.scheduleWithFixedDelay(
+          tls::reloadIfChanged, CONFIG_POLL_MILLIS, CONFIG_POLL_MILLIS, TimeUnit.MILLISECONDS);
+    }
     if (!settings.summaryInterval().isZero()) {
       long every = settings.summaryInterval().toMillis();
       timer.scheduleAtFixedRate(this::logSummary, every, every, TimeUnit.MILLISECONDS);
@@ -171,14 +199,16 @@ final class RunningGateway implements AutoCloseable {
     }
     if (!next.listen().equals(settings.listen())
         || !next.limits().equals(settings.limits())
+        || !next.tls().equals(settings.tls())
         || !next.hostName().equals(settings.hostName())
         || !next.metricsListen().equals(settings.metricsListen())
         || !next.summaryInterval().equals(settings.summaryInterval())) {
       LOG.warn(
-          "listen address, host name, limits, metrics and summary settings change only with a restart");
+          "listen address, host name, limits, TLS files, metrics and summary settings change only"
+              + " with a restart");
     }
     verifier.reconfigure(withMetrics(next.verifier()));
-    relaying.relayTo(relayFor(next));
+    relaying.relayTo(relayFor(next), next.postmaster());
     screening.set(screen(next));
     settings = next;
     LOG.info("config reloaded: {}, {}", next.verifier(), next.policy());

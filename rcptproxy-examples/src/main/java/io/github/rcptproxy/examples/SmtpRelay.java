@@ -11,11 +11,17 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.ZonedDateTime;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
 
 /**
@@ -25,7 +31,10 @@ import org.subethamail.smtp.RejectException;
  * and smuggle in a second one.
  */
 final class SmtpRelay {
+  private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
   private static final int MAX_REPLY_LINE = 2048;
+  private static final Pattern ENHANCED_STATUS =
+      Pattern.compile("\\d{3}[ -]([245]\\.\\d{1,3}\\.\\d{1,3})(?: |$)");
 
   private final InetSocketAddress backend;
   private final String heloName;
@@ -38,65 +47,125 @@ final class SmtpRelay {
   }
 
   /**
-   * Relays the message read from {@code body} to every recipient and returns the backend's final
-   * reply line.
+   * Relays the message read from {@code body} to every recipient, with the client's {@code
+   * Received:} header on top, and returns the backend's final reply line. What the backend says is
+   * logged; the client hears only generic texts with the backend's reply class and enhanced status
+   * code, never its host names or software.
    *
-   * @throws RejectException with the backend's {@code 5xx}/{@code 4xx}, or {@code 451} when the
-   *     backend could not be reached or refused a recipient it had accepted at verification time
+   * @throws RejectException a {@code 5xx} when the backend refused the sender or the message, else
+   *     a {@code 4xx} (the backend unreachable, failing at greeting, or refusing a recipient it had
+   *     accepted at verification time)
    */
-  String relay(String from, List<String> recipients, InputStream body)
-      throws RejectException, IOException {
+  String relay(Envelope envelope, InputStream body) throws RejectException, IOException {
     try (Socket socket = new Socket()) {
       socket.connect(backend, (int) timeout.toMillis());
       socket.setSoTimeout((int) timeout.toMillis());
       InputStream in = new BufferedInputStream(socket.getInputStream());
       OutputStream out = new BufferedOutputStream(socket.getOutputStream());
-      expect(read(in), 2, "greeting");
-      Set<String> extensions = new HashSet<>();
-      String[] ehlo = send(out, in, "EHLO " + heloName);
-      if (ehlo[0].startsWith("2")) {
-        for (int i = 1; i < ehlo.length; i++) {
-          extensions.add(ehlo[i].substring(4).split(" ", 2)[0].toUpperCase(Locale.ROOT));
+      Map<String, String> extensions = greet(in, out);
+      String xforward = extensions.get("XFORWARD");
+      if (xforward != null) {
+        Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
+        for (String command : envelope.trace().xforward(offered)) {
+          String[] reply = send(out, in, command);
+          if (!reply[0].startsWith("2")) {
+            LOG.warn("backend refused {}: {}", command, printable(last(reply)));
+          }
         }
-      } else {
-        expect(send(out, in, "HELO " + heloName), 2, "HELO");
       }
-      boolean utf8 = !isAscii(from) || recipients.stream().anyMatch(r -> !isAscii(r));
-      String mail =
-          "MAIL FROM:<"
-              + from
-              + ">"
-              + (utf8 && extensions.contains("SMTPUTF8") ? " SMTPUTF8" : "")
-              + (extensions.contains("8BITMIME") ? " BODY=8BITMIME" : "");
-      expect(send(out, in, mail), 2, "MAIL");
-      for (String recipient : recipients) {
+      expect(send(out, in, mailCommand(envelope, extensions.keySet())), "sender", "2");
+      for (String recipient : envelope.recipients()) {
         String[] reply = send(out, in, "RCPT TO:<" + recipient + ">");
         if (!reply[0].startsWith("2")) {
           // Verified a moment ago, refused now: let the client retry rather than lose anyone.
-          send(out, in, "QUIT");
-          throw new RejectException(451, "4.3.0 Backend refused a recipient, try again later");
+          LOG.warn("backend refused <{}> at relay time: {}", recipient, printable(last(reply)));
+          quit(out);
+          throw new RejectException(451, "4.3.0 Recipient not accepted now, try again later");
         }
       }
-      String[] data = send(out, in, "DATA");
-      if (!data[0].startsWith("354")) {
-        throw fromBackend(data);
-      }
+      expect(send(out, in, "DATA"), "message", "354");
+      out.write(
+          envelope
+              .trace()
+              .receivedHeader(envelope.recipients(), ZonedDateTime.now())
+              .getBytes(StandardCharsets.UTF_8));
       writeDotStuffed(body, out);
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       String[] done = read(in);
-      if (!done[0].startsWith("2")) {
-        throw fromBackend(done);
-      }
-      send(out, in, "QUIT");
+      expect(done, "message", "2");
+      // The backend has the message: whatever happens now, the client must hear 250, or it sends
+      // the message again and the backend delivers it twice.
+      quit(out);
       return last(done);
     } catch (ClientDataException e) {
       throw e.getCause(); // the client's side failed (gone, or too much data): SubEthaSMTP answers
     } catch (SocketTimeoutException e) {
-      throw new RejectException(451, "4.4.2 Backend timed out, try again later");
+      LOG.warn("backend {} timed out: {}", backend, e.getMessage());
+      throw new RejectException(451, "4.4.2 Mail system timed out, try again later");
     } catch (IOException e) {
-      throw new RejectException(451, "4.4.1 Backend unavailable, try again later");
+      LOG.warn("backend {} failed: {}", backend, e.getMessage());
+      throw unavailable();
     }
+  }
+
+  /** Greeting and EHLO (or HELO); returns the offered extensions with their parameters. */
+  private Map<String, String> greet(InputStream in, OutputStream out)
+      throws IOException, RejectException {
+    String[] greeting = read(in);
+    if (!greeting[0].startsWith("2")) {
+      // The backend refusing the gateway is the gateway's problem: the client should retry.
+      LOG.warn("backend {} refused the gateway: {}", backend, printable(last(greeting)));
+      throw unavailable();
+    }
+    Map<String, String> extensions = new HashMap<>();
+    String[] ehlo = send(out, in, "EHLO " + heloName);
+    if (ehlo[0].startsWith("2")) {
+      for (int i = 1; i < ehlo.length; i++) {
+        String[] keyword = ehlo[i].substring(4).split(" ", 2);
+        extensions.put(keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1] : "");
+      }
+      return extensions;
+    }
+    String[] helo = send(out, in, "HELO " + heloName);
+    if (!helo[0].startsWith("2")) {
+      LOG.warn("backend {} refused HELO: {}", backend, printable(last(helo)));
+      throw unavailable();
+    }
+    return extensions;
+  }
+
+  /** MAIL with exactly the parameters the client gave, if the backend can take them. */
+  private static String mailCommand(Envelope envelope, Set<String> extensions)
+      throws RejectException {
+    StringBuilder mail = new StringBuilder("MAIL FROM:<").append(envelope.from()).append('>');
+    if (envelope.smtputf8()) {
+      if (!extensions.contains("SMTPUTF8")) {
+        throw new RejectException(554, "5.6.7 SMTPUTF8 mail cannot be delivered here");
+      }
+      mail.append(" SMTPUTF8");
+    }
+    if (envelope.eightBitMime()) {
+      if (!extensions.contains("8BITMIME")) {
+        throw new RejectException(554, "5.6.3 8-bit mail cannot be delivered here");
+      }
+      mail.append(" BODY=8BITMIME");
+    }
+    return mail.toString();
+  }
+
+  /** Says goodbye without waiting: nothing the backend answers now can change the outcome. */
+  private static void quit(OutputStream out) {
+    try {
+      out.write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+    } catch (IOException e) {
+      // the backend went away first: it had nothing more to say
+    }
+  }
+
+  private static RejectException unavailable() {
+    return new RejectException(451, "4.4.1 Mail system unavailable, try again later");
   }
 
   /** Copies the body, turning CR, LF and CRLF alike into CRLF and doubling a leading dot. */
@@ -149,15 +218,11 @@ final class SmtpRelay {
     }
   }
 
-  /** Reply text must be printable ASCII: anything else becomes '?'. */
-  private static String printable(String text) {
+  /** Text from outside for the log: printable ASCII, anything else becomes '?'. */
+  static String printable(String text) {
     StringBuilder clean = new StringBuilder(text.length());
     text.codePoints().forEach(c -> clean.append(c >= ' ' && c < 0x7f ? (char) c : '?'));
     return clean.toString();
-  }
-
-  private static boolean isAscii(String s) {
-    return s.chars().allMatch(c -> c < 0x80);
   }
 
   private String[] send(OutputStream out, InputStream in, String command) throws IOException {
@@ -166,23 +231,31 @@ final class SmtpRelay {
     return read(in);
   }
 
-  private static void expect(String[] reply, int digit, String step) throws RejectException {
-    if (reply[0].charAt(0) - '0' != digit) {
-      throw fromBackend(reply);
+  /**
+   * Passes on a positive reply; turns any other into a generic one of the same class, with the
+   * backend's enhanced status code if it had a valid one: its text stays in the log.
+   */
+  private void expect(String[] reply, String what, String positive) throws RejectException {
+    if (reply[0].startsWith(positive)) {
+      return;
     }
-  }
-
-  /** The backend's own failure, passed on: 5xx stays 5xx, everything else becomes a 4xx. */
-  private static RejectException fromBackend(String[] reply) {
     String line = last(reply);
+    LOG.warn("backend {} refused the {}: {}", backend, what, printable(line));
     int code = Integer.parseInt(line.substring(0, 3));
-    String text = line.length() > 4 ? printable(line.substring(4)) : "";
-    if (code >= 500) {
-      return new RejectException(code, text);
+    boolean permanent = code >= 500;
+    Matcher enhanced = ENHANCED_STATUS.matcher(line);
+    String status =
+        enhanced.lookingAt() && enhanced.group(1).charAt(0) == line.charAt(0)
+            ? enhanced.group(1)
+            : permanent ? "5.0.0" : "4.0.0";
+    String subject = Character.toUpperCase(what.charAt(0)) + what.substring(1);
+    if (permanent) {
+      throw new RejectException(code, status + " " + subject + " rejected");
     }
-    // 421 would tell the client that we are closing; we are not: any other 4xx is passed on.
-    return new RejectException(
-        code >= 400 && code != 421 ? code : 451, text.isEmpty() ? "4.3.0 Try again later" : text);
+    // 421 would tell the client that we are closing; we are not.
+    throw new RejectException(
+        code >= 400 && code != 421 ? code : 451,
+        status + " " + subject + " not accepted now, try again later");
   }
 
   private static String last(String[] reply) {

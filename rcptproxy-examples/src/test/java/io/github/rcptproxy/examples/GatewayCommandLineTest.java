@@ -6,6 +6,8 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -67,6 +69,11 @@ class GatewayCommandLineTest {
         "--backend 127.0.0.1:25 --domain exa_mple.com --listen 127.0.0.1:0",
         "--backend 127.0.0.1:25 --domain example.com --frobnicate 1",
         "--backend 127.0.0.1:25 --domain example.com stray",
+        "--backend 127.0.0.1:25 --domain *.example.com",
+        "--backend 127.0.0.1:25 --domain example.com --postmaster nobody",
+        "--backend 127.0.0.1:25 --domain example.com --tls-cert cert.pem",
+        "--backend 127.0.0.1:25 --domain example.com --require-tls",
+        "--backend 127.0.0.1:25 --domain example.com --tls-cert /no/cert --tls-key /no/key",
         "--config /nonexistent/gateway.properties"
       })
   void badArgumentsGiveOneLineAndExitCode2(String commandLine) {
@@ -124,6 +131,19 @@ class GatewayCommandLineTest {
               "7",
               "--max-connections",
               "9",
+              "--max-connections-per-client",
+              "4",
+              "--max-rejected-per-client",
+              "5",
+              "--rejected-cooldown-s",
+              "6",
+              "--postmaster",
+              "admin@a.example",
+              "--tls-cert",
+              "cert.pem",
+              "--tls-key",
+              "key.pem",
+              "--require-tls",
               "--command-timeout-s",
               "11",
               "--relay-timeout-s",
@@ -155,6 +175,25 @@ class GatewayCommandLineTest {
             "tarpit=PT0.1S");
     assertThat(settings.limits())
         .isEqualTo(
-            new GatewaySettings.Limits(5000, 7, 9, Duration.ofSeconds(11), Duration.ofSeconds(12)));
+            new GatewaySettings.Limits(
+                5000,
+                7,
+                9,
+                4,
+                5,
+                Duration.ofSeconds(6),
+                Duration.ofSeconds(11),
+                Duration.ofSeconds(12)));
+    assertThat(settings.postmaster()).isEqualTo("admin@a.example");
+    assertThat(settings.tls())
+        .hasValue(new GatewaySettings.Tls(Path.of("cert.pem"), Path.of("key.pem"), true));
+  }
+
+  @Test
+  void readmeListsEveryOptionAsHelpDoes() throws Exception {
+    String readme = Files.readString(Path.of("..", "README.md"), StandardCharsets.UTF_8);
+    for (String line : GatewaySettings.OPTIONS.lines().toList()) {
+      assertThat(readme).as("README.md's gateway section").contains(line);
+    }
   }
 }

@@ -51,6 +51,11 @@ class GatewayLoadTest {
             String.valueOf(RECIPIENTS),
             "--max-connections",
             String.valueOf(CLIENTS * 2),
+            // all clients come from 127.0.0.1, half their recipients are unknown: no edge limits
+            "--max-connections-per-client",
+            String.valueOf(CLIENTS),
+            "--max-rejected-per-client",
+            String.valueOf(CLIENTS * RECIPIENTS),
             "--max-sessions",
             String.valueOf(MAX_SESSIONS),
             "--probe-method",

@@ -5,8 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,34 +29,18 @@ class GatewayProcessTest {
                   Thread.sleep(1000); // the backend takes its time: SIGTERM arrives meanwhile
                   return "250 2.0.0 queued\r\n";
                 }))) {
-      int port;
-      try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        port = socket.getLocalPort();
-      }
-      Process gateway =
-          new ProcessBuilder(
-                  Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  Gateway.class.getName(),
-                  "--listen",
-                  "127.0.0.1:" + port,
-                  "--backend",
-                  "127.0.0.1:" + backend.port(),
-                  "--domain",
-                  "example.com",
-                  "--bypass",
-                  "",
-                  "--bypass-backend",
-                  "false")
-              .redirectErrorStream(true)
-              .redirectOutput(log.toFile())
-              .start();
-      try {
-        await()
-            .atMost(Duration.ofSeconds(20))
-            .until(() -> Files.readString(log).contains("listening on"));
-        try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+      try (GatewayProcess gateway =
+          GatewayProcess.fromClassPath(
+              log,
+              "--backend",
+              "127.0.0.1:" + backend.port(),
+              "--domain",
+              "example.com",
+              "--bypass",
+              "",
+              "--bypass-backend",
+              "false")) {
+        try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
           client.readReply();
           client.send("EHLO client.test");
           client.send("MAIL FROM:<you@example.net>");
@@ -67,17 +49,15 @@ class GatewayProcessTest {
           client.sendRaw("Subject: sigterm\r\n\r\nhello\r\n.\r\n");
           assertThat(inData.await(10, TimeUnit.SECONDS)).isTrue();
 
-          gateway.destroy(); // SIGTERM
+          gateway.process().destroy(); // SIGTERM
 
           assertThat(client.readReply()).isEqualTo("250 Ok");
         }
-        assertThat(gateway.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(gateway.process().waitFor(30, TimeUnit.SECONDS)).isTrue();
         await()
             .atMost(Duration.ofSeconds(5))
             .until(() -> Files.readString(log).contains("gateway stopped"));
         assertThat(backend.received()).contains("hello\r\n.\r\n");
-      } finally {
-        gateway.destroyForcibly();
       }
     }
   }

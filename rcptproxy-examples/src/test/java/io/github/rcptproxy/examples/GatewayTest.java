@@ -97,7 +97,8 @@ class GatewayTest {
   }
 
   @Test
-  void relayedMailArrivesByteIdenticalAndOnlyForAcceptedRecipients() throws Exception {
+  void relayedMailArrivesByteIdenticalBelowItsReceivedHeaderAndOnlyForAcceptedRecipients()
+      throws Exception {
     Wiser backend = wiser();
     RunningGateway gateway = gateway(backend.getServer().getPortAllocated(), "--no-disconnect");
     String message =
@@ -119,7 +120,9 @@ class GatewayTest {
     assertThat(backend.getMessages()).hasSize(2); // Wiser keeps one copy per recipient
     for (WiserMessage received : backend.getMessages()) {
       assertThat(received.getEnvelopeSender()).isEqualTo("you@example.net");
-      assertThat(new String(received.getData(), StandardCharsets.UTF_8)).isEqualTo(message);
+      String data = new String(received.getData(), StandardCharsets.UTF_8);
+      assertThat(data).startsWith("Received: from client.test ([127.0.0.1])\r\n");
+      assertThat(data.substring(data.indexOf("\r\nFrom: ") + 2)).isEqualTo(message);
     }
     assertThat(backend.getMessages())
         .extracting(WiserMessage::getEnvelopeReceiver)
@@ -137,27 +140,31 @@ class GatewayTest {
   }
 
   @Test
-  void backendRejectingTheMessageIsPassedToTheClient() throws Exception {
-    ScriptedSmtpServer backend = backendAnsweringDataWith("554 5.6.0 Message content rejected\r\n");
+  void backendRejectingTheMessageGivesTheClientItsCodeButNotItsText() throws Exception {
+    ScriptedSmtpServer backend =
+        backendAnsweringDataWith(
+            "554 5.7.1 rejected by spamd on mx-internal-7.corp.local [10.9.8.7]\r\n");
     RunningGateway gateway = gateway(backend.port());
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
       assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
       client.send("DATA");
       assertThat(client.send("Subject: x\r\n\r\nbody\r\n."))
-          .isEqualTo("554 5.6.0 Message content rejected");
+          .isEqualTo("554 5.7.1 Message rejected");
     }
   }
 
   @Test
   void backendTemporaryFailureAtDataIsATemporaryFailureForTheClient() throws Exception {
-    ScriptedSmtpServer backend = backendAnsweringDataWith("451 4.3.0 Queue full\r\n");
+    ScriptedSmtpServer backend =
+        backendAnsweringDataWith("451 4.3.0 Queue full on mx-internal-7.corp.local\r\n");
     RunningGateway gateway = gateway(backend.port());
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
       client.send("RCPT TO:<alice@example.com>");
       client.send("DATA");
-      assertThat(client.send("Subject: x\r\n\r\nbody\r\n.")).isEqualTo("451 4.3.0 Queue full");
+      assertThat(client.send("Subject: x\r\n\r\nbody\r\n."))
+          .isEqualTo("451 4.3.0 Message not accepted now, try again later");
     }
   }
 

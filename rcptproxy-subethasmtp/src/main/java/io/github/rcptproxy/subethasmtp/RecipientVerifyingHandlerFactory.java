@@ -25,9 +25,11 @@ import org.subethamail.smtp.MessageHandlerFactory;
  * }</pre>
  *
  * <p>The wrapped handler's {@code recipient} is called only for recipients that are accepted
- * (verified, bypassed, or accepted unverified by the policy); {@code from}, {@code data} and {@code
- * done} pass through unchanged. Wrappers compose: wrapping a wrapped factory verifies with the
- * outer one first. Thread-safe, as SubEthaSMTP needs; the verifiers stay the caller's to close.
+ * (verified, bypassed, or accepted unverified by the policy), and for {@code <postmaster>} without
+ * a domain, which RFC 5321 §4.5.1 says must be accepted: it goes to the wrapped handler unverified,
+ * to route it. {@code from}, {@code data} and {@code done} pass through unchanged. Wrappers
+ * compose: wrapping a wrapped factory verifies with the outer one first. Thread-safe, as
+ * SubEthaSMTP needs; the verifiers stay the caller's to close.
  */
 public final class RecipientVerifyingHandlerFactory implements MessageHandlerFactory {
   private final MessageHandlerFactory delegate;

@@ -37,6 +37,11 @@ final class VerifyingMessageHandler implements MessageHandler {
 
   @Override
   public void recipient(String recipient) throws RejectException {
+    if (recipient.equalsIgnoreCase("postmaster")) {
+      // RFC 5321 4.5.1: must be accepted without a domain; the wrapped handler knows where it goes.
+      delegate.recipient(recipient);
+      return;
+    }
     int at = recipient.lastIndexOf('@');
     if (at < 0) {
       throw new RejectException(501, "5.1.3 Bad recipient address syntax");

@@ -114,6 +114,17 @@ class RecipientVerifyingHandlerFactoryTest {
   }
 
   @Test
+  void postmasterWithoutDomainGoesToTheUserHandlerUnverified() throws Exception {
+    FrontServer front = front(verifyEveryone().build());
+    try (SmtpClient client = front.client()) {
+      client.send("MAIL FROM:<sender@client.test>");
+      assertThat(client.send("RCPT TO:<Postmaster>")).startsWith("250"); // RFC 5321 4.5.1
+    }
+    assertThat(verifier.stats().verifications()).isZero();
+    assertThat(user.recipients).containsExactly("Postmaster");
+  }
+
+  @Test
   void bypassedClientSkipsVerification() throws Exception {
     FrontServer front =
         front(

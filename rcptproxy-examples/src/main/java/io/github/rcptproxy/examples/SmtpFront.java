@@ -1,0 +1,294 @@
+package io.github.rcptproxy.examples;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.subethamail.smtp.DropConnectionException;
+import org.subethamail.smtp.MessageContext;
+import org.subethamail.smtp.MessageHandler;
+import org.subethamail.smtp.MessageHandlerFactory;
+import org.subethamail.smtp.RejectException;
+import org.subethamail.smtp.TooMuchDataException;
+import org.subethamail.smtp.internal.server.Command;
+import org.subethamail.smtp.internal.server.CommandException;
+import org.subethamail.smtp.internal.server.CommandHandler;
+import org.subethamail.smtp.internal.server.HelpMessage;
+import org.subethamail.smtp.internal.server.RequireTLSCommandWrapper;
+import org.subethamail.smtp.server.SMTPServer;
+import org.subethamail.smtp.server.Session;
+import org.subethamail.smtp.server.SessionHandler;
+
+/**
+ * The gateway's rules for its clients, put into SubEthaSMTP's command loop: one deadline per
+ * command line and one per message, limits per client address, MAIL and RCPT parameters checked
+ * against what was advertised (nothing is added on the client's behalf later), and a BDAT that
+ * never takes an early end of input for the end of a message. SubEthaSMTP 7.2 has no public hook
+ * for commands, so its command table is wrapped in place; the dependency is pinned.
+ */
+final class SmtpFront implements SessionHandler {
+  private static final Logger LOG = LoggerFactory.getLogger(SmtpFront.class);
+
+  private final Duration commandTimeout;
+  private final Duration messageTimeout;
+  private final ClientLimits limits;
+  private final String gatewayName;
+  private final Map<MessageContext, Client> clients = new ConcurrentHashMap<>();
+
+  /** What the front knows about one connection. */
+  private static final class Client {
+    final DeadlineSocket socket;
+    final AtomicInteger messages = new AtomicInteger();
+    volatile boolean esmtp;
+    volatile boolean smtputf8;
+    volatile boolean eightBitMime;
+
+    Client(DeadlineSocket socket) {
+      this.socket = socket;
+    }
+  }
+
+  SmtpFront(
+      Duration commandTimeout, Duration messageTimeout, ClientLimits limits, String gatewayName) {
+    this.commandTimeout = commandTimeout;
+    this.messageTimeout = messageTimeout;
+    this.limits = limits;
+    this.gatewayName = gatewayName;
+  }
+
+  /** Puts the rules in front of every command of {@code server}, and BDAT in place of its own. */
+  void install(SMTPServer server) {
+    CommandHandler commands = server.getCommandHandler();
+    commands.addCommand(new RequireTLSCommandWrapper(new BdatCommand()));
+    for (String verb : List.copyOf(commands.getVerbs())) {
+      commands.addCommand(ruled(commands.getCommand(verb)));
+    }
+  }
+
+  @Override
+  public SessionAcceptance accept(Session session) {
+    InetAddress address = session.getRemoteAddress().getAddress();
+    Optional<String> refusal = limits.admit(address);
+    if (refusal.isPresent()) {
+      LOG.info("{} refused: {}", address.getHostAddress(), refusal.get());
+      return SessionAcceptance.failure(421, refusal.get());
+    }
+    Socket socket = session.getSocket();
+    if (!(socket instanceof DeadlineSocket deadlineSocket)) {
+      limits.release(address);
+      throw new IllegalStateException("the server must be built with DeadlineSocket.Server");
+    }
+    deadlineSocket.deadlineIn(commandTimeout);
+    clients.put(session, new Client(deadlineSocket));
+    return SessionAcceptance.success();
+  }
+
+  @Override
+  public void onSessionEnd(Session session) {
+    if (clients.remove(session) != null) {
+      limits.release(session.getRemoteAddress().getAddress());
+    }
+  }
+
+  /**
+   * Counts the recipients the wrapped handlers refuse permanently; after too many from one address
+   * in a minute the client is told {@code 421} and hung up on, and refused for the cool-down.
+   */
+  MessageHandlerFactory countingRejections(MessageHandlerFactory factory) {
+    return context -> {
+      MessageHandler handler = factory.create(context);
+      return new MessageHandler() {
+        @Override
+        public void from(String from) throws RejectException {
+          handler.from(from);
+        }
+
+        @Override
+        public void recipient(String recipient) throws RejectException {
+          try {
+            handler.recipient(recipient);
+          } catch (RejectException e) {
+            InetAddress address = address(context);
+            if (e.getCode() >= 500 && limits.rejected(address)) {
+              LOG.info("{} hung up on: too many rejected recipients", address.getHostAddress());
+              throw new DropConnectionException(
+                  421, "4.7.0 Too many rejected recipients from your address, try again later");
+            }
+            throw e;
+          }
+        }
+
+        @Override
+        public String data(InputStream data)
+            throws RejectException, TooMuchDataException, IOException {
+          return handler.data(data);
+        }
+
+        @Override
+        public void done() {
+          handler.done();
+        }
+      };
+    };
+  }
+
+  /** The client's declared MAIL parameters and its trace, for the message being received. */
+  Envelope envelope(MessageContext context, String from, List<String> recipients) {
+    Client client = clients.get(context);
+    Session session = (Session) context;
+    Optional<Trace.Tls> tls =
+        session.getSocket() instanceof SSLSocket ssl
+            ? Optional.of(
+                new Trace.Tls(ssl.getSession().getProtocol(), ssl.getSession().getCipherSuite()))
+            : Optional.empty();
+    Trace trace =
+        new Trace(
+            address(context),
+            context.getHelo(),
+            client.esmtp,
+            tls,
+            client.smtputf8,
+            session.getSessionId() + "." + client.messages.incrementAndGet(),
+            gatewayName);
+    return new Envelope(from, recipients, client.smtputf8, client.eightBitMime, trace);
+  }
+
+  /**
+   * The message was refused before all of it was read, maybe after the backend took the message's
+   * time: the rest gets one command timeout to arrive, and is thrown away.
+   */
+  void drainIn(MessageContext context) {
+    clients.get(context).socket.deadlineIn(commandTimeout);
+  }
+
+  /** The client's address; SubEthaSMTP's sessions are always on IP sockets. */
+  private static InetAddress address(MessageContext context) {
+    return ((InetSocketAddress) context.getRemoteAddress()).getAddress();
+  }
+
+  private Command ruled(Command command) {
+    String verb = command.getName();
+    boolean message = verb.equals("DATA") || verb.equals("BDAT");
+    return new Command() {
+      @Override
+      public void execute(String line, Session session)
+          throws IOException, DropConnectionException {
+        Client client = clients.get(session);
+        client.socket.deadlineIn(message ? messageTimeout : commandTimeout);
+        try {
+          if (allowed(verb, line, session, client)) {
+            command.execute(line, session);
+          }
+        } finally {
+          client.socket.deadlineIn(commandTimeout); // for the next command line
+        }
+      }
+
+      @Override
+      public HelpMessage getHelp() throws CommandException {
+        return command.getHelp();
+      }
+
+      @Override
+      public String getName() {
+        return verb;
+      }
+    };
+  }
+
+  /** Answers a command the front refuses itself; returns whether SubEthaSMTP may execute it. */
+  private static boolean allowed(String verb, String line, Session session, Client client)
+      throws IOException {
+    if (session.getServer().getRequireTLS() && !session.isTLSStarted()) {
+      return true; // SubEthaSMTP says 530 first, or runs EHLO, STARTTLS, NOOP or QUIT
+    }
+    switch (verb) {
+      case "EHLO" -> client.esmtp = true;
+      case "HELO", "STARTTLS" -> client.esmtp = false; // after TLS the client greets again
+      case "MAIL" -> {
+        if (session.isMailTransactionInProgress()) {
+          return true; // SubEthaSMTP says 503
+        }
+        Optional<String[]> path = path(line, "FROM:");
+        if (path.isEmpty()) {
+          return true; // SubEthaSMTP says 501
+        }
+        boolean smtputf8 = false;
+        boolean eightBitMime = false;
+        for (String parameter : parameters(path.get()[1])) {
+          String upper = parameter.toUpperCase(Locale.ROOT);
+          if (!client.esmtp) {
+            return refuse(session, "555 5.5.4 MAIL parameters need EHLO");
+          } else if (upper.equals("SMTPUTF8")) {
+            smtputf8 = true;
+          } else if (upper.equals("BODY=8BITMIME")) {
+            eightBitMime = true;
+          } else if (!upper.equals("BODY=7BIT") && !upper.matches("SIZE=\\d{1,18}")) {
+            return refuse(session, "555 5.5.4 Unsupported MAIL parameter");
+          }
+        }
+        if (!smtputf8 && !isAscii(path.get()[0])) {
+          return refuse(session, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
+        }
+        client.smtputf8 = smtputf8;
+        client.eightBitMime = eightBitMime;
+      }
+      case "RCPT" -> {
+        Optional<String[]> path = path(line, "TO:");
+        if (path.isEmpty() || !session.isMailTransactionInProgress()) {
+          return true; // SubEthaSMTP says 501 or 503
+        }
+        if (!parameters(path.get()[1]).isEmpty()) {
+          return refuse(session, "555 5.5.4 Unsupported RCPT parameter");
+        }
+        if (!client.smtputf8 && !isAscii(path.get()[0])) {
+          return refuse(session, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+        }
+      }
+      default -> {
+        // no rules of the front's own
+      }
+    }
+    return true;
+  }
+
+  private static boolean refuse(Session session, String reply) throws IOException {
+    session.sendResponse(reply);
+    return false;
+  }
+
+  /**
+   * The path of {@code MAIL FROM:} or {@code RCPT TO:} and the rest of the line, if well-formed.
+   */
+  private static Optional<String[]> path(String line, String keyword) {
+    String args = line.length() > 4 ? line.substring(4).strip() : "";
+    if (!args.toUpperCase(Locale.ROOT).startsWith(keyword)) {
+      return Optional.empty();
+    }
+    String rest = args.substring(keyword.length()).strip();
+    int end = rest.startsWith("<") ? rest.indexOf('>') + 1 : rest.indexOf(' ');
+    if (end <= 0) {
+      end = rest.length();
+    }
+    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end).strip()});
+  }
+
+  private static List<String> parameters(String rest) {
+    return rest.isEmpty() ? List.of() : List.of(rest.split(" +"));
+  }
+
+  private static boolean isAscii(String text) {
+    return text.chars().allMatch(c -> c < 0x80);
+  }
+}

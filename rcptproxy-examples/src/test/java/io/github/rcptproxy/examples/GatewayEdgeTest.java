@@ -1,0 +1,383 @@
+package io.github.rcptproxy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The gateway as the internet meets it: clients from a verified (not bypassed) address that cut
+ * messages short, trickle, send what they did not declare, or address the postmaster; backends that
+ * accept and then misbehave or talk about their internals. Prints one row per behaviour for the
+ * README's reliability and security tables.
+ */
+class GatewayEdgeTest {
+  private static final String BODY = "Subject: edge\r\n\r\n" + "x".repeat(100) + "\r\n";
+
+  private final List<AutoCloseable> resources = new ArrayList<>();
+
+  @BeforeAll
+  static void header() {
+    System.out.println("| at the edge | client saw | backend |");
+  }
+
+  @AfterAll
+  static void footer() {
+    System.out.println();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (AutoCloseable resource : resources) {
+      resource.close();
+    }
+  }
+
+  private ScriptedSmtpServer backend(EsmtpBackend script) {
+    ScriptedSmtpServer backend = script.start();
+    resources.add(backend);
+    return backend;
+  }
+
+  private RunningGateway gateway(ScriptedSmtpServer backend, String... extra) {
+    RunningGateway gateway = TestGateway.start(backend.port(), "example.com", extra);
+    resources.add(0, gateway);
+    return gateway;
+  }
+
+  private static EdgeClient inTransaction(RunningGateway gateway, String recipient)
+      throws Exception {
+    EdgeClient client = EdgeClient.connect(gateway.port());
+    assertThat(client.reply()).startsWith("220");
+    assertThat(client.send("EHLO client.test")).startsWith("250");
+    assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
+    assertThat(client.send("RCPT TO:<" + recipient + ">")).startsWith("250");
+    return client;
+  }
+
+  private static void row(String behaviour, String client, String backend) {
+    System.out.printf("| %s | `%s` | %s |%n", behaviour, client, backend);
+  }
+
+  static Stream<Arguments> truncatedChunks() {
+    return Stream.of(
+        Arguments.of("BDAT 5000 LAST, 80 bytes, then end of input", "BDAT 5000 LAST"),
+        Arguments.of("BDAT 5000, 80 bytes, then end of input", "BDAT 5000"),
+        Arguments.of(
+            "BDAT 99999999999 LAST, 80 bytes, then end of input", "BDAT 99999999999 LAST"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("truncatedChunks")
+  void truncatedChunkIsNeverDelivered(String behaviour, String bdat) throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String replies;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw(bdat + "\r\n" + BODY.substring(0, 80));
+      client.halfClose();
+      replies = client.rest();
+    }
+    assertThat(replies).doesNotContain("250");
+    await()
+        .pollDelay(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> gateway.verifier().stats().sessionsActive() == 0);
+    assertThat(backend.received()).doesNotContain("\r\n.\r\n");
+    row(behaviour, replies.isEmpty() ? "connection closed" : replies, "nothing delivered");
+  }
+
+  @Test
+  void chunkedMessageIsDeliveredWhole() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    byte[] body = BODY.getBytes(StandardCharsets.US_ASCII);
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT 20\r\n");
+      client.raw(Arrays.copyOfRange(body, 0, 20));
+      assertThat(client.reply()).startsWith("250");
+      client.raw("BDAT " + (body.length - 20) + " LAST\r\n");
+      client.raw(Arrays.copyOfRange(body, 20, body.length));
+      assertThat(client.reply()).startsWith("250");
+      assertThat(client.send("QUIT")).startsWith("221");
+    }
+    assertThat(backend.received()).contains(BODY + ".\r\n");
+  }
+
+  @Test
+  void chunkOverTheSizeLimitIsRefusedUnread() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend, "--max-message-size", "1000");
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      assertThat(client.send("BDAT 1001 LAST")).startsWith("552 5.3.4");
+      assertThat(client.reply()).isNull();
+    }
+    assertThat(backend.received()).doesNotContain("DATA");
+  }
+
+  static Stream<Arguments> backendsMisbehavingAfterTheirFinal250() {
+    return Stream.of(
+        Arguments.of("backend hangs up after its final 250", EsmtpBackend.After.HANG_UP),
+        Arguments.of(
+            "backend ignores QUIT after its final 250", EsmtpBackend.After.IGNORE_EVERYTHING));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("backendsMisbehavingAfterTheirFinal250")
+  void backendsFinal250IsTheClients250(String behaviour, EsmtpBackend.After after)
+      throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved().then(after));
+    RunningGateway gateway = gateway(backend, "--relay-timeout-s", "1");
+    String reply;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.send("DATA");
+      reply = client.send(BODY + ".");
+    }
+    assertThat(reply).startsWith("250");
+    assertThat(backend.count("\r\n.\r\n")).isEqualTo(1);
+    row(behaviour, reply, "one copy");
+  }
+
+  static Stream<Arguments> backendsTalkingAboutTheirInternals() {
+    String internal = " rejected by spamd on mx-internal-7.corp.local [10.9.8.7]";
+    EsmtpBackend ok = EsmtpBackend.wellBehaved();
+    return Stream.of(
+        Arguments.of("backend greets with 554", ok.withGreeting("554 5.3.2" + internal), "451 "),
+        Arguments.of("backend refuses MAIL", ok.withMail("553 5.7.1" + internal), "553 5.7.1 "),
+        Arguments.of(
+            "backend defers the message", ok.withEndOfData("452 4.3.1" + internal), "452 4.3.1 "),
+        Arguments.of(
+            "backend refuses the message", ok.withEndOfData("554 5.7.1" + internal), "554 5.7.1 "));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("backendsTalkingAboutTheirInternals")
+  void backendInternalsNeverReachTheClient(String behaviour, EsmtpBackend script, String expected)
+      throws Exception {
+    ScriptedSmtpServer backend = backend(script);
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.send("DATA");
+      reply = client.send(BODY + ".");
+    }
+    assertThat(reply).startsWith(expected).doesNotContain("corp", "10.9", "spamd");
+    row(behaviour, reply, "its text only in the gateway's log");
+  }
+
+  static Stream<Arguments> lookalikeDomains() {
+    return Stream.of(
+        Arguments.of("fullwidth domain", "user1@ｅｘａｍｐｌｅ.com"),
+        Arguments.of("ideographic full stop", "user1@example。com"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("lookalikeDomains")
+  void theAddressRelayedIsTheCanonicalOneThatWasVerified(String behaviour, String recipient)
+      throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net> SMTPUTF8");
+      assertThat(client.send("RCPT TO:<" + recipient + ">")).startsWith("250");
+      client.send("DATA");
+      reply = client.send(BODY + ".");
+    }
+    assertThat(reply).startsWith("250");
+    String relayed =
+        new String(
+            backend.received().getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+    assertThat(relayed).contains("RCPT TO:<user1@example.com>").doesNotContain(recipient);
+    row(behaviour + " with SMTPUTF8", reply, "`RCPT TO:<user1@example.com>`");
+  }
+
+  @Test
+  void trickledCommandLineIsCutAtTheCommandTimeout() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend, "--command-timeout-s", "1");
+    ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
+    resources.add(trickle::shutdownNow);
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      long start = System.nanoTime();
+      trickle.scheduleAtFixedRate(() -> send(client, "E"), 0, 200, TimeUnit.MILLISECONDS);
+      String reply = client.reply();
+      Duration cut = Duration.ofNanos(System.nanoTime() - start);
+      assertThat(reply).startsWith("421");
+      assertThat(cut).isBetween(Duration.ofMillis(900), Duration.ofMillis(1900));
+      row(
+          "a command line trickled a byte per 200 ms",
+          reply,
+          "cut after " + cut.toMillis() + " ms");
+    }
+  }
+
+  @Test
+  void dataAtOneBytePerSecondIsCutAtTheRelayTimeoutAndNothingIsDelivered() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend, "--relay-timeout-s", "2");
+    ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
+    resources.add(trickle::shutdownNow);
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      assertThat(client.send("DATA")).startsWith("354");
+      long start = System.nanoTime();
+      trickle.scheduleAtFixedRate(() -> send(client, "x"), 0, 1, TimeUnit.SECONDS);
+      String reply = client.reply();
+      Duration cut = Duration.ofNanos(System.nanoTime() - start);
+      assertThat(reply).startsWith("421");
+      assertThat(cut).isBetween(Duration.ofMillis(1900), Duration.ofMillis(3000));
+      assertThat(client.reply()).isNull();
+      row("DATA at 1 byte/s, relay-timeout-s 2", reply, "cut after " + cut.toMillis() + " ms");
+    }
+    assertThat(backend.received()).doesNotContain("\r\n.\r\n");
+  }
+
+  private static void send(EdgeClient client, String text) {
+    try {
+      client.raw(text);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // the gateway hung up: the trickle stops
+    }
+  }
+
+  @Test
+  void postmasterWithoutDomainIsAcceptedAndGoesToThePrimaryDomain() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String rcpt;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+      rcpt = client.send("RCPT TO:<Postmaster>");
+      client.send("DATA");
+      assertThat(client.send(BODY + ".")).startsWith("250");
+    }
+    assertThat(rcpt).startsWith("250");
+    assertThat(backend.received()).contains("RCPT TO:<postmaster@example.com>");
+    row("`RCPT TO:<Postmaster>`", rcpt, "`RCPT TO:<postmaster@example.com>`");
+  }
+
+  @Test
+  void postmasterGoesWhereTheAdminSays() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend, "--postmaster", "hostmaster@example.com");
+    try (EdgeClient client = inTransaction(gateway, "postmaster")) {
+      client.send("DATA");
+      assertThat(client.send(BODY + ".")).startsWith("250");
+    }
+    assertThat(backend.received()).contains("RCPT TO:<hostmaster@example.com>");
+  }
+
+  static Stream<Arguments> undeclaredEnvelopes() {
+    return Stream.of(
+        Arguments.of(
+            "non-ASCII sender without SMTPUTF8",
+            "EHLO client.test",
+            "MAIL FROM:<jörg@example.net>",
+            "553 5.6.7"),
+        Arguments.of(
+            "SMTPUTF8 after plain HELO",
+            "HELO client.test",
+            "MAIL FROM:<you@example.net> SMTPUTF8",
+            "555 5.5.4"),
+        Arguments.of(
+            "BODY=8BITMIME after plain HELO",
+            "HELO client.test",
+            "MAIL FROM:<you@example.net> BODY=8BITMIME",
+            "555 5.5.4"),
+        Arguments.of(
+            "unknown MAIL parameter",
+            "EHLO client.test",
+            "MAIL FROM:<you@example.net> RET=HDRS",
+            "555 5.5.4"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("undeclaredEnvelopes")
+  void undeclaredSenderIsRefused(String behaviour, String hello, String mail, String expected)
+      throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send(hello);
+      reply = client.send(mail);
+    }
+    assertThat(reply).startsWith(expected);
+    row(behaviour, reply, "nothing");
+  }
+
+  @Test
+  void nonAsciiRecipientWithoutSmtputf8IsRefused() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+      reply = client.send("RCPT TO:<jörg@example.com>");
+    }
+    assertThat(reply).startsWith("553 5.6.7");
+    assertThat(backend.received()).doesNotContain("RCPT TO:<j");
+    row("non-ASCII recipient without SMTPUTF8", reply, "nothing");
+  }
+
+  @Test
+  void eightBitBodyAfterHeloIsRelayedWithoutParametersTheClientDidNotGive() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("HELO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+      client.send("RCPT TO:<alice@example.com>");
+      client.send("DATA");
+      reply = client.send("Subject: Grüße\r\n\r\nGrüße\r\n.");
+    }
+    assertThat(reply).startsWith("250");
+    assertThat(backend.received())
+        .contains("MAIL FROM:<you@example.net>\r\n") // exactly: no parameters added
+        .doesNotContain("BODY=8BITMIME");
+    row("8-bit body after plain HELO", reply, "relayed as declared: no `BODY=8BITMIME`");
+  }
+
+  @Test
+  void declaredEightBitBodyIsRelayedAsDeclared() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net> BODY=8BITMIME");
+      client.send("RCPT TO:<alice@example.com>");
+      client.send("DATA");
+      assertThat(client.send("Subject: Grüße\r\n\r\nGrüße\r\n.")).startsWith("250");
+    }
+    assertThat(backend.received()).contains("MAIL FROM:<you@example.net> BODY=8BITMIME\r\n");
+  }
+}
