@@ -1,0 +1,233 @@
+package io.github.rcptproxy.postfix;
+
+import static io.github.rcptproxy.postfix.PolicyClient.rcpt;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Requests no Postfix sends: each is answered or closed within a bound, and the server keeps
+ * answering real requests after each.
+ */
+class HostileRequestsTest {
+  final ScriptedVerifier verifier = new ScriptedVerifier(PolicyServerTest::script);
+  PolicyServer server;
+
+  @BeforeEach
+  void start() throws IOException {
+    start(Duration.ofMinutes(1));
+  }
+
+  void start(Duration idleTimeout) throws IOException {
+    server =
+        PolicyServer.builder()
+            .listen(new InetSocketAddress("127.0.0.1", 0))
+            .route("example.test", verifier, PolicyAnswers.defaults())
+            .requestTimeout(Duration.ofMillis(500))
+            .idleTimeout(idleTimeout)
+            .maxConnections(12_000)
+            .start();
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+  }
+
+  void stillServing() throws IOException {
+    try (PolicyClient client = new PolicyClient(server.address())) {
+      assertThat(client.ask(rcpt("nobody@example.test", "192.0.2.1")))
+          .isEqualTo("action=550 5.1.1 Unable to relay to nobody@example.test");
+    }
+  }
+
+  @Test
+  void requestWithoutEmptyLineIsClosedAfterTheRequestTimeout() throws IOException {
+    try (PolicyClient client = new PolicyClient(server.address())) {
+      client.write(rcpt("nobody@example.test", "192.0.2.1").replace("\n\n", "\n"));
+      long start = System.nanoTime();
+      assertThat(client.closedByServer()).isTrue();
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      System.out.printf("request without its empty line: closed after %d ms (timeout 500)%n", ms);
+      assertThat(ms).isBetween(400L, 2000L);
+    }
+    stillServing();
+  }
+
+  @Test
+  void oneMegabyteAttributeIsClosedAfter32KiB() throws Exception {
+    try (PolicyClient client = new PolicyClient(server.address())) {
+      byte[] huge =
+          ("recipient=" + "a".repeat(1 << 20) + "\n\n").getBytes(StandardCharsets.US_ASCII);
+      Thread writer =
+          new Thread(
+              () -> {
+                try {
+                  client.write(huge);
+                } catch (IOException expected) {
+                  // the server hung up in the middle
+                }
+              });
+      writer.start();
+      long start = System.nanoTime();
+      assertThat(client.closedByServer()).isTrue();
+      System.out.printf(
+          "1 MiB attribute: closed after %d ms%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+      writer.join(5000);
+    }
+    await().atMost(Duration.ofSeconds(2)).until(() -> server.connections() == 0);
+    stillServing();
+  }
+
+  @Test
+  void overLongLineWithinTheRequestLimitIsAnsweredDunno() throws IOException {
+    try (PolicyClient client = new PolicyClient(server.address())) {
+      String longLine = "ccert_subject=" + "x".repeat(RequestReader.MAX_LINE) + "\n";
+      assertThat(client.ask(longLine + rcpt("nobody@example.test", "192.0.2.1")))
+          .isEqualTo("action=DUNNO");
+      assertThat(client.ask(rcpt("nobody@example.test", "192.0.2.1"))).startsWith("action=550");
+    }
+    assertThat(verifier.asked).containsExactly("nobody@example.test");
+  }
+
+  @Test
+  void binaryIsAnsweredOrClosedWithinBounds() throws IOException {
+    Random random = new Random(14);
+    int answered = 0;
+    for (int round = 0; round < 20; round++) {
+      byte[] garbage = new byte[1 + random.nextInt(64 * 1024)];
+      random.nextBytes(garbage);
+      try (PolicyClient client = new PolicyClient(server.address())) {
+        try {
+          client.write(garbage);
+          client.write("\n\n" + rcpt("nobody@example.test", "192.0.2.1"));
+        } catch (IOException closedAlready) {
+          // over 32 KiB: the server may hang up before all of it is written
+        }
+        String answer;
+        do {
+          answer = client.answer();
+        } while ("action=DUNNO".equals(answer));
+        assertThat(answer)
+            .as("DUNNO for the garbage, then the real request's answer or the end of input")
+            .isIn(null, "action=550 5.1.1 Unable to relay to nobody@example.test");
+        if (answer != null) {
+          answered++;
+        }
+      } catch (java.net.SocketTimeoutException e) {
+        throw new AssertionError("no answer and no close within 10 s", e);
+      } catch (IOException reset) {
+        // a reset is a close
+      }
+    }
+    System.out.printf(
+        "binary: %d of 20 connections went on serving, the rest were closed%n", answered);
+    assertThat(verifier.asked).hasSize(answered).containsOnly("nobody@example.test");
+    stillServing();
+  }
+
+  @Test
+  void idleConnectionIsClosedAfterTheIdleTimeout() throws IOException {
+    server.close();
+    start(Duration.ofSeconds(1));
+    try (PolicyClient client = new PolicyClient(server.address())) {
+      assertThat(client.ask(rcpt("user1@example.test", "192.0.2.1"))).isEqualTo("action=DUNNO");
+      long start = System.nanoTime();
+      assertThat(client.closedByServer()).isTrue();
+      assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isBetween(900L, 3000L);
+    }
+  }
+
+  @Test
+  void tenThousandIdleConnectionsCostNoThreadAndTheServerKeepsServing() throws Exception {
+    int n = 10_000;
+    long limit = openFileLimit();
+    System.out.printf("open-file limit %d per process; clients in a child process%n", limit);
+    // The clients live in another JVM: this one holds only the server's 10,000 descriptors.
+    Process clients =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                IdleClients.class.getName(),
+                "127.0.0.1",
+                Integer.toString(server.address().getPort()),
+                Integer.toString(n))
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
+    int threadsBefore = ManagementFactory.getThreadMXBean().getThreadCount();
+    try {
+      String opened =
+          new java.io.BufferedReader(
+                  new java.io.InputStreamReader(clients.getInputStream(), StandardCharsets.UTF_8))
+              .readLine();
+      assertThat(opened).isEqualTo("open " + n);
+      await().atMost(Duration.ofSeconds(30)).until(() -> server.connections() == n);
+      int threadsAfter = ManagementFactory.getThreadMXBean().getThreadCount();
+      System.out.printf(
+          "threads: %d before, %d with %d idle connections%n", threadsBefore, threadsAfter, n);
+      assertThat(threadsAfter - threadsBefore).isLessThanOrEqualTo(1);
+      long start = System.nanoTime();
+      stillServing();
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      System.out.printf("a request beside %d idle connections answered in %d ms%n", n, ms);
+      assertThat(ms).isLessThan(1000);
+    } finally {
+      clients.getOutputStream().close();
+      if (!clients.waitFor(30, TimeUnit.SECONDS)) {
+        clients.destroyForcibly();
+      }
+    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> server.connections() == 0);
+  }
+
+  @Test
+  void connectionsOverTheLimitAreClosedAtOnce() throws IOException {
+    server.close();
+    server =
+        PolicyServer.builder()
+            .listen(new InetSocketAddress("127.0.0.1", 0))
+            .route("example.test", verifier, PolicyAnswers.defaults())
+            .maxConnections(3)
+            .start();
+    List<PolicyClient> clients = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        clients.add(new PolicyClient(server.address()));
+      }
+      await().atMost(Duration.ofSeconds(5)).until(() -> server.connections() == 3);
+      try (PolicyClient fourth = new PolicyClient(server.address())) {
+        assertThat(fourth.closedByServer()).isTrue();
+      }
+      assertThat(clients.get(2).ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+    } finally {
+      for (PolicyClient client : clients) {
+        client.close();
+      }
+    }
+  }
+
+  static long openFileLimit() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+      if (line.startsWith("Max open files")) {
+        return Long.parseLong(line.split("\\s+")[3]);
+      }
+    }
+    return -1;
+  }
+}
