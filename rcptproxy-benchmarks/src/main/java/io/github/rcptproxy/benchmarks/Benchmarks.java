@@ -48,6 +48,10 @@ public final class Benchmarks {
   public static void main(String[] args) throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
     List<String> options = List.of(args);
+    if (options.contains("--postfix-front")) {
+      PostfixFrontBenchmark.main(args);
+      return;
+    }
     Benchmarks benchmarks = new Benchmarks(options.contains("--quick") ? 1000 : 5000);
     System.out.printf(
         "rcptproxy benchmarks, %s, %d cores, %s, Java %s, %s%n%n",
@@ -499,7 +503,7 @@ public final class Benchmarks {
     return measurement;
   }
 
-  private static String cpuModel() {
+  static String cpuModel() {
     try {
       return Files.readAllLines(Path.of("/proc/cpuinfo")).stream()
           .filter(l -> l.startsWith("model name"))
