@@ -87,7 +87,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     if (config.sharedCache().isPresent()) {
       cache = Optional.of(new GuardedCache(config.sharedCache().get(), config.deadline()));
     } else if (config.cacheEnabled()) {
-      cache = Optional.of(new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock()));
+      cache = Optional.of(new LocalVerdictCache(config.cacheMaxEntries(), config.clock()));
     }
     return new State(
         new Backend(config, counters), cache, new DomainMemory<>(), new AtomicBoolean());

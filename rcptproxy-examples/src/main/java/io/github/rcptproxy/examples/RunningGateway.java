@@ -1,9 +1,9 @@
 package io.github.rcptproxy.examples;
 
-import io.github.rcptproxy.MicrometerMetrics;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.VerifierStats;
+import io.github.rcptproxy.micrometer.MicrometerMetrics;
 import io.github.rcptproxy.subethasmtp.DomainRoutes;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
 import io.micrometer.prometheusmetrics.PrometheusConfig;

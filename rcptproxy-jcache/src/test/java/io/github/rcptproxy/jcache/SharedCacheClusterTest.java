@@ -1,4 +1,4 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.jcache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -7,6 +7,10 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerdictCache;
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
 import java.net.InetAddress;
