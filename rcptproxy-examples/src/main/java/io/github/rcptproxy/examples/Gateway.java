@@ -45,6 +45,9 @@ public final class Gateway {
    * was started and keeps running (it is stopped by the JVM's shutdown hook).
    */
   static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+    if (Rcptproxy.isSubcommand(args)) {
+      return Rcptproxy.run(args, in, out, err);
+    }
     try {
       if (args.length > 0 && args[0].equals("verify")) {
         return new VerifyCommand(Arrays.copyOfRange(args, 1, args.length)).run(in, out);

@@ -19,6 +19,9 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * Everything the gateway is told, from the command line and from a {@code --config} properties
@@ -162,30 +165,82 @@ record GatewaySettings(
           "summary-interval-s");
 
   /**
-   * Parses a gateway command line (reading the {@code --config} file if one is named).
+   * Adds every gateway option to {@code spec}, for picocli to parse ({@link #parse}) and to list in
+   * help and completion scripts ({@code rcptproxy gateway}). The names are {@link #KNOWN}: the same
+   * in a {@code --config} file and, as {@code RCPTPROXY_NAME}, in the environment.
+   */
+  static CommandSpec addOptions(CommandSpec spec) {
+    for (String name : new java.util.TreeSet<>(KNOWN)) {
+      OptionSpec.Builder option = OptionSpec.builder("--" + name);
+      if (FLAGS.contains(name)) {
+        option.arity("0").type(boolean.class);
+      } else {
+        option.arity("1").type(List.class).auxiliaryTypes(String.class).paramLabel("VALUE");
+      }
+      spec.addOption(option.build());
+    }
+    spec.addOption(
+        OptionSpec.builder("--config").arity("1").type(String.class).paramLabel("FILE").build());
+    spec.addOption(OptionSpec.builder("--demo").arity("0").type(boolean.class).build());
+    spec.parser().overwrittenOptionsAllowed(true);
+    return spec;
+  }
+
+  /**
+   * Parses a gateway command line with picocli (reading the {@code --config} file if one is named,
+   * and {@code RCPTPROXY_*} variables from the environment: the command line wins over the
+   * environment, which wins over the file).
    *
    * @throws UsageException with a one-line message
    */
   static GatewaySettings parse(String[] args) {
+    return parse(args, System.getenv());
+  }
+
+  static GatewaySettings parse(String[] args, Map<String, String> environment) {
+    CommandLine.ParseResult parsed;
+    try {
+      parsed = new CommandLine(addOptions(CommandSpec.create())).parseArgs(args);
+    } catch (CommandLine.UnmatchedArgumentException e) {
+      String first = e.getUnmatched().isEmpty() ? "?" : e.getUnmatched().get(0);
+      throw new UsageException(
+          first.startsWith("-")
+              ? "unknown option " + first + " (try --help)"
+              : "unexpected argument '" + first + "' (try --help)");
+    } catch (CommandLine.MissingParameterException e) {
+      String option =
+          e.getMissing().isEmpty() || !(e.getMissing().get(0) instanceof OptionSpec o)
+              ? "an option"
+              : o.longestName();
+      throw new UsageException(option + " needs a value");
+    } catch (CommandLine.ParameterException e) {
+      throw new UsageException(e.getMessage());
+    }
     List<String[]> pairs = new ArrayList<>();
-    Path config = null;
-    boolean demo = false;
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (!arg.startsWith("--")) {
-        throw new UsageException("unexpected argument '" + arg + "' (try --help)");
+    for (String name : new java.util.TreeSet<>(KNOWN)) {
+      String value =
+          environment.get("RCPTPROXY_" + name.toUpperCase(Locale.ROOT).replace('-', '_'));
+      if (value != null) {
+        pairs.add(new String[] {name, value});
       }
-      String name = arg.substring(2);
-      if (name.equals("config")) {
-        config = Path.of(VerifyCommand.value(args, ++i, arg));
-      } else if (name.equals("demo")) {
-        demo = true;
-      } else if (FLAGS.contains(name)) {
+    }
+    Path config =
+        parsed.hasMatchedOption("--config")
+            ? Path.of(parsed.<String>matchedOptionValue("--config", null))
+            : Optional.ofNullable(environment.get("RCPTPROXY_CONFIG")).map(Path::of).orElse(null);
+    boolean demo = parsed.hasMatchedOption("--demo");
+    // matchedOptions() lists a repeated option once per occurrence; its value holds them all
+    for (OptionSpec option : new java.util.LinkedHashSet<>(parsed.matchedOptions())) {
+      String name = option.longestName().substring(2);
+      if (!KNOWN.contains(name)) {
+        continue;
+      }
+      if (FLAGS.contains(name)) {
         pairs.add(new String[] {name, "true"});
-      } else if (KNOWN.contains(name)) {
-        pairs.add(new String[] {name, VerifyCommand.value(args, ++i, arg)});
       } else {
-        throw new UsageException("unknown option " + arg + " (try --help)");
+        for (String value : option.<List<String>>getValue()) {
+          pairs.add(new String[] {name, value});
+        }
       }
     }
     return build(Optional.ofNullable(config), demo, pairs);
