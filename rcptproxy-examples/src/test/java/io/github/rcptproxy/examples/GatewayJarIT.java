@@ -23,6 +23,64 @@ class GatewayJarIT {
   }
 
   @Test
+  void theJarIsTheRcptproxyCommandWithHelpAndCompletion() throws Exception {
+    assertThat(GatewayProcess.runJar(dir.resolve("policy-help.log"), "policy", "--help"))
+        .startsWith("Usage: rcptproxy policy");
+    assertThat(GatewayProcess.runJar(dir.resolve("completion.log"), "generate-completion"))
+        .contains("complete -F _complete_rcptproxy");
+  }
+
+  @Test
+  void theJarRunsThePolicyServer() throws Exception {
+    int port;
+    int closed;
+    try (java.net.ServerSocket a =
+            new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        java.net.ServerSocket b =
+            new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = a.getLocalPort();
+      closed = b.getLocalPort();
+    }
+    Path log = dir.resolve("policy.log");
+    java.util.List<String> command = new java.util.ArrayList<>(GatewayProcess.java());
+    command.addAll(
+        java.util.List.of(
+            "-jar",
+            Path.of("target", "rcptproxy-gateway.jar").toString(),
+            "policy",
+            "--listen",
+            "127.0.0.1:" + port,
+            "--backend",
+            "127.0.0.1:" + closed,
+            "--on-unverified",
+            "tempfail"));
+    Process process =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(20))
+          .until(() -> java.nio.file.Files.readString(log).contains("listening on"));
+      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+        socket.setSoTimeout(10_000);
+        socket
+            .getOutputStream()
+            .write(
+                "request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient=a@example.com\n\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        byte[] answer = new byte[200];
+        int n = socket.getInputStream().read(answer);
+        assertThat(new String(answer, 0, n, java.nio.charset.StandardCharsets.US_ASCII))
+            .isEqualTo(
+                "action=DEFER_IF_PERMIT 4.4.3 Recipient verification unavailable,"
+                    + " try again later\n\n");
+      }
+    } finally {
+      process.destroy();
+      process.waitFor();
+    }
+  }
+
+  @Test
   void theJarKeepsTheReadmesPromisesAtTheEdge() throws Exception {
     Path cert = dir.resolve("cert.pem");
     Path key = dir.resolve("key.pem");

@@ -78,7 +78,7 @@ final class GatewayProcess implements AutoCloseable {
     return gateway;
   }
 
-  private static List<String> java() {
+  static List<String> java() {
     return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString());
   }
 
