@@ -66,6 +66,8 @@ public final class PolicyServer implements AutoCloseable {
   private final AtomicInteger open = new AtomicInteger();
   private final AtomicInteger refused = new AtomicInteger();
   private volatile boolean running = true;
+  private final SelectionKey listenerKey;
+  private boolean acceptPaused; // selector thread only
 
   /** One verifier with the answers for its verdicts. */
   record Route(RecipientVerifier verifier, PolicyAnswers answers) {}
@@ -76,13 +78,17 @@ public final class PolicyServer implements AutoCloseable {
     this.idleTimeoutNanos = b.idleTimeout.toNanos();
     this.requestTimeoutNanos = b.requestTimeout.toNanos();
     this.tickMillis = Math.max(10, Math.min(1000, b.requestTimeout.toMillis() / 4));
+    // The JDK sets up its socket close machinery (a socket pair) the first time a channel is
+    // closed; done now, so that it cannot fail later for want of a file descriptor and stop the
+    // server thread with an Error.
+    SocketChannel.open().close();
     this.selector = Selector.open();
     this.listener = ServerSocketChannel.open();
     try {
       listener.setOption(StandardSocketOptions.SO_REUSEADDR, true); // restart on the same port
       listener.bind(b.listen, 4096);
       listener.configureBlocking(false);
-      listener.register(selector, SelectionKey.OP_ACCEPT);
+      listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
     } catch (IOException e) {
       listener.close();
       selector.close();
@@ -147,13 +153,18 @@ public final class PolicyServer implements AutoCloseable {
             continue;
           }
           if (key.isAcceptable()) {
-            accept();
+            accept(key);
           } else {
             Connection connection = (Connection) key.attachment();
-            if (key.isReadable()) {
-              connection.read();
-            } else if (key.isWritable()) {
-              connection.pump();
+            try {
+              if (key.isReadable()) {
+                connection.read();
+              } else if (key.isWritable()) {
+                connection.pump();
+              }
+            } catch (RuntimeException e) { // a bug must cost one connection, not the server
+              LOG.error("{}: closed after an unexpected error", connection.peer, e);
+              connection.close();
             }
           }
         }
@@ -161,6 +172,10 @@ public final class PolicyServer implements AutoCloseable {
         if (now - lastSweep >= TimeUnit.MILLISECONDS.toNanos(tickMillis)) {
           lastSweep = now;
           sweep(now);
+          if (acceptPaused) {
+            acceptPaused = false;
+            listenerKey.interestOps(SelectionKey.OP_ACCEPT);
+          }
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -179,21 +194,47 @@ public final class PolicyServer implements AutoCloseable {
     }
   }
 
-  private void accept() throws IOException {
-    SocketChannel channel;
-    while ((channel = listener.accept()) != null) {
+  private void accept(SelectionKey key) {
+    while (true) {
+      SocketChannel channel;
+      try {
+        channel = listener.accept();
+      } catch (IOException e) {
+        // Out of file descriptors, typically: stop accepting until the next tick instead of
+        // spinning on a listener that stays ready.
+        LOG.warn("cannot accept connections now: {}", e.toString());
+        acceptPaused = true;
+        key.interestOps(0);
+        return;
+      }
+      if (channel == null) {
+        return;
+      }
       if (open.get() >= maxConnections) {
-        channel.close();
+        closeQuietly(channel);
         int n = refused.incrementAndGet();
         if (n == 1 || n % 1000 == 0) {
           LOG.warn("{} connection(s) refused so far: at most {} at once", n, maxConnections);
         }
         continue;
       }
-      channel.configureBlocking(false);
-      Connection connection = new Connection(channel);
-      connection.key = channel.register(selector, SelectionKey.OP_READ, connection);
-      open.incrementAndGet();
+      try {
+        channel.configureBlocking(false);
+        Connection connection = new Connection(channel);
+        connection.key = channel.register(selector, SelectionKey.OP_READ, connection);
+        open.incrementAndGet();
+      } catch (IOException e) { // the client went away already
+        LOG.debug("accepting a connection: {}", e.toString());
+        closeQuietly(channel);
+      }
+    }
+  }
+
+  private static void closeQuietly(SocketChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      // nothing to do
     }
   }
 

@@ -197,6 +197,64 @@ class HostileRequestsTest {
   }
 
   @Test
+  void runningOutOfFileDescriptorsPausesAcceptingAndTheServerRecovers() throws Exception {
+    Path prlimit = Path.of("/usr/bin/prlimit");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        Files.isExecutable(prlimit), "needs prlimit(1) to start the server with 256 descriptors");
+    Process child =
+        new ProcessBuilder(
+                prlimit.toString(),
+                "--nofile=256:256",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                PolicyServerMain.class.getName())
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
+    List<java.net.Socket> sockets = new ArrayList<>();
+    try {
+      java.io.BufferedReader lines =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+      String first = lines.readLine();
+      assertThat(first).startsWith("port ");
+      InetSocketAddress address =
+          new InetSocketAddress("127.0.0.1", Integer.parseInt(first.substring(5)));
+      // More connections than the server has descriptors: the kernel queues them, the server
+      // cannot accept them all.
+      for (int i = 0; i < 400; i++) {
+        java.net.Socket socket = new java.net.Socket();
+        socket.connect(address, 5000);
+        sockets.add(socket);
+      }
+      for (java.net.Socket socket : sockets) {
+        socket.close();
+      }
+      sockets.clear();
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .ignoreExceptions()
+          .until(
+              () -> {
+                try (PolicyClient client = new PolicyClient(address)) {
+                  return client
+                      .ask(rcpt("nobody@example.test", "192.0.2.1"))
+                      .equals("action=550 5.1.1 Unable to relay to nobody@example.test");
+                }
+              });
+      assertThat(child.isAlive()).isTrue();
+    } finally {
+      for (java.net.Socket socket : sockets) {
+        socket.close();
+      }
+      child.getOutputStream().close();
+      if (!child.waitFor(20, TimeUnit.SECONDS)) {
+        child.destroyForcibly();
+      }
+    }
+  }
+
+  @Test
   void connectionsOverTheLimitAreClosedAtOnce() throws IOException {
     server.close();
     server =
