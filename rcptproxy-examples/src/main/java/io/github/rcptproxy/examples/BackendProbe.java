@@ -178,18 +178,20 @@ final class BackendProbe {
   private Limit limit(Session s, int max, java.util.function.Supplier<String> command)
       throws IOException {
     long fastest = Long.MAX_VALUE;
+    String last = "none";
     for (int n = 1; n <= max; n++) {
       long start = System.nanoTime();
       String reply;
       try {
         reply = s.command(command.get());
       } catch (IOException ended) {
-        return new Limit(n - 1, "hangs up");
+        return new Limit(n - 1, "hangs up (last reply: " + last + ")");
       }
       long took = System.nanoTime() - start;
       if (reply == null) {
-        return new Limit(n - 1, "hangs up");
+        return new Limit(n - 1, "hangs up (last reply: " + last + ")");
       }
+      last = reply;
       if (reply.startsWith("421") || reply.startsWith("554")) {
         return new Limit(n - 1, "ends the session (" + reply + ")");
       }
@@ -234,7 +236,7 @@ final class BackendProbe {
     if (r.vrfyHonest() && r.vrfys().found()) {
       lines.add(
           "--max-vrfy-per-session "
-              + Math.max(1, r.vrfys().afterCommands() - 10)
+              + Math.max(1, r.vrfys().afterCommands() - Math.max(1, r.vrfys().afterCommands() / 10))
               + " # it "
               + r.vrfys());
     }

@@ -56,7 +56,35 @@ class RcptproxyCommandLineTest {
         .containsPattern("rejections per session   delays replies by \\d+ ms after 10\\b")
         .containsPattern("VRFYs per session        delays replies by \\d+ ms after 1[01]\\d\\b")
         .contains("--probe-method vrfy")
-        .contains("--max-rejections-per-session 8");
+        .contains("--max-rejections-per-session 8")
+        .containsPattern("--max-vrfy-per-session 9\\d\\b");
+  }
+
+  @Test
+  void probeFindsEximsSenderVerificationAndWhereItHangsUp() {
+    try (io.github.rcptproxy.testing.EximBackend exim =
+        io.github.rcptproxy.testing.EximBackend.start(
+            io.github.rcptproxy.testing.EximBackend.Options.builder()
+                .senderVerify()
+                .vrfyAllowed()
+                .dropAfterFailures(5)
+                .build())) {
+      int code = run("probe", "--backend", "127.0.0.1:" + exim.port(), "--domain", "example.test");
+      System.out.print(out());
+      assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isZero();
+      assertThat(out())
+          .contains("PIPELINING               yes")
+          .contains("RCPT answers honestly    yes")
+          .contains("VRFY answers honestly    yes")
+          .contains("verifies senders         yes")
+          .contains(
+              "rejections per session   hangs up (last reply: 550 Administrative prohibition)"
+                  + " after 7")
+          .containsPattern("VRFYs per session        ends the session \\(554 .*\\) after 10\\b")
+          .contains("--probe-sender ''")
+          .contains("--max-rejections-per-session 5")
+          .contains("--max-vrfy-per-session 9");
+    }
   }
 
   @Test
