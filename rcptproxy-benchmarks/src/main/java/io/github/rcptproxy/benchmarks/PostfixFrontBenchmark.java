@@ -43,7 +43,25 @@ public final class PostfixFrontBenchmark {
       double inflowBeforeMs,
       double inflowAfterMs,
       String downFirstSeen,
-      String downCached) {}
+      String downCached,
+      String direct) {
+
+    Result withDirect(String direct) {
+      return new Result(
+          firstSeenP50,
+          firstSeenP99,
+          firstSeenUnknownReply,
+          cachedP50,
+          cachedP99,
+          aloneFirstSeenP50,
+          aloneCachedP50,
+          inflowBeforeMs,
+          inflowAfterMs,
+          downFirstSeen,
+          downCached,
+          direct);
+    }
+  }
 
   public static void main(String[] args) throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
@@ -86,6 +104,11 @@ public final class PostfixFrontBenchmark {
         ms(postfix.inflowBeforeMs) + " → " + ms(postfix.inflowAfterMs));
     row("backend down, first-seen address", policy.downFirstSeen, postfix.downFirstSeen);
     row("backend down, cached address", policy.downCached, postfix.downCached);
+    row(
+        "policy requests straight to the server, 20 connections at once, cached addresses"
+            + " (no Postfix in the way)",
+        policy.direct,
+        postfix.direct);
     System.exit(0);
   }
 
@@ -123,7 +146,10 @@ public final class PostfixFrontBenchmark {
       // production. 400 other addresses (200..399 and unknown ones), answers not counted.
       rcptLatencies(front, 200, CLIENTS, ADDRESSES / CLIENTS, null, "warm");
       rcptLatencies(front, 300, CLIENTS, ADDRESSES / CLIENTS, null, "warm");
-      return run(backend, front, inflowBefore);
+      Result result = run(backend, front, inflowBefore);
+      long[] direct = policyRequests(server.address());
+      return result.withDirect(
+          "p50 " + ms(percentile(direct, 50)) + ", p99 " + ms(percentile(direct, 99)));
     } finally {
       front.close();
       server.close();
@@ -179,7 +205,8 @@ public final class PostfixFrontBenchmark {
         inflowBefore,
         inflowAfter,
         downFirstSeen,
-        downCached);
+        downCached,
+        "—");
   }
 
   /**
@@ -226,6 +253,61 @@ public final class PostfixFrontBenchmark {
                       if (n % 2 == 1 && unknownReply != null && unknownReply[0] == null) {
                         unknownReply[0] = reply;
                       }
+                    }
+                  }
+                  return nanos;
+                }));
+      }
+      long[] all = new long[0];
+      for (Future<long[]> result : results) {
+        long[] nanos = result.get();
+        long[] joined = Arrays.copyOf(all, all.length + nanos.length);
+        System.arraycopy(nanos, 0, joined, all.length, nanos.length);
+        all = joined;
+      }
+      Arrays.sort(all);
+      return all;
+    } finally {
+      clients.shutdown();
+    }
+  }
+
+  /** 20 connections at once, 50 policy requests each for cached addresses, as Postfix asks. */
+  private static long[] policyRequests(InetSocketAddress server) throws Exception {
+    ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+    try {
+      List<Future<long[]>> results = new ArrayList<>();
+      for (int c = 0; c < CLIENTS; c++) {
+        int client = c;
+        results.add(
+            clients.submit(
+                () -> {
+                  long[] nanos = new long[50];
+                  try (java.net.Socket socket = new java.net.Socket()) {
+                    socket.connect(server, 5000);
+                    socket.setSoTimeout(10_000);
+                    socket.setTcpNoDelay(true);
+                    var out = socket.getOutputStream();
+                    var in = socket.getInputStream();
+                    byte[] answer = new byte[256];
+                    for (int i = 0; i < nanos.length; i++) {
+                      String address = PostfixBackend.known((client * 10 + i * 2) % ADDRESSES);
+                      byte[] request =
+                          ("request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient="
+                                  + address
+                                  + "\nclient_address=192.0.2.1\n\n")
+                              .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                      long start = System.nanoTime();
+                      out.write(request);
+                      int read = 0;
+                      while (read < 2 || answer[read - 1] != '\n' || answer[read - 2] != '\n') {
+                        int n = in.read(answer, read, answer.length - read);
+                        if (n < 0) {
+                          throw new IOException("policy server hung up");
+                        }
+                        read += n;
+                      }
+                      nanos[i] = System.nanoTime() - start;
                     }
                   }
                   return nanos;
