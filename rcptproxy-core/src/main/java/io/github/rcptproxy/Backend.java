@@ -32,10 +32,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A refusal becomes {@link Verdict.Rejected} only when it is about the mailbox: its enhanced
  * status code says so, or — where the backend sends none, as Exim and OpenSMTPD do — a known-good
- * address of the domain (the last one accepted there, else {@code postmaster}) is accepted in the
+ * address (the last one the backend accepted in the domain, else in any domain) is accepted in the
  * same session right after it. If that is refused too, the refusal is about the probe sender, the
  * client or the session: the session is replaced, the question asked once more on a fresh one, and
- * then answered {@link Verdict.Reason#BACKEND_REFUSED}.
+ * then answered {@link Verdict.Reason#BACKEND_REFUSED}; so is a refusal before the backend ever
+ * accepted an address (nothing to tell it by).
  */
 final class Backend implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -59,8 +60,7 @@ final class Backend implements AutoCloseable {
   /** Whether VRFY answers are trusted in a domain, and until when. */
   private final DomainMemory<VrfyTrust> vrfyTrust = new DomainMemory<>();
 
-  /** The last address the backend accepted in a domain: the control for an unclear refusal. */
-  private final DomainMemory<String> knownGood = new DomainMemory<>();
+  private final KnownGood knownGood;
 
   private volatile Instant vrfyUnsupportedUntil = Instant.MIN;
   private final AtomicBoolean senderRejectionLogged = new AtomicBoolean();
@@ -74,8 +74,10 @@ final class Backend implements AutoCloseable {
   /** A refusal that did not say what it is about, waiting for the control question. */
   private record Refusal(Question question, BackendReply reply) {}
 
-  Backend(VerifierConfig config, Counters counters, ExecutorService batchThreads) {
+  Backend(
+      VerifierConfig config, Counters counters, KnownGood knownGood, ExecutorService batchThreads) {
     this.config = config;
+    this.knownGood = knownGood;
     this.batchThreads = batchThreads;
     this.limits = new SessionLimits(config);
     if (config.backends().isEmpty()) {
@@ -88,6 +90,10 @@ final class Backend implements AutoCloseable {
 
   VerifierConfig config() {
     return config;
+  }
+
+  KnownGood knownGood() {
+    return knownGood;
   }
 
   boolean configured() {
@@ -327,7 +333,7 @@ final class Backend implements AutoCloseable {
       BackendReply reply = replies.get(i);
       switch (ReplyMeaning.of(reply)) {
         case ACCEPTED -> {
-          knownGood.put(question.domain(), question.mailbox().toString());
+          knownGood.accepted(question.domain(), question.mailbox());
           settle(question, new Verdict.Accepted(reply, deadline.elapsed()), open, verdicts);
         }
         case NO_SUCH_MAILBOX ->
@@ -395,7 +401,24 @@ final class Backend implements AutoCloseable {
       Verdict[] verdicts,
       Deadline deadline)
       throws IOException {
-    Mailbox control = control(domain);
+    Optional<Mailbox> known = knownGood.control(domain);
+    if (known.isEmpty()) {
+      for (Refusal refusal : refusals) {
+        settle(
+            refusal.question(),
+            new Verdict.Unverified(
+                Verdict.Reason.BACKEND_REFUSED,
+                "the backend has accepted no address yet, so its refusal ("
+                    + refusal.reply()
+                    + ") cannot be told from one of the probe sender, this client or the session",
+                Optional.of(refusal.reply()),
+                deadline.elapsed()),
+            open,
+            verdicts);
+      }
+      return;
+    }
+    Mailbox control = known.get();
     BackendSession.Answers answers = put(session, vrfy, List.of(control), deadline);
     BackendReply reply = answers.replies().isEmpty() ? null : answers.replies().get(0);
     if (answers.hungUp() || reply == null) {
@@ -427,7 +450,6 @@ final class Backend implements AutoCloseable {
       }
       return;
     }
-    knownGood.remove(domain); // it may no longer be good; postmaster next time
     session.teachLimits();
     throw new SessionFailure(
         Verdict.Reason.BACKEND_REFUSED,
@@ -439,15 +461,6 @@ final class Backend implements AutoCloseable {
             + "): its refusals are about the probe sender, this client or the session, not the"
             + " recipient",
         refusals.get(0).reply());
-  }
-
-  private Mailbox control(String domain) {
-    String address = knownGood.get(domain);
-    try {
-      return Mailbox.parse(address != null ? address : "postmaster@" + domain);
-    } catch (InvalidAddressException e) {
-      throw new IllegalStateException("a verified domain makes an invalid control address", e);
-    }
   }
 
   private static BackendSession.Answers put(
@@ -522,7 +535,12 @@ final class Backend implements AutoCloseable {
           case ACCEPTED -> false;
           case NO_SUCH_MAILBOX -> true;
           case UNCLEAR_REFUSAL -> {
-            BackendSession.Answers control = put(session, true, List.of(control(domain)), deadline);
+            Optional<Mailbox> knownGoodAddress = knownGood.control(domain);
+            if (knownGoodAddress.isEmpty()) {
+              yield null; // cannot tell yet
+            }
+            BackendSession.Answers control =
+                put(session, true, List.of(knownGoodAddress.get()), deadline);
             if (control.hungUp() || control.replies().isEmpty()) {
               session.teachLimits();
               throw SessionFailure.closedByBackend();

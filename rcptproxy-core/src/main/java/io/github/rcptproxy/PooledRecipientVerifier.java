@@ -31,7 +31,6 @@ import org.slf4j.LoggerFactory;
 final class PooledRecipientVerifier implements RecipientVerifier {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
-  private static final Duration THROTTLED = Duration.ofMillis(900);
 
   /** Threads and queue of verifyAsync: bounded, so a flood answers BUSY instead of piling up. */
   private static final int ASYNC_THREADS = 64;
@@ -80,7 +79,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
 
   PooledRecipientVerifier(VerifierConfig config) {
     Objects.requireNonNull(config, "config");
-    state = start(config);
+    state = start(config, new KnownGood());
     // A verification blocks on I/O, so it must not run in a shared pool; bounded, so that a flood
     // of asynchronous calls is answered BUSY rather than piling up threads.
     asyncExecutor =
@@ -99,7 +98,11 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     asyncExecutor.allowCoreThreadTimeOut(true);
   }
 
-  private State start(VerifierConfig config) {
+  /**
+   * What a configuration brings. The addresses the backend accepted are kept when the backend hosts
+   * stay the same (they are a fact about that backend), and forgotten otherwise.
+   */
+  private State start(VerifierConfig config, KnownGood knownGood) {
     Optional<VerdictCache> cache = Optional.empty();
     if (config.sharedCache().isPresent()) {
       cache = Optional.of(new GuardedCache(config.sharedCache().get(), config.deadline()));
@@ -107,7 +110,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       cache = Optional.of(new LocalVerdictCache(config.cacheMaxEntries(), config.clock()));
     }
     return new State(
-        new Backend(config, counters, batchThreads),
+        new Backend(config, counters, knownGood, batchThreads),
         cache,
         new DomainMemory<>(),
         new AtomicBoolean());
@@ -259,7 +262,12 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     State old;
     synchronized (lifecycle) {
       old = open();
-      state = start(config);
+      state =
+          start(
+              config,
+              config.backends().equals(old.config().backends())
+                  ? old.backend().knownGood()
+                  : new KnownGood());
     }
     old.cache().ifPresent(VerdictCache::invalidateAll);
     closeCache(old);
@@ -335,7 +343,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
    */
   private static void warnIfThrottled(State state, Verdict answer) {
     if (!(answer instanceof Verdict.Unverified)
-        && answer.latency().compareTo(THROTTLED) >= 0
+        && answer.latency().compareTo(SessionLimits.THROTTLED) >= 0
         && state.slowAnswerLogged().compareAndSet(false, true)) {
       LOG.warn(
           "the backend took {} ms for a definite answer ({}): it is likely throttling probes (Postfix"

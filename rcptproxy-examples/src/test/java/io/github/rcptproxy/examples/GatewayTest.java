@@ -306,6 +306,7 @@ class GatewayTest {
   private static String rejectionFor(RunningGateway gateway) throws Exception {
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
+      client.send("RCPT TO:<alice@example.com>"); // an address Wiser accepts: the control
       return client.send("RCPT TO:<nobody@example.com>");
     }
   }
