@@ -3,7 +3,6 @@ package io.github.rcptproxy.postfix;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.IDN;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -67,6 +66,7 @@ public final class PolicyServer implements AutoCloseable {
   private final AtomicInteger refused = new AtomicInteger();
   private volatile boolean running = true;
   private final SelectionKey listenerKey;
+  private final InetSocketAddress address;
   private boolean acceptPaused; // selector thread only
 
   /** One verifier with the answers for its verdicts. */
@@ -89,6 +89,7 @@ public final class PolicyServer implements AutoCloseable {
       listener.bind(b.listen, 4096);
       listener.configureBlocking(false);
       listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
+      address = (InetSocketAddress) listener.getLocalAddress();
     } catch (IOException e) {
       listener.close();
       selector.close();
@@ -104,13 +105,9 @@ public final class PolicyServer implements AutoCloseable {
     return new Builder();
   }
 
-  /** Where the server listens (the actual port when it was given as 0). */
+  /** Where the server listens (the actual port when it was given as 0), closed or not. */
   public InetSocketAddress address() {
-    try {
-      return (InetSocketAddress) listener.getLocalAddress();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return address;
   }
 
   /** Connections open now. */
@@ -143,7 +140,11 @@ public final class PolicyServer implements AutoCloseable {
         selector.select(tickMillis);
         Runnable completion;
         while ((completion = completions.poll()) != null) {
-          completion.run();
+          try {
+            completion.run();
+          } catch (RuntimeException e) { // as below: never the whole server
+            LOG.error("answering a verified request", e);
+          }
         }
         var keys = selector.selectedKeys().iterator();
         while (keys.hasNext()) {
