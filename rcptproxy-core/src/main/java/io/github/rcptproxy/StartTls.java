@@ -3,7 +3,6 @@ package io.github.rcptproxy;
 import java.io.IOException;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
-import java.security.NoSuchAlgorithmException;
 import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.List;
@@ -33,7 +32,7 @@ final class StartTls {
       this.context =
           mode == BackendTls.VERIFY
               ? config.trust().orElse(SSLContext.getDefault())
-              : trustingEveryone();
+              : TrustingEveryone.CONTEXT;
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("the JDK offers no TLS", e);
     }
@@ -73,19 +72,21 @@ final class StartTls {
   }
 
   /**
-   * Encrypts with anyone: REQUIRED and OPPORTUNISTIC protect against listening, not against MITM.
+   * Encrypts with anyone: REQUIRED and OPPORTUNISTIC protect against listening, not against a man
+   * in the middle. One context for the JVM: making one costs milliseconds (its random source).
    */
-  private static SSLContext trustingEveryone() throws NoSuchAlgorithmException {
-    try {
-      SSLContext context = SSLContext.getInstance("TLS");
-      context.init(null, new TrustManager[] {new TrustingEveryone()}, null);
-      return context;
-    } catch (java.security.KeyManagementException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
   private static final class TrustingEveryone implements X509TrustManager {
+    static final SSLContext CONTEXT;
+
+    static {
+      try {
+        CONTEXT = SSLContext.getInstance("TLS");
+        CONTEXT.init(null, new TrustManager[] {new TrustingEveryone()}, null);
+      } catch (GeneralSecurityException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) {
       // a client never asks this
