@@ -13,7 +13,14 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,10 +32,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A refusal becomes {@link Verdict.Rejected} only when it is about the mailbox: its enhanced
  * status code says so, or — where the backend sends none, as Exim and OpenSMTPD do — a known-good
- * address of the domain (the last one accepted there, else {@code postmaster}) is accepted in the
+ * address (the last one the backend accepted in the domain, else in any domain) is accepted in the
  * same session right after it. If that is refused too, the refusal is about the probe sender, the
  * client or the session: the session is replaced, the question asked once more on a fresh one, and
- * then answered {@link Verdict.Reason#BACKEND_REFUSED}.
+ * then answered {@link Verdict.Reason#BACKEND_REFUSED}; so is a refusal before the backend ever
+ * accepted an address (nothing to tell it by).
  */
 final class Backend implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -41,9 +49,13 @@ final class Backend implements AutoCloseable {
   /** Fresh sessions a verification may take after the first one failed under it. */
   private static final int MAX_RETRIES = 2;
 
+  /** How long past its deadline a batch waits for a share on another thread (it never should). */
+  private static final long JOIN_MARGIN_MILLIS = 1000;
+
   private final VerifierConfig config;
   private final SessionPool pool;
   private final SessionLimits limits;
+  private final ExecutorService batchThreads;
 
   /** VRFY where honest; LMTP servers (Dovecot: {@code 501}) are asked with RCPT only. */
   private final boolean vrfy;
@@ -51,8 +63,7 @@ final class Backend implements AutoCloseable {
   /** Whether VRFY answers are trusted in a domain, and until when. */
   private final DomainMemory<VrfyTrust> vrfyTrust = new DomainMemory<>();
 
-  /** The last address the backend accepted in a domain: the control for an unclear refusal. */
-  private final DomainMemory<String> knownGood = new DomainMemory<>();
+  private final KnownGood knownGood;
 
   private volatile Instant vrfyUnsupportedUntil = Instant.MIN;
   private final AtomicBoolean senderRejectionLogged = new AtomicBoolean();
@@ -68,8 +79,11 @@ final class Backend implements AutoCloseable {
   /** A refusal that did not say what it is about, waiting for the control question. */
   private record Refusal(Question question, BackendReply reply) {}
 
-  Backend(VerifierConfig config, Counters counters) {
+  Backend(
+      VerifierConfig config, Counters counters, KnownGood knownGood, ExecutorService batchThreads) {
     this.config = config;
+    this.knownGood = knownGood;
+    this.batchThreads = batchThreads;
     this.limits = new SessionLimits(config);
     this.vrfy =
         config.probeMethod() == ProbeMethod.VRFY && config.protocol() == BackendProtocol.SMTP;
@@ -85,6 +99,10 @@ final class Backend implements AutoCloseable {
     return config;
   }
 
+  KnownGood knownGood() {
+    return knownGood;
+  }
+
   boolean configured() {
     return pool != null;
   }
@@ -98,17 +116,19 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * Verifies the addresses within one deadline and returns their verdicts in order; empty if this
-   * backend was closed by a reconfiguration before a session could be had (the caller then asks the
-   * new one). A session that fails under a question is replaced and the question asked again on a
-   * fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
+   * Verifies the addresses within one deadline and returns their verdicts in order. An entry is
+   * null where the question was never put because this backend was closed by a reconfiguration
+   * before a session could be had: the caller asks the new one. A batch larger than one session
+   * takes is spread over several sessions at once (on the batch threads, the caller's thread taking
+   * the first share). A session that fails under a question is replaced and the question asked
+   * again on a fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
    */
-  Optional<List<Verdict>> verifyAll(List<String> addresses, Deadline deadline) {
+  List<Verdict> verifyAll(List<String> addresses, Deadline deadline) {
     Verdict[] verdicts = new Verdict[addresses.size()];
     if (pool == null) {
       Arrays.fill(
           verdicts, unverified(Verdict.Reason.NOT_CONFIGURED, "no backend configured", deadline));
-      return Optional.of(Arrays.asList(verdicts));
+      return Arrays.asList(verdicts);
     }
     List<Question> open = new ArrayList<>(verdicts.length);
     for (int i = 0; i < verdicts.length; i++) {
@@ -119,36 +139,117 @@ final class Backend implements AutoCloseable {
         verdicts[i] = unverified(Verdict.Reason.INVALID_ADDRESS, e.getMessage(), deadline);
       }
     }
+    if (open.isEmpty()) {
+      return Arrays.asList(verdicts);
+    }
+    List<List<Question>> shares = shares(open);
+    List<Share> others = new ArrayList<>(shares.size());
+    for (List<Question> share : shares.subList(1, shares.size())) {
+      others.add(Share.start(share, addresses.size(), deadline, this, batchThreads));
+    }
+    answerOnSessions(shares.get(0), verdicts, deadline);
+    for (Share share : others) {
+      share.joinInto(verdicts, deadline, this);
+    }
+    return Arrays.asList(verdicts);
+  }
+
+  /**
+   * The open questions cut into one share per session that will answer them: as many sessions as
+   * the batch needs (a session takes {@code maxRejectionsPerSession} at a time), at most {@code
+   * maxSessions}.
+   */
+  private List<List<Question>> shares(List<Question> open) {
+    int perSession = Math.max(1, limits.maxRejections());
+    int sessions = Math.min(config.maxSessions(), (open.size() + perSession - 1) / perSession);
+    List<List<Question>> shares = new ArrayList<>(sessions);
+    for (int s = 0; s < sessions; s++) {
+      shares.add(new ArrayList<>());
+    }
+    for (int i = 0; i < open.size(); i++) {
+      shares.get(i % sessions).add(open.get(i));
+    }
+    return shares;
+  }
+
+  /** One share of a batch, answered on a batch thread into a verdict array of its own. */
+  private record Share(List<Question> questions, Verdict[] verdicts, Future<?> done) {
+    static Share start(
+        List<Question> questions,
+        int size,
+        Deadline deadline,
+        Backend backend,
+        ExecutorService threads) {
+      Verdict[] verdicts = new Verdict[size];
+      List<Question> open = new ArrayList<>(questions);
+      try {
+        return new Share(
+            questions,
+            verdicts,
+            threads.submit(() -> backend.answerOnSessions(open, verdicts, deadline)));
+      } catch (RejectedExecutionException e) {
+        backend.answerOnSessions(
+            open, verdicts, deadline); // every batch thread busy: answer it here
+        return new Share(questions, verdicts, CompletableFuture.completedFuture(null));
+      }
+    }
+
+    /** Waits for the share (its every wait is bounded by the deadline) and copies its verdicts. */
+    void joinInto(Verdict[] into, Deadline deadline, Backend backend) {
+      try {
+        done.get(deadline.remaining().toMillis() + JOIN_MARGIN_MILLIS, TimeUnit.MILLISECONDS);
+        for (Question question : questions) {
+          into[question.index()] = verdicts[question.index()];
+        }
+      } catch (TimeoutException | ExecutionException e) {
+        LOG.warn("a share of a batch did not finish with its deadline", e);
+        for (Question question : questions) {
+          into[question.index()] = timeout(deadline);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        for (Question question : questions) {
+          into[question.index()] = timeout(deadline);
+        }
+      }
+    }
+  }
+
+  /**
+   * Answers the questions on as many sessions in turn as it takes, within the deadline; leaves them
+   * unanswered (null) if the pool was closed before any session could be had.
+   */
+  private void answerOnSessions(List<Question> open, Verdict[] verdicts, Deadline deadline) {
     int retries = 0;
     boolean refusedBefore = false;
     boolean borrowed = false;
     while (!open.isEmpty()) {
       if (deadline.expired()) {
-        answerAll(open, verdicts, timeout(deadline));
-        break;
+        settleAll(open, verdicts, timeout(deadline));
+        return;
       }
       BackendSession session;
       try {
         session = pool.borrow(deadline);
       } catch (NoSuchElementException e) {
-        answerAll(
+        settleAll(
             open,
             verdicts,
             unverified(
                 Verdict.Reason.BUSY, "no backend session free within the deadline", deadline));
-        break;
+        return;
       } catch (IllegalStateException e) {
         if (!borrowed) {
-          return Optional.empty();
+          return; // reconfigured: the new backend will be asked
         }
-        answerAll(
+        settleAll(
             open,
             verdicts,
             unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", deadline));
-        break;
+        return;
       } catch (Exception e) {
-        answerAll(open, verdicts, failure(e, deadline));
-        break;
+        settleAll(open, verdicts, failure(e, deadline));
+        return;
       }
       borrowed = true;
       try {
@@ -163,13 +264,12 @@ final class Backend implements AutoCloseable {
           }
           continue;
         }
-        answerAll(open, verdicts, failure(e, deadline));
-        break;
+        settleAll(open, verdicts, failure(e, deadline));
+        return;
       } finally {
         pool.release(session);
       }
     }
-    return Optional.of(Arrays.asList(verdicts));
   }
 
   /**
@@ -240,7 +340,7 @@ final class Backend implements AutoCloseable {
       BackendReply reply = replies.get(i);
       switch (ReplyMeaning.of(reply)) {
         case ACCEPTED -> {
-          knownGood.put(question.domain(), question.mailbox().toString());
+          knownGood.accepted(question.domain(), question.mailbox());
           settle(question, new Verdict.Accepted(reply, deadline.elapsed()), open, verdicts);
         }
         case NO_SUCH_MAILBOX ->
@@ -308,7 +408,24 @@ final class Backend implements AutoCloseable {
       Verdict[] verdicts,
       Deadline deadline)
       throws IOException {
-    Mailbox control = control(domain);
+    Optional<Mailbox> known = knownGood.control(domain);
+    if (known.isEmpty()) {
+      for (Refusal refusal : refusals) {
+        settle(
+            refusal.question(),
+            new Verdict.Unverified(
+                Verdict.Reason.BACKEND_REFUSED,
+                "the backend has accepted no address yet, so its refusal ("
+                    + refusal.reply()
+                    + ") cannot be told from one of the probe sender, this client or the session",
+                Optional.of(refusal.reply()),
+                deadline.elapsed()),
+            open,
+            verdicts);
+      }
+      return;
+    }
+    Mailbox control = known.get();
     BackendSession.Answers answers = put(session, vrfy, List.of(control), deadline);
     BackendReply reply = answers.replies().isEmpty() ? null : answers.replies().get(0);
     if (answers.hungUp() || reply == null) {
@@ -340,7 +457,6 @@ final class Backend implements AutoCloseable {
       }
       return;
     }
-    knownGood.remove(domain); // it may no longer be good; postmaster next time
     session.teachLimits();
     throw new SessionFailure(
         Verdict.Reason.BACKEND_REFUSED,
@@ -352,15 +468,6 @@ final class Backend implements AutoCloseable {
             + "): its refusals are about the probe sender, this client or the session, not the"
             + " recipient",
         refusals.get(0).reply());
-  }
-
-  private Mailbox control(String domain) {
-    String address = knownGood.get(domain);
-    try {
-      return Mailbox.parse(address != null ? address : "postmaster@" + domain);
-    } catch (InvalidAddressException e) {
-      throw new IllegalStateException("a verified domain makes an invalid control address", e);
-    }
   }
 
   private static BackendSession.Answers put(
@@ -387,7 +494,7 @@ final class Backend implements AutoCloseable {
     open.remove(question);
   }
 
-  private static void answerAll(List<Question> open, Verdict[] verdicts, Verdict verdict) {
+  private static void settleAll(List<Question> open, Verdict[] verdicts, Verdict verdict) {
     for (Question question : open) {
       verdicts[question.index()] = verdict;
     }
@@ -435,7 +542,12 @@ final class Backend implements AutoCloseable {
           case ACCEPTED -> false;
           case NO_SUCH_MAILBOX -> true;
           case UNCLEAR_REFUSAL -> {
-            BackendSession.Answers control = put(session, true, List.of(control(domain)), deadline);
+            Optional<Mailbox> knownGoodAddress = knownGood.control(domain);
+            if (knownGoodAddress.isEmpty()) {
+              yield null; // cannot tell yet
+            }
+            BackendSession.Answers control =
+                put(session, true, List.of(knownGoodAddress.get()), deadline);
             if (control.hungUp() || control.replies().isEmpty()) {
               session.teachLimits();
               throw SessionFailure.closedByBackend();

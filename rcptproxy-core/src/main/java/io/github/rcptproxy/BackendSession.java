@@ -55,6 +55,15 @@ final class BackendSession {
 
   private int vrfyBeforeUse;
 
+  /**
+   * How long the session lay idle before the current use. A session ended after lying idle may have
+   * met the backend's idle timeout (its {@code 421} crossing our command), which says nothing about
+   * its limits.
+   */
+  private Duration idleBeforeUse = Duration.ZERO;
+
+  private static final Duration IDLE_RACE = Duration.ofSeconds(1);
+
   private BackendSession(
       Socket socket, VerifierConfig config, SessionLimits limits, Runnable onTransactionOpened)
       throws IOException {
@@ -254,14 +263,18 @@ final class BackendSession {
   void startUse() {
     rejectionsBeforeUse = rejections;
     vrfyBeforeUse = vrfyCommands;
+    idleBeforeUse = Duration.between(lastUsed, config.clock().instant());
   }
 
   /**
    * The backend ended this session during the current use: the counts it had taken before without
-   * trouble are its limits. A session ended on its first use taught nothing.
+   * trouble are its limits. A session ended on its first use, or after lying idle, taught nothing.
    */
   void teachLimits() {
     usable = false;
+    if (idleBeforeUse.compareTo(IDLE_RACE) >= 0) {
+      return;
+    }
     if (vrfyCommands > vrfyBeforeUse && vrfyBeforeUse > 0) {
       limits.vrfyTolerated(vrfyBeforeUse);
     } else if (rejectionsBeforeUse > 0) {
@@ -292,6 +305,8 @@ final class BackendSession {
       commands.add(mailbox.command("RCPT TO:", offers("SMTPUTF8")));
     }
     this.deadline = deadline;
+    long started = System.nanoTime();
+    int rejectionsBefore = rejections;
     List<ReplyReader.Reply> replies = send(commands, first);
     if (reset) {
       transactionOpen = false;
@@ -301,7 +316,9 @@ final class BackendSession {
     if (open) {
       openTransaction(replies.get(first - 1));
     }
-    return answers(replies.subList(first, replies.size()), mailboxes.size(), false);
+    Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
+    noteThrottling(started, rejectionsBefore);
+    return answers;
   }
 
   /** Asks {@code VRFY} for each address, one at a time (VRFY is not pipelined). */
@@ -312,6 +329,8 @@ final class BackendSession {
       commands.add(mailbox.command("VRFY ", false));
     }
     this.deadline = deadline;
+    long started = System.nanoTime();
+    int rejectionsBefore = rejections;
     List<ReplyReader.Reply> replies = new ArrayList<>(commands.size());
     try {
       for (byte[] command : commands) {
@@ -319,12 +338,26 @@ final class BackendSession {
       }
     } catch (IOException e) {
       usable = false;
-      if (replies.isEmpty()) {
+      if (replies.isEmpty() || e instanceof SocketTimeoutException) {
         throw e;
       }
-      return answers(replies, mailboxes.size(), true);
     }
-    return answers(replies, mailboxes.size(), true);
+    Answers answers = answers(replies, mailboxes.size(), true);
+    noteThrottling(started, rejectionsBefore);
+    return answers;
+  }
+
+  /**
+   * A command answered slower than {@link SessionLimits#THROTTLED} after earlier rejections: the
+   * backend is throttling this session for its errors. Its answer stands; the session is replaced
+   * and the count it tolerated becomes the limit.
+   */
+  private void noteThrottling(long startedNanos, int rejectionsBefore) {
+    if (rejectionsBefore > 0
+        && System.nanoTime() - startedNanos >= SessionLimits.THROTTLED.toNanos()) {
+      usable = false;
+      limits.rejectionsTolerated(rejectionsBefore);
+    }
   }
 
   /**
@@ -338,6 +371,9 @@ final class BackendSession {
       if (vrfy) {
         vrfyCommands++;
       } else {
+        if (ReplyMeaning.tooManyRecipients(answer)) {
+          limits.recipientsTolerated(recipientsInTransaction);
+        }
         recipientsInTransaction++;
       }
       if (answer.code() == 421) {
@@ -425,7 +461,7 @@ final class BackendSession {
     return usable
         && rejections < limits.maxRejections()
         && vrfyCommands < limits.maxVrfy()
-        && recipientsInTransaction < config.maxRecipientsPerTransaction()
+        && recipientsInTransaction < limits.maxRecipients()
         && Duration.between(createdAt, now).compareTo(config.maxSessionAge()) < 0
         && Duration.between(lastUsed, now).compareTo(config.idleTimeout()) < 0;
   }
@@ -435,8 +471,7 @@ final class BackendSession {
     return Math.max(
         1,
         Math.min(
-            limits.maxRejections() - rejections,
-            config.maxRecipientsPerTransaction() - recipientsInTransaction));
+            limits.maxRejections() - rejections, limits.maxRecipients() - recipientsInTransaction));
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */
@@ -500,8 +535,8 @@ final class BackendSession {
       return replies;
     } catch (IOException e) {
       usable = false;
-      if (replies.size() <= prefix) {
-        throw e;
+      if (replies.size() <= prefix || e instanceof SocketTimeoutException) {
+        throw e; // a timeout is not a hang-up: the replies still owed are late, not refused
       }
       return replies;
     }

@@ -3,7 +3,6 @@ package io.github.rcptproxy;
 import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.atomic.LongAdder;
 
 /** What a verifier counts; outlives reconfiguration. */
@@ -67,11 +66,7 @@ final class Counters {
     } else {
       status = Health.Status.DOWN;
     }
-    return new Health(
-        status,
-        Optional.ofNullable(answer),
-        Optional.ofNullable(lastError),
-        Optional.ofNullable(errorAt));
+    return new Health(status, answer, lastError, errorAt);
   }
 
   VerifierStats snapshot(int sessionsActive, int sessionsIdle) {

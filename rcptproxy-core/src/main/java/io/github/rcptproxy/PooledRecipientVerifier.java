@@ -3,6 +3,7 @@ package io.github.rcptproxy;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
@@ -13,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +31,6 @@ import org.slf4j.LoggerFactory;
 final class PooledRecipientVerifier implements RecipientVerifier {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
-  private static final Duration THROTTLED = Duration.ofMillis(900);
 
   /** Threads and queue of verifyAsync: bounded, so a flood answers BUSY instead of piling up. */
   private static final int ASYNC_THREADS = 64;
@@ -39,6 +40,21 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   private final Counters counters = new Counters();
   private final ListenerDispatch listeners = new ListenerDispatch();
   private final ThreadPoolExecutor asyncExecutor;
+
+  /** Where the shares of a large verifyAll run; when every one is busy, the caller answers. */
+  private final ThreadPoolExecutor batchThreads =
+      new ThreadPoolExecutor(
+          0,
+          ASYNC_THREADS,
+          60,
+          TimeUnit.SECONDS,
+          new SynchronousQueue<>(),
+          task -> {
+            Thread thread = new Thread(task, "rcptproxy-batch-" + THREAD_NUMBER.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+          });
+
   private final Object lifecycle = new Object();
 
   /** Cached addresses being checked again in the background right now. */
@@ -63,7 +79,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
 
   PooledRecipientVerifier(VerifierConfig config) {
     Objects.requireNonNull(config, "config");
-    state = start(config);
+    state = start(config, new KnownGood());
     // A verification blocks on I/O, so it must not run in a shared pool; bounded, so that a flood
     // of asynchronous calls is answered BUSY rather than piling up threads.
     asyncExecutor =
@@ -82,15 +98,22 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     asyncExecutor.allowCoreThreadTimeOut(true);
   }
 
-  private State start(VerifierConfig config) {
+  /**
+   * What a configuration brings. The addresses the backend accepted are kept when the backend hosts
+   * stay the same (they are a fact about that backend), and forgotten otherwise.
+   */
+  private State start(VerifierConfig config, KnownGood knownGood) {
     Optional<VerdictCache> cache = Optional.empty();
     if (config.sharedCache().isPresent()) {
       cache = Optional.of(new GuardedCache(config.sharedCache().get(), config.deadline()));
     } else if (config.cacheEnabled()) {
-      cache = Optional.of(new CaffeineVerdictCache(config.cacheMaxEntries(), config.clock()));
+      cache = Optional.of(new LocalVerdictCache(config.cacheMaxEntries(), config.clock()));
     }
     return new State(
-        new Backend(config, counters), cache, new DomainMemory<>(), new AtomicBoolean());
+        new Backend(config, counters, knownGood, batchThreads),
+        cache,
+        new DomainMemory<>(),
+        new AtomicBoolean());
   }
 
   @Override
@@ -132,61 +155,89 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     State current = open();
     Deadline deadline = Deadline.after(current.config().deadline());
     Verdict[] verdicts = new Verdict[copy.size()];
-    boolean[] fromCache = new boolean[copy.size()];
-    List<String> asked = copy;
-    List<Integer> misses = null; // null: every address goes to the backend
-    if (current.cache().isPresent()) {
-      VerdictCache cache = current.cache().get();
-      asked = new ArrayList<>(copy.size());
-      misses = new ArrayList<>(copy.size());
-      for (int i = 0; i < copy.size(); i++) {
-        Optional<VerdictCache.CachedVerdict> hit = cache.get(cacheKey(copy.get(i)));
-        if (hit.isPresent()) {
-          verdicts[i] = fromCache(hit.get(), deadline);
-          fromCache[i] = true;
-          counters.cacheHits.increment();
-          refreshIfAgeing(current, copy.get(i), hit.get());
-        } else {
-          misses.add(i);
-          asked.add(copy.get(i));
-          counters.cacheMisses.increment();
-        }
+    BitSet fromCache = new BitSet(copy.size());
+    List<Integer> misses = new ArrayList<>(copy.size());
+    for (int i = 0; i < copy.size(); i++) {
+      Optional<VerdictCache.CachedVerdict> hit = cached(current, copy.get(i));
+      if (hit.isPresent()) {
+        verdicts[i] = fromCache(hit.get(), deadline);
+        fromCache.set(i);
+      } else {
+        misses.add(i);
       }
     }
-    if (!asked.isEmpty()) {
-      List<Verdict> answers = ask(current, asked, deadline);
+    if (!misses.isEmpty()) {
+      List<String> asked = new ArrayList<>(misses.size());
+      for (int i : misses) {
+        asked.add(copy.get(i));
+      }
+      Verdict[] answers = ask(current, asked, deadline);
       Instant now = current.config().clock().instant();
-      for (int m = 0; m < asked.size(); m++) {
-        Verdict answer = answers.get(m);
-        warnIfThrottled(current, answer);
-        verdicts[misses == null ? m : misses.get(m)] = answer;
-        counters.backendOutcome(answer, now);
-        remember(current, asked.get(m), answer);
+      for (int m = 0; m < answers.length; m++) {
+        warnIfThrottled(current, answers[m]);
+        counters.backendOutcome(answers[m], now);
+        remember(current, asked.get(m), answers[m]);
+        verdicts[misses.get(m)] = answers[m];
       }
     }
     for (int i = 0; i < copy.size(); i++) {
       verdicts[i] = unlessCatchAll(current, copy.get(i), verdicts[i], deadline);
       counters.count(verdicts[i]);
-      listeners.verified(current.config().listener(), copy.get(i), verdicts[i], fromCache[i]);
+      listeners.verified(current.config().listener(), copy.get(i), verdicts[i], fromCache.get(i));
       if (LOG.isDebugEnabled()) {
         LOG.debug(
             "{} {}{} in {} ms",
             ReplyReader.sanitise(copy.get(i)),
             verdicts[i],
-            fromCache[i] ? " (cached)" : "",
+            fromCache.get(i) ? " (cached)" : "",
             verdicts[i].latency().toMillis());
       }
     }
     return List.of(verdicts);
   }
 
-  /** Asks the backend, following a reconfiguration that happens while we wait for a session. */
-  private List<Verdict> ask(State current, List<String> addresses, Deadline deadline) {
-    Optional<List<Verdict>> answers = current.backend().verifyAll(addresses, deadline);
-    while (answers.isEmpty()) {
-      answers = open().backend().verifyAll(addresses, deadline);
+  /** The cached verdict for the address, if caching is on and there is one (counted). */
+  private Optional<VerdictCache.CachedVerdict> cached(State state, String address) {
+    if (state.cache().isEmpty()) {
+      return Optional.empty();
     }
-    return answers.get();
+    Optional<VerdictCache.CachedVerdict> hit = state.cache().get().get(cacheKey(address));
+    if (hit.isPresent()) {
+      counters.cacheHits.increment();
+      refreshIfAgeing(state, address, hit.get());
+    } else {
+      counters.cacheMisses.increment();
+    }
+    return hit;
+  }
+
+  /**
+   * Asks the backend; questions it never put because a reconfiguration closed it meanwhile go to
+   * the new configuration's backend, within the same deadline.
+   */
+  private Verdict[] ask(State current, List<String> addresses, Deadline deadline) {
+    Verdict[] answers = current.backend().verifyAll(addresses, deadline).toArray(new Verdict[0]);
+    for (List<Integer> unasked = unasked(answers); !unasked.isEmpty(); unasked = unasked(answers)) {
+      List<String> again = new ArrayList<>(unasked.size());
+      for (int i : unasked) {
+        again.add(addresses.get(i));
+      }
+      List<Verdict> answered = open().backend().verifyAll(again, deadline);
+      for (int k = 0; k < unasked.size(); k++) {
+        answers[unasked.get(k)] = answered.get(k);
+      }
+    }
+    return answers;
+  }
+
+  private static List<Integer> unasked(Verdict[] answers) {
+    List<Integer> unasked = new ArrayList<>();
+    for (int i = 0; i < answers.length; i++) {
+      if (answers[i] == null) {
+        unasked.add(i);
+      }
+    }
+    return unasked;
   }
 
   @Override
@@ -211,7 +262,12 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     State old;
     synchronized (lifecycle) {
       old = open();
-      state = start(config);
+      state =
+          start(
+              config,
+              config.backends().equals(old.config().backends())
+                  ? old.backend().knownGood()
+                  : new KnownGood());
     }
     old.cache().ifPresent(VerdictCache::invalidateAll);
     closeCache(old);
@@ -245,6 +301,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     state.backend().close();
     closeCache(state);
     asyncExecutor.shutdown();
+    batchThreads.shutdown();
     listeners.close();
   }
 
@@ -286,7 +343,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
    */
   private static void warnIfThrottled(State state, Verdict answer) {
     if (!(answer instanceof Verdict.Unverified)
-        && answer.latency().compareTo(THROTTLED) >= 0
+        && answer.latency().compareTo(SessionLimits.THROTTLED) >= 0
         && state.slowAnswerLogged().compareAndSet(false, true)) {
       LOG.warn(
           "the backend took {} ms for a definite answer ({}): it is likely throttling probes (Postfix"
@@ -330,7 +387,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
             try {
               if (!closed && state == this.state) {
                 Verdict fresh =
-                    ask(state, List.of(address), Deadline.after(state.config().deadline())).get(0);
+                    ask(state, List.of(address), Deadline.after(state.config().deadline()))[0];
                 counters.backendOutcome(fresh, state.config().clock().instant());
                 remember(state, address, fresh);
               }
@@ -362,7 +419,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
               + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE)
               + "@"
               + domain;
-      Verdict probe = ask(state, List.of(random), deadline).get(0);
+      Verdict probe = ask(state, List.of(random), deadline)[0];
       if (probe instanceof Verdict.Unverified) {
         return verdict; // cannot tell now; ask again next time
       }

@@ -27,8 +27,9 @@ enum ReplyMeaning {
   /** {@code 4xx} about this command: try again later. */
   TEMPORARY,
   /**
-   * The session cannot answer any more: {@code 421} (closing), too many recipients ({@code 452},
-   * {@code X.5.3}), bad sequence ({@code 503}). Ask again on a fresh session.
+   * The session cannot answer any more: {@code 421} (closing), too many recipients ({@code X.5.3},
+   * or {@code 452} without an enhanced code), bad sequence ({@code 503}). Ask again on a fresh
+   * session.
    */
   SESSION_OVER;
 
@@ -39,7 +40,7 @@ enum ReplyMeaning {
       return ACCEPTED;
     }
     String enhanced = reply.enhancedStatus();
-    if (code == 421 || code == 452 || code == 503 || enhanced.endsWith(".5.3")) {
+    if (code == 421 || code == 503 || tooManyRecipients(reply)) {
       return SESSION_OVER;
     }
     if (code < 500) {
@@ -60,6 +61,15 @@ enum ReplyMeaning {
             : UNCLEAR_REFUSAL;
       }
     };
+  }
+
+  /**
+   * Whether the reply says the transaction holds too many recipients: {@code X.5.3}, or a {@code
+   * 452} without an enhanced code ({@code 452 4.2.2} is a full mailbox, about that recipient only).
+   */
+  static boolean tooManyRecipients(BackendReply reply) {
+    String enhanced = reply.enhancedStatus();
+    return enhanced.endsWith(".5.3") || reply.code() == 452 && enhanced.isEmpty();
   }
 
   /** Whether a {@code VRFY} reply says the backend does not do VRFY at all. */

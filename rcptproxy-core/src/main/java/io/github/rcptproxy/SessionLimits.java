@@ -1,5 +1,6 @@
 package io.github.rcptproxy;
 
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,12 +14,20 @@ import org.slf4j.LoggerFactory;
 final class SessionLimits {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
 
+  /**
+   * A reply this slow is the backend throttling the session (Postfix's {@code
+   * smtpd_error_sleep_time} past its soft error limit, its inflow control), not thinking.
+   */
+  static final Duration THROTTLED = Duration.ofMillis(900);
+
   private final AtomicInteger maxRejections;
   private final AtomicInteger maxVrfy;
+  private final AtomicInteger maxRecipients;
 
   SessionLimits(VerifierConfig config) {
     this.maxRejections = new AtomicInteger(config.maxRejectionsPerSession());
     this.maxVrfy = new AtomicInteger(config.maxVrfyPerSession());
+    this.maxRecipients = new AtomicInteger(config.maxRecipientsPerTransaction());
   }
 
   int maxRejections() {
@@ -27,6 +36,15 @@ final class SessionLimits {
 
   int maxVrfy() {
     return maxVrfy.get();
+  }
+
+  int maxRecipients() {
+    return maxRecipients.get();
+  }
+
+  /** The backend answered "too many recipients" after this many in one transaction. */
+  void recipientsTolerated(int count) {
+    lower(maxRecipients, count, "recipients in a transaction");
   }
 
   /** The backend ended a session that had taken this many rejections without trouble. */
@@ -44,7 +62,7 @@ final class SessionLimits {
     int before = limit.getAndAccumulate(learnt, Math::min);
     if (learnt < before) {
       LOG.info(
-          "the backend ended a session after {} {}: sessions are now replaced after {}",
+          "the backend ended or slowed a session after {} {}: sessions are now replaced after {}",
           tolerated + 1,
           what,
           learnt);

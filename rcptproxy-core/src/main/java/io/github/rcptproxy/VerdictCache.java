@@ -8,10 +8,16 @@ import java.util.Optional;
 /**
  * Where a verifier keeps the backend's definite answers, so an address is not asked again for every
  * message. The verifier has its own in-memory cache when {@link VerifierConfig.Builder#cache} is
- * set; implement this (or use {@link JCacheVerdictCache}) to share answers between several
- * gateways. Only {@link Verdict.Accepted} and {@link Verdict.Rejected} are ever stored. Keys are
- * normalised addresses (domain in lower case, local part as given). Implementations must be
- * thread-safe.
+ * set; implement this (or use {@code JCacheVerdictCache} from {@code rcptproxy-jcache}) to share
+ * answers between several gateways. Only {@link Verdict.Accepted} and {@link Verdict.Rejected} are
+ * ever stored. Keys are normalised addresses (domain in lower case, local part as given).
+ *
+ * <p><b>Contract:</b> implementations must be thread-safe. A shared cache given to {@link
+ * VerifierConfig.Builder#sharedCache} is called off the caller's SMTP thread: a lookup is waited
+ * for at most a tenth of the verification's deadline and counts as a miss if it takes longer or
+ * throws; stores and removals run in the background and are dropped if thousands pile up. So a slow
+ * or failing cache costs hits, never a verification's deadline, and never throws out of {@link
+ * RecipientVerifier#verify}. Failures are logged once.
  */
 public interface VerdictCache {
 

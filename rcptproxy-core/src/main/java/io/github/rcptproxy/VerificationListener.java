@@ -1,8 +1,14 @@
 package io.github.rcptproxy;
 
 /**
- * Hears every verdict a verifier hands out: the seam for metrics (see {@link MicrometerMetrics}) or
- * an audit log. Called on the verifying thread, so it must be quick and must not throw.
+ * Hears every verdict a verifier hands out: the seam for metrics ({@code MicrometerMetrics} in
+ * {@code rcptproxy-micrometer}) or an audit log.
+ *
+ * <p><b>Contract:</b> called on one thread of the verifier's own, in the order the verdicts were
+ * given, never on the caller's SMTP thread: a slow listener delays only later events, and one that
+ * throws is logged (once) and called again for the next verdict. Past 100,000 waiting events new
+ * ones are dropped (logged once). Events may still arrive shortly after {@link
+ * RecipientVerifier#close()}.
  */
 @FunctionalInterface
 public interface VerificationListener {

@@ -10,6 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.subethamail.wiser.Wiser;
 
@@ -84,18 +87,28 @@ class BatchVerificationTest {
       assertThat(verifier.verifyAll(addresses)).allMatch(v -> v instanceof Verdict.Rejected);
 
       verifier.close(); // QUIT on the last, idle session
+      // Spread over sessions at once, none of them past its limit of 3 rejections.
       await().atMost(Duration.ofSeconds(5)).until(() -> rcptsPerConnection.size() == 4);
-      assertThat(rcptsPerConnection).containsExactlyInAnyOrder(3, 3, 3, 1);
+      assertThat(rcptsPerConnection).containsExactlyInAnyOrder(3, 3, 2, 2);
     }
   }
 
   @Test
   void pipelinesRecipientsIntoFewWrites() throws Exception {
+    AtomicInteger rcpts = new AtomicInteger();
     try (ScriptedSmtpServer server =
-            ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(a -> "250 2.1.5 Ok\r\n"));
+            ScriptedSmtpServer.start(
+                ScriptedSmtpServer.dialogue(
+                    a -> {
+                      rcpts.incrementAndGet();
+                      return "250 2.1.5 Ok\r\n";
+                    }));
         RecipientVerifier verifier =
             RecipientVerifier.create(
-                VerifierConfig.builder().backend("127.0.0.1", server.port()).build())) {
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .build())) {
       List<String> addresses = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
         addresses.add("user" + i + "@example.com");
@@ -103,10 +116,10 @@ class BatchVerificationTest {
 
       assertThat(verifier.verifyAll(addresses)).allMatch(v -> v instanceof Verdict.Accepted);
 
-      // 100 accepted recipients: one transaction, at most 8 per write, one session.
-      assertThat(server.connections()).isEqualTo(1);
-      assertThat(server.count("MAIL FROM")).isEqualTo(1);
-      assertThat(server.count("RCPT TO")).isEqualTo(100);
+      // 100 accepted recipients: spread over the 8 sessions, one transaction each.
+      assertThat(server.connections()).isEqualTo(8);
+      assertThat(verifier.stats().transactionsOpened()).isEqualTo(8);
+      assertThat(rcpts).hasValue(100);
     }
   }
 
@@ -131,6 +144,48 @@ class BatchVerificationTest {
       }
       // Postfix would delay every reply by a second past 10 errors in a session.
       assertThat(verdicts.get(99).latency().toMillis()).isLessThan(900);
+    }
+  }
+
+  @Test
+  void aLargeBatchIsSpreadOverSeveralSessionsAtOnce() throws Exception {
+    CountDownLatch allEight = new CountDownLatch(8);
+    List<Integer> rcptsPerConnection = new CopyOnWriteArrayList<>();
+    try (ScriptedSmtpServer server =
+            ScriptedSmtpServer.start(
+                connection -> {
+                  allEight.countDown();
+                  // Each session answers only once eight are open: one session alone would wait.
+                  allEight.await(5, TimeUnit.SECONDS);
+                  int[] rcpts = {0};
+                  ScriptedSmtpServer.dialogue(
+                          address -> {
+                            rcpts[0]++;
+                            return "250 2.1.5 Ok\r\n";
+                          })
+                      .play(connection);
+                  rcptsPerConnection.add(rcpts[0]);
+                });
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(8)
+                    .deadline(Duration.ofSeconds(3))
+                    .build())) {
+      List<String> batch = new ArrayList<>();
+      for (int i = 0; i < 64; i++) {
+        batch.add("user" + i + "@example.com");
+      }
+
+      List<Verdict> verdicts = verifier.verifyAll(batch);
+
+      assertThat(verdicts).allMatch(v -> v instanceof Verdict.Accepted);
+      assertThat(server.connections()).isEqualTo(8);
+      verifier.close();
+      await().atMost(Duration.ofSeconds(5)).until(() -> rcptsPerConnection.size() == 8);
+      assertThat(rcptsPerConnection).containsOnly(8);
     }
   }
 }

@@ -10,7 +10,9 @@ import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -52,10 +54,11 @@ class RealBackendsTest {
   }
 
   /** 2,000 verifications at 50 % unknown, printed for the README. */
-  static VerdictTally run(
+  static Run run(
       String label, VerifierConfig config, IntFunction<String> known, IntFunction<String> unknown) {
     VerdictTally tally = new VerdictTally();
     long[][] micros = new long[2][VERIFICATIONS / 2];
+    VerifierStats stats;
     long started = System.nanoTime();
     try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
       for (int i = 0; i < VERIFICATIONS; i++) {
@@ -75,9 +78,13 @@ class RealBackendsTest {
           verifier.stats().sessionsOpened(),
           verifier.stats().transactionsOpened(),
           (System.nanoTime() - started) / 1_000_000);
+      stats = verifier.stats();
     }
-    return tally;
+    return new Run(tally, stats);
   }
+
+  /** What a run came to, and what it cost the backend. */
+  record Run(VerdictTally tally, VerifierStats stats) {}
 
   static String outcome(Verdict verdict) {
     if (verdict instanceof Verdict.Unverified unverified) {
@@ -86,7 +93,8 @@ class RealBackendsTest {
     return verdict instanceof Verdict.Accepted ? "ACCEPTED" : "REJECTED";
   }
 
-  private static void allCorrect(VerdictTally tally) {
+  private static void allCorrect(Run run) {
+    VerdictTally tally = run.tally();
     assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
     assertThat(tally.knownAccepted()).as(tally.toString()).isEqualTo(VERIFICATIONS / 2);
     assertThat(tally.unknownRejected()).as(tally.toString()).isEqualTo(VERIFICATIONS / 2);
@@ -116,13 +124,14 @@ class RealBackendsTest {
   void eximVerifyingTheOriginalProbeSenderRefusesToTell() {
     VerdictTally tally =
         run(
-            "Exim, probe sender rcptproxy@localhost, RCPT",
-            config(exim.port())
-                .probeMethod(ProbeMethod.RCPT)
-                .probeSender("rcptproxy@localhost")
-                .build(),
-            EximBackend::known,
-            EximBackend::unknown);
+                "Exim, probe sender rcptproxy@localhost, RCPT",
+                config(exim.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .probeSender("rcptproxy@localhost")
+                    .build(),
+                EximBackend::known,
+                EximBackend::unknown)
+            .tally();
 
     assertThat(tally.wrongRejections()).isZero();
     assertThat(tally.unknownRejected()).isZero();
@@ -185,13 +194,14 @@ class RealBackendsTest {
               PostfixBackend::unknown));
       VerdictTally oldSender =
           run(
-              "Postfix reject_non_fqdn_sender, probe sender rcptproxy@localhost, RCPT",
-              config(postfix.port())
-                  .probeMethod(ProbeMethod.RCPT)
-                  .probeSender("rcptproxy@localhost")
-                  .build(),
-              PostfixBackend::known,
-              PostfixBackend::unknown);
+                  "Postfix reject_non_fqdn_sender, probe sender rcptproxy@localhost, RCPT",
+                  config(postfix.port())
+                      .probeMethod(ProbeMethod.RCPT)
+                      .probeSender("rcptproxy@localhost")
+                      .build(),
+                  PostfixBackend::known,
+                  PostfixBackend::unknown)
+              .tally();
       assertThat(oldSender.wrongRejections()).isZero();
       assertThat(oldSender.other())
           .containsEntry("known BACKEND_REFUSED", VERIFICATIONS / 2)
@@ -204,10 +214,11 @@ class RealBackendsTest {
     try (PostfixBackend postfix = PostfixBackend.start(PostfixBackend.CLIENT_REJECTED)) {
       VerdictTally tally =
           run(
-              "Postfix with a client REJECT rule, defaults",
-              config(postfix.port()).build(),
-              PostfixBackend::known,
-              PostfixBackend::unknown);
+                  "Postfix with a client REJECT rule, defaults",
+                  config(postfix.port()).build(),
+                  PostfixBackend::known,
+                  PostfixBackend::unknown)
+              .tally();
       assertThat(tally.wrongRejections()).isZero();
       assertThat(tally.other())
           .containsEntry("known BACKEND_REFUSED", VERIFICATIONS / 2)
@@ -220,12 +231,15 @@ class RealBackendsTest {
     PostfixBackend postfix = PostfixBackend.shared();
     postfix.deliverOneMessage(); // tokens other tests' probe transactions kept are handed back
 
-    allCorrect(
+    Run run =
         run(
             "Postfix defaults, default configuration",
             config(postfix.port()).build(),
             PostfixBackend::known,
-            PostfixBackend::unknown));
+            PostfixBackend::unknown);
+    allCorrect(run);
+    // VRFY, trusted once Postfix refused a random local part: not one probe transaction.
+    assertThat(run.stats().transactionsOpened()).isZero();
 
     try (SmtpClient client = new SmtpClient("127.0.0.1", postfix.port())) {
       client.readReply();
@@ -238,6 +252,76 @@ class RealBackendsTest {
           "Postfix defaults: a real client's first valid RCPT took %s%n", firstValidRcpt);
       assertThat(reply).startsWith("250");
       assertThat(firstValidRcpt).isLessThan(Duration.ofMillis(50));
+    }
+  }
+
+  @Test
+  void eximsExampleConfigurationWithTheOriginalProbeSenderRejectsNoRealMailbox() {
+    // Found by review: Exim's example ACL accepts postmaster before it verifies the sender, so
+    // postmaster must never be the control question.
+    try (EximBackend example =
+        EximBackend.start(EximBackend.Options.builder().postmasterFirst().senderVerify().build())) {
+      VerdictTally tally =
+          run(
+                  "Exim example ACL head (postmaster first), sender verify, rcptproxy@localhost,"
+                      + " RCPT",
+                  config(example.port())
+                      .probeMethod(ProbeMethod.RCPT)
+                      .probeSender("rcptproxy@localhost")
+                      .build(),
+                  EximBackend::known,
+                  EximBackend::unknown)
+              .tally();
+      assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
+      assertThat(tally.other())
+          .containsOnlyKeys("known BACKEND_REFUSED", "unknown BACKEND_REFUSED");
+    }
+  }
+
+  @Test
+  void eximsRatioRuleBelowThePostmasterExemptionRejectsNoRealMailboxInABatch() {
+    try (EximBackend example =
+            EximBackend.start(EximBackend.Options.builder().postmasterFirst().ratioRule().build());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(example.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxRejectionsPerSession(20)
+                    .build())) {
+      List<String> addresses = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        addresses.add(i % 10 >= 7 ? EximBackend.known(i) : EximBackend.unknown(i));
+      }
+      List<Verdict> verdicts = verifier.verifyAll(addresses);
+      VerdictTally tally = new VerdictTally();
+      for (int i = 0; i < 100; i++) {
+        tally.add(i % 10 >= 7, outcome(verdicts.get(i)));
+      }
+      System.out.printf("Exim ratio rule below postmaster, verifyAll(100): %s%n", tally);
+      assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
+    }
+  }
+
+  @Test
+  void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
+    try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(postfix.port()).probeMethod(ProbeMethod.RCPT).build())) {
+      List<String> addresses = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        addresses.add(
+            VerdictTally.isKnown(i) ? PostfixBackend.known(i) : PostfixBackend.unknown(i));
+      }
+      List<Verdict> verdicts = verifier.verifyAll(addresses);
+      VerdictTally tally = new VerdictTally();
+      for (int i = 0; i < 100; i++) {
+        tally.add(VerdictTally.isKnown(i), outcome(verdicts.get(i)));
+      }
+      System.out.printf("Postfix smtpd_recipient_limit = 3, verifyAll(100): %s%n", tally);
+      assertThat(tally.wrongRejections()).isZero();
+      assertThat(tally.knownAccepted()).as(tally.toString()).isEqualTo(50);
+      assertThat(tally.unknownRejected()).as(tally.toString()).isEqualTo(50);
     }
   }
 }

@@ -5,16 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.MutableClock;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The verdict cache, catch-all detection, metrics and health, against a recording backend. */
+/** The verdict cache, catch-all detection and health, against a recording backend. */
 class VerdictCacheTest {
   private static final Set<String> MAILBOXES = Set.of("alice@example.com");
 
@@ -175,72 +173,6 @@ class VerdictCacheTest {
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
-  }
-
-  @Test
-  void metricsCountVerdictsCacheAndSessions() {
-    SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    MicrometerMetrics metrics = new MicrometerMetrics(registry);
-    verifier = RecipientVerifier.create(config().listener(metrics).build());
-    metrics.bindTo(verifier);
-
-    verifier.verifyAll(
-        List.of("alice@example.com", "nobody@example.com", "tmp@example.com", "alice@example.com"));
-
-    // The listener hears verdicts on its own thread.
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .untilAsserted(
-            () -> {
-              assertThat(
-                      registry
-                          .get("rcptproxy.verdicts")
-                          .tag("verdict", "accepted")
-                          .counter()
-                          .count())
-                  .isEqualTo(2);
-              assertThat(
-                      registry
-                          .get("rcptproxy.verdicts")
-                          .tag("verdict", "rejected")
-                          .counter()
-                          .count())
-                  .isEqualTo(1);
-              assertThat(
-                      registry
-                          .get("rcptproxy.verdicts")
-                          .tag("reason", "temporary_failure")
-                          .counter()
-                          .count())
-                  .isEqualTo(1);
-              assertThat(
-                      registry
-                          .get("rcptproxy.verification.latency")
-                          .tag("source", "backend")
-                          .timer()
-                          .count())
-                  .isEqualTo(4); // one batch: both alices miss
-            });
-    assertThat(registry.get("rcptproxy.sessions.opened").functionCounter().count()).isEqualTo(1);
-    assertThat(registry.get("rcptproxy.sessions").tag("state", "idle").gauge().value())
-        .isEqualTo(1);
-    assertThat(registry.get("rcptproxy.backend.up").gauge().value()).isEqualTo(1);
-
-    verifier.verify("alice@example.com");
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .untilAsserted(
-            () -> {
-              assertThat(registry.get("rcptproxy.cache.hits").functionCounter().count())
-                  .isEqualTo(1);
-              assertThat(
-                      registry
-                          .get("rcptproxy.verification.latency")
-                          .tag("source", "cache")
-                          .timer()
-                          .count())
-                  .isEqualTo(1);
-            });
   }
 
   @Test

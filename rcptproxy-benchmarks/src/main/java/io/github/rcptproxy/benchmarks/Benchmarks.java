@@ -1,6 +1,7 @@
 package io.github.rcptproxy.benchmarks;
 
 import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
@@ -381,7 +382,10 @@ public final class Benchmarks {
       target.refillInflowTokens().run();
       try (RecipientVerifier verifier =
           RecipientVerifier.create(
-              VerifierConfig.builder().backend("127.0.0.1", network.port()).build())) {
+              VerifierConfig.builder()
+                  .backend("127.0.0.1", network.port())
+                  .probeMethod(ProbeMethod.RCPT)
+                  .build())) {
         rows.add(
             measure(
                 "rcptproxy verify(), 1 caller",
@@ -395,14 +399,14 @@ public final class Benchmarks {
         }
         rows.add(
             measure(
-                "rcptproxy verifyAll(100 recipients), per 100",
+                "rcptproxy verifyAll(100 recipients, RCPT probes), per 100",
                 10,
                 100,
                 i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted)));
         target.refillInflowTokens().run();
         rows.add(
             measure(
-                "rcptproxy 100 × verify(), per 100",
+                "rcptproxy 100 × verify() (RCPT probes), per 100",
                 10,
                 100,
                 i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)))));

@@ -53,7 +53,8 @@ public final class EximBackend implements AutoCloseable {
       boolean vrfyAllowed,
       Duration receiveTimeout,
       OptionalInt dropAfterFailures,
-      int maxNonmail) {
+      int maxNonmail,
+      boolean postmasterFirst) {
     public Options {
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
@@ -87,6 +88,17 @@ public final class EximBackend implements AutoCloseable {
       private Duration receiveTimeout = Duration.ofMinutes(5);
       private OptionalInt dropAfterFailures = OptionalInt.empty();
       private int maxNonmail = 10;
+      private boolean postmasterFirst;
+
+      /**
+       * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
+       * ACL, before every other rule, as in Exim's own example configuration (RFC 5321 wants
+       * postmaster to be reachable whatever else is refused).
+       */
+      public Builder postmasterFirst() {
+        this.postmasterFirst = true;
+        return this;
+      }
 
       private Builder() {}
 
@@ -160,7 +172,13 @@ public final class EximBackend implements AutoCloseable {
 
       public Options build() {
         return new Options(
-            senderVerify, ratioRule, vrfyAllowed, receiveTimeout, dropAfterFailures, maxNonmail);
+            senderVerify,
+            ratioRule,
+            vrfyAllowed,
+            receiveTimeout,
+            dropAfterFailures,
+            maxNonmail,
+            postmasterFirst);
       }
     }
   }
@@ -232,6 +250,10 @@ public final class EximBackend implements AutoCloseable {
     conf.add("");
     conf.add("begin acl");
     conf.add("acl_check_rcpt:");
+    if (options.postmasterFirst()) {
+      conf.add("  accept local_parts = postmaster");
+      conf.add("         domains = +local_domains");
+    }
     options
         .dropAfterFailures()
         .ifPresent(n -> conf.add("  drop condition = ${if > {$rcpt_fail_count}{" + n + "}}"));

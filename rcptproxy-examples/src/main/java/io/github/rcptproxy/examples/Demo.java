@@ -45,6 +45,9 @@ final class Demo implements AutoCloseable {
       demoArgs.addAll(List.of(args));
       RunningGateway gateway =
           RunningGateway.start(GatewaySettings.parse(demoArgs.toArray(new String[0])));
+      // Wiser's refusals carry no enhanced status code, so the verifier takes them as about the
+      // mailbox only once the backend accepted an address it can ask as the control: ask one now.
+      gateway.verifier().verify("alice@example.com");
       Demo demo = new Demo(backend, gateway);
       demo.printIntroduction(out);
       return demo;

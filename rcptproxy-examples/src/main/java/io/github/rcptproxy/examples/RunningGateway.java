@@ -1,9 +1,9 @@
 package io.github.rcptproxy.examples;
 
-import io.github.rcptproxy.MicrometerMetrics;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.VerifierStats;
+import io.github.rcptproxy.micrometer.MicrometerMetrics;
 import io.github.rcptproxy.subethasmtp.DomainRoutes;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -21,6 +21,7 @@ import java.util.OptionalInt;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -182,8 +183,15 @@ final class RunningGateway implements AutoCloseable {
     return settings.listen().host() + ":" + port();
   }
 
+  private final AtomicInteger reloadsRefused = new AtomicInteger();
+
   RecipientVerifier verifier() {
     return verifier;
+  }
+
+  /** How many changed config files were refused (and the running settings kept). */
+  int reloadsRefused() {
+    return reloadsRefused.get();
   }
 
   /** Reads the config file again; a bad one is logged and the running settings stay. */
@@ -194,6 +202,7 @@ final class RunningGateway implements AutoCloseable {
       screen(next); // checks the domain patterns before anything changes
     } catch (UsageException e) {
       LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
+      reloadsRefused.incrementAndGet();
       return;
     }
     if (!next.listen().equals(settings.listen())

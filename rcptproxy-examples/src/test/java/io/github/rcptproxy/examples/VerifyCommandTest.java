@@ -72,12 +72,12 @@ class VerifyCommandTest {
 
   @Test
   void readsAddressesFromStandardInputWhenNoneAreGiven() {
-    int code = run("nobody@example.com\n\nalice@example.com\n", "verify", "--backend", backend());
+    int code = run("alice@example.com\n\nnobody@example.com\n", "verify", "--backend", backend());
 
     assertThat(code).isZero();
     assertThat(lines()).hasSize(2);
-    assertThat(lines()[0]).startsWith("nobody@example.com\tREJECTED");
-    assertThat(lines()[1]).startsWith("alice@example.com\tACCEPTED");
+    assertThat(lines()[0]).startsWith("alice@example.com\tACCEPTED");
+    assertThat(lines()[1]).startsWith("nobody@example.com\tREJECTED");
   }
 
   @Test

@@ -1,5 +1,6 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.jcache;
 
+import io.github.rcptproxy.VerdictCache;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.Optional;

@@ -1,5 +1,9 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.micrometer;
 
+import io.github.rcptproxy.Health;
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerificationListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;

@@ -1,4 +1,4 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.jcache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -7,7 +7,14 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerdictCache;
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
@@ -22,7 +29,8 @@ import org.junit.jupiter.api.Test;
  */
 class SharedCacheClusterTest {
 
-  private static HazelcastInstance member(String name) {
+  /** A member on its own free loopback port that joins the member on {@code peerPort}. */
+  private static HazelcastInstance member(String name, int port, int peerPort) {
     Config config =
         new Config()
             .setClusterName("rcptproxy-test-" + ProcessHandle.current().pid())
@@ -30,13 +38,22 @@ class SharedCacheClusterTest {
     config.setProperty("hazelcast.phone.home.enabled", "false");
     config.setProperty("hazelcast.logging.type", "slf4j");
     config.setProperty("hazelcast.socket.bind.any", "false"); // loopback only
-    config.getNetworkConfig().setPort(5701).setPortAutoIncrement(true).setPortCount(50);
+    config.getNetworkConfig().setPort(port).setPortAutoIncrement(false);
     config.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
     JoinConfig join = config.getNetworkConfig().getJoin();
     join.getMulticastConfig().setEnabled(false);
     join.getAutoDetectionConfig().setEnabled(false);
-    join.getTcpIpConfig().setEnabled(true).addMember("127.0.0.1");
+    join.getTcpIpConfig()
+        .setEnabled(true)
+        .addMember("127.0.0.1:" + port)
+        .addMember("127.0.0.1:" + peerPort);
     return Hazelcast.newHazelcastInstance(config);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    }
   }
 
   private static Cache<String, VerdictCache.CachedVerdict> cacheOn(HazelcastInstance member) {
@@ -56,8 +73,10 @@ class SharedCacheClusterTest {
 
   @Test
   void verdictLearntOnOneGatewayIsServedByTheOther() throws Exception {
-    HazelcastInstance first = member("rcptproxy-a");
-    HazelcastInstance second = member("rcptproxy-b");
+    int firstPort = freePort();
+    int secondPort = freePort();
+    HazelcastInstance first = member("rcptproxy-a", firstPort, secondPort);
+    HazelcastInstance second = member("rcptproxy-b", secondPort, firstPort);
     try (ScriptedSmtpServer backend =
         ScriptedSmtpServer.start(
             ScriptedSmtpServer.dialogue(
