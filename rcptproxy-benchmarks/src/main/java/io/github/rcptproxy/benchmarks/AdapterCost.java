@@ -6,14 +6,11 @@ import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.subethasmtp.RecipientPolicy;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
 import io.github.rcptproxy.testing.PostfixBackend;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
-import org.subethamail.smtp.MessageContext;
-import org.subethamail.smtp.MessageHandler;
 import org.subethamail.smtp.MessageHandlerFactory;
 import org.subethamail.smtp.server.SMTPServer;
 
@@ -55,11 +52,11 @@ public final class AdapterCost {
     try (RecipientVerifier verifier =
         RecipientVerifier.create(
             VerifierConfig.builder().backend("127.0.0.1", postfix.port()).build())) {
-      SMTPServer plainFront = front(new AcceptAll());
+      SMTPServer plainFront = front(context -> new Benchmarks.DiscardingHandler());
       SMTPServer verifyingFront =
           front(
               RecipientVerifyingHandlerFactory.wrap(
-                  new AcceptAll(),
+                  context -> new Benchmarks.DiscardingHandler(),
                   verifier,
                   RecipientPolicy.builder().bypass().bypassBackend(false).build()));
       try (Client backend = new Client(postfix.port());
@@ -168,28 +165,6 @@ public final class AdapterCost {
     @Override
     public void close() throws Exception {
       raw.close();
-    }
-  }
-
-  /** The user's own handler: takes every recipient. */
-  private static final class AcceptAll implements MessageHandlerFactory {
-    @Override
-    public MessageHandler create(MessageContext context) {
-      return new MessageHandler() {
-        @Override
-        public void from(String from) {}
-
-        @Override
-        public void recipient(String recipient) {}
-
-        @Override
-        public String data(InputStream data) {
-          return null;
-        }
-
-        @Override
-        public void done() {}
-      };
     }
   }
 }

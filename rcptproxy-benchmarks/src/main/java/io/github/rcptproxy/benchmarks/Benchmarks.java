@@ -599,8 +599,8 @@ public final class Benchmarks {
     }
   }
 
-  /** The front's own handler: takes nothing further (the benchmark never sends DATA). */
-  private static final class DiscardingHandler implements MessageHandler {
+  /** The front's own handler: takes nothing further (the benchmarks never send DATA). */
+  static final class DiscardingHandler implements MessageHandler {
     @Override
     public void from(String from) {}
 

@@ -71,6 +71,18 @@ public final class EximBackend implements AutoCloseable {
       }
     }
 
+    /**
+     * The rules that made the first version refuse real mailboxes, at once: sender verification,
+     * the ratio rule, honest VRFY with its non-mail limit of 10, and a 2 s idle timeout.
+     */
+    public static Builder everyRule() {
+      return builder()
+          .senderVerify()
+          .ratioRule()
+          .vrfyAllowed()
+          .receiveTimeout(Duration.ofSeconds(2));
+    }
+
     /** Stock Exim: no sender verification, VRFY refused, 5-minute timeout, 10 non-mail commands. */
     public static Options defaults() {
       return builder().build();

@@ -75,14 +75,7 @@ class RealBackendsAdapterTest {
 
   @Test
   void eximWithEveryRule() throws IOException {
-    try (EximBackend exim =
-        EximBackend.start(
-            EximBackend.Options.builder()
-                .senderVerify()
-                .ratioRule()
-                .vrfyAllowed()
-                .receiveTimeout(Duration.ofSeconds(2))
-                .build())) {
+    try (EximBackend exim = EximBackend.start(EximBackend.Options.everyRule().build())) {
       allCorrect(
           drive(
               "Exim (sender verify, ratio rule, VRFY limit, 2 s idle)",
