@@ -57,6 +57,9 @@ final class Backend implements AutoCloseable {
   private final SessionLimits limits;
   private final ExecutorService batchThreads;
 
+  /** VRFY where honest; LMTP servers (Dovecot: {@code 501}) are asked with RCPT only. */
+  private final boolean vrfy;
+
   /** Whether VRFY answers are trusted in a domain, and until when. */
   private final DomainMemory<VrfyTrust> vrfyTrust = new DomainMemory<>();
 
@@ -65,6 +68,8 @@ final class Backend implements AutoCloseable {
   private volatile Instant vrfyUnsupportedUntil = Instant.MIN;
   private final AtomicBoolean senderRejectionLogged = new AtomicBoolean();
   private final AtomicBoolean refusalLogged = new AtomicBoolean();
+  private final AtomicBoolean tlsFailureLogged = new AtomicBoolean();
+  private final AtomicBoolean authFailureLogged = new AtomicBoolean();
 
   private record VrfyTrust(boolean honest, Instant until) {}
 
@@ -80,6 +85,8 @@ final class Backend implements AutoCloseable {
     this.knownGood = knownGood;
     this.batchThreads = batchThreads;
     this.limits = new SessionLimits(config);
+    this.vrfy =
+        config.probeMethod() == ProbeMethod.VRFY && config.protocol() == BackendProtocol.SMTP;
     if (config.backends().isEmpty()) {
       this.pool = null;
     } else {
@@ -274,7 +281,7 @@ final class Backend implements AutoCloseable {
   private void answer(
       BackendSession session, List<Question> open, Verdict[] verdicts, Deadline deadline)
       throws IOException {
-    int capacity = config.probeMethod() == ProbeMethod.VRFY ? 1 : session.capacity();
+    int capacity = vrfy ? 1 : session.capacity();
     List<Question> batch = new ArrayList<>();
     for (Iterator<Question> it = open.iterator(); it.hasNext() && batch.size() < capacity; ) {
       Question question = it.next();
@@ -292,7 +299,7 @@ final class Backend implements AutoCloseable {
     if (batch.isEmpty()) {
       return;
     }
-    if (config.probeMethod() == ProbeMethod.VRFY) {
+    if (vrfy) {
       Question question = batch.get(0);
       if (!question.mailbox().needsSmtputf8()
           && vrfyHonest(session, question.domain(), deadline)
@@ -580,7 +587,7 @@ final class Backend implements AutoCloseable {
 
   /** A refusal that is not about the mailbox: unverified, with one warning naming the fix. */
   private Verdict refused(Verdict.Reason reason, BackendReply reply, Deadline deadline) {
-    warnRefused(reason, reply.toString());
+    warnRefused(reason, reply.toString(), reply.code());
     return new Verdict.Unverified(
         reason,
         "the backend refused for a reason other than the mailbox: " + reply,
@@ -588,8 +595,30 @@ final class Backend implements AutoCloseable {
         deadline.elapsed());
   }
 
-  private void warnRefused(Verdict.Reason reason, String what) {
-    if (reason == Verdict.Reason.SENDER_REJECTED) {
+  private void warnRefused(Verdict.Reason reason, String what, int code) {
+    if (reason == Verdict.Reason.TLS_FAILED) {
+      if (tlsFailureLogged.compareAndSet(false, true)) {
+        LOG.warn(
+            "TLS to the backend failed ({}): recipients are answered UNVERIFIED TLS_FAILED; check"
+                + " the backend's STARTTLS, certificate and host name, and the configured trust",
+            what);
+      }
+    } else if (reason == Verdict.Reason.AUTH_FAILED) {
+      if (authFailureLogged.compareAndSet(false, true)) {
+        LOG.warn(
+            "AUTH to the backend failed ({}): recipients are answered UNVERIFIED AUTH_FAILED; check"
+                + " the configured user and password",
+            what);
+      }
+    } else if (code == 530) {
+      if (refusalLogged.compareAndSet(false, true)) {
+        LOG.warn(
+            "backend requires STARTTLS or AUTH before it answers ({}): recipients are answered"
+                + " UNVERIFIED {}; configure tls (REQUIRED or VERIFY) and, if it asks, auth",
+            what,
+            reason);
+      }
+    } else if (reason == Verdict.Reason.SENDER_REJECTED) {
       if (senderRejectionLogged.compareAndSet(false, true)) {
         LOG.warn(
             "backend refuses the probe sender <{}> ({}): no recipient can be verified; set"
@@ -635,9 +664,13 @@ final class Backend implements AutoCloseable {
           : unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "connect timed out", deadline);
     }
     if (e instanceof SessionFailure failure) {
-      if (failure.reason() == Verdict.Reason.SENDER_REJECTED
-          || failure.reason() == Verdict.Reason.BACKEND_REFUSED) {
-        warnRefused(failure.reason(), failure.getMessage());
+      switch (failure.reason()) {
+        case SENDER_REJECTED, BACKEND_REFUSED, TLS_FAILED, AUTH_FAILED ->
+            warnRefused(
+                failure.reason(),
+                failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse(""),
+                failure.reply().map(BackendReply::code).orElse(0));
+        default -> {}
       }
       String detail = failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse("");
       return new Verdict.Unverified(failure.reason(), detail, failure.reply(), deadline.elapsed());

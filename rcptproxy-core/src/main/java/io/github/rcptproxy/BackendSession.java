@@ -8,10 +8,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
+import java.util.Map;
+import javax.net.ssl.SSLSocket;
 
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
@@ -23,15 +25,22 @@ import java.util.Set;
 final class BackendSession {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] QUIT = "QUIT\r\n".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] STARTTLS = "STARTTLS\r\n".getBytes(StandardCharsets.US_ASCII);
 
-  private final Socket socket;
-  private final OutputStream out;
-  private final ReplyReader reader;
+  /** The TCP connection; {@link #socket} is the TLS socket over it after STARTTLS. */
+  private final Socket plain;
+
+  private Socket socket;
+  private OutputStream out;
+  private ReplyReader reader;
   private final VerifierConfig config;
   private final SessionLimits limits;
   private final Runnable onTransactionOpened;
   private final Instant createdAt;
-  private final Set<String> extensions = new HashSet<>();
+
+  /** What the last EHLO/LHLO offered: keyword (upper case) to its parameters. */
+  private final Map<String, String> extensions = new HashMap<>();
+
   private byte[] mailFrom;
   private Deadline deadline;
   private Instant lastUsed;
@@ -58,11 +67,8 @@ final class BackendSession {
   private BackendSession(
       Socket socket, VerifierConfig config, SessionLimits limits, Runnable onTransactionOpened)
       throws IOException {
-    this.socket = socket;
-    this.out = socket.getOutputStream();
-    this.reader =
-        new ReplyReader(
-            socket.getInputStream(), () -> socket.setSoTimeout(deadline.socketTimeoutMillis()));
+    this.plain = socket;
+    useTransport(socket);
     this.config = config;
     this.limits = limits;
     this.onTransactionOpened = onTransactionOpened;
@@ -81,15 +87,31 @@ final class BackendSession {
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    Socket socket = connector.connect(deadline);
+    Connector.Connection connection = connector.connect(deadline);
+    Socket socket = connection.socket();
     try {
       BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
       session.greet(deadline);
+      if (connector.startTls() != null) {
+        session.startTls(connector.startTls(), connection.host(), connection.port());
+      }
+      if (config.authUser().isPresent()) {
+        session.authenticate();
+      }
       return session;
     } catch (IOException | RuntimeException e) {
       socket.close();
       throw e;
     }
+  }
+
+  private void useTransport(Socket transport) throws IOException {
+    this.socket = transport;
+    this.out = transport.getOutputStream();
+    this.reader =
+        new ReplyReader(
+            transport.getInputStream(),
+            () -> transport.setSoTimeout(deadline.socketTimeoutMillis()));
   }
 
   private void greet(Deadline deadline) throws IOException {
@@ -102,23 +124,139 @@ final class BackendSession {
           "backend refused the session",
           greeting.toBackendReply());
     }
-    ReplyReader.Reply ehlo = exchange(line("EHLO " + config.heloName()));
+    hello();
+  }
+
+  /** EHLO (HELO where refused) or LHLO; the capabilities replace any known before. */
+  private void hello() throws IOException {
+    extensions.clear();
+    boolean lmtp = config.protocol() == BackendProtocol.LMTP;
+    ReplyReader.Reply ehlo = exchange(line((lmtp ? "LHLO " : "EHLO ") + config.heloName()));
     if (ehlo.code() == 250) {
       for (int i = 1; i < ehlo.lines().size(); i++) {
-        String keyword = ehlo.lines().get(i).split(" ", 2)[0];
-        extensions.add(keyword.toUpperCase(Locale.ROOT));
+        String[] keyword = ehlo.lines().get(i).split(" ", 2);
+        extensions.put(
+            keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1].strip() : "");
       }
-    } else if (ehlo.code() >= 500 && ehlo.code() != 554) {
+    } else if (!lmtp && ehlo.code() >= 500 && ehlo.code() != 554) {
       requireCode(exchange(line("HELO " + config.heloName())), 250, "HELO");
     } else {
-      requireCode(ehlo, 250, "EHLO");
+      requireCode(ehlo, 250, lmtp ? "LHLO" : "EHLO");
     }
     String sender = "MAIL FROM:<" + config.probeSender() + ">";
     mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
   }
 
+  /**
+   * STARTTLS where the configuration asks for it, then the greeting again. With REQUIRED or VERIFY
+   * nothing is ever asked in the clear: a backend without STARTTLS or a failed handshake fails the
+   * session with {@link Verdict.Reason#TLS_FAILED}.
+   */
+  private void startTls(StartTls tls, String host, int port) throws IOException {
+    boolean required = config.tls() != BackendTls.OPPORTUNISTIC;
+    if (!offers("STARTTLS")) {
+      if (required) {
+        throw tlsFailure("the backend does not offer STARTTLS", null, null);
+      }
+      return;
+    }
+    ReplyReader.Reply reply = exchange(STARTTLS);
+    if (reply.code() != 220) {
+      if (required || reply.code() == 421) {
+        throw tlsFailure("the backend refused STARTTLS", reply.toBackendReply(), null);
+      }
+      return;
+    }
+    if (reader.hasBufferedInput()) {
+      // Bytes after the 220 that were not asked for could only be an attack (CVE-2011-0411 style).
+      throw tlsFailure("the backend sent data after its 220 to STARTTLS", null, null);
+    }
+    SSLSocket secure;
+    try {
+      plain.setSoTimeout(deadline.socketTimeoutMillis());
+      secure = tls.handshake(plain, host, port);
+    } catch (SocketTimeoutException e) {
+      usable = false;
+      throw e; // the deadline passed during the handshake: TIMEOUT, as any other slow step
+    } catch (IOException e) {
+      throw tlsFailure("TLS handshake with " + host + " failed (" + e.getMessage() + ")", null, e);
+    }
+    useTransport(secure);
+    hello();
+  }
+
+  private SessionFailure tlsFailure(String why, BackendReply reply, Throwable cause) {
+    usable = false;
+    return new SessionFailure(
+        Verdict.Reason.TLS_FAILED,
+        why + "; tls is " + config.tls() + ", so nothing is asked in the clear",
+        reply,
+        cause);
+  }
+
+  /** Whether the session runs over TLS. */
+  boolean encrypted() {
+    return socket instanceof SSLSocket;
+  }
+
+  /**
+   * {@code AUTH PLAIN}, or {@code LOGIN} where PLAIN is not offered. The password goes only into
+   * the command bytes, never into a message or log.
+   */
+  private void authenticate() throws IOException {
+    if (!encrypted() && !config.authWithoutTls()) {
+      throw new SessionFailure(
+          Verdict.Reason.AUTH_FAILED,
+          false,
+          "the session is not encrypted (the backend offers no STARTTLS), so the password is not"
+              + " sent; allow it with authWithoutTls(true)",
+          null);
+    }
+    String user = config.authUser().orElseThrow();
+    String password = config.authPassword().orElseThrow();
+    List<String> mechanisms =
+        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
+    ReplyReader.Reply reply;
+    if (mechanisms.contains("PLAIN")) {
+      reply = exchange(secretLine("AUTH PLAIN ", "\0" + user + "\0" + password));
+    } else if (mechanisms.contains("LOGIN")) {
+      reply = exchange(line("AUTH LOGIN"));
+      if (reply.code() == 334) {
+        reply = exchange(secretLine("", user));
+      }
+      if (reply.code() == 334) {
+        reply = exchange(secretLine("", password));
+      }
+    } else {
+      usable = false;
+      throw new SessionFailure(
+          Verdict.Reason.AUTH_FAILED,
+          false,
+          "the backend offers neither AUTH PLAIN nor LOGIN"
+              + (offers("AUTH") ? " (it offers " + extensions.get("AUTH") + ")" : ""),
+          null);
+    }
+    if (reply.code() != 235) {
+      usable = false;
+      throw new SessionFailure(
+          reply.code() == 421
+              ? Verdict.Reason.BACKEND_UNAVAILABLE
+              : reply.code() >= 500 ? Verdict.Reason.AUTH_FAILED : Verdict.Reason.TEMPORARY_FAILURE,
+          false,
+          "the backend did not accept AUTH as " + user,
+          reply.toBackendReply());
+    }
+  }
+
+  private static byte[] secretLine(String prefix, String secret) {
+    return (prefix
+            + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8))
+            + "\r\n")
+        .getBytes(StandardCharsets.US_ASCII);
+  }
+
   boolean offers(String extension) {
-    return extensions.contains(extension);
+    return extensions.containsKey(extension);
   }
 
   /** Called when a verification takes the session: what it does from here may teach limits. */
@@ -264,6 +402,15 @@ final class BackendSession {
       throw new SessionFailure(
           Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
     }
+    if (refusesSessionNotSender(reply)) {
+      throw new SessionFailure(
+          Verdict.Reason.BACKEND_REFUSED,
+          false,
+          mail.code() == 530
+              ? "backend requires STARTTLS or AUTH before MAIL (configure tls or auth)"
+              : "backend refused MAIL for a reason other than the probe sender",
+          reply);
+    }
     throw new SessionFailure(
         reply.isPermanentNegative()
             ? Verdict.Reason.SENDER_REJECTED
@@ -271,6 +418,15 @@ final class BackendSession {
         false,
         "backend refused the probe sender",
         reply);
+  }
+
+  /**
+   * A refusal of {@code MAIL} that is about this session, not the sender: {@code 530}, STARTTLS or
+   * AUTH needed first (RFC 3207, RFC 4954; Postfix's {@code 530 5.7.0 Must issue a STARTTLS command
+   * first}).
+   */
+  private static boolean refusesSessionNotSender(BackendReply reply) {
+    return reply.code() == 530;
   }
 
   /** Not reused: the caller learnt something that makes the session's state doubtful. */
@@ -288,7 +444,10 @@ final class BackendSession {
       return false;
     }
     try {
-      if (reader.hasBufferedInput() || socket.getInputStream().available() > 0) {
+      // Over TLS, unasked bytes wait undecrypted on the TCP socket (a 421, or a close_notify).
+      if (reader.hasBufferedInput()
+          || socket.getInputStream().available() > 0
+          || socket != plain && plain.getInputStream().available() > 0) {
         usable = false;
       }
     } catch (IOException e) {
@@ -322,11 +481,14 @@ final class BackendSession {
 
   /** Says QUIT without waiting for the answer, and closes. */
   void close() {
-    try (socket) {
+    Socket transport = socket;
+    try (plain;
+        transport) {
       if (usable) {
         out.write(QUIT);
         out.flush();
       }
+      plain.setSoTimeout(100); // closing TLS must never wait long for the backend
     } catch (IOException ignored) {
       // the backend is gone already; nothing to tell it
     }

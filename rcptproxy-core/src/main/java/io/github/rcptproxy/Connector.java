@@ -56,6 +56,7 @@ final class Connector {
   private final Duration connectTimeout;
   private final Duration coolDown;
   private final Clock clock;
+  private final StartTls startTls;
 
   /** Address → until when it is skipped. Holds only addresses of the configured hosts. */
   private final ConcurrentHashMap<InetSocketAddress, Instant> coolingDown =
@@ -66,10 +67,19 @@ final class Connector {
     this.connectTimeout = config.connectTimeout();
     this.coolDown = config.backendCoolDown();
     this.clock = config.clock();
+    this.startTls = config.tls() == BackendTls.NONE ? null : new StartTls(config);
   }
 
+  /** How to layer TLS over a connection; null when the configuration says {@code NONE}. */
+  StartTls startTls() {
+    return startTls;
+  }
+
+  /** A connected socket, and the configured host name it was reached by (for TLS). */
+  record Connection(Socket socket, String host, int port) {}
+
   /** A connected socket to the first backend address that answers. */
-  Socket connect(Deadline deadline) throws IOException {
+  Connection connect(Deadline deadline) throws IOException {
     List<String> failures = new ArrayList<>();
     Instant now = clock.instant();
     for (InetSocketAddress host : hosts) {
@@ -93,7 +103,7 @@ final class Connector {
           socket.setTcpNoDelay(true);
           socket.connect(target, (int) Math.max(1, millis));
           coolingDown.remove(target);
-          return socket;
+          return new Connection(socket, host.getHostString(), host.getPort());
         } catch (IOException e) {
           socket.close();
           if (e instanceof SocketTimeoutException && millis >= connectTimeout.toMillis()) {

@@ -39,7 +39,7 @@ final class Counters {
   void backendOutcome(Verdict verdict, Instant now) {
     if (verdict instanceof Verdict.Unverified u) {
       switch (u.reason()) {
-        case TIMEOUT, BACKEND_UNAVAILABLE, PROTOCOL_ERROR -> {
+        case TIMEOUT, BACKEND_UNAVAILABLE, PROTOCOL_ERROR, TLS_FAILED, AUTH_FAILED -> {
           lastError = u.reason() + ": " + u.detail();
           lastErrorAt = now;
           return;

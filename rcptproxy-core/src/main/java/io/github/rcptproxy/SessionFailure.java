@@ -20,6 +20,13 @@ final class SessionFailure extends IOException {
     this.reply = reply;
   }
 
+  SessionFailure(Verdict.Reason reason, String message, BackendReply reply, Throwable cause) {
+    super(message, cause);
+    this.reason = reason;
+    this.retryable = false;
+    this.reply = reply;
+  }
+
   static SessionFailure protocolError(String message) {
     return new SessionFailure(Verdict.Reason.PROTOCOL_ERROR, false, message, null);
   }

@@ -101,6 +101,18 @@ public sealed interface Verdict {
      * The backend accepts any address in this domain (it accepted a random local part there), so
      * its {@code 250} says nothing about the recipient.
      */
-    CATCH_ALL
+    CATCH_ALL,
+    /**
+     * TLS to the backend was required ({@link BackendTls#REQUIRED}, {@link BackendTls#VERIFY}) but
+     * could not be had: the backend does not offer {@code STARTTLS} or refused it, the handshake
+     * failed, or (VERIFY) its certificate is not trusted or does not name the backend host. Nothing
+     * was asked in the clear. Logged as a warning once.
+     */
+    TLS_FAILED,
+    /**
+     * The backend refused the configured credentials ({@code 535}), or offers neither {@code AUTH
+     * PLAIN} nor {@code LOGIN}. Logged as a warning once.
+     */
+    AUTH_FAILED
   }
 }

@@ -1,6 +1,14 @@
 package io.github.rcptproxy;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -8,6 +16,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.stream.Collectors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Immutable configuration of a {@link RecipientVerifier}. Built with {@link #builder()}; every
@@ -46,8 +56,15 @@ public final class VerifierConfig {
   private final VerdictCache sharedCache;
   private final Duration catchAllTtl;
   private final VerificationListener listener;
+  private final BackendTls tls;
+  private final SSLContext trust;
+  private final Path trustPem;
+  private final String authUser;
+  private final String authPassword;
+  private final boolean authWithoutTls;
+  private final BackendProtocol protocol;
 
-  private VerifierConfig(Builder b) {
+  private VerifierConfig(Builder b, SSLContext trust) {
     this.backends = b.backends;
     this.backendCoolDown = b.backendCoolDown;
     this.heloName = b.heloName;
@@ -69,6 +86,13 @@ public final class VerifierConfig {
     this.sharedCache = b.sharedCache;
     this.catchAllTtl = b.catchAllTtl;
     this.listener = b.listener;
+    this.tls = b.tls;
+    this.trust = trust;
+    this.trustPem = b.trustPem;
+    this.authUser = b.authUser;
+    this.authPassword = b.authPassword;
+    this.authWithoutTls = b.authWithoutTls;
+    this.protocol = b.protocol;
   }
 
   public static Builder builder() {
@@ -99,6 +123,13 @@ public final class VerifierConfig {
     b.sharedCache = sharedCache;
     b.catchAllTtl = catchAllTtl;
     b.listener = listener;
+    b.tls = tls;
+    b.trust = trustPem == null ? trust : null;
+    b.trustPem = trustPem;
+    b.authUser = authUser;
+    b.authPassword = authPassword;
+    b.authWithoutTls = authWithoutTls;
+    b.protocol = protocol;
     return b;
   }
 
@@ -211,6 +242,42 @@ public final class VerifierConfig {
     return listener;
   }
 
+  /** Whether and how STARTTLS is used to the backend; default {@link BackendTls#NONE}. */
+  public BackendTls tls() {
+    return tls;
+  }
+
+  /**
+   * The trust for {@link BackendTls#VERIFY}: the context given with {@link Builder#trust}, or made
+   * from {@link Builder#trustPem}; empty for the JDK's default trust store (or when not verifying).
+   */
+  public Optional<SSLContext> trust() {
+    return Optional.ofNullable(trust);
+  }
+
+  /** The user name for {@code AUTH}; empty when the verifier does not authenticate. */
+  public Optional<String> authUser() {
+    return Optional.ofNullable(authUser);
+  }
+
+  /**
+   * The password for {@code AUTH}; empty when the verifier does not authenticate. Never logged and
+   * never part of {@link #toString()}.
+   */
+  public Optional<String> authPassword() {
+    return Optional.ofNullable(authPassword);
+  }
+
+  /** Whether {@code AUTH} may be sent over a connection that is not encrypted (default false). */
+  public boolean authWithoutTls() {
+    return authWithoutTls;
+  }
+
+  /** SMTP (the default) or LMTP. */
+  public BackendProtocol protocol() {
+    return protocol;
+  }
+
   @Override
   public String toString() {
     return "VerifierConfig{backend="
@@ -242,6 +309,12 @@ public final class VerifierConfig {
                 + "/-"
                 + negativeTtl)
         + (catchAllTtl == null ? "" : ", catchAllTtl=" + catchAllTtl)
+        + (protocol == BackendProtocol.SMTP ? "" : ", protocol=" + protocol)
+        + (tls == BackendTls.NONE ? "" : ", tls=" + tls)
+        + (trustPem != null ? ", trust=" + trustPem : trust != null ? ", trust=SSLContext" : "")
+        + (authUser == null
+            ? ""
+            : ", auth=" + authUser + (authWithoutTls ? " (allowed without TLS)" : ""))
         + "}";
   }
 
@@ -268,8 +341,79 @@ public final class VerifierConfig {
     private VerdictCache sharedCache;
     private Duration catchAllTtl;
     private VerificationListener listener = VerificationListener.NONE;
+    private BackendTls tls = BackendTls.NONE;
+    private SSLContext trust;
+    private Path trustPem;
+    private String authUser;
+    private String authPassword;
+    private boolean authWithoutTls;
+    private BackendProtocol protocol = BackendProtocol.SMTP;
 
     private Builder() {}
+
+    /**
+     * Whether sessions to the backend use STARTTLS; default {@link BackendTls#NONE}. With {@link
+     * BackendTls#REQUIRED} or {@link BackendTls#VERIFY} a backend is never probed in the clear.
+     */
+    public Builder tls(BackendTls tls) {
+      this.tls = Objects.requireNonNull(tls, "tls");
+      return this;
+    }
+
+    /**
+     * The trust for {@link BackendTls#VERIFY}: certificates are checked against this context's
+     * trust managers (replacing any {@link #trustPem} given before). Without one, VERIFY uses the
+     * JDK's default trust store.
+     */
+    public Builder trust(SSLContext trust) {
+      this.trust = Objects.requireNonNull(trust, "trust");
+      this.trustPem = null;
+      return this;
+    }
+
+    /**
+     * The trust for {@link BackendTls#VERIFY} from a PEM file of one or more CA certificates, read
+     * by {@link #build()} (replacing any {@link #trust(SSLContext)} given before).
+     */
+    public Builder trustPem(Path caFile) {
+      this.trustPem = Objects.requireNonNull(caFile, "caFile");
+      this.trust = null;
+      return this;
+    }
+
+    /**
+     * Authenticate to the backend with {@code AUTH PLAIN} (or {@code LOGIN} where PLAIN is not
+     * offered) before the first {@code MAIL}. Needs {@link BackendTls#REQUIRED} or {@link
+     * BackendTls#VERIFY}, unless {@link #authWithoutTls(boolean)}: the password would otherwise
+     * cross the network readable. The password is never logged nor shown by {@code toString()}.
+     */
+    public Builder auth(String user, String password) {
+      this.authUser = Objects.requireNonNull(user, "user");
+      this.authPassword = Objects.requireNonNull(password, "password");
+      return this;
+    }
+
+    /** Sends no {@code AUTH} (the default). */
+    public Builder noAuth() {
+      this.authUser = null;
+      this.authPassword = null;
+      return this;
+    }
+
+    /**
+     * Allows {@link #auth} over a connection that may not be encrypted (a backend on the same host,
+     * say); default false.
+     */
+    public Builder authWithoutTls(boolean authWithoutTls) {
+      this.authWithoutTls = authWithoutTls;
+      return this;
+    }
+
+    /** SMTP (the default) or LMTP ({@code LHLO} instead of {@code EHLO}). */
+    public Builder protocol(BackendProtocol protocol) {
+      this.protocol = Objects.requireNonNull(protocol, "protocol");
+      return this;
+    }
 
     /**
      * Remember the backend's definite answers in the verifier's own memory: accepted recipients for
@@ -523,7 +667,67 @@ public final class VerifierConfig {
         requirePositive(catchAllTtl, "catch-all TTL");
       }
       Objects.requireNonNull(listener, "listener");
-      return new VerifierConfig(this);
+      Objects.requireNonNull(protocol, "protocol");
+      return new VerifierConfig(this, checkTlsAndAuth());
+    }
+
+    /** Checks the TLS and AUTH settings together; returns the trust for VERIFY, if given. */
+    private SSLContext checkTlsAndAuth() {
+      Objects.requireNonNull(tls, "tls");
+      boolean encrypted = tls == BackendTls.REQUIRED || tls == BackendTls.VERIFY;
+      require(
+          tls == BackendTls.VERIFY || (trust == null && trustPem == null),
+          "tls trust (a CA) is used only with tls VERIFY, but tls is "
+              + tls
+              + ": set tls(VERIFY), or drop the trust");
+      if (authUser != null) {
+        require(!authUser.isEmpty(), "auth user must not be empty");
+        require(!authPassword.isEmpty(), "auth password must not be empty");
+        require(
+            (authUser + authPassword).chars().noneMatch(c -> c == 0 || c == '\r' || c == '\n'),
+            "auth user and password must not contain NUL, CR or LF");
+        require(
+            encrypted || authWithoutTls,
+            "auth needs tls REQUIRED or VERIFY (the password would cross the network readable),"
+                + " but tls is "
+                + tls
+                + "; or allow it with authWithoutTls(true)");
+      } else {
+        require(!authWithoutTls, "authWithoutTls is set but no auth(user, password) is");
+      }
+      if (trustPem == null) {
+        return trust;
+      }
+      try {
+        return trustFromPem(trustPem);
+      } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "tls trust PEM file " + trustPem + " cannot be used: " + e.getMessage(), e);
+      }
+    }
+
+    private static SSLContext trustFromPem(Path file) throws IOException, GeneralSecurityException {
+      Certificate[] certificates;
+      try (InputStream in = Files.newInputStream(file)) {
+        certificates =
+            CertificateFactory.getInstance("X.509")
+                .generateCertificates(in)
+                .toArray(Certificate[]::new);
+      }
+      if (certificates.length == 0) {
+        throw new IllegalArgumentException("it holds no certificate");
+      }
+      KeyStore store = KeyStore.getInstance("PKCS12");
+      store.load(null, null);
+      for (int i = 0; i < certificates.length; i++) {
+        store.setCertificateEntry("ca" + i, certificates[i]);
+      }
+      TrustManagerFactory trustManagers =
+          TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      trustManagers.init(store);
+      SSLContext context = SSLContext.getInstance("TLS");
+      context.init(null, trustManagers.getTrustManagers(), null);
+      return context;
     }
 
     private static void requirePositive(Duration value, String name) {

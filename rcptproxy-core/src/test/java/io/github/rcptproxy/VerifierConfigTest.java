@@ -84,4 +84,85 @@ class VerifierConfigTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining(message);
   }
+
+  @Test
+  void authIsRefusedWithoutRequiredTlsUnlessAllowed() {
+    assertThatThrownBy(() -> VerifierConfig.builder().auth("probe", "pw").build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("auth needs tls REQUIRED or VERIFY")
+        .hasMessageNotContaining("pw");
+    assertThatThrownBy(
+            () ->
+                VerifierConfig.builder().tls(BackendTls.OPPORTUNISTIC).auth("probe", "pw").build())
+        .hasMessageContaining("auth needs tls");
+    assertThat(
+            VerifierConfig.builder()
+                .auth("probe", "pw")
+                .authWithoutTls(true)
+                .build()
+                .authWithoutTls())
+        .isTrue();
+    assertThat(VerifierConfig.builder().tls(BackendTls.REQUIRED).auth("probe", "pw").build().tls())
+        .isEqualTo(BackendTls.REQUIRED);
+  }
+
+  @Test
+  void authValuesAreChecked() {
+    assertThatThrownBy(
+            () -> VerifierConfig.builder().tls(BackendTls.REQUIRED).auth("", "pw").build())
+        .hasMessageContaining("auth user must not be empty");
+    assertThatThrownBy(
+            () -> VerifierConfig.builder().tls(BackendTls.REQUIRED).auth("probe", "").build())
+        .hasMessageContaining("auth password must not be empty");
+    assertThatThrownBy(
+            () -> VerifierConfig.builder().tls(BackendTls.REQUIRED).auth("pro\nbe", "pw").build())
+        .hasMessageContaining("must not contain NUL, CR or LF");
+    assertThatThrownBy(() -> VerifierConfig.builder().authWithoutTls(true).build())
+        .hasMessageContaining("authWithoutTls is set but no auth");
+  }
+
+  @Test
+  void thePasswordIsNeverInToString() {
+    VerifierConfig config =
+        VerifierConfig.builder()
+            .backend("192.0.2.25")
+            .tls(BackendTls.REQUIRED)
+            .auth("probe@example.com", "Tr0ub4dor&3")
+            .build();
+    assertThat(config.toString())
+        .contains("tls=REQUIRED", "auth=probe@example.com")
+        .doesNotContain("Tr0ub4dor&3");
+    assertThat(config.toBuilder().build().authPassword()).hasValue("Tr0ub4dor&3");
+  }
+
+  @Test
+  void aTrustIsRefusedUnlessTlsVerifies() throws Exception {
+    assertThatThrownBy(
+            () ->
+                VerifierConfig.builder()
+                    .tls(BackendTls.REQUIRED)
+                    .trust(javax.net.ssl.SSLContext.getDefault())
+                    .build())
+        .hasMessageContaining("tls trust (a CA) is used only with tls VERIFY");
+  }
+
+  @Test
+  void anUnreadableOrEmptyPemIsRefusedNamingTheFile() throws Exception {
+    java.nio.file.Path empty = java.nio.file.Files.createTempFile("ca", ".pem");
+    assertThatThrownBy(
+            () -> VerifierConfig.builder().tls(BackendTls.VERIFY).trustPem(empty).build())
+        .hasMessageContaining("tls trust PEM file " + empty);
+    java.nio.file.Path missing = empty.resolveSibling("no-such-ca.pem");
+    assertThatThrownBy(
+            () -> VerifierConfig.builder().tls(BackendTls.VERIFY).trustPem(missing).build())
+        .hasMessageContaining("tls trust PEM file " + missing);
+  }
+
+  @Test
+  void lmtpIsAProtocolChoice() {
+    VerifierConfig config = VerifierConfig.builder().protocol(BackendProtocol.LMTP).build();
+    assertThat(config.protocol()).isEqualTo(BackendProtocol.LMTP);
+    assertThat(config.toString()).contains("protocol=LMTP");
+    assertThat(VerifierConfig.builder().build().protocol()).isEqualTo(BackendProtocol.SMTP);
+  }
 }

@@ -1,5 +1,6 @@
 package io.github.rcptproxy.benchmarks;
 
+import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
@@ -7,6 +8,7 @@ import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.subethasmtp.RecipientPolicy;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.TestCertificates;
 import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
@@ -28,7 +30,8 @@ import org.subethamail.wiser.Wiser;
  * raw socket client (the floor), the naive alternatives, rcptproxy alone and behind the SubEthaSMTP
  * adapter. Prints Markdown tables with ratios to the baseline of the same run.
  *
- * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million]}
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million]
+ * [--tls-only]}
  */
 public final class Benchmarks {
   private final int operations;
@@ -67,13 +70,16 @@ public final class Benchmarks {
             .server(
                 SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()).maxRecipients(-1));
     wiser.start();
-    benchmarks.compare(
-        new Target(
-            "Wiser (in-process SubEthaSMTP, accepts all)",
-            wiser.getServer().getPortAllocated(),
-            i -> "user" + i + "@example.test",
-            () -> {}));
-    benchmarks.memory(wiser.getServer().getPortAllocated(), options.contains("--million"));
+    boolean tlsOnly = options.contains("--tls-only");
+    if (!tlsOnly) {
+      benchmarks.compare(
+          new Target(
+              "Wiser (in-process SubEthaSMTP, accepts all)",
+              wiser.getServer().getPortAllocated(),
+              i -> "user" + i + "@example.test",
+              () -> {}));
+      benchmarks.memory(wiser.getServer().getPortAllocated(), options.contains("--million"));
+    }
 
     PostfixBackend postfix = null;
     try {
@@ -95,11 +101,89 @@ public final class Benchmarks {
                   throw new IllegalStateException(e);
                 }
               });
-      benchmarks.compare(target);
-      benchmarks.acrossNetwork(target);
+      if (!tlsOnly) {
+        benchmarks.compare(target);
+        benchmarks.acrossNetwork(target);
+      }
+      benchmarks.tls();
     }
     wiser.stop();
     System.exit(0);
+  }
+
+  /**
+   * STARTTLS against a Postfix that offers it ({@code may}): pooled verifications with and without
+   * TLS, interleaved in blocks on the same backend, and the first verification of a new verifier
+   * (connect, greeting, EHLO, with TLS the handshake and EHLO again, VRFY) with and without TLS.
+   */
+  private void tls() throws Exception {
+    TestCertificates certificates = TestCertificates.shared();
+    try (PostfixBackend postfix =
+        PostfixBackend.start(
+            List.of(
+                "smtpd_tls_security_level = may",
+                "smtpd_tls_cert_file = " + certificates.serverCertificate(),
+                "smtpd_tls_key_file = " + certificates.serverKey()))) {
+      System.out.println(
+          "### Postfix 3.7 with STARTTLS (`smtpd_tls_security_level = may`, ECDSA P-256)");
+      System.out.println();
+      System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs plain |");
+      System.out.println("|---|---|---|---|---|---|");
+      VerifierConfig plainConfig =
+          VerifierConfig.builder().backend("127.0.0.1", postfix.port()).build();
+      VerifierConfig tlsConfig = plainConfig.toBuilder().tls(BackendTls.REQUIRED).build();
+      IntFunction<String> address = i -> PostfixBackend.known(i % PostfixBackend.MAILBOXES);
+      try (RecipientVerifier plain = RecipientVerifier.create(plainConfig);
+          RecipientVerifier tls = RecipientVerifier.create(tlsConfig)) {
+        Operation plainVerify = i -> expectAccepted(plain.verify(address.apply(i)));
+        Operation tlsVerify = i -> expectAccepted(tls.verify(address.apply(i)));
+        measure("warm-up", operations, 1, plainVerify);
+        measure("warm-up", operations, 1, tlsVerify);
+        Measurement[] pair = interleaved(operations, plainVerify, tlsVerify, () -> {});
+        Measurement plainRow =
+            new Measurement(
+                "rcptproxy verify(), pooled session, plain", pair[0].nanos, pair[0].wallNanos, 1);
+        System.out.println(plainRow.row(plainRow));
+        System.out.println(
+            new Measurement(
+                    "rcptproxy verify(), pooled session, STARTTLS (TLS 1.3)",
+                    pair[1].nanos,
+                    pair[1].wallNanos,
+                    1)
+                .row(plainRow));
+      }
+      int firsts = Math.max(50, operations / 50);
+      Operation firstPlain =
+          i -> {
+            try (RecipientVerifier verifier = RecipientVerifier.create(plainConfig)) {
+              expectAccepted(verifier.verify(address.apply(i)));
+            }
+          };
+      Operation firstTls =
+          i -> {
+            try (RecipientVerifier verifier = RecipientVerifier.create(tlsConfig)) {
+              expectAccepted(verifier.verify(address.apply(i)));
+            }
+          };
+      measure("warm-up", 20, 1, firstPlain);
+      measure("warm-up", 20, 1, firstTls);
+      Measurement[] first = interleaved(firsts, firstPlain, firstTls, () -> {});
+      Measurement firstPlainRow =
+          new Measurement(
+              "first verify() of a new verifier, plain (" + firsts + " times)",
+              first[0].nanos,
+              first[0].wallNanos,
+              1);
+      System.out.println(firstPlainRow.row(firstPlainRow));
+      System.out.println(
+          new Measurement(
+                  "first verify() of a new verifier, STARTTLS handshake included",
+                  first[1].nanos,
+                  first[1].wallNanos,
+                  1)
+              .row(firstPlainRow));
+      System.out.println();
+    }
   }
 
   private void compare(Target target) throws Exception {

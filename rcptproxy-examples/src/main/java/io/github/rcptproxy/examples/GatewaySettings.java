@@ -1,6 +1,8 @@
 package io.github.rcptproxy.examples;
 
 import io.github.rcptproxy.AddressCheck;
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.subethasmtp.FailureMode;
@@ -19,6 +21,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -68,6 +71,16 @@ record GatewaySettings(
         domain NAME               a domain the gateway accepts mail for; repeat, or separate with
                                   commas; *.NAME takes every subdomain (required)
         helo NAME                 name sent with EHLO to the backend (default world)
+        backend-tls none|opportunistic|required|verify
+                                  STARTTLS to the backend, for verification and relay: required
+                                  never talks in the clear; verify also checks the certificate
+                                  and the backend host name (default none)
+        backend-ca PEM            CA certificates that verify trusts (default: the JDK's)
+        backend-auth-user NAME    AUTH PLAIN/LOGIN to the backend as NAME (needs backend-tls
+                                  required or verify)
+        backend-auth-password-file FILE  the password for backend-auth-user, the file's first line
+        backend-protocol smtp|lmtp  lmtp: LHLO, and one recipient per message, so that the
+                                  backend's answer for each recipient reaches the client (default smtp)
         probe-sender ADDRESS      MAIL FROM of the verification probe (default <>, the null sender)
         probe-method rcpt|vrfy    vrfy: VRFY where the backend proved honest, else RCPT (default)
         timeout-ms N              deadline per verification (default 3000)
@@ -128,6 +141,11 @@ record GatewaySettings(
           "backend",
           "domain",
           "helo",
+          "backend-tls",
+          "backend-ca",
+          "backend-auth-user",
+          "backend-auth-password-file",
+          "backend-protocol",
           "probe-sender",
           "probe-method",
           "timeout-ms",
@@ -278,6 +296,7 @@ record GatewaySettings(
       VerifierConfig.Builder verifier = VerifierConfig.builder();
       backend.map(b -> HostPort.parse(b, 25)).ifPresent(b -> verifier.backend(b.host(), b.port()));
       s.last("helo").ifPresent(verifier::heloName);
+      backendTransport(s::last, verifier);
       s.last("probe-sender").ifPresent(verifier::probeSender);
       s.last("probe-method")
           .ifPresent(m -> verifier.probeMethod(s.choice("probe-method", m, ProbeMethod.class)));
@@ -355,6 +374,47 @@ record GatewaySettings(
           List.copyOf(commandLine));
     } catch (IllegalArgumentException | ArithmeticException e) {
       throw new UsageException(e.getMessage());
+    }
+  }
+
+  /**
+   * The backend transport options, shared with the verify command: {@code backend-tls}, {@code
+   * backend-ca}, {@code backend-auth-user}, {@code backend-auth-password-file}, {@code
+   * backend-protocol}. The password is read from its file here and never printed.
+   */
+  static void backendTransport(
+      Function<String, Optional<String>> option, VerifierConfig.Builder verifier) {
+    option
+        .apply("backend-tls")
+        .ifPresent(v -> verifier.tls(Settings.choose("backend-tls", v, BackendTls.class)));
+    option.apply("backend-ca").ifPresent(file -> verifier.trustPem(Path.of(file)));
+    option
+        .apply("backend-protocol")
+        .ifPresent(
+            v -> verifier.protocol(Settings.choose("backend-protocol", v, BackendProtocol.class)));
+    Optional<String> user = option.apply("backend-auth-user");
+    Optional<String> passwordFile = option.apply("backend-auth-password-file");
+    if (user.isPresent() != passwordFile.isPresent()) {
+      throw new UsageException("--backend-auth-user and --backend-auth-password-file go together");
+    }
+    if (user.isPresent()) {
+      String password;
+      try {
+        password =
+            Files.readAllLines(Path.of(passwordFile.get()), StandardCharsets.UTF_8).stream()
+                .findFirst()
+                .orElse("");
+      } catch (IOException e) {
+        throw new UsageException(
+            "cannot read --backend-auth-password-file " + passwordFile.get() + ": " + e);
+      }
+      if (password.isEmpty()) {
+        throw new UsageException(
+            "--backend-auth-password-file "
+                + passwordFile.get()
+                + " has no password on its first line");
+      }
+      verifier.auth(user.get(), password);
     }
   }
 
@@ -450,6 +510,10 @@ record GatewaySettings(
     }
 
     <E extends Enum<E>> E choice(String name, String value, Class<E> type) {
+      return choose(name, value, type);
+    }
+
+    static <E extends Enum<E>> E choose(String name, String value, Class<E> type) {
       try {
         return Enum.valueOf(type, value.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {

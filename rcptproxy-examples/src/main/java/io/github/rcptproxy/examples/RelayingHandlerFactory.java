@@ -80,6 +80,12 @@ final class RelayingHandlerFactory implements MessageHandlerFactory {
         // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
         String address =
             recipient.equalsIgnoreCase("postmaster") ? postmaster : canonical(recipient);
+        if (relay.oneRecipientPerMessage() && !recipients.isEmpty()) {
+          // RFC 5321 4.5.3.1.10: the client sends the others in another transaction, so the
+          // backend's per-recipient answer after DATA can be told to the client as it is.
+          throw new RejectException(
+              452, "4.5.3 One recipient per message here, send the others in another transaction");
+        }
         // Bypassed clients' recipients were not verified, so not validated either: check here.
         if (AddressCheck.problem(address).isPresent()) {
           throw new RejectException(501, "5.1.3 Bad recipient address syntax");

@@ -10,7 +10,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -258,12 +257,7 @@ final class RunningGateway implements AutoCloseable {
   }
 
   private static SmtpRelay relayFor(GatewaySettings settings) {
-    VerifierConfig config = settings.verifier();
-    String host = config.backendHost().orElseThrow();
-    return new SmtpRelay(
-        new InetSocketAddress(host, config.backendPort()),
-        config.heloName(),
-        settings.limits().relayTimeout());
+    return new SmtpRelay(settings.verifier(), settings.limits().relayTimeout());
   }
 
   private static InetAddress address(String host) {

@@ -1,5 +1,8 @@
 package io.github.rcptproxy.examples;
 
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.VerifierConfig;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
@@ -13,13 +16,16 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
@@ -29,6 +35,12 @@ import org.subethamail.smtp.RejectException;
  * the backend said it. Line endings in the body are normalised to CRLF and every line is
  * dot-stuffed, so a bare CR or LF in the client's data cannot end the message early at the backend
  * and smuggle in a second one.
+ *
+ * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
+ * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
+ * STARTTLS, or a failed handshake, tempfails the message. Over LMTP the backend answers the end of
+ * data once per recipient; the front gives an LMTP relay one recipient per message ({@link
+ * #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
  */
 final class SmtpRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
@@ -37,13 +49,36 @@ final class SmtpRelay {
       Pattern.compile("\\d{3}[ -]([245]\\.\\d{1,3}\\.\\d{1,3})(?: |$)");
 
   private final InetSocketAddress backend;
+  private final String host;
   private final String heloName;
   private final Duration timeout;
+  private final BackendStartTls tls;
+  private final boolean lmtp;
+  private final Optional<String> authUser;
+  private final Optional<String> authPassword;
+  private final boolean authWithoutTls;
 
-  SmtpRelay(InetSocketAddress backend, String heloName, Duration timeout) {
-    this.backend = backend;
-    this.heloName = heloName;
+  /** Relays to the first backend of the configuration, with its TLS, AUTH and protocol. */
+  SmtpRelay(VerifierConfig config, Duration timeout) {
+    this.host = config.backendHost().orElseThrow();
+    this.backend = new InetSocketAddress(host, config.backendPort());
+    this.heloName = config.heloName();
     this.timeout = timeout;
+    this.tls = config.tls() == BackendTls.NONE ? null : new BackendStartTls(config);
+    this.lmtp = config.protocol() == BackendProtocol.LMTP;
+    this.authUser = config.authUser();
+    this.authPassword = config.authPassword();
+    this.authWithoutTls = config.authWithoutTls();
+  }
+
+  /**
+   * Whether each message may have only one recipient: over LMTP the backend answers each recipient
+   * separately after DATA, and a client can be told only one answer for the whole message. With one
+   * recipient per message that answer is the recipient's own: a refusal tempfails or bounces
+   * exactly that recipient, and a delivered copy is never sent twice.
+   */
+  boolean oneRecipientPerMessage() {
+    return lmtp;
   }
 
   /**
@@ -57,12 +92,28 @@ final class SmtpRelay {
    *     accepted at verification time)
    */
   String relay(Envelope envelope, InputStream body) throws RejectException, IOException {
+    if (lmtp && envelope.recipients().size() != 1) {
+      throw new IllegalArgumentException(
+          "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
+    }
+    SSLSocket secure = null;
     try (Socket socket = new Socket()) {
       socket.connect(backend, (int) timeout.toMillis());
       socket.setSoTimeout((int) timeout.toMillis());
       InputStream in = new BufferedInputStream(socket.getInputStream());
       OutputStream out = new BufferedOutputStream(socket.getOutputStream());
       Map<String, String> extensions = greet(in, out);
+      if (tls != null) {
+        secure = startTls(socket, in, out, extensions);
+        if (secure != null) {
+          in = new BufferedInputStream(secure.getInputStream());
+          out = new BufferedOutputStream(secure.getOutputStream());
+          extensions = hello(in, out);
+        }
+      }
+      if (authUser.isPresent()) {
+        authenticate(in, out, extensions, secure != null);
+      }
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
@@ -92,6 +143,7 @@ final class SmtpRelay {
       writeDotStuffed(body, out);
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
+      // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
       String[] done = read(in);
       expect(done, "message", "2");
       // The backend has the message: whatever happens now, the client must hear 250, or it sends
@@ -106,7 +158,93 @@ final class SmtpRelay {
     } catch (IOException e) {
       LOG.warn("backend {} failed: {}", backend, e.getMessage());
       throw unavailable();
+    } finally {
+      if (secure != null) {
+        secure.close();
+      }
     }
+  }
+
+  /**
+   * STARTTLS where offered (where required, a backend without it never gets the message in the
+   * clear); returns the TLS socket, or null when the session stays in the clear.
+   */
+  private SSLSocket startTls(
+      Socket socket, InputStream in, OutputStream out, Map<String, String> extensions)
+      throws IOException, RejectException {
+    if (!extensions.containsKey("STARTTLS")) {
+      if (tls.required()) {
+        LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
+        quit(out);
+        throw unavailable();
+      }
+      return null;
+    }
+    String[] reply = send(out, in, "STARTTLS");
+    if (!reply[0].startsWith("220")) {
+      if (tls.required()) {
+        LOG.warn("backend {} refused STARTTLS: {}", backend, printable(last(reply)));
+        throw unavailable();
+      }
+      return null;
+    }
+    if (in.available() > 0) {
+      LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
+      throw unavailable();
+    }
+    try {
+      return tls.handshake(socket, host, backend.getPort());
+    } catch (SocketTimeoutException e) {
+      throw e;
+    } catch (IOException e) {
+      LOG.warn("TLS handshake with backend {} failed: {}", backend, e.getMessage());
+      throw unavailable();
+    }
+  }
+
+  /** AUTH PLAIN, or LOGIN where PLAIN is not offered; the password is never logged. */
+  private void authenticate(
+      InputStream in, OutputStream out, Map<String, String> extensions, boolean encrypted)
+      throws IOException, RejectException {
+    String user = authUser.orElseThrow();
+    String password = authPassword.orElseThrow();
+    if (!encrypted && !authWithoutTls) {
+      LOG.warn(
+          "backend {} session is not encrypted: the password is not sent; not relayed", backend);
+      throw unavailable();
+    }
+    List<String> mechanisms =
+        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
+    String[] reply;
+    if (mechanisms.contains("PLAIN")) {
+      reply = sendSecret(out, in, "AUTH PLAIN ", "\0" + user + "\0" + password);
+    } else if (mechanisms.contains("LOGIN")) {
+      reply = send(out, in, "AUTH LOGIN");
+      if (reply[0].startsWith("334")) {
+        reply = sendSecret(out, in, "", user);
+      }
+      if (reply[0].startsWith("334")) {
+        reply = sendSecret(out, in, "", password);
+      }
+    } else {
+      LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
+      throw unavailable();
+    }
+    if (!reply[0].startsWith("235")) {
+      LOG.warn("backend {} did not accept AUTH as {}: {}", backend, user, printable(last(reply)));
+      throw unavailable();
+    }
+  }
+
+  private String[] sendSecret(OutputStream out, InputStream in, String prefix, String secret)
+      throws IOException {
+    out.write(
+        (prefix + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)))
+            .getBytes(StandardCharsets.US_ASCII));
+    out.write('\r');
+    out.write('\n');
+    out.flush();
+    return read(in);
   }
 
   /** Greeting and EHLO (or HELO); returns the offered extensions with their parameters. */
@@ -118,14 +256,24 @@ final class SmtpRelay {
       LOG.warn("backend {} refused the gateway: {}", backend, printable(last(greeting)));
       throw unavailable();
     }
+    return hello(in, out);
+  }
+
+  /** EHLO (HELO where refused) or LHLO; returns the offered extensions with their parameters. */
+  private Map<String, String> hello(InputStream in, OutputStream out)
+      throws IOException, RejectException {
     Map<String, String> extensions = new HashMap<>();
-    String[] ehlo = send(out, in, "EHLO " + heloName);
+    String[] ehlo = send(out, in, (lmtp ? "LHLO " : "EHLO ") + heloName);
     if (ehlo[0].startsWith("2")) {
       for (int i = 1; i < ehlo.length; i++) {
         String[] keyword = ehlo[i].substring(4).split(" ", 2);
         extensions.put(keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1] : "");
       }
       return extensions;
+    }
+    if (lmtp) {
+      LOG.warn("backend {} refused LHLO: {}", backend, printable(last(ehlo)));
+      throw unavailable();
     }
     String[] helo = send(out, in, "HELO " + heloName);
     if (!helo[0].startsWith("2")) {
@@ -242,6 +390,12 @@ final class SmtpRelay {
     String line = last(reply);
     LOG.warn("backend {} refused the {}: {}", backend, what, printable(line));
     int code = Integer.parseInt(line.substring(0, 3));
+    if (code == 530) {
+      // STARTTLS or AUTH needed: the gateway's configuration, not the client's message
+      LOG.warn(
+          "backend {} requires STARTTLS or AUTH: set --backend-tls / --backend-auth-user", backend);
+      throw unavailable();
+    }
     boolean permanent = code >= 500;
     Matcher enhanced = ENHANCED_STATUS.matcher(line);
     String status =

@@ -12,7 +12,11 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * {@code verify --backend HOST:PORT [--timeout-ms N] [ADDRESS...]}: one line per address, {@code
@@ -32,7 +36,18 @@ final class VerifyCommand {
         --timeout-ms N        deadline per verification in milliseconds (default 3000)
         --helo NAME           name sent with EHLO (default world)
         --probe-sender ADDR   MAIL FROM address of the probe (default <>, the null sender)
+        --backend-tls none|opportunistic|required|verify, --backend-ca PEM,
+        --backend-auth-user NAME, --backend-auth-password-file FILE, --backend-protocol smtp|lmtp
+                              as for the gateway (above)
       """;
+
+  private static final Set<String> BACKEND_TRANSPORT =
+      Set.of(
+          "--backend-tls",
+          "--backend-ca",
+          "--backend-auth-user",
+          "--backend-auth-password-file",
+          "--backend-protocol");
 
   private final VerifierConfig config;
   private final List<String> addresses = new ArrayList<>();
@@ -40,8 +55,13 @@ final class VerifyCommand {
   VerifyCommand(String[] args) {
     VerifierConfig.Builder builder = VerifierConfig.builder();
     boolean backendGiven = false;
+    Map<String, String> transport = new HashMap<>();
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
+      if (BACKEND_TRANSPORT.contains(arg)) {
+        transport.put(arg.substring(2), value(args, ++i, arg));
+        continue;
+      }
       switch (arg) {
         case "--backend" -> {
           HostPort backend = HostPort.parse(value(args, ++i, arg), 25);
@@ -64,6 +84,7 @@ final class VerifyCommand {
       throw new UsageException("verify needs --backend HOST:PORT");
     }
     try {
+      GatewaySettings.backendTransport(name -> Optional.ofNullable(transport.get(name)), builder);
       config = builder.build();
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
