@@ -1,5 +1,10 @@
 package io.github.rcptproxy;
 
+import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.MalformedReplyException;
+import io.github.rcptproxy.smtp.SmtpReply;
+import io.github.rcptproxy.smtp.SmtpReplyReader;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -32,7 +37,7 @@ final class BackendSession {
 
   private Socket socket;
   private OutputStream out;
-  private ReplyReader reader;
+  private SmtpReplyReader reader;
   private final VerifierConfig config;
   private final SessionLimits limits;
   private final Runnable onTransactionOpened;
@@ -109,20 +114,20 @@ final class BackendSession {
     this.socket = transport;
     this.out = transport.getOutputStream();
     this.reader =
-        new ReplyReader(
+        new SmtpReplyReader(
             transport.getInputStream(),
             () -> transport.setSoTimeout(deadline.socketTimeoutMillis()));
   }
 
   private void greet(Deadline deadline) throws IOException {
     this.deadline = deadline;
-    ReplyReader.Reply greeting = reader.read();
+    SmtpReply greeting = read();
     if (greeting.code() != 220) {
       throw new SessionFailure(
           Verdict.Reason.BACKEND_UNAVAILABLE,
           false,
           "backend refused the session",
-          greeting.toBackendReply());
+          backendReply(greeting));
     }
     hello();
   }
@@ -131,7 +136,7 @@ final class BackendSession {
   private void hello() throws IOException {
     extensions.clear();
     boolean lmtp = config.protocol() == BackendProtocol.LMTP;
-    ReplyReader.Reply ehlo = exchange(line((lmtp ? "LHLO " : "EHLO ") + config.heloName()));
+    SmtpReply ehlo = exchange(line((lmtp ? "LHLO " : "EHLO ") + config.heloName()));
     if (ehlo.code() == 250) {
       for (int i = 1; i < ehlo.lines().size(); i++) {
         String[] keyword = ehlo.lines().get(i).split(" ", 2);
@@ -152,18 +157,18 @@ final class BackendSession {
    * nothing is ever asked in the clear: a backend without STARTTLS or a failed handshake fails the
    * session with {@link Verdict.Reason#TLS_FAILED}.
    */
-  private void startTls(StartTls tls, String host, int port) throws IOException {
-    boolean required = config.tls() != BackendTls.OPPORTUNISTIC;
+  private void startTls(ClientTls tls, String host, int port) throws IOException {
+    boolean required = tls.required();
     if (!offers("STARTTLS")) {
       if (required) {
         throw tlsFailure("the backend does not offer STARTTLS", null, null);
       }
       return;
     }
-    ReplyReader.Reply reply = exchange(STARTTLS);
+    SmtpReply reply = exchange(STARTTLS);
     if (reply.code() != 220) {
       if (required || reply.code() == 421) {
-        throw tlsFailure("the backend refused STARTTLS", reply.toBackendReply(), null);
+        throw tlsFailure("the backend refused STARTTLS", backendReply(reply), null);
       }
       return;
     }
@@ -216,7 +221,7 @@ final class BackendSession {
     String password = config.authPassword().orElseThrow();
     List<String> mechanisms =
         List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    ReplyReader.Reply reply;
+    SmtpReply reply;
     if (mechanisms.contains("PLAIN")) {
       reply = exchange(secretLine("AUTH PLAIN ", "\0" + user + "\0" + password));
     } else if (mechanisms.contains("LOGIN")) {
@@ -244,7 +249,7 @@ final class BackendSession {
               : reply.code() >= 500 ? Verdict.Reason.AUTH_FAILED : Verdict.Reason.TEMPORARY_FAILURE,
           false,
           "the backend did not accept AUTH as " + user,
-          reply.toBackendReply());
+          backendReply(reply));
     }
   }
 
@@ -307,7 +312,7 @@ final class BackendSession {
     this.deadline = deadline;
     long started = System.nanoTime();
     int rejectionsBefore = rejections;
-    List<ReplyReader.Reply> replies = send(commands, first);
+    List<SmtpReply> replies = send(commands, first);
     if (reset) {
       transactionOpen = false;
       recipientsInTransaction = 0;
@@ -331,7 +336,7 @@ final class BackendSession {
     this.deadline = deadline;
     long started = System.nanoTime();
     int rejectionsBefore = rejections;
-    List<ReplyReader.Reply> replies = new ArrayList<>(commands.size());
+    List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       for (byte[] command : commands) {
         replies.add(exchange(command));
@@ -364,10 +369,10 @@ final class BackendSession {
    * Counts the replies and says whether the backend hung up before answering them all (then the
    * last reply it did give is about the session, not the address).
    */
-  private Answers answers(List<ReplyReader.Reply> replies, int asked, boolean vrfy) {
+  private Answers answers(List<SmtpReply> replies, int asked, boolean vrfy) {
     List<BackendReply> answers = new ArrayList<>(replies.size());
-    for (ReplyReader.Reply reply : replies) {
-      BackendReply answer = reply.toBackendReply();
+    for (SmtpReply reply : replies) {
+      BackendReply answer = backendReply(reply);
       if (vrfy) {
         vrfyCommands++;
       } else {
@@ -390,8 +395,8 @@ final class BackendSession {
     return new Answers(answers, hungUp);
   }
 
-  private void openTransaction(ReplyReader.Reply mail) throws SessionFailure {
-    BackendReply reply = mail.toBackendReply();
+  private void openTransaction(SmtpReply mail) throws SessionFailure {
+    BackendReply reply = backendReply(mail);
     if (mail.code() == 250) {
       transactionOpen = true;
       onTransactionOpened.run();
@@ -504,8 +509,8 @@ final class BackendSession {
    * Without pipelining they go one by one, and a failure among the first {@code prefix} commands
    * (RSET, MAIL) stops the rest. If the backend hangs up after some replies, those are returned.
    */
-  private List<ReplyReader.Reply> send(List<byte[]> commands, int prefix) throws IOException {
-    List<ReplyReader.Reply> replies = new ArrayList<>(commands.size());
+  private List<SmtpReply> send(List<byte[]> commands, int prefix) throws IOException {
+    List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       if (commands.size() > 1 && offers("PIPELINING")) {
         int length = 0;
@@ -521,12 +526,12 @@ final class BackendSession {
         out.write(batch);
         out.flush();
         for (int i = 0; i < commands.size(); i++) {
-          replies.add(reader.read());
+          replies.add(read());
         }
         return replies;
       }
       for (int i = 0; i < commands.size(); i++) {
-        ReplyReader.Reply reply = exchange(commands.get(i));
+        SmtpReply reply = exchange(commands.get(i));
         replies.add(reply);
         if (i < prefix && reply.code() >= 400) {
           return replies;
@@ -542,26 +547,44 @@ final class BackendSession {
     }
   }
 
-  private ReplyReader.Reply exchange(byte[] command) throws IOException {
+  private SmtpReply exchange(byte[] command) throws IOException {
     try {
       out.write(command);
       out.flush();
-      return reader.read();
+      return read();
     } catch (IOException e) {
       usable = false;
       throw e;
     }
   }
 
-  private void requireCode(ReplyReader.Reply reply, int code, String command)
-      throws SessionFailure {
+  /**
+   * The next reply; a malformed one is a {@link Verdict.Reason#PROTOCOL_ERROR}, the end of the
+   * stream a backend that closed the session.
+   */
+  private SmtpReply read() throws IOException {
+    try {
+      return reader.read();
+    } catch (MalformedReplyException e) {
+      throw SessionFailure.protocolError(e.getMessage());
+    } catch (EOFException e) {
+      throw SessionFailure.closedByBackend();
+    }
+  }
+
+  /** The reply as the verifier reports it: code, enhanced status code, text safe for logs. */
+  static BackendReply backendReply(SmtpReply reply) {
+    return new BackendReply(reply.code(), reply.enhancedStatus(), reply.text());
+  }
+
+  private void requireCode(SmtpReply reply, int code, String command) throws SessionFailure {
     if (reply.code() != code) {
       usable = false;
       throw new SessionFailure(
           Verdict.Reason.BACKEND_UNAVAILABLE,
           reply.code() == 421,
           "backend refused " + command,
-          reply.toBackendReply());
+          backendReply(reply));
     }
   }
 

@@ -1,5 +1,6 @@
 package io.github.rcptproxy;
 
+import io.github.rcptproxy.smtp.ClientTls;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -56,7 +57,7 @@ final class Connector {
   private final Duration connectTimeout;
   private final Duration coolDown;
   private final Clock clock;
-  private final StartTls startTls;
+  private final ClientTls startTls;
 
   /** Address → until when it is skipped. Holds only addresses of the configured hosts. */
   private final ConcurrentHashMap<InetSocketAddress, Instant> coolingDown =
@@ -67,11 +68,11 @@ final class Connector {
     this.connectTimeout = config.connectTimeout();
     this.coolDown = config.backendCoolDown();
     this.clock = config.clock();
-    this.startTls = config.tls() == BackendTls.NONE ? null : new StartTls(config);
+    this.startTls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
   }
 
   /** How to layer TLS over a connection; null when the configuration says {@code NONE}. */
-  StartTls startTls() {
+  ClientTls startTls() {
     return startTls;
   }
 

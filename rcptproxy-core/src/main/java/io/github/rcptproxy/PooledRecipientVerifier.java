@@ -1,5 +1,6 @@
 package io.github.rcptproxy;
 
+import io.github.rcptproxy.smtp.SmtpText;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -187,7 +188,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       if (LOG.isDebugEnabled()) {
         LOG.debug(
             "{} {}{} in {} ms",
-            ReplyReader.sanitise(copy.get(i)),
+            SmtpText.forLog(copy.get(i)),
             verdicts[i],
             fromCache.get(i) ? " (cached)" : "",
             verdicts[i].latency().toMillis());

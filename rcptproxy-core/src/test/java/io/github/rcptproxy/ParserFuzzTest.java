@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.github.rcptproxy.smtp.MalformedReplyException;
+import io.github.rcptproxy.smtp.SmtpReply;
+import io.github.rcptproxy.smtp.SmtpReplyReader;
 import java.io.ByteArrayInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 
 /**
@@ -14,24 +18,28 @@ import java.io.IOException;
  */
 class ParserFuzzTest {
 
-  /** No input makes the reader throw anything but a SessionFailure, loop, or return a bad reply. */
+  /**
+   * No input makes the one reply reader (the verifier's, the relay's, the probe's) throw anything
+   * but a malformed reply or the end of input, loop, or return a bad reply.
+   */
   @FuzzTest(maxDuration = "2m")
   void replyReader(byte[] input) {
-    ReplyReader reader = new ReplyReader(new ByteArrayInputStream(input), () -> {});
+    SmtpReplyReader reader = new SmtpReplyReader(new ByteArrayInputStream(input));
     try {
       for (int replies = 0; replies <= input.length; replies++) {
-        ReplyReader.Reply reply = reader.read();
-        assertThat(reply.lines()).hasSizeBetween(1, ReplyReader.MAX_LINES);
-        BackendReply backendReply = reply.toBackendReply();
+        SmtpReply reply = reader.read();
+        assertThat(reply.lines()).hasSizeBetween(1, SmtpReplyReader.MAX_LINES);
+        assertThat(reply.toString().chars()).noneMatch(Character::isISOControl);
+        BackendReply backendReply = BackendSession.backendReply(reply);
         assertThat(backendReply.code()).isBetween(200, 599);
         assertThat(backendReply.text().chars()).noneMatch(Character::isISOControl);
         assertThat(backendReply.enhancedStatus()).matches("|[245]\\.\\d{1,3}\\.\\d{1,3}");
       }
       throw new AssertionError("more replies than input bytes");
-    } catch (SessionFailure expected) {
+    } catch (MalformedReplyException | EOFException expected) {
       // malformed, too long, or the end of the input: all refused cleanly
     } catch (IOException e) {
-      throw new AssertionError("only SessionFailure may come out of the reader", e);
+      throw new AssertionError("only a malformed reply or EOF may come out of the reader", e);
     }
   }
 

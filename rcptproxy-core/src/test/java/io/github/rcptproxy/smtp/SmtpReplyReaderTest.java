@@ -1,22 +1,24 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.smtp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayInputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
-class ReplyReaderTest {
+class SmtpReplyReaderTest {
 
-  private static ReplyReader reader(String raw) {
+  private static SmtpReplyReader reader(String raw) {
     return reader(new ByteArrayInputStream(raw.getBytes(StandardCharsets.ISO_8859_1)));
   }
 
-  private static ReplyReader reader(InputStream in) {
-    return new ReplyReader(in, () -> {});
+  private static SmtpReplyReader reader(InputStream in) {
+    return new SmtpReplyReader(in);
   }
 
   /** Hands out one byte per read, as a slow network would. */
@@ -37,8 +39,7 @@ class ReplyReaderTest {
 
   @Test
   void readsSingleLineReplyWithEnhancedStatus() throws IOException {
-    BackendReply reply =
-        reader("550 5.1.1 <x@y>: Recipient address rejected\r\n").read().toBackendReply();
+    SmtpReply reply = reader("550 5.1.1 <x@y>: Recipient address rejected\r\n").read();
 
     assertThat(reply.code()).isEqualTo(550);
     assertThat(reply.enhancedStatus()).isEqualTo("5.1.1");
@@ -47,20 +48,19 @@ class ReplyReaderTest {
 
   @Test
   void joinsMultiLineReplyAndKeepsEachLineForEhlo() throws IOException {
-    ReplyReader.Reply reply =
-        reader("250-backend.test\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n").read();
+    SmtpReply reply = reader("250-backend.test\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n").read();
 
     assertThat(reply.lines()).containsExactly("backend.test", "PIPELINING", "SMTPUTF8");
-    assertThat(reply.toBackendReply().text()).isEqualTo("backend.test PIPELINING SMTPUTF8");
+    assertThat(reply.text()).isEqualTo("backend.test PIPELINING SMTPUTF8");
   }
 
   @Test
   void readsConsecutiveRepliesSplitAcrossReadsOfOneByte() throws IOException {
-    ReplyReader reader =
+    SmtpReplyReader reader =
         reader(oneByteAtATime("250 2.1.0 Ok\r\n550-5.1.1 no\r\n550 5.1.1 such user\r\n"));
 
     assertThat(reader.read().code()).isEqualTo(250);
-    BackendReply second = reader.read().toBackendReply();
+    SmtpReply second = reader.read();
     assertThat(second.code()).isEqualTo(550);
     assertThat(second.enhancedStatus()).isEqualTo("5.1.1");
     assertThat(second.text()).isEqualTo("no such user");
@@ -68,12 +68,12 @@ class ReplyReaderTest {
 
   @Test
   void acceptsCodeWithoutText() throws IOException {
-    assertThat(reader("250\r\n").read().toBackendReply().text()).isEmpty();
+    assertThat(reader("250\r\n").read().text()).isEmpty();
   }
 
   @Test
   void ignoresEnhancedStatusOfAnotherClass() throws IOException {
-    BackendReply reply = reader("250 5.1.1 odd\r\n").read().toBackendReply();
+    SmtpReply reply = reader("250 5.1.1 odd\r\n").read();
 
     assertThat(reply.enhancedStatus()).isEmpty();
     assertThat(reply.text()).isEqualTo("5.1.1 odd");
@@ -81,7 +81,7 @@ class ReplyReaderTest {
 
   @Test
   void sanitisesControlCharactersInText() throws IOException {
-    BackendReply reply = reader("550 bad\u0007bell\u001b[31m\r\n").read().toBackendReply();
+    SmtpReply reply = reader("550 bad\u0007bell\u001b[31m\r\n").read();
 
     assertThat(reply.text()).isEqualTo("bad?bell?[31m");
   }
@@ -135,24 +135,43 @@ class ReplyReaderTest {
   }
 
   @Test
-  void endOfStreamIsConnectionClosed() {
-    assertThatThrownBy(() -> reader("250-partial\r\n").read())
-        .isInstanceOfSatisfying(
-            SessionFailure.class,
-            f -> {
-              assertThat(f.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE);
-              assertThat(f.retryable()).isTrue();
-            });
+  void endOfStreamIsEof() {
+    assertThatThrownBy(() -> reader("250-partial\r\n").read()).isInstanceOf(EOFException.class);
+    assertThatThrownBy(() -> reader("").read()).isInstanceOf(EOFException.class);
   }
 
   @Test
-  void malformedReplyIsAProtocolErrorThatIsNotRetried() {
+  void malformedReplyIsMalformedReplyException() {
     assertThatThrownBy(() -> reader("garbage\r\n").read())
-        .isInstanceOfSatisfying(
-            SessionFailure.class,
-            f -> {
-              assertThat(f.reason()).isEqualTo(Verdict.Reason.PROTOCOL_ERROR);
-              assertThat(f.retryable()).isFalse();
+        .isInstanceOf(MalformedReplyException.class);
+    assertThatThrownBy(() -> reader("250 Ok\n").read()).isInstanceOf(MalformedReplyException.class);
+  }
+
+  @Test
+  void unaskedBytesAfterAReplyAreSeen() throws IOException {
+    SmtpReplyReader reader = reader("220 go ahead\r\n250 injected\r\n");
+
+    assertThat(reader.read().code()).isEqualTo(220);
+    assertThat(reader.hasBufferedInput()).isTrue();
+  }
+
+  @Test
+  void beforeReadCanRefuseTheRead() {
+    SmtpReplyReader reader =
+        new SmtpReplyReader(
+            new ByteArrayInputStream("250 Ok\r\n".getBytes(StandardCharsets.US_ASCII)),
+            () -> {
+              throw new SocketTimeoutException("deadline passed");
             });
+
+    assertThatThrownBy(reader::read).isInstanceOf(SocketTimeoutException.class);
+  }
+
+  @Test
+  void toStringIsOneLineSafeForLogs() throws IOException {
+    SmtpReply reply = reader("550-5.1.1 no such\r\n550 5.1.1 user\u001b[2J\r\n").read();
+
+    assertThat(reply).hasToString("550 5.1.1 no such user?[2J");
+    assertThat(reply.lines()).containsExactly("5.1.1 no such", "5.1.1 user\u001b[2J");
   }
 }

@@ -1,5 +1,7 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.smtp;
 
+import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.VerifierConfig;
 import java.io.IOException;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
@@ -14,20 +16,34 @@ import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
- * The client side of STARTTLS: a TLS 1.2+ socket layered over the connected one. With {@link
- * BackendTls#VERIFY} the chain is checked against the configured trust and the certificate must
- * name the configured host (endpoint identification as for HTTPS: DNS names with wildcards, IP
- * addresses); SNI carries the name. REQUIRED and OPPORTUNISTIC encrypt without checking, as
- * Postfix's {@code encrypt} and {@code may} do.
+ * The client side of STARTTLS, once the server said {@code 220} to it: a TLS 1.2+ socket layered
+ * over the connected one. With {@link BackendTls#VERIFY} the chain is checked against the
+ * configured trust (or the JDK's) and the certificate must name the host (endpoint identification
+ * as for HTTPS: DNS names with wildcards, IP addresses); SNI carries the name. {@link
+ * BackendTls#REQUIRED} and {@link BackendTls#OPPORTUNISTIC} encrypt without checking, as Postfix's
+ * {@code encrypt} and {@code may} do.
+ *
+ * <p>This is the SMTP plumbing rcptproxy's own modules share: the verifier's sessions and the
+ * gateway's relay to the backend. Immutable after construction, so one instance serves every
+ * connection and thread; each handshake's socket is confined to its connection.
  */
-final class StartTls {
+public final class ClientTls {
   private static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
 
   private final BackendTls mode;
   private final SSLContext context;
 
-  StartTls(VerifierConfig config) {
+  /**
+   * STARTTLS as the configuration asks: {@link VerifierConfig#tls()} and {@link
+   * VerifierConfig#trust()}.
+   *
+   * @throws IllegalArgumentException if the configuration's TLS is {@link BackendTls#NONE}
+   */
+  public ClientTls(VerifierConfig config) {
     this.mode = config.tls();
+    if (mode == BackendTls.NONE) {
+      throw new IllegalArgumentException("tls is NONE: no STARTTLS to do");
+    }
     try {
       this.context =
           mode == BackendTls.VERIFY
@@ -39,11 +55,19 @@ final class StartTls {
   }
 
   /**
+   * Whether STARTTLS must succeed before anything else is sent ({@link BackendTls#REQUIRED} or
+   * {@link BackendTls#VERIFY}); else the session may stay in the clear where it is not offered.
+   */
+  public boolean required() {
+    return mode != BackendTls.OPPORTUNISTIC;
+  }
+
+  /**
    * Layers TLS over the socket and completes the handshake within the socket's timeout.
    *
    * @throws IOException if the handshake fails or the certificate does not verify
    */
-  SSLSocket handshake(Socket plain, String host, int port) throws IOException {
+  public SSLSocket handshake(Socket plain, String host, int port) throws IOException {
     SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(plain, host, port, true);
     try {
       socket.setUseClientMode(true);
