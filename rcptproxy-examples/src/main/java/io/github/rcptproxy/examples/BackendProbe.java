@@ -1,8 +1,9 @@
 package io.github.rcptproxy.examples;
 
-import java.io.BufferedReader;
+import io.github.rcptproxy.smtp.SmtpReply;
+import io.github.rcptproxy.smtp.SmtpReplyReader;
+import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -112,10 +113,10 @@ final class BackendProbe {
     String postmasterRcpt;
     try (Session s = new Session()) {
       greeting = s.reply();
-      List<String> ehlo = s.lines("EHLO " + helo);
+      List<String> ehlo = s.send("EHLO " + helo).lines();
       extensions = new ArrayList<>();
-      for (int i = 1; i < ehlo.size(); i++) {
-        extensions.add(ehlo.get(i).substring(4));
+      for (String keyword : ehlo.subList(1, ehlo.size())) {
+        extensions.add(SmtpText.forLog(keyword));
       }
       expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM:<" + probeSender + ">");
       randomRcpt = s.command("RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
@@ -126,7 +127,7 @@ final class BackendProbe {
     String postmasterVrfy;
     try (Session s = new Session()) {
       s.reply();
-      s.lines("EHLO " + helo);
+      s.send("EHLO " + helo);
       randomVrfy = s.command("VRFY " + randomLocalPart() + "@" + domain);
       postmasterVrfy = s.command("VRFY postmaster@" + domain);
       s.command("QUIT");
@@ -134,7 +135,7 @@ final class BackendProbe {
     String foreignSenderRcpt;
     try (Session s = new Session()) {
       s.reply();
-      s.lines("EHLO " + helo);
+      s.send("EHLO " + helo);
       String mail = s.command("MAIL FROM:<" + randomLocalPart() + "@sender-check.invalid>");
       foreignSenderRcpt =
           mail.startsWith("2") ? s.command("RCPT TO:<postmaster@" + domain + ">") : mail;
@@ -158,7 +159,7 @@ final class BackendProbe {
   private Limit rejectionLimit() throws IOException {
     try (Session s = new Session()) {
       s.reply();
-      s.lines("EHLO " + helo);
+      s.send("EHLO " + helo);
       expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM");
       return limit(s, maxRejections, () -> "RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
     }
@@ -170,7 +171,7 @@ final class BackendProbe {
   private Limit vrfyLimit() throws IOException {
     try (Session s = new Session()) {
       s.reply();
-      s.lines("EHLO " + helo);
+      s.send("EHLO " + helo);
       return limit(s, maxVrfy, () -> "VRFY postmaster@" + domain);
     }
   }
@@ -185,12 +186,10 @@ final class BackendProbe {
       try {
         reply = s.command(command.get());
       } catch (IOException ended) {
+        // the end of the stream (or a malformed reply): the session is over
         return new Limit(n - 1, "hangs up (last reply: " + last + ")");
       }
       long took = System.nanoTime() - start;
-      if (reply == null) {
-        return new Limit(n - 1, "hangs up (last reply: " + last + ")");
-      }
       last = reply;
       if (reply.startsWith("421") || reply.startsWith("554")) {
         return new Limit(n - 1, "ends the session (" + reply + ")");
@@ -250,53 +249,42 @@ final class BackendProbe {
   }
 
   private static void expect(String reply, String what) throws IOException {
-    if (reply == null || !reply.startsWith("2")) {
+    if (!reply.startsWith("2")) {
       throw new IOException("the backend refused " + what + ": " + reply);
     }
   }
 
-  /** A plain SMTP session to the backend, every read bounded by the timeout. */
+  /**
+   * A plain SMTP session to the backend, every read bounded by the timeout; replies are read by the
+   * one strict reader (a malformed one, or the end of the stream, is an {@link IOException}).
+   */
   private final class Session implements AutoCloseable {
     private final Socket socket = new Socket();
-    private final BufferedReader in;
+    private final SmtpReplyReader in;
     private final OutputStream out;
 
     Session() throws IOException {
       socket.connect(
           new InetSocketAddress(backend.host(), backend.port()), (int) timeout.toMillis());
       socket.setSoTimeout((int) timeout.toMillis());
-      in =
-          new BufferedReader(
-              new InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1));
+      in = new SmtpReplyReader(socket.getInputStream());
       out = socket.getOutputStream();
     }
 
-    /** The last line of the next reply, or null at the end of input. */
+    /** The next reply, on one line safe to print (code, enhanced status code, text). */
     String reply() throws IOException {
-      List<String> lines = lines(null);
-      return lines.isEmpty() ? null : lines.get(lines.size() - 1);
+      return in.read().toString();
     }
 
+    /** Sends a command and returns its reply on one line safe to print. */
     String command(String command) throws IOException {
-      List<String> lines = lines(command);
-      return lines.isEmpty() ? null : lines.get(lines.size() - 1);
+      return send(command).toString();
     }
 
-    /** Sends a command (unless null) and returns every line of its reply. */
-    List<String> lines(String command) throws IOException {
-      if (command != null) {
-        out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
-        out.flush();
-      }
-      List<String> lines = new ArrayList<>();
-      String line;
-      do {
-        line = in.readLine();
-        if (line != null) {
-          lines.add(line.length() > 512 ? line.substring(0, 512) : line);
-        }
-      } while (line != null && line.length() > 3 && line.charAt(3) == '-' && lines.size() < 100);
-      return lines;
+    SmtpReply send(String command) throws IOException {
+      out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      return in.read();
     }
 
     @Override

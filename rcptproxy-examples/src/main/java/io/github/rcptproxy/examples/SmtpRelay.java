@@ -3,9 +3,12 @@ package io.github.rcptproxy.examples;
 import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.SmtpReply;
+import io.github.rcptproxy.smtp.SmtpReplyReader;
+import io.github.rcptproxy.smtp.SmtpText;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -15,7 +18,6 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -23,9 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import javax.net.ssl.SSLSocket;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
@@ -44,15 +44,12 @@ import org.subethamail.smtp.RejectException;
  */
 final class SmtpRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
-  private static final int MAX_REPLY_LINE = 2048;
-  private static final Pattern ENHANCED_STATUS =
-      Pattern.compile("\\d{3}[ -]([245]\\.\\d{1,3}\\.\\d{1,3})(?: |$)");
 
   private final InetSocketAddress backend;
   private final String host;
   private final String heloName;
   private final Duration timeout;
-  private final BackendStartTls tls;
+  private final ClientTls tls;
   private final boolean lmtp;
   private final Optional<String> authUser;
   private final Optional<String> authPassword;
@@ -64,7 +61,7 @@ final class SmtpRelay {
     this.backend = new InetSocketAddress(host, config.backendPort());
     this.heloName = config.heloName();
     this.timeout = timeout;
-    this.tls = config.tls() == BackendTls.NONE ? null : new BackendStartTls(config);
+    this.tls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
     this.authUser = config.authUser();
     this.authPassword = config.authPassword();
@@ -83,9 +80,9 @@ final class SmtpRelay {
 
   /**
    * Relays the message read from {@code body} to every recipient, with the client's {@code
-   * Received:} header on top, and returns the backend's final reply line. What the backend says is
-   * logged; the client hears only generic texts with the backend's reply class and enhanced status
-   * code, never its host names or software.
+   * Received:} header on top, and returns the backend's reply to it, on one line safe for logs.
+   * What the backend says is logged; the client hears only generic texts with the backend's reply
+   * class and enhanced status code, never its host names or software.
    *
    * @throws RejectException a {@code 5xx} when the backend refused the sender or the message, else
    *     a {@code 4xx} (the backend unreachable, failing at greeting, or refusing a recipient it had
@@ -96,45 +93,38 @@ final class SmtpRelay {
       throw new IllegalArgumentException(
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
-    SSLSocket secure = null;
-    try (Socket socket = new Socket()) {
-      socket.connect(backend, (int) timeout.toMillis());
-      socket.setSoTimeout((int) timeout.toMillis());
-      InputStream in = new BufferedInputStream(socket.getInputStream());
-      OutputStream out = new BufferedOutputStream(socket.getOutputStream());
-      Map<String, String> extensions = greet(in, out);
-      if (tls != null) {
-        secure = startTls(socket, in, out, extensions);
-        if (secure != null) {
-          in = new BufferedInputStream(secure.getInputStream());
-          out = new BufferedOutputStream(secure.getOutputStream());
-          extensions = hello(in, out);
-        }
+    try (Connection connection = new Connection()) {
+      Map<String, String> extensions = greet(connection);
+      if (tls != null && startTls(connection, extensions)) {
+        extensions = hello(connection);
       }
       if (authUser.isPresent()) {
-        authenticate(in, out, extensions, secure != null);
+        authenticate(connection, extensions);
       }
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
         for (String command : envelope.trace().xforward(offered)) {
-          String[] reply = send(out, in, command);
-          if (!reply[0].startsWith("2")) {
-            LOG.warn("backend refused {}: {}", command, printable(last(reply)));
+          SmtpReply reply = connection.send(command);
+          if (reply.code() / 100 != 2) {
+            LOG.warn("backend refused {}: {}", command, reply);
           }
         }
       }
-      expect(send(out, in, mailCommand(envelope, extensions.keySet())), "sender", "2");
+      SmtpReply mail = connection.send(mailCommand(envelope, extensions.keySet()));
+      expect(mail, "sender", mail.code() / 100 == 2);
       for (String recipient : envelope.recipients()) {
-        String[] reply = send(out, in, "RCPT TO:<" + recipient + ">");
-        if (!reply[0].startsWith("2")) {
+        SmtpReply reply = connection.send("RCPT TO:<" + recipient + ">");
+        if (reply.code() / 100 != 2) {
           // Verified a moment ago, refused now: let the client retry rather than lose anyone.
-          LOG.warn("backend refused <{}> at relay time: {}", recipient, printable(last(reply)));
-          quit(out);
+          LOG.warn("backend refused <{}> at relay time: {}", SmtpText.forLog(recipient), reply);
+          connection.quit();
           throw new RejectException(451, "4.3.0 Recipient not accepted now, try again later");
         }
       }
-      expect(send(out, in, "DATA"), "message", "354");
+      SmtpReply data = connection.send("DATA");
+      expect(data, "message", data.code() == 354);
+      OutputStream out = connection.out();
       out.write(
           envelope
               .trace()
@@ -144,12 +134,12 @@ final class SmtpRelay {
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
-      String[] done = read(in);
-      expect(done, "message", "2");
+      SmtpReply done = connection.read();
+      expect(done, "message", done.code() / 100 == 2);
       // The backend has the message: whatever happens now, the client must hear 250, or it sends
       // the message again and the backend delivers it twice.
-      quit(out);
-      return last(done);
+      connection.quit();
+      return done.toString();
     } catch (ClientDataException e) {
       throw e.getCause(); // the client's side failed (gone, or too much data): SubEthaSMTP answers
     } catch (SocketTimeoutException e) {
@@ -158,42 +148,38 @@ final class SmtpRelay {
     } catch (IOException e) {
       LOG.warn("backend {} failed: {}", backend, e.getMessage());
       throw unavailable();
-    } finally {
-      if (secure != null) {
-        secure.close();
-      }
     }
   }
 
   /**
    * STARTTLS where offered (where required, a backend without it never gets the message in the
-   * clear); returns the TLS socket, or null when the session stays in the clear.
+   * clear); returns whether the connection is now encrypted.
    */
-  private SSLSocket startTls(
-      Socket socket, InputStream in, OutputStream out, Map<String, String> extensions)
+  private boolean startTls(Connection connection, Map<String, String> extensions)
       throws IOException, RejectException {
     if (!extensions.containsKey("STARTTLS")) {
       if (tls.required()) {
         LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
-        quit(out);
+        connection.quit();
         throw unavailable();
       }
-      return null;
+      return false;
     }
-    String[] reply = send(out, in, "STARTTLS");
-    if (!reply[0].startsWith("220")) {
+    SmtpReply reply = connection.send("STARTTLS");
+    if (reply.code() != 220) {
       if (tls.required()) {
-        LOG.warn("backend {} refused STARTTLS: {}", backend, printable(last(reply)));
+        LOG.warn("backend {} refused STARTTLS: {}", backend, reply);
         throw unavailable();
       }
-      return null;
+      return false;
     }
-    if (in.available() > 0) {
+    if (connection.unasked()) {
       LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
       throw unavailable();
     }
     try {
-      return tls.handshake(socket, host, backend.getPort());
+      connection.encrypt();
+      return true;
     } catch (SocketTimeoutException e) {
       throw e;
     } catch (IOException e) {
@@ -203,81 +189,67 @@ final class SmtpRelay {
   }
 
   /** AUTH PLAIN, or LOGIN where PLAIN is not offered; the password is never logged. */
-  private void authenticate(
-      InputStream in, OutputStream out, Map<String, String> extensions, boolean encrypted)
+  private void authenticate(Connection connection, Map<String, String> extensions)
       throws IOException, RejectException {
     String user = authUser.orElseThrow();
     String password = authPassword.orElseThrow();
-    if (!encrypted && !authWithoutTls) {
+    if (!connection.encrypted() && !authWithoutTls) {
       LOG.warn(
           "backend {} session is not encrypted: the password is not sent; not relayed", backend);
       throw unavailable();
     }
     List<String> mechanisms =
         List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    String[] reply;
+    SmtpReply reply;
     if (mechanisms.contains("PLAIN")) {
-      reply = sendSecret(out, in, "AUTH PLAIN ", "\0" + user + "\0" + password);
+      reply = connection.sendSecret("AUTH PLAIN ", "\0" + user + "\0" + password);
     } else if (mechanisms.contains("LOGIN")) {
-      reply = send(out, in, "AUTH LOGIN");
-      if (reply[0].startsWith("334")) {
-        reply = sendSecret(out, in, "", user);
+      reply = connection.send("AUTH LOGIN");
+      if (reply.code() == 334) {
+        reply = connection.sendSecret("", user);
       }
-      if (reply[0].startsWith("334")) {
-        reply = sendSecret(out, in, "", password);
+      if (reply.code() == 334) {
+        reply = connection.sendSecret("", password);
       }
     } else {
       LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
       throw unavailable();
     }
-    if (!reply[0].startsWith("235")) {
-      LOG.warn("backend {} did not accept AUTH as {}: {}", backend, user, printable(last(reply)));
+    if (reply.code() != 235) {
+      LOG.warn("backend {} did not accept AUTH as {}: {}", backend, user, reply);
       throw unavailable();
     }
-  }
-
-  private String[] sendSecret(OutputStream out, InputStream in, String prefix, String secret)
-      throws IOException {
-    out.write(
-        (prefix + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)))
-            .getBytes(StandardCharsets.US_ASCII));
-    out.write('\r');
-    out.write('\n');
-    out.flush();
-    return read(in);
   }
 
   /** Greeting and EHLO (or HELO); returns the offered extensions with their parameters. */
-  private Map<String, String> greet(InputStream in, OutputStream out)
-      throws IOException, RejectException {
-    String[] greeting = read(in);
-    if (!greeting[0].startsWith("2")) {
+  private Map<String, String> greet(Connection connection) throws IOException, RejectException {
+    SmtpReply greeting = connection.read();
+    if (greeting.code() / 100 != 2) {
       // The backend refusing the gateway is the gateway's problem: the client should retry.
-      LOG.warn("backend {} refused the gateway: {}", backend, printable(last(greeting)));
+      LOG.warn("backend {} refused the gateway: {}", backend, greeting);
       throw unavailable();
     }
-    return hello(in, out);
+    return hello(connection);
   }
 
   /** EHLO (HELO where refused) or LHLO; returns the offered extensions with their parameters. */
-  private Map<String, String> hello(InputStream in, OutputStream out)
-      throws IOException, RejectException {
+  private Map<String, String> hello(Connection connection) throws IOException, RejectException {
     Map<String, String> extensions = new HashMap<>();
-    String[] ehlo = send(out, in, (lmtp ? "LHLO " : "EHLO ") + heloName);
-    if (ehlo[0].startsWith("2")) {
-      for (int i = 1; i < ehlo.length; i++) {
-        String[] keyword = ehlo[i].substring(4).split(" ", 2);
+    SmtpReply ehlo = connection.send((lmtp ? "LHLO " : "EHLO ") + heloName);
+    if (ehlo.code() / 100 == 2) {
+      for (String line : ehlo.lines().subList(1, ehlo.lines().size())) {
+        String[] keyword = line.split(" ", 2);
         extensions.put(keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1] : "");
       }
       return extensions;
     }
     if (lmtp) {
-      LOG.warn("backend {} refused LHLO: {}", backend, printable(last(ehlo)));
+      LOG.warn("backend {} refused LHLO: {}", backend, ehlo);
       throw unavailable();
     }
-    String[] helo = send(out, in, "HELO " + heloName);
-    if (!helo[0].startsWith("2")) {
-      LOG.warn("backend {} refused HELO: {}", backend, printable(last(helo)));
+    SmtpReply helo = connection.send("HELO " + heloName);
+    if (helo.code() / 100 != 2) {
+      LOG.warn("backend {} refused HELO: {}", backend, helo);
       throw unavailable();
     }
     return extensions;
@@ -300,16 +272,6 @@ final class SmtpRelay {
       mail.append(" BODY=8BITMIME");
     }
     return mail.toString();
-  }
-
-  /** Says goodbye without waiting: nothing the backend answers now can change the outcome. */
-  private static void quit(OutputStream out) {
-    try {
-      out.write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-    } catch (IOException e) {
-      // the backend went away first: it had nothing more to say
-    }
   }
 
   private static RejectException unavailable() {
@@ -366,30 +328,16 @@ final class SmtpRelay {
     }
   }
 
-  /** Text from outside for the log: printable ASCII, anything else becomes '?'. */
-  static String printable(String text) {
-    StringBuilder clean = new StringBuilder(text.length());
-    text.codePoints().forEach(c -> clean.append(c >= ' ' && c < 0x7f ? (char) c : '?'));
-    return clean.toString();
-  }
-
-  private String[] send(OutputStream out, InputStream in, String command) throws IOException {
-    out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
-    out.flush();
-    return read(in);
-  }
-
   /**
    * Passes on a positive reply; turns any other into a generic one of the same class, with the
    * backend's enhanced status code if it had a valid one: its text stays in the log.
    */
-  private void expect(String[] reply, String what, String positive) throws RejectException {
-    if (reply[0].startsWith(positive)) {
+  private void expect(SmtpReply reply, String what, boolean positive) throws RejectException {
+    if (positive) {
       return;
     }
-    String line = last(reply);
-    LOG.warn("backend {} refused the {}: {}", backend, what, printable(line));
-    int code = Integer.parseInt(line.substring(0, 3));
+    LOG.warn("backend {} refused the {}: {}", backend, what, reply);
+    int code = reply.code();
     if (code == 530) {
       // STARTTLS or AUTH needed: the gateway's configuration, not the client's message
       LOG.warn(
@@ -397,11 +345,8 @@ final class SmtpRelay {
       throw unavailable();
     }
     boolean permanent = code >= 500;
-    Matcher enhanced = ENHANCED_STATUS.matcher(line);
     String status =
-        enhanced.lookingAt() && enhanced.group(1).charAt(0) == line.charAt(0)
-            ? enhanced.group(1)
-            : permanent ? "5.0.0" : "4.0.0";
+        !reply.enhancedStatus().isEmpty() ? reply.enhancedStatus() : permanent ? "5.0.0" : "4.0.0";
     String subject = Character.toUpperCase(what.charAt(0)) + what.substring(1);
     if (permanent) {
       throw new RejectException(code, status + " " + subject + " rejected");
@@ -412,43 +357,102 @@ final class SmtpRelay {
         status + " " + subject + " not accepted now, try again later");
   }
 
-  private static String last(String[] reply) {
-    return reply[reply.length - 1];
-  }
-
   /**
-   * Reads one reply (all its lines) within the timeout, however slowly it trickles in, as strictly
-   * as the verifier does: CRLF line ends, one code on every line, at most 100 lines of 2 KiB.
-   * Anything else counts as a failed backend.
+   * One connection to the backend. Replies are read by the one strict reader (CRLF line ends, one
+   * code on every line, at most 100 lines of 2 KiB; anything else counts as a failed backend), each
+   * within the timeout however slowly it trickles in.
    */
-  private String[] read(InputStream in) throws IOException {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    List<String> lines = new ArrayList<>();
-    while (true) {
-      ByteArrayOutputStream line = new ByteArrayOutputStream();
-      for (int b = in.read(); b != '\n'; b = in.read()) {
-        if (b < 0 || line.size() > MAX_REPLY_LINE) {
-          throw new IOException(
-              "backend closed, or sent a reply line over " + MAX_REPLY_LINE + " bytes");
-        }
-        if (System.nanoTime() - deadline > 0) {
-          throw new SocketTimeoutException("backend reply took longer than " + timeout);
-        }
-        line.write(b);
+  private final class Connection implements AutoCloseable {
+    private final Socket plain = new Socket();
+    private Socket transport;
+    private OutputStream out;
+    private SmtpReplyReader reader;
+    private long replyDeadline;
+
+    Connection() throws IOException {
+      try {
+        plain.connect(backend, (int) timeout.toMillis());
+        plain.setSoTimeout((int) timeout.toMillis());
+        use(plain);
+      } catch (IOException | RuntimeException e) {
+        plain.close();
+        throw e;
       }
-      String text = line.toString(StandardCharsets.UTF_8);
-      if (!text.endsWith("\r") || text.indexOf('\r') != text.length() - 1) {
-        throw new IOException("backend reply line with a bare LF or CR");
+    }
+
+    private void use(Socket socket) throws IOException {
+      transport = socket;
+      out = new BufferedOutputStream(socket.getOutputStream());
+      reader = new SmtpReplyReader(socket.getInputStream(), this::boundRead);
+    }
+
+    /** Bounds the next blocking read by what is left of the reply's timeout. */
+    private void boundRead() throws IOException {
+      long left = replyDeadline - System.nanoTime();
+      if (left <= 0) {
+        throw new SocketTimeoutException("backend reply took longer than " + timeout);
       }
-      text = text.substring(0, text.length() - 1);
-      if (!text.matches("[2-5]\\d\\d([ -].*)?")
-          || !lines.isEmpty() && !text.startsWith(lines.get(0).substring(0, 3))
-          || lines.size() >= 100) {
-        throw new IOException("malformed reply from backend");
+      transport.setSoTimeout((int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+    }
+
+    /** The next reply, within the timeout. */
+    SmtpReply read() throws IOException {
+      replyDeadline = System.nanoTime() + timeout.toNanos();
+      return reader.read();
+    }
+
+    SmtpReply send(String command) throws IOException {
+      out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      return read();
+    }
+
+    SmtpReply sendSecret(String prefix, String secret) throws IOException {
+      out.write(
+          (prefix + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)))
+              .getBytes(StandardCharsets.US_ASCII));
+      out.write('\r');
+      out.write('\n');
+      out.flush();
+      return read();
+    }
+
+    OutputStream out() {
+      return out;
+    }
+
+    /** Whether the backend sent bytes nobody asked for. */
+    boolean unasked() throws IOException {
+      return reader.hasBufferedInput() || plain.getInputStream().available() > 0;
+    }
+
+    /** The TLS handshake over the connection, within the timeout; what follows goes encrypted. */
+    void encrypt() throws IOException {
+      plain.setSoTimeout((int) timeout.toMillis());
+      use(tls.handshake(plain, host, backend.getPort()));
+    }
+
+    boolean encrypted() {
+      return transport != plain;
+    }
+
+    /** Says goodbye without waiting: nothing the backend answers now can change the outcome. */
+    void quit() {
+      try {
+        out.write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+      } catch (IOException e) {
+        // the backend went away first: it had nothing more to say
       }
-      lines.add(text);
-      if (text.length() == 3 || text.charAt(3) == ' ') {
-        return lines.toArray(new String[0]);
+    }
+
+    /** Closes the TCP connection first, so closing TLS over it never waits for the backend. */
+    @Override
+    public void close() throws IOException {
+      try {
+        plain.close();
+      } finally {
+        transport.close();
       }
     }
   }

@@ -3,6 +3,7 @@ package io.github.rcptproxy.examples;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.smtp.SmtpText;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -113,14 +114,9 @@ final class VerifyCommand {
     return 0;
   }
 
-  /** One output line; the address is printed with control characters made visible. */
+  /** One output line; the address is printed safe for a terminal ({@link SmtpText#forLog}). */
   static String describe(String address, Verdict verdict) {
-    String shown =
-        address
-            .codePoints()
-            .map(c -> Character.isISOControl(c) ? '?' : c)
-            .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append)
-            .toString();
+    String shown = SmtpText.forLog(address);
     if (verdict instanceof Verdict.Accepted accepted) {
       return shown + "\tACCEPTED\t" + accepted.reply();
     }

@@ -2,6 +2,7 @@ package io.github.rcptproxy.postfix;
 
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.smtp.SmtpText;
 import java.util.List;
 import java.util.Objects;
 
@@ -121,11 +122,13 @@ public final class PolicyAnswers {
         : DUNNO;
   }
 
-  /** Only printable ASCII may go into an action; anything else becomes '?'. */
-  static String printable(String text) {
-    StringBuilder clean = new StringBuilder(Math.min(text.length(), 512));
-    text.codePoints().limit(512).forEach(c -> clean.append(c >= ' ' && c < 0x7f ? (char) c : '?'));
-    return clean.toString();
+  /**
+   * Only printable ASCII may go into an action ({@link SmtpText#forReply}), and at most 512
+   * characters of it.
+   */
+  private static String printable(String text) {
+    String clean = SmtpText.forReply(text);
+    return clean.length() > 512 ? clean.substring(0, 512) : clean;
   }
 
   @Override

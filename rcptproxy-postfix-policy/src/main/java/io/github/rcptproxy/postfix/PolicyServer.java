@@ -2,6 +2,7 @@ package io.github.rcptproxy.postfix;
 
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
 import java.net.IDN;
 import java.net.InetSocketAddress;
@@ -403,7 +404,7 @@ public final class PolicyServer implements AutoCloseable {
         LOG.warn(
             "{}: not an smtpd_access_policy request ('{}'): answered DUNNO",
             peer,
-            PolicyAnswers.printable(request.get("request")));
+            SmtpText.forLog(request.get("request")));
         send(PolicyAnswers.DUNNO);
         return;
       }
@@ -416,7 +417,7 @@ public final class PolicyServer implements AutoCloseable {
       int at = recipient.lastIndexOf('@');
       Route found = at < 0 ? null : route(recipient.substring(at + 1));
       if (found == null) {
-        LOG.debug("{}: RCPT {}: no route, DUNNO", peer, PolicyAnswers.printable(recipient));
+        LOG.debug("{}: RCPT {}: no route, DUNNO", peer, SmtpText.forLog(recipient));
         send(PolicyAnswers.DUNNO);
         return;
       }

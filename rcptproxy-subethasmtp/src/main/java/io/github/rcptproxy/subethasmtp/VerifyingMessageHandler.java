@@ -2,6 +2,7 @@ package io.github.rcptproxy.subethasmtp;
 
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -49,7 +50,8 @@ final class VerifyingMessageHandler implements MessageHandler {
     Optional<DomainRoutes.Route> found = factory.routes().find(recipient.substring(at + 1));
     if (found.isEmpty()) {
       if (!factory.routes().acceptOtherDomains()) {
-        LOG.debug("{} RCPT {}: relaying denied", context.getRemoteAddress(), printable(recipient));
+        LOG.debug(
+            "{} RCPT {}: relaying denied", context.getRemoteAddress(), SmtpText.forLog(recipient));
         throw new RejectException(550, "5.7.1 Relaying denied");
       }
       delegate.recipient(recipient);
@@ -64,7 +66,7 @@ final class VerifyingMessageHandler implements MessageHandler {
       LOG.debug(
           "{} RCPT {}: client bypasses verification",
           client.getHostAddress(),
-          printable(recipient));
+          SmtpText.forLog(recipient));
       delegate.recipient(recipient);
       return;
     }
@@ -72,7 +74,7 @@ final class VerifyingMessageHandler implements MessageHandler {
     LOG.debug(
         "{} RCPT {}: {} in {} ms",
         client == null ? "?" : client.getHostAddress(),
-        printable(recipient),
+        SmtpText.forLog(recipient),
         verdict,
         verdict.latency().toMillis());
     if (verdict instanceof Verdict.Rejected rejected) {
@@ -96,7 +98,8 @@ final class VerifyingMessageHandler implements MessageHandler {
     int code = policy.rejectCode();
     String enhanced = code / 100 + ".1.1";
     String text =
-        printable(policy.exposeBackendReply() ? reply.text() : policy.rejectionText(recipient));
+        SmtpText.forReply(
+            policy.exposeBackendReply() ? reply.text() : policy.rejectionText(recipient));
     String message = enhanced + " " + text;
     if (policy.disconnectAfterRejections() > 0
         && rejections >= policy.disconnectAfterRejections()) {
@@ -122,7 +125,7 @@ final class VerifyingMessageHandler implements MessageHandler {
           String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
           String text =
               policy.exposeBackendReply()
-                  ? printable(reply.text())
+                  ? SmtpText.forReply(reply.text())
                   : "Recipient cannot be verified now, try again later";
           throw new RejectException(reply.code(), enhanced + " " + text);
         }
@@ -152,12 +155,5 @@ final class VerifyingMessageHandler implements MessageHandler {
     return context.getRemoteAddress() instanceof InetSocketAddress socket
         ? socket.getAddress()
         : null;
-  }
-
-  /** Reply text must be printable ASCII: anything else becomes '?'. */
-  static String printable(String text) {
-    StringBuilder clean = new StringBuilder(text.length());
-    text.codePoints().forEach(c -> clean.append(c >= ' ' && c < 0x7f ? (char) c : '?'));
-    return clean.toString();
   }
 }
