@@ -138,11 +138,7 @@ final class BackendSession {
     boolean lmtp = config.protocol() == BackendProtocol.LMTP;
     SmtpReply ehlo = exchange(line((lmtp ? "LHLO " : "EHLO ") + config.heloName()));
     if (ehlo.code() == 250) {
-      for (int i = 1; i < ehlo.lines().size(); i++) {
-        String[] keyword = ehlo.lines().get(i).split(" ", 2);
-        extensions.put(
-            keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1].strip() : "");
-      }
+      extensions.putAll(ehlo.extensions());
     } else if (!lmtp && ehlo.code() >= 500 && ehlo.code() != 554) {
       requireCode(exchange(line("HELO " + config.heloName())), 250, "HELO");
     } else {

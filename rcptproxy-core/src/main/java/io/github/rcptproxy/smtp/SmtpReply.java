@@ -1,6 +1,10 @@
 package io.github.rcptproxy.smtp;
 
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
  * One SMTP reply as {@link SmtpReplyReader} read it. Part of the SMTP plumbing rcptproxy's own
@@ -59,6 +63,21 @@ public record SmtpReply(int code, List<String> lines) {
       }
     }
     return SmtpText.forLog(text);
+  }
+
+  /**
+   * What a reply to {@code EHLO} or {@code LHLO} offers: each line after the first, its keyword in
+   * upper case mapped to its parameters (stripped; empty where it has none). Meaningful only for a
+   * positive reply to one of those.
+   */
+  public Map<String, String> extensions() {
+    Map<String, String> offered = new HashMap<>();
+    for (String line : lines.subList(1, lines.size())) {
+      String[] keyword = line.split(" ", 2);
+      offered.put(
+          keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1].strip() : "");
+    }
+    return Collections.unmodifiableMap(offered);
   }
 
   /** The reply on one line, safe for logs: code, enhanced status code and text. */

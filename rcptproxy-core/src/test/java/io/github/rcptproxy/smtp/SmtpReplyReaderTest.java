@@ -2,6 +2,7 @@ package io.github.rcptproxy.smtp;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
 
 import java.io.ByteArrayInputStream;
 import java.io.EOFException;
@@ -52,6 +53,16 @@ class SmtpReplyReaderTest {
 
     assertThat(reply.lines()).containsExactly("backend.test", "PIPELINING", "SMTPUTF8");
     assertThat(reply.text()).isEqualTo("backend.test PIPELINING SMTPUTF8");
+  }
+
+  @Test
+  void extensionsAreTheKeywordsAfterTheFirstLineWithTheirParameters() throws IOException {
+    SmtpReply reply =
+        reader("250-backend.test Hello\r\n250-pipelining\r\n250-AUTH PLAIN LOGIN \r\n250 SIZE\r\n")
+            .read();
+
+    assertThat(reply.extensions())
+        .containsOnly(entry("PIPELINING", ""), entry("AUTH", "PLAIN LOGIN"), entry("SIZE", ""));
   }
 
   @Test

@@ -2,7 +2,6 @@ package io.github.rcptproxy.examples;
 
 import io.github.rcptproxy.smtp.SmtpReply;
 import io.github.rcptproxy.smtp.SmtpReplyReader;
-import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -13,7 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
+import java.util.Set;
 
 /**
  * What an admin needs to know about a backend before letting rcptproxy ask it: whether RCPT and
@@ -70,7 +69,7 @@ final class BackendProbe {
 
   record Report(
       String greeting,
-      List<String> extensions,
+      Set<String> extensions,
       String randomRcpt,
       String postmasterRcpt,
       String randomVrfy,
@@ -80,8 +79,7 @@ final class BackendProbe {
       Limit vrfys) {
 
     boolean offers(String extension) {
-      return extensions.stream()
-          .anyMatch(e -> e.toUpperCase(Locale.ROOT).split(" ")[0].equals(extension));
+      return extensions.contains(extension);
     }
 
     boolean rcptHonest() {
@@ -108,16 +106,12 @@ final class BackendProbe {
 
   Report run() throws IOException {
     String greeting;
-    List<String> extensions;
+    Set<String> extensions;
     String randomRcpt;
     String postmasterRcpt;
     try (Session s = new Session()) {
       greeting = s.reply();
-      List<String> ehlo = s.send("EHLO " + helo).lines();
-      extensions = new ArrayList<>();
-      for (String keyword : ehlo.subList(1, ehlo.size())) {
-        extensions.add(SmtpText.forLog(keyword));
-      }
+      extensions = s.send("EHLO " + helo).extensions().keySet();
       expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM:<" + probeSender + ">");
       randomRcpt = s.command("RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
       postmasterRcpt = s.command("RCPT TO:<postmaster@" + domain + ">");
@@ -145,7 +139,7 @@ final class BackendProbe {
     Limit vrfys = vrfyLimit();
     return new Report(
         greeting,
-        List.copyOf(extensions),
+        Set.copyOf(extensions),
         randomRcpt,
         postmasterRcpt,
         randomVrfy,

@@ -19,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -234,14 +233,9 @@ final class SmtpRelay {
 
   /** EHLO (HELO where refused) or LHLO; returns the offered extensions with their parameters. */
   private Map<String, String> hello(Connection connection) throws IOException, RejectException {
-    Map<String, String> extensions = new HashMap<>();
     SmtpReply ehlo = connection.send((lmtp ? "LHLO " : "EHLO ") + heloName);
     if (ehlo.code() / 100 == 2) {
-      for (String line : ehlo.lines().subList(1, ehlo.lines().size())) {
-        String[] keyword = line.split(" ", 2);
-        extensions.put(keyword[0].toUpperCase(Locale.ROOT), keyword.length > 1 ? keyword[1] : "");
-      }
-      return extensions;
+      return ehlo.extensions();
     }
     if (lmtp) {
       LOG.warn("backend {} refused LHLO: {}", backend, ehlo);
@@ -252,7 +246,7 @@ final class SmtpRelay {
       LOG.warn("backend {} refused HELO: {}", backend, helo);
       throw unavailable();
     }
-    return extensions;
+    return Map.of();
   }
 
   /** MAIL with exactly the parameters the client gave, if the backend can take them. */
