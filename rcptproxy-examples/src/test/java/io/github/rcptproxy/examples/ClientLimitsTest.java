@@ -1,6 +1,7 @@
 package io.github.rcptproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.github.rcptproxy.testing.MutableClock;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
@@ -138,6 +139,60 @@ class ClientLimitsTest {
     assertThat(limits.admit(OTHER)).isEmpty();
     clock.advance(Duration.ofMinutes(5));
     assertThat(limits.admit(ONE)).isEmpty();
+  }
+
+  /**
+   * An IPv6 site gets a /64 at least: counting each address would give it 2^64 clients' worth of
+   * connections. IPv4 counts per address.
+   */
+  @Test
+  void ipv6ClientsAreCountedPerSlash64() {
+    ClientLimits limits = new ClientLimits(2, 5, Duration.ofMinutes(5), new MutableClock());
+    assertThat(limits.admit(address("2001:db8:1:1::1"))).isEmpty();
+    assertThat(limits.admit(address("2001:db8:1:1:ffff:ffff:ffff:fffe"))).isEmpty();
+    assertThat(limits.admit(address("2001:db8:1:1::3")))
+        .hasValueSatisfying(r -> assertThat(r).contains("connections"));
+    assertThat(limits.admit(address("2001:db8:1:2::1"))).as("the next /64").isEmpty();
+    limits.release(address("2001:db8:1:1::1"));
+    assertThat(limits.admit(address("2001:db8:1:1::3"))).isEmpty();
+    assertThat(limits.remembered()).isEqualTo(2);
+  }
+
+  @Test
+  void rejectionsFromOneSlash64CoolItDownWhole() {
+    ClientLimits limits = new ClientLimits(10, 1, Duration.ofMinutes(5), new MutableClock());
+    assertThat(limits.rejected(address("2001:db8::1"))).isFalse();
+    assertThat(limits.rejected(address("2001:db8::2"))).isTrue();
+    assertThat(limits.admit(address("2001:db8::abcd")))
+        .hasValueSatisfying(r -> assertThat(r).contains("rejected"));
+    assertThat(limits.admit(address("2001:db8:0:1::1"))).isEmpty();
+  }
+
+  /**
+   * Clients in their cool-down are remembered, but not without bound, and the bound costs no scan:
+   * 150,000 penalized clients (more than the bound) in a few seconds, and all forgotten once their
+   * cool-down is over.
+   */
+  @Test
+  void penalizedClientsAreBoundedWithoutAScanPerConnection() {
+    MutableClock clock = new MutableClock();
+    ClientLimits limits = new ClientLimits(10, 0, Duration.ofMinutes(5), clock);
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(20),
+        () -> {
+          for (int i = 0; i < 150_000; i++) {
+            InetAddress client =
+                address("10." + (i >> 16) + "." + ((i >> 8) & 0xff) + "." + (i & 0xff));
+            assertThat(limits.admit(client)).isEmpty();
+            assertThat(limits.rejected(client)).isTrue();
+            limits.release(client);
+          }
+        });
+    assertThat(limits.remembered()).isEqualTo(ClientLimits.MAX_PENALIZED);
+    assertThat(limits.admit(address("10.2.73.239"))).as("still cooling down").isPresent();
+    clock.advance(Duration.ofMinutes(5));
+    assertThat(limits.admit(ONE)).isEmpty();
+    assertThat(limits.remembered()).isEqualTo(1);
   }
 
   private static void quietly(EdgeClient client, String text) {
