@@ -5,7 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -251,6 +255,88 @@ class GatewayEdgeTest {
       row("DATA at 1 byte/s, relay-timeout-s 2", reply, "cut after " + cut.toMillis() + " ms");
     }
     assertThat(backend.received()).doesNotContain("\r\n.\r\n");
+  }
+
+  /**
+   * A client that floods commands and never reads a reply: the gateway's write of a reply blocks,
+   * which no read deadline bounds. Connected and greeted before this returns.
+   */
+  private Socket nonReader(String from, RunningGateway gateway) throws IOException {
+    Socket socket = new Socket();
+    resources.add(0, socket); // closed before the gateway, which may wait for its blocked write
+    socket.setReceiveBufferSize(4096);
+    socket.bind(new InetSocketAddress(InetAddress.getByName(from), 0));
+    socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), gateway.port()));
+    socket.setSoTimeout(5000);
+    int b;
+    while ((b = socket.getInputStream().read()) != '\n') {
+      assertThat(b).as("greeting").isNotNegative(); // its greeting: it was admitted
+    }
+    OutputStream out = socket.getOutputStream();
+    byte[] flood = "HELP\r\n".repeat(1000).getBytes(StandardCharsets.US_ASCII);
+    Thread writer =
+        new Thread(
+            () -> {
+              try {
+                while (true) {
+                  out.write(flood);
+                }
+              } catch (IOException hungUp) {
+                // the gateway hung up: what should happen
+              }
+            },
+            "non-reader " + from);
+    writer.setDaemon(true);
+    writer.start();
+    return socket;
+  }
+
+  /** Whether a client from {@code from} is greeted with 220 now. */
+  private static boolean greeted(String from, RunningGateway gateway) throws IOException {
+    try (EdgeClient client = EdgeClient.connect(from, gateway.port())) {
+      return String.valueOf(client.reply()).startsWith("220");
+    }
+  }
+
+  @Test
+  void clientThatNeverReadsIsHungUpOnAtTheCommandTimeout() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway =
+        gateway(backend, "--command-timeout-s", "2", "--max-connections-per-client", "1");
+    nonReader("127.0.0.3", gateway);
+    long start = System.nanoTime();
+    assertThat(greeted("127.0.0.3", gateway)).as("its one slot is taken").isFalse();
+    await()
+        .pollInterval(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(6))
+        .until(() -> greeted("127.0.0.3", gateway));
+    Duration freed = Duration.ofNanos(System.nanoTime() - start);
+    row(
+        "a client floods commands and never reads a reply, command-timeout-s 2",
+        "hung up on",
+        "its slot free again after " + freed.toMillis() + " ms");
+  }
+
+  @Test
+  void clientsThatNeverReadDoNotKeepOthersOutOfTheGateway() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway =
+        gateway(
+            backend,
+            "--command-timeout-s",
+            "2",
+            "--max-connections",
+            "4",
+            "--max-connections-per-client",
+            "2");
+    for (String from : List.of("127.0.0.3", "127.0.0.3", "127.0.0.4", "127.0.0.4")) {
+      nonReader(from, gateway);
+    }
+    assertThat(greeted("127.0.0.2", gateway)).as("every slot is taken").isFalse();
+    await()
+        .pollInterval(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(6))
+        .until(() -> greeted("127.0.0.2", gateway));
   }
 
   private static void send(EdgeClient client, String text) {
