@@ -339,6 +339,59 @@ class GatewayEdgeTest {
         .until(() -> greeted("127.0.0.2", gateway));
   }
 
+  /**
+   * RFC 5321 §4.1.1.4: after the reply to the end of data, accepted or refused, the transaction is
+   * over. The next MAIL starts a new one, and the next message goes to its own recipients only.
+   */
+  @Test
+  void transactionIsClearedAfterTheBackendRefusedTheMessage() throws Exception {
+    ScriptedSmtpServer backend =
+        backend(EsmtpBackend.wellBehaved().withEndOfData("554 5.7.1 rejected by content filter"));
+    RunningGateway gateway = gateway(backend, "--no-disconnect");
+    String mail;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send(BODY + ".")).startsWith("554");
+      mail = client.send("MAIL FROM:<second@example.net>");
+      assertThat(client.send("RCPT TO:<bob@example.com>")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      client.send(BODY + ".");
+      assertThat(client.send("QUIT")).startsWith("221");
+    }
+    assertThat(mail).startsWith("250");
+    // each recipient: one verification probe and one relayed message
+    String received = backend.received();
+    assertThat(received.split("RCPT TO:<alice@example.com>", -1)).as(received).hasSize(3);
+    assertThat(received.split("RCPT TO:<bob@example.com>", -1)).as(received).hasSize(3);
+    assertThat(received).contains("MAIL FROM:<second@example.net>");
+    row("the next message after the backend refused one", mail, "goes to its own recipients");
+  }
+
+  /**
+   * A STARTTLS refused (here: no TLS configured) changes nothing: the client's EHLO still holds,
+   * for its MAIL parameters and for the trace.
+   */
+  @Test
+  void refusedStartTlsDoesNotForgetTheEhlo() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String startTls;
+    try (EdgeClient client = EdgeClient.connect("127.0.0.2", gateway.port())) {
+      assertThat(client.reply()).startsWith("220");
+      assertThat(client.send("EHLO client.test")).startsWith("250");
+      startTls = client.send("STARTTLS");
+      assertThat(startTls).startsWith("454");
+      assertThat(client.send("MAIL FROM:<you@example.net> BODY=8BITMIME")).startsWith("250");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send(BODY + ".")).startsWith("250");
+    }
+    assertThat(backend.received())
+        .contains("MAIL FROM:<you@example.net> BODY=8BITMIME\r\n")
+        .contains(" with ESMTP id ");
+    row("`STARTTLS` refused after EHLO", startTls, "the EHLO holds: `with ESMTP`");
+  }
+
   private static void send(EdgeClient client, String text) {
     try {
       client.raw(text);
