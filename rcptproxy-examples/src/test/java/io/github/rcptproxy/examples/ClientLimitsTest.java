@@ -10,6 +10,7 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -150,9 +151,13 @@ class ClientLimitsTest {
     ClientLimits limits = new ClientLimits(2, 5, Duration.ofMinutes(5), new MutableClock());
     assertThat(limits.admit(address("2001:db8:1:1::1"))).isEmpty();
     assertThat(limits.admit(address("2001:db8:1:1:ffff:ffff:ffff:fffe"))).isEmpty();
-    assertThat(limits.admit(address("2001:db8:1:1::3")))
-        .hasValueSatisfying(r -> assertThat(r).contains("connections"));
+    Optional<String> third = limits.admit(address("2001:db8:1:1::3"));
+    assertThat(third).hasValueSatisfying(r -> assertThat(r).contains("connections"));
     assertThat(limits.admit(address("2001:db8:1:2::1"))).as("the next /64").isEmpty();
+    System.out.printf(
+        "| 3rd connection from another address of the same IPv6 /64 (limit 2) | `421 %s` | the"
+            + " next /64 served |%n",
+        third.get());
     limits.release(address("2001:db8:1:1::1"));
     assertThat(limits.admit(address("2001:db8:1:1::3"))).isEmpty();
     assertThat(limits.remembered()).isEqualTo(2);
@@ -177,6 +182,7 @@ class ClientLimitsTest {
   void penalizedClientsAreBoundedWithoutAScanPerConnection() {
     MutableClock clock = new MutableClock();
     ClientLimits limits = new ClientLimits(10, 0, Duration.ofMinutes(5), clock);
+    long start = System.nanoTime();
     assertTimeoutPreemptively(
         Duration.ofSeconds(20),
         () -> {
@@ -189,6 +195,12 @@ class ClientLimitsTest {
           }
         });
     assertThat(limits.remembered()).isEqualTo(ClientLimits.MAX_PENALIZED);
+    long took = Duration.ofNanos(System.nanoTime() - start).toMillis();
+    System.out.printf(
+        "| 150,000 clients, each sent into the cool-down | the newest still refused | %,d"
+            + " remembered at most; the 150,000 counted in %,d ms; all forgotten when the cool-down"
+            + " is over |%n",
+        limits.remembered(), took);
     assertThat(limits.admit(address("10.2.73.239"))).as("still cooling down").isPresent();
     clock.advance(Duration.ofMinutes(5));
     assertThat(limits.admit(ONE)).isEmpty();

@@ -311,10 +311,10 @@ class GatewayEdgeTest {
         .atMost(Duration.ofSeconds(6))
         .until(() -> greeted("127.0.0.3", gateway));
     Duration freed = Duration.ofNanos(System.nanoTime() - start);
-    row(
-        "a client floods commands and never reads a reply, command-timeout-s 2",
-        "hung up on",
-        "its slot free again after " + freed.toMillis() + " ms");
+    System.out.printf(
+        "| a client floods commands and never reads a reply (command-timeout-s 2, one connection"
+            + " per client) | hung up on | its address greeted again after %d ms |%n",
+        freed.toMillis());
   }
 
   @Test
@@ -333,10 +333,15 @@ class GatewayEdgeTest {
       nonReader(from, gateway);
     }
     assertThat(greeted("127.0.0.2", gateway)).as("every slot is taken").isFalse();
+    long start = System.nanoTime();
     await()
         .pollInterval(Duration.ofMillis(200))
         .atMost(Duration.ofSeconds(6))
         .until(() -> greeted("127.0.0.2", gateway));
+    System.out.printf(
+        "| 4 clients from 2 addresses that never read take every slot (max-connections 4,"
+            + " command-timeout-s 2) | hung up on | another address greeted after %d ms |%n",
+        Duration.ofNanos(System.nanoTime() - start).toMillis());
   }
 
   /**
@@ -364,7 +369,10 @@ class GatewayEdgeTest {
     assertThat(received.split("RCPT TO:<alice@example.com>", -1)).as(received).hasSize(3);
     assertThat(received.split("RCPT TO:<bob@example.com>", -1)).as(received).hasSize(3);
     assertThat(received).contains("MAIL FROM:<second@example.net>");
-    row("the next message after the backend refused one", mail, "goes to its own recipients");
+    row(
+        "`MAIL` after the backend refused the message",
+        mail,
+        "the next message, to its own recipients only");
   }
 
   /**

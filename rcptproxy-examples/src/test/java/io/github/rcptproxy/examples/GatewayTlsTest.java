@@ -85,8 +85,8 @@ class GatewayTlsTest {
           .contains("MAIL FROM:<you@example.net> BODY=8BITMIME\r\n")
           .contains(" with ESMTPS id ");
       System.out.printf(
-          "| EHLO after STARTTLS, then STARTTLS again | EHLO without `STARTTLS`, then `%s` |"
-              + " the EHLO holds: `BODY=8BITMIME`, `with ESMTPS` |%n",
+          "| EHLO after STARTTLS, then STARTTLS again | no `STARTTLS` in the EHLO reply, then"
+              + " `%s` | the EHLO holds: `BODY=8BITMIME`, `with ESMTPS` |%n",
           again);
     }
   }
