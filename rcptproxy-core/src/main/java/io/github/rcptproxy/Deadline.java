@@ -22,6 +22,12 @@ final class Deadline {
     return Duration.ofNanos(System.nanoTime() - startNanos);
   }
 
+  /** Whether less than a tenth of the whole time is left: too little to start talking. */
+  boolean nearlySpent() {
+    long left = expiresAtNanos - System.nanoTime();
+    return left < (expiresAtNanos - startNanos) / 10;
+  }
+
   Duration remaining() {
     return Duration.ofNanos(Math.max(0, expiresAtNanos - System.nanoTime()));
   }

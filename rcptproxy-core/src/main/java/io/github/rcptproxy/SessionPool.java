@@ -69,13 +69,19 @@ final class SessionPool implements AutoCloseable {
    * A session for one verification: an idle one, or a new one, waiting at most until the deadline
    * for a free place.
    *
-   * @throws NoSuchElementException if every session stayed busy until the deadline
+   * @throws NoSuchElementException if every session stayed busy until the deadline (or until
+   *     less than a tenth of it was left)
    * @throws IllegalStateException if the pool was closed (by reconfiguration)
    * @throws Exception what connecting to the backend threw
    */
   BackendSession borrow(Deadline deadline) throws Exception {
     if (!places.tryAcquire(deadline.remaining().toNanos(), TimeUnit.NANOSECONDS)) {
       throw new NoSuchElementException("no session free within the deadline");
+    }
+    if (deadline.nearlySpent()) {
+      // The wait took the deadline: the pool was saturated (BUSY), not the backend slow.
+      places.release();
+      throw new NoSuchElementException("no session free until the deadline was nearly spent");
     }
     boolean lent = false;
     BORROW_DEADLINE.set(deadline);
