@@ -72,47 +72,77 @@ public sealed interface Verdict {
   /** Why a recipient could not be verified. */
   enum Reason {
     /** The deadline passed before the backend answered. */
-    TIMEOUT,
+    TIMEOUT(Kind.TRANSIENT),
     /** The backend could not be reached, refused the session or dropped it. */
-    BACKEND_UNAVAILABLE,
+    BACKEND_UNAVAILABLE(Kind.TRANSIENT),
     /** The backend answered {@code 4xx} to the recipient; the reply is attached. */
-    TEMPORARY_FAILURE,
+    TEMPORARY_FAILURE(Kind.TRANSIENT),
     /** The backend answered something that is not valid SMTP; the session was discarded. */
-    PROTOCOL_ERROR,
-    /** No backend is configured, or its host name could not be resolved. */
-    NOT_CONFIGURED,
-    /** Every pooled session stayed busy until the deadline. */
-    BUSY,
+    PROTOCOL_ERROR(Kind.TRANSIENT),
+    /** No backend is configured. */
+    NOT_CONFIGURED(Kind.CONFIGURATION),
+    /**
+     * Every pooled session stayed busy until the deadline, or too many asynchronous verifications
+     * were waiting already.
+     */
+    BUSY(Kind.TRANSIENT),
     /** The address is not a valid RFC 5321 mailbox; it was never sent to the backend. */
-    INVALID_ADDRESS,
+    INVALID_ADDRESS(Kind.CALLER),
     /**
      * The backend refused the probe sender (at {@code MAIL FROM}, or at {@code RCPT TO} with an
      * enhanced status code about the sender): a configuration error, not the recipient's fault.
      */
-    SENDER_REJECTED,
+    SENDER_REJECTED(Kind.CONFIGURATION),
     /**
      * The backend refused, but not because of the mailbox: its enhanced status code is about
      * policy, this client, the protocol or the system ({@code 5.7.1}, {@code 5.5.2}...), or — where
      * it sends none — it refused a known-good address of the domain too (it verifies the probe
      * sender, refuses this client, or a ratio rule spoilt the session). Logged as a warning once.
      */
-    BACKEND_REFUSED,
+    BACKEND_REFUSED(Kind.CONFIGURATION),
     /**
      * The backend accepts any address in this domain (it accepted a random local part there), so
      * its {@code 250} says nothing about the recipient.
      */
-    CATCH_ALL,
+    CATCH_ALL(Kind.NO_ANSWER),
     /**
      * TLS to the backend was required ({@link BackendTls#REQUIRED}, {@link BackendTls#VERIFY}) but
      * could not be had: the backend does not offer {@code STARTTLS} or refused it, the handshake
      * failed, or (VERIFY) its certificate is not trusted or does not name the backend host. Nothing
      * was asked in the clear. Logged as a warning once.
      */
-    TLS_FAILED,
+    TLS_FAILED(Kind.CONFIGURATION),
     /**
      * The backend refused the configured credentials ({@code 535}), or offers neither {@code AUTH
      * PLAIN} nor {@code LOGIN}. Logged as a warning once.
      */
-    AUTH_FAILED
+    AUTH_FAILED(Kind.CONFIGURATION);
+
+    private final Kind kind;
+
+    Reason(Kind kind) {
+      this.kind = kind;
+    }
+
+    /** What kind of trouble this is, for a caller deciding what to do about it. */
+    public Kind kind() {
+      return kind;
+    }
+
+    /** The kinds of reasons. */
+    public enum Kind {
+      /** The caller's address was not one to ask about ({@link #INVALID_ADDRESS}). */
+      CALLER,
+      /**
+       * The verifier or the backend is set up so that it cannot tell (no backend, a probe sender or
+       * client it refuses, TLS or AUTH that fails): it will not pass by itself; fix the
+       * configuration. Logged as a warning once.
+       */
+      CONFIGURATION,
+      /** The backend could not answer now (down, slow, busy, garbled, 4xx): it may pass. */
+      TRANSIENT,
+      /** The backend answered, but its answer says nothing ({@link #CATCH_ALL}). */
+      NO_ANSWER
+    }
   }
 }

@@ -35,64 +35,15 @@ public final class VerifierConfig {
   /** Postfix's {@code smtpd_recipient_limit} is 1000; stay well below any server's limit. */
   static final int MAX_RECIPIENTS_PER_TRANSACTION_LIMIT = 1000;
 
-  private final List<InetSocketAddress> backends;
-  private final Duration backendCoolDown;
-  private final String heloName;
-  private final String probeSender;
-  private final Duration idleTimeout;
-  private final Duration maxSessionAge;
-  private final Duration deadline;
-  private final Duration connectTimeout;
-  private final int maxSessions;
-  private final ProbeMethod probeMethod;
-  private final boolean transactionPerVerification;
-  private final int maxRejectionsPerSession;
-  private final int maxRecipientsPerTransaction;
-  private final int maxVrfyPerSession;
-  private final Clock clock;
-  private final Duration positiveTtl;
-  private final Duration negativeTtl;
-  private final long cacheMaxEntries;
-  private final VerdictCache sharedCache;
-  private final Duration catchAllTtl;
-  private final VerificationListener listener;
-  private final BackendTls tls;
+  /** The values, in a copy of the builder that is never handed out (one list of fields). */
+  private final Builder values;
+
+  /** What VERIFY trusts, built from the PEM file where one was given. */
   private final SSLContext trust;
-  private final Path trustPem;
-  private final String authUser;
-  private final String authPassword;
-  private final boolean authWithoutTls;
-  private final BackendProtocol protocol;
 
   private VerifierConfig(Builder b, SSLContext trust) {
-    this.backends = b.backends;
-    this.backendCoolDown = b.backendCoolDown;
-    this.heloName = b.heloName;
-    this.probeSender = b.probeSender;
-    this.idleTimeout = b.idleTimeout;
-    this.maxSessionAge = b.maxSessionAge;
-    this.deadline = b.deadline;
-    this.connectTimeout = b.connectTimeout;
-    this.maxSessions = b.maxSessions;
-    this.probeMethod = b.probeMethod;
-    this.transactionPerVerification = b.transactionPerVerification;
-    this.maxRejectionsPerSession = b.maxRejectionsPerSession;
-    this.maxRecipientsPerTransaction = b.maxRecipientsPerTransaction;
-    this.maxVrfyPerSession = b.maxVrfyPerSession;
-    this.clock = b.clock;
-    this.positiveTtl = b.positiveTtl;
-    this.negativeTtl = b.negativeTtl;
-    this.cacheMaxEntries = b.cacheMaxEntries;
-    this.sharedCache = b.sharedCache;
-    this.catchAllTtl = b.catchAllTtl;
-    this.listener = b.listener;
-    this.tls = b.tls;
+    this.values = b.copy();
     this.trust = trust;
-    this.trustPem = b.trustPem;
-    this.authUser = b.authUser;
-    this.authPassword = b.authPassword;
-    this.authWithoutTls = b.authWithoutTls;
-    this.protocol = b.protocol;
   }
 
   public static Builder builder() {
@@ -101,36 +52,7 @@ public final class VerifierConfig {
 
   /** A builder holding this configuration's values, to derive a changed copy. */
   public Builder toBuilder() {
-    Builder b = new Builder();
-    b.backends = backends;
-    b.backendCoolDown = backendCoolDown;
-    b.heloName = heloName;
-    b.probeSender = probeSender;
-    b.idleTimeout = idleTimeout;
-    b.maxSessionAge = maxSessionAge;
-    b.deadline = deadline;
-    b.connectTimeout = connectTimeout;
-    b.maxSessions = maxSessions;
-    b.probeMethod = probeMethod;
-    b.transactionPerVerification = transactionPerVerification;
-    b.maxRejectionsPerSession = maxRejectionsPerSession;
-    b.maxRecipientsPerTransaction = maxRecipientsPerTransaction;
-    b.maxVrfyPerSession = maxVrfyPerSession;
-    b.clock = clock;
-    b.positiveTtl = positiveTtl;
-    b.negativeTtl = negativeTtl;
-    b.cacheMaxEntries = cacheMaxEntries;
-    b.sharedCache = sharedCache;
-    b.catchAllTtl = catchAllTtl;
-    b.listener = listener;
-    b.tls = tls;
-    b.trust = trustPem == null ? trust : null;
-    b.trustPem = trustPem;
-    b.authUser = authUser;
-    b.authPassword = authPassword;
-    b.authWithoutTls = authWithoutTls;
-    b.protocol = protocol;
-    return b;
+    return values.copy();
   }
 
   /**
@@ -138,113 +60,115 @@ public final class VerifierConfig {
    * their ports; empty when none is configured.
    */
   public List<InetSocketAddress> backends() {
-    return backends;
+    return values.backends;
   }
 
   /** The first backend's host name or IP address; empty when none is configured. */
   public Optional<String> backendHost() {
-    return backends.isEmpty() ? Optional.empty() : Optional.of(backends.get(0).getHostString());
+    return values.backends.isEmpty()
+        ? Optional.empty()
+        : Optional.of(values.backends.get(0).getHostString());
   }
 
   /** The first backend's port (25 when none is configured). */
   public int backendPort() {
-    return backends.isEmpty() ? 25 : backends.get(0).getPort();
+    return values.backends.isEmpty() ? 25 : values.backends.get(0).getPort();
   }
 
   /** How long a backend address that did not answer is skipped. */
   public Duration backendCoolDown() {
-    return backendCoolDown;
+    return values.backendCoolDown;
   }
 
   public String heloName() {
-    return heloName;
+    return values.heloName;
   }
 
   /** The probe sender's address; empty for the null reverse-path {@code <>}. */
   public String probeSender() {
-    return probeSender;
+    return values.probeSender;
   }
 
   public Duration idleTimeout() {
-    return idleTimeout;
+    return values.idleTimeout;
   }
 
   public Duration maxSessionAge() {
-    return maxSessionAge;
+    return values.maxSessionAge;
   }
 
   public Duration deadline() {
-    return deadline;
+    return values.deadline;
   }
 
   public Duration connectTimeout() {
-    return connectTimeout;
+    return values.connectTimeout;
   }
 
   public int maxSessions() {
-    return maxSessions;
+    return values.maxSessions;
   }
 
   public ProbeMethod probeMethod() {
-    return probeMethod;
+    return values.probeMethod;
   }
 
   public boolean transactionPerVerification() {
-    return transactionPerVerification;
+    return values.transactionPerVerification;
   }
 
   public int maxRejectionsPerSession() {
-    return maxRejectionsPerSession;
+    return values.maxRejectionsPerSession;
   }
 
   public int maxRecipientsPerTransaction() {
-    return maxRecipientsPerTransaction;
+    return values.maxRecipientsPerTransaction;
   }
 
   public int maxVrfyPerSession() {
-    return maxVrfyPerSession;
+    return values.maxVrfyPerSession;
   }
 
   public Clock clock() {
-    return clock;
+    return values.clock;
   }
 
   /** Whether verdicts are cached (off by default). */
   public boolean cacheEnabled() {
-    return positiveTtl != null;
+    return values.positiveTtl != null;
   }
 
   /** How long an accepted recipient is remembered; empty when caching is off. */
   public Optional<Duration> positiveTtl() {
-    return Optional.ofNullable(positiveTtl);
+    return Optional.ofNullable(values.positiveTtl);
   }
 
   /** How long a rejected recipient is remembered; empty when caching is off. */
   public Optional<Duration> negativeTtl() {
-    return Optional.ofNullable(negativeTtl);
+    return Optional.ofNullable(values.negativeTtl);
   }
 
   public long cacheMaxEntries() {
-    return cacheMaxEntries;
+    return values.cacheMaxEntries;
   }
 
   /** The cache shared with other verifiers, if one was given instead of the verifier's own. */
   public Optional<VerdictCache> sharedCache() {
-    return Optional.ofNullable(sharedCache);
+    return Optional.ofNullable(values.sharedCache);
   }
 
   /** How long a domain's catch-all test holds; empty when catch-all detection is off. */
   public Optional<Duration> catchAllTtl() {
-    return Optional.ofNullable(catchAllTtl);
+    return Optional.ofNullable(values.catchAllTtl);
   }
 
   public VerificationListener listener() {
-    return listener;
+    return values.listener;
   }
 
   /** Whether and how STARTTLS is used to the backend; default {@link BackendTls#NONE}. */
   public BackendTls tls() {
-    return tls;
+    return values.tls;
   }
 
   /**
@@ -257,7 +181,7 @@ public final class VerifierConfig {
 
   /** The user name for {@code AUTH}; empty when the verifier does not authenticate. */
   public Optional<String> authUser() {
-    return Optional.ofNullable(authUser);
+    return Optional.ofNullable(values.authUser);
   }
 
   /**
@@ -265,61 +189,63 @@ public final class VerifierConfig {
    * never part of {@link #toString()}.
    */
   public Optional<String> authPassword() {
-    return Optional.ofNullable(authPassword);
+    return Optional.ofNullable(values.authPassword);
   }
 
   /** Whether {@code AUTH} may be sent over a connection that is not encrypted (default false). */
   public boolean authWithoutTls() {
-    return authWithoutTls;
+    return values.authWithoutTls;
   }
 
   /** SMTP (the default) or LMTP. */
   public BackendProtocol protocol() {
-    return protocol;
+    return values.protocol;
   }
 
   @Override
   public String toString() {
     return "VerifierConfig{backend="
-        + (backends.isEmpty()
+        + (values.backends.isEmpty()
             ? "none"
-            : backends.stream()
+            : values.backends.stream()
                 .map(b -> b.getHostString() + ":" + b.getPort())
                 .collect(Collectors.joining(",")))
         + ", helo="
-        + heloName
+        + values.heloName
         + ", probeSender=<"
-        + probeSender
+        + values.probeSender
         + ">, probeMethod="
-        + probeMethod
+        + values.probeMethod
         + ", deadline="
-        + deadline
+        + values.deadline
         + ", maxSessions="
-        + maxSessions
+        + values.maxSessions
         + ", idleTimeout="
-        + idleTimeout
+        + values.idleTimeout
         + ", maxSessionAge="
-        + maxSessionAge
-        + (positiveTtl == null
+        + values.maxSessionAge
+        + (values.positiveTtl == null
             ? ", cache=off"
             : ", cache="
-                + (sharedCache == null ? "local" : "shared")
+                + (values.sharedCache == null ? "local" : "shared")
                 + " +"
-                + positiveTtl
+                + values.positiveTtl
                 + "/-"
-                + negativeTtl)
-        + (catchAllTtl == null ? "" : ", catchAllTtl=" + catchAllTtl)
-        + (protocol == BackendProtocol.SMTP ? "" : ", protocol=" + protocol)
-        + (tls == BackendTls.NONE ? "" : ", tls=" + tls)
-        + (trustPem != null ? ", trust=" + trustPem : trust != null ? ", trust=SSLContext" : "")
-        + (authUser == null
+                + values.negativeTtl)
+        + (values.catchAllTtl == null ? "" : ", catchAllTtl=" + values.catchAllTtl)
+        + (values.protocol == BackendProtocol.SMTP ? "" : ", protocol=" + values.protocol)
+        + (values.tls == BackendTls.NONE ? "" : ", tls=" + values.tls)
+        + (values.trustPem != null
+            ? ", trust=" + values.trustPem
+            : trust != null ? ", trust=SSLContext" : "")
+        + (values.authUser == null
             ? ""
-            : ", auth=" + authUser + (authWithoutTls ? " (allowed without TLS)" : ""))
+            : ", auth=" + values.authUser + (values.authWithoutTls ? " (allowed without TLS)" : ""))
         + "}";
   }
 
   /** Collects configuration values; {@link #build()} validates them all. Not thread-safe. */
-  public static final class Builder {
+  public static final class Builder implements Cloneable {
     private List<InetSocketAddress> backends = List.of();
     private Duration backendCoolDown = Duration.ofSeconds(30);
     private String heloName = "world";
@@ -350,6 +276,15 @@ public final class VerifierConfig {
     private BackendProtocol protocol = BackendProtocol.SMTP;
 
     private Builder() {}
+
+    /** A shallow copy: every field holds an immutable value. */
+    Builder copy() {
+      try {
+        return (Builder) super.clone();
+      } catch (CloneNotSupportedException e) {
+        throw new AssertionError(e);
+      }
+    }
 
     /**
      * Whether sessions to the backend use STARTTLS; default {@link BackendTls#NONE}. With {@link
