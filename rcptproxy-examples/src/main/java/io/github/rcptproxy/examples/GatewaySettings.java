@@ -103,10 +103,11 @@ record GatewaySettings(
         max-message-size BYTES    largest message accepted (default 10485760)
         max-recipients N          recipients per message at most (default 100)
         max-connections N         client connections at once at most (default 100)
-        max-connections-per-client N  connections at once from one client address (default 10)
-        max-rejected-per-client N rejected recipients per client address per minute; one more
-                                  and the address gets 421 for the cool-down (default 30)
-        rejected-cooldown-s N     how long such an address is refused (default 300)
+        max-connections-per-client N  connections at once from one client (default 10); a
+                                  client is an IPv4 address or an IPv6 /64
+        max-rejected-per-client N rejected recipients per client per minute; one more and the
+                                  client gets 421 for the cool-down (default 30)
+        rejected-cooldown-s N     how long such a client is refused (default 300)
         command-timeout-s N       time allowed for each client command line, in total, waiting
                                   included (default 60)
         relay-timeout-s N         time allowed for receiving one message from the client, in

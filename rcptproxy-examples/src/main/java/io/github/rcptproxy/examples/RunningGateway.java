@@ -20,6 +20,7 @@ import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -42,6 +43,7 @@ final class RunningGateway implements AutoCloseable {
   private final AtomicReference<MessageHandlerFactory> screening = new AtomicReference<>();
   private final SMTPServer server;
   private final ScheduledExecutorService timer;
+  private final ScheduledThreadPoolExecutor watchdog;
   private final MicrometerMetrics metrics;
   private final MetricsEndpoint metricsEndpoint;
   private final TlsFiles tls;
@@ -77,6 +79,15 @@ final class RunningGateway implements AutoCloseable {
       verifier.close();
       throw e;
     }
+    watchdog =
+        new ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread thread = new Thread(r, "rcptproxy-gateway-watchdog");
+              thread.setDaemon(true);
+              return thread;
+            });
+    watchdog.setRemoveOnCancelPolicy(true); // a write that ends in time leaves nothing behind
     SMTPServer.Builder builder =
         SMTPServer.port(settings.listen().port())
             .bindAddress(address(settings.listen().host()))
@@ -87,7 +98,7 @@ final class RunningGateway implements AutoCloseable {
             .maxRecipients(limits.maxRecipients())
             .maxConnections(limits.maxConnections())
             .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
-            .serverSocketFactory(DeadlineSocket.Server::new)
+            .serverSocketFactory(() -> new DeadlineSocket.Server(watchdog))
             .sessionHandler(front)
             .messageHandlerFactory(
                 front.countingRejections(context -> screening.get().create(context)));
@@ -240,6 +251,7 @@ final class RunningGateway implements AutoCloseable {
       }
     }
     server.stop();
+    watchdog.shutdownNow();
     LOG.info("gateway stopped; {}", summary());
     verifier.close();
   }

@@ -21,6 +21,7 @@ import org.subethamail.smtp.MessageHandler;
 import org.subethamail.smtp.MessageHandlerFactory;
 import org.subethamail.smtp.RejectException;
 import org.subethamail.smtp.TooMuchDataException;
+import org.subethamail.smtp.internal.server.BaseCommand;
 import org.subethamail.smtp.internal.server.Command;
 import org.subethamail.smtp.internal.server.CommandException;
 import org.subethamail.smtp.internal.server.CommandHandler;
@@ -67,10 +68,15 @@ final class SmtpFront implements SessionHandler {
     this.gatewayName = gatewayName;
   }
 
-  /** Puts the rules in front of every command of {@code server}, and BDAT in place of its own. */
+  /**
+   * Puts the rules in front of every command of {@code server}, and BDAT, DATA and EHLO in place of
+   * its own.
+   */
   void install(SMTPServer server) {
     CommandHandler commands = server.getCommandHandler();
     commands.addCommand(new RequireTLSCommandWrapper(new BdatCommand()));
+    commands.addCommand(new RequireTLSCommandWrapper(new DataCommand()));
+    commands.addCommand(new EhloCommand());
     for (String verb : List.copyOf(commands.getVerbs())) {
       commands.addCommand(ruled(commands.getCommand(verb)));
     }
@@ -186,9 +192,13 @@ final class SmtpFront implements SessionHandler {
           throws IOException, DropConnectionException {
         Client client = clients.get(session);
         client.socket.deadlineIn(message ? messageTimeout : commandTimeout);
+        boolean tlsBefore = session.isTLSStarted();
         try {
           if (allowed(verb, line, session, client)) {
             command.execute(line, session);
+          }
+          if (session.isTLSStarted() && !tlsBefore) {
+            client.esmtp = false; // a new start: the client greets again (RFC 3207 §4.2)
           }
         } finally {
           client.socket.deadlineIn(commandTimeout); // for the next command line
@@ -214,8 +224,11 @@ final class SmtpFront implements SessionHandler {
       return true; // SubEthaSMTP says 530 first, or runs EHLO, STARTTLS, NOOP or QUIT
     }
     switch (verb) {
-      case "EHLO" -> client.esmtp = true;
-      case "HELO", "STARTTLS" -> client.esmtp = false; // after TLS the client greets again
+      case "EHLO", "HELO" -> {
+        if (BaseCommand.getArgs(line).length >= 2) { // else SubEthaSMTP says 501, nothing changes
+          client.esmtp = verb.equals("EHLO");
+        }
+      }
       case "MAIL" -> {
         if (session.isMailTransactionInProgress()) {
           return true; // SubEthaSMTP says 503

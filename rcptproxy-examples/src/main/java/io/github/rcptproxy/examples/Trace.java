@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Who sent a message, as the gateway saw it: the source of its {@code Received:} header (RFC 5321
@@ -34,6 +35,10 @@ record Trace(
   /** The negotiated TLS protocol ({@code TLSv1.3}) and cipher suite. */
   record Tls(String protocol, String cipher) {}
 
+  /** An IPv4 or IPv6 address literal (RFC 5321 §4.1.3), the only HELO kept with its brackets. */
+  private static final Pattern ADDRESS_LITERAL =
+      Pattern.compile("\\[(?:[0-9.]{7,15}|IPv6:[0-9A-Fa-f:.]{2,45})]");
+
   private static final DateTimeFormatter DATE =
       DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.ROOT);
 
@@ -50,7 +55,7 @@ record Trace(
    */
   String receivedHeader(List<String> recipients, ZonedDateTime now) {
     StringBuilder header = new StringBuilder("Received: from ");
-    header.append(helo.map(Trace::token).orElse("unknown"));
+    header.append(helo.map(Trace::heloToken).orElse("unknown"));
     header.append(" (").append(literal()).append(")\r\n");
     tls.ifPresent(
         t ->
@@ -104,7 +109,34 @@ record Trace(
         : "[" + address.getHostAddress() + "]";
   }
 
-  /** A client-chosen word in the header: printable ASCII without spaces or parentheses. */
+  /**
+   * The client's HELO name as one safe word: an address literal ({@code [192.0.2.1]}, {@code
+   * [IPv6:2001:db8::1]}) as it is, anything else with every character but letters, digits, {@code
+   * .}, {@code -} and {@code _} turned into {@code ?}, at most 255 of them. Nothing the client says
+   * can end the {@code from} clause, open a comment or a literal, or start the date ({@code ;}).
+   */
+  static String heloToken(String helo) {
+    if (ADDRESS_LITERAL.matcher(helo).matches()) {
+      return helo;
+    }
+    StringBuilder clean = new StringBuilder(Math.min(helo.length(), 255));
+    helo.codePoints()
+        .limit(255)
+        .forEach(
+            c ->
+                clean.append(
+                    (c >= 'a' && c <= 'z')
+                            || (c >= 'A' && c <= 'Z')
+                            || (c >= '0' && c <= '9')
+                            || c == '.'
+                            || c == '-'
+                            || c == '_'
+                        ? (char) c
+                        : '?'));
+    return clean.toString();
+  }
+
+  /** A word of the gateway's own TLS stack: printable ASCII without spaces or parentheses. */
   private static String token(String text) {
     StringBuilder clean = new StringBuilder(Math.min(text.length(), 255));
     text.codePoints()

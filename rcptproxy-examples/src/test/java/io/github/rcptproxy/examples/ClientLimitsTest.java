@@ -1,6 +1,7 @@
 package io.github.rcptproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.github.rcptproxy.testing.MutableClock;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
@@ -9,6 +10,7 @@ import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -138,6 +140,71 @@ class ClientLimitsTest {
     assertThat(limits.admit(OTHER)).isEmpty();
     clock.advance(Duration.ofMinutes(5));
     assertThat(limits.admit(ONE)).isEmpty();
+  }
+
+  /**
+   * An IPv6 site gets a /64 at least: counting each address would give it 2^64 clients' worth of
+   * connections. IPv4 counts per address.
+   */
+  @Test
+  void ipv6ClientsAreCountedPerSlash64() {
+    ClientLimits limits = new ClientLimits(2, 5, Duration.ofMinutes(5), new MutableClock());
+    assertThat(limits.admit(address("2001:db8:1:1::1"))).isEmpty();
+    assertThat(limits.admit(address("2001:db8:1:1:ffff:ffff:ffff:fffe"))).isEmpty();
+    Optional<String> third = limits.admit(address("2001:db8:1:1::3"));
+    assertThat(third).hasValueSatisfying(r -> assertThat(r).contains("connections"));
+    assertThat(limits.admit(address("2001:db8:1:2::1"))).as("the next /64").isEmpty();
+    System.out.printf(
+        "| 3rd connection from another address of the same IPv6 /64 (limit 2) | `421 %s` | the"
+            + " next /64 served |%n",
+        third.get());
+    limits.release(address("2001:db8:1:1::1"));
+    assertThat(limits.admit(address("2001:db8:1:1::3"))).isEmpty();
+    assertThat(limits.remembered()).isEqualTo(2);
+  }
+
+  @Test
+  void rejectionsFromOneSlash64CoolItDownWhole() {
+    ClientLimits limits = new ClientLimits(10, 1, Duration.ofMinutes(5), new MutableClock());
+    assertThat(limits.rejected(address("2001:db8::1"))).isFalse();
+    assertThat(limits.rejected(address("2001:db8::2"))).isTrue();
+    assertThat(limits.admit(address("2001:db8::abcd")))
+        .hasValueSatisfying(r -> assertThat(r).contains("rejected"));
+    assertThat(limits.admit(address("2001:db8:0:1::1"))).isEmpty();
+  }
+
+  /**
+   * Clients in their cool-down are remembered, but not without bound, and the bound costs no scan:
+   * 150,000 penalized clients (more than the bound) in a few seconds, and all forgotten once their
+   * cool-down is over.
+   */
+  @Test
+  void penalizedClientsAreBoundedWithoutAScanPerConnection() {
+    MutableClock clock = new MutableClock();
+    ClientLimits limits = new ClientLimits(10, 0, Duration.ofMinutes(5), clock);
+    long start = System.nanoTime();
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(20),
+        () -> {
+          for (int i = 0; i < 150_000; i++) {
+            InetAddress client =
+                address("10." + (i >> 16) + "." + ((i >> 8) & 0xff) + "." + (i & 0xff));
+            assertThat(limits.admit(client)).isEmpty();
+            assertThat(limits.rejected(client)).isTrue();
+            limits.release(client);
+          }
+        });
+    assertThat(limits.remembered()).isEqualTo(ClientLimits.MAX_PENALIZED);
+    long took = Duration.ofNanos(System.nanoTime() - start).toMillis();
+    System.out.printf(
+        "| 150,000 clients, each sent into the cool-down | the newest still refused | %,d"
+            + " remembered at most; the 150,000 counted in %,d ms; all forgotten when the cool-down"
+            + " is over |%n",
+        limits.remembered(), took);
+    assertThat(limits.admit(address("10.2.73.239"))).as("still cooling down").isPresent();
+    clock.advance(Duration.ofMinutes(5));
+    assertThat(limits.admit(ONE)).isEmpty();
+    assertThat(limits.remembered()).isEqualTo(1);
   }
 
   private static void quietly(EdgeClient client, String text) {

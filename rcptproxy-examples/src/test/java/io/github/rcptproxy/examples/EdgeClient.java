@@ -67,6 +67,20 @@ final class EdgeClient implements AutoCloseable {
     return line;
   }
 
+  /** Sends a command line and returns every line of its reply, joined with newlines. */
+  String sendForAllLines(String command) throws IOException {
+    raw(command + "\r\n");
+    StringBuilder reply = new StringBuilder();
+    String line;
+    do {
+      line = in.readLine();
+      if (line != null) {
+        reply.append(reply.isEmpty() ? "" : "\n").append(line);
+      }
+    } while (line != null && line.length() > 3 && line.charAt(3) == '-');
+    return reply.toString();
+  }
+
   /** Sends a command line and returns the last line of its reply. */
   String send(String command) throws IOException {
     raw(command + "\r\n");

@@ -5,7 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -251,6 +255,149 @@ class GatewayEdgeTest {
       row("DATA at 1 byte/s, relay-timeout-s 2", reply, "cut after " + cut.toMillis() + " ms");
     }
     assertThat(backend.received()).doesNotContain("\r\n.\r\n");
+  }
+
+  /**
+   * A client that floods commands and never reads a reply: the gateway's write of a reply blocks,
+   * which no read deadline bounds. Connected and greeted before this returns.
+   */
+  private Socket nonReader(String from, RunningGateway gateway) throws IOException {
+    Socket socket = new Socket();
+    resources.add(0, socket); // closed before the gateway, which may wait for its blocked write
+    socket.setReceiveBufferSize(4096);
+    socket.bind(new InetSocketAddress(InetAddress.getByName(from), 0));
+    socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), gateway.port()));
+    socket.setSoTimeout(5000);
+    int b;
+    while ((b = socket.getInputStream().read()) != '\n') {
+      assertThat(b).as("greeting").isNotNegative(); // its greeting: it was admitted
+    }
+    OutputStream out = socket.getOutputStream();
+    byte[] flood = "HELP\r\n".repeat(1000).getBytes(StandardCharsets.US_ASCII);
+    Thread writer =
+        new Thread(
+            () -> {
+              try {
+                while (true) {
+                  out.write(flood);
+                }
+              } catch (IOException hungUp) {
+                // the gateway hung up: what should happen
+              }
+            },
+            "non-reader " + from);
+    writer.setDaemon(true);
+    writer.start();
+    return socket;
+  }
+
+  /** Whether a client from {@code from} is greeted with 220 now. */
+  private static boolean greeted(String from, RunningGateway gateway) throws IOException {
+    try (EdgeClient client = EdgeClient.connect(from, gateway.port())) {
+      return String.valueOf(client.reply()).startsWith("220");
+    }
+  }
+
+  @Test
+  void clientThatNeverReadsIsHungUpOnAtTheCommandTimeout() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway =
+        gateway(backend, "--command-timeout-s", "2", "--max-connections-per-client", "1");
+    nonReader("127.0.0.3", gateway);
+    long start = System.nanoTime();
+    assertThat(greeted("127.0.0.3", gateway)).as("its one slot is taken").isFalse();
+    await()
+        .pollInterval(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(6))
+        .until(() -> greeted("127.0.0.3", gateway));
+    Duration freed = Duration.ofNanos(System.nanoTime() - start);
+    System.out.printf(
+        "| a client floods commands and never reads a reply (command-timeout-s 2, one connection"
+            + " per client) | hung up on | its address greeted again after %d ms |%n",
+        freed.toMillis());
+  }
+
+  @Test
+  void clientsThatNeverReadDoNotKeepOthersOutOfTheGateway() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway =
+        gateway(
+            backend,
+            "--command-timeout-s",
+            "2",
+            "--max-connections",
+            "4",
+            "--max-connections-per-client",
+            "2");
+    for (String from : List.of("127.0.0.3", "127.0.0.3", "127.0.0.4", "127.0.0.4")) {
+      nonReader(from, gateway);
+    }
+    assertThat(greeted("127.0.0.2", gateway)).as("every slot is taken").isFalse();
+    long start = System.nanoTime();
+    await()
+        .pollInterval(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(6))
+        .until(() -> greeted("127.0.0.2", gateway));
+    System.out.printf(
+        "| 4 clients from 2 addresses that never read take every slot (max-connections 4,"
+            + " command-timeout-s 2) | hung up on | another address greeted after %d ms |%n",
+        Duration.ofNanos(System.nanoTime() - start).toMillis());
+  }
+
+  /**
+   * RFC 5321 §4.1.1.4: after the reply to the end of data, accepted or refused, the transaction is
+   * over. The next MAIL starts a new one, and the next message goes to its own recipients only.
+   */
+  @Test
+  void transactionIsClearedAfterTheBackendRefusedTheMessage() throws Exception {
+    ScriptedSmtpServer backend =
+        backend(EsmtpBackend.wellBehaved().withEndOfData("554 5.7.1 rejected by content filter"));
+    RunningGateway gateway = gateway(backend, "--no-disconnect");
+    String mail;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send(BODY + ".")).startsWith("554");
+      mail = client.send("MAIL FROM:<second@example.net>");
+      assertThat(client.send("RCPT TO:<bob@example.com>")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      client.send(BODY + ".");
+      assertThat(client.send("QUIT")).startsWith("221");
+    }
+    assertThat(mail).startsWith("250");
+    // each recipient: one verification probe and one relayed message
+    String received = backend.received();
+    assertThat(received.split("RCPT TO:<alice@example.com>", -1)).as(received).hasSize(3);
+    assertThat(received.split("RCPT TO:<bob@example.com>", -1)).as(received).hasSize(3);
+    assertThat(received).contains("MAIL FROM:<second@example.net>");
+    row(
+        "`MAIL` after the backend refused the message",
+        mail,
+        "the next message, to its own recipients only");
+  }
+
+  /**
+   * A STARTTLS refused (here: no TLS configured) changes nothing: the client's EHLO still holds,
+   * for its MAIL parameters and for the trace.
+   */
+  @Test
+  void refusedStartTlsDoesNotForgetTheEhlo() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String startTls;
+    try (EdgeClient client = EdgeClient.connect("127.0.0.2", gateway.port())) {
+      assertThat(client.reply()).startsWith("220");
+      assertThat(client.send("EHLO client.test")).startsWith("250");
+      startTls = client.send("STARTTLS");
+      assertThat(startTls).startsWith("454");
+      assertThat(client.send("MAIL FROM:<you@example.net> BODY=8BITMIME")).startsWith("250");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send(BODY + ".")).startsWith("250");
+    }
+    assertThat(backend.received())
+        .contains("MAIL FROM:<you@example.net> BODY=8BITMIME\r\n")
+        .contains(" with ESMTP id ");
+    row("`STARTTLS` refused after EHLO", startTls, "the EHLO holds: `with ESMTP`");
   }
 
   private static void send(EdgeClient client, String text) {

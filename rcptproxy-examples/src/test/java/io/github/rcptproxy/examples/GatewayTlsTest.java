@@ -60,6 +60,37 @@ class GatewayTlsTest {
     }
   }
 
+  /**
+   * RFC 3207 §4.2: once TLS is active, EHLO must not offer STARTTLS again; a second STARTTLS is
+   * refused and leaves the client's new EHLO in force (its MAIL parameters, {@code with ESMTPS}).
+   */
+  @Test
+  void afterStarttlsEhloNoLongerOffersItAndASecondOneForgetsNothing() throws Exception {
+    try (ScriptedSmtpServer backend = EsmtpBackend.wellBehaved().start();
+        RunningGateway gateway = tlsGateway(backend);
+        EdgeClient client = EdgeClient.connect("127.0.0.2", gateway.port())) {
+      client.reply();
+      assertThat(client.sendForAllLines("EHLO client.example.net")).contains("250-STARTTLS");
+      assertThat(client.send("STARTTLS")).startsWith("220");
+      client.startTls(TestTls.trusting(cert));
+      String ehlo = client.sendForAllLines("EHLO client.example.net");
+      assertThat(ehlo).startsWith("250-").doesNotContain("STARTTLS");
+      String again = client.send("STARTTLS");
+      assertThat(again).startsWith("454");
+      assertThat(client.send("MAIL FROM:<you@example.net> BODY=8BITMIME")).startsWith("250");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+      client.send("DATA");
+      assertThat(client.send("Subject: tls\r\n\r\nhello\r\n.")).startsWith("250");
+      assertThat(backend.received())
+          .contains("MAIL FROM:<you@example.net> BODY=8BITMIME\r\n")
+          .contains(" with ESMTPS id ");
+      System.out.printf(
+          "| EHLO after STARTTLS, then STARTTLS again | no `STARTTLS` in the EHLO reply, then"
+              + " `%s` | the EHLO holds: `BODY=8BITMIME`, `with ESMTPS` |%n",
+          again);
+    }
+  }
+
   @Test
   void renewedCertificateIsUsedWithoutARestart() throws Exception {
     try (ScriptedSmtpServer backend = EsmtpBackend.wellBehaved().start();

@@ -43,6 +43,46 @@ class GatewayTraceTest {
     }
   }
 
+  /**
+   * The HELO name is the client's word: it must not be able to add clauses to the header (a {@code
+   * ;} would start the date, {@code (} a comment). Only letters, digits, dot, hyphen and underscore
+   * are kept, or an address literal as it is.
+   */
+  @Test
+  void heloNameCannotChangeTheStructureOfTheReceivedHeader() throws Exception {
+    try (ScriptedSmtpServer backend = EsmtpBackend.wellBehaved().start();
+        RunningGateway gateway =
+            TestGateway.start(backend.port(), "example.com", "--hostname", "mx.example.com");
+        EdgeClient client = EdgeClient.connect("127.0.0.2", gateway.port())) {
+      client.reply();
+      assertThat(client.send("EHLO evil;by(mx.example.com)<x@y>[1.2.3.4]\"q\"")).startsWith("250");
+      client.send("MAIL FROM:<you@example.net>");
+      client.send("RCPT TO:<alice@example.com>");
+      client.send("DATA");
+      assertThat(client.send("Subject: trace\r\n\r\nhello\r\n.")).startsWith("250");
+
+      String received = backend.received();
+      String header = received.substring(received.indexOf("\r\nDATA\r\n") + 8);
+      header = header.substring(0, header.indexOf("Subject: trace"));
+      assertThat(header)
+          .startsWith(
+              "Received: from evil?by?mx.example.com??x?y??1.2.3.4??q? ([127.0.0.2])\r\n"
+                  + "\tby mx.example.com (rcptproxy-gateway) with ESMTP id ");
+      assertThat(header.chars().filter(c -> c == ';')).hasSize(1); // the one before the date
+      System.out.printf(
+          "| `EHLO evil;by(mx.example.com)...` | `250` | `%s` |%n",
+          header.lines().findFirst().get());
+    }
+  }
+
+  @Test
+  void addressLiteralHeloIsKeptAsItIs() {
+    assertThat(Trace.heloToken("[192.0.2.1]")).isEqualTo("[192.0.2.1]");
+    assertThat(Trace.heloToken("[IPv6:2001:db8::1]")).isEqualTo("[IPv6:2001:db8::1]");
+    assertThat(Trace.heloToken("[192.0.2.1];by")).isEqualTo("?192.0.2.1??by");
+    assertThat(Trace.heloToken("mail-1.example_2.net")).isEqualTo("mail-1.example_2.net");
+  }
+
   @Test
   void postfixWithXforwardLogsTheClientsOwnAddress() throws Exception {
     try (PostfixBackend postfix =
