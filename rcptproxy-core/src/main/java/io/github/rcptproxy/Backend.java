@@ -281,7 +281,9 @@ final class Backend implements AutoCloseable {
   private void answer(
       BackendSession session, List<Question> open, Verdict[] verdicts, Deadline deadline)
       throws IOException {
-    int capacity = vrfy ? 1 : session.capacity();
+    // VRFY takes one question at a time; where it is known not to serve, RCPT batches pipeline.
+    boolean tryVrfy = vrfy && !open.isEmpty() && vrfyMayServe(open.get(0).domain());
+    int capacity = tryVrfy ? 1 : session.capacity();
     List<Question> batch = new ArrayList<>();
     for (Iterator<Question> it = open.iterator(); it.hasNext() && batch.size() < capacity; ) {
       Question question = it.next();
@@ -299,7 +301,7 @@ final class Backend implements AutoCloseable {
     if (batch.isEmpty()) {
       return;
     }
-    if (vrfy) {
+    if (tryVrfy) {
       Question question = batch.get(0);
       if (!question.mailbox().needsSmtputf8()
           && vrfyHonest(session, question.domain(), deadline)
@@ -506,6 +508,16 @@ final class Backend implements AutoCloseable {
    * a mailbox → honest), held for {@value #VRFY_TRUST_MINUTES} minutes. False where it cannot be
    * told now (the question then goes by RCPT).
    */
+  /** Whether VRFY may answer for the domain: not refused lately, not known to answer yes to all. */
+  private boolean vrfyMayServe(String domain) {
+    Instant now = config.clock().instant();
+    if (vrfyUnsupportedUntil.isAfter(now)) {
+      return false;
+    }
+    VrfyTrust known = vrfyTrust.get(domain);
+    return known == null || !known.until().isAfter(now) || known.honest();
+  }
+
   private boolean vrfyHonest(BackendSession session, String domain, Deadline deadline)
       throws IOException {
     Instant now = config.clock().instant();
