@@ -69,8 +69,8 @@ final class SessionPool implements AutoCloseable {
    * A session for one verification: an idle one, or a new one, waiting at most until the deadline
    * for a free place.
    *
-   * @throws NoSuchElementException if every session stayed busy until the deadline (or until
-   *     less than a tenth of it was left)
+   * @throws NoSuchElementException if every session stayed busy until the deadline (or until less
+   *     than a tenth of it was left)
    * @throws IllegalStateException if the pool was closed (by reconfiguration)
    * @throws Exception what connecting to the backend threw
    */

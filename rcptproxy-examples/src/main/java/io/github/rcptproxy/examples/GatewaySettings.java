@@ -5,7 +5,7 @@ import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.subethasmtp.FailureMode;
+import io.github.rcptproxy.policy.FailureMode;
 import io.github.rcptproxy.subethasmtp.RecipientPolicy;
 import java.io.IOException;
 import java.io.Reader;

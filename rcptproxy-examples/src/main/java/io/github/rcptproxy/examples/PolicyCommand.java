@@ -3,7 +3,7 @@ package io.github.rcptproxy.examples;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.postfix.FailureMode;
+import io.github.rcptproxy.policy.FailureMode;
 import io.github.rcptproxy.postfix.PolicyAnswers;
 import io.github.rcptproxy.postfix.PolicyServer;
 import java.io.IOException;

@@ -2,9 +2,9 @@ package io.github.rcptproxy.postfix;
 
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.policy.DomainTable;
 import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
-import java.net.IDN;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -15,9 +15,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -53,7 +50,7 @@ public final class PolicyServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PolicyServer.class);
   private static final int READ_BUFFER = 16 * 1024;
 
-  private final Map<String, Route> routes;
+  private final DomainTable<Route> routes;
   private final int maxConnections;
   private final long idleTimeoutNanos;
   private final long requestTimeoutNanos;
@@ -74,7 +71,7 @@ public final class PolicyServer implements AutoCloseable {
   record Route(RecipientVerifier verifier, PolicyAnswers answers) {}
 
   private PolicyServer(Builder b) throws IOException {
-    this.routes = Map.copyOf(b.routes);
+    this.routes = b.routes.build();
     this.maxConnections = b.maxConnections;
     this.idleTimeoutNanos = b.idleTimeout.toNanos();
     this.requestTimeoutNanos = b.requestTimeout.toNanos();
@@ -99,7 +96,7 @@ public final class PolicyServer implements AutoCloseable {
     this.thread = new Thread(this::run, "rcptproxy-policy " + address());
     thread.setDaemon(true);
     thread.start();
-    LOG.info("policy server listening on {} for {}", address(), routes.keySet());
+    LOG.info("policy server listening on {} for {}", address(), routes);
   }
 
   public static Builder builder() {
@@ -263,27 +260,7 @@ public final class PolicyServer implements AutoCloseable {
 
   /** The route for a recipient domain, most specific pattern first, or null. */
   Route route(String domain) {
-    String name = normalise(domain);
-    Route exact = routes.get(name);
-    if (exact != null) {
-      return exact;
-    }
-    for (int dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) {
-      Route wildcard = routes.get("*" + name.substring(dot));
-      if (wildcard != null) {
-        return wildcard;
-      }
-    }
-    return routes.get("*");
-  }
-
-  private static String normalise(String domain) {
-    String lower = domain.toLowerCase(Locale.ROOT);
-    try {
-      return IDN.toASCII(lower);
-    } catch (IllegalArgumentException e) {
-      return lower;
-    }
+    return routes.find(domain).orElse(null);
   }
 
   /** One Postfix connection: reading a request, waiting for a verdict, or writing an answer. */
@@ -497,7 +474,7 @@ public final class PolicyServer implements AutoCloseable {
   /** Collects the server's settings; {@link #start()} checks them and binds. Not thread-safe. */
   public static final class Builder {
     private InetSocketAddress listen = new InetSocketAddress("127.0.0.1", 10040);
-    private final Map<String, Route> routes = new LinkedHashMap<>();
+    private final DomainTable.Builder<Route> routes = DomainTable.builder();
     private int maxConnections = 1000;
     private Duration idleTimeout = Duration.ofMinutes(10);
     private Duration requestTimeout = Duration.ofSeconds(10);
@@ -519,20 +496,7 @@ public final class PolicyServer implements AutoCloseable {
       Objects.requireNonNull(pattern, "pattern");
       Objects.requireNonNull(verifier, "verifier");
       Objects.requireNonNull(answers, "answers");
-      String key =
-          pattern.equals("*")
-              ? "*"
-              : pattern.startsWith("*.")
-                  ? "*." + normalise(pattern.substring(2))
-                  : normalise(pattern);
-      if (!key.matches(
-          "\\*|(\\*\\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")) {
-        throw new IllegalArgumentException(
-            "domain pattern must be a domain, *.domain or *, was '" + pattern + "'");
-      }
-      if (routes.putIfAbsent(key, new Route(verifier, answers)) != null) {
-        throw new IllegalArgumentException("domain pattern '" + pattern + "' is routed twice");
-      }
+      routes.put(pattern, new Route(verifier, answers));
       return this;
     }
 
@@ -579,9 +543,7 @@ public final class PolicyServer implements AutoCloseable {
      * @throws IOException when the address cannot be bound
      */
     public PolicyServer start() throws IOException {
-      if (routes.isEmpty()) {
-        throw new IllegalArgumentException("at least one route is needed");
-      }
+      routes.build(); // checks there is a route before binding
       return new PolicyServer(this);
     }
   }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.policy.FailureMode;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.policy.FailureMode;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.io.IOException;

@@ -1,10 +1,7 @@
 package io.github.rcptproxy.subethasmtp;
 
 import io.github.rcptproxy.RecipientVerifier;
-import java.net.IDN;
-import java.util.LinkedHashMap;
-import java.util.Locale;
-import java.util.Map;
+import io.github.rcptproxy.policy.DomainTable;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -12,9 +9,10 @@ import java.util.Optional;
  * Which verifier and policy answer for which recipient domain: the Java form of the original's
  * several sink instances side by side. Patterns are an exact domain ({@code example.com}), every
  * subdomain of one ({@code *.example.com}, not {@code example.com} itself), or {@code *} for any
- * domain; matching is case-insensitive and the most specific pattern wins. Recipients in a domain
- * no pattern matches are refused ({@code 550 5.7.1 Relaying denied}) unless {@link
- * Builder#acceptOtherDomains} says otherwise. Immutable.
+ * domain; matching is case-insensitive and the most specific pattern wins, as in {@link
+ * DomainTable}, which the Postfix policy server uses too. Recipients in a domain no pattern matches
+ * are refused ({@code 550 5.7.1 Relaying denied}) unless {@link Builder#acceptOtherDomains} says
+ * otherwise. Immutable.
  */
 public final class DomainRoutes {
 
@@ -26,11 +24,11 @@ public final class DomainRoutes {
     }
   }
 
-  private final Map<String, Route> routes;
+  private final DomainTable<Route> routes;
   private final boolean acceptOtherDomains;
 
-  private DomainRoutes(Map<String, Route> routes, boolean acceptOtherDomains) {
-    this.routes = Map.copyOf(routes);
+  private DomainRoutes(DomainTable<Route> routes, boolean acceptOtherDomains) {
+    this.routes = routes;
     this.acceptOtherDomains = acceptOtherDomains;
   }
 
@@ -45,36 +43,16 @@ public final class DomainRoutes {
 
   /** The route for a recipient domain, most specific pattern first. */
   public Optional<Route> find(String domain) {
-    String name = normalise(domain);
-    Route exact = routes.get(name);
-    if (exact != null) {
-      return Optional.of(exact);
-    }
-    for (int dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) {
-      Route wildcard = routes.get("*" + name.substring(dot));
-      if (wildcard != null) {
-        return Optional.of(wildcard);
-      }
-    }
-    return Optional.ofNullable(routes.get("*"));
+    return routes.find(domain);
   }
 
   public boolean acceptOtherDomains() {
     return acceptOtherDomains;
   }
 
-  private static String normalise(String domain) {
-    String lower = domain.toLowerCase(Locale.ROOT);
-    try {
-      return IDN.toASCII(lower);
-    } catch (IllegalArgumentException e) {
-      return lower;
-    }
-  }
-
   /** Collects routes; {@link #build()} checks them. Not thread-safe. */
   public static final class Builder {
-    private final Map<String, Route> routes = new LinkedHashMap<>();
+    private final DomainTable.Builder<Route> routes = DomainTable.builder();
     private boolean acceptOtherDomains;
 
     private Builder() {}
@@ -84,21 +62,7 @@ public final class DomainRoutes {
      * policy}.
      */
     public Builder route(String pattern, RecipientVerifier verifier, RecipientPolicy policy) {
-      Objects.requireNonNull(pattern, "pattern");
-      String key =
-          pattern.equals("*")
-              ? "*"
-              : pattern.startsWith("*.")
-                  ? "*." + normalise(pattern.substring(2))
-                  : normalise(pattern);
-      if (!key.matches(
-          "\\*|(\\*\\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")) {
-        throw new IllegalArgumentException(
-            "domain pattern must be a domain, *.domain or *, was '" + pattern + "'");
-      }
-      if (routes.putIfAbsent(key, new Route(verifier, policy)) != null) {
-        throw new IllegalArgumentException("domain pattern '" + pattern + "' is routed twice");
-      }
+      routes.put(pattern, new Route(verifier, policy));
       return this;
     }
 
@@ -110,11 +74,11 @@ public final class DomainRoutes {
       return this;
     }
 
+    /**
+     * @throws IllegalArgumentException without a route
+     */
     public DomainRoutes build() {
-      if (routes.isEmpty()) {
-        throw new IllegalArgumentException("at least one route is needed");
-      }
-      return new DomainRoutes(routes, acceptOtherDomains);
+      return new DomainRoutes(routes.build(), acceptOtherDomains);
     }
   }
 }

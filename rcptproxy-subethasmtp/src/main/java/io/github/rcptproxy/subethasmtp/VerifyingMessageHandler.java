@@ -1,7 +1,7 @@
 package io.github.rcptproxy.subethasmtp;
 
-import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.policy.RecipientDecision;
 import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
 import java.io.InputStream;
@@ -61,7 +61,7 @@ final class VerifyingMessageHandler implements MessageHandler {
     RecipientPolicy policy = route.policy();
     InetAddress client = client();
     if (client != null
-        && (policy.bypasses(client)
+        && (policy.replies().bypasses(client)
             || policy.bypassBackend() && factory.isBackend(client, route.verifier()))) {
       LOG.debug(
           "{} RCPT {}: client bypasses verification",
@@ -77,15 +77,18 @@ final class VerifyingMessageHandler implements MessageHandler {
         SmtpText.forLog(recipient),
         verdict,
         verdict.latency().toMillis());
-    if (verdict instanceof Verdict.Rejected rejected) {
-      reject(policy, recipient, rejected.reply());
-    } else if (verdict instanceof Verdict.Unverified unverified) {
-      refuseIfPolicySays(policy, unverified);
+    RecipientDecision decision = policy.replies().decide(verdict, recipient);
+    if (decision instanceof RecipientDecision.Reject unknown) {
+      reject(policy, unknown);
+    } else if (decision instanceof RecipientDecision.Reply reply) {
+      throw new RejectException(
+          reply.code(), reply.enhancedStatus() + " " + SmtpText.forReply(reply.text()));
     }
     delegate.recipient(recipient);
   }
 
-  private void reject(RecipientPolicy policy, String recipient, BackendReply reply)
+  /** An unknown recipient: counted, tarpitted, and the connection dropped after so many. */
+  private void reject(RecipientPolicy policy, RecipientDecision.Reject reject)
       throws RejectException {
     int rejections = factory.countRejection(context);
     if (!policy.tarpit().isZero()) {
@@ -95,49 +98,12 @@ final class VerifyingMessageHandler implements MessageHandler {
         Thread.currentThread().interrupt();
       }
     }
-    int code = policy.rejectCode();
-    String enhanced = code / 100 + ".1.1";
-    String text =
-        SmtpText.forReply(
-            policy.exposeBackendReply() ? reply.text() : policy.rejectionText(recipient));
-    String message = enhanced + " " + text;
+    String message = reject.enhancedStatus() + " " + SmtpText.forReply(reject.text());
     if (policy.disconnectAfterRejections() > 0
         && rejections >= policy.disconnectAfterRejections()) {
-      throw new DropConnectionException(code, message);
+      throw new DropConnectionException(reject.code(), message);
     }
-    throw new RejectException(code, message);
-  }
-
-  private static void refuseIfPolicySays(RecipientPolicy policy, Verdict.Unverified unverified)
-      throws RejectException {
-    switch (unverified.reason()) {
-      case INVALID_ADDRESS -> throw new RejectException(501, "5.1.3 Bad recipient address syntax");
-      case CATCH_ALL -> {
-        // The backend takes any address there: nothing to verify, nothing failed.
-      }
-      case TEMPORARY_FAILURE -> {
-        // Only a 4xx is passed on; anything else is the gateway's problem, not the client's.
-        BackendReply reply =
-            unverified.reply().filter(BackendReply::isTransientNegative).orElse(null);
-        if (reply == null) {
-          refuseIfUnverifiedFails(policy);
-        } else if (policy.onBackendTemporaryFailure() == FailureMode.TEMPFAIL) {
-          String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
-          String text =
-              policy.exposeBackendReply()
-                  ? SmtpText.forReply(reply.text())
-                  : "Recipient cannot be verified now, try again later";
-          throw new RejectException(reply.code(), enhanced + " " + text);
-        }
-      }
-      default -> refuseIfUnverifiedFails(policy);
-    }
-  }
-
-  private static void refuseIfUnverifiedFails(RecipientPolicy policy) throws RejectException {
-    if (policy.onUnverified() == FailureMode.TEMPFAIL) {
-      throw new RejectException(451, "4.4.3 Recipient verification unavailable, try again later");
-    }
+    throw new RejectException(reject.code(), message);
   }
 
   @Override

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.policy.FailureMode;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;

@@ -1,21 +1,32 @@
-package io.github.rcptproxy.postfix;
+package io.github.rcptproxy.policy;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.Arrays;
+import java.util.Optional;
 
 /**
- * An IPv4 or IPv6 range such as {@code 192.0.2.0/24}. Same rules as the SubEthaSMTP adapter's
- * {@code Cidr}; both should move to core (see the module's README section). Client addresses from
- * requests are parsed without ever asking DNS.
+ * An IPv4 or IPv6 address range such as {@code 192.0.2.0/24} or {@code ::1/128}: the clients that
+ * skip verification. Only literal addresses are parsed, never a host name, and DNS is never asked.
+ * Immutable.
  */
-record AddressRange(byte[] network, int prefixLength, String text) {
+public final class AddressRange {
+  private final byte[] network;
+  private final int prefixLength;
+  private final String text;
+
+  private AddressRange(byte[] network, int prefixLength, String text) {
+    this.network = network;
+    this.prefixLength = prefixLength;
+    this.text = text;
+  }
 
   /**
    * Parses {@code ADDRESS} or {@code ADDRESS/PREFIX}.
    *
-   * @throws IllegalArgumentException naming the entry
+   * @throws IllegalArgumentException naming the entry and what is wrong with it
    */
-  static AddressRange parse(String text) {
+  public static AddressRange parse(String text) {
     int slash = text.indexOf('/');
     byte[] bytes = literal(slash < 0 ? text : text.substring(0, slash));
     if (bytes == null) {
@@ -38,8 +49,24 @@ record AddressRange(byte[] network, int prefixLength, String text) {
     return new AddressRange(bytes, prefix, text);
   }
 
+  /**
+   * The address an IPv4 or IPv6 literal ({@code 192.0.2.1}, {@code 2001:db8::1}) names, or empty if
+   * {@code text} is not one (a host name included). Never asks DNS.
+   */
+  public static Optional<InetAddress> address(String text) {
+    byte[] bytes = text == null ? null : literal(text);
+    if (bytes == null) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(InetAddress.getByAddress(bytes)); // from bytes: no name lookup
+    } catch (UnknownHostException e) {
+      return Optional.empty(); // cannot happen: 4 or 16 bytes
+    }
+  }
+
   /** The bytes of an IPv4 or IPv6 literal, or null if {@code text} is not one. Never asks DNS. */
-  static byte[] literal(String text) {
+  private static byte[] literal(String text) {
     if (text.isEmpty() || text.length() > 45) {
       return null;
     }
@@ -68,7 +95,9 @@ record AddressRange(byte[] network, int prefixLength, String text) {
     }
   }
 
-  boolean contains(byte[] candidate) {
+  /** Whether {@code address} lies in this range; an IPv4 address is never in an IPv6 range. */
+  public boolean contains(InetAddress address) {
+    byte[] candidate = address.getAddress();
     if (candidate.length != network.length) {
       return false;
     }
@@ -86,6 +115,19 @@ record AddressRange(byte[] network, int prefixLength, String text) {
     return (candidate[whole] & mask) == (network[whole] & mask);
   }
 
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof AddressRange other
+        && prefixLength == other.prefixLength
+        && Arrays.equals(network, other.network);
+  }
+
+  @Override
+  public int hashCode() {
+    return 31 * Arrays.hashCode(network) + prefixLength;
+  }
+
+  /** The range as it was written. */
   @Override
   public String toString() {
     return text;

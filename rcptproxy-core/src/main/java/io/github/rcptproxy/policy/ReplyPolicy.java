@@ -1,0 +1,284 @@
+package io.github.rcptproxy.policy;
+
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.Verdict;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What the client is told about its recipients, whatever SMTP server it talks to: the rejection
+ * code and text (the backend's own text only on request: it can name internal hosts), what to do
+ * when the backend cannot answer, and which clients skip verification. {@link #decide} turns a
+ * {@link Verdict} into a {@link RecipientDecision}:
+ *
+ * <table>
+ *   <caption>verdict to decision</caption>
+ *   <tr><th>verdict</th><th>decision</th></tr>
+ *   <tr><td>accepted, catch-all</td><td>accept</td></tr>
+ *   <tr><td>rejected</td><td>{@link RecipientDecision.Reject}: the reject code, {@code X.1.1} (X
+ *       the code's first digit), the reject message or the backend's text</td></tr>
+ *   <tr><td>invalid address</td><td>{@link RecipientDecision.Refuse} {@code 501 5.1.3 Bad
+ *       recipient address syntax}</td></tr>
+ *   <tr><td>backend {@code 4xx}</td><td>{@code onBackendTemporaryFailure}: accept, or {@link
+ *       RecipientDecision.Refuse} with the backend's code and enhanced code ({@code 4.0.0} if it
+ *       gave none), a generic text or the backend's</td></tr>
+ *   <tr><td>not verified (timeout, down, busy, any other failure)</td><td>{@code onUnverified}:
+ *       accept, or {@link RecipientDecision.Defer} {@code 451 4.4.3 Recipient verification
+ *       unavailable, try again later}</td></tr>
+ * </table>
+ *
+ * <p>Immutable and thread-safe. The SubEthaSMTP adapter's {@code RecipientPolicy} and the Postfix
+ * policy server's {@code PolicyAnswers} are built with its {@link Settings} and add what only their
+ * server has.
+ */
+public final class ReplyPolicy {
+  /** The text of a passed-on backend {@code 4xx} when the backend's own text is not shown. */
+  static final String TRY_LATER = "Recipient cannot be verified now, try again later";
+
+  private static final RecipientDecision.Refuse BAD_SYNTAX =
+      new RecipientDecision.Refuse(501, "5.1.3", "Bad recipient address syntax");
+  private static final RecipientDecision.Defer UNAVAILABLE =
+      new RecipientDecision.Defer(
+          451, "4.4.3", "Recipient verification unavailable, try again later");
+
+  private final List<AddressRange> bypass;
+  private final int rejectCode;
+  private final String rejectMessage;
+  private final boolean exposeBackendReply;
+  private final FailureMode onUnverified;
+  private final FailureMode onBackendTemporaryFailure;
+
+  private ReplyPolicy(Settings<?> s, List<AddressRange> bypass) {
+    this.bypass = bypass;
+    this.rejectCode = s.rejectCode;
+    this.rejectMessage = s.rejectMessage;
+    this.exposeBackendReply = s.exposeBackendReply;
+    this.onUnverified = s.onUnverified;
+    this.onBackendTemporaryFailure = s.onBackendTemporaryFailure;
+  }
+
+  /** A builder whose bypass list is empty. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Whether a client skips verification. */
+  public boolean bypasses(InetAddress client) {
+    for (AddressRange range : bypass) {
+      if (range.contains(client)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether a client given as an address literal (as Postfix sends {@code client_address}) skips
+   * verification; anything that is not a literal does not. Never asks DNS.
+   */
+  public boolean bypasses(String clientAddress) {
+    return !bypass.isEmpty()
+        && AddressRange.address(clientAddress).map(this::bypasses).orElse(false);
+  }
+
+  public List<AddressRange> bypass() {
+    return bypass;
+  }
+
+  public int rejectCode() {
+    return rejectCode;
+  }
+
+  public boolean exposeBackendReply() {
+    return exposeBackendReply;
+  }
+
+  public FailureMode onUnverified() {
+    return onUnverified;
+  }
+
+  public FailureMode onBackendTemporaryFailure() {
+    return onBackendTemporaryFailure;
+  }
+
+  /** The rejection text for an address: the template, with a trailing {@code @} replaced. */
+  public String rejectionText(String address) {
+    return rejectMessage.endsWith("@")
+        ? rejectMessage.substring(0, rejectMessage.length() - 1) + address
+        : rejectMessage;
+  }
+
+  /** What to tell the client about {@code recipient}, verified as {@code verdict}. */
+  public RecipientDecision decide(Verdict verdict, String recipient) {
+    if (verdict instanceof Verdict.Accepted) {
+      return RecipientDecision.ACCEPT;
+    }
+    if (verdict instanceof Verdict.Rejected rejected) {
+      String text = exposeBackendReply ? rejected.reply().text() : rejectionText(recipient);
+      return new RecipientDecision.Reject(rejectCode, rejectCode / 100 + ".1.1", text);
+    }
+    Verdict.Unverified unverified = (Verdict.Unverified) verdict;
+    switch (unverified.reason()) {
+      case INVALID_ADDRESS:
+        return BAD_SYNTAX;
+      case CATCH_ALL:
+        return RecipientDecision.ACCEPT; // the backend takes any address: nothing failed
+      case TEMPORARY_FAILURE:
+        // Only a 4xx is passed on; anything else is the gateway's problem, not the client's.
+        BackendReply reply =
+            unverified.reply().filter(BackendReply::isTransientNegative).orElse(null);
+        if (reply == null) {
+          return unverified();
+        }
+        if (onBackendTemporaryFailure == FailureMode.ACCEPT) {
+          return RecipientDecision.ACCEPT;
+        }
+        String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
+        return new RecipientDecision.Refuse(
+            reply.code(), enhanced, exposeBackendReply ? reply.text() : TRY_LATER);
+      default:
+        return unverified();
+    }
+  }
+
+  /** What to tell the client when the recipient could not be verified at all. */
+  public RecipientDecision unverified() {
+    return onUnverified == FailureMode.TEMPFAIL ? UNAVAILABLE : RecipientDecision.ACCEPT;
+  }
+
+  @Override
+  public String toString() {
+    return "bypass="
+        + bypass
+        + ", reject="
+        + rejectCode
+        + " '"
+        + rejectMessage
+        + "'"
+        + (exposeBackendReply ? " (backend text)" : "")
+        + ", onUnverified="
+        + onUnverified
+        + ", onBackendTemporaryFailure="
+        + onBackendTemporaryFailure;
+  }
+
+  /** A builder of a {@link ReplyPolicy} alone. Not thread-safe. */
+  public static final class Builder extends Settings<Builder> {
+    private Builder() {}
+
+    /**
+     * @throws IllegalArgumentException naming the first value that is out of range
+     */
+    public ReplyPolicy build() {
+      return replyPolicy();
+    }
+  }
+
+  /**
+   * The settings of a {@link ReplyPolicy}, for the builders of the policies that hold one; {@link
+   * #replyPolicy()} validates them all. Not thread-safe.
+   *
+   * @param <B> the builder itself, returned by every setter
+   */
+  public abstract static class Settings<B extends Settings<B>> {
+    private List<String> bypass;
+    private int rejectCode = 550;
+    private String rejectMessage = "Unable to relay to @";
+    private boolean exposeBackendReply;
+    private FailureMode onUnverified = FailureMode.ACCEPT;
+    private FailureMode onBackendTemporaryFailure = FailureMode.ACCEPT;
+
+    /** Settings with the defaults, and these client ranges bypassing verification. */
+    protected Settings(List<String> defaultBypass) {
+      this.bypass = List.copyOf(defaultBypass);
+    }
+
+    /** Settings with the defaults; no client bypasses verification. */
+    protected Settings() {
+      this(List.of());
+    }
+
+    @SuppressWarnings("unchecked")
+    private B self() {
+      return (B) this;
+    }
+
+    /**
+     * Client addresses that skip verification, as IPv4 or IPv6 addresses or CIDR ranges ({@code
+     * 10.0.0.0/8}, {@code 2001:db8::/32}); replaces the default list, and an empty list bypasses
+     * nobody.
+     */
+    public B bypass(List<String> ranges) {
+      this.bypass = List.copyOf(ranges);
+      return self();
+    }
+
+    public B bypass(String... ranges) {
+      return bypass(List.of(ranges));
+    }
+
+    /** Reply code of a rejection: 500–599 (550, the default, or 554 preferred) or 400–499. */
+    public B rejectCode(int rejectCode) {
+      this.rejectCode = rejectCode;
+      return self();
+    }
+
+    /**
+     * Reply text of a rejection, without code; a trailing {@code @} is replaced by the recipient.
+     * Printable ASCII only. Default {@code Unable to relay to @}.
+     */
+    public B rejectMessage(String rejectMessage) {
+      this.rejectMessage = rejectMessage;
+      return self();
+    }
+
+    /**
+     * Show the client the backend's own reply text instead of the rejection message. Off by
+     * default: it can name internal hosts.
+     */
+    public B exposeBackendReply(boolean exposeBackendReply) {
+      this.exposeBackendReply = exposeBackendReply;
+      return self();
+    }
+
+    /**
+     * When the backend could not be asked (timeout, down, busy...): accept (default), or {@code 451
+     * 4.4.3} ({@code DEFER_IF_PERMIT} to Postfix).
+     */
+    public B onUnverified(FailureMode onUnverified) {
+      this.onUnverified = onUnverified;
+      return self();
+    }
+
+    /** When the backend answered {@code 4xx}: accept (default), or pass its {@code 4xx} on. */
+    public B onBackendTemporaryFailure(FailureMode onBackendTemporaryFailure) {
+      this.onBackendTemporaryFailure = onBackendTemporaryFailure;
+      return self();
+    }
+
+    /**
+     * The policy these settings make.
+     *
+     * @throws IllegalArgumentException naming the first value that is out of range
+     */
+    protected final ReplyPolicy replyPolicy() {
+      List<AddressRange> ranges = bypass.stream().map(AddressRange::parse).toList();
+      if (rejectCode < 400 || rejectCode > 599) {
+        throw new IllegalArgumentException(
+            "reject code must be within 400..499 or 500..599, was " + rejectCode);
+      }
+      Objects.requireNonNull(rejectMessage, "rejectMessage");
+      if (rejectMessage.isBlank() || !rejectMessage.chars().allMatch(c -> c >= ' ' && c < 0x7f)) {
+        throw new IllegalArgumentException(
+            "reject message must be printable ASCII, was '" + rejectMessage + "'");
+      }
+      if (rejectMessage.length() > 400) {
+        throw new IllegalArgumentException("reject message cannot be longer than 400 characters");
+      }
+      Objects.requireNonNull(onUnverified, "onUnverified");
+      Objects.requireNonNull(onBackendTemporaryFailure, "onBackendTemporaryFailure");
+      return new ReplyPolicy(this, ranges);
+    }
+  }
+}
