@@ -185,6 +185,40 @@ class RcptproxyCommandLineTest {
   }
 
   @Test
+  void policyTakesTheBackendTransportOptionsOfTheGatewayWithTheSameChecks() {
+    assertThat(
+            run(
+                "policy",
+                "--backend",
+                "127.0.0.1:25",
+                "--backend-tls",
+                "sometimes",
+                "--listen",
+                "127.0.0.1:0"))
+        .isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("backend-tls");
+    assertThat(
+            run(
+                "policy",
+                "--backend",
+                "127.0.0.1:25",
+                "--backend-auth-user",
+                "gateway",
+                "--listen",
+                "127.0.0.1:0"))
+        .isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--backend-auth-user and --backend-auth-password-file go together");
+    assertThat(run("policy", "--help")).isZero();
+    assertThat(out())
+        .contains("--backend-tls")
+        .contains("--backend-ca")
+        .contains("--backend-auth-user")
+        .contains("--backend-auth-password-file")
+        .contains("--backend-protocol");
+  }
+
+  @Test
   void everySubcommandHasItsOwnHelp() {
     for (String command : new String[] {"policy", "probe"}) {
       out.reset();
