@@ -20,7 +20,7 @@ public final class Gateway {
         java -jar rcptproxy-gateway.jar --demo
         java -jar rcptproxy-gateway.jar --listen HOST:PORT --backend HOST:PORT --domain NAME [options]
         java -jar rcptproxy-gateway.jar --config FILE [options]
-        java -jar rcptproxy-gateway.jar verify --backend HOST:PORT [--timeout-ms N] [ADDRESS...]
+        java -jar rcptproxy-gateway.jar verify --backend HOST:PORT [options] [ADDRESS...]
 
       """;
 
@@ -49,9 +49,6 @@ public final class Gateway {
       return Rcptproxy.run(args, in, out, err);
     }
     try {
-      if (args.length > 0 && args[0].equals("verify")) {
-        return new VerifyCommand(Arrays.copyOfRange(args, 1, args.length)).run(in, out);
-      }
       if (args.length == 0
           || Arrays.asList(args).contains("--help")
           || Arrays.asList(args).contains("-h")) {

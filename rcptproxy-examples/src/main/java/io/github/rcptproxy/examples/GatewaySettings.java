@@ -490,11 +490,11 @@ record GatewaySettings(
     }
 
     Optional<Long> number(String name) {
-      return last(name).map(v -> VerifyCommand.positive(v, "--" + name));
+      return last(name).map(v -> positive(v, "--" + name));
     }
 
     Optional<Long> whole(String name) {
-      return last(name).map(v -> v.equals("0") ? 0L : VerifyCommand.positive(v, "--" + name));
+      return last(name).map(v -> v.equals("0") ? 0L : positive(v, "--" + name));
     }
 
     Optional<Boolean> bool(String name) {
@@ -530,5 +530,17 @@ record GatewaySettings(
                 + "'");
       }
     }
+  }
+
+  static long positive(String value, String option) {
+    try {
+      long number = Long.parseLong(value);
+      if (number > 0) {
+        return number;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new UsageException(option + " needs a positive whole number, got '" + value + "'");
   }
 }

@@ -10,13 +10,11 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -77,35 +75,7 @@ final class PolicyCommand implements Callable<Integer> {
   @Option(names = "--helo", defaultValue = "world", description = "EHLO name")
   String helo;
 
-  @Option(
-      names = "--backend-tls",
-      paramLabel = "MODE",
-      description = "none|opportunistic|required|verify: STARTTLS to the backend (default none)")
-  String backendTls;
-
-  @Option(
-      names = "--backend-ca",
-      paramLabel = "PEM",
-      description = "CA certificates that --backend-tls verify trusts")
-  String backendCa;
-
-  @Option(
-      names = "--backend-auth-user",
-      paramLabel = "NAME",
-      description = "AUTH to the backend as NAME (with --backend-auth-password-file)")
-  String backendAuthUser;
-
-  @Option(
-      names = "--backend-auth-password-file",
-      paramLabel = "FILE",
-      description = "the AUTH password, on the first line of FILE")
-  String backendAuthPasswordFile;
-
-  @Option(
-      names = "--backend-protocol",
-      paramLabel = "PROTOCOL",
-      description = "smtp|lmtp (default smtp)")
-  String backendProtocol;
+  @Mixin BackendTransportOptions transport;
 
   @Option(
       names = "--probe-sender",
@@ -353,21 +323,8 @@ final class PolicyCommand implements Callable<Integer> {
     if (catchAllTtlS > 0) {
       config.catchAllDetection(Duration.ofSeconds(catchAllTtlS));
     }
-    Map<String, String> transport = new HashMap<>();
-    putIfSet(transport, "backend-tls", backendTls);
-    putIfSet(transport, "backend-ca", backendCa);
-    putIfSet(transport, "backend-auth-user", backendAuthUser);
-    putIfSet(transport, "backend-auth-password-file", backendAuthPasswordFile);
-    putIfSet(transport, "backend-protocol", backendProtocol);
-    // the same options, names and checks as the gateway's and verify's
-    GatewaySettings.backendTransport(name -> Optional.ofNullable(transport.get(name)), config);
+    transport.applyTo(config);
     return RecipientVerifier.create(config.build());
-  }
-
-  private static void putIfSet(Map<String, String> options, String name, String value) {
-    if (value != null) {
-      options.put(name, value);
-    }
   }
 
   private static FailureMode mode(String value, String option) {

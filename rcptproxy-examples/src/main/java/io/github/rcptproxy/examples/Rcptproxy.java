@@ -11,10 +11,10 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code rcptproxy}: one command for every mode. {@code policy} and {@code probe} are parsed by
- * picocli; {@code gateway}, {@code verify} and {@code demo} hand their arguments to the gateway's
- * own parser ({@link GatewaySettings}), so every existing {@code rcptproxy-gateway.jar} command
- * line works unchanged with or without the subcommand name.
+ * {@code rcptproxy}: one command for every mode. {@code policy}, {@code verify} and {@code probe}
+ * are parsed by picocli; {@code gateway} and {@code demo} hand their arguments to the gateway's own
+ * parser ({@link GatewaySettings}, itself built on picocli's option model), so every existing
+ * {@code rcptproxy-gateway.jar} command line works unchanged with or without the subcommand name.
  */
 @Command(
     name = "rcptproxy",
@@ -24,7 +24,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       Rcptproxy.GatewayCommand.class,
       PolicyCommand.class,
-      Rcptproxy.VerifyPassThrough.class,
+      VerifyCommand.class,
       ProbeCommand.class,
       Rcptproxy.DemoCommand.class,
       AutoComplete.GenerateCompletion.class,
@@ -42,7 +42,7 @@ final class Rcptproxy {
   static final int KEEP_RUNNING = -1;
 
   static final Set<String> SUBCOMMANDS =
-      Set.of("gateway", "policy", "probe", "demo", "generate-completion", "help");
+      Set.of("gateway", "policy", "verify", "probe", "demo", "generate-completion", "help");
 
   private Rcptproxy() {}
 
@@ -80,6 +80,14 @@ final class Rcptproxy {
       err.println("rcptproxy: " + e.getMessage());
       return Gateway.USAGE_ERROR;
     }
+    ((VerifyCommand) commandLine.getSubcommands().get("verify").getCommand()).readFrom(in);
+    commandLine.setParameterExceptionHandler(
+        (e, given) -> {
+          e.getCommandLine()
+              .getErr()
+              .println("rcptproxy " + e.getCommandLine().getCommandName() + ": " + e.getMessage());
+          return Gateway.USAGE_ERROR;
+        });
     return commandLine.execute(args);
   }
 
@@ -92,20 +100,6 @@ final class Rcptproxy {
             + " can also be set as RCPTPROXY_NAME in the environment."
       })
   static final class GatewayCommand implements Callable<Integer> {
-    @Override
-    public Integer call() {
-      throw new IllegalStateException("run by Gateway");
-    }
-  }
-
-  /** {@code rcptproxy verify}: listed here, run by {@link VerifyCommand}. */
-  @Command(
-      name = "verify",
-      description = {
-        "Verifies addresses (arguments, or one per line on standard input) and prints"
-            + " ADDRESS<TAB>ACCEPTED|REJECTED|UNVERIFIED<TAB>detail; `rcptproxy verify --help`"
-      })
-  static final class VerifyPassThrough implements Callable<Integer> {
     @Override
     public Integer call() {
       throw new IllegalStateException("run by Gateway");

@@ -8,91 +8,92 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
-import java.io.UncheckedIOException;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
- * {@code verify --backend HOST:PORT [--timeout-ms N] [ADDRESS...]}: one line per address, {@code
+ * {@code rcptproxy verify --backend HOST:PORT [options] [ADDRESS...]}: one line per address, {@code
  * ADDRESS<TAB>ACCEPTED|REJECTED|UNVERIFIED<TAB>detail}, in input order. Reads addresses from
  * standard input, one per line, when none are given.
  */
-final class VerifyCommand {
+@Command(
+    name = "verify",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    showDefaultValues = true,
+    description = {
+      "Asks the backend SMTP server about each address (VRFY where it answers honestly, else MAIL"
+          + " FROM + RCPT TO, never DATA) and prints one line per address, in input order:",
+      "  ADDRESS<TAB>ACCEPTED|REJECTED|UNVERIFIED<TAB>detail",
+      "With no ADDRESS, reads addresses from standard input, one per line. Every option can also"
+          + " come from the environment (RCPTPROXY_TIMEOUT_MS) or --config FILE."
+    },
+    exitCodeListHeading = "Exit codes:%n",
+    exitCodeList = {"0:every address was asked", "2:bad option"})
+final class VerifyCommand implements Callable<Integer> {
   static final String USAGE =
       """
-      The verify command asks the backend SMTP server about each address (MAIL FROM + RCPT TO, never DATA) and
-      prints one line per address, in input order:
-        ADDRESS<TAB>ACCEPTED|REJECTED|UNVERIFIED<TAB>detail
-      With no ADDRESS, reads addresses from standard input, one per line.
-
-      Options:
-        --backend HOST:PORT   the backend SMTP server (port defaults to 25)
-        --timeout-ms N        deadline per verification in milliseconds (default 3000)
-        --helo NAME           name sent with EHLO (default world)
-        --probe-sender ADDR   MAIL FROM address of the probe (default <>, the null sender)
-        --backend-tls none|opportunistic|required|verify, --backend-ca PEM,
-        --backend-auth-user NAME, --backend-auth-password-file FILE, --backend-protocol smtp|lmtp
-                              as for the gateway (above)
+      java -jar rcptproxy-gateway.jar verify (or: rcptproxy verify) --backend HOST:PORT
+        [--timeout-ms N] [--helo NAME] [--probe-sender ADDR] [--backend-tls MODE] [--backend-ca PEM]
+        [--backend-auth-user NAME --backend-auth-password-file FILE] [--backend-protocol smtp|lmtp]
+        [ADDRESS...]; `rcptproxy verify --help` describes each
       """;
 
-  private static final Set<String> BACKEND_TRANSPORT =
-      Set.of(
-          "--backend-tls",
-          "--backend-ca",
-          "--backend-auth-user",
-          "--backend-auth-password-file",
-          "--backend-protocol");
+  @Spec CommandLine.Model.CommandSpec spec;
 
-  private final VerifierConfig config;
-  private final List<String> addresses = new ArrayList<>();
+  @Option(names = "--config", paramLabel = "FILE", description = "properties file of options")
+  String config;
 
-  VerifyCommand(String[] args) {
-    VerifierConfig.Builder builder = VerifierConfig.builder();
-    boolean backendGiven = false;
-    Map<String, String> transport = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (BACKEND_TRANSPORT.contains(arg)) {
-        transport.put(arg.substring(2), value(args, ++i, arg));
-        continue;
-      }
-      switch (arg) {
-        case "--backend" -> {
-          HostPort backend = HostPort.parse(value(args, ++i, arg), 25);
-          builder.backend(backend.host(), backend.port());
-          backendGiven = true;
-        }
-        case "--timeout-ms" ->
-            builder.deadline(Duration.ofMillis(positive(value(args, ++i, arg), arg)));
-        case "--helo" -> builder.heloName(value(args, ++i, arg));
-        case "--probe-sender" -> builder.probeSender(value(args, ++i, arg));
-        default -> {
-          if (arg.startsWith("--")) {
-            throw new UsageException("unknown option " + arg);
-          }
-          addresses.add(arg);
-        }
-      }
-    }
-    if (!backendGiven) {
-      throw new UsageException("verify needs --backend HOST:PORT");
-    }
-    try {
-      GatewaySettings.backendTransport(name -> Optional.ofNullable(transport.get(name)), builder);
-      config = builder.build();
-    } catch (IllegalArgumentException e) {
-      throw new UsageException(e.getMessage());
-    }
+  @Option(
+      names = "--backend",
+      paramLabel = "HOST:PORT",
+      required = true,
+      description = "the backend SMTP server (port defaults to 25)")
+  String backend;
+
+  @Option(
+      names = "--timeout-ms",
+      paramLabel = "N",
+      defaultValue = "3000",
+      description = "deadline per verification in milliseconds")
+  long timeoutMs;
+
+  @Option(names = "--helo", paramLabel = "NAME", defaultValue = "world", description = "EHLO name")
+  String helo;
+
+  @Option(
+      names = "--probe-sender",
+      paramLabel = "ADDR",
+      defaultValue = "",
+      description = "MAIL FROM of the probe (default <>, the null sender)")
+  String probeSender;
+
+  @Mixin BackendTransportOptions transport;
+
+  @Parameters(paramLabel = "ADDRESS", arity = "0..*", description = "addresses to verify")
+  List<String> addresses = new ArrayList<>();
+
+  private InputStream in = System.in;
+
+  /** Where addresses are read from when none are given (standard input by default). */
+  void readFrom(InputStream in) {
+    this.in = in;
   }
 
-  int run(InputStream in, PrintStream out) {
+  @Override
+  public Integer call() throws IOException {
+    VerifierConfig config = config();
+    PrintWriter out = spec.commandLine().getOut();
     try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
       if (addresses.isEmpty()) {
         BufferedReader reader =
@@ -107,14 +108,32 @@ final class VerifyCommand {
           out.println(describe(address, verifier.verify(address)));
         }
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
     }
     out.flush();
     return 0;
   }
 
-  /** One output line; the address is printed safe for a terminal ({@link SmtpText#forLog}). */
+  private VerifierConfig config() {
+    try {
+      if (timeoutMs <= 0) {
+        throw new IllegalArgumentException(
+            "--timeout-ms needs a positive whole number, got '" + timeoutMs + "'");
+      }
+      HostPort at = HostPort.parse(backend, 25);
+      VerifierConfig.Builder builder =
+          VerifierConfig.builder()
+              .backend(at.host(), at.port())
+              .deadline(Duration.ofMillis(timeoutMs))
+              .heloName(helo)
+              .probeSender(probeSender);
+      transport.applyTo(builder);
+      return builder.build();
+    } catch (RuntimeException e) { // a value the builder refused, or a bad HOST:PORT
+      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+  }
+
+  /** One output line; the address is printed with control characters made visible. */
   static String describe(String address, Verdict verdict) {
     String shown = SmtpText.forLog(address);
     if (verdict instanceof Verdict.Accepted accepted) {
@@ -125,24 +144,5 @@ final class VerifyCommand {
     }
     Verdict.Unverified unverified = (Verdict.Unverified) verdict;
     return shown + "\tUNVERIFIED\t" + unverified.reason() + ": " + unverified.detail();
-  }
-
-  static String value(String[] args, int index, String option) {
-    if (index >= args.length) {
-      throw new UsageException(option + " needs a value");
-    }
-    return args[index];
-  }
-
-  static long positive(String value, String option) {
-    try {
-      long number = Long.parseLong(value);
-      if (number > 0) {
-        return number;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new UsageException(option + " needs a positive whole number, got '" + value + "'");
   }
 }
