@@ -13,7 +13,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -21,7 +23,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,10 +67,9 @@ final class Backend implements AutoCloseable {
   private final KnownGood knownGood;
 
   private volatile Instant vrfyUnsupportedUntil = Instant.MIN;
-  private final AtomicBoolean senderRejectionLogged = new AtomicBoolean();
-  private final AtomicBoolean refusalLogged = new AtomicBoolean();
-  private final AtomicBoolean tlsFailureLogged = new AtomicBoolean();
-  private final AtomicBoolean authFailureLogged = new AtomicBoolean();
+
+  /** The kinds of misconfiguration already warned about (each once per configuration). */
+  private final Set<String> warned = ConcurrentHashMap.newKeySet();
 
   private record VrfyTrust(boolean honest, Instant until) {}
 
@@ -607,45 +607,54 @@ final class Backend implements AutoCloseable {
         deadline.elapsed());
   }
 
+  /**
+   * One warning per kind of misconfiguration (TLS, AUTH, STARTTLS required, the probe sender,
+   * another refusal), each naming the fix; later ones are only in the verdicts.
+   */
   private void warnRefused(Verdict.Reason reason, String what, int code) {
-    if (reason == Verdict.Reason.TLS_FAILED) {
-      if (tlsFailureLogged.compareAndSet(false, true)) {
-        LOG.warn(
-            "TLS to the backend failed ({}): recipients are answered UNVERIFIED TLS_FAILED; check"
-                + " the backend's STARTTLS, certificate and host name, and the configured trust",
-            what);
-      }
-    } else if (reason == Verdict.Reason.AUTH_FAILED) {
-      if (authFailureLogged.compareAndSet(false, true)) {
-        LOG.warn(
-            "AUTH to the backend failed ({}): recipients are answered UNVERIFIED AUTH_FAILED; check"
-                + " the configured user and password",
-            what);
-      }
-    } else if (code == 530) {
-      if (refusalLogged.compareAndSet(false, true)) {
-        LOG.warn(
-            "backend requires STARTTLS or AUTH before it answers ({}): recipients are answered"
-                + " UNVERIFIED {}; configure tls (REQUIRED or VERIFY) and, if it asks, auth",
-            what,
-            reason);
-      }
-    } else if (reason == Verdict.Reason.SENDER_REJECTED) {
-      if (senderRejectionLogged.compareAndSet(false, true)) {
-        LOG.warn(
-            "backend refuses the probe sender <{}> ({}): no recipient can be verified; set"
-                + " probeSender to one it accepts (the null sender <> passes sender verification)",
-            config.probeSender(),
-            what);
-      }
-    } else if (refusalLogged.compareAndSet(false, true)) {
-      LOG.warn(
-          "backend refuses recipients for a reason other than the mailbox ({}): recipients are"
-              + " answered UNVERIFIED {}; check that it accepts the probe sender <{}> (<> passes"
-              + " sender verification) and does not refuse this client",
-          what,
-          reason,
-          config.probeSender());
+    switch (code == 530 && reason == Verdict.Reason.BACKEND_REFUSED ? "530" : reason.name()) {
+      case "TLS_FAILED" ->
+          warnOnce(
+              "TLS_FAILED",
+              "TLS to the backend failed ({}): recipients are answered UNVERIFIED TLS_FAILED; check"
+                  + " the backend's STARTTLS, certificate and host name, and the configured trust",
+              what);
+      case "AUTH_FAILED" ->
+          warnOnce(
+              "AUTH_FAILED",
+              "AUTH to the backend failed ({}): recipients are answered UNVERIFIED AUTH_FAILED;"
+                  + " check the configured user and password",
+              what);
+      case "530" ->
+          warnOnce(
+              "refused",
+              "backend requires STARTTLS or AUTH before it answers ({}): recipients are answered"
+                  + " UNVERIFIED {}; configure tls (REQUIRED or VERIFY) and, if it asks, auth",
+              what,
+              reason);
+      case "SENDER_REJECTED" ->
+          warnOnce(
+              "SENDER_REJECTED",
+              "backend refuses the probe sender <{}> ({}): no recipient can be verified; set"
+                  + " probeSender to one it accepts (the null sender <> passes sender"
+                  + " verification)",
+              config.probeSender(),
+              what);
+      default ->
+          warnOnce(
+              "refused",
+              "backend refuses recipients for a reason other than the mailbox ({}): recipients are"
+                  + " answered UNVERIFIED {}; check that it accepts the probe sender <{}> (<>"
+                  + " passes sender verification) and does not refuse this client",
+              what,
+              reason,
+              config.probeSender());
+    }
+  }
+
+  private void warnOnce(String kind, String format, Object... arguments) {
+    if (warned.add(kind)) {
+      LOG.warn(format, arguments);
     }
   }
 
