@@ -258,15 +258,7 @@ public final class PostfixFrontBenchmark {
                   return nanos;
                 }));
       }
-      long[] all = new long[0];
-      for (Future<long[]> result : results) {
-        long[] nanos = result.get();
-        long[] joined = Arrays.copyOf(all, all.length + nanos.length);
-        System.arraycopy(nanos, 0, joined, all.length, nanos.length);
-        all = joined;
-      }
-      Arrays.sort(all);
-      return all;
+      return joinedAndSorted(results);
     } finally {
       clients.shutdown();
     }
@@ -313,15 +305,7 @@ public final class PostfixFrontBenchmark {
                   return nanos;
                 }));
       }
-      long[] all = new long[0];
-      for (Future<long[]> result : results) {
-        long[] nanos = result.get();
-        long[] joined = Arrays.copyOf(all, all.length + nanos.length);
-        System.arraycopy(nanos, 0, joined, all.length, nanos.length);
-        all = joined;
-      }
-      Arrays.sort(all);
-      return all;
+      return joinedAndSorted(results);
     } finally {
       clients.shutdown();
     }
@@ -364,5 +348,18 @@ public final class PostfixFrontBenchmark {
     if (reply == null || !reply.startsWith(code)) {
       throw new IllegalStateException("expected " + code + ", got " + reply);
     }
+  }
+
+  /** Every client's latencies in one sorted array. */
+  private static long[] joinedAndSorted(List<Future<long[]>> results) throws Exception {
+    long[] all = new long[0];
+    for (Future<long[]> result : results) {
+      long[] nanos = result.get();
+      long[] joined = Arrays.copyOf(all, all.length + nanos.length);
+      System.arraycopy(nanos, 0, joined, all.length, nanos.length);
+      all = joined;
+    }
+    Arrays.sort(all);
+    return all;
   }
 }
