@@ -186,87 +186,74 @@ public final class Benchmarks {
     }
   }
 
+  /**
+   * Every row measured in alternating blocks with its own baseline (a raw client sending RCPT after
+   * RCPT on one connection to the same backend, the same number of RCPTs per sample), so that drift
+   * of the backend (a busy second core, a Postfix process being replaced) hits each row and its
+   * baseline alike; the ratio of each row is to its own baseline.
+   */
   private void compare(Target target) throws Exception {
     System.out.println("### " + target.name());
     System.out.println();
-    System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
-    System.out.println("|---|---|---|---|---|---|");
-    List<Measurement> rows = new ArrayList<>();
-
-    // Baseline and rcptproxy run interleaved, in blocks, so that drift of the backend (a busy
-    // second core, a Postfix process being replaced) hits both alike.
+    System.out.println(
+        "| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | its baseline p50 µs | p50 vs its"
+            + " baseline |");
+    System.out.println("|---|---|---|---|---|---|---|");
     VerifierConfig config = VerifierConfig.builder().backend("127.0.0.1", target.port()).build();
-    Measurement baseline;
-    Measurement single;
+    int[] inTransaction = {0};
     try (RawSmtp raw = new RawSmtp(target.port());
-        RecipientVerifier verifier = RecipientVerifier.create(config)) {
+        RecipientVerifier verifier = RecipientVerifier.create(config);
+        RecipientVerifier cached =
+            RecipientVerifier.create(
+                config.toBuilder()
+                    .cache(Duration.ofHours(1), Duration.ofMinutes(5), 100_000)
+                    .build())) {
       raw.expectCommand("EHLO bench.test", '2');
       raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
       Operation rcpt =
           i -> {
-            if (i % 500 == 499) { // stay under smtpd_recipient_limit
+            if (++inTransaction[0] == 500) { // stay under smtpd_recipient_limit
               raw.expectCommand("RSET", '2');
               raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+              inTransaction[0] = 0;
             }
             raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
           };
+      Paired paired = new Paired(rcpt, target.refillInflowTokens());
       Operation verify = i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)));
       measure("warm-up", operations, 1, rcpt);
       measure("warm-up", operations, 1, verify);
-      Measurement[] pair = interleaved(operations, rcpt, verify, target.refillInflowTokens());
-      baseline =
-          new Measurement(
-              "baseline: raw client, one connection, RCPT after RCPT",
-              pair[0].nanos,
-              pair[0].wallNanos,
-              1);
-      single = new Measurement("rcptproxy verify(), 1 caller", pair[1].nanos, pair[1].wallNanos, 1);
-    }
-    rows.add(baseline);
-    target.refillInflowTokens().run();
 
-    // On Postfix each of these keeps an inflow-control token: past about 100, each waits 1 s.
-    int connections = target.name().startsWith("Postfix") ? 120 : operations / 5;
-    rows.add(
-        measure(
-            "connection per verification (connect, EHLO, MAIL, RCPT, QUIT), "
-                + connections
-                + " times",
-            connections,
-            1,
-            i -> {
-              try (RawSmtp raw = new RawSmtp(target.port())) {
-                raw.expectCommand("EHLO bench.test", '2');
-                raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-                raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-                raw.command("QUIT");
-              }
-            }));
-    target.refillInflowTokens().run();
-
-    AtomicReference<Measurement> through = new AtomicReference<>();
-    try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
-      Operation verify = i -> expectAccepted(verifier.verify(target.knownAddress().apply(i)));
-      rows.add(single);
-      try (RecipientVerifier cached =
-          RecipientVerifier.create(
-              config.toBuilder()
-                  .cache(Duration.ofHours(1), Duration.ofMinutes(5), 100_000)
-                  .build())) {
-        Operation hit = i -> expectAccepted(cached.verify(target.knownAddress().apply(i % 500)));
-        measure("warm-up", operations, 1, hit);
-        rows.add(measure("rcptproxy verify(), verdict cache hit", operations, 1, hit));
-      }
+      Measurement[] single =
+          paired.row("rcptproxy verify(), 1 caller", operations, 1, sequential(verify));
+      // On Postfix each of these keeps an inflow-control token: past about 100, each waits 1 s.
+      int connections = target.name().startsWith("Postfix") ? 120 : operations / 5;
+      Measurement[] connection =
+          paired.row(
+              "connection per verification (connect, EHLO, MAIL, RCPT, QUIT), "
+                  + connections
+                  + " times",
+              connections,
+              1,
+              sequential(
+                  i -> {
+                    try (RawSmtp fresh = new RawSmtp(target.port())) {
+                      fresh.expectCommand("EHLO bench.test", '2');
+                      fresh.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+                      fresh.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+                      fresh.command("QUIT");
+                    }
+                  }));
+      Operation hit = i -> expectAccepted(cached.verify(target.knownAddress().apply(i % 500)));
+      measure("warm-up", operations, 1, hit);
+      paired.row("rcptproxy verify(), verdict cache hit", operations, 1, sequential(hit));
       for (int callers : new int[] {4, 16, 64}) {
-        target.refillInflowTokens().run();
-        rows.add(
-            measureConcurrently(
-                "rcptproxy verify(), " + callers + " callers (8 sessions)",
-                operations,
-                callers,
-                verify));
+        paired.row(
+            "rcptproxy verify(), " + callers + " callers (8 sessions)",
+            operations,
+            1,
+            concurrent(callers, verify));
       }
-      target.refillInflowTokens().run();
 
       List<String> hundred = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
@@ -275,14 +262,15 @@ public final class Benchmarks {
       Operation batch = i -> verifier.verifyAll(hundred).forEach(Benchmarks::expectAccepted);
       Operation singles = i -> hundred.forEach(a -> expectAccepted(verifier.verify(a)));
       measure("warm-up", 20, 100, batch);
-      Measurement batches =
-          measure("rcptproxy verifyAll(100 recipients), per 100", operations / 100, 100, batch);
-      target.refillInflowTokens().run();
-      Measurement sequential =
-          measure("rcptproxy 100 × verify(), per 100", operations / 100, 100, singles);
-      rows.add(batches);
-      rows.add(sequential);
-      target.refillInflowTokens().run();
+      Measurement[] batches =
+          paired.row(
+              "rcptproxy verifyAll(100 recipients), per 100",
+              operations / 100,
+              100,
+              sequential(batch));
+      Measurement[] sequentially =
+          paired.row(
+              "rcptproxy 100 × verify(), per 100", operations / 100, 100, sequential(singles));
 
       SMTPServer front =
           SMTPServer.port(0)
@@ -299,52 +287,115 @@ public final class Benchmarks {
                           .build()))
               .build();
       front.start();
-      try (RawSmtp raw = new RawSmtp(front.getPortAllocated())) {
-        raw.expectCommand("EHLO bench.test", '2');
-        raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-        Operation rcpt =
-            i -> raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-        measure("warm-up", operations, 1, rcpt);
-        target.refillInflowTokens().run();
-        through.set(
-            measure("client → SubEthaSMTP + rcptproxy adapter → backend", operations, 1, rcpt));
+      Measurement[] adapter;
+      try (RawSmtp client = new RawSmtp(front.getPortAllocated())) {
+        client.expectCommand("EHLO bench.test", '2');
+        client.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+        Operation through =
+            i -> client.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+        measure("warm-up", operations, 1, through);
+        adapter =
+            paired.row(
+                "client → SubEthaSMTP + rcptproxy adapter → backend",
+                operations,
+                1,
+                sequential(through));
       } finally {
         front.stop();
       }
-      rows.add(through.get());
-      System.out.println();
-    }
-    target.refillInflowTokens().run();
 
-    int cycles = target.name().startsWith("Postfix") ? 120 : operations;
-    try (RawSmtp raw = new RawSmtp(target.port())) {
-      raw.expectCommand("EHLO bench.test", '2');
-      rows.add(
-          measure(
-              "transaction per verification (MAIL, RCPT, RSET), " + cycles + " cycles",
-              cycles,
-              1,
+      int cycles = target.name().startsWith("Postfix") ? 120 : operations;
+      try (RawSmtp cycling = new RawSmtp(target.port())) {
+        cycling.expectCommand("EHLO bench.test", '2');
+        paired.row(
+            "transaction per verification (MAIL, RCPT, RSET), " + cycles + " cycles",
+            cycles,
+            1,
+            sequential(
+                i -> {
+                  cycling.expectCommand("MAIL FROM:<bench@bench.test>", '2');
+                  cycling.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
+                  cycling.expectCommand("RSET", '2');
+                }));
+      }
+      target.refillInflowTokens().run();
+      System.out.printf(
+          "%nrcptproxy p50 / its baseline p50: %.2f (target ≤ 1.3); connection per verification"
+              + " p50 / rcptproxy p50: %.2f (target ≥ 3)%n",
+          ratio(single), connection[0].percentileMicros(50) / single[0].percentileMicros(50));
+      System.out.printf(
+          "adapter path p50 / its baseline p50: %.2f (target < 1.6); 100 × verify() /"
+              + " verifyAll(100): %.2f%n%n",
+          ratio(adapter), sequentially[0].percentileMicros(50) / batches[0].percentileMicros(50));
+    }
+  }
+
+  private static double ratio(Measurement[] rowAndBaseline) {
+    return rowAndBaseline[0].percentileMicros(50) / rowAndBaseline[1].percentileMicros(50);
+  }
+
+  /** A block of samples {@code [from, to)} measured one way: each sample's nanoseconds. */
+  @FunctionalInterface
+  interface Block {
+    long[] run(int from, int to) throws Exception;
+  }
+
+  static Block sequential(Operation operation) {
+    return (from, to) -> {
+      long[] nanos = new long[to - from];
+      for (int i = from; i < to; i++) {
+        long t = System.nanoTime();
+        operation.run(i);
+        nanos[i - from] = System.nanoTime() - t;
+      }
+      return nanos;
+    };
+  }
+
+  static Block concurrent(int callers, Operation operation) {
+    return (from, to) ->
+        measureConcurrently("block", to - from, callers, i -> operation.run(from + i), false).nanos;
+  }
+
+  /** Rows measured each against its own baseline, in alternating blocks. */
+  private static final class Paired {
+    private final Operation baseline;
+    private final Runnable betweenBlocks;
+
+    Paired(Operation baseline, Runnable betweenBlocks) {
+      this.baseline = baseline;
+      this.betweenBlocks = betweenBlocks;
+    }
+
+    /** Measures, prints and returns the row and its baseline. */
+    Measurement[] row(String name, int samples, int perSample, Block row) throws Exception {
+      Block base =
+          sequential(
               i -> {
-                raw.expectCommand("MAIL FROM:<bench@bench.test>", '2');
-                raw.expectCommand("RCPT TO:<" + target.knownAddress().apply(i) + ">", '2');
-                raw.expectCommand("RSET", '2');
-              }));
+                for (int k = 0; k < perSample; k++) {
+                  baseline.run(i * perSample + k);
+                }
+              });
+      int block = Math.max(1, Math.min(500, samples / 5));
+      long[] rowNanos = new long[samples];
+      long[] baseNanos = new long[samples];
+      long rowWall = 0;
+      long baseWall = 0;
+      for (int from = 0; from < samples; from += block) {
+        int to = Math.min(samples, from + block);
+        betweenBlocks.run();
+        long start = System.nanoTime();
+        System.arraycopy(base.run(from, to), 0, baseNanos, from, to - from);
+        baseWall += System.nanoTime() - start;
+        start = System.nanoTime();
+        System.arraycopy(row.run(from, to), 0, rowNanos, from, to - from);
+        rowWall += System.nanoTime() - start;
+      }
+      Measurement measured = new Measurement(name, rowNanos, rowWall, perSample);
+      Measurement own = new Measurement("its baseline", baseNanos, baseWall, perSample);
+      System.out.println(measured.row(own, own.percentileMicros(50)));
+      return new Measurement[] {measured, own};
     }
-    target.refillInflowTokens().run();
-
-    System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs baseline |");
-    System.out.println("|---|---|---|---|---|---|");
-    for (Measurement row : rows) {
-      System.out.println(row.row(baseline));
-    }
-    System.out.printf(
-        "%nrcptproxy p50 / baseline p50: %.2f (target ≤ 1.3); connection per verification p50 / rcptproxy p50: %.2f (target ≥ 3)%n",
-        single.percentileMicros(50) / baseline.percentileMicros(50),
-        rows.get(1).percentileMicros(50) / single.percentileMicros(50));
-    System.out.printf(
-        "adapter path p50 / direct p50: %.2f (target < 1.6); 100 × verify() / verifyAll(100): %.2f (target ≥ 5)%n%n",
-        through.get().percentileMicros(50) / baseline.percentileMicros(50),
-        sequentialNanos(rows, "100 × verify()") / sequentialNanos(rows, "verifyAll"));
   }
 
   /** The same comparisons across a 1 ms round trip: where saved round trips show. */
@@ -427,14 +478,6 @@ public final class Benchmarks {
           rows.get(1).percentileMicros(50) / rows.get(2).percentileMicros(50),
           rows.get(4).percentileMicros(50) / rows.get(3).percentileMicros(50));
     }
-  }
-
-  private static double sequentialNanos(List<Measurement> rows, String prefix) {
-    return rows.stream()
-        .filter(r -> r.name.contains(prefix))
-        .findFirst()
-        .orElseThrow()
-        .percentileMicros(50);
   }
 
   /**
@@ -554,6 +597,11 @@ public final class Benchmarks {
 
   private static Measurement measureConcurrently(
       String name, int samples, int callers, Operation operation) throws Exception {
+    return measureConcurrently(name, samples, callers, operation, true);
+  }
+
+  private static Measurement measureConcurrently(
+      String name, int samples, int callers, Operation operation, boolean print) throws Exception {
     long[] nanos = new long[samples];
     CountDownLatch go = new CountDownLatch(1);
     List<Thread> threads = new ArrayList<>();
@@ -587,7 +635,9 @@ public final class Benchmarks {
       throw failure.get();
     }
     Measurement measurement = new Measurement(name, nanos, wall, 1);
-    System.out.println(measurement.row(measurement).replaceFirst("\\| [0-9.]+× \\|$", "| |"));
+    if (print) {
+      System.out.println(measurement.row(measurement).replaceFirst("\\| [0-9.]+× \\|$", "| |"));
+    }
     return measurement;
   }
 

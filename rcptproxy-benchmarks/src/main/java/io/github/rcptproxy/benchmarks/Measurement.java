@@ -36,4 +36,17 @@ final class Measurement {
         percentileMicros(99.9),
         percentileMicros(50) / baseline.percentileMicros(50));
   }
+
+  /** The row with its own baseline's p50 and the ratio to it. */
+  String row(Measurement baseline, double baselineP50) {
+    return String.format(
+        "| %s | %,.0f | %.0f | %.0f | %.0f | %.0f | %.2f× |",
+        name,
+        opsPerSecond(),
+        percentileMicros(50),
+        percentileMicros(99),
+        percentileMicros(99.9),
+        baselineP50,
+        percentileMicros(50) / baseline.percentileMicros(50));
+  }
 }
