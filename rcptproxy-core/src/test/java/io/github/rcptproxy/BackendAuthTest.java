@@ -8,8 +8,6 @@ import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.StderrCapture;
 import io.github.rcptproxy.testing.TestCertificates;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,15 +26,7 @@ class BackendAuthTest {
   static void start() {
     TestCertificates certificates = TestCertificates.shared();
     dovecot = DovecotBackend.start();
-    List<String> mainCf = new ArrayList<>(dovecot.postfixSaslLines());
-    mainCf.addAll(
-        List.of(
-            "smtpd_tls_security_level = may",
-            "smtpd_tls_cert_file = " + certificates.serverCertificate(),
-            "smtpd_tls_key_file = " + certificates.serverKey(),
-            "smtpd_tls_auth_only = yes",
-            "smtpd_client_restrictions = permit_sasl_authenticated, reject"));
-    postfix = PostfixBackend.start(mainCf);
+    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "may"));
   }
 
   @AfterAll

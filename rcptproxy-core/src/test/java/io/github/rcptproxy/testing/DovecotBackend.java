@@ -99,6 +99,23 @@ public final class DovecotBackend implements AutoCloseable {
         "smtpd_sasl_path = inet:127.0.0.1:" + authPort);
   }
 
+  /**
+   * The {@code main.cf} lines of a Postfix that serves only clients that authenticated against this
+   * Dovecot, and only over TLS: {@code tlsLevel} {@code may} or {@code encrypt}, with the shared
+   * test certificate.
+   */
+  public List<String> postfixRequiringAuth(TestCertificates certificates, String tlsLevel) {
+    List<String> mainCf = new java.util.ArrayList<>(postfixSaslLines());
+    mainCf.addAll(
+        List.of(
+            "smtpd_tls_security_level = " + tlsLevel,
+            "smtpd_tls_cert_file = " + certificates.serverCertificate(),
+            "smtpd_tls_key_file = " + certificates.serverKey(),
+            "smtpd_tls_auth_only = yes",
+            "smtpd_client_restrictions = permit_sasl_authenticated, reject"));
+    return mainCf;
+  }
+
   /** The messages delivered to the user's INBOX so far, each as its text. */
   public List<String> delivered(String user) throws IOException {
     Path maildir = dir.resolve("mail").resolve(user).resolve("Maildir");

@@ -39,15 +39,7 @@ class GatewayBackendTransportTest {
   static void startBackends() {
     certificates = TestCertificates.shared();
     dovecot = DovecotBackend.start();
-    List<String> mainCf = new ArrayList<>(dovecot.postfixSaslLines());
-    mainCf.addAll(
-        List.of(
-            "smtpd_tls_security_level = encrypt",
-            "smtpd_tls_cert_file = " + certificates.serverCertificate(),
-            "smtpd_tls_key_file = " + certificates.serverKey(),
-            "smtpd_tls_auth_only = yes",
-            "smtpd_client_restrictions = permit_sasl_authenticated, reject"));
-    postfix = PostfixBackend.start(mainCf);
+    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "encrypt"));
   }
 
   @AfterAll
