@@ -87,9 +87,12 @@ class BatchVerificationTest {
       assertThat(verifier.verifyAll(addresses)).allMatch(v -> v instanceof Verdict.Rejected);
 
       verifier.close(); // QUIT on the last, idle session
-      // Spread over sessions at once, none of them past its limit of 3 rejections.
-      await().atMost(Duration.ofSeconds(5)).until(() -> rcptsPerConnection.size() == 4);
-      assertThat(rcptsPerConnection).containsExactlyInAnyOrder(3, 3, 2, 2);
+      // Spread over sessions at once, none of them past its limit of 3 rejections (which shares
+      // meet on a returned session depends on scheduling: 3+3+2+2, 3+3+3+1...).
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> rcptsPerConnection.stream().mapToInt(Integer::intValue).sum() == 10);
+      assertThat(rcptsPerConnection).allMatch(rcpts -> rcpts <= 3);
     }
   }
 
