@@ -428,12 +428,7 @@ final class Backend implements AutoCloseable {
       return;
     }
     Mailbox control = known.get();
-    BackendSession.Answers answers = put(session, vrfy, List.of(control), deadline);
-    BackendReply reply = answers.replies().isEmpty() ? null : answers.replies().get(0);
-    if (answers.hungUp() || reply == null) {
-      session.teachLimits();
-      throw SessionFailure.closedByBackend();
-    }
+    BackendReply reply = askOne(session, vrfy, control, deadline);
     ReplyMeaning meaning = ReplyMeaning.of(reply);
     if (meaning == ReplyMeaning.ACCEPTED) {
       for (Refusal refusal : refusals) {
@@ -480,6 +475,20 @@ final class Backend implements AutoCloseable {
     } catch (InvalidAddressException e) {
       throw new IllegalStateException("a validated address could not be encoded", e);
     }
+  }
+
+  /**
+   * One question and its reply; a reply followed by a hang-up is about the session, which ended:
+   * its limits are taught and the question goes to a fresh session.
+   */
+  private static BackendReply askOne(
+      BackendSession session, boolean vrfy, Mailbox mailbox, Deadline deadline) throws IOException {
+    BackendSession.Answers answers = put(session, vrfy, List.of(mailbox), deadline);
+    if (answers.hungUp() || answers.replies().isEmpty()) {
+      session.teachLimits();
+      throw SessionFailure.closedByBackend();
+    }
+    return answers.replies().get(0);
   }
 
   private static List<Mailbox> mailboxes(List<Question> questions) {
@@ -539,12 +548,7 @@ final class Backend implements AutoCloseable {
     } catch (InvalidAddressException e) {
       return false;
     }
-    BackendSession.Answers answers = put(session, true, List.of(random), deadline);
-    if (answers.replies().isEmpty() || answers.hungUp()) {
-      session.teachLimits();
-      throw SessionFailure.closedByBackend();
-    }
-    BackendReply reply = answers.replies().get(0);
+    BackendReply reply = askOne(session, true, random, deadline);
     if (ReplyMeaning.vrfyNotSupported(reply)) {
       vrfyRefused(reply);
       return false;
@@ -558,13 +562,8 @@ final class Backend implements AutoCloseable {
             if (knownGoodAddress.isEmpty()) {
               yield null; // cannot tell yet
             }
-            BackendSession.Answers control =
-                put(session, true, List.of(knownGoodAddress.get()), deadline);
-            if (control.hungUp() || control.replies().isEmpty()) {
-              session.teachLimits();
-              throw SessionFailure.closedByBackend();
-            }
-            yield ReplyMeaning.of(control.replies().get(0)) == ReplyMeaning.ACCEPTED ? true : null;
+            BackendReply control = askOne(session, true, knownGoodAddress.get(), deadline);
+            yield ReplyMeaning.of(control) == ReplyMeaning.ACCEPTED ? true : null;
           }
           case SESSION_OVER -> {
             session.teachLimits();
