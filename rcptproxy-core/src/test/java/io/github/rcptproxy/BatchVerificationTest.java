@@ -99,13 +99,21 @@ class BatchVerificationTest {
   @Test
   void pipelinesRecipientsIntoFewWrites() throws Exception {
     AtomicInteger rcpts = new AtomicInteger();
+    CountDownLatch allEight = new CountDownLatch(8);
     try (ScriptedSmtpServer server =
             ScriptedSmtpServer.start(
-                ScriptedSmtpServer.dialogue(
-                    a -> {
-                      rcpts.incrementAndGet();
-                      return "250 2.1.5 Ok\r\n";
-                    }));
+                connection -> {
+                  allEight.countDown();
+                  // No session answers before all eight are open, so no share can finish early
+                  // and hand its session to another: the split does not depend on scheduling.
+                  allEight.await(5, TimeUnit.SECONDS);
+                  ScriptedSmtpServer.dialogue(
+                          a -> {
+                            rcpts.incrementAndGet();
+                            return "250 2.1.5 Ok\r\n";
+                          })
+                      .play(connection);
+                });
         RecipientVerifier verifier =
             RecipientVerifier.create(
                 VerifierConfig.builder()
