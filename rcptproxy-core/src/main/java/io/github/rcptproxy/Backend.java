@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -14,7 +15,6 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -23,6 +23,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.ToIntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -119,9 +120,11 @@ final class Backend implements AutoCloseable {
    * Verifies the addresses within one deadline and returns their verdicts in order. An entry is
    * null where the question was never put because this backend was closed by a reconfiguration
    * before a session could be had: the caller asks the new one. A batch larger than one session
-   * takes is spread over several sessions at once (on the batch threads, the caller's thread taking
-   * the first share). A session that fails under a question is replaced and the question asked
-   * again on a fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
+   * takes at a time is answered on several sessions at once: the caller's thread and batch threads
+   * each take the next questions from one queue as their session can take them, so a session that
+   * answers early takes more and a slow one holds up no other. A session that fails under its
+   * questions is replaced and they are asked again on a fresh one, at most {@value #MAX_RETRIES}
+   * times, within the deadline.
    */
   List<Verdict> verifyAll(List<String> addresses, Deadline deadline) {
     Verdict[] verdicts = new Verdict[addresses.size()];
@@ -142,117 +145,155 @@ final class Backend implements AutoCloseable {
     if (open.isEmpty()) {
       return Arrays.asList(verdicts);
     }
-    List<List<Question>> shares = shares(open);
-    List<Share> others = new ArrayList<>(shares.size());
-    for (List<Question> share : shares.subList(1, shares.size())) {
-      others.add(Share.start(share, addresses.size(), deadline, this, batchThreads));
+    Queue queue = new Queue(open);
+    List<Future<Verdict[]>> helpers = new ArrayList<>();
+    for (int i = 1; i < sessionsFor(open.size()); i++) {
+      try {
+        helpers.add(
+            batchThreads.submit(
+                () -> {
+                  Verdict[] answered = new Verdict[verdicts.length];
+                  answerFrom(queue, answered, deadline);
+                  return answered;
+                }));
+      } catch (RejectedExecutionException e) {
+        break; // every batch thread busy: fewer sessions answer this batch
+      }
     }
-    answerOnSessions(shares.get(0), verdicts, deadline);
-    for (Share share : others) {
-      share.joinInto(verdicts, deadline, this);
+    answerFrom(queue, verdicts, deadline);
+    boolean helperLost = false;
+    for (Future<Verdict[]> helper : helpers) {
+      Optional<Verdict[]> answered = join(helper, deadline);
+      answered.ifPresent(
+          them -> {
+            for (int i = 0; i < them.length; i++) {
+              if (them[i] != null) {
+                verdicts[i] = them[i];
+              }
+            }
+          });
+      helperLost |= answered.isEmpty();
+    }
+    queue.settleLeft(verdicts);
+    if (helperLost) {
+      Verdict late = timeout(deadline);
+      for (Question question : open) {
+        if (verdicts[question.index()] == null) {
+          verdicts[question.index()] = late;
+        }
+      }
     }
     return Arrays.asList(verdicts);
   }
 
   /**
-   * The open questions cut into one share per session that will answer them: as many sessions as
-   * the batch needs (a session takes {@code maxRejectionsPerSession} at a time), at most {@code
-   * maxSessions}.
+   * How many sessions a batch is answered on at once: as many as it needs (a session takes {@code
+   * maxRejectionsPerSession} at a time), at most {@code maxSessions}.
    */
-  private List<List<Question>> shares(List<Question> open) {
+  private int sessionsFor(int questions) {
     int perSession = Math.max(1, limits.maxRejections());
-    int sessions = Math.min(config.maxSessions(), (open.size() + perSession - 1) / perSession);
-    List<List<Question>> shares = new ArrayList<>(sessions);
-    for (int s = 0; s < sessions; s++) {
-      shares.add(new ArrayList<>());
-    }
-    for (int i = 0; i < open.size(); i++) {
-      shares.get(i % sessions).add(open.get(i));
-    }
-    return shares;
+    return Math.min(config.maxSessions(), (questions + perSession - 1) / perSession);
   }
 
-  /** One share of a batch, answered on a batch thread into a verdict array of its own. */
-  private record Share(List<Question> questions, Verdict[] verdicts, Future<?> done) {
-    static Share start(
-        List<Question> questions,
-        int size,
-        Deadline deadline,
-        Backend backend,
-        ExecutorService threads) {
-      Verdict[] verdicts = new Verdict[size];
-      List<Question> open = new ArrayList<>(questions);
-      try {
-        return new Share(
-            questions,
-            verdicts,
-            threads.submit(() -> backend.answerOnSessions(open, verdicts, deadline)));
-      } catch (RejectedExecutionException e) {
-        backend.answerOnSessions(
-            open, verdicts, deadline); // every batch thread busy: answer it here
-        return new Share(questions, verdicts, CompletableFuture.completedFuture(null));
+  /** A helper's verdicts, once it finished (its every wait is bounded by the deadline). */
+  private static Optional<Verdict[]> join(Future<Verdict[]> helper, Deadline deadline) {
+    try {
+      return Optional.of(
+          helper.get(deadline.remaining().toMillis() + JOIN_MARGIN_MILLIS, TimeUnit.MILLISECONDS));
+    } catch (TimeoutException | ExecutionException e) {
+      LOG.warn("part of a batch did not finish with its deadline", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * The questions of one batch not yet taken by a session, shared by the threads answering it; and
+   * what a thread that gave up (no session within the deadline, none could be opened) answered, for
+   * the questions no other thread took.
+   */
+  private static final class Queue {
+    private final ArrayDeque<Question> questions;
+    private Verdict gaveUp;
+
+    Queue(List<Question> questions) {
+      this.questions = new ArrayDeque<>(questions);
+    }
+
+    synchronized boolean isEmpty() {
+      return questions.isEmpty();
+    }
+
+    /** Moves the next questions into {@code into}, as many as {@code room} allows for the first. */
+    synchronized void take(List<Question> into, ToIntFunction<Question> room) {
+      Question first = questions.peek();
+      for (int n = first == null ? 0 : room.applyAsInt(first); n > 0 && !questions.isEmpty(); n--) {
+        into.add(questions.poll());
       }
     }
 
-    /** Waits for the share (its every wait is bounded by the deadline) and copies its verdicts. */
-    void joinInto(Verdict[] into, Deadline deadline, Backend backend) {
-      try {
-        done.get(deadline.remaining().toMillis() + JOIN_MARGIN_MILLIS, TimeUnit.MILLISECONDS);
-        for (Question question : questions) {
-          into[question.index()] = verdicts[question.index()];
-        }
-      } catch (TimeoutException | ExecutionException e) {
-        LOG.warn("a share of a batch did not finish with its deadline", e);
-        for (Question question : questions) {
-          into[question.index()] = timeout(deadline);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        for (Question question : questions) {
-          into[question.index()] = timeout(deadline);
-        }
+    synchronized void gaveUp(Verdict verdict) {
+      gaveUp = verdict;
+    }
+
+    /**
+     * Answers the questions no thread took with what the last one to give up answered; leaves them
+     * null (for the new backend) where the threads stopped because of a reconfiguration.
+     */
+    synchronized void settleLeft(Verdict[] verdicts) {
+      for (Question question : questions) {
+        verdicts[question.index()] = gaveUp;
       }
+      questions.clear();
     }
   }
 
   /**
-   * Answers the questions on as many sessions in turn as it takes, within the deadline; leaves them
-   * unanswered (null) if the pool was closed before any session could be had.
+   * Answers questions from the queue on as many sessions in turn as it takes, within the deadline,
+   * until the queue is empty. The questions it took are left unanswered (null) only if the pool was
+   * closed before any session could be had.
    */
-  private void answerOnSessions(List<Question> open, Verdict[] verdicts, Deadline deadline) {
+  private void answerFrom(Queue queue, Verdict[] verdicts, Deadline deadline) {
+    List<Question> open = new ArrayList<>();
     int retries = 0;
     boolean refusedBefore = false;
     boolean borrowed = false;
-    while (!open.isEmpty()) {
+    while (!open.isEmpty() || !queue.isEmpty()) {
+      Verdict failed = null;
+      BackendSession session = null;
       if (deadline.expired()) {
-        settleAll(open, verdicts, timeout(deadline));
-        return;
-      }
-      BackendSession session;
-      try {
-        session = pool.borrow(deadline);
-      } catch (NoSuchElementException e) {
-        settleAll(
-            open,
-            verdicts,
-            unverified(
-                Verdict.Reason.BUSY, "no backend session free within the deadline", deadline));
-        return;
-      } catch (IllegalStateException e) {
-        if (!borrowed) {
-          return; // reconfigured: the new backend will be asked
+        failed = timeout(deadline);
+      } else {
+        try {
+          session = pool.borrow(deadline);
+        } catch (NoSuchElementException e) {
+          failed =
+              unverified(
+                  Verdict.Reason.BUSY, "no backend session free within the deadline", deadline);
+        } catch (IllegalStateException e) {
+          if (!borrowed) {
+            return; // reconfigured: the new backend will be asked
+          }
+          failed =
+              unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", deadline);
+        } catch (Exception e) {
+          failed = failure(e, deadline);
         }
-        settleAll(
-            open,
-            verdicts,
-            unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", deadline));
-        return;
-      } catch (Exception e) {
-        settleAll(open, verdicts, failure(e, deadline));
+      }
+      if (failed != null) {
+        settleAll(open, verdicts, failed);
+        queue.gaveUp(failed);
         return;
       }
       borrowed = true;
       try {
+        if (open.isEmpty()) {
+          BackendSession taken = session;
+          queue.take(open, question -> roomFor(taken, question));
+          retries = 0;
+          refusedBefore = false;
+        }
         session.startUse();
         answer(session, open, verdicts, deadline);
       } catch (IOException e) {
@@ -264,12 +305,23 @@ final class Backend implements AutoCloseable {
           }
           continue;
         }
-        settleAll(open, verdicts, failure(e, deadline));
+        Verdict failedUnder = failure(e, deadline);
+        settleAll(open, verdicts, failedUnder);
+        queue.gaveUp(failedUnder);
         return;
       } finally {
         pool.release(session);
       }
     }
+  }
+
+  /**
+   * How many questions one exchange on the session takes, the first of them this one: one where
+   * VRFY may answer (it is not pipelined), else a pipelined RCPT batch as large as the session's
+   * limits allow.
+   */
+  private int roomFor(BackendSession session, Question first) {
+    return vrfy && vrfyMayServe(first.domain()) ? 1 : session.capacity();
   }
 
   /**
@@ -281,9 +333,11 @@ final class Backend implements AutoCloseable {
   private void answer(
       BackendSession session, List<Question> open, Verdict[] verdicts, Deadline deadline)
       throws IOException {
-    // VRFY takes one question at a time; where it is known not to serve, RCPT batches pipeline.
-    boolean tryVrfy = vrfy && !open.isEmpty() && vrfyMayServe(open.get(0).domain());
-    int capacity = tryVrfy ? 1 : session.capacity();
+    if (open.isEmpty()) {
+      return;
+    }
+    boolean tryVrfy = vrfy && vrfyMayServe(open.get(0).domain());
+    int capacity = roomFor(session, open.get(0));
     List<Question> batch = new ArrayList<>();
     for (Iterator<Question> it = open.iterator(); it.hasNext() && batch.size() < capacity; ) {
       Question question = it.next();
@@ -512,11 +566,6 @@ final class Backend implements AutoCloseable {
     open.clear();
   }
 
-  /**
-   * Whether VRFY answers are honest in the domain: learnt by asking a random local part (refused as
-   * a mailbox → honest), held for {@value #VRFY_TRUST_MINUTES} minutes. False where it cannot be
-   * told now (the question then goes by RCPT).
-   */
   /** Whether VRFY may answer for the domain: not refused lately, not known to answer yes to all. */
   private boolean vrfyMayServe(String domain) {
     Instant now = config.clock().instant();
@@ -527,6 +576,11 @@ final class Backend implements AutoCloseable {
     return known == null || !known.until().isAfter(now) || known.honest();
   }
 
+  /**
+   * Whether VRFY answers are honest in the domain: learnt by asking a random local part (refused as
+   * a mailbox → honest), held for {@value #VRFY_TRUST_MINUTES} minutes. False where it cannot be
+   * told now (the question then goes by RCPT).
+   */
   private boolean vrfyHonest(BackendSession session, String domain, Deadline deadline)
       throws IOException {
     Instant now = config.clock().instant();

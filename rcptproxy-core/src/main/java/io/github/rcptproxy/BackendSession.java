@@ -53,6 +53,11 @@ final class BackendSession {
   private boolean transactionOpen;
   private int recipientsInTransaction;
   private int rejections;
+
+  /**
+   * {@code VRFY} and {@code RSET} commands: Postfix counts both as junk commands ({@code
+   * smtpd_junk_command_limit}), Exim counts {@code VRFY} as a non-mail command.
+   */
   private int vrfyCommands;
 
   /** Counts when the current verification took the session, to learn the backend's limits. */
@@ -285,7 +290,10 @@ final class BackendSession {
 
   /**
    * Puts each address to the backend with {@code RCPT TO} in this session's probe transaction,
-   * opening it first if needed, all in one write where the backend offers PIPELINING.
+   * opening it first if needed, all in one write where the backend offers PIPELINING. A transaction
+   * that could not take them all within {@code maxRecipientsPerTransaction} is reset first ({@code
+   * RSET}, then {@code MAIL} again, in the same write): the session carries on rather than being
+   * replaced.
    *
    * @throws SessionFailure if the transaction could not be opened ({@code MAIL FROM} refused)
    * @throws IOException if the session died before the first answer
@@ -293,10 +301,12 @@ final class BackendSession {
   Answers rcpt(List<Mailbox> mailboxes, Deadline deadline)
       throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
-    boolean reset = transactionOpen && config.transactionPerVerification();
+    boolean full = recipientsInTransaction + mailboxes.size() > limits.maxRecipients();
+    boolean reset = transactionOpen && (config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
     if (reset) {
       commands.add(RSET);
+      vrfyCommands++;
     }
     if (open) {
       commands.add(mailFrom);
@@ -462,17 +472,17 @@ final class BackendSession {
     return usable
         && rejections < limits.maxRejections()
         && vrfyCommands < limits.maxVrfy()
-        && recipientsInTransaction < limits.maxRecipients()
         && Duration.between(createdAt, now).compareTo(config.maxSessionAge()) < 0
         && Duration.between(lastUsed, now).compareTo(config.idleTimeout()) < 0;
   }
 
-  /** How many recipients one RCPT batch may carry without reaching the backend's limits. */
+  /**
+   * How many recipients one RCPT batch may carry without reaching the backend's limits: what is
+   * left of the rejection budget, at most a whole transaction (a full one is reset by {@link
+   * #rcpt}).
+   */
   int capacity() {
-    return Math.max(
-        1,
-        Math.min(
-            limits.maxRejections() - rejections, limits.maxRecipients() - recipientsInTransaction));
+    return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients()));
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */

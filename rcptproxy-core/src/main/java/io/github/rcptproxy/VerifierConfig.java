@@ -521,16 +521,21 @@ public final class VerifierConfig {
       return this;
     }
 
-    /** A session is replaced after this many recipients in its probe transaction (at most 1000). */
+    /**
+     * A probe transaction is reset ({@code RSET}, then {@code MAIL} again) before it would take
+     * more than this many recipients (at most 1000), a first guess lowered when a backend answers
+     * "too many recipients" sooner.
+     */
     public Builder maxRecipientsPerTransaction(int maxRecipientsPerTransaction) {
       this.maxRecipientsPerTransaction = maxRecipientsPerTransaction;
       return this;
     }
 
     /**
-     * A session is replaced after this many {@code VRFY} commands, a first guess lowered when a
-     * backend shows a smaller limit: Postfix counts each as a junk command and treats every one
-     * past 100 as an error; Exim hangs up on the 11th by default ({@code smtp_accept_max_nonmail}).
+     * A session is replaced after this many {@code VRFY} and {@code RSET} commands, a first guess
+     * lowered when a backend shows a smaller limit: Postfix counts each as a junk command and
+     * treats every one past 100 as an error; Exim hangs up on the 11th {@code VRFY} by default
+     * ({@code smtp_accept_max_nonmail}).
      */
     public Builder maxVrfyPerSession(int maxVrfyPerSession) {
       this.maxVrfyPerSession = maxVrfyPerSession;

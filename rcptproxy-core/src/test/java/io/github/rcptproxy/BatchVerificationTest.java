@@ -199,4 +199,54 @@ class BatchVerificationTest {
       assertThat(rcptsPerConnection).containsOnly(8);
     }
   }
+
+  @Test
+  void aSlowSessionHoldsUpNoOtherQuestionsThanItsOwn() throws Exception {
+    AtomicInteger connectionNumber = new AtomicInteger();
+    AtomicInteger answeredElsewhere = new AtomicInteger();
+    CountDownLatch othersDone = new CountDownLatch(1);
+    List<Integer> slowSessionRcpts = new CopyOnWriteArrayList<>();
+    try (ScriptedSmtpServer server =
+            ScriptedSmtpServer.start(
+                connection -> {
+                  boolean slow = connectionNumber.incrementAndGet() == 1;
+                  int[] rcpts = {0};
+                  ScriptedSmtpServer.dialogue(
+                          address -> {
+                            rcpts[0]++;
+                            if (slow) {
+                              // answers only once the other sessions answered all the rest
+                              othersDone.await(10, TimeUnit.SECONDS);
+                            } else if (answeredElsewhere.incrementAndGet() == 92) {
+                              othersDone.countDown();
+                            }
+                            return "250 2.1.5 Ok\r\n";
+                          })
+                      .play(connection);
+                  if (slow) {
+                    slowSessionRcpts.add(rcpts[0]);
+                  }
+                });
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(8)
+                    .deadline(Duration.ofSeconds(20))
+                    .build())) {
+      List<String> batch = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        batch.add("user" + i + "@example.com");
+      }
+
+      List<Verdict> verdicts = verifier.verifyAll(batch);
+
+      assertThat(verdicts).allMatch(v -> v instanceof Verdict.Accepted);
+      verifier.close();
+      await().atMost(Duration.ofSeconds(5)).until(() -> slowSessionRcpts.size() == 1);
+      // One pipelined round (8, the rejection budget); the other sessions took the 92 left.
+      assertThat(slowSessionRcpts).containsExactly(8);
+    }
+  }
 }

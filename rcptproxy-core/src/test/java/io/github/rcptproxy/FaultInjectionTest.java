@@ -356,15 +356,30 @@ class FaultInjectionTest {
   }
 
   @Test
-  void sessionIsRecycledAfterConfiguredNumberOfRecipientsInOneTransaction() {
+  void fullTransactionIsResetInTheSameSessionNotReplaced() {
     verifierFor(dialogue(address -> OK), rcptProbes().maxRecipientsPerTransaction(5));
 
     for (int i = 0; i < 10; i++) {
-      verifier.verify("alice@example.com");
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     }
 
-    assertThat(server.connections()).isEqualTo(2);
+    assertThat(server.connections()).isEqualTo(1);
+    assertThat(server.count("RSET")).isEqualTo(1);
     assertThat(server.count("MAIL FROM")).isEqualTo(2);
+  }
+
+  @Test
+  void rsetCountsLikeVrfyTowardsTheSessionsJunkCommandLimit() {
+    verifierFor(
+        dialogue(address -> OK), rcptProbes().maxRecipientsPerTransaction(1).maxVrfyPerSession(2));
+
+    for (int i = 0; i < 4; i++) {
+      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    }
+
+    // 1: MAIL RCPT; 2: RSET MAIL RCPT; 3: RSET MAIL RCPT, the second RSET ends the session; 4: anew
+    assertThat(server.count("RSET")).isEqualTo(2);
+    assertThat(server.connections()).isEqualTo(2);
   }
 
   @Test
