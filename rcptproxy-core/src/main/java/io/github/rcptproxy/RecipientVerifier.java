@@ -56,9 +56,10 @@ public interface RecipientVerifier extends AutoCloseable {
    * Verifies several recipients (typically those of one message) within one deadline, and returns
    * their verdicts in the same order. With {@code RCPT} probes the recipients are pipelined to the
    * backend in as few round trips as its error limits allow (a batch never holds more recipients
-   * than a session may still have rejected); {@code VRFY} takes one round trip per recipient. Same
-   * guarantees as {@link #verify}; verdicts not reached by the deadline are {@link
-   * Verdict.Reason#TIMEOUT}.
+   * than a session may still have rejected); {@code VRFY} takes one round trip per recipient. More
+   * recipients than one session takes at a time are answered on several pooled sessions at once (up
+   * to {@code maxSessions}), each taking the next recipients as soon as it is free. Same guarantees
+   * as {@link #verify}; verdicts not reached by the deadline are {@link Verdict.Reason#TIMEOUT}.
    */
   List<Verdict> verifyAll(List<String> addresses);
 
