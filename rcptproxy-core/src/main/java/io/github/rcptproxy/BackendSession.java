@@ -318,11 +318,29 @@ final class BackendSession {
     this.deadline = deadline;
     long started = System.nanoTime();
     int rejectionsBefore = rejections;
-    List<SmtpReply> replies = send(commands, first);
+    List<SmtpReply> replies;
+    try {
+      replies = send(commands, first);
+    } catch (SocketTimeoutException e) {
+      throw e;
+    } catch (IOException e) {
+      if (reset) {
+        teachLimits(); // hung up on RSET: Exim counts it as a non-mail command
+      }
+      throw e;
+    }
     if (reset) {
       transactionOpen = false;
       recipientsInTransaction = 0;
-      requireCode(replies.get(0), 250, "RSET");
+      if (replies.get(0).code() != 250) {
+        // Never about an address: the session is at a limit (Exim: 554 too many nonmail commands)
+        teachLimits();
+        throw new SessionFailure(
+            Verdict.Reason.BACKEND_UNAVAILABLE,
+            true,
+            "backend refused RSET",
+            backendReply(replies.get(0)));
+      }
     }
     if (open) {
       openTransaction(replies.get(first - 1));

@@ -52,9 +52,11 @@ final class SessionLimits {
     lower(maxRejections, count, "rejected recipients");
   }
 
-  /** The backend ended a session that had taken this many VRFY commands without trouble. */
+  /**
+   * The backend ended a session that had taken this many VRFY and RSET commands without trouble.
+   */
   void vrfyTolerated(int count) {
-    lower(maxVrfy, count, "VRFY commands");
+    lower(maxVrfy, count, "VRFY and RSET commands");
   }
 
   private static void lower(AtomicInteger limit, int tolerated, String what) {

@@ -134,6 +134,30 @@ class RealBackendsTest {
             EximBackend::unknown));
   }
 
+  /**
+   * Exim counts every {@code RSET} after the first as a non-mail command: a probe transaction reset
+   * again and again (every 3 recipients here) ends the session at its non-mail limit. That hang-up
+   * is about the session: the addresses are asked on a fresh one and the limit is learnt, so Exim
+   * hangs up once, not every few hundred recipients.
+   */
+  @Test
+  void eximsNonmailLimitOnRsetIsLearntAndLosesNoVerdict() {
+    long droppedBefore = exim.mainLog().lines().filter(l -> l.contains("nonmail")).count();
+    try (RecipientVerifier verifier =
+        RecipientVerifier.create(
+            config(exim.port())
+                .probeMethod(ProbeMethod.RCPT)
+                .maxRecipientsPerTransaction(3)
+                .build())) {
+      for (int i = 0; i < 300; i++) {
+        assertThat(verifier.verify(EximBackend.known(i))).isInstanceOf(Verdict.Accepted.class);
+      }
+      assertThat(exim.mainLog().lines().filter(l -> l.contains("nonmail")).count() - droppedBefore)
+          .as(exim.mainLog())
+          .isEqualTo(1);
+    }
+  }
+
   @Test
   void eximVerifyingTheOriginalProbeSenderRefusesToTell() {
     VerdictTally tally =

@@ -325,9 +325,14 @@ public final class EximBackend implements AutoCloseable {
   /** Exim's main log, then its reject log (and panic log, if any). */
   public String log() {
     Path logs = spool.resolve("log");
-    return RealMta.read(logs.resolve("mainlog"))
+    return mainLog()
         + RealMta.read(logs.resolve("rejectlog"))
         + RealMta.read(logs.resolve("paniclog"));
+  }
+
+  /** Exim's main log alone: one line per event (the reject log repeats some). */
+  public String mainLog() {
+    return RealMta.read(spool.resolve("log").resolve("mainlog"));
   }
 
   /** How many deliveries (one per accepted recipient) Exim has logged so far. */
