@@ -126,7 +126,40 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public CompletableFuture<Verdict> verifyAsync(String address) {
     Objects.requireNonNull(address, "address");
+    Verdict cached = cachedAtOnce(open(), address);
+    if (cached != null) {
+      return CompletableFuture.completedFuture(cached);
+    }
     return async(() -> verify(address), PooledRecipientVerifier::busy);
+  }
+
+  /**
+   * The verdict the in-memory cache holds for the address, when answering it asks the backend
+   * nothing (catch-all detection off, or the domain's answer known); null otherwise, and for a
+   * shared cache, whose lookup may take up to its timeout. A hit takes microseconds: handing it to
+   * another thread and back would cost more than the lookup (two thread wake-ups on a busy
+   * machine).
+   */
+  private Verdict cachedAtOnce(State state, String address) {
+    if (!(state.cache().orElse(null) instanceof LocalVerdictCache cache)) {
+      return null;
+    }
+    Optional<VerdictCache.CachedVerdict> hit = cache.get(cacheKey(address));
+    if (hit.isEmpty()) {
+      return null; // verify() looks again, and counts the miss once
+    }
+    Deadline deadline = Deadline.after(state.config().deadline());
+    Verdict verdict = fromCache(hit.get(), deadline);
+    if (verdict instanceof Verdict.Accepted accepted && state.config().catchAllTtl().isPresent()) {
+      CatchAll known = knownCatchAll(state, domainOf(address), state.config().clock().instant());
+      if (known == null) {
+        return null; // verify() asks about the domain
+      }
+      verdict = known.acceptsAnything() ? catchAll(address, accepted, deadline) : verdict;
+    }
+    counters.cacheHits.increment();
+    refreshIfAgeing(state, address, hit.get());
+    return reported(state, address, verdict, true);
   }
 
   /** Runs the verification on the verifier's threads, or answers BUSY at once if too many wait. */
@@ -182,19 +215,29 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       }
     }
     for (int i = 0; i < copy.size(); i++) {
-      verdicts[i] = unlessCatchAll(current, copy.get(i), verdicts[i], deadline);
-      counters.count(verdicts[i]);
-      listeners.verified(current.config().listener(), copy.get(i), verdicts[i], fromCache.get(i));
-      if (LOG.isDebugEnabled()) {
-        LOG.debug(
-            "{} {}{} in {} ms",
-            SmtpText.forLog(copy.get(i)),
-            verdicts[i],
-            fromCache.get(i) ? " (cached)" : "",
-            verdicts[i].latency().toMillis());
-      }
+      verdicts[i] =
+          reported(
+              current,
+              copy.get(i),
+              unlessCatchAll(current, copy.get(i), verdicts[i], deadline),
+              fromCache.get(i));
     }
     return List.of(verdicts);
+  }
+
+  /** The final verdict, counted, given to the listener and logged. */
+  private Verdict reported(State state, String address, Verdict verdict, boolean cached) {
+    counters.count(verdict);
+    listeners.verified(state.config().listener(), address, verdict, cached);
+    if (LOG.isDebugEnabled()) {
+      LOG.debug(
+          "{} {}{} in {} ms",
+          SmtpText.forLog(address),
+          verdict,
+          cached ? " (cached)" : "",
+          verdict.latency().toMillis());
+    }
+    return verdict;
   }
 
   /** The cached verdict for the address, if caching is on and there is one (counted). */
@@ -401,6 +444,17 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     }
   }
 
+  /** What is known about a domain accepting anything, or null (never asked, or too long ago). */
+  private static CatchAll knownCatchAll(State state, String domain, Instant now) {
+    CatchAll known = state.catchAll().get(domain);
+    return known != null && known.until().isAfter(now) ? known : null;
+  }
+
+  private static String domainOf(String address) {
+    String key = cacheKey(address);
+    return key.substring(key.lastIndexOf('@') + 1);
+  }
+
   /**
    * Where catch-all detection is on, an accepted recipient in a domain that accepts anything is
    * answered CATCH_ALL: its 250 means nothing.
@@ -410,11 +464,10 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     if (ttl.isEmpty() || !(verdict instanceof Verdict.Accepted accepted)) {
       return verdict;
     }
-    String key = cacheKey(address);
-    String domain = key.substring(key.lastIndexOf('@') + 1);
+    String domain = domainOf(address);
     Instant now = state.config().clock().instant();
-    CatchAll known = state.catchAll().get(domain);
-    if (known == null || !known.until().isAfter(now)) {
+    CatchAll known = knownCatchAll(state, domain, now);
+    if (known == null) {
       String random =
           "rcptproxy-"
               + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE)
@@ -432,12 +485,13 @@ final class PooledRecipientVerifier implements RecipientVerifier {
             domain);
       }
     }
-    if (!known.acceptsAnything()) {
-      return verdict;
-    }
+    return known.acceptsAnything() ? catchAll(address, accepted, deadline) : verdict;
+  }
+
+  private static Verdict catchAll(String address, Verdict.Accepted accepted, Deadline deadline) {
     return new Verdict.Unverified(
         Verdict.Reason.CATCH_ALL,
-        "the backend accepts any address in " + domain,
+        "the backend accepts any address in " + domainOf(address),
         Optional.of(accepted.reply()),
         deadline.elapsed());
   }

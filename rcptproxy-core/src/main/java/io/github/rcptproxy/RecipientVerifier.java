@@ -48,7 +48,11 @@ public interface RecipientVerifier extends AutoCloseable {
 
   /**
    * {@link #verify} on the verifier's own threads; the future completes within the deadline plus a
-   * few milliseconds and never completes exceptionally for backend trouble.
+   * few milliseconds and never completes exceptionally for backend trouble. A verdict found in the
+   * verifier's {@linkplain VerifierConfig.Builder#cache in-memory cache} comes back already
+   * completed, looked up on the calling thread without blocking, unless catch-all detection must
+   * ask the backend about its domain first; a {@linkplain VerifierConfig.Builder#sharedCache shared
+   * cache} is asked on the verifier's threads.
    */
   CompletableFuture<Verdict> verifyAsync(String address);
 

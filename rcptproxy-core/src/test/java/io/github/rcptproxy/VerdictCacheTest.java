@@ -6,8 +6,14 @@ import static org.awaitility.Awaitility.await;
 import io.github.rcptproxy.testing.MutableClock;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -133,6 +139,83 @@ class VerdictCacheTest {
     verifier.reconfigure(verifier.config().toBuilder().heloName("again.test").build());
     verifier.verify("nobody@example.com");
     assertThat(rcptsAtBackend()).isEqualTo(5);
+  }
+
+  /** The test's clock, noting which threads read it (a cache lookup reads it to check expiry). */
+  private final class ThreadNotingClock extends Clock {
+    final Set<String> readers = ConcurrentHashMap.newKeySet();
+
+    @Override
+    public Instant instant() {
+      readers.add(Thread.currentThread().getName());
+      return clock.instant();
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return clock.getZone();
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+  }
+
+  @Test
+  void verifyAsyncAnswersACachedVerdictAtOnceOnTheCallingThread() {
+    ThreadNotingClock noting = new ThreadNotingClock();
+    verifier = RecipientVerifier.create(config().clock(noting).build());
+    verifier.verify("alice@example.com");
+    verifier.verify("nobody@example.com");
+    noting.readers.clear();
+
+    CompletableFuture<Verdict> accepted = verifier.verifyAsync("alice@example.com");
+    CompletableFuture<Verdict> rejected = verifier.verifyAsync("nobody@example.com");
+
+    assertThat(accepted).isDone();
+    assertThat(rejected).isDone();
+    assertThat(accepted.join()).isInstanceOf(Verdict.Accepted.class);
+    assertThat(rejected.join()).isInstanceOf(Verdict.Rejected.class);
+    assertThat(noting.readers).noneMatch(thread -> thread.startsWith("rcptproxy-verify-"));
+    assertThat(rcptsAtBackend()).isEqualTo(2);
+    assertThat(verifier.stats().cacheHits()).isEqualTo(2);
+    assertThat(verifier.stats().accepted()).isEqualTo(2);
+  }
+
+  @Test
+  void verifyAsyncCountsAMissOnceAndAsksOnTheVerifiersThreads() {
+    verifier = RecipientVerifier.create(config().build());
+
+    CompletableFuture<Verdict> first = verifier.verifyAsync("alice@example.com");
+
+    assertThat(first.join()).isInstanceOf(Verdict.Accepted.class);
+    assertThat(rcptsAtBackend()).isEqualTo(1);
+    assertThat(verifier.stats().cacheMisses()).isEqualTo(1);
+    assertThat(verifier.stats().cacheHits()).isZero();
+  }
+
+  @Test
+  void verifyAsyncAsksAboutACatchAllDomainAgainOnceItsAnswerIsStale() throws IOException {
+    backend.close();
+    backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"));
+    verifier = RecipientVerifier.create(config().catchAllDetection(Duration.ofMinutes(10)).build());
+    verifier.verify("anyone@example.com");
+
+    CompletableFuture<Verdict> known = verifier.verifyAsync("anyone@example.com");
+    clock.advance(Duration.ofMinutes(20)); // the verdict is still cached, the domain's answer not
+    Verdict stale = verifier.verifyAsync("anyone@example.com").join();
+
+    assertThat(known).isDone();
+    assertThat(List.of(known.join(), stale))
+        .allSatisfy(
+            verdict ->
+                assertThat(verdict)
+                    .isInstanceOfSatisfying(
+                        Verdict.Unverified.class,
+                        u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.CATCH_ALL)));
+    assertThat(backend.count("RCPT TO:<anyone@")).isEqualTo(1);
+    assertThat(backend.count("RCPT TO:<rcptproxy-")).isEqualTo(2);
   }
 
   @Test

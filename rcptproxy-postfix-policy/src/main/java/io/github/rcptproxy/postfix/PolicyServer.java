@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  * <p>One thread serves every connection with non-blocking I/O, so idle Postfix connections cost a
  * few hundred bytes each and no thread; verifications run on the verifiers' own bounded pools
  * ({@link RecipientVerifier#verifyAsync}), one at a time per connection (Postfix waits for each
- * answer). Thread-safe; {@link #close()} closes the connections but not the verifiers, which stay
+ * answer), and a verdict from a verifier's in-memory cache is answered at once by the server thread
+ * itself. Thread-safe; {@link #close()} closes the connections but not the verifiers, which stay
  * the caller's.
  */
 public final class PolicyServer implements AutoCloseable {
@@ -412,23 +413,14 @@ public final class PolicyServer implements AutoCloseable {
         send(found.answers().whenUnverified());
         return;
       }
+      if (verdict.isDone()) { // from the verifier's cache: answered now, no hand-off and back
+        send(verdict.handle((v, e) -> action(found, client, recipient, v, e)).join());
+        return;
+      }
       verifying = true;
       verdict.whenComplete(
           (v, e) -> {
-            String action;
-            if (v == null) {
-              LOG.warn("{} RCPT {}: verifier failed", client, recipient, e);
-              action = found.answers().whenUnverified();
-            } else {
-              action = found.answers().action(v, recipient);
-              LOG.debug(
-                  "{} RCPT {}: {} in {} ms: {}",
-                  client,
-                  recipient,
-                  v,
-                  v.latency().toMillis(),
-                  action);
-            }
+            String action = action(found, client, recipient, v, e);
             completions.add(
                 () -> {
                   verifying = false;
@@ -437,6 +429,18 @@ public final class PolicyServer implements AutoCloseable {
                 });
             selector.wakeup();
           });
+    }
+
+    /** The action for a verifier's answer ({@code v}) or failure ({@code e}), logged. */
+    private String action(Route found, String client, String recipient, Verdict v, Throwable e) {
+      if (v == null) {
+        LOG.warn("{} RCPT {}: verifier failed", client, recipient, e);
+        return found.answers().whenUnverified();
+      }
+      String action = found.answers().action(v, recipient);
+      LOG.debug(
+          "{} RCPT {}: {} in {} ms: {}", client, recipient, v, v.latency().toMillis(), action);
+      return action;
     }
 
     /** Queues one answer; {@link #pump()} writes it. */
