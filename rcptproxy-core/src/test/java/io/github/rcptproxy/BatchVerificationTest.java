@@ -193,10 +193,13 @@ class BatchVerificationTest {
       List<Verdict> verdicts = verifier.verifyAll(batch);
 
       assertThat(verdicts).allMatch(v -> v instanceof Verdict.Accepted);
+      // Eight sessions were open at once (none answered before all eight were) for one batch.
       assertThat(server.connections()).isEqualTo(8);
       verifier.close();
       await().atMost(Duration.ofSeconds(5)).until(() -> rcptsPerConnection.size() == 8);
-      assertThat(rcptsPerConnection).containsOnly(8);
+      assertThat(rcptsPerConnection.stream().mapToInt(Integer::intValue).sum()).isEqualTo(64);
+      // How the 64 split depends on which session answered first (each takes the next 8 free).
+      assertThat(rcptsPerConnection.stream().filter(n -> n > 0).count()).isGreaterThan(1);
     }
   }
 
