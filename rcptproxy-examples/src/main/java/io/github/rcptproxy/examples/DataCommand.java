@@ -44,6 +44,8 @@ final class DataCommand extends BaseCommand {
     } catch (DropConnectionException e) {
       throw e;
     } catch (RejectException e) {
+      // Refused or not, the rest of the message is not commands; the reply follows its end.
+      message.transferTo(OutputStream.nullOutputStream());
       session.sendResponse(e.getErrorResponse());
       session.resetMailTransaction();
       return;

@@ -1,0 +1,589 @@
+package io.github.rcptproxy.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.github.rcptproxy.AddressCheck;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.subethamail.smtp.MessageHandler;
+import org.subethamail.smtp.RejectException;
+import org.subethamail.smtp.TooMuchDataException;
+import org.subethamail.smtp.internal.server.CommandHandler;
+import org.subethamail.smtp.server.SMTPServer;
+
+/**
+ * Fuzz tests of the gateway's own readers of client bytes: the DATA body (dot-unstuffing, the end
+ * of data, early end of input), BDAT (command line and chunks), the size limit, and the HELO name
+ * as it goes into the {@code Received:} header. Each target checks a property against a model of
+ * what the client sent, not only that nothing crashes. The commands run in real SubEthaSMTP
+ * sessions over bytes in memory ({@link MemorySession}).
+ *
+ * <p>By default each stored input runs once (regression mode, in {@code mvn verify}, seconds). To
+ * fuzz one target for real: {@code JAZZER_FUZZ=1 mvn -B -o verify -pl rcptproxy-examples -am
+ * -Dtest=GatewayEdgeFuzzTest#dataBody -Dsurefire.failIfNoSpecifiedTests=false}; a finding is kept
+ * in {@code src/test/resources/.../GatewayEdgeFuzzTestInputs/<target>/} and runs from then on.
+ */
+class GatewayEdgeFuzzTest {
+  private static final String MAIL_AND_RCPT =
+      "MAIL FROM:<a@example.net>\r\nRCPT TO:<b@example.com>\r\n";
+
+  /** A command line no gateway command knows: its reply shows where the commands start again. */
+  private static final String NEXT_COMMAND = "XYZZ\r\n";
+
+  private static final String UNKNOWN = "500 Error: command not implemented";
+  private static final String OK = "250 Ok";
+  private static final String REFUSED = "554 5.6.0 Refused by the test";
+  private static final String DATA_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>";
+
+  /** The message handler of the session under test; the sessions run one at a time. */
+  private static Recorder handler;
+
+  private static final SMTPServer DATA_SERVER = server(Integer.MAX_VALUE);
+  private static final int[] BDAT_LIMITS = {64, 300, 1024};
+  private static final SMTPServer[] BDAT_SERVERS =
+      Arrays.stream(BDAT_LIMITS).mapToObj(GatewayEdgeFuzzTest::server).toArray(SMTPServer[]::new);
+
+  // ---------------------------------------------------------------------------------------------
+  // DATA
+
+  /**
+   * Any message, dot-stuffed as a client does and cut off anywhere: when the client sent the whole
+   * of it with its {@code CRLF.CRLF}, the handler gets exactly the message and the next command is
+   * a command; else the handler gets the end of input as an error, never as the end of the message,
+   * and the client never hears {@code 250}. Whatever the handler reads, the rest of the message is
+   * never taken for commands. What the relay then writes to the backend holds exactly one end of
+   * data, at its end, and unstuffs to the message (line ends made CRLF).
+   */
+  @FuzzTest(maxDuration = "2m")
+  void dataBody(FuzzedDataProvider data) {
+    Reading reading = data.pickValue(Reading.values());
+    int part = data.consumeInt(0, 300);
+    int cut = data.consumeInt();
+    byte[] message = data.consumeRemainingAsBytes();
+
+    byte[] sent = clientData(message);
+    boolean complete = cut < 0;
+    byte[] input =
+        complete
+            ? concat(ascii(MAIL_AND_RCPT + "DATA\r\n"), sent, ascii(NEXT_COMMAND))
+            : concat(ascii(MAIL_AND_RCPT + "DATA\r\n"), Arrays.copyOf(sent, cut % sent.length));
+    handler = new Recorder(reading, part);
+    MemorySession session = new MemorySession(DATA_SERVER, input);
+    MemorySession.End end = session.run();
+
+    byte[] expected = withFinalCrlf(message);
+    if (complete) {
+      String reply = reading == Reading.PART_THEN_REFUSE ? REFUSED : OK;
+      assertThat(session.replies()).containsExactly(OK, OK, DATA_GO_AHEAD, reply, UNKNOWN);
+      assertThat(end).isEqualTo(MemorySession.End.END_OF_INPUT);
+      byte[] read = handler.received.toByteArray();
+      if (reading == Reading.ALL) {
+        assertThat(read).isEqualTo(expected);
+        assertThat(handler.sawEnd).isTrue();
+        assertRelayedAsOneMessage(read);
+      } else {
+        assertThat(read).isEqualTo(Arrays.copyOf(expected, Math.min(part, expected.length)));
+      }
+    } else {
+      assertThat(end).isEqualTo(MemorySession.End.FAILED);
+      List<String> replies = session.replies();
+      assertThat(replies.subList(0, 3)).containsExactly(OK, OK, DATA_GO_AHEAD);
+      assertThat(replies.subList(3, replies.size()))
+          .as("an early end of input is never the end of the message")
+          .isSubsetOf(REFUSED)
+          .hasSizeLessThanOrEqualTo(1);
+      if (reading == Reading.ALL) {
+        assertThat(handler.sawEnd).isFalse();
+        assertThat(handler.failure).isInstanceOf(EOFException.class);
+      }
+    }
+  }
+
+  /** What a client sends for {@code message} after DATA: dot-stuffed, CRLF-ended, {@code .CRLF}. */
+  static byte[] clientData(byte[] message) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (int i = 0; i < message.length; i++) {
+      if (message[i] == '.' && lineStart(message, i)) {
+        out.write('.');
+      }
+      out.write(message[i]);
+    }
+    out.writeBytes(
+        Arrays.copyOfRange(withFinalCrlf(message), message.length, withFinalCrlf(message).length));
+    out.writeBytes(ascii(".\r\n"));
+    return out.toByteArray();
+  }
+
+  private static boolean lineStart(byte[] text, int i) {
+    return i == 0 || (i >= 2 && text[i - 2] == '\r' && text[i - 1] == '\n');
+  }
+
+  /** The message as the server must see it: the CRLF before the final dot belongs to it. */
+  private static byte[] withFinalCrlf(byte[] message) {
+    int n = message.length;
+    if (n == 0 || (n >= 2 && message[n - 2] == '\r' && message[n - 1] == '\n')) {
+      return message;
+    }
+    return concat(message, ascii("\r\n"));
+  }
+
+  /**
+   * The relay's encoding of {@code message} for the backend, read as a backend reads it, strictly
+   * or taking any line end for one: one message, ending at the very end, equal to the original with
+   * its line ends made CRLF.
+   */
+  private static void assertRelayedAsOneMessage(byte[] message) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try {
+      SmtpRelay.writeDotStuffed(new ByteArrayInputStream(message), out);
+    } catch (IOException e) {
+      throw new AssertionError("nothing to fail in memory", e);
+    }
+    out.writeBytes(ascii(".\r\n"));
+    byte[] wire = out.toByteArray();
+    for (int i = 0; i < wire.length; i++) {
+      boolean afterLineEnd = i == 0 || wire[i - 1] == '\r' || wire[i - 1] == '\n';
+      boolean beforeLineEnd = i + 1 < wire.length && (wire[i + 1] == '\r' || wire[i + 1] == '\n');
+      if (wire[i] == '.' && afterLineEnd && beforeLineEnd) {
+        assertThat(i).as("the only end of data is the last line").isEqualTo(wire.length - 3);
+      }
+    }
+    for (int i = 0; i < wire.length; i++) {
+      if (wire[i] == '\r' || wire[i] == '\n') {
+        assertThat(Arrays.copyOfRange(wire, i, Math.min(i + 2, wire.length)))
+            .as("only CRLF line ends reach the backend")
+            .isEqualTo(ascii("\r\n"));
+        i++;
+      }
+    }
+    ByteArrayOutputStream unstuffed = new ByteArrayOutputStream();
+    for (int i = 0; i < wire.length - 3; i++) {
+      if (!(wire[i] == '.' && lineStart(wire, i))) {
+        unstuffed.write(wire[i]);
+      }
+    }
+    assertThat(unstuffed.toByteArray()).isEqualTo(crlfLineEnds(message));
+  }
+
+  /** CR, LF and CRLF each made one CRLF, and a last line ended. */
+  private static byte[] crlfLineEnds(byte[] message) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (int i = 0; i < message.length; i++) {
+      if (message[i] == '\r' || message[i] == '\n') {
+        if (message[i] == '\r' && i + 1 < message.length && message[i + 1] == '\n') {
+          i++;
+        }
+        out.writeBytes(ascii("\r\n"));
+      } else {
+        out.write(message[i]);
+      }
+    }
+    return withFinalCrlf(out.toByteArray());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // BDAT
+
+  /**
+   * Any chunks, with any sizes, LAST or not, a stray command between two of them, cut off anywhere,
+   * under any size limit, whatever the handler reads: the replies and the message are exactly those
+   * of RFC 3030 and the gateway's rules, as the model in {@link BdatModel} has them. In particular
+   * the handler gets the concatenation of the chunks up to LAST, or an error; a chunk or message
+   * over the limit is refused before any of it is read; and no byte of a chunk is ever taken for a
+   * command.
+   */
+  @FuzzTest(maxDuration = "2m")
+  void bdatChunks(FuzzedDataProvider data) {
+    int limitIndex = data.consumeInt(0, BDAT_LIMITS.length - 1);
+    Reading reading = data.pickValue(Reading.values());
+    int part = data.consumeInt(0, 400);
+    int cut = data.consumeInt();
+    boolean sayLast = data.consumeBoolean();
+    int count = data.consumeInt(1, 5);
+    int stray = data.consumeInt(-1, count - 1);
+    List<BdatModel.Item> script = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      if (i == stray && i > 0) {
+        script.add(new BdatModel.Line("NOOP"));
+      }
+      byte[] chunk = data.consumeBytes(data.consumeInt(0, 120));
+      boolean last = sayLast && i == count - 1;
+      String verb = data.pickValue(new String[] {"BDAT", "bdat", "Bdat"});
+      String zeros = "0".repeat(data.consumeInt(0, 2));
+      String lastWord = data.pickValue(new String[] {" LAST", " last", " Last"});
+      script.add(
+          new BdatModel.Chunk(
+              verb + " " + zeros + chunk.length + (last ? lastWord : ""), chunk, last));
+    }
+    script.add(new BdatModel.Line(NEXT_COMMAND.strip()));
+    byte[] bdat = BdatModel.bytes(script);
+    int available = cut < 0 ? bdat.length : cut % bdat.length;
+
+    handler = new Recorder(reading, part);
+    MemorySession session =
+        new MemorySession(
+            BDAT_SERVERS[limitIndex], concat(ascii(MAIL_AND_RCPT), Arrays.copyOf(bdat, available)));
+    MemorySession.End end = session.run();
+
+    BdatModel model =
+        BdatModel.run(script, available, BDAT_LIMITS[limitIndex], reading, part, List.of(OK, OK));
+    assertThat(session.replies()).isEqualTo(model.replies);
+    assertThat(end).isEqualTo(model.end);
+    assertThat(handler.received.toByteArray()).isEqualTo(model.received.toByteArray());
+    if (reading == Reading.ALL) {
+      assertThat(handler.sawEnd).isEqualTo(model.sawEnd);
+    }
+  }
+
+  /**
+   * Any BDAT command line: never an unchecked exception; a chunk is read only for a line of the
+   * form {@code BDAT <digits> [LAST]} (surrounding white space aside, letters in any case), and
+   * then exactly as many bytes as it says, the message ending there only with LAST; any other line
+   * is refused and the connection closed, as nobody can tell where its chunk would end.
+   */
+  @FuzzTest(maxDuration = "2m")
+  void bdatCommandLine(FuzzedDataProvider data) {
+    String line = utf8RoundTrip("BDAT" + data.consumeRemainingAsString());
+    if (line.contains("\r") || line.contains("\n") || line.length() > 900) {
+      return; // a different command line, or one SubEthaSMTP refuses as too long
+    }
+    Optional<long[]> parsed = referenceBdat(line);
+    int shown = 300;
+    long size = parsed.map(p -> p[0]).orElse(0L);
+    byte[] chunk = new byte[(int) Math.min(size, shown)];
+    Arrays.fill(chunk, (byte) 'x');
+    byte[] input = concat(ascii(MAIL_AND_RCPT), utf8(line + "\r\n"), chunk, ascii(NEXT_COMMAND));
+    handler = new Recorder(Reading.ALL, 0);
+    MemorySession session = new MemorySession(BDAT_SERVERS[2], input);
+    MemorySession.End end = session.run();
+
+    List<String> replies = session.replies();
+    assertThat(replies.subList(0, 2)).containsExactly(OK, OK);
+    List<String> rest = replies.subList(2, replies.size());
+    if (parsed.isEmpty()) {
+      assertThat(rest).containsExactly("501 5.5.4 Syntax: BDAT size [LAST]");
+      assertThat(end).isEqualTo(MemorySession.End.DROPPED);
+      assertThat(handler.calls).isZero();
+    } else if (size > BDAT_LIMITS[2]) {
+      assertThat(rest).containsExactly("552 5.3.4 Message size exceeds fixed limit");
+      assertThat(end).isEqualTo(MemorySession.End.DROPPED);
+      assertThat(handler.calls).isZero();
+    } else if (size > shown) {
+      assertThat(rest).isEmpty();
+      assertThat(end).isEqualTo(MemorySession.End.FAILED);
+      assertThat(handler.sawEnd).isFalse();
+    } else if (parsed.get()[1] == 1) {
+      assertThat(rest).containsExactly(OK, UNKNOWN);
+      assertThat(end).isEqualTo(MemorySession.End.END_OF_INPUT);
+      assertThat(handler.received.toByteArray()).isEqualTo(chunk);
+    } else {
+      assertThat(rest)
+          .containsExactly(
+              "250 2.0.0 " + size + " octets received", "503 5.5.1 BDAT expected, closing");
+      assertThat(end).isEqualTo(MemorySession.End.DROPPED);
+      assertThat(handler.sawEnd).isFalse();
+    }
+  }
+
+  /**
+   * RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]}, with at most 18 digits and the words
+   * in any ASCII case: the size and 1 for LAST, else 0.
+   */
+  private static Optional<long[]> referenceBdat(String line) {
+    String[] words = line.strip().split(" ", -1);
+    if (words.length < 2 || words.length > 3 || !asciiUpper(words[0]).equals("BDAT")) {
+      return Optional.empty();
+    }
+    String digits = words[1];
+    if (digits.isEmpty()
+        || digits.length() > 18
+        || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      return Optional.empty();
+    }
+    if (words.length == 3 && !asciiUpper(words[2]).equals("LAST")) {
+      return Optional.empty();
+    }
+    return Optional.of(new long[] {Long.parseLong(digits), words.length == 3 ? 1 : 0});
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Size limit
+
+  /**
+   * However the message is read (byte by byte, into any part of an array, skipped, transferred): a
+   * message of at most the limit comes whole and then ends; a larger one fails with {@link
+   * TooMuchDataException} before its end, and no more than the limit is ever handed out.
+   */
+  @FuzzTest(maxDuration = "2m")
+  void sizeLimit(FuzzedDataProvider data) throws IOException {
+    int limit = data.consumeInt(0, 2000);
+    int length = data.consumeInt(0, 2000);
+    byte[] message = new byte[length];
+    for (int i = 0; i < length; i++) {
+      message[i] = (byte) i;
+    }
+    InputStream in = new SizeLimitedInputStream(new ByteArrayInputStream(message), limit);
+    ByteArrayOutputStream handedOut = new ByteArrayOutputStream();
+    long consumed = 0;
+    boolean ended = false;
+    try {
+      while (!ended && data.remainingBytes() > 0) {
+        switch (data.consumeInt(0, 4)) {
+          case 0 -> {
+            int b = in.read();
+            ended = b < 0;
+            if (!ended) {
+              handedOut.write(b);
+              consumed++;
+            }
+          }
+          case 1 -> {
+            byte[] buffer = new byte[data.consumeInt(0, 700)];
+            int offset = data.consumeInt(0, buffer.length);
+            int n = in.read(buffer, offset, data.consumeInt(0, buffer.length - offset));
+            ended = n < 0;
+            if (n > 0) {
+              handedOut.write(buffer, offset, n);
+              consumed += n;
+            }
+          }
+          case 2 -> {
+            long skipped = in.skip(data.consumeInt(-10, 700));
+            assertThat(skipped).isNotNegative();
+            consumed += skipped;
+            handedOut.write(message, (int) (consumed - skipped), (int) skipped);
+          }
+          case 3 -> {
+            byte[] all = in.readAllBytes();
+            handedOut.writeBytes(all);
+            consumed += all.length;
+            ended = true;
+          }
+          default -> {
+            assertThat(in.available()).isNotNegative();
+          }
+        }
+        assertThat(consumed).as("never more than the limit").isLessThanOrEqualTo(limit);
+      }
+    } catch (TooMuchDataException e) {
+      assertThat(length).as("only a message over the limit is too large").isGreaterThan(limit);
+      assertThat(consumed).isLessThanOrEqualTo(limit);
+      return;
+    }
+    assertThat(handedOut.toByteArray()).isEqualTo(Arrays.copyOf(message, (int) consumed));
+    if (ended) {
+      assertThat(length).as("a message over the limit never just ends").isLessThanOrEqualTo(limit);
+      assertThat(consumed).isEqualTo(length);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Received header
+
+  /**
+   * Whatever the client said in HELO or EHLO, and whichever valid recipient it gave: the {@code
+   * Received:} header is CRLF-ended lines, each continuation starting with a TAB, of printable
+   * characters only (the recipient may be UTF-8 where SMTPUTF8 was declared), its {@code from}
+   * clause one word, with one {@code ;}, before the date; each XFORWARD command is printable ASCII
+   * and fits in an SMTP command line.
+   */
+  @FuzzTest(maxDuration = "2m")
+  void receivedHeader(FuzzedDataProvider data) {
+    boolean esmtp = data.consumeBoolean();
+    boolean smtputf8 = data.consumeBoolean();
+    boolean ipv6 = data.consumeBoolean();
+    String recipient = data.consumeString(300);
+    String helo = data.consumeRemainingAsString();
+    String canonical = RelayingHandlerFactory.canonical(recipient);
+    List<String> recipients =
+        AddressCheck.problem(canonical).isEmpty() && (smtputf8 || isAscii(canonical))
+            ? List.of(canonical)
+            : List.of();
+    Trace trace =
+        new Trace(
+            address(ipv6),
+            Optional.of(helo),
+            esmtp,
+            Optional.empty(),
+            smtputf8,
+            "4f2a9c.1",
+            "mx.example.com");
+
+    String header =
+        trace.receivedHeader(recipients, ZonedDateTime.of(2025, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC));
+    assertThat(header).startsWith("Received: from ").endsWith("\r\n");
+    String[] lines = header.substring(0, header.length() - 2).split("\r\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      String line = lines[i];
+      assertThat(line.chars()).as("line %d", i).noneMatch(c -> c == '\r' || c == '\n');
+      if (i > 0) {
+        assertThat(line).startsWith("\t");
+      }
+      assertThat(line.substring(i > 0 ? 1 : 0).codePoints())
+          .as("printable: %s", line)
+          .allMatch(
+              c ->
+                  (c >= 0x20 && c < 0x7f) || (smtputf8 && c >= 0xa0 && !Character.isISOControl(c)));
+    }
+    String from = lines[0].substring("Received: from ".length());
+    String word = from.substring(0, from.indexOf(' '));
+    assertThat(word).isEqualTo(Trace.heloToken(helo)).doesNotContain(";", "(", ")");
+    assertThat(word).matches("[A-Za-z0-9._?-]{0,255}|\\[[0-9A-Fa-f:.IPv6]+]");
+    assertThat(from.substring(word.length())).startsWith(" ([").endsWith("])");
+    assertThat(header.chars().filter(c -> c == ';')).hasSize(1);
+
+    for (String command : trace.xforward(Set.of("NAME", "ADDR", "PROTO", "HELO"))) {
+      assertThat(command).startsWith("XFORWARD ");
+      assertThat(command.length() + 2).isLessThanOrEqualTo(512);
+      assertThat(command.chars()).allMatch(c -> c >= 0x20 && c < 0x7f);
+    }
+  }
+
+  private static InetAddress address(boolean ipv6) {
+    try {
+      return InetAddress.getByName(ipv6 ? "2001:db8::25" : "192.0.2.25");
+    } catch (UnknownHostException e) {
+      throw new AssertionError("a literal needs no lookup", e);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The handler and the server
+
+  /** What the fuzzed message handler does with the message. */
+  enum Reading {
+    /** Reads all of it and accepts it, as the relay does. */
+    ALL,
+    /** Reads at most {@code part} bytes and accepts the message. */
+    PART_THEN_ACCEPT,
+    /** Reads at most {@code part} bytes and refuses the message. */
+    PART_THEN_REFUSE
+  }
+
+  /** Records what the session hands the message handler. */
+  static final class Recorder implements MessageHandler {
+    final Reading reading;
+    final int part;
+    final ByteArrayOutputStream received = new ByteArrayOutputStream();
+    int calls;
+    boolean sawEnd;
+    IOException failure;
+
+    Recorder(Reading reading, int part) {
+      this.reading = reading;
+      this.part = part;
+    }
+
+    @Override
+    public void from(String from) {}
+
+    @Override
+    public void recipient(String recipient) {}
+
+    @Override
+    public String data(InputStream data) throws RejectException, IOException {
+      calls++;
+      try {
+        if (reading == Reading.ALL) {
+          data.transferTo(received);
+          sawEnd = true;
+        } else {
+          byte[] buffer = new byte[64];
+          int got = 0;
+          int n = 0;
+          while (got < part
+              && (n = data.read(buffer, 0, Math.min(buffer.length, part - got))) > 0) {
+            received.write(buffer, 0, n);
+            got += n;
+          }
+          sawEnd = n < 0;
+        }
+      } catch (IOException e) {
+        failure = e;
+        throw e;
+      }
+      if (reading == Reading.PART_THEN_REFUSE) {
+        throw new RejectException(554, "5.6.0 Refused by the test");
+      }
+      return null;
+    }
+
+    @Override
+    public void done() {}
+  }
+
+  /** SubEthaSMTP with the gateway's own BDAT, DATA and EHLO, as {@link SmtpFront} installs them. */
+  private static SMTPServer server(int maxMessageSize) {
+    SMTPServer server =
+        SMTPServer.port(0)
+            .hostName("mx.example.com")
+            .maxMessageSize(maxMessageSize)
+            .messageHandlerFactory(context -> handler)
+            .build();
+    CommandHandler commands = server.getCommandHandler();
+    commands.addCommand(new BdatCommand());
+    commands.addCommand(new DataCommand());
+    commands.addCommand(new EhloCommand());
+    return server;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The findings, as plain tests
+
+  /** Found by {@link #dataBody}: the lines of a refused message were run as commands. */
+  @Test
+  void restOfARefusedMessageIsNeverTakenForCommands() {
+    handler = new Recorder(Reading.PART_THEN_REFUSE, 0);
+    MemorySession session =
+        new MemorySession(
+            DATA_SERVER, ascii(MAIL_AND_RCPT + "DATA\r\nline one\r\nNOOP\r\n.\r\n" + NEXT_COMMAND));
+    assertThat(session.run()).isEqualTo(MemorySession.End.END_OF_INPUT);
+    assertThat(session.replies()).containsExactly(OK, OK, DATA_GO_AHEAD, REFUSED, UNKNOWN);
+  }
+
+  static String asciiUpper(String text) {
+    StringBuilder upper = new StringBuilder(text.length());
+    text.chars().forEach(c -> upper.append(c >= 'a' && c <= 'z' ? (char) (c - 32) : (char) c));
+    return upper.toString();
+  }
+
+  private static boolean isAscii(String text) {
+    return text.chars().allMatch(c -> c < 0x80);
+  }
+
+  private static String utf8RoundTrip(String text) {
+    return new String(utf8(text), StandardCharsets.UTF_8);
+  }
+
+  static byte[] ascii(String text) {
+    return text.getBytes(StandardCharsets.US_ASCII);
+  }
+
+  static byte[] utf8(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static byte[] concat(byte[]... parts) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    for (byte[] part : parts) {
+      out.writeBytes(part);
+    }
+    return out.toByteArray();
+  }
+}
