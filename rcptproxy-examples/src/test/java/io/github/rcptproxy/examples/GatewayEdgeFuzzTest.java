@@ -557,6 +557,18 @@ class GatewayEdgeFuzzTest {
     assertThat(session.replies()).containsExactly(OK, OK, DATA_GO_AHEAD, REFUSED, UNKNOWN);
   }
 
+  /** Found by {@link #dataBody}: SubEthaSMTP's unstuffing kept the doubled dot of a first line. */
+  @Test
+  void firstLineStartingWithADotArrivesAsTheClientWroteIt() {
+    handler = new Recorder(Reading.ALL, 0);
+    MemorySession session =
+        new MemorySession(
+            DATA_SERVER, ascii(MAIL_AND_RCPT + "DATA\r\n..first\r\n..second\r\n.\r\n"));
+    assertThat(session.run()).isEqualTo(MemorySession.End.END_OF_INPUT);
+    assertThat(handler.received.toString(StandardCharsets.US_ASCII))
+        .isEqualTo(".first\r\n.second\r\n");
+  }
+
   static String asciiUpper(String text) {
     StringBuilder upper = new StringBuilder(text.length());
     text.chars().forEach(c -> upper.append(c >= 'a' && c <= 'z' ? (char) (c - 32) : (char) c));
