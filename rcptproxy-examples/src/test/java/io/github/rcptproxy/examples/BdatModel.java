@@ -12,8 +12,9 @@ import java.util.List;
  * message handler reads. The rules: a chunk is read only to its announced size; the end of input
  * inside a chunk or between chunks fails the message; a chunk that would take the message over the
  * limit, or a line that is not BDAT where the next chunk is due, closes the connection before any
- * of its bytes is read; once the handler has answered, the rest of the current chunk is read and
- * thrown away, and later chunks are outside a transaction ({@code 503}, read and thrown away).
+ * of its bytes is read; the rest of a message the handler did not read is read up to LAST and
+ * thrown away before the reply; later chunks are outside a transaction ({@code 503}, read and
+ * thrown away).
  */
 final class BdatModel {
   /** One thing the client sends: a command line, or a BDAT line and its chunk. */
@@ -94,9 +95,10 @@ final class BdatModel {
       long got = 0;
       Chunk current = chunk;
       int left = chunk.payload().length;
-      while (got < wanted) {
+      while (true) {
         if (left == 0) {
           if (current.last()) {
+            sawEnd = got < wanted;
             break;
           }
           replies.add("250 2.0.0 " + got + " octets received");
@@ -120,16 +122,13 @@ final class BdatModel {
         if (pos == available) {
           return MemorySession.End.FAILED;
         }
-        received.write(current.payload()[current.payload().length - left]);
+        if (got < wanted) {
+          received.write(current.payload()[current.payload().length - left]);
+        }
         pos++;
         left--;
         got++;
       }
-      sawEnd = got < wanted;
-      if (pos + left > available) {
-        return MemorySession.End.FAILED;
-      }
-      pos += left;
       replies.add(reading == Reading.PART_THEN_REFUSE ? "554 5.6.0 Refused by the test" : "250 Ok");
       transaction = false;
     }

@@ -569,6 +569,19 @@ class GatewayEdgeFuzzTest {
         .isEqualTo(".first\r\n.second\r\n");
   }
 
+  /** Found by {@link #bdatChunks}: the rest of a refused chunk was run as commands. */
+  @Test
+  void restOfARefusedChunkedMessageIsNeverTakenForCommands() {
+    handler = new Recorder(Reading.PART_THEN_REFUSE, 0);
+    MemorySession session =
+        new MemorySession(
+            BDAT_SERVERS[2],
+            ascii(MAIL_AND_RCPT + "BDAT 10\r\nNOOP\r\nNOOPBDAT 6 LAST\r\nXYZZ\r\n" + NEXT_COMMAND));
+    assertThat(session.run()).isEqualTo(MemorySession.End.END_OF_INPUT);
+    assertThat(session.replies())
+        .containsExactly(OK, OK, "250 2.0.0 10 octets received", REFUSED, UNKNOWN);
+  }
+
   static String asciiUpper(String text) {
     StringBuilder upper = new StringBuilder(text.length());
     text.chars().forEach(c -> upper.append(c >= 'a' && c <= 'z' ? (char) (c - 32) : (char) c));
