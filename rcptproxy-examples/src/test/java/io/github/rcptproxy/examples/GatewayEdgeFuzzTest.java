@@ -268,7 +268,12 @@ class GatewayEdgeFuzzTest {
     long size = parsed.map(p -> p[0]).orElse(0L);
     byte[] chunk = new byte[(int) Math.min(size, shown)];
     Arrays.fill(chunk, (byte) 'x');
-    byte[] input = concat(ascii(MAIL_AND_RCPT), utf8(line + "\r\n"), chunk, ascii(NEXT_COMMAND));
+    byte[] input =
+        concat(
+            ascii(MAIL_AND_RCPT),
+            utf8(line + "\r\n"),
+            chunk,
+            ascii(size <= shown ? NEXT_COMMAND : "")); // else the input ends inside the chunk
     handler = new Recorder(Reading.ALL, 0);
     MemorySession session = new MemorySession(BDAT_SERVERS[2], input);
     MemorySession.End end = session.run();
