@@ -1,6 +1,7 @@
 package io.github.rcptproxy.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -585,6 +586,13 @@ class GatewayEdgeFuzzTest {
     assertThat(session.run()).isEqualTo(MemorySession.End.END_OF_INPUT);
     assertThat(session.replies())
         .containsExactly(OK, OK, "250 2.0.0 10 octets received", REFUSED, UNKNOWN);
+  }
+
+  /** Found by {@link #sizeLimit}: skipped bytes were not counted. */
+  @Test
+  void skippingPastTheLimitIsTooMuchData() {
+    InputStream in = new SizeLimitedInputStream(new ByteArrayInputStream(new byte[100]), 10);
+    assertThatThrownBy(() -> in.skip(50)).isInstanceOf(TooMuchDataException.class);
   }
 
   static String asciiUpper(String text) {
