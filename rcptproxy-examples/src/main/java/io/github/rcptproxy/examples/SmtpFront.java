@@ -233,40 +233,20 @@ final class SmtpFront implements SessionHandler {
         if (session.isMailTransactionInProgress()) {
           return true; // SubEthaSMTP says 503
         }
-        Optional<String[]> path = path(line, "FROM:");
-        if (path.isEmpty()) {
-          return true; // SubEthaSMTP says 501
+        MailParameters mail = mailParameters(line, client.esmtp);
+        if (mail.refusal().isPresent()) {
+          return refuse(session, mail.refusal().get());
         }
-        boolean smtputf8 = false;
-        boolean eightBitMime = false;
-        for (String parameter : parameters(path.get()[1])) {
-          String upper = parameter.toUpperCase(Locale.ROOT);
-          if (!client.esmtp) {
-            return refuse(session, "555 5.5.4 MAIL parameters need EHLO");
-          } else if (upper.equals("SMTPUTF8")) {
-            smtputf8 = true;
-          } else if (upper.equals("BODY=8BITMIME")) {
-            eightBitMime = true;
-          } else if (!upper.equals("BODY=7BIT") && !upper.matches("SIZE=\\d{1,18}")) {
-            return refuse(session, "555 5.5.4 Unsupported MAIL parameter");
-          }
-        }
-        if (!smtputf8 && !isAscii(path.get()[0])) {
-          return refuse(session, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
-        }
-        client.smtputf8 = smtputf8;
-        client.eightBitMime = eightBitMime;
+        client.smtputf8 = mail.smtputf8();
+        client.eightBitMime = mail.eightBitMime();
       }
       case "RCPT" -> {
-        Optional<String[]> path = path(line, "TO:");
-        if (path.isEmpty() || !session.isMailTransactionInProgress()) {
-          return true; // SubEthaSMTP says 501 or 503
+        if (!session.isMailTransactionInProgress()) {
+          return true; // SubEthaSMTP says 503
         }
-        if (!parameters(path.get()[1]).isEmpty()) {
-          return refuse(session, "555 5.5.4 Unsupported RCPT parameter");
-        }
-        if (!client.smtputf8 && !isAscii(path.get()[0])) {
-          return refuse(session, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+        Optional<String> refusal = rcptRefusal(line, client.smtputf8);
+        if (refusal.isPresent()) {
+          return refuse(session, refusal.get());
         }
       }
       default -> {
@@ -274,6 +254,60 @@ final class SmtpFront implements SessionHandler {
       }
     }
     return true;
+  }
+
+  /**
+   * What the front makes of a MAIL line: its refusal, or the parameters the client declared (none
+   * for a line SubEthaSMTP refuses itself as malformed).
+   */
+  record MailParameters(Optional<String> refusal, boolean smtputf8, boolean eightBitMime) {
+    static MailParameters refused(String reply) {
+      return new MailParameters(Optional.of(reply), false, false);
+    }
+  }
+
+  /** The front's rules for a MAIL line from a client that said EHLO ({@code esmtp}) or HELO. */
+  static MailParameters mailParameters(String line, boolean esmtp) {
+    Optional<String[]> path = path(line, "FROM:");
+    if (path.isEmpty()) {
+      return new MailParameters(Optional.empty(), false, false); // SubEthaSMTP says 501
+    }
+    boolean smtputf8 = false;
+    boolean eightBitMime = false;
+    for (String parameter : parameters(path.get()[1])) {
+      String upper = parameter.toUpperCase(Locale.ROOT);
+      if (!esmtp) {
+        return MailParameters.refused("555 5.5.4 MAIL parameters need EHLO");
+      } else if (upper.equals("SMTPUTF8")) {
+        smtputf8 = true;
+      } else if (upper.equals("BODY=8BITMIME")) {
+        eightBitMime = true;
+      } else if (!upper.equals("BODY=7BIT") && !upper.matches("SIZE=\\d{1,18}")) {
+        return MailParameters.refused("555 5.5.4 Unsupported MAIL parameter");
+      }
+    }
+    if (!smtputf8 && !isAscii(path.get()[0])) {
+      return MailParameters.refused("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
+    }
+    return new MailParameters(Optional.empty(), smtputf8, eightBitMime);
+  }
+
+  /**
+   * The front's refusal of a RCPT line in a transaction whose MAIL declared {@code smtputf8} or
+   * not; empty where SubEthaSMTP may go on.
+   */
+  static Optional<String> rcptRefusal(String line, boolean smtputf8) {
+    Optional<String[]> path = path(line, "TO:");
+    if (path.isEmpty()) {
+      return Optional.empty(); // SubEthaSMTP says 501
+    }
+    if (!parameters(path.get()[1]).isEmpty()) {
+      return Optional.of("555 5.5.4 Unsupported RCPT parameter");
+    }
+    if (!smtputf8 && !isAscii(path.get()[0])) {
+      return Optional.of("553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+    }
+    return Optional.empty();
   }
 
   private static boolean refuse(Session session, String reply) throws IOException {

@@ -329,6 +329,108 @@ class GatewayEdgeFuzzTest {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // MAIL and RCPT parameters
+
+  /**
+   * Any MAIL line, after EHLO or HELO, through the front's rules and then SubEthaSMTP's MAIL: never
+   * an unchecked exception; a sender is taken only with the parameters the gateway knows (SIZE up
+   * to the limit, BODY, SMTPUTF8; anything else refused), exactly those declared, and a non-ASCII
+   * address only with SMTPUTF8; and a well-formed line with known parameters is taken.
+   */
+  @FuzzTest(maxDuration = "2m")
+  void mailParameters(FuzzedDataProvider data) {
+    boolean esmtp = data.consumeBoolean();
+    CommandLine mail = CommandLine.of(data, "MAIL", "FROM:");
+    if (mail.line().contains("\r") || mail.line().contains("\n")) {
+      return; // not one command line
+    }
+    SmtpFront.MailParameters declared = SmtpFront.mailParameters(mail.line(), esmtp);
+    boolean taken = false;
+    if (declared.refusal().isPresent()) {
+      assertThat(declared.refusal().get()).matches("5\\d\\d 5\\.\\d\\.\\d+ [^\r\n]+");
+    } else {
+      handler = new Recorder(Reading.ALL, 0);
+      MemorySession session = new MemorySession(DATA_SERVER, utf8(mail.line() + "\r\n"));
+      session.run();
+      taken = !handler.senders.isEmpty();
+      assertThat(taken).isEqualTo(session.replies().equals(List.of(OK)));
+    }
+    if (taken) {
+      String sender = handler.senders.get(0);
+      assertThat(isAscii(sender) || declared.smtputf8())
+          .as("non-ASCII sender <%s> without SMTPUTF8", sender)
+          .isTrue();
+      List<String> words = List.of(asciiUpper(mail.line()).split(" "));
+      assertThat(!declared.smtputf8() || words.contains("SMTPUTF8")).isTrue();
+      assertThat(!declared.eightBitMime() || words.contains("BODY=8BITMIME")).isTrue();
+    }
+    if (mail.parameters() != null) {
+      boolean allKnown = mail.parameters().stream().allMatch(CommandLine::known);
+      if (taken) {
+        assertThat(allKnown).as("unknown parameter taken: %s", mail.line()).isTrue();
+        assertThat(mail.parameters().isEmpty() || esmtp).isTrue();
+      }
+      if (mail.canonical()) {
+        boolean expected =
+            allKnown
+                && (mail.parameters().isEmpty() || esmtp)
+                && (isAscii(mail.address()) || mail.has("SMTPUTF8"));
+        assertThat(taken).as("well-formed %s", mail.line()).isEqualTo(expected);
+        if (taken) {
+          assertThat(declared.smtputf8()).isEqualTo(mail.has("SMTPUTF8"));
+          assertThat(declared.eightBitMime()).isEqualTo(mail.has("BODY=8BITMIME"));
+          assertThat(handler.senders).containsExactly(mail.address());
+        }
+      }
+    }
+  }
+
+  /**
+   * Any RCPT line, in a transaction with or without SMTPUTF8, through the front's rules and then
+   * SubEthaSMTP's RCPT: never an unchecked exception; a recipient is taken only without parameters
+   * (the gateway offers none) and, if not ASCII, only with SMTPUTF8; a well-formed line is taken.
+   */
+  @FuzzTest(maxDuration = "2m")
+  void rcptParameters(FuzzedDataProvider data) {
+    boolean smtputf8 = data.consumeBoolean();
+    CommandLine rcpt = CommandLine.of(data, "RCPT", "TO:");
+    if (rcpt.line().contains("\r") || rcpt.line().contains("\n")) {
+      return; // not one command line
+    }
+    Optional<String> refusal = SmtpFront.rcptRefusal(rcpt.line(), smtputf8);
+    boolean taken = false;
+    if (refusal.isPresent()) {
+      assertThat(refusal.get()).matches("5\\d\\d 5\\.\\d\\.\\d+ [^\r\n]+");
+    } else {
+      handler = new Recorder(Reading.ALL, 0);
+      MemorySession session =
+          new MemorySession(
+              DATA_SERVER, utf8("MAIL FROM:<a@example.net>\r\n" + rcpt.line() + "\r\n"));
+      session.run();
+      taken = !handler.recipients.isEmpty();
+      assertThat(taken).isEqualTo(session.replies().equals(List.of(OK, OK)));
+    }
+    if (taken) {
+      String recipient = handler.recipients.get(0);
+      assertThat(isAscii(recipient) || smtputf8)
+          .as("non-ASCII recipient <%s> without SMTPUTF8", recipient)
+          .isTrue();
+    }
+    if (rcpt.parameters() != null) {
+      if (taken) {
+        assertThat(rcpt.parameters()).as("parameter taken: %s", rcpt.line()).isEmpty();
+      }
+      if (rcpt.canonical() && !rcpt.address().isEmpty()) {
+        boolean expected = rcpt.parameters().isEmpty() && (isAscii(rcpt.address()) || smtputf8);
+        assertThat(taken).as("well-formed %s", rcpt.line()).isEqualTo(expected);
+        if (taken) {
+          assertThat(handler.recipients).containsExactly(rcpt.address());
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Size limit
 
   /**
@@ -496,11 +598,18 @@ class GatewayEdgeFuzzTest {
       this.part = part;
     }
 
-    @Override
-    public void from(String from) {}
+    final List<String> senders = new ArrayList<>();
+    final List<String> recipients = new ArrayList<>();
 
     @Override
-    public void recipient(String recipient) {}
+    public void from(String from) {
+      senders.add(from);
+    }
+
+    @Override
+    public void recipient(String recipient) {
+      recipients.add(recipient);
+    }
 
     @Override
     public String data(InputStream data) throws RejectException, IOException {
