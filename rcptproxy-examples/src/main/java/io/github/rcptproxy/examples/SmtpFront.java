@@ -317,18 +317,21 @@ final class SmtpFront implements SessionHandler {
 
   /**
    * The path of {@code MAIL FROM:} or {@code RCPT TO:} and the rest of the line, if well-formed.
+   * The line is cut as SubEthaSMTP cuts it ({@code trim()}: control characters, not Unicode
+   * spaces): {@code strip()} here let {@code MAIL\u0001FROM:} past every rule, and {@code
+   * FROM:\u3000} give SubEthaSMTP a non-ASCII sender the rules never saw.
    */
   private static Optional<String[]> path(String line, String keyword) {
-    String args = line.length() > 4 ? line.substring(4).strip() : "";
+    String args = line.length() > 4 ? line.substring(4).trim() : "";
     if (!args.toUpperCase(Locale.ROOT).startsWith(keyword)) {
       return Optional.empty();
     }
-    String rest = args.substring(keyword.length()).strip();
+    String rest = args.substring(keyword.length()).trim();
     int end = rest.startsWith("<") ? rest.indexOf('>') + 1 : rest.indexOf(' ');
     if (end <= 0) {
       end = rest.length();
     }
-    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end).strip()});
+    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end).trim()});
   }
 
   private static List<String> parameters(String rest) {
