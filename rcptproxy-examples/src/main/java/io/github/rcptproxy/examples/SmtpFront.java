@@ -278,6 +278,9 @@ final class SmtpFront implements SessionHandler {
       String upper = parameter.toUpperCase(Locale.ROOT);
       if (!esmtp) {
         return MailParameters.refused("555 5.5.4 MAIL parameters need EHLO");
+      } else if (!isAscii(parameter)) {
+        // keywords are ASCII; toUpperCase would make "\u017fmtputf8" SMTPUTF8 (long s)
+        return MailParameters.refused("555 5.5.4 Unsupported MAIL parameter");
       } else if (upper.equals("SMTPUTF8")) {
         smtputf8 = true;
       } else if (upper.equals("BODY=8BITMIME")) {

@@ -723,6 +723,17 @@ class GatewayEdgeFuzzTest {
         .hasValue("555 5.5.4 Unsupported RCPT parameter");
   }
 
+  /** Found by {@link #mailParameters}: Java's upper case made {@code \u017fize} (long s) SIZE. */
+  @Test
+  void keywordsAreAsciiWhateverJavaMakesOfTheirCase() {
+    assertThat(SmtpFront.mailParameters("MAIL FROM:<a@example.net> \u017fmtputf8", true).refusal())
+        .hasValue("555 5.5.4 Unsupported MAIL parameter");
+    assertThat(
+            SmtpFront.mailParameters("MAIL FROM:<a@example.net> body=8b\u0131tmime", true)
+                .refusal())
+        .hasValue("555 5.5.4 Unsupported MAIL parameter");
+  }
+
   static String asciiUpper(String text) {
     StringBuilder upper = new StringBuilder(text.length());
     text.chars().forEach(c -> upper.append(c >= 'a' && c <= 'z' ? (char) (c - 32) : (char) c));
