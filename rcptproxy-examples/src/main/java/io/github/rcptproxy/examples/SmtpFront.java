@@ -2,6 +2,7 @@ package io.github.rcptproxy.examples;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -233,7 +234,8 @@ final class SmtpFront implements SessionHandler {
         if (session.isMailTransactionInProgress()) {
           return true; // SubEthaSMTP says 503
         }
-        MailParameters mail = mailParameters(line, client.esmtp);
+        MailParameters mail =
+            mailParameters(line, client.esmtp, session.getServer().getMaxMessageSize());
         if (mail.refusal().isPresent()) {
           return refuse(session, mail.refusal().get());
         }
@@ -266,8 +268,13 @@ final class SmtpFront implements SessionHandler {
     }
   }
 
-  /** The front's rules for a MAIL line from a client that said EHLO ({@code esmtp}) or HELO. */
-  static MailParameters mailParameters(String line, boolean esmtp) {
+  /**
+   * The front's rules for a MAIL line from a client that said EHLO ({@code esmtp}) or HELO, where
+   * messages may have {@code maxMessageSize} bytes. A SIZE over it is refused here: SubEthaSMTP
+   * reads SIZE only after a space, and as an {@code int}, so a larger one passed after a tab and
+   * threw {@link NumberFormatException} at the end of the line.
+   */
+  static MailParameters mailParameters(String line, boolean esmtp, int maxMessageSize) {
     Optional<String[]> path = path(line, "FROM:");
     if (path.isEmpty()) {
       return new MailParameters(Optional.empty(), false, false); // SubEthaSMTP says 501
@@ -285,7 +292,13 @@ final class SmtpFront implements SessionHandler {
         smtputf8 = true;
       } else if (upper.equals("BODY=8BITMIME")) {
         eightBitMime = true;
-      } else if (!upper.equals("BODY=7BIT") && !upper.matches("SIZE=\\d{1,18}")) {
+      } else if (upper.matches("SIZE=\\d{1,20}")) { // RFC 1870
+        BigInteger limit =
+            BigInteger.valueOf(maxMessageSize > 0 ? maxMessageSize : Integer.MAX_VALUE);
+        if (new BigInteger(upper.substring(5)).compareTo(limit) > 0) {
+          return MailParameters.refused("552 5.3.4 Message size exceeds fixed limit");
+        }
+      } else if (!upper.equals("BODY=7BIT")) {
         return MailParameters.refused("555 5.5.4 Unsupported MAIL parameter");
       }
     }

@@ -19,7 +19,7 @@ import java.util.Locale;
  */
 record CommandLine(String line, boolean canonical, String address, List<String> parameters) {
   /** Largest message the fuzz tests' server takes, as a SIZE parameter sees it. */
-  static final BigInteger MAX_SIZE = BigInteger.valueOf(Integer.MAX_VALUE);
+  static final BigInteger MAX_SIZE = BigInteger.valueOf(GatewayEdgeFuzzTest.MAIL_LIMIT);
 
   /** Addresses SubEthaSMTP takes as they are; the null reverse-path last. */
   private static final String[] ADDRESSES = {
@@ -55,13 +55,16 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
     for (int i = 0; i < count; i++) {
       String separator = data.pickValue(SEPARATORS);
       String parameter = parameter(data);
-      canonical &= separator.equals(" ") && !parameter.isEmpty() && !parameter.contains(" ");
+      canonical &= separator.equals(" ");
       line.append(separator).append(parameter);
       parameters.add(parameter);
     }
     List<String> keywords =
         parameters.stream().map(p -> p.split("=", 2)[0].toUpperCase(Locale.ROOT)).toList();
     canonical &= keywords.stream().distinct().count() == keywords.size();
+    if (!brackets && !address.matches("[^\\x00-\\x20<][^\\x00-\\x20]*")) {
+      return new CommandLine(line.toString(), false, null, null); // where the path ends is unclear
+    }
     return new CommandLine(line.toString(), canonical, address, parameters);
   }
 
@@ -70,7 +73,7 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
       case 0 -> data.pickValue(new String[] {"SMTPUTF8", "smtputf8", "SmtpUtf8"});
       case 1 -> data.pickValue(new String[] {"BODY=8BITMIME", "body=8bitmime", "BODY=7BIT"});
       case 2 -> "SIZE=" + data.consumeLong(0, Long.MAX_VALUE);
-      case 3 -> "SIZE=" + "0".repeat(data.consumeInt(0, 30)) + data.consumeInt(0, 100_000);
+      case 3 -> "SIZE=" + "0".repeat(data.consumeInt(0, 30)) + data.consumeInt(0, 20_000_000);
       case 4 -> "SIZE=" + data.consumeAsciiString(25);
       case 5 ->
           data.pickValue(
@@ -85,7 +88,10 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
                 "\u017fize=10"
               });
       case 6 -> data.pickValue(new String[] {"SIZE", "SIZE=", "BODY", "BODY=", "=", "SMTPUTF8="});
-      default -> data.consumeString(30);
+      default -> { // a word: white space and control characters are the separators' part
+        String word = data.consumeString(30).replaceAll("[\\x00-\\x20]", "");
+        yield word.isEmpty() ? "X" : word;
+      }
     };
   }
 

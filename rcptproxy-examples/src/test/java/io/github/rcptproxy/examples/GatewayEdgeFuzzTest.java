@@ -56,6 +56,11 @@ class GatewayEdgeFuzzTest {
   private static Recorder handler;
 
   private static final SMTPServer DATA_SERVER = server(Integer.MAX_VALUE);
+
+  /** The gateway's default {@code --max-message-size}. */
+  static final int MAIL_LIMIT = 10 * 1024 * 1024;
+
+  private static final SMTPServer MAIL_SERVER = server(MAIL_LIMIT);
   private static final int[] BDAT_LIMITS = {64, 300, 1024};
   private static final SMTPServer[] BDAT_SERVERS =
       Arrays.stream(BDAT_LIMITS).mapToObj(GatewayEdgeFuzzTest::server).toArray(SMTPServer[]::new);
@@ -344,13 +349,13 @@ class GatewayEdgeFuzzTest {
     if (mail.line().contains("\r") || mail.line().contains("\n")) {
       return; // not one command line
     }
-    SmtpFront.MailParameters declared = SmtpFront.mailParameters(mail.line(), esmtp);
+    SmtpFront.MailParameters declared = SmtpFront.mailParameters(mail.line(), esmtp, MAIL_LIMIT);
     boolean taken = false;
     if (declared.refusal().isPresent()) {
       assertThat(declared.refusal().get()).matches("5\\d\\d 5\\.\\d\\.\\d+ [^\r\n]+");
     } else {
       handler = new Recorder(Reading.ALL, 0);
-      MemorySession session = new MemorySession(DATA_SERVER, utf8(mail.line() + "\r\n"));
+      MemorySession session = new MemorySession(MAIL_SERVER, utf8(mail.line() + "\r\n"));
       session.run();
       taken = !handler.senders.isEmpty();
       assertThat(taken).isEqualTo(session.replies().equals(List.of(OK)));
@@ -410,7 +415,7 @@ class GatewayEdgeFuzzTest {
       handler = new Recorder(Reading.ALL, 0);
       MemorySession session =
           new MemorySession(
-              DATA_SERVER, utf8("MAIL FROM:<a@example.net>\r\n" + rcpt.line() + "\r\n"));
+              MAIL_SERVER, utf8("MAIL FROM:<a@example.net>\r\n" + rcpt.line() + "\r\n"));
       session.run();
       taken = !handler.recipients.isEmpty();
       assertThat(taken).isEqualTo(session.replies().equals(List.of(OK, OK)));
@@ -715,9 +720,11 @@ class GatewayEdgeFuzzTest {
    */
   @Test
   void theRulesReadTheLineAsSubEthaSmtpDoes() {
-    assertThat(SmtpFront.mailParameters("MAIL FROM:\u3000", true).refusal())
+    assertThat(SmtpFront.mailParameters("MAIL FROM:\u3000", true, 1000).refusal())
         .hasValue("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
-    assertThat(SmtpFront.mailParameters("MAIL\u0001FROM:<a@example.net> RET=HDRS", true).refusal())
+    assertThat(
+            SmtpFront.mailParameters("MAIL\u0001FROM:<a@example.net> RET=HDRS", true, 1000)
+                .refusal())
         .hasValue("555 5.5.4 Unsupported MAIL parameter");
     assertThat(SmtpFront.rcptRefusal("RCPT\u0001TO:<b@example.com> NOTIFY=NEVER", false))
         .hasValue("555 5.5.4 Unsupported RCPT parameter");
@@ -726,12 +733,39 @@ class GatewayEdgeFuzzTest {
   /** Found by {@link #mailParameters}: Java's upper case made {@code \u017fize} (long s) SIZE. */
   @Test
   void keywordsAreAsciiWhateverJavaMakesOfTheirCase() {
-    assertThat(SmtpFront.mailParameters("MAIL FROM:<a@example.net> \u017fmtputf8", true).refusal())
-        .hasValue("555 5.5.4 Unsupported MAIL parameter");
     assertThat(
-            SmtpFront.mailParameters("MAIL FROM:<a@example.net> body=8b\u0131tmime", true)
+            SmtpFront.mailParameters("MAIL FROM:<a@example.net> \u017fmtputf8", true, 1000)
                 .refusal())
         .hasValue("555 5.5.4 Unsupported MAIL parameter");
+    assertThat(
+            SmtpFront.mailParameters("MAIL FROM:<a@example.net> body=8b\u0131tmime", true, 1000)
+                .refusal())
+        .hasValue("555 5.5.4 Unsupported MAIL parameter");
+  }
+
+  /**
+   * Found by {@link #mailParameters}: SubEthaSMTP reads SIZE only after a space, so a SIZE over the
+   * limit after a tab was taken; and reads it as an {@code int}, so one over 2^31 at the end of the
+   * line threw {@link NumberFormatException} out of the session.
+   */
+  @Test
+  void sizeOverTheLimitIsRefusedHoweverItIsWritten() {
+    String tooLarge = "552 5.3.4 Message size exceeds fixed limit";
+    assertThat(
+            SmtpFront.mailParameters("MAIL FROM:<a@example.net>\tSIZE=1001", true, 1000).refusal())
+        .hasValue(tooLarge);
+    assertThat(
+            SmtpFront.mailParameters("MAIL FROM:<a@example.net> SIZE=3572246322", true, 1000)
+                .refusal())
+        .hasValue(tooLarge);
+    assertThat(
+            SmtpFront.mailParameters(
+                    "MAIL FROM:<a@example.net> SIZE=99999999999999999999", true, 1000)
+                .refusal())
+        .hasValue(tooLarge);
+    assertThat(
+            SmtpFront.mailParameters("MAIL FROM:<a@example.net> SIZE=1000", true, 1000).refusal())
+        .isEmpty();
   }
 
   static String asciiUpper(String text) {
