@@ -270,14 +270,20 @@ final class SmtpFront implements SessionHandler {
 
   /**
    * The front's rules for a MAIL line from a client that said EHLO ({@code esmtp}) or HELO, where
-   * messages may have {@code maxMessageSize} bytes. A SIZE over it is refused here: SubEthaSMTP
-   * reads SIZE only after a space, and as an {@code int}, so a larger one passed after a tab and
-   * threw {@link NumberFormatException} at the end of the line.
+   * messages may have {@code maxMessageSize} bytes. A SIZE over it is refused here, both the
+   * parameter and what SubEthaSMTP would take for one: it reads SIZE only after a space, anywhere
+   * in the line, and as an {@code int}, so a larger one passed after a tab, and at the end of the
+   * line (even inside a path: {@code MAIL FROM: SIZE=9999999999}) threw {@link
+   * NumberFormatException} out of the session.
    */
   static MailParameters mailParameters(String line, boolean esmtp, int maxMessageSize) {
     Optional<String[]> path = path(line, "FROM:");
     if (path.isEmpty()) {
       return new MailParameters(Optional.empty(), false, false); // SubEthaSMTP says 501
+    }
+    BigInteger limit = BigInteger.valueOf(maxMessageSize > 0 ? maxMessageSize : Integer.MAX_VALUE);
+    if (subEthaSmtpSize(line).filter(size -> size.compareTo(limit) > 0).isPresent()) {
+      return MailParameters.refused("552 5.3.4 Message size exceeds fixed limit");
     }
     boolean smtputf8 = false;
     boolean eightBitMime = false;
@@ -293,8 +299,6 @@ final class SmtpFront implements SessionHandler {
       } else if (upper.equals("BODY=8BITMIME")) {
         eightBitMime = true;
       } else if (upper.matches("SIZE=\\d{1,20}")) { // RFC 1870
-        BigInteger limit =
-            BigInteger.valueOf(maxMessageSize > 0 ? maxMessageSize : Integer.MAX_VALUE);
         if (new BigInteger(upper.substring(5)).compareTo(limit) > 0) {
           return MailParameters.refused("552 5.3.4 Message size exceeds fixed limit");
         }
@@ -306,6 +310,18 @@ final class SmtpFront implements SessionHandler {
       return MailParameters.refused("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
     }
     return new MailParameters(Optional.empty(), smtputf8, eightBitMime);
+  }
+
+  /**
+   * The size SubEthaSMTP's MAIL will read from {@code line}, which it parses as an {@code int}: the
+   * digits after the first {@code " size="} anywhere in it (the path too) up to the end of the
+   * line.
+   */
+  private static Optional<BigInteger> subEthaSmtpSize(String line) {
+    String args = arguments(line).toLowerCase(Locale.ENGLISH);
+    int at = args.indexOf(" size=");
+    String digits = at < 0 ? "" : args.substring(at + 6).trim();
+    return digits.matches("[0-9]+") ? Optional.of(new BigInteger(digits)) : Optional.empty();
   }
 
   /**
@@ -338,7 +354,7 @@ final class SmtpFront implements SessionHandler {
    * FROM:\u3000} give SubEthaSMTP a non-ASCII sender the rules never saw.
    */
   private static Optional<String[]> path(String line, String keyword) {
-    String args = line.length() > 4 ? line.substring(4).trim() : "";
+    String args = arguments(line);
     if (!args.toUpperCase(Locale.ROOT).startsWith(keyword)) {
       return Optional.empty();
     }
@@ -348,6 +364,11 @@ final class SmtpFront implements SessionHandler {
       end = rest.length();
     }
     return Optional.of(new String[] {rest.substring(0, end), rest.substring(end).trim()});
+  }
+
+  /** What follows the verb, as SubEthaSMTP's commands read it. */
+  private static String arguments(String line) {
+    return line.length() > 4 ? line.substring(4).trim() : "";
   }
 
   private static List<String> parameters(String rest) {

@@ -68,7 +68,13 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
     return new CommandLine(line.toString(), canonical, address, parameters);
   }
 
+  /** A word: white space and control characters are the separators' part. */
   private static String parameter(FuzzedDataProvider data) {
+    String word = anyParameter(data).replaceAll("[\\x00-\\x20]", "");
+    return word.isEmpty() ? "X" : word;
+  }
+
+  private static String anyParameter(FuzzedDataProvider data) {
     return switch (data.consumeInt(0, 9)) {
       case 0 -> data.pickValue(new String[] {"SMTPUTF8", "smtputf8", "SmtpUtf8"});
       case 1 -> data.pickValue(new String[] {"BODY=8BITMIME", "body=8bitmime", "BODY=7BIT"});
@@ -88,10 +94,7 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
                 "\u017fize=10"
               });
       case 6 -> data.pickValue(new String[] {"SIZE", "SIZE=", "BODY", "BODY=", "=", "SMTPUTF8="});
-      default -> { // a word: white space and control characters are the separators' part
-        String word = data.consumeString(30).replaceAll("[\\x00-\\x20]", "");
-        yield word.isEmpty() ? "X" : word;
-      }
+      default -> data.consumeString(30);
     };
   }
 

@@ -746,7 +746,7 @@ class GatewayEdgeFuzzTest {
   /**
    * Found by {@link #mailParameters}: SubEthaSMTP reads SIZE only after a space, so a SIZE over the
    * limit after a tab was taken; and reads it as an {@code int}, so one over 2^31 at the end of the
-   * line threw {@link NumberFormatException} out of the session.
+   * line, even as the path, threw {@link NumberFormatException} out of the session.
    */
   @Test
   void sizeOverTheLimitIsRefusedHoweverItIsWritten() {
@@ -762,6 +762,8 @@ class GatewayEdgeFuzzTest {
             SmtpFront.mailParameters(
                     "MAIL FROM:<a@example.net> SIZE=99999999999999999999", true, 1000)
                 .refusal())
+        .hasValue(tooLarge);
+    assertThat(SmtpFront.mailParameters("MAIL FROM: SIZE=090950404504", true, 1000).refusal())
         .hasValue(tooLarge);
     assertThat(
             SmtpFront.mailParameters("MAIL FROM:<a@example.net> SIZE=1000", true, 1000).refusal())
