@@ -51,19 +51,22 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
     line.append(brackets ? "<" + address + ">" : address).append(end);
     boolean canonical = gap.equals(" ") && colonGap.isEmpty() && known && brackets && end.isEmpty();
     List<String> parameters = new ArrayList<>();
+    boolean spaces = true;
     int count = data.consumeInt(0, 3);
     for (int i = 0; i < count; i++) {
       String separator = data.pickValue(SEPARATORS);
       String parameter = parameter(data);
       canonical &= separator.equals(" ");
+      spaces &= separator.isBlank() && separator.chars().allMatch(c -> c == ' ');
       line.append(separator).append(parameter);
       parameters.add(parameter);
     }
     List<String> keywords =
         parameters.stream().map(p -> p.split("=", 2)[0].toUpperCase(Locale.ROOT)).toList();
     canonical &= keywords.stream().distinct().count() == keywords.size();
-    if (!brackets && !address.matches("[^\\x00-\\x20<][^\\x00-\\x20]*")) {
-      return new CommandLine(line.toString(), false, null, null); // where the path ends is unclear
+    if (!brackets && (!spaces || !address.matches("[^\\x00-\\x20<][^\\x00-\\x20]*"))) {
+      // Without angle brackets only a space ends the path: where the parameters start is unclear.
+      return new CommandLine(line.toString(), false, null, null);
     }
     return new CommandLine(line.toString(), canonical, address, parameters);
   }

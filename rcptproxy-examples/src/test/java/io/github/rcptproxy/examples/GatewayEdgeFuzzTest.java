@@ -377,7 +377,9 @@ class GatewayEdgeFuzzTest {
     if (mail.parameters() != null) {
       boolean allKnown = mail.parameters().stream().allMatch(CommandLine::known);
       if (taken) {
-        assertThat(allKnown).as("unknown parameter taken: %s", mail.line()).isTrue();
+        assertThat(allKnown)
+            .as("unknown parameter taken: %s %s", mail.line(), mail.parameters())
+            .isTrue();
         assertThat(mail.parameters().isEmpty() || esmtp).as("parameters after HELO").isTrue();
       }
       if (mail.canonical()) {
