@@ -57,14 +57,16 @@ record CommandLine(String line, boolean canonical, String address, List<String> 
       String separator = data.pickValue(SEPARATORS);
       String parameter = parameter(data);
       canonical &= separator.equals(" ");
-      spaces &= separator.isBlank() && separator.chars().allMatch(c -> c == ' ');
+      spaces &= separator.chars().allMatch(c -> c == ' ');
       line.append(separator).append(parameter);
       parameters.add(parameter);
     }
     List<String> keywords =
         parameters.stream().map(p -> p.split("=", 2)[0].toUpperCase(Locale.ROOT)).toList();
     canonical &= keywords.stream().distinct().count() == keywords.size();
-    if (!brackets && (!spaces || !address.matches("[^\\x00-\\x20<][^\\x00-\\x20]*"))) {
+    boolean pathFirst = colonGap.trim().isEmpty(); // as trim() sees white space
+    if (!pathFirst
+        || (!brackets && (!spaces || !address.matches("[^\\x00-\\x20<][^\\x00-\\x20]*")))) {
       // Without angle brackets only a space ends the path: where the parameters start is unclear.
       return new CommandLine(line.toString(), false, null, null);
     }
