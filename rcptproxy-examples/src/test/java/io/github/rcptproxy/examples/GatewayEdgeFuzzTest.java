@@ -528,8 +528,20 @@ class GatewayEdgeFuzzTest {
     boolean esmtp = data.consumeBoolean();
     boolean smtputf8 = data.consumeBoolean();
     boolean ipv6 = data.consumeBoolean();
-    String recipient = data.consumeString(300);
+    boolean throughTheCommand = data.consumeBoolean();
+    String recipient = data.consumeString(80) + "@" + data.consumeString(200);
     String helo = data.consumeRemainingAsString();
+    if (throughTheCommand) {
+      // what SubEthaSMTP keeps of the line: our EHLO, or its HELO
+      MemorySession session =
+          new MemorySession(DATA_SERVER, utf8((esmtp ? "EHLO " : "HELO ") + helo + "\r\n"));
+      session.run();
+      Optional<String> kept = session.session().getHelo();
+      if (kept.isEmpty()) {
+        return; // refused: no word, or not one line
+      }
+      helo = kept.get();
+    }
     String canonical = RelayingHandlerFactory.canonical(recipient);
     List<String> recipients =
         AddressCheck.problem(canonical).isEmpty() && (smtputf8 || isAscii(canonical))
