@@ -30,10 +30,11 @@ import org.subethamail.smtp.server.SMTPServer;
 
 /**
  * Fuzz tests of the gateway's own readers of client bytes: the DATA body (dot-unstuffing, the end
- * of data, early end of input), BDAT (command line and chunks), the size limit, and the HELO name
- * as it goes into the {@code Received:} header. Each target checks a property against a model of
- * what the client sent, not only that nothing crashes. The commands run in real SubEthaSMTP
- * sessions over bytes in memory ({@link MemorySession}).
+ * of data, early end of input, bare CR and LF on the way to the backend), BDAT (command line and
+ * chunks), the MAIL and RCPT parameters ({@link SmtpFront}'s rules, then SubEthaSMTP's commands),
+ * the size limit, and the HELO name as it goes into the {@code Received:} header. Each target
+ * checks a property against a model of what the client sent, not only that nothing crashes. The
+ * commands run in real SubEthaSMTP sessions over bytes in memory ({@link MemorySession}).
  *
  * <p>By default each stored input runs once (regression mode, in {@code mvn verify}, seconds). To
  * fuzz one target for real: {@code JAZZER_FUZZ=1 mvn -B -o verify -pl rcptproxy-examples -am
@@ -112,8 +113,7 @@ class GatewayEdgeFuzzTest {
       assertThat(replies.subList(0, 3)).containsExactly(OK, OK, DATA_GO_AHEAD);
       assertThat(replies.subList(3, replies.size()))
           .as("an early end of input is never the end of the message")
-          .isSubsetOf(REFUSED)
-          .hasSizeLessThanOrEqualTo(1);
+          .isEmpty();
       if (reading == Reading.ALL) {
         assertThat(handler.sawEnd).isFalse();
         assertThat(handler.failure).isInstanceOf(EOFException.class);
@@ -122,7 +122,7 @@ class GatewayEdgeFuzzTest {
   }
 
   /** What a client sends for {@code message} after DATA: dot-stuffed, CRLF-ended, {@code .CRLF}. */
-  static byte[] clientData(byte[] message) {
+  private static byte[] clientData(byte[] message) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (int i = 0; i < message.length; i++) {
       if (message[i] == '.' && lineStart(message, i)) {
