@@ -532,12 +532,19 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * One question and its reply; a reply followed by a hang-up is about the session, which ended:
-   * its limits are taught and the question goes to a fresh session.
+   * One question and its reply (with RCPT, in the transaction of the questions before it); a reply
+   * followed by a hang-up is about the session, which ended: its limits are taught and the question
+   * goes to a fresh session.
    */
   private static BackendReply askOne(
       BackendSession session, boolean vrfy, Mailbox mailbox, Deadline deadline) throws IOException {
-    BackendSession.Answers answers = put(session, vrfy, List.of(mailbox), deadline);
+    BackendSession.Answers answers;
+    try {
+      answers =
+          vrfy ? session.vrfy(List.of(mailbox), deadline) : session.control(mailbox, deadline);
+    } catch (InvalidAddressException e) {
+      throw new IllegalStateException("a validated address could not be encoded", e);
+    }
     if (answers.hungUp() || answers.replies().isEmpty()) {
       session.teachLimits();
       throw SessionFailure.closedByBackend();

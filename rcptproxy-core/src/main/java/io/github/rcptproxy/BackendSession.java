@@ -291,18 +291,33 @@ final class BackendSession {
   /**
    * Puts each address to the backend with {@code RCPT TO} in this session's probe transaction,
    * opening it first if needed, all in one write where the backend offers PIPELINING. A transaction
-   * that could not take them all within {@code maxRecipientsPerTransaction} is reset first ({@code
-   * RSET}, then {@code MAIL} again, in the same write): the session carries on rather than being
-   * replaced.
+   * that could not take them all, and a {@linkplain #control control question} after them, within
+   * {@code maxRecipientsPerTransaction} is reset first ({@code RSET}, then {@code MAIL} again, in
+   * the same write): the session carries on rather than being replaced.
    *
    * @throws SessionFailure if the transaction could not be opened ({@code MAIL FROM} refused)
    * @throws IOException if the session died before the first answer
    */
   Answers rcpt(List<Mailbox> mailboxes, Deadline deadline)
       throws IOException, InvalidAddressException {
+    return rcpt(mailboxes, deadline, true);
+  }
+
+  /**
+   * Puts a known-good address with {@code RCPT TO} in the transaction of the refusals it is to
+   * explain, never after a reset: a rule about the transaction (Exim's bad-recipient ratio) that
+   * refused them would not refuse it in a fresh one, and they would be taken for refusals of the
+   * mailboxes. {@link #rcpt} left room for it.
+   */
+  Answers control(Mailbox mailbox, Deadline deadline) throws IOException, InvalidAddressException {
+    return rcpt(List.of(mailbox), deadline, false);
+  }
+
+  private Answers rcpt(List<Mailbox> mailboxes, Deadline deadline, boolean mayReset)
+      throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
-    boolean full = recipientsInTransaction + mailboxes.size() > limits.maxRecipients();
-    boolean reset = transactionOpen && (config.transactionPerVerification() || full);
+    boolean full = recipientsInTransaction + mailboxes.size() + 1 > limits.maxRecipients();
+    boolean reset = transactionOpen && mayReset && (config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
     if (reset) {
       commands.add(RSET);
@@ -496,11 +511,11 @@ final class BackendSession {
 
   /**
    * How many recipients one RCPT batch may carry without reaching the backend's limits: what is
-   * left of the rejection budget, at most a whole transaction (a full one is reset by {@link
-   * #rcpt}).
+   * left of the rejection budget, at most a whole transaction but the room kept for a {@linkplain
+   * #control control question} (a full one is reset by {@link #rcpt}).
    */
   int capacity() {
-    return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients()));
+    return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients() - 1));
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */

@@ -523,7 +523,8 @@ public final class VerifierConfig {
 
     /**
      * A probe transaction is reset ({@code RSET}, then {@code MAIL} again) before it would take
-     * more than this many recipients (at most 1000), a first guess lowered when a backend answers
+     * more than this many recipients (at most 1000), one place kept for the control question that
+     * must follow refusals in the same transaction; a first guess lowered when a backend answers
      * "too many recipients" sooner.
      */
     public Builder maxRecipientsPerTransaction(int maxRecipientsPerTransaction) {

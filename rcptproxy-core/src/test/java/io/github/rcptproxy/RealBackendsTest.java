@@ -326,6 +326,64 @@ class RealBackendsTest {
     }
   }
 
+  /**
+   * Exim's ratio rule refuses a real mailbox once a transaction holds too many bad recipients; the
+   * control question must meet the same rule, in the same transaction. Here the second batch fills
+   * the transaction (11 recipients): were the control asked after a reset, a fresh transaction
+   * would accept it and the ratio rule's refusal of user10 would become a rejection.
+   */
+  @Test
+  void eximsRatioRuleRefusalAtTheEndOfAFullTransactionIsNeverARejection() {
+    try (EximBackend ratio = EximBackend.start(EximBackend.Options.builder().ratioRule().build());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(ratio.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(1)
+                    .maxRecipientsPerTransaction(11)
+                    .build())) {
+      List<String> addresses = new ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        // 5 unknown, 3 known (+ the control: 9 RCPTs), then unknown, known: RCPT 10 and 11
+        addresses.add(i < 5 || i == 8 ? EximBackend.unknown(i) : EximBackend.known(i));
+      }
+
+      List<Verdict> verdicts = verifier.verifyAll(addresses);
+
+      for (int i = 0; i < addresses.size(); i++) {
+        if (addresses.get(i).startsWith("user")) {
+          assertThat(verdicts.get(i)).as(addresses.get(i)).isNotInstanceOf(Verdict.Rejected.class);
+        }
+      }
+    }
+  }
+
+  /** As above, with a transaction per verification: the control question is asked without one. */
+  @Test
+  void eximsRatioRuleRefusalIsNeverARejectionWithATransactionPerVerification() {
+    try (EximBackend ratio = EximBackend.start(EximBackend.Options.builder().ratioRule().build());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(ratio.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(1)
+                    .maxRejectionsPerSession(20)
+                    .transactionPerVerification(true)
+                    .build())) {
+      List<String> addresses = new ArrayList<>();
+      for (int i = 0; i < 12; i++) {
+        // 6 unknown, 6 known in one pipelined transaction: RCPT 11 and 12 meet the ratio rule
+        addresses.add(i < 6 ? EximBackend.unknown(i) : EximBackend.known(i));
+      }
+
+      List<Verdict> verdicts = verifier.verifyAll(addresses);
+
+      for (int i = 6; i < addresses.size(); i++) {
+        assertThat(verdicts.get(i)).as(addresses.get(i)).isNotInstanceOf(Verdict.Rejected.class);
+      }
+    }
+  }
+
   @Test
   void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
