@@ -319,6 +319,7 @@ final class BackendSession {
     boolean full = recipientsInTransaction + mailboxes.size() + 1 > limits.maxRecipients();
     boolean reset = transactionOpen && mayReset && (config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
+    int junkBeforeReset = reset ? vrfyCommands : 0;
     if (reset) {
       commands.add(RSET);
       vrfyCommands++;
@@ -361,7 +362,7 @@ final class BackendSession {
       openTransaction(replies.get(first - 1));
     }
     Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
-    noteThrottling(started, rejectionsBefore);
+    noteThrottling(started, rejectionsBefore, junkBeforeReset);
     return answers;
   }
 
@@ -387,18 +388,28 @@ final class BackendSession {
       }
     }
     Answers answers = answers(replies, mailboxes.size(), true);
-    noteThrottling(started, rejectionsBefore);
+    noteThrottling(started, rejectionsBefore, 0);
     return answers;
   }
 
   /**
    * A command answered slower than {@link SessionLimits#THROTTLED} after earlier rejections: the
    * backend is throttling this session for its errors. Its answer stands; the session is replaced
-   * and the count it tolerated becomes the limit.
+   * and the count it tolerated becomes the limit. Postfix also counts each junk command past {@code
+   * smtpd_junk_command_limit} as an error, and delays every reply once past its soft error limit: a
+   * reset transaction answered twice that late (its MAIL and RCPT replies; inflow control delays
+   * only the first valid RCPT) teaches the limit of the {@code VRFY} and {@code RSET} commands
+   * taken before it.
+   *
+   * @param junkBeforeReset the session's VRFY and RSET commands before this exchange's RSET, 0 if
+   *     it had none
    */
-  private void noteThrottling(long startedNanos, int rejectionsBefore) {
-    if (rejectionsBefore > 0
-        && System.nanoTime() - startedNanos >= SessionLimits.THROTTLED.toNanos()) {
+  private void noteThrottling(long startedNanos, int rejectionsBefore, int junkBeforeReset) {
+    long took = System.nanoTime() - startedNanos;
+    if (junkBeforeReset > 0 && took >= 2 * SessionLimits.THROTTLED.toNanos()) {
+      usable = false;
+      limits.vrfyTolerated(junkBeforeReset);
+    } else if (rejectionsBefore > 0 && took >= SessionLimits.THROTTLED.toNanos()) {
       usable = false;
       limits.rejectionsTolerated(rejectionsBefore);
     }

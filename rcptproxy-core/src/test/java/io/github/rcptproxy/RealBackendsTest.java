@@ -384,6 +384,34 @@ class RealBackendsTest {
     }
   }
 
+  /**
+   * Postfix counts every RSET as a junk command and each one past {@code smtpd_junk_command_limit}
+   * as an error: with room for 3 recipients the probe transaction is reset every two verifications,
+   * and the session reaches the soft error limit (every reply a second late) without a single
+   * rejection. That teaches the RSET limit: one slow answer, not a second's delay on every answer
+   * until the hard error limit ends the session, again in every session. (No inflow control here:
+   * its one-second delay of a transaction's first valid recipient would blur the count.)
+   */
+  @Test
+  void postfixsJunkCommandLimitReachedByRsetIsLearntFromItsErrorDelay() {
+    try (PostfixBackend postfix =
+            PostfixBackend.start(List.of("smtpd_junk_command_limit = 5", "in_flow_delay = 0s"));
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(postfix.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxRecipientsPerTransaction(3)
+                    .build())) {
+      int slow = 0;
+      for (int i = 0; i < 100; i++) {
+        Verdict verdict = verifier.verify(PostfixBackend.known(i));
+        assertThat(verdict).as(PostfixBackend.known(i)).isInstanceOf(Verdict.Accepted.class);
+        slow += verdict.latency().compareTo(SessionLimits.THROTTLED) >= 0 ? 1 : 0;
+      }
+      assertThat(slow).isLessThanOrEqualTo(1);
+    }
+  }
+
   @Test
   void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
