@@ -52,6 +52,8 @@ final class BackendSession {
   private boolean usable = true;
   private boolean transactionOpen;
   private int recipientsInTransaction;
+
+  /** Recipients refused, {@code 4xx} or {@code 5xx}: Postfix counts both as errors. */
   private int rejections;
 
   /**
@@ -433,8 +435,8 @@ final class BackendSession {
       }
       if (answer.code() == 421) {
         usable = false;
-      } else if (answer.isPermanentNegative()) {
-        rejections++;
+      } else if (answer.code() >= 400) {
+        rejections++; // temporary or not: Postfix counts every refusal as an error
       }
       answers.add(answer);
     }

@@ -510,11 +510,12 @@ public final class VerifierConfig {
     }
 
     /**
-     * A session is closed and replaced after this many rejected recipients, a first guess that the
-     * verifier lowers when a backend shows a smaller limit (it hangs up, or refuses a known-good
-     * address after that many). Servers count rejected recipients as errors for the whole session
-     * (Postfix slows every reply after 10 and hangs up at 20; Exim's ratio rules refuse everything
-     * once too few recipients were accepted).
+     * A session is closed and replaced after this many rejected recipients ({@code 5xx}, and {@code
+     * 4xx} too), a first guess that the verifier lowers when a backend shows a smaller limit (it
+     * hangs up, or refuses a known-good address after that many). Servers count rejected recipients
+     * as errors for the whole session (Postfix, temporary refusals included, slows every reply
+     * after 10 and hangs up at 20; Exim's ratio rules refuse everything once too few recipients
+     * were accepted).
      */
     public Builder maxRejectionsPerSession(int maxRejectionsPerSession) {
       this.maxRejectionsPerSession = maxRejectionsPerSession;

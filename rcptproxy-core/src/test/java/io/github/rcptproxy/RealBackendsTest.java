@@ -412,6 +412,28 @@ class RealBackendsTest {
     }
   }
 
+  /**
+   * Postfix counts a temporary refusal ({@code 454 4.7.1 Relay access denied} for a domain it does
+   * not serve) as an error like a rejection: a session is replaced after 8 refusals of either kind,
+   * never kept until every reply is a second late.
+   */
+  @Test
+  void postfixsTemporaryRefusalsCountTowardsItsErrorLimits() throws IOException {
+    PostfixBackend postfix = PostfixBackend.shared();
+    postfix.deliverOneMessage(); // tokens other tests' probe transactions kept are handed back
+    try (RecipientVerifier verifier = RecipientVerifier.create(config(postfix.port()).build())) {
+      for (int i = 0; i < 40; i++) {
+        String address = i % 2 == 0 ? "user" + i + "@elsewhere.test" : PostfixBackend.known(i);
+        Verdict verdict = verifier.verify(address);
+
+        assertThat(verdict)
+            .as(address)
+            .isInstanceOf(i % 2 == 0 ? Verdict.Unverified.class : Verdict.Accepted.class);
+        assertThat(verdict.latency()).as(address).isLessThan(SessionLimits.THROTTLED);
+      }
+    }
+  }
+
   @Test
   void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
