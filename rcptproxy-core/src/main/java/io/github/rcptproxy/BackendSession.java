@@ -53,6 +53,9 @@ final class BackendSession {
   private boolean transactionOpen;
   private int recipientsInTransaction;
 
+  /** Recipients the open transaction accepted: Postfix opens its queue file at the first. */
+  private int acceptedInTransaction;
+
   /** Recipients refused, {@code 4xx} or {@code 5xx}: Postfix counts both as errors. */
   private int rejections;
 
@@ -336,6 +339,7 @@ final class BackendSession {
     this.deadline = deadline;
     long started = System.nanoTime();
     int rejectionsBefore = rejections;
+    boolean queueFileBefore = !open && acceptedInTransaction > 0;
     List<SmtpReply> replies;
     try {
       replies = send(commands, first);
@@ -350,6 +354,7 @@ final class BackendSession {
     if (reset) {
       transactionOpen = false;
       recipientsInTransaction = 0;
+      acceptedInTransaction = 0;
       if (replies.get(0).code() != 250) {
         // Never about an address: the session is at a limit (Exim: 554 too many nonmail commands)
         teachLimits();
@@ -364,7 +369,8 @@ final class BackendSession {
       openTransaction(replies.get(first - 1));
     }
     Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
-    noteThrottling(started, rejectionsBefore, junkBeforeReset);
+    noteThrottling(
+        started, rejectionsBefore, junkBeforeReset, !queueFileBefore && acceptedInTransaction > 0);
     return answers;
   }
 
@@ -390,7 +396,7 @@ final class BackendSession {
       }
     }
     Answers answers = answers(replies, mailboxes.size(), true);
-    noteThrottling(started, rejectionsBefore, 0);
+    noteThrottling(started, rejectionsBefore, 0, false);
     return answers;
   }
 
@@ -401,17 +407,22 @@ final class BackendSession {
    * smtpd_junk_command_limit} as an error, and delays every reply once past its soft error limit: a
    * reset transaction answered twice that late (its MAIL and RCPT replies; inflow control delays
    * only the first valid RCPT) teaches the limit of the {@code VRFY} and {@code RSET} commands
-   * taken before it.
+   * taken before it. An exchange with the transaction's first accepted recipient may have waited
+   * that long for Postfix's inflow control (a queue file opened without a token left): it teaches a
+   * rejection limit only if twice as slow.
    *
    * @param junkBeforeReset the session's VRFY and RSET commands before this exchange's RSET, 0 if
    *     it had none
+   * @param openedQueueFile whether the transaction accepted its first recipient in this exchange
    */
-  private void noteThrottling(long startedNanos, int rejectionsBefore, int junkBeforeReset) {
+  private void noteThrottling(
+      long startedNanos, int rejectionsBefore, int junkBeforeReset, boolean openedQueueFile) {
     long took = System.nanoTime() - startedNanos;
-    if (junkBeforeReset > 0 && took >= 2 * SessionLimits.THROTTLED.toNanos()) {
+    long throttled = SessionLimits.THROTTLED.toNanos();
+    if (junkBeforeReset > 0 && took >= 2 * throttled) {
       usable = false;
       limits.vrfyTolerated(junkBeforeReset);
-    } else if (rejectionsBefore > 0 && took >= SessionLimits.THROTTLED.toNanos()) {
+    } else if (rejectionsBefore > 0 && took >= (openedQueueFile ? 2 : 1) * throttled) {
       usable = false;
       limits.rejectionsTolerated(rejectionsBefore);
     }
@@ -432,6 +443,9 @@ final class BackendSession {
           limits.recipientsTolerated(recipientsInTransaction);
         }
         recipientsInTransaction++;
+        if (answer.code() < 400) {
+          acceptedInTransaction++;
+        }
       }
       if (answer.code() == 421) {
         usable = false;

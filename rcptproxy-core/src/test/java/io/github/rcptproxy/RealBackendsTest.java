@@ -434,6 +434,53 @@ class RealBackendsTest {
     }
   }
 
+  /**
+   * Once Postfix's inflow-control tokens are spent (each abandoned transaction with a valid
+   * recipient keeps one), the first valid recipient of every probe transaction is answered a second
+   * late. That is not the error delay and teaches no rejection limit: taken for one, every
+   * rejection would cost a session, and every session a transaction, spending more tokens.
+   */
+  @Test
+  void postfixsInflowDelayTeachesNoRejectionLimit() throws IOException {
+    try (PostfixBackend postfix = PostfixBackend.start(List.of());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(postfix.port()).probeMethod(ProbeMethod.RCPT).build())) {
+      spendInflowTokens(postfix);
+      assertThat(verifier.verify(PostfixBackend.unknown(0))).isInstanceOf(Verdict.Rejected.class);
+
+      Verdict delayed = verifier.verify(PostfixBackend.known(1));
+      assertThat(delayed).isInstanceOf(Verdict.Accepted.class);
+      assertThat(delayed.latency()).isGreaterThanOrEqualTo(SessionLimits.THROTTLED);
+      for (int i = 2; i < 8; i++) {
+        assertThat(verifier.verify(PostfixBackend.unknown(i))).isInstanceOf(Verdict.Rejected.class);
+      }
+
+      assertThat(verifier.stats().sessionsOpened()).isEqualTo(1);
+    }
+  }
+
+  /** Abandons transactions with a valid recipient until Postfix delays one (no token left). */
+  private static void spendInflowTokens(PostfixBackend postfix) throws IOException {
+    for (int connection = 0; connection < 10; connection++) {
+      // a fresh connection every 40 RSETs: Postfix counts RSET as a junk command (limit 100)
+      try (SmtpClient client = new SmtpClient("127.0.0.1", postfix.port())) {
+        client.readReply();
+        client.send("EHLO spender.test");
+        for (int i = 0; i < 40; i++) {
+          client.send("MAIL FROM:<>");
+          long started = System.nanoTime();
+          client.send("RCPT TO:<" + PostfixBackend.known(i) + ">");
+          if (System.nanoTime() - started >= SessionLimits.THROTTLED.toNanos()) {
+            return;
+          }
+          client.send("RSET");
+        }
+      }
+    }
+    throw new IllegalStateException("Postfix never delayed a transaction: no inflow control?");
+  }
+
   @Test
   void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
