@@ -70,6 +70,9 @@ final class BackendSession {
 
   private int vrfyBeforeUse;
 
+  /** Rejections answered before the last reply of an exchange the backend hung up after. */
+  private int rejectionsBeforeHangUp;
+
   /**
    * How long the session lay idle before the current use. A session ended after lying idle may have
    * met the backend's idle timeout (its {@code 421} crossing our command), which says nothing about
@@ -273,23 +276,29 @@ final class BackendSession {
   /** Called when a verification takes the session: what it does from here may teach limits. */
   void startUse() {
     rejectionsBeforeUse = rejections;
+    rejectionsBeforeHangUp = 0;
     vrfyBeforeUse = vrfyCommands;
     idleBeforeUse = Duration.between(lastUsed, config.clock().instant());
   }
 
   /**
    * The backend ended this session during the current use: the counts it had taken before without
-   * trouble are its limits. A session ended on its first use, or after lying idle, taught nothing.
+   * trouble are its limits. Where it hung up in the middle of a pipelined batch, after answering
+   * rejections, the rejections before its last reply, less one (room for the control question after
+   * them), are: Exim's {@code drop} after too many failed recipients ends a fresh session in its
+   * first batch, again and again were nothing learnt. A session ended on its first use without
+   * that, or after lying idle, taught nothing.
    */
   void teachLimits() {
     usable = false;
     if (idleBeforeUse.compareTo(IDLE_RACE) >= 0) {
       return;
     }
+    int rejectionsTolerated = Math.max(rejectionsBeforeUse, rejectionsBeforeHangUp - 1);
     if (vrfyCommands > vrfyBeforeUse && vrfyBeforeUse > 0) {
       limits.vrfyTolerated(vrfyBeforeUse);
-    } else if (rejectionsBeforeUse > 0) {
-      limits.rejectionsTolerated(rejectionsBeforeUse);
+    } else if (rejectionsTolerated > 0) {
+      limits.rejectionsTolerated(rejectionsTolerated);
     }
   }
 
@@ -434,8 +443,10 @@ final class BackendSession {
    */
   private Answers answers(List<SmtpReply> replies, int asked, boolean vrfy) {
     List<BackendReply> answers = new ArrayList<>(replies.size());
+    int rejectionsBeforeLast = rejections;
     for (SmtpReply reply : replies) {
       BackendReply answer = backendReply(reply);
+      rejectionsBeforeLast = rejections;
       if (vrfy) {
         vrfyCommands++;
       } else {
@@ -457,6 +468,7 @@ final class BackendSession {
     boolean hungUp = answers.size() < asked;
     if (hungUp) {
       usable = false;
+      rejectionsBeforeHangUp = rejectionsBeforeLast;
     }
     return new Answers(answers, hungUp);
   }

@@ -481,6 +481,31 @@ class RealBackendsTest {
     throw new IllegalStateException("Postfix never delayed a transaction: no inflow control?");
   }
 
+  /**
+   * Exim's {@code drop} after more than 2 failed recipients answers the next RCPT and hangs up: in
+   * a batch pipelined on a fresh session, again on every fresh one, until the limit it showed is
+   * learnt from that first use.
+   */
+  @Test
+  void eximsDropAfterFailedRecipientsInABatchIsLearntAndLosesNoVerdict() {
+    try (EximBackend dropping =
+            EximBackend.start(EximBackend.Options.builder().dropAfterFailures(2).build());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                config(dropping.port()).probeMethod(ProbeMethod.RCPT).build())) {
+      List<String> addresses = new ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        addresses.add(VerdictTally.isKnown(i) ? EximBackend.known(i) : EximBackend.unknown(i));
+      }
+
+      VerdictTally tally = verifyAll(verifier, addresses, VerdictTally::isKnown);
+
+      System.out.printf("Exim drop after 2 failed recipients, verifyAll(100): %s%n", tally);
+      assertThat(tally.knownAccepted()).as(tally.toString()).isEqualTo(50);
+      assertThat(tally.unknownRejected()).as(tally.toString()).isEqualTo(50);
+    }
+  }
+
   @Test
   void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
