@@ -1,9 +1,9 @@
 package io.github.rcptproxy.examples;
 
 import io.github.rcptproxy.BackendProtocol;
-import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.ClientSecurity;
+import io.github.rcptproxy.smtp.ClientSecurityException;
 import io.github.rcptproxy.smtp.SmtpReply;
 import io.github.rcptproxy.smtp.SmtpReplyReader;
 import io.github.rcptproxy.smtp.SmtpText;
@@ -18,13 +18,11 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
-import java.util.Base64;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
@@ -48,11 +46,9 @@ final class SmtpRelay {
   private final String host;
   private final String heloName;
   private final Duration timeout;
-  private final ClientTls tls;
+  private final ClientSecurity security;
   private final boolean lmtp;
-  private final Optional<String> authUser;
-  private final Optional<String> authPassword;
-  private final boolean authWithoutTls;
+  private final String authUser;
 
   /** Relays to the first backend of the configuration, with its TLS, AUTH and protocol. */
   SmtpRelay(VerifierConfig config, Duration timeout) {
@@ -60,11 +56,9 @@ final class SmtpRelay {
     this.backend = new InetSocketAddress(host, config.backendPort());
     this.heloName = config.heloName();
     this.timeout = timeout;
-    this.tls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
+    this.security = new ClientSecurity(config);
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
-    this.authUser = config.authUser();
-    this.authPassword = config.authPassword();
-    this.authWithoutTls = config.authWithoutTls();
+    this.authUser = config.authUser().orElse(null);
   }
 
   /**
@@ -93,13 +87,7 @@ final class SmtpRelay {
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
     try (Connection connection = new Connection()) {
-      Map<String, String> extensions = greet(connection);
-      if (tls != null && startTls(connection, extensions)) {
-        extensions = hello(connection);
-      }
-      if (authUser.isPresent()) {
-        authenticate(connection, extensions);
-      }
+      Map<String, String> extensions = secure(connection, greet(connection));
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
@@ -151,71 +139,43 @@ final class SmtpRelay {
   }
 
   /**
-   * STARTTLS where offered (where required, a backend without it never gets the message in the
-   * clear); returns whether the connection is now encrypted.
+   * STARTTLS and AUTH as configured (where TLS is required, a backend without it never gets the
+   * message in the clear); returns the extensions offered from here on.
    */
-  private boolean startTls(Connection connection, Map<String, String> extensions)
+  private Map<String, String> secure(Connection connection, Map<String, String> extensions)
       throws IOException, RejectException {
-    if (!extensions.containsKey("STARTTLS")) {
-      if (tls.required()) {
-        LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
-        connection.quit();
-        throw unavailable();
-      }
-      return false;
-    }
-    SmtpReply reply = connection.send("STARTTLS");
-    if (reply.code() != 220) {
-      if (tls.required()) {
-        LOG.warn("backend {} refused STARTTLS: {}", backend, reply);
-        throw unavailable();
-      }
-      return false;
-    }
-    if (connection.unasked()) {
-      LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
-      throw unavailable();
-    }
     try {
-      connection.encrypt();
-      return true;
-    } catch (SocketTimeoutException e) {
-      throw e;
-    } catch (IOException e) {
-      LOG.warn("TLS handshake with backend {} failed: {}", backend, e.getMessage());
-      throw unavailable();
-    }
-  }
-
-  /** AUTH PLAIN, or LOGIN where PLAIN is not offered; the password is never logged. */
-  private void authenticate(Connection connection, Map<String, String> extensions)
-      throws IOException, RejectException {
-    String user = authUser.orElseThrow();
-    String password = authPassword.orElseThrow();
-    if (!connection.encrypted() && !authWithoutTls) {
-      LOG.warn(
-          "backend {} session is not encrypted: the password is not sent; not relayed", backend);
-      throw unavailable();
-    }
-    List<String> mechanisms =
-        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    SmtpReply reply;
-    if (mechanisms.contains("PLAIN")) {
-      reply = connection.sendSecret("AUTH PLAIN ", "\0" + user + "\0" + password);
-    } else if (mechanisms.contains("LOGIN")) {
-      reply = connection.send("AUTH LOGIN");
-      if (reply.code() == 334) {
-        reply = connection.sendSecret("", user);
+      if (security.startTls(connection, extensions, host, backend.getPort())) {
+        extensions = hello(connection);
       }
-      if (reply.code() == 334) {
-        reply = connection.sendSecret("", password);
+      security.authenticate(connection, extensions);
+      return extensions;
+    } catch (ClientSecurityException e) {
+      switch (e.failure()) {
+        case STARTTLS_NOT_OFFERED -> {
+          LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
+          connection.quit();
+        }
+        case STARTTLS_REFUSED ->
+            LOG.warn("backend {} refused STARTTLS: {}", backend, e.reply().orElseThrow());
+        case UNASKED_DATA ->
+            LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
+        case HANDSHAKE_FAILED ->
+            LOG.warn(
+                "TLS handshake with backend {} failed: {}", backend, e.getCause().getMessage());
+        case NOT_ENCRYPTED ->
+            LOG.warn(
+                "backend {} session is not encrypted: the password is not sent; not relayed",
+                backend);
+        case AUTH_NOT_OFFERED ->
+            LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
+        case AUTH_REFUSED ->
+            LOG.warn(
+                "backend {} did not accept AUTH as {}: {}",
+                backend,
+                authUser,
+                e.reply().orElseThrow());
       }
-    } else {
-      LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
-      throw unavailable();
-    }
-    if (reply.code() != 235) {
-      LOG.warn("backend {} did not accept AUTH as {}: {}", backend, user, reply);
       throw unavailable();
     }
   }
@@ -356,7 +316,7 @@ final class SmtpRelay {
    * code on every line, at most 100 lines of 2 KiB; anything else counts as a failed backend), each
    * within the timeout however slowly it trickles in.
    */
-  private final class Connection implements AutoCloseable {
+  private final class Connection implements ClientSecurity.Connection, AutoCloseable {
     private final Socket plain = new Socket();
     private Socket transport;
     private OutputStream out;
@@ -395,18 +355,9 @@ final class SmtpRelay {
       return reader.read();
     }
 
-    SmtpReply send(String command) throws IOException {
+    @Override
+    public SmtpReply send(String command) throws IOException {
       out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      return read();
-    }
-
-    SmtpReply sendSecret(String prefix, String secret) throws IOException {
-      out.write(
-          (prefix + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)))
-              .getBytes(StandardCharsets.US_ASCII));
-      out.write('\r');
-      out.write('\n');
       out.flush();
       return read();
     }
@@ -416,17 +367,26 @@ final class SmtpRelay {
     }
 
     /** Whether the backend sent bytes nobody asked for. */
-    boolean unasked() throws IOException {
+    @Override
+    public boolean unaskedInput() throws IOException {
       return reader.hasBufferedInput() || plain.getInputStream().available() > 0;
     }
 
-    /** The TLS handshake over the connection, within the timeout; what follows goes encrypted. */
-    void encrypt() throws IOException {
+    /** The TCP connection, for the TLS handshake within the timeout. */
+    @Override
+    public Socket handshakeSocket() throws IOException {
       plain.setSoTimeout((int) timeout.toMillis());
-      use(tls.handshake(plain, host, backend.getPort()));
+      return plain;
     }
 
-    boolean encrypted() {
+    /** What follows goes encrypted. */
+    @Override
+    public void useTls(SSLSocket tls) throws IOException {
+      use(tls);
+    }
+
+    @Override
+    public boolean encrypted() {
       return transport != plain;
     }
 
