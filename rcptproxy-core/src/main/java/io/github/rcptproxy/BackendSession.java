@@ -8,6 +8,7 @@ import io.github.rcptproxy.smtp.SmtpReplyReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -85,8 +86,9 @@ final class BackendSession implements ClientSecurity.Connection {
   }
 
   /**
-   * Connects to the first backend address that answers, reads the greeting and introduces itself,
-   * all within the deadline.
+   * Connects to the first backend address that answers, reads the greeting, introduces itself and
+   * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
+   * failed, it connects once more, and that session goes in the clear.
    */
   static BackendSession open(
       Connector connector,
@@ -95,12 +97,35 @@ final class BackendSession implements ClientSecurity.Connection {
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    Connector.Connection connection = connector.connect(deadline);
+    try {
+      return open(
+          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
+    } catch (SessionFailure e) {
+      if (!(e.getCause() instanceof ClientSecurityException tls && tls.retryInClear())) {
+        throw e;
+      }
+      // The connection is lost; ClientSecurity now skips STARTTLS to that address for a while.
+      return open(
+          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
+    }
+  }
+
+  private static BackendSession open(
+      Connector.Connection connection,
+      Connector connector,
+      VerifierConfig config,
+      SessionLimits limits,
+      Deadline deadline,
+      Runnable onTransactionOpened)
+      throws IOException {
     Socket socket = connection.socket();
     try {
       BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
       session.greet(deadline);
-      session.secure(connector.security(), connection.host(), connection.port());
+      session.secure(
+          connector.security(),
+          connection.host(),
+          (InetSocketAddress) socket.getRemoteSocketAddress());
       return session;
     } catch (IOException | RuntimeException e) {
       socket.close();
@@ -152,9 +177,10 @@ final class BackendSession implements ClientSecurity.Connection {
    * STARTTLS or a failed handshake fails the session with {@link Verdict.Reason#TLS_FAILED}. The
    * password goes only into the command bytes, never into a message or log.
    */
-  private void secure(ClientSecurity security, String host, int port) throws IOException {
+  private void secure(ClientSecurity security, String host, InetSocketAddress address)
+      throws IOException {
     try {
-      if (security.startTls(this, extensions, host, port)) {
+      if (security.startTls(this, extensions, host, address)) {
         hello();
       }
       security.authenticate(this, extensions);
@@ -179,7 +205,7 @@ final class BackendSession implements ClientSecurity.Connection {
           tlsFailure(
               "TLS handshake with " + host + " failed (" + e.getCause().getMessage() + ")",
               reply,
-              e.getCause());
+              e); // its retryInClear() tells open() to go on in the clear
       case NOT_ENCRYPTED ->
           new SessionFailure(
               Verdict.Reason.AUTH_FAILED,

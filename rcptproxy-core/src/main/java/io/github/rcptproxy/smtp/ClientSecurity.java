@@ -4,15 +4,22 @@ import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.smtp.ClientSecurityException.Failure;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import javax.net.ssl.SSLSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The client side of {@code STARTTLS} (RFC 3207) and {@code AUTH} (RFC 4954) to the backend, as a
@@ -59,7 +66,15 @@ public final class ClientSecurity {
     boolean encrypted();
   }
 
+  private static final Logger LOG = LoggerFactory.getLogger(ClientSecurity.class);
+
   private final ClientTls tls;
+  private final Clock clock;
+  private final Duration coolDown;
+
+  /** Server address → until when {@code STARTTLS} is not sent to it (OPPORTUNISTIC only). */
+  private final ConcurrentHashMap<InetSocketAddress, Instant> tlsBroken = new ConcurrentHashMap<>();
+
   private final String user;
   private final String password;
   private final boolean authWithoutTls;
@@ -67,10 +82,13 @@ public final class ClientSecurity {
   /**
    * STARTTLS and AUTH as the configuration asks: {@link VerifierConfig#tls()}, its trust, {@link
    * VerifierConfig#authUser()}, {@link VerifierConfig#authPassword()} and {@link
-   * VerifierConfig#authWithoutTls()}.
+   * VerifierConfig#authWithoutTls()}; {@link VerifierConfig#clock()} and {@link
+   * VerifierConfig#backendCoolDown()} for how long a failed opportunistic handshake is remembered.
    */
   public ClientSecurity(VerifierConfig config) {
     this.tls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
+    this.clock = config.clock();
+    this.coolDown = config.backendCoolDown();
     this.user = config.authUser().orElse(null);
     this.password = config.authPassword().orElse(null);
     this.authWithoutTls = config.authWithoutTls();
@@ -79,27 +97,35 @@ public final class ClientSecurity {
   /**
    * Sends {@code STARTTLS} where the configuration asks for it and does the handshake. With {@link
    * BackendTls#OPPORTUNISTIC}, a server that does not offer {@code STARTTLS} or refuses it (but for
-   * {@code 421}, after which it hangs up) leaves the connection in the clear. Nothing is sent after
-   * a failed handshake: the connection is then unusable.
+   * {@code 421}, after which it hangs up) leaves the connection in the clear, and so does an
+   * address whose handshake failed within the cool-down (nothing is sent then). Nothing is sent
+   * after a failed handshake: the connection is then unusable.
    *
    * @param extensions what the server's last {@code EHLO} offered ({@link SmtpReply#extensions()})
    * @param host the configured name of the server, checked against its certificate and sent as SNI
+   * @param address the address the connection reached, for remembering that its TLS is broken
    * @return whether the connection is now encrypted, so that the caller sends {@code EHLO} again
    * @throws ClientSecurityException {@link Failure#STARTTLS_NOT_OFFERED} or {@link
    *     Failure#STARTTLS_REFUSED} where TLS is required (or the refusal is a {@code 421}), {@link
-   *     Failure#UNASKED_DATA} or {@link Failure#HANDSHAKE_FAILED} whatever the mode
+   *     Failure#UNASKED_DATA} or {@link Failure#HANDSHAKE_FAILED} whatever the mode (the latter
+   *     {@linkplain ClientSecurityException#retryInClear() to be retried in the clear} where TLS is
+   *     opportunistic)
    * @throws SocketTimeoutException if the handshake did not end within the socket's timeout (a
-   *     deadline, not a broken TLS)
+   *     deadline, not a broken TLS: never retried in the clear)
    * @throws IOException if sending {@code STARTTLS} or reading its reply failed
    */
   public boolean startTls(
-      Connection connection, Map<String, String> extensions, String host, int port)
+      Connection connection, Map<String, String> extensions, String host, InetSocketAddress address)
       throws IOException, ClientSecurityException {
     if (tls == null) {
       return false;
     }
+    boolean required = tls.required();
+    if (!required && brokenUntil(address).isAfter(clock.instant())) {
+      return false;
+    }
     if (!extensions.containsKey("STARTTLS")) {
-      if (tls.required()) {
+      if (required) {
         throw new ClientSecurityException(
             Failure.STARTTLS_NOT_OFFERED, "the server does not offer STARTTLS", null, null);
       }
@@ -107,7 +133,7 @@ public final class ClientSecurity {
     }
     SmtpReply reply = connection.send("STARTTLS");
     if (reply.code() != 220) {
-      if (tls.required() || reply.code() == 421) {
+      if (required || reply.code() == 421) {
         throw new ClientSecurityException(
             Failure.STARTTLS_REFUSED, "the server refused STARTTLS: " + reply, reply, null);
       }
@@ -120,18 +146,36 @@ public final class ClientSecurity {
     }
     SSLSocket secure;
     try {
-      secure = tls.handshake(connection.handshakeSocket(), host, port);
+      secure = tls.handshake(connection.handshakeSocket(), host, address.getPort());
     } catch (SocketTimeoutException e) {
       throw e;
     } catch (IOException e) {
-      throw new ClientSecurityException(
-          Failure.HANDSHAKE_FAILED,
-          "TLS handshake with " + host + " failed (" + e.getMessage() + ")",
-          null,
-          e);
+      String why = "TLS handshake with " + host + " failed (" + e.getMessage() + ")";
+      if (!required) {
+        broken(address, why);
+      }
+      throw new ClientSecurityException(Failure.HANDSHAKE_FAILED, why, null, e, !required);
+    }
+    if (!required) {
+      tlsBroken.remove(address); // working again: a later failure is news worth a warning
     }
     connection.useTls(secure);
     return true;
+  }
+
+  private Instant brokenUntil(InetSocketAddress address) {
+    return tlsBroken.getOrDefault(address, Instant.MIN);
+  }
+
+  /** Remembers for the cool-down that the address's TLS is broken; warns when that is news. */
+  private void broken(InetSocketAddress address, String why) {
+    if (tlsBroken.put(address, clock.instant().plus(coolDown)) == null) {
+      LOG.warn(
+          "{}; tls is OPPORTUNISTIC, so {} is spoken to in the clear, STARTTLS tried again after {}",
+          why,
+          address,
+          coolDown);
+    }
   }
 
   /**

@@ -40,11 +40,18 @@ public final class ClientSecurityException extends Exception {
 
   private final Failure failure;
   private final transient SmtpReply reply;
+  private final boolean retryInClear;
 
   ClientSecurityException(Failure failure, String message, SmtpReply reply, Throwable cause) {
+    this(failure, message, reply, cause, false);
+  }
+
+  ClientSecurityException(
+      Failure failure, String message, SmtpReply reply, Throwable cause, boolean retryInClear) {
     super(message, cause);
     this.failure = failure;
     this.reply = reply;
+    this.retryInClear = retryInClear;
   }
 
   /** What went wrong. */
@@ -58,5 +65,15 @@ public final class ClientSecurityException extends Exception {
    */
   public Optional<SmtpReply> reply() {
     return Optional.ofNullable(reply);
+  }
+
+  /**
+   * Whether the caller should open a new connection and go on in the clear: the handshake failed
+   * ({@link Failure#HANDSHAKE_FAILED}) with {@link io.github.rcptproxy.BackendTls#OPPORTUNISTIC},
+   * and {@link ClientSecurity#startTls} sends no {@code STARTTLS} to that address for the
+   * cool-down. Never with {@code REQUIRED} or {@code VERIFY}.
+   */
+  public boolean retryInClear() {
+    return retryInClear;
   }
 }

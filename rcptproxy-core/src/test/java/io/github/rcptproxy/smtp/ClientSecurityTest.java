@@ -7,15 +7,20 @@ import static org.awaitility.Awaitility.await;
 import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.smtp.ClientSecurityException.Failure;
+import io.github.rcptproxy.testing.MutableClock;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.github.rcptproxy.testing.StderrCapture;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
@@ -30,11 +35,11 @@ class ClientSecurityTest {
   private static final Map<String, String> STARTTLS = Map.of("STARTTLS", "");
 
   private ScriptedSmtpServer server;
-  private TestConnection connection;
+  private final List<TestConnection> connections = new ArrayList<>();
 
   @AfterEach
   void close() throws IOException {
-    if (connection != null) {
+    for (TestConnection connection : connections) {
       connection.socket.close();
     }
     if (server != null) {
@@ -56,11 +61,29 @@ class ClientSecurityTest {
               c.write("250 fake.test\r\n");
               rest.play(c);
             });
-    connection = new TestConnection(new Socket(InetAddress.getLoopbackAddress(), server.port()));
+    return connectAgain();
+  }
+
+  /** Another connection to the same server, greeted. */
+  private TestConnection connectAgain() throws IOException {
+    TestConnection connection =
+        new TestConnection(new Socket(InetAddress.getLoopbackAddress(), server.port()));
+    connections.add(connection);
     assertThat(connection.reader.read().code()).isEqualTo(220);
     assertThat(connection.send("EHLO client.test").code()).isEqualTo(250);
     return connection;
   }
+
+  private InetSocketAddress address() {
+    return new InetSocketAddress(InetAddress.getLoopbackAddress(), server.port());
+  }
+
+  /** The server says 220 to STARTTLS and hangs up instead of answering the ClientHello. */
+  private static final ScriptedSmtpServer.Script BREAKS_HANDSHAKE =
+      s -> {
+        s.readLine(); // STARTTLS
+        s.write("220 2.0.0 Ready\r\n");
+      };
 
   /** Answers each command line with the next reply, then keeps reading. */
   private static ScriptedSmtpServer.Script replies(String... replies) {
@@ -78,7 +101,7 @@ class ClientSecurityTest {
     TestConnection c = connect(replies("220 2.0.0 Ready\r\nMAIL FROM:<injected@evil.test>\r\n"));
     ClientSecurity security = new ClientSecurity(config(BackendTls.OPPORTUNISTIC).build());
 
-    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", server.port()))
+    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", address()))
         .isInstanceOfSatisfying(
             ClientSecurityException.class,
             e -> assertThat(e.failure()).isEqualTo(Failure.UNASKED_DATA));
@@ -90,7 +113,7 @@ class ClientSecurityTest {
     TestConnection c = connect(replies("421 4.3.2 Shutting down\r\n"));
     ClientSecurity security = new ClientSecurity(config(BackendTls.OPPORTUNISTIC).build());
 
-    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", server.port()))
+    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", address()))
         .isInstanceOfSatisfying(
             ClientSecurityException.class,
             e -> {
@@ -104,7 +127,7 @@ class ClientSecurityTest {
     TestConnection c = connect(replies("454 4.7.0 TLS not available\r\n"));
     ClientSecurity security = new ClientSecurity(config(BackendTls.OPPORTUNISTIC).build());
 
-    assertThat(security.startTls(c, STARTTLS, "localhost", server.port())).isFalse();
+    assertThat(security.startTls(c, STARTTLS, "localhost", address())).isFalse();
     assertThat(c.encrypted()).isFalse();
   }
 
@@ -113,7 +136,7 @@ class ClientSecurityTest {
     TestConnection c = connect(replies("454 4.7.0 TLS not available\r\n"));
     ClientSecurity security = new ClientSecurity(config(BackendTls.REQUIRED).build());
 
-    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", server.port()))
+    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", address()))
         .isInstanceOfSatisfying(
             ClientSecurityException.class,
             e -> {
@@ -127,7 +150,7 @@ class ClientSecurityTest {
     TestConnection c = connect(replies());
     ClientSecurity security = new ClientSecurity(config(BackendTls.REQUIRED).build());
 
-    assertThatThrownBy(() -> security.startTls(c, Map.of(), "localhost", server.port()))
+    assertThatThrownBy(() -> security.startTls(c, Map.of(), "localhost", address()))
         .isInstanceOfSatisfying(
             ClientSecurityException.class,
             e -> assertThat(e.failure()).isEqualTo(Failure.STARTTLS_NOT_OFFERED));
@@ -140,7 +163,7 @@ class ClientSecurityTest {
     TestConnection c = connect(replies());
     ClientSecurity security = new ClientSecurity(config(BackendTls.OPPORTUNISTIC).build());
 
-    assertThat(security.startTls(c, Map.of(), "localhost", server.port())).isFalse();
+    assertThat(security.startTls(c, Map.of(), "localhost", address())).isFalse();
     assertThat(c.sent).isEqualTo(1);
   }
 
@@ -149,28 +172,93 @@ class ClientSecurityTest {
     TestConnection c = connect(replies());
     ClientSecurity security = new ClientSecurity(config(BackendTls.NONE).build());
 
-    assertThat(security.startTls(c, STARTTLS, "localhost", server.port())).isFalse();
+    assertThat(security.startTls(c, STARTTLS, "localhost", address())).isFalse();
     assertThat(c.sent).isEqualTo(1);
   }
 
   @Test
   void aHandshakeTheServerBreaksOffIsHandshakeFailedWithItsCause() throws Exception {
-    TestConnection c =
-        connect(
-            s -> {
-              s.readLine(); // STARTTLS
-              s.write("220 2.0.0 Ready\r\n"); // and hangs up instead of answering the ClientHello
-            });
+    TestConnection c = connect(BREAKS_HANDSHAKE);
     ClientSecurity security = new ClientSecurity(config(BackendTls.OPPORTUNISTIC).build());
 
-    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", server.port()))
+    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", address()))
         .isInstanceOfSatisfying(
             ClientSecurityException.class,
             e -> {
               assertThat(e.failure()).isEqualTo(Failure.HANDSHAKE_FAILED);
               assertThat(e.getCause()).isInstanceOf(IOException.class);
+              assertThat(e.retryInClear()).isTrue();
             });
     assertThat(c.handshakes).isEqualTo(1);
+  }
+
+  @Test
+  void afterAFailedOpportunisticHandshakeTheAddressGetsNoStartTlsForTheCoolDown() throws Exception {
+    MutableClock clock = new MutableClock();
+    ClientSecurity security =
+        new ClientSecurity(
+            config(BackendTls.OPPORTUNISTIC)
+                .clock(clock)
+                .backendCoolDown(Duration.ofSeconds(30))
+                .build());
+    TestConnection first = connect(BREAKS_HANDSHAKE);
+    assertThatThrownBy(() -> security.startTls(first, STARTTLS, "localhost", address()))
+        .isInstanceOf(ClientSecurityException.class);
+
+    clock.advance(Duration.ofSeconds(29));
+    TestConnection clear = connectAgain();
+    assertThat(security.startTls(clear, STARTTLS, "localhost", address())).isFalse();
+    assertThat(clear.sent).isEqualTo(1); // the EHLO only: no STARTTLS
+
+    // Remembered per address: another one (here the same server under another name) is tried.
+    TestConnection other = connectAgain();
+    InetSocketAddress otherAddress =
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), server.port() + 1);
+    assertThatThrownBy(() -> security.startTls(other, STARTTLS, "localhost", otherAddress))
+        .isInstanceOf(ClientSecurityException.class);
+    assertThat(other.handshakes).isEqualTo(1);
+  }
+
+  @Test
+  void afterTheCoolDownStartTlsIsTriedAgainAndABrokenTlsIsWarnedOnce() throws Exception {
+    MutableClock clock = new MutableClock();
+    ClientSecurity security =
+        new ClientSecurity(
+            config(BackendTls.OPPORTUNISTIC)
+                .clock(clock)
+                .backendCoolDown(Duration.ofSeconds(30))
+                .build());
+    try (StderrCapture log = new StderrCapture()) {
+      TestConnection first = connect(BREAKS_HANDSHAKE);
+      assertThatThrownBy(() -> security.startTls(first, STARTTLS, "localhost", address()))
+          .isInstanceOf(ClientSecurityException.class);
+      clock.advance(Duration.ofSeconds(31));
+      TestConnection again = connectAgain();
+      assertThatThrownBy(() -> security.startTls(again, STARTTLS, "localhost", address()))
+          .isInstanceOfSatisfying(
+              ClientSecurityException.class, e -> assertThat(e.retryInClear()).isTrue());
+
+      assertThat(again.handshakes).isEqualTo(1);
+      assertThat(log.lines("so " + address() + " is spoken to in the clear")).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void requiredNeverRetriesInTheClearAndKeepsTryingTls() throws Exception {
+    ClientSecurity security = new ClientSecurity(config(BackendTls.REQUIRED).build());
+    TestConnection first = connect(BREAKS_HANDSHAKE);
+    assertThatThrownBy(() -> security.startTls(first, STARTTLS, "localhost", address()))
+        .isInstanceOfSatisfying(
+            ClientSecurityException.class,
+            e -> {
+              assertThat(e.failure()).isEqualTo(Failure.HANDSHAKE_FAILED);
+              assertThat(e.retryInClear()).isFalse();
+            });
+
+    TestConnection again = connectAgain();
+    assertThatThrownBy(() -> security.startTls(again, STARTTLS, "localhost", address()))
+        .isInstanceOf(ClientSecurityException.class);
+    assertThat(again.handshakes).isEqualTo(1);
   }
 
   @Test
@@ -179,7 +267,7 @@ class ClientSecurityTest {
     c.handshakeTimeoutMillis = 200;
     ClientSecurity security = new ClientSecurity(config(BackendTls.REQUIRED).build());
 
-    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", server.port()))
+    assertThatThrownBy(() -> security.startTls(c, STARTTLS, "localhost", address()))
         .isInstanceOf(SocketTimeoutException.class);
   }
 

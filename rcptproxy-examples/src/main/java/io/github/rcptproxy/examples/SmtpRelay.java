@@ -35,9 +35,10 @@ import org.subethamail.smtp.RejectException;
  *
  * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
  * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
- * STARTTLS, or a failed handshake, tempfails the message. Over LMTP the backend answers the end of
- * data once per recipient; the front gives an LMTP relay one recipient per message ({@link
- * #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
+ * STARTTLS, or a failed handshake, tempfails the message. With {@code OPPORTUNISTIC} a failed
+ * handshake is retried in the clear on a new connection, as the verifier does. Over LMTP the
+ * backend answers the end of data once per recipient; the front gives an LMTP relay one recipient
+ * per message ({@link #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
  */
 final class SmtpRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
@@ -86,8 +87,8 @@ final class SmtpRelay {
       throw new IllegalArgumentException(
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
-    try (Connection connection = new Connection()) {
-      Map<String, String> extensions = secure(connection, greet(connection));
+    try (Connection connection = connect()) {
+      Map<String, String> extensions = connection.extensions;
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
@@ -139,18 +140,46 @@ final class SmtpRelay {
   }
 
   /**
-   * STARTTLS and AUTH as configured (where TLS is required, a backend without it never gets the
-   * message in the clear); returns the extensions offered from here on.
+   * A connection to the backend, greeted, secured and authenticated as configured. Where an
+   * OPPORTUNISTIC handshake failed, a second connection goes in the clear.
    */
-  private Map<String, String> secure(Connection connection, Map<String, String> extensions)
+  private Connection connect() throws IOException, RejectException {
+    boolean mayRetry = true;
+    while (true) {
+      Connection connection = new Connection();
+      try {
+        if (secure(connection, mayRetry)) {
+          return connection;
+        }
+      } catch (IOException | RejectException | RuntimeException e) {
+        connection.close();
+        throw e;
+      }
+      connection.close(); // the handshake broke it; STARTTLS to the backend is skipped a while
+      mayRetry = false;
+    }
+  }
+
+  /**
+   * Greeting, EHLO, STARTTLS and AUTH as configured (where TLS is required, a backend without it
+   * never gets the message in the clear), leaving the extensions offered from there on in the
+   * connection; false where an OPPORTUNISTIC handshake failed and {@code mayRetry}: the connection
+   * is lost, and the next one goes in the clear.
+   */
+  private boolean secure(Connection connection, boolean mayRetry)
       throws IOException, RejectException {
+    Map<String, String> extensions = greet(connection);
     try {
-      if (security.startTls(connection, extensions, host, backend.getPort())) {
+      if (security.startTls(connection, extensions, host, backend)) {
         extensions = hello(connection);
       }
       security.authenticate(connection, extensions);
-      return extensions;
+      connection.extensions = extensions;
+      return true;
     } catch (ClientSecurityException e) {
+      if (e.retryInClear() && mayRetry) {
+        return false;
+      }
       switch (e.failure()) {
         case STARTTLS_NOT_OFFERED -> {
           LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
@@ -322,6 +351,9 @@ final class SmtpRelay {
     private OutputStream out;
     private SmtpReplyReader reader;
     private long replyDeadline;
+
+    /** What the backend's last EHLO offered, once {@link #secure} is done. */
+    private Map<String, String> extensions = Map.of();
 
     Connection() throws IOException {
       try {
