@@ -1,22 +1,22 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.ClientSecurity;
+import io.github.rcptproxy.smtp.ClientSecurityException;
 import io.github.rcptproxy.smtp.MalformedReplyException;
 import io.github.rcptproxy.smtp.SmtpReply;
 import io.github.rcptproxy.smtp.SmtpReplyReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import javax.net.ssl.SSLSocket;
 
@@ -27,10 +27,9 @@ import javax.net.ssl.SSLSocket;
  * {@code 421}, or a decision of the caller ({@link #retire}) makes it not reusable: it is then
  * closed, never reused, since its state is unknown.
  */
-final class BackendSession {
+final class BackendSession implements ClientSecurity.Connection {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] QUIT = "QUIT\r\n".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] STARTTLS = "STARTTLS\r\n".getBytes(StandardCharsets.US_ASCII);
 
   /** The TCP connection; {@link #socket} is the TLS socket over it after STARTTLS. */
   private final Socket plain;
@@ -95,8 +94,9 @@ final class BackendSession {
   }
 
   /**
-   * Connects to the first backend address that answers, reads the greeting and introduces itself,
-   * all within the deadline.
+   * Connects to the first backend address that answers, reads the greeting, introduces itself and
+   * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
+   * failed, it connects once more, and that session goes in the clear.
    */
   static BackendSession open(
       Connector connector,
@@ -105,17 +105,35 @@ final class BackendSession {
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    Connector.Connection connection = connector.connect(deadline);
+    try {
+      return open(
+          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
+    } catch (SessionFailure e) {
+      if (!(e.getCause() instanceof ClientSecurityException tls && tls.retryInClear())) {
+        throw e;
+      }
+      // The connection is lost; ClientSecurity now skips STARTTLS to that address for a while.
+      return open(
+          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
+    }
+  }
+
+  private static BackendSession open(
+      Connector.Connection connection,
+      Connector connector,
+      VerifierConfig config,
+      SessionLimits limits,
+      Deadline deadline,
+      Runnable onTransactionOpened)
+      throws IOException {
     Socket socket = connection.socket();
     try {
       BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
       session.greet(deadline);
-      if (connector.startTls() != null) {
-        session.startTls(connector.startTls(), connection.host(), connection.port());
-      }
-      if (config.authUser().isPresent()) {
-        session.authenticate();
-      }
+      session.secure(
+          connector.security(),
+          connection.host(),
+          (InetSocketAddress) socket.getRemoteSocketAddress());
       return session;
     } catch (IOException | RuntimeException e) {
       socket.close();
@@ -162,45 +180,68 @@ final class BackendSession {
   }
 
   /**
-   * STARTTLS where the configuration asks for it, then the greeting again. With REQUIRED or VERIFY
-   * nothing is ever asked in the clear: a backend without STARTTLS or a failed handshake fails the
-   * session with {@link Verdict.Reason#TLS_FAILED}.
+   * STARTTLS where the configuration asks for it, then the greeting again, then AUTH where
+   * configured. With REQUIRED or VERIFY nothing is ever asked in the clear: a backend without
+   * STARTTLS or a failed handshake fails the session with {@link Verdict.Reason#TLS_FAILED}. The
+   * password goes only into the command bytes, never into a message or log.
    */
-  private void startTls(ClientTls tls, String host, int port) throws IOException {
-    boolean required = tls.required();
-    if (!offers("STARTTLS")) {
-      if (required) {
-        throw tlsFailure("the backend does not offer STARTTLS", null, null);
-      }
-      return;
-    }
-    SmtpReply reply = exchange(STARTTLS);
-    if (reply.code() != 220) {
-      if (required || reply.code() == 421) {
-        throw tlsFailure("the backend refused STARTTLS", backendReply(reply), null);
-      }
-      return;
-    }
-    if (reader.hasBufferedInput()) {
-      // Bytes after the 220 that were not asked for could only be an attack (CVE-2011-0411 style).
-      throw tlsFailure("the backend sent data after its 220 to STARTTLS", null, null);
-    }
-    SSLSocket secure;
+  private void secure(ClientSecurity security, String host, InetSocketAddress address)
+      throws IOException {
     try {
-      plain.setSoTimeout(deadline.socketTimeoutMillis());
-      secure = tls.handshake(plain, host, port);
+      if (security.startTls(this, extensions, host, address)) {
+        hello();
+      }
+      security.authenticate(this, extensions);
     } catch (SocketTimeoutException e) {
       usable = false;
       throw e; // the deadline passed during the handshake: TIMEOUT, as any other slow step
-    } catch (IOException e) {
-      throw tlsFailure("TLS handshake with " + host + " failed (" + e.getMessage() + ")", null, e);
+    } catch (ClientSecurityException e) {
+      usable = false;
+      throw failure(e, host);
     }
-    useTransport(secure);
-    hello();
+  }
+
+  /** What the verifier answers when STARTTLS or AUTH failed. */
+  private SessionFailure failure(ClientSecurityException e, String host) {
+    BackendReply reply = e.reply().map(BackendSession::backendReply).orElse(null);
+    return switch (e.failure()) {
+      case STARTTLS_NOT_OFFERED -> tlsFailure("the backend does not offer STARTTLS", reply, null);
+      case STARTTLS_REFUSED -> tlsFailure("the backend refused STARTTLS", reply, null);
+      case UNASKED_DATA ->
+          tlsFailure("the backend sent data after its 220 to STARTTLS", reply, null);
+      case HANDSHAKE_FAILED ->
+          tlsFailure(
+              "TLS handshake with " + host + " failed (" + e.getCause().getMessage() + ")",
+              reply,
+              e); // its retryInClear() tells open() to go on in the clear
+      case NOT_ENCRYPTED ->
+          new SessionFailure(
+              Verdict.Reason.AUTH_FAILED,
+              false,
+              "the session is not encrypted (the backend offers no STARTTLS), so the password is not"
+                  + " sent; allow it with authWithoutTls(true)",
+              null);
+      case AUTH_NOT_OFFERED ->
+          new SessionFailure(
+              Verdict.Reason.AUTH_FAILED,
+              false,
+              "the backend offers neither AUTH PLAIN nor LOGIN"
+                  + (offers("AUTH") ? " (it offers " + extensions.get("AUTH") + ")" : ""),
+              null);
+      case AUTH_REFUSED ->
+          new SessionFailure(
+              reply.code() == 421
+                  ? Verdict.Reason.BACKEND_UNAVAILABLE
+                  : reply.code() >= 500
+                      ? Verdict.Reason.AUTH_FAILED
+                      : Verdict.Reason.TEMPORARY_FAILURE,
+              false,
+              "the backend did not accept AUTH as " + config.authUser().orElseThrow(),
+              reply);
+    };
   }
 
   private SessionFailure tlsFailure(String why, BackendReply reply, Throwable cause) {
-    usable = false;
     return new SessionFailure(
         Verdict.Reason.TLS_FAILED,
         why + "; tls is " + config.tls() + ", so nothing is asked in the clear",
@@ -208,65 +249,31 @@ final class BackendSession {
         cause);
   }
 
+  @Override
+  public SmtpReply send(String line) throws IOException {
+    return exchange((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
+  }
+
+  @Override
+  public boolean unaskedInput() {
+    return reader.hasBufferedInput();
+  }
+
+  @Override
+  public Socket handshakeSocket() throws IOException {
+    plain.setSoTimeout(deadline.socketTimeoutMillis());
+    return plain;
+  }
+
+  @Override
+  public void useTls(SSLSocket tls) throws IOException {
+    useTransport(tls);
+  }
+
   /** Whether the session runs over TLS. */
-  boolean encrypted() {
+  @Override
+  public boolean encrypted() {
     return socket instanceof SSLSocket;
-  }
-
-  /**
-   * {@code AUTH PLAIN}, or {@code LOGIN} where PLAIN is not offered. The password goes only into
-   * the command bytes, never into a message or log.
-   */
-  private void authenticate() throws IOException {
-    if (!encrypted() && !config.authWithoutTls()) {
-      throw new SessionFailure(
-          Verdict.Reason.AUTH_FAILED,
-          false,
-          "the session is not encrypted (the backend offers no STARTTLS), so the password is not"
-              + " sent; allow it with authWithoutTls(true)",
-          null);
-    }
-    String user = config.authUser().orElseThrow();
-    String password = config.authPassword().orElseThrow();
-    List<String> mechanisms =
-        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    SmtpReply reply;
-    if (mechanisms.contains("PLAIN")) {
-      reply = exchange(secretLine("AUTH PLAIN ", "\0" + user + "\0" + password));
-    } else if (mechanisms.contains("LOGIN")) {
-      reply = exchange(line("AUTH LOGIN"));
-      if (reply.code() == 334) {
-        reply = exchange(secretLine("", user));
-      }
-      if (reply.code() == 334) {
-        reply = exchange(secretLine("", password));
-      }
-    } else {
-      usable = false;
-      throw new SessionFailure(
-          Verdict.Reason.AUTH_FAILED,
-          false,
-          "the backend offers neither AUTH PLAIN nor LOGIN"
-              + (offers("AUTH") ? " (it offers " + extensions.get("AUTH") + ")" : ""),
-          null);
-    }
-    if (reply.code() != 235) {
-      usable = false;
-      throw new SessionFailure(
-          reply.code() == 421
-              ? Verdict.Reason.BACKEND_UNAVAILABLE
-              : reply.code() >= 500 ? Verdict.Reason.AUTH_FAILED : Verdict.Reason.TEMPORARY_FAILURE,
-          false,
-          "the backend did not accept AUTH as " + user,
-          backendReply(reply));
-    }
-  }
-
-  private static byte[] secretLine(String prefix, String secret) {
-    return (prefix
-            + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8))
-            + "\r\n")
-        .getBytes(StandardCharsets.US_ASCII);
   }
 
   boolean offers(String extension) {

@@ -75,7 +75,10 @@ public final class VerifierConfig {
     return values.backends.isEmpty() ? 25 : values.backends.get(0).getPort();
   }
 
-  /** How long a backend address that did not answer is skipped. */
+  /**
+   * How long a backend address that did not answer is skipped, and (OPPORTUNISTIC) one whose TLS
+   * handshake failed gets no STARTTLS.
+   */
   public Duration backendCoolDown() {
     return values.backendCoolDown;
   }
@@ -429,7 +432,9 @@ public final class VerifierConfig {
     /**
      * How long a backend address that did not answer (connect or greeting failed or timed out) is
      * skipped before it is tried again; meanwhile the next host is used, or, if none answers,
-     * verifications answer {@link Verdict.Reason#BACKEND_UNAVAILABLE} at once. Default 30 s.
+     * verifications answer {@link Verdict.Reason#BACKEND_UNAVAILABLE} at once. With {@link
+     * BackendTls#OPPORTUNISTIC}, also how long an address whose TLS handshake failed is spoken to
+     * in the clear without trying {@code STARTTLS}. Default 30 s.
      */
     public Builder backendCoolDown(Duration backendCoolDown) {
       this.backendCoolDown = backendCoolDown;
