@@ -375,7 +375,7 @@ final class Backend implements AutoCloseable {
       Verdict[] verdicts,
       Deadline deadline)
       throws IOException {
-    BackendSession.Answers answers = put(session, vrfy, mailboxes(questions), deadline);
+    BackendSession.Answers answers = put(session, vrfy, mailboxes(questions), true, deadline);
     List<BackendReply> replies = answers.replies();
     if (vrfy && !replies.isEmpty() && ReplyMeaning.vrfyNotSupported(replies.get(0))) {
       vrfyRefused(replies.get(0));
@@ -515,11 +515,19 @@ final class Backend implements AutoCloseable {
         refusals.get(0).reply());
   }
 
+  /**
+   * Puts the addresses with VRFY or RCPT; with RCPT in a transaction reset first if it is full and
+   * {@code mayReset} (never for the control question: {@link BackendSession#rcpt}).
+   */
   private static BackendSession.Answers put(
-      BackendSession session, boolean vrfy, List<Mailbox> mailboxes, Deadline deadline)
+      BackendSession session,
+      boolean vrfy,
+      List<Mailbox> mailboxes,
+      boolean mayReset,
+      Deadline deadline)
       throws IOException {
     try {
-      return vrfy ? session.vrfy(mailboxes, deadline) : session.rcpt(mailboxes, deadline);
+      return vrfy ? session.vrfy(mailboxes, deadline) : session.rcpt(mailboxes, deadline, mayReset);
     } catch (InvalidAddressException e) {
       throw new IllegalStateException("a validated address could not be encoded", e);
     }
@@ -532,13 +540,7 @@ final class Backend implements AutoCloseable {
    */
   private static BackendReply askOne(
       BackendSession session, boolean vrfy, Mailbox mailbox, Deadline deadline) throws IOException {
-    BackendSession.Answers answers;
-    try {
-      answers =
-          vrfy ? session.vrfy(List.of(mailbox), deadline) : session.control(mailbox, deadline);
-    } catch (InvalidAddressException e) {
-      throw new IllegalStateException("a validated address could not be encoded", e);
-    }
+    BackendSession.Answers answers = put(session, vrfy, List.of(mailbox), false, deadline);
     if (answers.hungUp() || answers.replies().isEmpty()) {
       session.teachLimits();
       throw SessionFailure.closedByBackend();

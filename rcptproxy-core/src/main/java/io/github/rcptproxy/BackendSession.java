@@ -312,29 +312,19 @@ final class BackendSession implements ClientSecurity.Connection {
   /**
    * Puts each address to the backend with {@code RCPT TO} in this session's probe transaction,
    * opening it first if needed, all in one write where the backend offers PIPELINING. A transaction
-   * that could not take them all, and a {@linkplain #control control question} after them, within
-   * {@code maxRecipientsPerTransaction} is reset first ({@code RSET}, then {@code MAIL} again, in
-   * the same write): the session carries on rather than being replaced.
+   * that could not take them all, and a control question after them, within {@code
+   * maxRecipientsPerTransaction} is reset first ({@code RSET}, then {@code MAIL} again, in the same
+   * write): the session carries on rather than being replaced.
    *
+   * @param mayReset false for the control question (a known-good address after refusals): it is
+   *     asked in the transaction of the refusals it is to explain, never after a reset, since a
+   *     rule about the transaction (Exim's bad-recipient ratio) that refused them would not refuse
+   *     it in a fresh one, and they would be taken for refusals of the mailboxes (batches leave
+   *     room for it)
    * @throws SessionFailure if the transaction could not be opened ({@code MAIL FROM} refused)
    * @throws IOException if the session died before the first answer
    */
-  Answers rcpt(List<Mailbox> mailboxes, Deadline deadline)
-      throws IOException, InvalidAddressException {
-    return rcpt(mailboxes, deadline, true);
-  }
-
-  /**
-   * Puts a known-good address with {@code RCPT TO} in the transaction of the refusals it is to
-   * explain, never after a reset: a rule about the transaction (Exim's bad-recipient ratio) that
-   * refused them would not refuse it in a fresh one, and they would be taken for refusals of the
-   * mailboxes. {@link #rcpt} left room for it.
-   */
-  Answers control(Mailbox mailbox, Deadline deadline) throws IOException, InvalidAddressException {
-    return rcpt(List.of(mailbox), deadline, false);
-  }
-
-  private Answers rcpt(List<Mailbox> mailboxes, Deadline deadline, boolean mayReset)
+  Answers rcpt(List<Mailbox> mailboxes, Deadline deadline, boolean mayReset)
       throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
     boolean full = recipientsInTransaction + mailboxes.size() + 1 > limits.maxRecipients();
@@ -557,8 +547,8 @@ final class BackendSession implements ClientSecurity.Connection {
 
   /**
    * How many recipients one RCPT batch may carry without reaching the backend's limits: what is
-   * left of the rejection budget, at most a whole transaction but the room kept for a {@linkplain
-   * #control control question} (a full one is reset by {@link #rcpt}).
+   * left of the rejection budget, at most a whole transaction but the room kept for a control
+   * question (a full one is reset by {@link #rcpt}).
    */
   int capacity() {
     return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients() - 1));
