@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -230,6 +231,34 @@ class BatchVerificationTest {
     }
   }
 
+  /**
+   * A backend whose eighth RCPT is answered only once the test let it: the batch of 16 holds the
+   * only session (maxSessions 1) with the second round of 8 not yet put.
+   */
+  private static ScriptedSmtpServer holdingTheEighthRcpt(
+      CountDownLatch eighthAsked, CountDownLatch release) {
+    AtomicInteger rcpts = new AtomicInteger();
+    return ScriptedSmtpServer.start(
+        ScriptedSmtpServer.dialogue(
+            address -> {
+              if (rcpts.incrementAndGet() == 8) {
+                eighthAsked.countDown();
+                release.await(5, TimeUnit.SECONDS);
+              }
+              return "250 2.1.5 Ok\r\n";
+            }));
+  }
+
+  private static RecipientVerifier oneSession(ScriptedSmtpServer server) {
+    return RecipientVerifier.create(
+        VerifierConfig.builder()
+            .backend("127.0.0.1", server.port())
+            .probeMethod(ProbeMethod.RCPT)
+            .maxSessions(1)
+            .deadline(Duration.ofSeconds(5))
+            .build());
+  }
+
   private static RecipientVerifier rcptOnEightSessions(int port, Duration deadline) {
     return RecipientVerifier.create(
         VerifierConfig.builder()
@@ -246,5 +275,48 @@ class BatchVerificationTest {
       addresses.add("user" + i + "@example.com");
     }
     return addresses;
+  }
+
+  @Test
+  void questionsNotYetPutWhenReconfiguredAreAnsweredByTheNewBackend() throws Exception {
+    CountDownLatch eighthAsked = new CountDownLatch(1);
+    CountDownLatch reconfigured = new CountDownLatch(1);
+    try (ScriptedSmtpServer server = holdingTheEighthRcpt(eighthAsked, reconfigured);
+        RecipientVerifier verifier = oneSession(server)) {
+      CompletableFuture<List<Verdict>> verdicts = verifier.verifyAllAsync(addresses(16));
+      assertThat(eighthAsked.await(5, TimeUnit.SECONDS)).isTrue();
+
+      verifier.reconfigure(verifier.config().toBuilder().heloName("changed.test").build());
+      reconfigured.countDown();
+
+      assertThat(verdicts.get(10, TimeUnit.SECONDS)).allMatch(v -> v instanceof Verdict.Accepted);
+      assertThat(server.received()).contains("EHLO changed.test");
+    }
+  }
+
+  @Test
+  void closingUnderABatchEndsItWithVerdictsNotAnException() throws Exception {
+    CountDownLatch eighthAsked = new CountDownLatch(1);
+    CountDownLatch closed = new CountDownLatch(1);
+    try (ScriptedSmtpServer server = holdingTheEighthRcpt(eighthAsked, closed);
+        RecipientVerifier verifier = oneSession(server)) {
+      CompletableFuture<List<Verdict>> verdicts = verifier.verifyAllAsync(addresses(16));
+      assertThat(eighthAsked.await(5, TimeUnit.SECONDS)).isTrue();
+
+      verifier.close();
+      closed.countDown();
+
+      List<Verdict> answered = verdicts.get(10, TimeUnit.SECONDS);
+      assertThat(answered.subList(0, 8)).allMatch(v -> v instanceof Verdict.Accepted);
+      assertThat(answered.subList(8, 16))
+          .allSatisfy(
+              v ->
+                  assertThat(v)
+                      .isInstanceOfSatisfying(
+                          Verdict.Unverified.class,
+                          u ->
+                              assertThat(u.reason())
+                                  .isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE)));
+    }
   }
 }

@@ -1,9 +1,9 @@
 package io.github.rcptproxy.examples;
 
 import io.github.rcptproxy.BackendProtocol;
-import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.ClientSecurity;
+import io.github.rcptproxy.smtp.ClientSecurityException;
 import io.github.rcptproxy.smtp.SmtpReply;
 import io.github.rcptproxy.smtp.SmtpReplyReader;
 import io.github.rcptproxy.smtp.SmtpText;
@@ -18,13 +18,11 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
-import java.util.Base64;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
@@ -37,9 +35,10 @@ import org.subethamail.smtp.RejectException;
  *
  * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
  * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
- * STARTTLS, or a failed handshake, tempfails the message. Over LMTP the backend answers the end of
- * data once per recipient; the front gives an LMTP relay one recipient per message ({@link
- * #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
+ * STARTTLS, or a failed handshake, tempfails the message. With {@code OPPORTUNISTIC} a failed
+ * handshake is retried in the clear on a new connection, as the verifier does. Over LMTP the
+ * backend answers the end of data once per recipient; the front gives an LMTP relay one recipient
+ * per message ({@link #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
  */
 final class SmtpRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
@@ -48,11 +47,9 @@ final class SmtpRelay {
   private final String host;
   private final String heloName;
   private final Duration timeout;
-  private final ClientTls tls;
+  private final ClientSecurity security;
   private final boolean lmtp;
-  private final Optional<String> authUser;
-  private final Optional<String> authPassword;
-  private final boolean authWithoutTls;
+  private final String authUser;
 
   /** Relays to the first backend of the configuration, with its TLS, AUTH and protocol. */
   SmtpRelay(VerifierConfig config, Duration timeout) {
@@ -60,11 +57,9 @@ final class SmtpRelay {
     this.backend = new InetSocketAddress(host, config.backendPort());
     this.heloName = config.heloName();
     this.timeout = timeout;
-    this.tls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
+    this.security = new ClientSecurity(config);
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
-    this.authUser = config.authUser();
-    this.authPassword = config.authPassword();
-    this.authWithoutTls = config.authWithoutTls();
+    this.authUser = config.authUser().orElse(null);
   }
 
   /**
@@ -92,14 +87,8 @@ final class SmtpRelay {
       throw new IllegalArgumentException(
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
-    try (Connection connection = new Connection()) {
-      Map<String, String> extensions = greet(connection);
-      if (tls != null && startTls(connection, extensions)) {
-        extensions = hello(connection);
-      }
-      if (authUser.isPresent()) {
-        authenticate(connection, extensions);
-      }
+    try (Connection connection = connect()) {
+      Map<String, String> extensions = connection.extensions;
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
@@ -151,71 +140,71 @@ final class SmtpRelay {
   }
 
   /**
-   * STARTTLS where offered (where required, a backend without it never gets the message in the
-   * clear); returns whether the connection is now encrypted.
+   * A connection to the backend, greeted, secured and authenticated as configured. Where an
+   * OPPORTUNISTIC handshake failed, a second connection goes in the clear.
    */
-  private boolean startTls(Connection connection, Map<String, String> extensions)
-      throws IOException, RejectException {
-    if (!extensions.containsKey("STARTTLS")) {
-      if (tls.required()) {
-        LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
-        connection.quit();
-        throw unavailable();
+  private Connection connect() throws IOException, RejectException {
+    boolean mayRetry = true;
+    while (true) {
+      Connection connection = new Connection();
+      try {
+        if (secure(connection, mayRetry)) {
+          return connection;
+        }
+      } catch (IOException | RejectException | RuntimeException e) {
+        connection.close();
+        throw e;
       }
-      return false;
-    }
-    SmtpReply reply = connection.send("STARTTLS");
-    if (reply.code() != 220) {
-      if (tls.required()) {
-        LOG.warn("backend {} refused STARTTLS: {}", backend, reply);
-        throw unavailable();
-      }
-      return false;
-    }
-    if (connection.unasked()) {
-      LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
-      throw unavailable();
-    }
-    try {
-      connection.encrypt();
-      return true;
-    } catch (SocketTimeoutException e) {
-      throw e;
-    } catch (IOException e) {
-      LOG.warn("TLS handshake with backend {} failed: {}", backend, e.getMessage());
-      throw unavailable();
+      connection.close(); // the handshake broke it; STARTTLS to the backend is skipped a while
+      mayRetry = false;
     }
   }
 
-  /** AUTH PLAIN, or LOGIN where PLAIN is not offered; the password is never logged. */
-  private void authenticate(Connection connection, Map<String, String> extensions)
+  /**
+   * Greeting, EHLO, STARTTLS and AUTH as configured (where TLS is required, a backend without it
+   * never gets the message in the clear), leaving the extensions offered from there on in the
+   * connection; false where an OPPORTUNISTIC handshake failed and {@code mayRetry}: the connection
+   * is lost, and the next one goes in the clear.
+   */
+  private boolean secure(Connection connection, boolean mayRetry)
       throws IOException, RejectException {
-    String user = authUser.orElseThrow();
-    String password = authPassword.orElseThrow();
-    if (!connection.encrypted() && !authWithoutTls) {
-      LOG.warn(
-          "backend {} session is not encrypted: the password is not sent; not relayed", backend);
-      throw unavailable();
-    }
-    List<String> mechanisms =
-        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    SmtpReply reply;
-    if (mechanisms.contains("PLAIN")) {
-      reply = connection.sendSecret("AUTH PLAIN ", "\0" + user + "\0" + password);
-    } else if (mechanisms.contains("LOGIN")) {
-      reply = connection.send("AUTH LOGIN");
-      if (reply.code() == 334) {
-        reply = connection.sendSecret("", user);
+    Map<String, String> extensions = greet(connection);
+    try {
+      if (security.startTls(connection, extensions, host, backend)) {
+        extensions = hello(connection);
       }
-      if (reply.code() == 334) {
-        reply = connection.sendSecret("", password);
+      security.authenticate(connection, extensions);
+      connection.extensions = extensions;
+      return true;
+    } catch (ClientSecurityException e) {
+      if (e.retryInClear() && mayRetry) {
+        return false;
       }
-    } else {
-      LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
-      throw unavailable();
-    }
-    if (reply.code() != 235) {
-      LOG.warn("backend {} did not accept AUTH as {}: {}", backend, user, reply);
+      switch (e.failure()) {
+        case STARTTLS_NOT_OFFERED -> {
+          LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
+          connection.quit();
+        }
+        case STARTTLS_REFUSED ->
+            LOG.warn("backend {} refused STARTTLS: {}", backend, e.reply().orElseThrow());
+        case UNASKED_DATA ->
+            LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
+        case HANDSHAKE_FAILED ->
+            LOG.warn(
+                "TLS handshake with backend {} failed: {}", backend, e.getCause().getMessage());
+        case NOT_ENCRYPTED ->
+            LOG.warn(
+                "backend {} session is not encrypted: the password is not sent; not relayed",
+                backend);
+        case AUTH_NOT_OFFERED ->
+            LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
+        case AUTH_REFUSED ->
+            LOG.warn(
+                "backend {} did not accept AUTH as {}: {}",
+                backend,
+                authUser,
+                e.reply().orElseThrow());
+      }
       throw unavailable();
     }
   }
@@ -356,12 +345,15 @@ final class SmtpRelay {
    * code on every line, at most 100 lines of 2 KiB; anything else counts as a failed backend), each
    * within the timeout however slowly it trickles in.
    */
-  private final class Connection implements AutoCloseable {
+  private final class Connection implements ClientSecurity.Connection, AutoCloseable {
     private final Socket plain = new Socket();
     private Socket transport;
     private OutputStream out;
     private SmtpReplyReader reader;
     private long replyDeadline;
+
+    /** What the backend's last EHLO offered, once {@link #secure} is done. */
+    private Map<String, String> extensions = Map.of();
 
     Connection() throws IOException {
       try {
@@ -395,18 +387,9 @@ final class SmtpRelay {
       return reader.read();
     }
 
-    SmtpReply send(String command) throws IOException {
+    @Override
+    public SmtpReply send(String command) throws IOException {
       out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      return read();
-    }
-
-    SmtpReply sendSecret(String prefix, String secret) throws IOException {
-      out.write(
-          (prefix + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)))
-              .getBytes(StandardCharsets.US_ASCII));
-      out.write('\r');
-      out.write('\n');
       out.flush();
       return read();
     }
@@ -416,17 +399,26 @@ final class SmtpRelay {
     }
 
     /** Whether the backend sent bytes nobody asked for. */
-    boolean unasked() throws IOException {
+    @Override
+    public boolean unaskedInput() throws IOException {
       return reader.hasBufferedInput() || plain.getInputStream().available() > 0;
     }
 
-    /** The TLS handshake over the connection, within the timeout; what follows goes encrypted. */
-    void encrypt() throws IOException {
+    /** The TCP connection, for the TLS handshake within the timeout. */
+    @Override
+    public Socket handshakeSocket() throws IOException {
       plain.setSoTimeout((int) timeout.toMillis());
-      use(tls.handshake(plain, host, backend.getPort()));
+      return plain;
     }
 
-    boolean encrypted() {
+    /** What follows goes encrypted. */
+    @Override
+    public void useTls(SSLSocket tls) throws IOException {
+      use(tls);
+    }
+
+    @Override
+    public boolean encrypted() {
       return transport != plain;
     }
 
