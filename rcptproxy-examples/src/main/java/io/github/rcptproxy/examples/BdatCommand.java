@@ -65,12 +65,16 @@ final class BdatCommand extends BaseCommand {
   private record Chunk(long size, boolean last) {}
 
   /**
-   * Parses a BDAT line. A line that cannot be parsed, or a size that would take the message over
-   * the limit, leaves no way to find where the chunk ends: the connection is closed.
+   * Parses a BDAT line, exactly RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]}: no other
+   * white space, none around it. A line that cannot be parsed, or a size that would take the
+   * message over the limit, leaves no way to find where the chunk ends, and the client, which may
+   * pipeline its chunk right behind the line (RFC 3030 §2), sends it anyway: reading it as commands
+   * would run message data as commands. So the client hears why and the connection is closed before
+   * any of the chunk is read.
    */
   private static Chunk parse(String line, long receivedSoFar, Session session)
       throws DropConnectionException {
-    Matcher m = SYNTAX.matcher(line.strip());
+    Matcher m = SYNTAX.matcher(line);
     if (!m.matches()) {
       throw new DropConnectionException(501, "5.5.4 Syntax: BDAT size [LAST]");
     }

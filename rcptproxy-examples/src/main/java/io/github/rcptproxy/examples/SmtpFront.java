@@ -7,12 +7,15 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +44,12 @@ import org.subethamail.smtp.server.SessionHandler;
  */
 final class SmtpFront implements SessionHandler {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpFront.class);
+
+  /** Parameters after the path: each after one SP, no white space or control character in it. */
+  private static final Pattern PARAMETERS = Pattern.compile("( [^\\x00-\\x20\\x7f]+)+");
+
+  private static final String PARAMETER_SYNTAX =
+      "501 5.5.4 Syntax error in parameters: one space before each, no other white space";
 
   private final Duration commandTimeout;
   private final Duration messageTimeout;
@@ -285,15 +294,23 @@ final class SmtpFront implements SessionHandler {
     if (subEthaSmtpSize(line).filter(size -> size.compareTo(limit) > 0).isPresent()) {
       return MailParameters.refused("552 5.3.4 Message size exceeds fixed limit");
     }
+    Optional<List<String>> parameters = parameters(path.get()[1]);
+    if (parameters.isEmpty()) {
+      return MailParameters.refused(PARAMETER_SYNTAX);
+    }
     boolean smtputf8 = false;
     boolean eightBitMime = false;
-    for (String parameter : parameters(path.get()[1])) {
+    Set<String> keywords = new HashSet<>();
+    for (String parameter : parameters.get()) {
       String upper = parameter.toUpperCase(Locale.ROOT);
       if (!esmtp) {
         return MailParameters.refused("555 5.5.4 MAIL parameters need EHLO");
       } else if (!isAscii(parameter)) {
         // keywords are ASCII; toUpperCase would make "\u017fmtputf8" SMTPUTF8 (long s)
         return MailParameters.refused("555 5.5.4 Unsupported MAIL parameter");
+      } else if (!keywords.add(upper.split("=", 2)[0])) {
+        // SIZE=1 SIZE=2, BODY=7BIT BODY=8BITMIME: which one the client meant is a guess
+        return MailParameters.refused("555 5.5.4 MAIL parameter given twice");
       } else if (upper.equals("SMTPUTF8")) {
         smtputf8 = true;
       } else if (upper.equals("BODY=8BITMIME")) {
@@ -333,7 +350,11 @@ final class SmtpFront implements SessionHandler {
     if (path.isEmpty()) {
       return Optional.empty(); // SubEthaSMTP says 501
     }
-    if (!parameters(path.get()[1]).isEmpty()) {
+    Optional<List<String>> parameters = parameters(path.get()[1]);
+    if (parameters.isEmpty()) {
+      return Optional.of(PARAMETER_SYNTAX);
+    }
+    if (!parameters.get().isEmpty()) {
       return Optional.of("555 5.5.4 Unsupported RCPT parameter");
     }
     if (!smtputf8 && !isAscii(path.get()[0])) {
@@ -363,7 +384,7 @@ final class SmtpFront implements SessionHandler {
     if (end <= 0) {
       end = rest.length();
     }
-    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end).trim()});
+    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end)});
   }
 
   /** What follows the verb, as SubEthaSMTP's commands read it. */
@@ -371,8 +392,20 @@ final class SmtpFront implements SessionHandler {
     return line.length() > 4 ? line.substring(4).trim() : "";
   }
 
-  private static List<String> parameters(String rest) {
-    return rest.isEmpty() ? List.of() : List.of(rest.split(" +"));
+  /**
+   * The parameters after the path, each after exactly one SP (RFC 5321 §4.1.2: {@code
+   * Mail-parameters = esmtp-param *(SP esmtp-param)} after {@code SP}); empty if they are not
+   * written so. A tab or a second space is refused rather than read past: a reader that splits
+   * otherwise (SubEthaSMTP reads SIZE only after a space) would see other parameters.
+   */
+  private static Optional<List<String>> parameters(String rest) {
+    if (rest.isEmpty()) {
+      return Optional.of(List.of());
+    }
+    if (!PARAMETERS.matcher(rest).matches()) {
+      return Optional.empty();
+    }
+    return Optional.of(List.of(rest.substring(1).split(" ")));
   }
 
   private static boolean isAscii(String text) {

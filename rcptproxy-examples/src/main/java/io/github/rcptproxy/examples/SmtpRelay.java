@@ -29,9 +29,10 @@ import org.subethamail.smtp.RejectException;
 
 /**
  * Hands one message to the backend while the client waits: the client hears {@code 250} only after
- * the backend said it. Line endings in the body are normalised to CRLF and every line is
- * dot-stuffed, so a bare CR or LF in the client's data cannot end the message early at the backend
- * and smuggle in a second one.
+ * the backend said it. Every line of the body is dot-stuffed, and a message with a bare CR or LF
+ * (one not in a CRLF pair, RFC 5321 §2.3.8) is refused, never repaired: the backend never gets its
+ * end of data, so nothing of it is delivered, and no reading of bare line ends, the backend's or a
+ * later hop's, can end the message early and smuggle in a second one.
  *
  * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
  * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
@@ -118,7 +119,13 @@ final class SmtpRelay {
               .trace()
               .receivedHeader(envelope.recipients(), ZonedDateTime.now())
               .getBytes(StandardCharsets.UTF_8));
-      writeDotStuffed(body, out);
+      try {
+        writeDotStuffed(body, out);
+      } catch (BareLineEndException e) {
+        // Closing without the end of data: the backend discards what it got of the message.
+        LOG.info("message refused, not relayed: {}", e.getMessage());
+        throw bareLineEnd();
+      }
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
@@ -261,19 +268,25 @@ final class SmtpRelay {
     return new RejectException(451, "4.4.1 Mail system unavailable, try again later");
   }
 
-  /** Copies the body, turning CR, LF and CRLF alike into CRLF and doubling a leading dot. */
+  /**
+   * Copies the body, doubling a leading dot, up to a bare CR or LF, which ends it with a {@link
+   * BareLineEndException} (what was written by then holds no end of data). A last line without its
+   * CRLF (BDAT) gets one.
+   */
   static void writeDotStuffed(InputStream body, OutputStream out) throws IOException {
     InputStream in = body.markSupported() ? body : new BufferedInputStream(body);
     boolean lineStart = true;
+    long offset = 0;
     int b;
     while ((b = readClient(in)) >= 0) {
-      if (b == '\r' || b == '\n') {
-        if (b == '\r') {
-          in.mark(1);
-          if (readClient(in) != '\n') {
-            in.reset();
-          }
+      if (b == '\n') {
+        throw new BareLineEndException("bare LF at byte " + offset);
+      }
+      if (b == '\r') {
+        if (readClient(in) != '\n') {
+          throw new BareLineEndException("bare CR at byte " + offset);
         }
+        offset += 2;
         out.write('\r');
         out.write('\n');
         lineStart = true;
@@ -283,6 +296,7 @@ final class SmtpRelay {
         out.write('.');
       }
       out.write(b);
+      offset++;
       lineStart = false;
     }
     if (!lineStart) {
@@ -296,6 +310,25 @@ final class SmtpRelay {
       return in.read();
     } catch (IOException e) {
       throw new ClientDataException(e);
+    }
+  }
+
+  /**
+   * The client's message has a bare CR or LF: refused for good (resent as it is, it would be
+   * refused again). 554 is RFC 5321's permanent failure of a transaction after the end of data, as
+   * for every message refused here; 5.6.0 (RFC 3463: the content of the message, no more specific
+   * code fits) rather than Postfix's 521 5.5.2, as the message did end where the client meant and
+   * the session goes on.
+   */
+  static RejectException bareLineEnd() {
+    return new RejectException(
+        554, "5.6.0 Message refused: bare CR or LF in it; end every line with CRLF");
+  }
+
+  /** The client's data has a CR or LF that is not part of a CRLF pair. */
+  static final class BareLineEndException extends IOException {
+    BareLineEndException(String message) {
+      super(message);
     }
   }
 

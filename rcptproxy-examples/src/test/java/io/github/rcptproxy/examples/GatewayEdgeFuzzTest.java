@@ -75,7 +75,8 @@ class GatewayEdgeFuzzTest {
    * a command; else the handler gets the end of input as an error, never as the end of the message,
    * and the client never hears {@code 250}. Whatever the handler reads, the rest of the message is
    * never taken for commands. What the relay then writes to the backend holds exactly one end of
-   * data, at its end, and unstuffs to the message (line ends made CRLF).
+   * data, at its end, and unstuffs to the message; or, for a message with a bare CR or LF, which
+   * the relay refuses, no end of data and nothing from the bare line end on.
    */
   @FuzzTest(maxDuration = "2m")
   void dataBody(FuzzedDataProvider data) {
@@ -151,25 +152,33 @@ class GatewayEdgeFuzzTest {
 
   /**
    * The relay's encoding of {@code message} for the backend, read as a backend reads it, strictly
-   * or taking any line end for one: one message, ending at the very end, equal to the original with
-   * its line ends made CRLF.
+   * or taking any line end for one. A message with a bare CR or LF is refused: what was written by
+   * then holds no end of data and no line end but CRLF, and stops before the bare line end. Any
+   * other message is one message, ending at the very end, equal to the original.
    */
   private static void assertRelayedAsOneMessage(byte[] message) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
+    int bare = bareLineEnd(message);
     try {
       SmtpRelay.writeDotStuffed(new ByteArrayInputStream(message), out);
+      assertThat(bare).as("relayed with a bare CR or LF").isNegative();
+      out.writeBytes(ascii(".\r\n"));
+    } catch (SmtpRelay.BareLineEndException e) {
+      assertThat(bare).as("refused without a bare CR or LF").isNotNegative();
     } catch (IOException e) {
       throw new AssertionError("nothing to fail in memory", e);
     }
-    out.writeBytes(ascii(".\r\n"));
     byte[] wire = out.toByteArray();
+    int ends = 0;
     for (int i = 0; i < wire.length; i++) {
       boolean afterLineEnd = i == 0 || wire[i - 1] == '\r' || wire[i - 1] == '\n';
       boolean beforeLineEnd = i + 1 < wire.length && (wire[i + 1] == '\r' || wire[i + 1] == '\n');
       if (wire[i] == '.' && afterLineEnd && beforeLineEnd) {
         assertThat(i).as("the only end of data is the last line").isEqualTo(wire.length - 3);
+        ends++;
       }
     }
+    assertThat(ends).as("ends of data").isEqualTo(bare < 0 ? 1 : 0);
     for (int i = 0; i < wire.length; i++) {
       if (wire[i] == '\r' || wire[i] == '\n') {
         assertThat(Arrays.copyOfRange(wire, i, Math.min(i + 2, wire.length)))
@@ -179,28 +188,31 @@ class GatewayEdgeFuzzTest {
       }
     }
     ByteArrayOutputStream unstuffed = new ByteArrayOutputStream();
-    for (int i = 0; i < wire.length - 3; i++) {
+    for (int i = 0; i < wire.length - (bare < 0 ? 3 : 0); i++) {
       if (!(wire[i] == '.' && lineStart(wire, i))) {
         unstuffed.write(wire[i]);
       }
     }
-    assertThat(unstuffed.toByteArray()).isEqualTo(crlfLineEnds(message));
+    if (bare < 0) {
+      assertThat(unstuffed.toByteArray()).isEqualTo(withFinalCrlf(message));
+    } else {
+      assertThat(unstuffed.size())
+          .as("nothing from the bare line end on")
+          .isLessThanOrEqualTo(bare);
+      assertThat(Arrays.copyOf(message, unstuffed.size())).isEqualTo(unstuffed.toByteArray());
+    }
   }
 
-  /** CR, LF and CRLF each made one CRLF, and a last line ended. */
-  private static byte[] crlfLineEnds(byte[] message) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
+  /** Where the first CR or LF not in a CRLF pair is, or -1. */
+  static int bareLineEnd(byte[] message) {
     for (int i = 0; i < message.length; i++) {
-      if (message[i] == '\r' || message[i] == '\n') {
-        if (message[i] == '\r' && i + 1 < message.length && message[i + 1] == '\n') {
-          i++;
-        }
-        out.writeBytes(ascii("\r\n"));
-      } else {
-        out.write(message[i]);
+      if (message[i] == '\r' && i + 1 < message.length && message[i + 1] == '\n') {
+        i++;
+      } else if (message[i] == '\r' || message[i] == '\n') {
+        return i;
       }
     }
-    return withFinalCrlf(out.toByteArray());
+    return -1;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -212,7 +224,8 @@ class GatewayEdgeFuzzTest {
    * of RFC 3030 and the gateway's rules, as the model in {@link BdatModel} has them. In particular
    * the handler gets the concatenation of the chunks up to LAST, or an error; a chunk or message
    * over the limit is refused before any of it is read; and no byte of a chunk is ever taken for a
-   * command.
+   * command. What the relay writes of a whole message is one message, or, with a bare CR or LF
+   * anywhere in it (a CRLF split between two chunks is none), refused as after DATA.
    */
   @FuzzTest(maxDuration = "2m")
   void bdatChunks(FuzzedDataProvider data) {
@@ -254,14 +267,18 @@ class GatewayEdgeFuzzTest {
     assertThat(handler.received.toByteArray()).isEqualTo(model.received.toByteArray());
     if (reading == Reading.ALL) {
       assertThat(handler.sawEnd).isEqualTo(model.sawEnd);
+      if (handler.sawEnd) {
+        assertRelayedAsOneMessage(handler.received.toByteArray());
+      }
     }
   }
 
   /**
    * Any BDAT command line: never an unchecked exception; a chunk is read only for a line of the
-   * form {@code BDAT <digits> [LAST]} (surrounding white space aside, letters in any case), and
-   * then exactly as many bytes as it says, the message ending there only with LAST; any other line
-   * is refused and the connection closed, as nobody can tell where its chunk would end.
+   * form {@code BDAT <digits> [LAST]} (one space before each word, no other white space, letters in
+   * any case), and then exactly as many bytes as it says, the message ending there only with LAST;
+   * any other line is refused and the connection closed, as nobody can tell where its chunk would
+   * end.
    */
   @FuzzTest(maxDuration = "2m")
   void bdatCommandLine(FuzzedDataProvider data) {
@@ -317,7 +334,7 @@ class GatewayEdgeFuzzTest {
    * in any ASCII case: the size and 1 for LAST, else 0.
    */
   private static Optional<long[]> referenceBdat(String line) {
-    String[] words = line.strip().split(" ", -1);
+    String[] words = line.split(" ", -1);
     if (words.length < 2 || words.length > 3 || !asciiUpper(words[0]).equals("BDAT")) {
       return Optional.empty();
     }
@@ -339,8 +356,9 @@ class GatewayEdgeFuzzTest {
   /**
    * Any MAIL line, after EHLO or HELO, through the front's rules and then SubEthaSMTP's MAIL: never
    * an unchecked exception; a sender is taken only with the parameters the gateway knows (SIZE up
-   * to the limit, BODY, SMTPUTF8; anything else refused), exactly those declared, and a non-ASCII
-   * address only with SMTPUTF8; and a well-formed line with known parameters is taken.
+   * to the limit, BODY, SMTPUTF8; anything else refused), each after one space and each keyword
+   * once, exactly those declared, and a non-ASCII address only with SMTPUTF8; and a well-formed
+   * line with known parameters is taken.
    */
   @FuzzTest(maxDuration = "2m")
   void mailParameters(FuzzedDataProvider data) {
@@ -373,6 +391,17 @@ class GatewayEdgeFuzzTest {
       assertThat(!declared.eightBitMime() || words.contains("BODY=8BITMIME"))
           .as("BODY=8BITMIME undeclared in %s", mail.line())
           .isTrue();
+      if (mail.parameters() != null && !mail.parameters().isEmpty()) {
+        String written = " " + String.join(" ", mail.parameters());
+        assertThat(mail.line())
+            .as("parameters taken only each after one space: %s", mail.line())
+            .endsWith(written);
+        char before = mail.line().charAt(mail.line().length() - written.length() - 1);
+        assertThat(before).as("parameters taken only after one space").isGreaterThan(' ');
+        List<String> keywords =
+            mail.parameters().stream().map(p -> asciiUpper(p.split("=", 2)[0])).toList();
+        assertThat(keywords).as("a keyword taken twice: %s", mail.line()).doesNotHaveDuplicates();
+      }
     }
     if (mail.parameters() != null) {
       boolean allKnown = mail.parameters().stream().allMatch(CommandLine::known);
@@ -759,15 +788,16 @@ class GatewayEdgeFuzzTest {
 
   /**
    * Found by {@link #mailParameters}: SubEthaSMTP reads SIZE only after a space, so a SIZE over the
-   * limit after a tab was taken; and reads it as an {@code int}, so one over 2^31 at the end of the
-   * line, even as the path, threw {@link NumberFormatException} out of the session.
+   * limit after a tab was taken (a tab before a parameter is now a syntax error); and reads it as
+   * an {@code int}, so one over 2^31 at the end of the line, even as the path, threw {@link
+   * NumberFormatException} out of the session.
    */
   @Test
   void sizeOverTheLimitIsRefusedHoweverItIsWritten() {
     String tooLarge = "552 5.3.4 Message size exceeds fixed limit";
     assertThat(
             SmtpFront.mailParameters("MAIL FROM:<a@example.net>\tSIZE=1001", true, 1000).refusal())
-        .hasValue(tooLarge);
+        .hasValueSatisfying(reply -> assertThat(reply).startsWith("501 5.5.4 "));
     assertThat(
             SmtpFront.mailParameters("MAIL FROM:<a@example.net> SIZE=3572246322", true, 1000)
                 .refusal())
