@@ -140,6 +140,7 @@ class GatewayEdgeTest {
   static Stream<Arguments> malformedBdatLines() {
     return Stream.of(
         Arguments.of("BDAT line with a trailing space", "BDAT 6 LAST "),
+        Arguments.of("BDAT line with a trailing tab", "BDAT 6 LAST\t"),
         Arguments.of("BDAT line with two spaces", "BDAT  6 LAST"),
         Arguments.of("BDAT line with a tab", "BDAT\t6 LAST"),
         Arguments.of("BDAT line with a tab before LAST", "BDAT 6\tLAST"));
