@@ -118,13 +118,13 @@ final class Backend implements AutoCloseable {
 
   /**
    * Verifies the addresses within one deadline and returns their verdicts in order. An entry is
-   * null where the question was never put because this backend was closed by a reconfiguration
-   * before a session could be had: the caller asks the new one. A batch larger than one session
-   * takes at a time is answered on several sessions at once: the caller's thread and batch threads
-   * each take the next questions from one queue as their session can take them, so a session that
-   * answers early takes more and a slow one holds up no other. A session that fails under its
-   * questions is replaced and they are asked again on a fresh one, at most {@value #MAX_RETRIES}
-   * times, within the deadline.
+   * null where the question was still unanswered when this backend was closed by a reconfiguration
+   * (never put, or to be asked again after its session failed): the caller asks the new one. A
+   * batch larger than one session takes at a time is answered on several sessions at once: the
+   * caller's thread and batch threads each take the next questions from one queue as their session
+   * can take them, so a session that answers early takes more and a slow one holds up no other. A
+   * session that fails under its questions is replaced and they are asked again on a fresh one, at
+   * most {@value #MAX_RETRIES} times, within the deadline.
    */
   List<Verdict> verifyAll(List<String> addresses, Deadline deadline) {
     Verdict[] verdicts = new Verdict[addresses.size()];
@@ -252,13 +252,12 @@ final class Backend implements AutoCloseable {
   /**
    * Answers questions from the queue on as many sessions in turn as it takes, within the deadline,
    * until the queue is empty. The questions it took are left unanswered (null) only if the pool was
-   * closed before any session could be had.
+   * closed before they were answered (never put, or to be asked again after their session failed).
    */
   private void answerFrom(Queue queue, Verdict[] verdicts, Deadline deadline) {
     List<Question> open = new ArrayList<>();
     int retries = 0;
     boolean refusedBefore = false;
-    boolean borrowed = false;
     while (!open.isEmpty() || !queue.isEmpty()) {
       Verdict failed = null;
       BackendSession session = null;
@@ -272,11 +271,7 @@ final class Backend implements AutoCloseable {
               unverified(
                   Verdict.Reason.BUSY, "no backend session free within the deadline", deadline);
         } catch (IllegalStateException e) {
-          if (!borrowed) {
-            return; // reconfigured: the new backend will be asked
-          }
-          failed =
-              unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "verifier reconfigured", deadline);
+          return; // reconfigured: what this thread has not answered goes to the new backend
         } catch (Exception e) {
           failed = failure(e, deadline);
         }
@@ -286,7 +281,6 @@ final class Backend implements AutoCloseable {
         queue.gaveUp(failed);
         return;
       }
-      borrowed = true;
       try {
         if (open.isEmpty()) {
           BackendSession taken = session;
@@ -381,7 +375,7 @@ final class Backend implements AutoCloseable {
       Verdict[] verdicts,
       Deadline deadline)
       throws IOException {
-    BackendSession.Answers answers = put(session, vrfy, mailboxes(questions), deadline);
+    BackendSession.Answers answers = put(session, vrfy, mailboxes(questions), true, deadline);
     List<BackendReply> replies = answers.replies();
     if (vrfy && !replies.isEmpty() && ReplyMeaning.vrfyNotSupported(replies.get(0))) {
       vrfyRefused(replies.get(0));
@@ -521,23 +515,32 @@ final class Backend implements AutoCloseable {
         refusals.get(0).reply());
   }
 
+  /**
+   * Puts the addresses with VRFY or RCPT; with RCPT in a transaction reset first if it is full and
+   * {@code mayReset} (never for the control question: {@link BackendSession#rcpt}).
+   */
   private static BackendSession.Answers put(
-      BackendSession session, boolean vrfy, List<Mailbox> mailboxes, Deadline deadline)
+      BackendSession session,
+      boolean vrfy,
+      List<Mailbox> mailboxes,
+      boolean mayReset,
+      Deadline deadline)
       throws IOException {
     try {
-      return vrfy ? session.vrfy(mailboxes, deadline) : session.rcpt(mailboxes, deadline);
+      return vrfy ? session.vrfy(mailboxes, deadline) : session.rcpt(mailboxes, deadline, mayReset);
     } catch (InvalidAddressException e) {
       throw new IllegalStateException("a validated address could not be encoded", e);
     }
   }
 
   /**
-   * One question and its reply; a reply followed by a hang-up is about the session, which ended:
-   * its limits are taught and the question goes to a fresh session.
+   * One question and its reply (with RCPT, in the transaction of the questions before it); a reply
+   * followed by a hang-up is about the session, which ended: its limits are taught and the question
+   * goes to a fresh session.
    */
   private static BackendReply askOne(
       BackendSession session, boolean vrfy, Mailbox mailbox, Deadline deadline) throws IOException {
-    BackendSession.Answers answers = put(session, vrfy, List.of(mailbox), deadline);
+    BackendSession.Answers answers = put(session, vrfy, List.of(mailbox), false, deadline);
     if (answers.hungUp() || answers.replies().isEmpty()) {
       session.teachLimits();
       throw SessionFailure.closedByBackend();

@@ -1,22 +1,22 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.ClientSecurity;
+import io.github.rcptproxy.smtp.ClientSecurityException;
 import io.github.rcptproxy.smtp.MalformedReplyException;
 import io.github.rcptproxy.smtp.SmtpReply;
 import io.github.rcptproxy.smtp.SmtpReplyReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import javax.net.ssl.SSLSocket;
 
@@ -27,10 +27,9 @@ import javax.net.ssl.SSLSocket;
  * {@code 421}, or a decision of the caller ({@link #retire}) makes it not reusable: it is then
  * closed, never reused, since its state is unknown.
  */
-final class BackendSession {
+final class BackendSession implements ClientSecurity.Connection {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] QUIT = "QUIT\r\n".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] STARTTLS = "STARTTLS\r\n".getBytes(StandardCharsets.US_ASCII);
 
   /** The TCP connection; {@link #socket} is the TLS socket over it after STARTTLS. */
   private final Socket plain;
@@ -52,6 +51,11 @@ final class BackendSession {
   private boolean usable = true;
   private boolean transactionOpen;
   private int recipientsInTransaction;
+
+  /** Recipients the open transaction accepted: Postfix opens its queue file at the first. */
+  private int acceptedInTransaction;
+
+  /** Recipients refused, {@code 4xx} or {@code 5xx}: Postfix counts both as errors. */
   private int rejections;
 
   /**
@@ -64,6 +68,9 @@ final class BackendSession {
   private int rejectionsBeforeUse;
 
   private int vrfyBeforeUse;
+
+  /** Rejections answered before the last reply of an exchange the backend hung up after. */
+  private int rejectionsBeforeHangUp;
 
   /**
    * How long the session lay idle before the current use. A session ended after lying idle may have
@@ -87,8 +94,9 @@ final class BackendSession {
   }
 
   /**
-   * Connects to the first backend address that answers, reads the greeting and introduces itself,
-   * all within the deadline.
+   * Connects to the first backend address that answers, reads the greeting, introduces itself and
+   * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
+   * failed, it connects once more, and that session goes in the clear.
    */
   static BackendSession open(
       Connector connector,
@@ -97,17 +105,35 @@ final class BackendSession {
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    Connector.Connection connection = connector.connect(deadline);
+    try {
+      return open(
+          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
+    } catch (SessionFailure e) {
+      if (!(e.getCause() instanceof ClientSecurityException tls && tls.retryInClear())) {
+        throw e;
+      }
+      // The connection is lost; ClientSecurity now skips STARTTLS to that address for a while.
+      return open(
+          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
+    }
+  }
+
+  private static BackendSession open(
+      Connector.Connection connection,
+      Connector connector,
+      VerifierConfig config,
+      SessionLimits limits,
+      Deadline deadline,
+      Runnable onTransactionOpened)
+      throws IOException {
     Socket socket = connection.socket();
     try {
       BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
       session.greet(deadline);
-      if (connector.startTls() != null) {
-        session.startTls(connector.startTls(), connection.host(), connection.port());
-      }
-      if (config.authUser().isPresent()) {
-        session.authenticate();
-      }
+      session.secure(
+          connector.security(),
+          connection.host(),
+          (InetSocketAddress) socket.getRemoteSocketAddress());
       return session;
     } catch (IOException | RuntimeException e) {
       socket.close();
@@ -154,45 +180,68 @@ final class BackendSession {
   }
 
   /**
-   * STARTTLS where the configuration asks for it, then the greeting again. With REQUIRED or VERIFY
-   * nothing is ever asked in the clear: a backend without STARTTLS or a failed handshake fails the
-   * session with {@link Verdict.Reason#TLS_FAILED}.
+   * STARTTLS where the configuration asks for it, then the greeting again, then AUTH where
+   * configured. With REQUIRED or VERIFY nothing is ever asked in the clear: a backend without
+   * STARTTLS or a failed handshake fails the session with {@link Verdict.Reason#TLS_FAILED}. The
+   * password goes only into the command bytes, never into a message or log.
    */
-  private void startTls(ClientTls tls, String host, int port) throws IOException {
-    boolean required = tls.required();
-    if (!offers("STARTTLS")) {
-      if (required) {
-        throw tlsFailure("the backend does not offer STARTTLS", null, null);
-      }
-      return;
-    }
-    SmtpReply reply = exchange(STARTTLS);
-    if (reply.code() != 220) {
-      if (required || reply.code() == 421) {
-        throw tlsFailure("the backend refused STARTTLS", backendReply(reply), null);
-      }
-      return;
-    }
-    if (reader.hasBufferedInput()) {
-      // Bytes after the 220 that were not asked for could only be an attack (CVE-2011-0411 style).
-      throw tlsFailure("the backend sent data after its 220 to STARTTLS", null, null);
-    }
-    SSLSocket secure;
+  private void secure(ClientSecurity security, String host, InetSocketAddress address)
+      throws IOException {
     try {
-      plain.setSoTimeout(deadline.socketTimeoutMillis());
-      secure = tls.handshake(plain, host, port);
+      if (security.startTls(this, extensions, host, address)) {
+        hello();
+      }
+      security.authenticate(this, extensions);
     } catch (SocketTimeoutException e) {
       usable = false;
       throw e; // the deadline passed during the handshake: TIMEOUT, as any other slow step
-    } catch (IOException e) {
-      throw tlsFailure("TLS handshake with " + host + " failed (" + e.getMessage() + ")", null, e);
+    } catch (ClientSecurityException e) {
+      usable = false;
+      throw failure(e, host);
     }
-    useTransport(secure);
-    hello();
+  }
+
+  /** What the verifier answers when STARTTLS or AUTH failed. */
+  private SessionFailure failure(ClientSecurityException e, String host) {
+    BackendReply reply = e.reply().map(BackendSession::backendReply).orElse(null);
+    return switch (e.failure()) {
+      case STARTTLS_NOT_OFFERED -> tlsFailure("the backend does not offer STARTTLS", reply, null);
+      case STARTTLS_REFUSED -> tlsFailure("the backend refused STARTTLS", reply, null);
+      case UNASKED_DATA ->
+          tlsFailure("the backend sent data after its 220 to STARTTLS", reply, null);
+      case HANDSHAKE_FAILED ->
+          tlsFailure(
+              "TLS handshake with " + host + " failed (" + e.getCause().getMessage() + ")",
+              reply,
+              e); // its retryInClear() tells open() to go on in the clear
+      case NOT_ENCRYPTED ->
+          new SessionFailure(
+              Verdict.Reason.AUTH_FAILED,
+              false,
+              "the session is not encrypted (the backend offers no STARTTLS), so the password is not"
+                  + " sent; allow it with authWithoutTls(true)",
+              null);
+      case AUTH_NOT_OFFERED ->
+          new SessionFailure(
+              Verdict.Reason.AUTH_FAILED,
+              false,
+              "the backend offers neither AUTH PLAIN nor LOGIN"
+                  + (offers("AUTH") ? " (it offers " + extensions.get("AUTH") + ")" : ""),
+              null);
+      case AUTH_REFUSED ->
+          new SessionFailure(
+              reply.code() == 421
+                  ? Verdict.Reason.BACKEND_UNAVAILABLE
+                  : reply.code() >= 500
+                      ? Verdict.Reason.AUTH_FAILED
+                      : Verdict.Reason.TEMPORARY_FAILURE,
+              false,
+              "the backend did not accept AUTH as " + config.authUser().orElseThrow(),
+              reply);
+    };
   }
 
   private SessionFailure tlsFailure(String why, BackendReply reply, Throwable cause) {
-    usable = false;
     return new SessionFailure(
         Verdict.Reason.TLS_FAILED,
         why + "; tls is " + config.tls() + ", so nothing is asked in the clear",
@@ -200,65 +249,31 @@ final class BackendSession {
         cause);
   }
 
+  @Override
+  public SmtpReply send(String line) throws IOException {
+    return exchange((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
+  }
+
+  @Override
+  public boolean unaskedInput() {
+    return reader.hasBufferedInput();
+  }
+
+  @Override
+  public Socket handshakeSocket() throws IOException {
+    plain.setSoTimeout(deadline.socketTimeoutMillis());
+    return plain;
+  }
+
+  @Override
+  public void useTls(SSLSocket tls) throws IOException {
+    useTransport(tls);
+  }
+
   /** Whether the session runs over TLS. */
-  boolean encrypted() {
+  @Override
+  public boolean encrypted() {
     return socket instanceof SSLSocket;
-  }
-
-  /**
-   * {@code AUTH PLAIN}, or {@code LOGIN} where PLAIN is not offered. The password goes only into
-   * the command bytes, never into a message or log.
-   */
-  private void authenticate() throws IOException {
-    if (!encrypted() && !config.authWithoutTls()) {
-      throw new SessionFailure(
-          Verdict.Reason.AUTH_FAILED,
-          false,
-          "the session is not encrypted (the backend offers no STARTTLS), so the password is not"
-              + " sent; allow it with authWithoutTls(true)",
-          null);
-    }
-    String user = config.authUser().orElseThrow();
-    String password = config.authPassword().orElseThrow();
-    List<String> mechanisms =
-        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    SmtpReply reply;
-    if (mechanisms.contains("PLAIN")) {
-      reply = exchange(secretLine("AUTH PLAIN ", "\0" + user + "\0" + password));
-    } else if (mechanisms.contains("LOGIN")) {
-      reply = exchange(line("AUTH LOGIN"));
-      if (reply.code() == 334) {
-        reply = exchange(secretLine("", user));
-      }
-      if (reply.code() == 334) {
-        reply = exchange(secretLine("", password));
-      }
-    } else {
-      usable = false;
-      throw new SessionFailure(
-          Verdict.Reason.AUTH_FAILED,
-          false,
-          "the backend offers neither AUTH PLAIN nor LOGIN"
-              + (offers("AUTH") ? " (it offers " + extensions.get("AUTH") + ")" : ""),
-          null);
-    }
-    if (reply.code() != 235) {
-      usable = false;
-      throw new SessionFailure(
-          reply.code() == 421
-              ? Verdict.Reason.BACKEND_UNAVAILABLE
-              : reply.code() >= 500 ? Verdict.Reason.AUTH_FAILED : Verdict.Reason.TEMPORARY_FAILURE,
-          false,
-          "the backend did not accept AUTH as " + user,
-          backendReply(reply));
-    }
-  }
-
-  private static byte[] secretLine(String prefix, String secret) {
-    return (prefix
-            + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8))
-            + "\r\n")
-        .getBytes(StandardCharsets.US_ASCII);
   }
 
   boolean offers(String extension) {
@@ -268,42 +283,54 @@ final class BackendSession {
   /** Called when a verification takes the session: what it does from here may teach limits. */
   void startUse() {
     rejectionsBeforeUse = rejections;
+    rejectionsBeforeHangUp = 0;
     vrfyBeforeUse = vrfyCommands;
     idleBeforeUse = Duration.between(lastUsed, config.clock().instant());
   }
 
   /**
    * The backend ended this session during the current use: the counts it had taken before without
-   * trouble are its limits. A session ended on its first use, or after lying idle, taught nothing.
+   * trouble are its limits. Where it hung up in the middle of a pipelined batch, after answering
+   * rejections, the rejections before its last reply, less one (room for the control question after
+   * them), are: Exim's {@code drop} after too many failed recipients ends a fresh session in its
+   * first batch, again and again were nothing learnt. A session ended on its first use without
+   * that, or after lying idle, taught nothing.
    */
   void teachLimits() {
     usable = false;
     if (idleBeforeUse.compareTo(IDLE_RACE) >= 0) {
       return;
     }
+    int rejectionsTolerated = Math.max(rejectionsBeforeUse, rejectionsBeforeHangUp - 1);
     if (vrfyCommands > vrfyBeforeUse && vrfyBeforeUse > 0) {
       limits.vrfyTolerated(vrfyBeforeUse);
-    } else if (rejectionsBeforeUse > 0) {
-      limits.rejectionsTolerated(rejectionsBeforeUse);
+    } else if (rejectionsTolerated > 0) {
+      limits.rejectionsTolerated(rejectionsTolerated);
     }
   }
 
   /**
    * Puts each address to the backend with {@code RCPT TO} in this session's probe transaction,
    * opening it first if needed, all in one write where the backend offers PIPELINING. A transaction
-   * that could not take them all within {@code maxRecipientsPerTransaction} is reset first ({@code
-   * RSET}, then {@code MAIL} again, in the same write): the session carries on rather than being
-   * replaced.
+   * that could not take them all, and a control question after them, within {@code
+   * maxRecipientsPerTransaction} is reset first ({@code RSET}, then {@code MAIL} again, in the same
+   * write): the session carries on rather than being replaced.
    *
+   * @param mayReset false for the control question (a known-good address after refusals): it is
+   *     asked in the transaction of the refusals it is to explain, never after a reset, since a
+   *     rule about the transaction (Exim's bad-recipient ratio) that refused them would not refuse
+   *     it in a fresh one, and they would be taken for refusals of the mailboxes (batches leave
+   *     room for it)
    * @throws SessionFailure if the transaction could not be opened ({@code MAIL FROM} refused)
    * @throws IOException if the session died before the first answer
    */
-  Answers rcpt(List<Mailbox> mailboxes, Deadline deadline)
+  Answers rcpt(List<Mailbox> mailboxes, Deadline deadline, boolean mayReset)
       throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
-    boolean full = recipientsInTransaction + mailboxes.size() > limits.maxRecipients();
-    boolean reset = transactionOpen && (config.transactionPerVerification() || full);
+    boolean full = recipientsInTransaction + mailboxes.size() + 1 > limits.maxRecipients();
+    boolean reset = transactionOpen && mayReset && (config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
+    int junkBeforeReset = reset ? vrfyCommands : 0;
     if (reset) {
       commands.add(RSET);
       vrfyCommands++;
@@ -318,6 +345,7 @@ final class BackendSession {
     this.deadline = deadline;
     long started = System.nanoTime();
     int rejectionsBefore = rejections;
+    boolean queueFileBefore = !open && acceptedInTransaction > 0;
     List<SmtpReply> replies;
     try {
       replies = send(commands, first);
@@ -332,6 +360,7 @@ final class BackendSession {
     if (reset) {
       transactionOpen = false;
       recipientsInTransaction = 0;
+      acceptedInTransaction = 0;
       if (replies.get(0).code() != 250) {
         // Never about an address: the session is at a limit (Exim: 554 too many nonmail commands)
         teachLimits();
@@ -346,7 +375,8 @@ final class BackendSession {
       openTransaction(replies.get(first - 1));
     }
     Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
-    noteThrottling(started, rejectionsBefore);
+    noteThrottling(
+        started, rejectionsBefore, junkBeforeReset, !queueFileBefore && acceptedInTransaction > 0);
     return answers;
   }
 
@@ -372,18 +402,33 @@ final class BackendSession {
       }
     }
     Answers answers = answers(replies, mailboxes.size(), true);
-    noteThrottling(started, rejectionsBefore);
+    noteThrottling(started, rejectionsBefore, 0, false);
     return answers;
   }
 
   /**
    * A command answered slower than {@link SessionLimits#THROTTLED} after earlier rejections: the
    * backend is throttling this session for its errors. Its answer stands; the session is replaced
-   * and the count it tolerated becomes the limit.
+   * and the count it tolerated becomes the limit. Postfix also counts each junk command past {@code
+   * smtpd_junk_command_limit} as an error, and delays every reply once past its soft error limit: a
+   * reset transaction answered twice that late (its MAIL and RCPT replies; inflow control delays
+   * only the first valid RCPT) teaches the limit of the {@code VRFY} and {@code RSET} commands
+   * taken before it. An exchange with the transaction's first accepted recipient may have waited
+   * that long for Postfix's inflow control (a queue file opened without a token left): it teaches a
+   * rejection limit only if twice as slow.
+   *
+   * @param junkBeforeReset the session's VRFY and RSET commands before this exchange's RSET, 0 if
+   *     it had none
+   * @param openedQueueFile whether the transaction accepted its first recipient in this exchange
    */
-  private void noteThrottling(long startedNanos, int rejectionsBefore) {
-    if (rejectionsBefore > 0
-        && System.nanoTime() - startedNanos >= SessionLimits.THROTTLED.toNanos()) {
+  private void noteThrottling(
+      long startedNanos, int rejectionsBefore, int junkBeforeReset, boolean openedQueueFile) {
+    long took = System.nanoTime() - startedNanos;
+    long throttled = SessionLimits.THROTTLED.toNanos();
+    if (junkBeforeReset > 0 && took >= 2 * throttled) {
+      usable = false;
+      limits.vrfyTolerated(junkBeforeReset);
+    } else if (rejectionsBefore > 0 && took >= (openedQueueFile ? 2 : 1) * throttled) {
       usable = false;
       limits.rejectionsTolerated(rejectionsBefore);
     }
@@ -395,8 +440,10 @@ final class BackendSession {
    */
   private Answers answers(List<SmtpReply> replies, int asked, boolean vrfy) {
     List<BackendReply> answers = new ArrayList<>(replies.size());
+    int rejectionsBeforeLast = rejections;
     for (SmtpReply reply : replies) {
       BackendReply answer = backendReply(reply);
+      rejectionsBeforeLast = rejections;
       if (vrfy) {
         vrfyCommands++;
       } else {
@@ -404,17 +451,21 @@ final class BackendSession {
           limits.recipientsTolerated(recipientsInTransaction);
         }
         recipientsInTransaction++;
+        if (answer.code() < 400) {
+          acceptedInTransaction++;
+        }
       }
       if (answer.code() == 421) {
         usable = false;
-      } else if (answer.isPermanentNegative()) {
-        rejections++;
+      } else if (answer.code() >= 400) {
+        rejections++; // temporary or not: Postfix counts every refusal as an error
       }
       answers.add(answer);
     }
     boolean hungUp = answers.size() < asked;
     if (hungUp) {
       usable = false;
+      rejectionsBeforeHangUp = rejectionsBeforeLast;
     }
     return new Answers(answers, hungUp);
   }
@@ -496,11 +547,11 @@ final class BackendSession {
 
   /**
    * How many recipients one RCPT batch may carry without reaching the backend's limits: what is
-   * left of the rejection budget, at most a whole transaction (a full one is reset by {@link
-   * #rcpt}).
+   * left of the rejection budget, at most a whole transaction but the room kept for a control
+   * question (a full one is reset by {@link #rcpt}).
    */
   int capacity() {
-    return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients()));
+    return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients() - 1));
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */

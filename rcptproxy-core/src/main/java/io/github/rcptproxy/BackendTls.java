@@ -10,9 +10,14 @@ public enum BackendTls {
   /** Clear text; {@code STARTTLS} is never sent (the default). */
   NONE,
   /**
-   * {@code STARTTLS} where the backend offers it, without checking its certificate (as Postfix's
-   * {@code may}); clear text where it is not offered. A handshake that fails is a failed
-   * verification ({@link Verdict.Reason#TLS_FAILED}), never a silent fall-back to clear text.
+   * {@code STARTTLS} where the backend offers it, without checking its certificate, as Postfix's
+   * {@code may}: clear text where it is not offered or is refused (but for {@code 421}), and where
+   * the handshake fails. A failed handshake closes that connection and the session is opened again
+   * without {@code STARTTLS}, within the same deadline; that backend address then gets no {@code
+   * STARTTLS} for {@link VerifierConfig#backendCoolDown()}, and one warning is logged. A handshake
+   * that outlasts the deadline is a {@link Verdict.Reason#TIMEOUT}, not retried; a {@code 421} to
+   * {@code STARTTLS}, or data after its {@code 220}, is {@link Verdict.Reason#TLS_FAILED}. The
+   * gateway's relay does the same.
    */
   OPPORTUNISTIC,
   /**

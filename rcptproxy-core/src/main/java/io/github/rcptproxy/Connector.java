@@ -1,6 +1,6 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.ClientSecurity;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -57,7 +57,7 @@ final class Connector {
   private final Duration connectTimeout;
   private final Duration coolDown;
   private final Clock clock;
-  private final ClientTls startTls;
+  private final ClientSecurity security;
 
   /** Address → until when it is skipped. Holds only addresses of the configured hosts. */
   private final ConcurrentHashMap<InetSocketAddress, Instant> coolingDown =
@@ -68,12 +68,12 @@ final class Connector {
     this.connectTimeout = config.connectTimeout();
     this.coolDown = config.backendCoolDown();
     this.clock = config.clock();
-    this.startTls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
+    this.security = new ClientSecurity(config);
   }
 
-  /** How to layer TLS over a connection; null when the configuration says {@code NONE}. */
-  ClientTls startTls() {
-    return startTls;
+  /** STARTTLS and AUTH over a connection, as the configuration asks. */
+  ClientSecurity security() {
+    return security;
   }
 
   /** A connected socket, and the configured host name it was reached by (for TLS). */

@@ -256,17 +256,31 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   }
 
   /**
-   * Asks the backend; questions it never put because a reconfiguration closed it meanwhile go to
-   * the new configuration's backend, within the same deadline.
+   * Asks the backend; questions it left unanswered because a reconfiguration closed it meanwhile go
+   * to the new configuration's backend, within the same deadline. Those left when the verifier was
+   * closed meanwhile are answered {@link Verdict.Reason#BACKEND_UNAVAILABLE}: a verification under
+   * way ends with verdicts, not an exception.
    */
   private Verdict[] ask(State current, List<String> addresses, Deadline deadline) {
     Verdict[] answers = current.backend().verifyAll(addresses, deadline).toArray(new Verdict[0]);
     for (List<Integer> unasked = unasked(answers); !unasked.isEmpty(); unasked = unasked(answers)) {
+      if (closed) {
+        Verdict closedUnder =
+            new Verdict.Unverified(
+                Verdict.Reason.BACKEND_UNAVAILABLE,
+                "verifier closed",
+                Optional.empty(),
+                deadline.elapsed());
+        for (int i : unasked) {
+          answers[i] = closedUnder;
+        }
+        break;
+      }
       List<String> again = new ArrayList<>(unasked.size());
       for (int i : unasked) {
         again.add(addresses.get(i));
       }
-      List<Verdict> answered = open().backend().verifyAll(again, deadline);
+      List<Verdict> answered = state.backend().verifyAll(again, deadline);
       for (int k = 0; k < unasked.size(); k++) {
         answers[unasked.get(k)] = answered.get(k);
       }

@@ -30,7 +30,7 @@ import java.util.concurrent.CompletableFuture;
  * idle timeout or the maximum age, and replaced after a few rejections to stay under the backend's
  * error limits (lowered to what the backend shows). {@link #close()} closes idle sessions at once
  * and busy ones when their verification ends; verifications waiting for a session are woken, not
- * interrupted.
+ * interrupted, and answer what they had not asked {@link Verdict.Reason#BACKEND_UNAVAILABLE}.
  */
 public interface RecipientVerifier extends AutoCloseable {
 

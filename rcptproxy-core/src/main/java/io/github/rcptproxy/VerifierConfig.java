@@ -75,7 +75,10 @@ public final class VerifierConfig {
     return values.backends.isEmpty() ? 25 : values.backends.get(0).getPort();
   }
 
-  /** How long a backend address that did not answer is skipped. */
+  /**
+   * How long a backend address that did not answer is skipped, and (OPPORTUNISTIC) one whose TLS
+   * handshake failed gets no STARTTLS.
+   */
   public Duration backendCoolDown() {
     return values.backendCoolDown;
   }
@@ -429,7 +432,9 @@ public final class VerifierConfig {
     /**
      * How long a backend address that did not answer (connect or greeting failed or timed out) is
      * skipped before it is tried again; meanwhile the next host is used, or, if none answers,
-     * verifications answer {@link Verdict.Reason#BACKEND_UNAVAILABLE} at once. Default 30 s.
+     * verifications answer {@link Verdict.Reason#BACKEND_UNAVAILABLE} at once. With {@link
+     * BackendTls#OPPORTUNISTIC}, also how long an address whose TLS handshake failed is spoken to
+     * in the clear without trying {@code STARTTLS}. Default 30 s.
      */
     public Builder backendCoolDown(Duration backendCoolDown) {
       this.backendCoolDown = backendCoolDown;
@@ -510,11 +515,12 @@ public final class VerifierConfig {
     }
 
     /**
-     * A session is closed and replaced after this many rejected recipients, a first guess that the
-     * verifier lowers when a backend shows a smaller limit (it hangs up, or refuses a known-good
-     * address after that many). Servers count rejected recipients as errors for the whole session
-     * (Postfix slows every reply after 10 and hangs up at 20; Exim's ratio rules refuse everything
-     * once too few recipients were accepted).
+     * A session is closed and replaced after this many rejected recipients ({@code 5xx}, and {@code
+     * 4xx} too), a first guess that the verifier lowers when a backend shows a smaller limit (it
+     * hangs up, or refuses a known-good address after that many). Servers count rejected recipients
+     * as errors for the whole session (Postfix, temporary refusals included, slows every reply
+     * after 10 and hangs up at 20; Exim's ratio rules refuse everything once too few recipients
+     * were accepted).
      */
     public Builder maxRejectionsPerSession(int maxRejectionsPerSession) {
       this.maxRejectionsPerSession = maxRejectionsPerSession;
@@ -523,7 +529,8 @@ public final class VerifierConfig {
 
     /**
      * A probe transaction is reset ({@code RSET}, then {@code MAIL} again) before it would take
-     * more than this many recipients (at most 1000), a first guess lowered when a backend answers
+     * more than this many recipients (at most 1000), one place kept for the control question that
+     * must follow refusals in the same transaction; a first guess lowered when a backend answers
      * "too many recipients" sooner.
      */
     public Builder maxRecipientsPerTransaction(int maxRecipientsPerTransaction) {

@@ -207,7 +207,8 @@ class BackendTlsTest {
           .isInstanceOfSatisfying(
               Verdict.Unverified.class,
               u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.TIMEOUT));
-      assertThat(verdict.latency()).isLessThan(Duration.ofMillis(600));
+      // Ends with its deadline, not the never-finishing handshake (margin for a loaded machine).
+      assertThat(verdict.latency()).isLessThan(Duration.ofMillis(1500));
     }
   }
 }

@@ -56,6 +56,22 @@ public final class PostfixBackend implements AutoCloseable {
   public static final List<String> CLIENT_REJECTED =
       List.of("smtpd_client_restrictions = check_client_access inline:{127.0.0.1=REJECT}");
 
+  /**
+   * A site that offers STARTTLS ({@code smtpd_tls_security_level = may}) with TLS 1.0 and 1.1 only,
+   * which the JDK 17 client does not speak (and rcptproxy never offers): every handshake with it
+   * fails, while a client in the clear is served. {@code smtpd_tls_loglevel = 1} logs each TLS
+   * session and failure.
+   */
+  public static List<String> tlsTheJdkCannotSpeak(TestCertificates certificates) {
+    return List.of(
+        "smtpd_tls_security_level = may",
+        "smtpd_tls_cert_file = " + certificates.serverCertificate(),
+        "smtpd_tls_key_file = " + certificates.serverKey(),
+        "smtpd_tls_protocols = >=TLSv1, <=TLSv1.1",
+        "tls_medium_cipherlist = DEFAULT:@SECLEVEL=0",
+        "smtpd_tls_loglevel = 1");
+  }
+
   private static final Path POSTFIX = Path.of("/usr/sbin/postfix");
   private static final Path DEFAULT_MAIN_CF = Path.of("/etc/postfix/main.cf");
   // Test JVMs of several modules or checkouts may edit the default main.cf at the same time.

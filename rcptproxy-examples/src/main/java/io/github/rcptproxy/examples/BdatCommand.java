@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.subethamail.smtp.DropConnectionException;
@@ -17,7 +18,8 @@ import org.subethamail.smtp.server.Session;
  * of a chunk and so delivers truncated messages. Here the end of input inside a chunk fails the
  * message (nothing is relayed), a chunk or a message over the size limit hangs up before any of it
  * is read, and a chunk sent outside a transaction is read and thrown away, never taken for
- * commands.
+ * commands. So is the rest of a message the handler did not read, accepted or refused: the reply
+ * comes after the LAST chunk, as after DATA's end.
  */
 final class BdatCommand extends BaseCommand {
   private static final Pattern SYNTAX =
@@ -38,20 +40,24 @@ final class BdatCommand extends BaseCommand {
               : "503 5.5.1 Error: need MAIL command");
       return;
     }
+    ChunkStream message = new ChunkStream(session, first, true);
     String reply;
     try {
-      reply = session.getMessageHandler().data(new ChunkStream(session, first, true));
-    } catch (DropConnectionException e) {
-      throw e;
-    } catch (RejectException e) {
-      session.sendResponse(e.getErrorResponse());
-      session.resetMailTransaction();
-      return;
+      try {
+        reply =
+            "250 " + Objects.requireNonNullElse(session.getMessageHandler().data(message), "Ok");
+      } catch (DropConnectionException e) {
+        throw e;
+      } catch (RejectException e) {
+        reply = e.getErrorResponse();
+      }
+      // Accepted or refused, the rest of the message is not commands; the reply answers LAST.
+      message.transferTo(OutputStream.nullOutputStream());
     } catch (BrokenSequence e) {
       session.resetMailTransaction();
       throw e.reply;
     }
-    session.sendResponse(reply == null ? "250 Ok" : "250 " + reply);
+    session.sendResponse(reply);
     session.resetMailTransaction();
   }
 
@@ -59,12 +65,16 @@ final class BdatCommand extends BaseCommand {
   private record Chunk(long size, boolean last) {}
 
   /**
-   * Parses a BDAT line. A line that cannot be parsed, or a size that would take the message over
-   * the limit, leaves no way to find where the chunk ends: the connection is closed.
+   * Parses a BDAT line, exactly RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]}: no other
+   * white space, none around it. A line that cannot be parsed, or a size that would take the
+   * message over the limit, leaves no way to find where the chunk ends, and the client, which may
+   * pipeline its chunk right behind the line (RFC 3030 §2), sends it anyway: reading it as commands
+   * would run message data as commands. So the client hears why and the connection is closed before
+   * any of the chunk is read.
    */
   private static Chunk parse(String line, long receivedSoFar, Session session)
       throws DropConnectionException {
-    Matcher m = SYNTAX.matcher(line.strip());
+    Matcher m = SYNTAX.matcher(line);
     if (!m.matches()) {
       throw new DropConnectionException(501, "5.5.4 Syntax: BDAT size [LAST]");
     }

@@ -73,7 +73,8 @@ record GatewaySettings(
         helo NAME                 name sent with EHLO to the backend (default world)
         backend-tls none|opportunistic|required|verify
                                   STARTTLS to the backend, for verification and relay: required
-                                  never talks in the clear; verify also checks the certificate
+                                  never talks in the clear (opportunistic does where
+                                  STARTTLS fails); verify also checks the certificate
                                   and the backend host name (default none)
         backend-ca PEM            CA certificates that verify trusts (default: the JDK's)
         backend-auth-user NAME    AUTH PLAIN/LOGIN to the backend as NAME (needs backend-tls

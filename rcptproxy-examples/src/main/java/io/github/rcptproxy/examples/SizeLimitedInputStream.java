@@ -34,11 +34,20 @@ final class SizeLimitedInputStream extends FilterInputStream {
   }
 
   @Override
+  public long skip(long n) throws IOException {
+    long skipped = super.skip(n);
+    if (skipped > 0) {
+      counted(skipped); // skipped bytes are read too: a skip must not pass the limit unseen
+    }
+    return skipped;
+  }
+
+  @Override
   public boolean markSupported() {
     return false;
   }
 
-  private void counted(int n) throws TooMuchDataException {
+  private void counted(long n) throws TooMuchDataException {
     count += n;
     if (count > limit) {
       throw new TooMuchDataException("message larger than " + limit + " bytes");

@@ -2,16 +2,20 @@ package io.github.rcptproxy.examples;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +44,12 @@ import org.subethamail.smtp.server.SessionHandler;
  */
 final class SmtpFront implements SessionHandler {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpFront.class);
+
+  /** Parameters after the path: each after one SP, no white space or control character in it. */
+  private static final Pattern PARAMETERS = Pattern.compile("( [^\\x00-\\x20\\x7f]+)+");
+
+  private static final String PARAMETER_SYNTAX =
+      "501 5.5.4 Syntax error in parameters: one space before each, no other white space";
 
   private final Duration commandTimeout;
   private final Duration messageTimeout;
@@ -233,40 +243,21 @@ final class SmtpFront implements SessionHandler {
         if (session.isMailTransactionInProgress()) {
           return true; // SubEthaSMTP says 503
         }
-        Optional<String[]> path = path(line, "FROM:");
-        if (path.isEmpty()) {
-          return true; // SubEthaSMTP says 501
+        MailParameters mail =
+            mailParameters(line, client.esmtp, session.getServer().getMaxMessageSize());
+        if (mail.refusal().isPresent()) {
+          return refuse(session, mail.refusal().get());
         }
-        boolean smtputf8 = false;
-        boolean eightBitMime = false;
-        for (String parameter : parameters(path.get()[1])) {
-          String upper = parameter.toUpperCase(Locale.ROOT);
-          if (!client.esmtp) {
-            return refuse(session, "555 5.5.4 MAIL parameters need EHLO");
-          } else if (upper.equals("SMTPUTF8")) {
-            smtputf8 = true;
-          } else if (upper.equals("BODY=8BITMIME")) {
-            eightBitMime = true;
-          } else if (!upper.equals("BODY=7BIT") && !upper.matches("SIZE=\\d{1,18}")) {
-            return refuse(session, "555 5.5.4 Unsupported MAIL parameter");
-          }
-        }
-        if (!smtputf8 && !isAscii(path.get()[0])) {
-          return refuse(session, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
-        }
-        client.smtputf8 = smtputf8;
-        client.eightBitMime = eightBitMime;
+        client.smtputf8 = mail.smtputf8();
+        client.eightBitMime = mail.eightBitMime();
       }
       case "RCPT" -> {
-        Optional<String[]> path = path(line, "TO:");
-        if (path.isEmpty() || !session.isMailTransactionInProgress()) {
-          return true; // SubEthaSMTP says 501 or 503
+        if (!session.isMailTransactionInProgress()) {
+          return true; // SubEthaSMTP says 503
         }
-        if (!parameters(path.get()[1]).isEmpty()) {
-          return refuse(session, "555 5.5.4 Unsupported RCPT parameter");
-        }
-        if (!client.smtputf8 && !isAscii(path.get()[0])) {
-          return refuse(session, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+        Optional<String> refusal = rcptRefusal(line, client.smtputf8);
+        if (refusal.isPresent()) {
+          return refuse(session, refusal.get());
         }
       }
       default -> {
@@ -276,6 +267,102 @@ final class SmtpFront implements SessionHandler {
     return true;
   }
 
+  /**
+   * What the front makes of a MAIL line: its refusal, or the parameters the client declared (none
+   * for a line SubEthaSMTP refuses itself as malformed).
+   */
+  record MailParameters(Optional<String> refusal, boolean smtputf8, boolean eightBitMime) {
+    static MailParameters refused(String reply) {
+      return new MailParameters(Optional.of(reply), false, false);
+    }
+  }
+
+  /**
+   * The front's rules for a MAIL line from a client that said EHLO ({@code esmtp}) or HELO, where
+   * messages may have {@code maxMessageSize} bytes. A SIZE over it is refused here, both the
+   * parameter and what SubEthaSMTP would take for one: it reads SIZE only after a space, anywhere
+   * in the line, and as an {@code int}, so a larger one passed after a tab, and at the end of the
+   * line (even inside a path: {@code MAIL FROM: SIZE=9999999999}) threw {@link
+   * NumberFormatException} out of the session.
+   */
+  static MailParameters mailParameters(String line, boolean esmtp, int maxMessageSize) {
+    Optional<String[]> path = path(line, "FROM:");
+    if (path.isEmpty()) {
+      return new MailParameters(Optional.empty(), false, false); // SubEthaSMTP says 501
+    }
+    BigInteger limit = BigInteger.valueOf(maxMessageSize > 0 ? maxMessageSize : Integer.MAX_VALUE);
+    if (subEthaSmtpSize(line).filter(size -> size.compareTo(limit) > 0).isPresent()) {
+      return MailParameters.refused("552 5.3.4 Message size exceeds fixed limit");
+    }
+    Optional<List<String>> parameters = parameters(path.get()[1]);
+    if (parameters.isEmpty()) {
+      return MailParameters.refused(PARAMETER_SYNTAX);
+    }
+    boolean smtputf8 = false;
+    boolean eightBitMime = false;
+    Set<String> keywords = new HashSet<>();
+    for (String parameter : parameters.get()) {
+      String upper = parameter.toUpperCase(Locale.ROOT);
+      if (!esmtp) {
+        return MailParameters.refused("555 5.5.4 MAIL parameters need EHLO");
+      } else if (!isAscii(parameter)) {
+        // keywords are ASCII; toUpperCase would make "\u017fmtputf8" SMTPUTF8 (long s)
+        return MailParameters.refused("555 5.5.4 Unsupported MAIL parameter");
+      } else if (!keywords.add(upper.split("=", 2)[0])) {
+        // SIZE=1 SIZE=2, BODY=7BIT BODY=8BITMIME: which one the client meant is a guess
+        return MailParameters.refused("555 5.5.4 MAIL parameter given twice");
+      } else if (upper.equals("SMTPUTF8")) {
+        smtputf8 = true;
+      } else if (upper.equals("BODY=8BITMIME")) {
+        eightBitMime = true;
+      } else if (upper.matches("SIZE=\\d{1,20}")) { // RFC 1870
+        if (new BigInteger(upper.substring(5)).compareTo(limit) > 0) {
+          return MailParameters.refused("552 5.3.4 Message size exceeds fixed limit");
+        }
+      } else if (!upper.equals("BODY=7BIT")) {
+        return MailParameters.refused("555 5.5.4 Unsupported MAIL parameter");
+      }
+    }
+    if (!smtputf8 && !isAscii(path.get()[0])) {
+      return MailParameters.refused("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
+    }
+    return new MailParameters(Optional.empty(), smtputf8, eightBitMime);
+  }
+
+  /**
+   * The size SubEthaSMTP's MAIL will read from {@code line}, which it parses as an {@code int}: the
+   * digits after the first {@code " size="} anywhere in it (the path too) up to the end of the
+   * line.
+   */
+  private static Optional<BigInteger> subEthaSmtpSize(String line) {
+    String args = arguments(line).toLowerCase(Locale.ENGLISH);
+    int at = args.indexOf(" size=");
+    String digits = at < 0 ? "" : args.substring(at + 6).trim();
+    return digits.matches("[0-9]+") ? Optional.of(new BigInteger(digits)) : Optional.empty();
+  }
+
+  /**
+   * The front's refusal of a RCPT line in a transaction whose MAIL declared {@code smtputf8} or
+   * not; empty where SubEthaSMTP may go on.
+   */
+  static Optional<String> rcptRefusal(String line, boolean smtputf8) {
+    Optional<String[]> path = path(line, "TO:");
+    if (path.isEmpty()) {
+      return Optional.empty(); // SubEthaSMTP says 501
+    }
+    Optional<List<String>> parameters = parameters(path.get()[1]);
+    if (parameters.isEmpty()) {
+      return Optional.of(PARAMETER_SYNTAX);
+    }
+    if (!parameters.get().isEmpty()) {
+      return Optional.of("555 5.5.4 Unsupported RCPT parameter");
+    }
+    if (!smtputf8 && !isAscii(path.get()[0])) {
+      return Optional.of("553 5.6.7 Non-ASCII recipient address needs SMTPUTF8");
+    }
+    return Optional.empty();
+  }
+
   private static boolean refuse(Session session, String reply) throws IOException {
     session.sendResponse(reply);
     return false;
@@ -283,22 +370,42 @@ final class SmtpFront implements SessionHandler {
 
   /**
    * The path of {@code MAIL FROM:} or {@code RCPT TO:} and the rest of the line, if well-formed.
+   * The line is cut as SubEthaSMTP cuts it ({@code trim()}: control characters, not Unicode
+   * spaces): {@code strip()} here let {@code MAIL\u0001FROM:} past every rule, and {@code
+   * FROM:\u3000} give SubEthaSMTP a non-ASCII sender the rules never saw.
    */
   private static Optional<String[]> path(String line, String keyword) {
-    String args = line.length() > 4 ? line.substring(4).strip() : "";
+    String args = arguments(line);
     if (!args.toUpperCase(Locale.ROOT).startsWith(keyword)) {
       return Optional.empty();
     }
-    String rest = args.substring(keyword.length()).strip();
+    String rest = args.substring(keyword.length()).trim();
     int end = rest.startsWith("<") ? rest.indexOf('>') + 1 : rest.indexOf(' ');
     if (end <= 0) {
       end = rest.length();
     }
-    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end).strip()});
+    return Optional.of(new String[] {rest.substring(0, end), rest.substring(end)});
   }
 
-  private static List<String> parameters(String rest) {
-    return rest.isEmpty() ? List.of() : List.of(rest.split(" +"));
+  /** What follows the verb, as SubEthaSMTP's commands read it. */
+  private static String arguments(String line) {
+    return line.length() > 4 ? line.substring(4).trim() : "";
+  }
+
+  /**
+   * The parameters after the path, each after exactly one SP (RFC 5321 §4.1.2: {@code
+   * Mail-parameters = esmtp-param *(SP esmtp-param)} after {@code SP}); empty if they are not
+   * written so. A tab or a second space is refused rather than read past: a reader that splits
+   * otherwise (SubEthaSMTP reads SIZE only after a space) would see other parameters.
+   */
+  private static Optional<List<String>> parameters(String rest) {
+    if (rest.isEmpty()) {
+      return Optional.of(List.of());
+    }
+    if (!PARAMETERS.matcher(rest).matches()) {
+      return Optional.empty();
+    }
+    return Optional.of(List.of(rest.substring(1).split(" ")));
   }
 
   private static boolean isAscii(String text) {

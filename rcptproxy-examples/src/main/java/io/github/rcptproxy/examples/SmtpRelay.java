@@ -1,9 +1,9 @@
 package io.github.rcptproxy.examples;
 
 import io.github.rcptproxy.BackendProtocol;
-import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.smtp.ClientTls;
+import io.github.rcptproxy.smtp.ClientSecurity;
+import io.github.rcptproxy.smtp.ClientSecurityException;
 import io.github.rcptproxy.smtp.SmtpReply;
 import io.github.rcptproxy.smtp.SmtpReplyReader;
 import io.github.rcptproxy.smtp.SmtpText;
@@ -18,28 +18,28 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.ZonedDateTime;
-import java.util.Base64;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
 
 /**
  * Hands one message to the backend while the client waits: the client hears {@code 250} only after
- * the backend said it. Line endings in the body are normalised to CRLF and every line is
- * dot-stuffed, so a bare CR or LF in the client's data cannot end the message early at the backend
- * and smuggle in a second one.
+ * the backend said it. Every line of the body is dot-stuffed, and a message with a bare CR or LF
+ * (one not in a CRLF pair, RFC 5321 §2.3.8) is refused, never repaired: the backend never gets its
+ * end of data, so nothing of it is delivered, and no reading of bare line ends, the backend's or a
+ * later hop's, can end the message early and smuggle in a second one.
  *
  * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
  * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
- * STARTTLS, or a failed handshake, tempfails the message. Over LMTP the backend answers the end of
- * data once per recipient; the front gives an LMTP relay one recipient per message ({@link
- * #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
+ * STARTTLS, or a failed handshake, tempfails the message. With {@code OPPORTUNISTIC} a failed
+ * handshake is retried in the clear on a new connection, as the verifier does. Over LMTP the
+ * backend answers the end of data once per recipient; the front gives an LMTP relay one recipient
+ * per message ({@link #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
  */
 final class SmtpRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
@@ -48,11 +48,9 @@ final class SmtpRelay {
   private final String host;
   private final String heloName;
   private final Duration timeout;
-  private final ClientTls tls;
+  private final ClientSecurity security;
   private final boolean lmtp;
-  private final Optional<String> authUser;
-  private final Optional<String> authPassword;
-  private final boolean authWithoutTls;
+  private final String authUser;
 
   /** Relays to the first backend of the configuration, with its TLS, AUTH and protocol. */
   SmtpRelay(VerifierConfig config, Duration timeout) {
@@ -60,11 +58,9 @@ final class SmtpRelay {
     this.backend = new InetSocketAddress(host, config.backendPort());
     this.heloName = config.heloName();
     this.timeout = timeout;
-    this.tls = config.tls() == BackendTls.NONE ? null : new ClientTls(config);
+    this.security = new ClientSecurity(config);
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
-    this.authUser = config.authUser();
-    this.authPassword = config.authPassword();
-    this.authWithoutTls = config.authWithoutTls();
+    this.authUser = config.authUser().orElse(null);
   }
 
   /**
@@ -92,14 +88,8 @@ final class SmtpRelay {
       throw new IllegalArgumentException(
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
-    try (Connection connection = new Connection()) {
-      Map<String, String> extensions = greet(connection);
-      if (tls != null && startTls(connection, extensions)) {
-        extensions = hello(connection);
-      }
-      if (authUser.isPresent()) {
-        authenticate(connection, extensions);
-      }
+    try (Connection connection = connect()) {
+      Map<String, String> extensions = connection.extensions;
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
@@ -129,7 +119,13 @@ final class SmtpRelay {
               .trace()
               .receivedHeader(envelope.recipients(), ZonedDateTime.now())
               .getBytes(StandardCharsets.UTF_8));
-      writeDotStuffed(body, out);
+      try {
+        writeDotStuffed(body, out);
+      } catch (BareLineEndException e) {
+        // Closing without the end of data: the backend discards what it got of the message.
+        LOG.info("message refused, not relayed: {}", e.getMessage());
+        throw bareLineEnd();
+      }
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
@@ -151,71 +147,71 @@ final class SmtpRelay {
   }
 
   /**
-   * STARTTLS where offered (where required, a backend without it never gets the message in the
-   * clear); returns whether the connection is now encrypted.
+   * A connection to the backend, greeted, secured and authenticated as configured. Where an
+   * OPPORTUNISTIC handshake failed, a second connection goes in the clear.
    */
-  private boolean startTls(Connection connection, Map<String, String> extensions)
-      throws IOException, RejectException {
-    if (!extensions.containsKey("STARTTLS")) {
-      if (tls.required()) {
-        LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
-        connection.quit();
-        throw unavailable();
+  private Connection connect() throws IOException, RejectException {
+    boolean mayRetry = true;
+    while (true) {
+      Connection connection = new Connection();
+      try {
+        if (secure(connection, mayRetry)) {
+          return connection;
+        }
+      } catch (IOException | RejectException | RuntimeException e) {
+        connection.close();
+        throw e;
       }
-      return false;
-    }
-    SmtpReply reply = connection.send("STARTTLS");
-    if (reply.code() != 220) {
-      if (tls.required()) {
-        LOG.warn("backend {} refused STARTTLS: {}", backend, reply);
-        throw unavailable();
-      }
-      return false;
-    }
-    if (connection.unasked()) {
-      LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
-      throw unavailable();
-    }
-    try {
-      connection.encrypt();
-      return true;
-    } catch (SocketTimeoutException e) {
-      throw e;
-    } catch (IOException e) {
-      LOG.warn("TLS handshake with backend {} failed: {}", backend, e.getMessage());
-      throw unavailable();
+      connection.close(); // the handshake broke it; STARTTLS to the backend is skipped a while
+      mayRetry = false;
     }
   }
 
-  /** AUTH PLAIN, or LOGIN where PLAIN is not offered; the password is never logged. */
-  private void authenticate(Connection connection, Map<String, String> extensions)
+  /**
+   * Greeting, EHLO, STARTTLS and AUTH as configured (where TLS is required, a backend without it
+   * never gets the message in the clear), leaving the extensions offered from there on in the
+   * connection; false where an OPPORTUNISTIC handshake failed and {@code mayRetry}: the connection
+   * is lost, and the next one goes in the clear.
+   */
+  private boolean secure(Connection connection, boolean mayRetry)
       throws IOException, RejectException {
-    String user = authUser.orElseThrow();
-    String password = authPassword.orElseThrow();
-    if (!connection.encrypted() && !authWithoutTls) {
-      LOG.warn(
-          "backend {} session is not encrypted: the password is not sent; not relayed", backend);
-      throw unavailable();
-    }
-    List<String> mechanisms =
-        List.of(extensions.getOrDefault("AUTH", "").toUpperCase(Locale.ROOT).split(" "));
-    SmtpReply reply;
-    if (mechanisms.contains("PLAIN")) {
-      reply = connection.sendSecret("AUTH PLAIN ", "\0" + user + "\0" + password);
-    } else if (mechanisms.contains("LOGIN")) {
-      reply = connection.send("AUTH LOGIN");
-      if (reply.code() == 334) {
-        reply = connection.sendSecret("", user);
+    Map<String, String> extensions = greet(connection);
+    try {
+      if (security.startTls(connection, extensions, host, backend)) {
+        extensions = hello(connection);
       }
-      if (reply.code() == 334) {
-        reply = connection.sendSecret("", password);
+      security.authenticate(connection, extensions);
+      connection.extensions = extensions;
+      return true;
+    } catch (ClientSecurityException e) {
+      if (e.retryInClear() && mayRetry) {
+        return false;
       }
-    } else {
-      LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
-      throw unavailable();
-    }
-    if (reply.code() != 235) {
-      LOG.warn("backend {} did not accept AUTH as {}: {}", backend, user, reply);
+      switch (e.failure()) {
+        case STARTTLS_NOT_OFFERED -> {
+          LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
+          connection.quit();
+        }
+        case STARTTLS_REFUSED ->
+            LOG.warn("backend {} refused STARTTLS: {}", backend, e.reply().orElseThrow());
+        case UNASKED_DATA ->
+            LOG.warn("backend {} sent data after its 220 to STARTTLS: not relayed", backend);
+        case HANDSHAKE_FAILED ->
+            LOG.warn(
+                "TLS handshake with backend {} failed: {}", backend, e.getCause().getMessage());
+        case NOT_ENCRYPTED ->
+            LOG.warn(
+                "backend {} session is not encrypted: the password is not sent; not relayed",
+                backend);
+        case AUTH_NOT_OFFERED ->
+            LOG.warn("backend {} offers neither AUTH PLAIN nor LOGIN: not relayed", backend);
+        case AUTH_REFUSED ->
+            LOG.warn(
+                "backend {} did not accept AUTH as {}: {}",
+                backend,
+                authUser,
+                e.reply().orElseThrow());
+      }
       throw unavailable();
     }
   }
@@ -272,19 +268,25 @@ final class SmtpRelay {
     return new RejectException(451, "4.4.1 Mail system unavailable, try again later");
   }
 
-  /** Copies the body, turning CR, LF and CRLF alike into CRLF and doubling a leading dot. */
+  /**
+   * Copies the body, doubling a leading dot, up to a bare CR or LF, which ends it with a {@link
+   * BareLineEndException} (what was written by then holds no end of data). A last line without its
+   * CRLF (BDAT) gets one.
+   */
   static void writeDotStuffed(InputStream body, OutputStream out) throws IOException {
     InputStream in = body.markSupported() ? body : new BufferedInputStream(body);
     boolean lineStart = true;
+    long offset = 0;
     int b;
     while ((b = readClient(in)) >= 0) {
-      if (b == '\r' || b == '\n') {
-        if (b == '\r') {
-          in.mark(1);
-          if (readClient(in) != '\n') {
-            in.reset();
-          }
+      if (b == '\n') {
+        throw new BareLineEndException("bare LF at byte " + offset);
+      }
+      if (b == '\r') {
+        if (readClient(in) != '\n') {
+          throw new BareLineEndException("bare CR at byte " + offset);
         }
+        offset += 2;
         out.write('\r');
         out.write('\n');
         lineStart = true;
@@ -294,6 +296,7 @@ final class SmtpRelay {
         out.write('.');
       }
       out.write(b);
+      offset++;
       lineStart = false;
     }
     if (!lineStart) {
@@ -307,6 +310,25 @@ final class SmtpRelay {
       return in.read();
     } catch (IOException e) {
       throw new ClientDataException(e);
+    }
+  }
+
+  /**
+   * The client's message has a bare CR or LF: refused for good (resent as it is, it would be
+   * refused again). 554 is RFC 5321's permanent failure of a transaction after the end of data, as
+   * for every message refused here; 5.6.0 (RFC 3463: the content of the message, no more specific
+   * code fits) rather than Postfix's 521 5.5.2, as the message did end where the client meant and
+   * the session goes on.
+   */
+  static RejectException bareLineEnd() {
+    return new RejectException(
+        554, "5.6.0 Message refused: bare CR or LF in it; end every line with CRLF");
+  }
+
+  /** The client's data has a CR or LF that is not part of a CRLF pair. */
+  static final class BareLineEndException extends IOException {
+    BareLineEndException(String message) {
+      super(message);
     }
   }
 
@@ -356,12 +378,15 @@ final class SmtpRelay {
    * code on every line, at most 100 lines of 2 KiB; anything else counts as a failed backend), each
    * within the timeout however slowly it trickles in.
    */
-  private final class Connection implements AutoCloseable {
+  private final class Connection implements ClientSecurity.Connection, AutoCloseable {
     private final Socket plain = new Socket();
     private Socket transport;
     private OutputStream out;
     private SmtpReplyReader reader;
     private long replyDeadline;
+
+    /** What the backend's last EHLO offered, once {@link #secure} is done. */
+    private Map<String, String> extensions = Map.of();
 
     Connection() throws IOException {
       try {
@@ -395,18 +420,9 @@ final class SmtpRelay {
       return reader.read();
     }
 
-    SmtpReply send(String command) throws IOException {
+    @Override
+    public SmtpReply send(String command) throws IOException {
       out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      return read();
-    }
-
-    SmtpReply sendSecret(String prefix, String secret) throws IOException {
-      out.write(
-          (prefix + Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8)))
-              .getBytes(StandardCharsets.US_ASCII));
-      out.write('\r');
-      out.write('\n');
       out.flush();
       return read();
     }
@@ -416,17 +432,26 @@ final class SmtpRelay {
     }
 
     /** Whether the backend sent bytes nobody asked for. */
-    boolean unasked() throws IOException {
+    @Override
+    public boolean unaskedInput() throws IOException {
       return reader.hasBufferedInput() || plain.getInputStream().available() > 0;
     }
 
-    /** The TLS handshake over the connection, within the timeout; what follows goes encrypted. */
-    void encrypt() throws IOException {
+    /** The TCP connection, for the TLS handshake within the timeout. */
+    @Override
+    public Socket handshakeSocket() throws IOException {
       plain.setSoTimeout((int) timeout.toMillis());
-      use(tls.handshake(plain, host, backend.getPort()));
+      return plain;
     }
 
-    boolean encrypted() {
+    /** What follows goes encrypted. */
+    @Override
+    public void useTls(SSLSocket tls) throws IOException {
+      use(tls);
+    }
+
+    @Override
+    public boolean encrypted() {
       return transport != plain;
     }
 

@@ -137,6 +137,98 @@ class GatewayEdgeTest {
     assertThat(backend.received()).doesNotContain("DATA");
   }
 
+  static Stream<Arguments> malformedBdatLines() {
+    return Stream.of(
+        Arguments.of("BDAT line with a trailing space", "BDAT 6 LAST "),
+        Arguments.of("BDAT line with a trailing tab", "BDAT 6 LAST\t"),
+        Arguments.of("BDAT line with two spaces", "BDAT  6 LAST"),
+        Arguments.of("BDAT line with a tab", "BDAT\t6 LAST"),
+        Arguments.of("BDAT line with a tab before LAST", "BDAT 6\tLAST"));
+  }
+
+  /**
+   * RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]} and nothing else. The client sends its
+   * chunk right behind the line, and nobody can tell how long the chunk of a line that does not
+   * parse is: the gateway says why and closes the connection before reading any of it, so no byte
+   * of it is ever taken for a command.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("malformedBdatLines")
+  void malformedBdatLineIsRefusedAndTheConnectionClosed(String behaviour, String bdat)
+      throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw(bdat + "\r\nRSET\r\n");
+      reply = client.reply();
+      assertThat(client.reply()).as("the connection is closed").isNull();
+    }
+    assertThat(reply).isEqualTo("501 5.5.4 Syntax: BDAT size [LAST]");
+    assertThat(backend.received()).doesNotContain("DATA");
+    row(behaviour, reply, "nothing; the connection closed, the chunk never read");
+  }
+
+  static Stream<Arguments> bareLineEnds() {
+    String smuggled = "MAIL FROM:<evil@evil.test>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nevil\r\n";
+    String head = "Subject: smuggle\r\n\r\nhello";
+    return Stream.of(
+        Arguments.of("DATA with `\\n.\\n` inside", "DATA", head + "\n.\n" + smuggled),
+        Arguments.of("DATA with `\\r.\\r` inside", "DATA", head + "\r.\r" + smuggled),
+        Arguments.of("DATA with `\\r\\n.\\n` inside", "DATA", head + "\r\n.\n" + smuggled),
+        Arguments.of("DATA with `\\n.\\r\\n` inside", "DATA", head + "\n.\r\n" + smuggled),
+        Arguments.of("DATA with `\\r.\\r\\n` inside", "DATA", head + "\r.\r\n" + smuggled),
+        Arguments.of("DATA with a bare LF at the end", "DATA", head + "\nevil\r\n"),
+        Arguments.of("BDAT with a bare LF", "BDAT", head + "\n.\n" + smuggled),
+        Arguments.of("BDAT with a bare CR", "BDAT", head + "\r.\r" + smuggled),
+        Arguments.of("BDAT ending in a bare CR", "BDAT", head + "\r\nend\r"));
+  }
+
+  /**
+   * A bare CR or LF is refused, never made CRLF (SMTP smuggling: a later hop may take {@code \n.\n}
+   * for the end of data), after the end of the message: nothing reaches the backend's end of data,
+   * nothing after the bare line end reaches the backend at all, and the session goes on.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("bareLineEnds")
+  void messageWithABareLineEndIsRefusedAndNothingIsRelayed(
+      String behaviour, String command, String message) throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      if (command.equals("DATA")) {
+        assertThat(client.send("DATA")).startsWith("354");
+        reply = client.send(message + ".");
+      } else {
+        byte[] bytes = message.getBytes(StandardCharsets.US_ASCII);
+        client.raw("BDAT " + bytes.length + " LAST\r\n");
+        client.raw(bytes);
+        reply = client.reply();
+      }
+      assertThat(client.send("MAIL FROM:<you@example.net>"))
+          .as("the session goes on")
+          .isEqualTo("250 Ok");
+    }
+    assertThat(reply)
+        .isEqualTo("554 5.6.0 Message refused: bare CR or LF in it; end every line with CRLF");
+    assertThat(backend.received()).doesNotContain("\r\n.\r\n").doesNotContain("evil");
+    row(behaviour, reply, "nothing delivered, nothing after the bare line end");
+  }
+
+  @Test
+  void chunksSplittingACrlfAreOneLineEnd() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT 17\r\nSubject: split\r\n\r");
+      assertThat(client.reply()).startsWith("250");
+      client.raw("BDAT 7 LAST\r\n\nbody\r\n");
+      assertThat(client.reply()).isEqualTo("250 Ok");
+    }
+    assertThat(backend.received()).contains("Subject: split\r\n\r\nbody\r\n.\r\n");
+  }
+
   static Stream<Arguments> backendsMisbehavingAfterTheirFinal250() {
     return Stream.of(
         Arguments.of("backend hangs up after its final 250", EsmtpBackend.After.HANG_UP),
@@ -459,6 +551,55 @@ class GatewayEdgeTest {
             "EHLO client.test",
             "MAIL FROM:<you@example.net> RET=HDRS",
             "555 5.5.4"));
+  }
+
+  static Stream<Arguments> malformedParameters() {
+    String mail = "MAIL FROM:<you@example.net>";
+    return Stream.of(
+        Arguments.of("a tab before the first MAIL parameter", mail + "\tSIZE=100", "501 5.5.4"),
+        Arguments.of(
+            "two spaces before the first MAIL parameter", mail + "  SIZE=100", "501 5.5.4"),
+        Arguments.of("a tab between MAIL parameters", mail + " SIZE=100\tSMTPUTF8", "501 5.5.4"),
+        Arguments.of("SIZE=1 SIZE=2", mail + " SIZE=1 SIZE=2", "555 5.5.4"),
+        Arguments.of("BODY=7BIT BODY=8BITMIME", mail + " BODY=7BIT BODY=8BITMIME", "555 5.5.4"),
+        Arguments.of("SMTPUTF8 SMTPUTF8", mail + " SMTPUTF8 smtputf8", "555 5.5.4"));
+  }
+
+  /**
+   * RFC 5321's {@code SP Mail-parameters}, each keyword once: a tab, a second space or a keyword
+   * given twice is refused, never read past or decided for the client.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("malformedParameters")
+  void malformedOrRepeatedMailParametersAreRefused(String behaviour, String mail, String expected)
+      throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("EHLO client.test");
+      reply = client.send(mail);
+      assertThat(client.send("MAIL FROM:<you@example.net> SIZE=100")).isEqualTo("250 Ok");
+    }
+    assertThat(reply).startsWith(expected);
+    row(behaviour, reply, "nothing");
+  }
+
+  @Test
+  void tabBeforeARcptParameterIsASyntaxError() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String reply;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      client.reply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+      reply = client.send("RCPT TO:<alice@example.com>\tNOTIFY=NEVER");
+    }
+    assertThat(reply).startsWith("501 5.5.4");
+    assertThat(backend.received()).doesNotContain("alice");
+    row("a tab before a RCPT parameter", reply, "nothing");
   }
 
   @ParameterizedTest(name = "{0}")
