@@ -283,12 +283,16 @@ final class SmtpFront implements SessionHandler {
    * parameter and what SubEthaSMTP would take for one: it reads SIZE only after a space, anywhere
    * in the line, and as an {@code int}, so a larger one passed after a tab, and at the end of the
    * line (even inside a path: {@code MAIL FROM: SIZE=9999999999}) threw {@link
-   * NumberFormatException} out of the session.
+   * NumberFormatException} out of the session. White space at the end of the line is a syntax
+   * error, as before a parameter.
    */
   static MailParameters mailParameters(String line, boolean esmtp, int maxMessageSize) {
     Optional<String[]> path = path(line, "FROM:");
     if (path.isEmpty()) {
       return new MailParameters(Optional.empty(), false, false); // SubEthaSMTP says 501
+    }
+    if (endsInWhiteSpace(line)) {
+      return MailParameters.refused(PARAMETER_SYNTAX);
     }
     BigInteger limit = BigInteger.valueOf(maxMessageSize > 0 ? maxMessageSize : Integer.MAX_VALUE);
     if (subEthaSmtpSize(line).filter(size -> size.compareTo(limit) > 0).isPresent()) {
@@ -343,7 +347,8 @@ final class SmtpFront implements SessionHandler {
 
   /**
    * The front's refusal of a RCPT line in a transaction whose MAIL declared {@code smtputf8} or
-   * not; empty where SubEthaSMTP may go on.
+   * not; empty where SubEthaSMTP may go on. White space at the end of the line is a syntax error,
+   * as before a parameter.
    */
   static Optional<String> rcptRefusal(String line, boolean smtputf8) {
     Optional<String[]> path = path(line, "TO:");
@@ -351,7 +356,7 @@ final class SmtpFront implements SessionHandler {
       return Optional.empty(); // SubEthaSMTP says 501
     }
     Optional<List<String>> parameters = parameters(path.get()[1]);
-    if (parameters.isEmpty()) {
+    if (parameters.isEmpty() || endsInWhiteSpace(line)) {
       return Optional.of(PARAMETER_SYNTAX);
     }
     if (!parameters.get().isEmpty()) {
@@ -385,6 +390,15 @@ final class SmtpFront implements SessionHandler {
       end = rest.length();
     }
     return Optional.of(new String[] {rest.substring(0, end), rest.substring(end)});
+  }
+
+  /**
+   * Whether the line ends in a space, a tab or another character {@code trim()} cuts (a control
+   * character): SubEthaSMTP would cut it and take the line; RFC 5321 §4.1.1 has nothing after the
+   * path or the last parameter but CRLF, so it is refused, never cut.
+   */
+  private static boolean endsInWhiteSpace(String line) {
+    return !line.isEmpty() && line.charAt(line.length() - 1) <= ' ';
   }
 
   /** What follows the verb, as SubEthaSMTP's commands read it. */

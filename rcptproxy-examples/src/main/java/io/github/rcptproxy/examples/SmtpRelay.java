@@ -30,9 +30,10 @@ import org.subethamail.smtp.RejectException;
 /**
  * Hands one message to the backend while the client waits: the client hears {@code 250} only after
  * the backend said it. Every line of the body is dot-stuffed, and a message with a bare CR or LF
- * (one not in a CRLF pair, RFC 5321 §2.3.8) is refused, never repaired: the backend never gets its
- * end of data, so nothing of it is delivered, and no reading of bare line ends, the backend's or a
- * later hop's, can end the message early and smuggle in a second one.
+ * (one not in a CRLF pair, RFC 5321 §2.3.8) or a last line without CRLF (BDAT; RFC 5321 §2.3.8, RFC
+ * 3030 §2: lines end in CRLF) is refused, never repaired: the backend never gets its end of data,
+ * so nothing of it is delivered, and no reading of bare line ends, the backend's or a later hop's,
+ * can end the message early and smuggle in a second one.
  *
  * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
  * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
@@ -270,8 +271,8 @@ final class SmtpRelay {
 
   /**
    * Copies the body, doubling a leading dot, up to a bare CR or LF, which ends it with a {@link
-   * BareLineEndException} (what was written by then holds no end of data). A last line without its
-   * CRLF (BDAT) gets one.
+   * BareLineEndException} (what was written by then holds no end of data). So does a last line
+   * without its CRLF (BDAT): refused, never given one.
    */
   static void writeDotStuffed(InputStream body, OutputStream out) throws IOException {
     InputStream in = body.markSupported() ? body : new BufferedInputStream(body);
@@ -300,8 +301,7 @@ final class SmtpRelay {
       lineStart = false;
     }
     if (!lineStart) {
-      out.write('\r');
-      out.write('\n');
+      throw new BareLineEndException("last line without CRLF at byte " + offset);
     }
   }
 
@@ -314,18 +314,18 @@ final class SmtpRelay {
   }
 
   /**
-   * The client's message has a bare CR or LF: refused for good (resent as it is, it would be
-   * refused again). 554 is RFC 5321's permanent failure of a transaction after the end of data, as
-   * for every message refused here; 5.6.0 (RFC 3463: the content of the message, no more specific
-   * code fits) rather than Postfix's 521 5.5.2, as the message did end where the client meant and
-   * the session goes on.
+   * The client's message has a bare CR or LF, or a last line without CRLF: refused for good (resent
+   * as it is, it would be refused again). 554 is RFC 5321's permanent failure of a transaction
+   * after the end of data, as for every message refused here; 5.6.0 (RFC 3463: the content of the
+   * message, no more specific code fits) rather than Postfix's 521 5.5.2, as the message did end
+   * where the client meant and the session goes on.
    */
   static RejectException bareLineEnd() {
     return new RejectException(
         554, "5.6.0 Message refused: bare CR or LF in it; end every line with CRLF");
   }
 
-  /** The client's data has a CR or LF that is not part of a CRLF pair. */
+  /** The client's data has a CR or LF that is not part of a CRLF pair, or ends without CRLF. */
   static final class BareLineEndException extends IOException {
     BareLineEndException(String message) {
       super(message);

@@ -152,19 +152,23 @@ class GatewayEdgeFuzzTest {
 
   /**
    * The relay's encoding of {@code message} for the backend, read as a backend reads it, strictly
-   * or taking any line end for one. A message with a bare CR or LF is refused: what was written by
-   * then holds no end of data and no line end but CRLF, and stops before the bare line end. Any
-   * other message is one message, ending at the very end, equal to the original.
+   * or taking any line end for one. A message with a bare CR or LF, or a last line without CRLF, is
+   * refused: what was written by then holds no end of data and no line end but CRLF, and stops
+   * before the bare line end (or the missing one). Any other message is one message, ending at the
+   * very end, equal to the original.
    */
   private static void assertRelayedAsOneMessage(byte[] message) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     int bare = bareLineEnd(message);
+    if (bare < 0 && withFinalCrlf(message).length != message.length) {
+      bare = message.length; // the last line's CRLF is missing: refused, never added
+    }
     try {
       SmtpRelay.writeDotStuffed(new ByteArrayInputStream(message), out);
-      assertThat(bare).as("relayed with a bare CR or LF").isNegative();
+      assertThat(bare).as("relayed with a bare CR or LF or without a final CRLF").isNegative();
       out.writeBytes(ascii(".\r\n"));
     } catch (SmtpRelay.BareLineEndException e) {
-      assertThat(bare).as("refused without a bare CR or LF").isNotNegative();
+      assertThat(bare).as("refused with every line CRLF-ended").isNotNegative();
     } catch (IOException e) {
       throw new AssertionError("nothing to fail in memory", e);
     }
@@ -194,7 +198,7 @@ class GatewayEdgeFuzzTest {
       }
     }
     if (bare < 0) {
-      assertThat(unstuffed.toByteArray()).isEqualTo(withFinalCrlf(message));
+      assertThat(unstuffed.toByteArray()).isEqualTo(message);
     } else {
       assertThat(unstuffed.size())
           .as("nothing from the bare line end on")
@@ -357,8 +361,8 @@ class GatewayEdgeFuzzTest {
    * Any MAIL line, after EHLO or HELO, through the front's rules and then SubEthaSMTP's MAIL: never
    * an unchecked exception; a sender is taken only with the parameters the gateway knows (SIZE up
    * to the limit, BODY, SMTPUTF8; anything else refused), each after one space and each keyword
-   * once, exactly those declared, and a non-ASCII address only with SMTPUTF8; and a well-formed
-   * line with known parameters is taken.
+   * once, exactly those declared, a non-ASCII address only with SMTPUTF8, and never with white
+   * space at the end of the line; and a well-formed line with known parameters is taken.
    */
   @FuzzTest(maxDuration = "2m")
   void mailParameters(FuzzedDataProvider data) {
@@ -379,6 +383,9 @@ class GatewayEdgeFuzzTest {
       assertThat(taken).isEqualTo(session.replies().equals(List.of(OK)));
     }
     if (taken) {
+      assertThat(mail.line().charAt(mail.line().length() - 1))
+          .as("taken with white space at the end: %s", mail.line())
+          .isGreaterThan(' ');
       String sender = handler.senders.get(0);
       assertThat(isAscii(sender) || declared.smtputf8())
           .as("non-ASCII sender <%s> without SMTPUTF8", sender)
@@ -429,7 +436,8 @@ class GatewayEdgeFuzzTest {
   /**
    * Any RCPT line, in a transaction with or without SMTPUTF8, through the front's rules and then
    * SubEthaSMTP's RCPT: never an unchecked exception; a recipient is taken only without parameters
-   * (the gateway offers none) and, if not ASCII, only with SMTPUTF8; a well-formed line is taken.
+   * (the gateway offers none), if not ASCII only with SMTPUTF8, and never with white space at the
+   * end of the line; a well-formed line is taken.
    */
   @FuzzTest(maxDuration = "2m")
   void rcptParameters(FuzzedDataProvider data) {
@@ -452,6 +460,9 @@ class GatewayEdgeFuzzTest {
       assertThat(taken).isEqualTo(session.replies().equals(List.of(OK, OK)));
     }
     if (taken) {
+      assertThat(rcpt.line().charAt(rcpt.line().length() - 1))
+          .as("taken with white space at the end: %s", rcpt.line())
+          .isGreaterThan(' ');
       String recipient = handler.recipients.get(0);
       assertThat(isAscii(recipient) || smtputf8)
           .as("non-ASCII recipient <%s> without SMTPUTF8", recipient)

@@ -181,13 +181,15 @@ class GatewayEdgeTest {
         Arguments.of("DATA with a bare LF at the end", "DATA", head + "\nevil\r\n"),
         Arguments.of("BDAT with a bare LF", "BDAT", head + "\n.\n" + smuggled),
         Arguments.of("BDAT with a bare CR", "BDAT", head + "\r.\r" + smuggled),
-        Arguments.of("BDAT ending in a bare CR", "BDAT", head + "\r\nend\r"));
+        Arguments.of("BDAT ending in a bare CR", "BDAT", head + "\r\nend\r"),
+        Arguments.of("BDAT with a last line without CRLF", "BDAT", head + "\r\nend"));
   }
 
   /**
    * A bare CR or LF is refused, never made CRLF (SMTP smuggling: a later hop may take {@code \n.\n}
    * for the end of data), after the end of the message: nothing reaches the backend's end of data,
-   * nothing after the bare line end reaches the backend at all, and the session goes on.
+   * nothing after the bare line end reaches the backend at all, and the session goes on. So is a
+   * last line without CRLF, never given one.
    */
   @ParameterizedTest(name = "{0}")
   @MethodSource("bareLineEnds")
@@ -553,9 +555,16 @@ class GatewayEdgeTest {
             "555 5.5.4"));
   }
 
+  private static final String PARAMETER_SYNTAX =
+      "501 5.5.4 Syntax error in parameters: one space before each, no other white space";
+
   static Stream<Arguments> malformedParameters() {
     String mail = "MAIL FROM:<you@example.net>";
     return Stream.of(
+        Arguments.of("a trailing space after MAIL FROM", mail + " ", PARAMETER_SYNTAX),
+        Arguments.of("a trailing tab after MAIL FROM", mail + "\t", PARAMETER_SYNTAX),
+        Arguments.of(
+            "a trailing space after a MAIL parameter", mail + " SIZE=100 ", PARAMETER_SYNTAX),
         Arguments.of("a tab before the first MAIL parameter", mail + "\tSIZE=100", "501 5.5.4"),
         Arguments.of(
             "two spaces before the first MAIL parameter", mail + "  SIZE=100", "501 5.5.4"),
@@ -586,8 +595,18 @@ class GatewayEdgeTest {
     row(behaviour, reply, "nothing");
   }
 
-  @Test
-  void tabBeforeARcptParameterIsASyntaxError() throws Exception {
+  static Stream<Arguments> malformedRcptLines() {
+    String rcpt = "RCPT TO:<alice@example.com>";
+    return Stream.of(
+        Arguments.of("a tab before a RCPT parameter", rcpt + "\tNOTIFY=NEVER"),
+        Arguments.of("a trailing space after RCPT TO", rcpt + " "),
+        Arguments.of("a trailing tab after RCPT TO", rcpt + "\t"));
+  }
+
+  /** White space other than one space before each parameter is refused, never cut off. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("malformedRcptLines")
+  void badlySpacedRcptLineIsASyntaxError(String behaviour, String rcpt) throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
     RunningGateway gateway = gateway(backend);
     String reply;
@@ -595,11 +614,11 @@ class GatewayEdgeTest {
       client.reply();
       client.send("EHLO client.test");
       client.send("MAIL FROM:<you@example.net>");
-      reply = client.send("RCPT TO:<alice@example.com>\tNOTIFY=NEVER");
+      reply = client.send(rcpt);
     }
-    assertThat(reply).startsWith("501 5.5.4");
+    assertThat(reply).isEqualTo(PARAMETER_SYNTAX);
     assertThat(backend.received()).doesNotContain("alice");
-    row("a tab before a RCPT parameter", reply, "nothing");
+    row(behaviour, reply, "nothing");
   }
 
   @ParameterizedTest(name = "{0}")
