@@ -322,7 +322,8 @@ final class SmtpRelay {
    */
   static RejectException bareLineEnd() {
     return new RejectException(
-        554, "5.6.0 Message refused: bare CR or LF in it; end every line with CRLF");
+        554,
+        "5.6.0 Message refused: a line not ended by CRLF (a bare CR or LF, or none at the end)");
   }
 
   /** The client's data has a CR or LF that is not part of a CRLF pair, or ends without CRLF. */

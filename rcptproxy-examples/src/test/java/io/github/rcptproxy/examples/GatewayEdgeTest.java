@@ -213,7 +213,8 @@ class GatewayEdgeTest {
           .isEqualTo("250 Ok");
     }
     assertThat(reply)
-        .isEqualTo("554 5.6.0 Message refused: bare CR or LF in it; end every line with CRLF");
+        .isEqualTo(
+            "554 5.6.0 Message refused: a line not ended by CRLF (a bare CR or LF, or none at the end)");
     assertThat(backend.received()).doesNotContain("\r\n.\r\n").doesNotContain("evil");
     row(behaviour, reply, "nothing delivered, nothing after the bare line end");
   }
