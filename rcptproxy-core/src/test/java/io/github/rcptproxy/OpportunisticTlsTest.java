@@ -142,15 +142,7 @@ class OpportunisticTlsTest {
   @Test
   void anOpportunisticHandshakeThatOutlastsTheDeadlineIsATimeoutNotAFallBack() throws Exception {
     try (ScriptedSmtpServer backend =
-            ScriptedSmtpServer.start(
-                connection -> {
-                  connection.write("220 silent.test ESMTP\r\n");
-                  connection.readLine(); // EHLO
-                  connection.write("250-silent.test\r\n250 STARTTLS\r\n");
-                  connection.readLine(); // STARTTLS
-                  connection.write("220 2.0.0 Ready to start TLS\r\n");
-                  connection.readUntilClosed(); // takes the ClientHello, never answers
-                });
+            ScriptedSmtpServer.start(ScriptedSmtpServer.handshakeNeverAnswered());
         RecipientVerifier verifier =
             RecipientVerifier.create(
                 VerifierConfig.builder()

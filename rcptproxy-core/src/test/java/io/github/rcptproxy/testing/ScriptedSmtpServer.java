@@ -63,6 +63,21 @@ public final class ScriptedSmtpServer implements AutoCloseable {
   }
 
   /**
+   * A server that offers STARTTLS, says {@code 220} to it, takes the ClientHello and never answers:
+   * a TLS handshake that outlasts any deadline.
+   */
+  public static Script handshakeNeverAnswered() {
+    return connection -> {
+      connection.write("220 silent.test ESMTP\r\n");
+      connection.readLine(); // EHLO
+      connection.write("250-silent.test\r\n250 STARTTLS\r\n");
+      connection.readLine(); // STARTTLS
+      connection.write("220 2.0.0 Ready to start TLS\r\n");
+      connection.readUntilClosed();
+    };
+  }
+
+  /**
    * A well-behaved server (greeting, EHLO with PIPELINING, MAIL, DATA) whose RCPT answers come from
    * {@code rcpt}, given the address between the angle brackets; null hangs up.
    */
