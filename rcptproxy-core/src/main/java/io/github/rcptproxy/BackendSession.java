@@ -1,10 +1,10 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.smtp.ClientSecurity;
-import io.github.rcptproxy.smtp.ClientSecurityException;
-import io.github.rcptproxy.smtp.MalformedReplyException;
-import io.github.rcptproxy.smtp.SmtpReply;
-import io.github.rcptproxy.smtp.SmtpReplyReader;
+import io.github.rcptproxy.internal.smtp.ClientSecurity;
+import io.github.rcptproxy.internal.smtp.ClientSecurityException;
+import io.github.rcptproxy.internal.smtp.MalformedReplyException;
+import io.github.rcptproxy.internal.smtp.SmtpReply;
+import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,6 +1,6 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.smtp.ClientSecurity;
+import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

@@ -1,6 +1,6 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.smtp.SmtpText;
+import io.github.rcptproxy.internal.smtp.SmtpText;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.github.rcptproxy.smtp.MalformedReplyException;
-import io.github.rcptproxy.smtp.SmtpReply;
-import io.github.rcptproxy.smtp.SmtpReplyReader;
+import io.github.rcptproxy.internal.smtp.MalformedReplyException;
+import io.github.rcptproxy.internal.smtp.SmtpReply;
+import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
 import java.io.ByteArrayInputStream;
 import java.io.EOFException;
 import java.io.IOException;

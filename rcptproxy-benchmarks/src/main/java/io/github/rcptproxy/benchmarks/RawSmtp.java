@@ -1,6 +1,6 @@
 package io.github.rcptproxy.benchmarks;
 
-import io.github.rcptproxy.smtp.SmtpReplyReader;
+import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;

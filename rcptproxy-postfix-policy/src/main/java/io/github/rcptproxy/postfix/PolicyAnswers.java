@@ -1,9 +1,9 @@
 package io.github.rcptproxy.postfix;
 
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.RecipientDecision;
 import io.github.rcptproxy.policy.ReplyPolicy;
-import io.github.rcptproxy.smtp.SmtpText;
 
 /**
  * What Postfix is told about a recipient: the shared {@link ReplyPolicy} (the SubEthaSMTP adapter's

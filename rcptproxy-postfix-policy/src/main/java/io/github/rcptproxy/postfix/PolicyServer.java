@@ -2,8 +2,8 @@ package io.github.rcptproxy.postfix;
 
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.DomainTable;
-import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;

@@ -1,8 +1,8 @@
 package io.github.rcptproxy.subethasmtp;
 
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.RecipientDecision;
-import io.github.rcptproxy.smtp.SmtpText;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;

@@ -1,0 +1,290 @@
+package io.github.rcptproxy.cli;
+
+import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.internal.smtp.SmtpReply;
+import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * What an admin needs to know about a backend before letting rcptproxy ask it: whether RCPT and
+ * VRFY answer honestly (a random local part is refused as a mailbox), whether the domain is a
+ * catch-all, whether the backend verifies the probe sender, what it offers, and how many rejections
+ * or VRFYs a session takes before it slows down or hangs up. Limits are measured by stopping at the
+ * first slowed or refused reply, never pushing on to the backend's hard limit.
+ */
+final class BackendProbe {
+  /** A reply this much slower than the session's first ones counts as a deliberate delay. */
+  private static final long DELAY_NANOS = Duration.ofMillis(300).toNanos();
+
+  private final HostPort backend;
+  private final String domain;
+  private final String helo;
+  private final String probeSender;
+  private final Duration timeout;
+  private final int maxRejections;
+  private final int maxVrfy;
+  private final SecureRandom random = new SecureRandom();
+
+  BackendProbe(
+      HostPort backend,
+      String domain,
+      String helo,
+      String probeSender,
+      Duration timeout,
+      int maxRejections,
+      int maxVrfy) {
+    this.backend = backend;
+    this.domain = domain;
+    this.helo = helo;
+    this.probeSender = probeSender;
+    this.timeout = timeout;
+    this.maxRejections = maxRejections;
+    this.maxVrfy = maxVrfy;
+  }
+
+  /** A limit found, or not within the number of commands tried. */
+  record Limit(int afterCommands, String how) {
+    static Limit none(int tried) {
+      return new Limit(-1, "none within " + tried);
+    }
+
+    boolean found() {
+      return afterCommands >= 0;
+    }
+
+    @Override
+    public String toString() {
+      return found() ? how + " after " + afterCommands : how;
+    }
+  }
+
+  record Report(
+      String greeting,
+      Set<String> extensions,
+      String randomRcpt,
+      String postmasterRcpt,
+      String randomVrfy,
+      String postmasterVrfy,
+      String foreignSenderRcpt,
+      Limit rejections,
+      Limit vrfys) {
+
+    boolean offers(String extension) {
+      return extensions.contains(extension);
+    }
+
+    boolean rcptHonest() {
+      return mailboxRefusal(randomRcpt) && postmasterRcpt.startsWith("2");
+    }
+
+    boolean catchAll() {
+      return randomRcpt.startsWith("2");
+    }
+
+    boolean vrfyHonest() {
+      return mailboxRefusal(randomVrfy) && postmasterVrfy.startsWith("25");
+    }
+
+    /** The backend refused a made-up sender: it verifies senders. */
+    boolean verifiesSenders() {
+      return !foreignSenderRcpt.startsWith("2") && postmasterRcpt.startsWith("2");
+    }
+
+    private static boolean mailboxRefusal(String reply) {
+      return reply.startsWith("55") && !reply.matches("^5\\d\\d[ -]5\\.[3-7]\\..*");
+    }
+  }
+
+  Report run() throws IOException {
+    String greeting;
+    Set<String> extensions;
+    String randomRcpt;
+    String postmasterRcpt;
+    try (Session s = new Session()) {
+      greeting = s.reply();
+      extensions = s.send("EHLO " + helo).extensions().keySet();
+      expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM:<" + probeSender + ">");
+      randomRcpt = s.command("RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
+      postmasterRcpt = s.command("RCPT TO:<postmaster@" + domain + ">");
+      s.command("QUIT");
+    }
+    String randomVrfy;
+    String postmasterVrfy;
+    try (Session s = new Session()) {
+      s.reply();
+      s.send("EHLO " + helo);
+      randomVrfy = s.command("VRFY " + randomLocalPart() + "@" + domain);
+      postmasterVrfy = s.command("VRFY postmaster@" + domain);
+      s.command("QUIT");
+    }
+    String foreignSenderRcpt;
+    try (Session s = new Session()) {
+      s.reply();
+      s.send("EHLO " + helo);
+      String mail = s.command("MAIL FROM:<" + randomLocalPart() + "@sender-check.invalid>");
+      foreignSenderRcpt =
+          mail.startsWith("2") ? s.command("RCPT TO:<postmaster@" + domain + ">") : mail;
+      s.command("QUIT");
+    }
+    Limit rejections = rejectionLimit();
+    Limit vrfys = vrfyLimit();
+    return new Report(
+        greeting,
+        Set.copyOf(extensions),
+        randomRcpt,
+        postmasterRcpt,
+        randomVrfy,
+        postmasterVrfy,
+        foreignSenderRcpt,
+        rejections,
+        vrfys);
+  }
+
+  /** Unknown recipients in one transaction until a reply is slowed, refused or the session ends. */
+  private Limit rejectionLimit() throws IOException {
+    try (Session s = new Session()) {
+      s.reply();
+      s.send("EHLO " + helo);
+      expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM");
+      return limit(s, maxRejections, () -> "RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
+    }
+  }
+
+  /**
+   * VRFY of postmaster (no error by itself) until a reply is slowed, refused or the session ends.
+   */
+  private Limit vrfyLimit() throws IOException {
+    try (Session s = new Session()) {
+      s.reply();
+      s.send("EHLO " + helo);
+      return limit(s, maxVrfy, () -> "VRFY postmaster@" + domain);
+    }
+  }
+
+  private Limit limit(Session s, int max, java.util.function.Supplier<String> command)
+      throws IOException {
+    long fastest = Long.MAX_VALUE;
+    String last = "none";
+    for (int n = 1; n <= max; n++) {
+      long start = System.nanoTime();
+      String reply;
+      try {
+        reply = s.command(command.get());
+      } catch (IOException ended) {
+        // the end of the stream (or a malformed reply): the session is over
+        return new Limit(n - 1, "hangs up (last reply: " + last + ")");
+      }
+      long took = System.nanoTime() - start;
+      last = reply;
+      if (reply.startsWith("421") || reply.startsWith("554")) {
+        return new Limit(n - 1, "ends the session (" + reply + ")");
+      }
+      if (took - Math.min(fastest, took) > DELAY_NANOS) {
+        return new Limit(n - 1, "delays replies by " + took / 1_000_000 + " ms");
+      }
+      fastest = Math.min(fastest, took);
+    }
+    try {
+      s.command("QUIT");
+    } catch (IOException ignored) {
+      // done anyway
+    }
+    return Limit.none(max);
+  }
+
+  /** The configuration it recommends, as gateway/policy options. */
+  static List<String> recommend(Report r) {
+    List<String> lines = new ArrayList<>();
+    if (r.catchAll()) {
+      lines.add(
+          "# the backend accepts any address in this domain: verification tells nothing;"
+              + " add --catch-all-ttl-s 3600 or do not verify this domain");
+    }
+    if (!r.rcptHonest() && !r.catchAll()) {
+      lines.add(
+          "# RCPT does not refuse a random local part as a mailbox ("
+              + r.randomRcpt()
+              + "): check the backend's recipient validation before relying on rcptproxy");
+    }
+    lines.add("--probe-method " + (r.vrfyHonest() ? "vrfy" : "rcpt"));
+    if (r.verifiesSenders()) {
+      lines.add("--probe-sender '' # the backend verifies senders: keep the null sender");
+    }
+    if (r.rejections().found()) {
+      lines.add(
+          "--max-rejections-per-session "
+              + Math.max(1, r.rejections().afterCommands() - 2)
+              + " # it "
+              + r.rejections());
+    }
+    if (r.vrfyHonest() && r.vrfys().found()) {
+      lines.add(
+          "--max-vrfy-per-session "
+              + Math.max(1, r.vrfys().afterCommands() - Math.max(1, r.vrfys().afterCommands() / 10))
+              + " # it "
+              + r.vrfys());
+    }
+    return lines;
+  }
+
+  private String randomLocalPart() {
+    byte[] bytes = new byte[8];
+    random.nextBytes(bytes);
+    return "rcptproxy-probe-" + HexFormat.of().formatHex(bytes);
+  }
+
+  private static void expect(String reply, String what) throws IOException {
+    if (!reply.startsWith("2")) {
+      throw new IOException("the backend refused " + what + ": " + reply);
+    }
+  }
+
+  /**
+   * A plain SMTP session to the backend, every read bounded by the timeout; replies are read by the
+   * one strict reader (a malformed one, or the end of the stream, is an {@link IOException}).
+   */
+  private final class Session implements AutoCloseable {
+    private final Socket socket = new Socket();
+    private final SmtpReplyReader in;
+    private final OutputStream out;
+
+    Session() throws IOException {
+      socket.connect(
+          new InetSocketAddress(backend.host(), backend.port()), (int) timeout.toMillis());
+      socket.setSoTimeout((int) timeout.toMillis());
+      in = new SmtpReplyReader(socket.getInputStream());
+      out = socket.getOutputStream();
+    }
+
+    /** The next reply, on one line safe to print (code, enhanced status code, text). */
+    String reply() throws IOException {
+      return in.read().toString();
+    }
+
+    /** Sends a command and returns its reply on one line safe to print. */
+    String command(String command) throws IOException {
+      return send(command).toString();
+    }
+
+    SmtpReply send(String command) throws IOException {
+      out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      return in.read();
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+package io.github.rcptproxy.cli;
+
+import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.gateway.UsageException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code rcptproxy probe}: what the backend answers, and the configuration to use with it. */
+@Command(
+    name = "probe",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    usageHelpAutoWidth = true,
+    showDefaultValues = true,
+    description = {
+      "Asks the backend what rcptproxy needs to know before it relies on it: does RCPT refuse a"
+          + " random local part, does VRFY, is the domain a catch-all, does it verify senders,"
+          + " what it offers, and how many rejections and VRFYs one session takes before it"
+          + " slows down or hangs up (stopping at the first sign, within its own limits).",
+      "Prints a report and a recommended configuration."
+    },
+    exitCodeListHeading = "Exit codes:%n",
+    exitCodeList = {
+      "0:the backend answers honestly",
+      "1:the backend could not be probed (down, refused the session)",
+      "2:bad option",
+      "4:probed, but RCPT does not refuse unknown recipients (catch-all, or no validation)"
+    })
+final class ProbeCommand implements Callable<Integer> {
+  static final int DISHONEST = 4;
+
+  @Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "properties file of options")
+  String config;
+
+  @Option(names = "--backend", paramLabel = "HOST:PORT", required = true)
+  String backend;
+
+  @Option(
+      names = "--domain",
+      paramLabel = "NAME",
+      required = true,
+      description = "a domain it serves")
+  String domain;
+
+  @Option(names = "--helo", description = "EHLO name sent to the backend", defaultValue = "world")
+  String helo;
+
+  @Option(names = "--probe-sender", paramLabel = "ADDRESS", defaultValue = "")
+  String probeSender;
+
+  @Option(
+      names = "--timeout-ms",
+      paramLabel = "N",
+      defaultValue = "5000",
+      description = "per reply")
+  int timeoutMs;
+
+  @Option(
+      names = "--max-rejections",
+      paramLabel = "N",
+      defaultValue = "25",
+      description = "unknown recipients sent at most to find the limit")
+  int maxRejections;
+
+  @Option(
+      names = "--max-vrfy",
+      paramLabel = "N",
+      defaultValue = "130",
+      description = "VRFY commands sent at most to find the limit")
+  int maxVrfy;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    HostPort at;
+    try {
+      at = HostPort.parse(backend, 25);
+    } catch (UsageException e) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+    }
+    BackendProbe.Report r;
+    try {
+      r =
+          new BackendProbe(
+                  at,
+                  domain,
+                  helo,
+                  probeSender,
+                  Duration.ofMillis(timeoutMs),
+                  maxRejections,
+                  maxVrfy)
+              .run();
+    } catch (IOException e) {
+      spec.commandLine().getErr().println("rcptproxy probe: " + backend + ": " + e.getMessage());
+      return 1;
+    }
+    out.println("backend " + backend + ", domain " + domain);
+    out.println("  greeting                 " + r.greeting());
+    out.println("  PIPELINING               " + yesNo(r.offers("PIPELINING")));
+    out.println("  SMTPUTF8                 " + yesNo(r.offers("SMTPUTF8")));
+    out.println("  STARTTLS                 " + yesNo(r.offers("STARTTLS")));
+    out.println("  CHUNKING                 " + yesNo(r.offers("CHUNKING")));
+    out.println("  RCPT random local part   " + r.randomRcpt());
+    out.println("  RCPT postmaster          " + r.postmasterRcpt());
+    out.println("  RCPT answers honestly    " + yesNo(r.rcptHonest()));
+    out.println("  catch-all                " + yesNo(r.catchAll()));
+    out.println("  VRFY random local part   " + r.randomVrfy());
+    out.println("  VRFY postmaster          " + r.postmasterVrfy());
+    out.println("  VRFY answers honestly    " + yesNo(r.vrfyHonest()));
+    out.println("  made-up sender, RCPT     " + r.foreignSenderRcpt());
+    out.println("  verifies senders         " + yesNo(r.verifiesSenders()));
+    out.println("  rejections per session   " + r.rejections());
+    out.println("  VRFYs per session        " + r.vrfys());
+    out.println("recommended:");
+    for (String line : BackendProbe.recommend(r)) {
+      out.println("  " + line);
+    }
+    out.flush();
+    return r.rcptHonest() ? 0 : DISHONEST;
+  }
+
+  private static String yesNo(boolean value) {
+    return value ? "yes" : "no";
+  }
+}

@@ -1,0 +1,125 @@
+package io.github.rcptproxy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.rcptproxy.testing.PostfixBackend;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.subethamail.smtp.server.SMTPServer;
+import org.subethamail.wiser.Wiser;
+
+class VerifyCommandTest {
+  private Wiser wiser;
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  @BeforeEach
+  void startBackend() {
+    Set<String> mailboxes = Set.of("alice@example.com", "postmaster@example.com");
+    wiser =
+        Wiser.accepter((from, to) -> mailboxes.contains(to))
+            .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    wiser.start();
+  }
+
+  @AfterEach
+  void stopBackend() {
+    wiser.stop();
+  }
+
+  private int run(String stdin, String... args) {
+    return Gateway.run(
+        args,
+        new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  private String backend() {
+    return "127.0.0.1:" + wiser.getServer().getPortAllocated();
+  }
+
+  private String[] lines() {
+    return out.toString(StandardCharsets.UTF_8).split("\n");
+  }
+
+  @Test
+  void printsOneLinePerAddressInOrder() {
+    int code =
+        run(
+            "",
+            "verify",
+            "--backend",
+            backend(),
+            "alice@example.com",
+            "nobody@example.com",
+            "bad address");
+
+    assertThat(code).isZero();
+    String[] lines = lines();
+    assertThat(lines).hasSize(3);
+    assertThat(lines[0]).startsWith("alice@example.com\tACCEPTED\t250");
+    assertThat(lines[1]).startsWith("nobody@example.com\tREJECTED\t5");
+    assertThat(lines[2]).startsWith("bad address\tUNVERIFIED\tINVALID_ADDRESS: ");
+  }
+
+  @Test
+  void readsAddressesFromStandardInputWhenNoneAreGiven() {
+    int code = run("alice@example.com\n\nnobody@example.com\n", "verify", "--backend", backend());
+
+    assertThat(code).isZero();
+    assertThat(lines()).hasSize(2);
+    assertThat(lines()[0]).startsWith("alice@example.com\tACCEPTED");
+    assertThat(lines()[1]).startsWith("nobody@example.com\tREJECTED");
+  }
+
+  @Test
+  void verifiesAgainstRealPostfix() {
+    PostfixBackend postfix = PostfixBackend.shared();
+
+    run(
+        "",
+        "verify",
+        "--backend",
+        "127.0.0.1:" + postfix.port(),
+        PostfixBackend.known(5),
+        PostfixBackend.unknown(5));
+
+    // VRFY by default: Postfix proved honest (a random local part is refused), so no transaction.
+    assertThat(lines()[0])
+        .isEqualTo(
+            PostfixBackend.known(5) + "\tACCEPTED\t252 2.0.0 <" + PostfixBackend.known(5) + ">");
+    assertThat(lines()[1])
+        .startsWith(
+            PostfixBackend.unknown(5)
+                + "\tREJECTED\t550 5.1.1 <"
+                + PostfixBackend.unknown(5)
+                + ">: Recipient address rejected");
+  }
+
+  @Test
+  void badArgumentsGiveOneLineAndExitCode2() {
+    assertThat(run("", "verify", "alice@example.com")).isEqualTo(2);
+    assertThat(run("", "verify", "--backend", "host:notaport")).isEqualTo(2);
+    assertThat(run("", "verify", "--backend", backend(), "--timeout-ms", "-5")).isEqualTo(2);
+    assertThat(run("", "verify", "--backend", backend(), "--bogus")).isEqualTo(2);
+    assertThat(run("", "frobnicate")).isEqualTo(2);
+
+    // verify is a picocli subcommand now: one line each, naming it.
+    assertThat(err.toString(StandardCharsets.UTF_8).lines())
+        .containsExactly(
+            "rcptproxy verify: Missing required option: '--backend=HOST:PORT'",
+            "rcptproxy verify: bad port in 'host:notaport'",
+            "rcptproxy verify: --timeout-ms needs a positive whole number, got '-5'",
+            "rcptproxy verify: Unknown option: '--bogus'",
+            "rcptproxy-gateway: unexpected argument 'frobnicate' (try --help)");
+    assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
+  }
+}

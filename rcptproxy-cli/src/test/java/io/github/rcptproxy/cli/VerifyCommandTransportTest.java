@@ -1,0 +1,103 @@
+package io.github.rcptproxy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.rcptproxy.testing.DovecotBackend;
+import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.TestCertificates;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code rcptproxy verify} with the backend transport options the gateway takes: a real Postfix
+ * that talks only over TLS and only to clients that authenticated (checked by a real Dovecot), and
+ * a real Dovecot LMTP.
+ */
+class VerifyCommandTransportTest {
+  private static TestCertificates certificates;
+  private static DovecotBackend dovecot;
+  private static PostfixBackend postfix;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void startBackends() {
+    certificates = TestCertificates.shared();
+    dovecot = DovecotBackend.start();
+    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "encrypt"));
+  }
+
+  @AfterAll
+  static void stopBackends() {
+    if (postfix != null) {
+      postfix.close();
+    }
+    if (dovecot != null) {
+      dovecot.close();
+    }
+  }
+
+  private Path passwordFile() throws Exception {
+    Path file = dir.resolve("backend-password");
+    Files.writeString(file, DovecotBackend.PASSWORD + "\n");
+    return file;
+  }
+
+  @Test
+  void verifyCommandTakesTheSameOptions() throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        Gateway.run(
+            new String[] {
+              "verify",
+              "--backend",
+              "localhost:" + postfix.port(),
+              "--backend-tls",
+              "verify",
+              "--backend-ca",
+              certificates.caPem().toString(),
+              "--backend-auth-user",
+              DovecotBackend.user(1),
+              "--backend-auth-password-file",
+              passwordFile().toString(),
+              PostfixBackend.known(4),
+              PostfixBackend.unknown(4)
+            },
+            new ByteArrayInputStream(new byte[0]),
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertThat(code).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8).lines())
+        .satisfiesExactly(
+            line -> assertThat(line).startsWith(PostfixBackend.known(4) + "\tACCEPTED\t"),
+            line ->
+                assertThat(line).startsWith(PostfixBackend.unknown(4) + "\tREJECTED\t550 5.1.1"));
+
+    ByteArrayOutputStream lmtp = new ByteArrayOutputStream();
+    Gateway.run(
+        new String[] {
+          "verify",
+          "--backend",
+          "127.0.0.1:" + dovecot.lmtpPort(),
+          "--backend-protocol",
+          "lmtp",
+          DovecotBackend.user(3),
+          "nobody@" + DovecotBackend.DOMAIN
+        },
+        new ByteArrayInputStream(new byte[0]),
+        new PrintStream(lmtp, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertThat(lmtp.toString(StandardCharsets.UTF_8))
+        .contains(DovecotBackend.user(3) + "\tACCEPTED\t250 2.1.5")
+        .contains("nobody@" + DovecotBackend.DOMAIN + "\tREJECTED\t550 5.1.1");
+  }
+}

@@ -1,0 +1,41 @@
+package io.github.rcptproxy.gateway;
+
+/** {@code HOST:PORT}, {@code HOST}, or {@code [IPv6]:PORT} from a command line. */
+public record HostPort(String host, int port) {
+
+  public static HostPort parse(String text, int defaultPort) {
+    String host = text;
+    String port = null;
+    if (text.startsWith("[")) {
+      int close = text.indexOf(']');
+      if (close < 0) {
+        throw new UsageException("bad address '" + text + "': missing ]");
+      }
+      host = text.substring(1, close);
+      if (close + 1 < text.length()) {
+        if (text.charAt(close + 1) != ':') {
+          throw new UsageException("bad address '" + text + "'");
+        }
+        port = text.substring(close + 2);
+      }
+    } else if (text.indexOf(':') >= 0 && text.indexOf(':') == text.lastIndexOf(':')) {
+      host = text.substring(0, text.indexOf(':'));
+      port = text.substring(text.indexOf(':') + 1);
+    }
+    if (host.isEmpty()) {
+      throw new UsageException("bad address '" + text + "': no host");
+    }
+    if (port == null) {
+      return new HostPort(host, defaultPort);
+    }
+    try {
+      int number = Integer.parseInt(port);
+      if (number >= 0 && number <= 65535) {
+        return new HostPort(host, number);
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new UsageException("bad port in '" + text + "'");
+  }
+}

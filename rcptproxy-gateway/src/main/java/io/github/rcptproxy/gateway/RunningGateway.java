@@ -1,0 +1,312 @@
+package io.github.rcptproxy.gateway;
+
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.VerifierStats;
+import io.github.rcptproxy.gateway.front.DeadlineSocket;
+import io.github.rcptproxy.gateway.front.SmtpFront;
+import io.github.rcptproxy.gateway.limits.ClientLimits;
+import io.github.rcptproxy.gateway.ops.MetricsEndpoint;
+import io.github.rcptproxy.gateway.ops.TlsFiles;
+import io.github.rcptproxy.gateway.relay.RelayingHandlerFactory;
+import io.github.rcptproxy.gateway.relay.SmtpRelay;
+import io.github.rcptproxy.micrometer.MicrometerMetrics;
+import io.github.rcptproxy.subethasmtp.DomainRoutes;
+import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.subethamail.smtp.MessageHandlerFactory;
+import org.subethamail.smtp.server.SMTPServer;
+
+/**
+ * The screening SMTP front: SubEthaSMTP with the verifying wrapper in front of a relaying handler.
+ * Reloads its config file when it changes; {@link #close()} drains in-flight messages first.
+ */
+public final class RunningGateway implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RunningGateway.class);
+  private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(30);
+  private static final long CONFIG_POLL_MILLIS = 500;
+
+  private final RecipientVerifier verifier;
+  private final RelayingHandlerFactory relaying;
+  private final AtomicReference<MessageHandlerFactory> screening = new AtomicReference<>();
+  private final SMTPServer server;
+  private final ScheduledExecutorService timer;
+  private final ScheduledThreadPoolExecutor watchdog;
+  private final MicrometerMetrics metrics;
+  private final MetricsEndpoint metricsEndpoint;
+  private final TlsFiles tls;
+  private volatile GatewaySettings settings;
+  private FileTime configSeen;
+
+  private RunningGateway(GatewaySettings settings) {
+    this.settings = settings;
+    PrometheusMeterRegistry registry =
+        settings.metricsListen().isPresent()
+            ? new PrometheusMeterRegistry(PrometheusConfig.DEFAULT)
+            : null;
+    this.metrics = registry == null ? null : new MicrometerMetrics(registry);
+    GatewaySettings.Limits limits = settings.limits();
+    this.tls = settings.tls().map(TlsFiles::new).orElse(null);
+    SmtpFront front =
+        new SmtpFront(
+            limits.commandTimeout(),
+            limits.relayTimeout(),
+            new ClientLimits(
+                limits.maxConnectionsPerClient(),
+                limits.maxRejectedPerClient(),
+                limits.rejectedCoolDown(),
+                Clock.systemUTC()),
+            settings.hostName());
+    this.verifier = RecipientVerifier.create(withMetrics(settings.verifier()));
+    this.relaying =
+        new RelayingHandlerFactory(
+            relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
+    try {
+      screening.set(screen(settings));
+    } catch (UsageException e) {
+      verifier.close();
+      throw e;
+    }
+    watchdog =
+        new ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread thread = new Thread(r, "rcptproxy-gateway-watchdog");
+              thread.setDaemon(true);
+              return thread;
+            });
+    watchdog.setRemoveOnCancelPolicy(true); // a write that ends in time leaves nothing behind
+    SMTPServer.Builder builder =
+        SMTPServer.port(settings.listen().port())
+            .bindAddress(address(settings.listen().host()))
+            .hostName(settings.hostName())
+            .softwareName("rcptproxy-gateway")
+            .insertReceivedHeaders(false)
+            .maxMessageSize(limits.maxMessageSize())
+            .maxRecipients(limits.maxRecipients())
+            .maxConnections(limits.maxConnections())
+            .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
+            .serverSocketFactory(() -> new DeadlineSocket.Server(watchdog))
+            .sessionHandler(front)
+            .messageHandlerFactory(
+                front.countingRejections(context -> screening.get().create(context)));
+    if (tls != null) {
+      builder
+          .enableTLS()
+          .requireTLS(settings.tls().get().required())
+          .startTlsSocketFactory(tls::wrap);
+    }
+    this.server = builder.build();
+    front.install(server);
+    timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread thread = new Thread(r, "rcptproxy-gateway-timer");
+              thread.setDaemon(true);
+              return thread;
+            });
+    settings.configFile().ifPresent(this::watch);
+    if (tls != null) {
+      timer.scheduleWithFixedDelay(
+          tls::reloadIfChanged, CONFIG_POLL_MILLIS, CONFIG_POLL_MILLIS, TimeUnit.MILLISECONDS);
+    }
+    if (!settings.summaryInterval().isZero()) {
+      long every = settings.summaryInterval().toMillis();
+      timer.scheduleAtFixedRate(this::logSummary, every, every, TimeUnit.MILLISECONDS);
+    }
+    if (metrics != null) {
+      metrics.bindTo(verifier);
+      metricsEndpoint = new MetricsEndpoint(settings.metricsListen().get(), registry, verifier);
+    } else {
+      metricsEndpoint = null;
+    }
+  }
+
+  private VerifierConfig withMetrics(VerifierConfig config) {
+    return metrics == null ? config : config.toBuilder().listener(metrics).build();
+  }
+
+  /** One line for the log: what was verified so far, the cache, the sessions, the backend. */
+  public String summary() {
+    VerifierStats stats = verifier.stats();
+    long unverified = stats.unverified().values().stream().mapToLong(Long::longValue).sum();
+    return String.format(
+        "verified %d: %d accepted, %d rejected, %d unverified %s; cache %d hits, %d misses;"
+            + " backend sessions %d active, %d idle, %d opened; backend %s",
+        stats.verifications(),
+        stats.accepted(),
+        stats.rejected(),
+        unverified,
+        stats.unverified().entrySet().stream()
+            .filter(e -> e.getValue() > 0)
+            .map(e -> e.getKey() + "=" + e.getValue())
+            .toList(),
+        stats.cacheHits(),
+        stats.cacheMisses(),
+        stats.sessionsActive(),
+        stats.sessionsIdle(),
+        stats.sessionsOpened(),
+        verifier.health().status());
+  }
+
+  private void logSummary() {
+    LOG.info(summary());
+  }
+
+  /** Where /metrics and /health are served, if they are. */
+  public OptionalInt metricsPort() {
+    return metricsEndpoint == null ? OptionalInt.empty() : OptionalInt.of(metricsEndpoint.port());
+  }
+
+  /**
+   * Starts listening.
+   *
+   * @throws UsageException if the settings cannot be put to work (a bad domain pattern, say)
+   */
+  public static RunningGateway start(GatewaySettings settings) {
+    RunningGateway gateway = new RunningGateway(settings);
+    gateway.server.start();
+    LOG.info(
+        "gateway listening on {} for {} -> backend {}",
+        gateway.listening(),
+        settings.domains(),
+        settings.verifier().backendHost().orElse("none") + ":" + settings.verifier().backendPort());
+    return gateway;
+  }
+
+  public int port() {
+    return server.getPortAllocated();
+  }
+
+  public String listening() {
+    return settings.listen().host() + ":" + port();
+  }
+
+  private final AtomicInteger reloadsRefused = new AtomicInteger();
+
+  public RecipientVerifier verifier() {
+    return verifier;
+  }
+
+  /** How many changed config files were refused (and the running settings kept). */
+  int reloadsRefused() {
+    return reloadsRefused.get();
+  }
+
+  /** Reads the config file again; a bad one is logged and the running settings stay. */
+  void reload() {
+    GatewaySettings next;
+    try {
+      next = settings.reload();
+      screen(next); // checks the domain patterns before anything changes
+    } catch (UsageException e) {
+      LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
+      reloadsRefused.incrementAndGet();
+      return;
+    }
+    if (!next.listen().equals(settings.listen())
+        || !next.limits().equals(settings.limits())
+        || !next.tls().equals(settings.tls())
+        || !next.hostName().equals(settings.hostName())
+        || !next.metricsListen().equals(settings.metricsListen())
+        || !next.summaryInterval().equals(settings.summaryInterval())) {
+      LOG.warn(
+          "listen address, host name, limits, TLS files, metrics and summary settings change only"
+              + " with a restart");
+    }
+    verifier.reconfigure(withMetrics(next.verifier()));
+    relaying.relayTo(relayFor(next), next.postmaster());
+    screening.set(screen(next));
+    settings = next;
+    LOG.info("config reloaded: {}, {}", next.verifier(), next.policy());
+  }
+
+  /** Stops taking mail, lets messages in flight finish, then closes everything. */
+  @Override
+  public void close() {
+    timer.shutdownNow();
+    if (metricsEndpoint != null) {
+      metricsEndpoint.close();
+    }
+    relaying.drain();
+    long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+    while (relaying.inFlight() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(50); // shutdown path: nothing to be notified by
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    server.stop();
+    watchdog.shutdownNow();
+    LOG.info("gateway stopped; {}", summary());
+    verifier.close();
+  }
+
+  private MessageHandlerFactory screen(GatewaySettings settings) {
+    DomainRoutes.Builder routes = DomainRoutes.builder();
+    try {
+      for (String domain : settings.domains()) {
+        routes.route(domain, verifier, settings.policy());
+      }
+      return RecipientVerifyingHandlerFactory.wrap(relaying, routes.build());
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+  }
+
+  private static SmtpRelay relayFor(GatewaySettings settings) {
+    return new SmtpRelay(settings.verifier(), settings.limits().relayTimeout());
+  }
+
+  private static InetAddress address(String host) {
+    try {
+      return InetAddress.getByName(host);
+    } catch (UnknownHostException e) {
+      throw new UsageException("cannot listen on " + host + ": unknown host");
+    }
+  }
+
+  private void watch(Path file) {
+    configSeen = modified(file);
+    timer.scheduleWithFixedDelay(
+        () -> {
+          FileTime now = modified(file);
+          if (!Objects.equals(now, configSeen)) {
+            configSeen = now;
+            reload();
+          }
+        },
+        CONFIG_POLL_MILLIS,
+        CONFIG_POLL_MILLIS,
+        TimeUnit.MILLISECONDS);
+  }
+
+  private static FileTime modified(Path file) {
+    try {
+      return Files.getLastModifiedTime(file);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+}

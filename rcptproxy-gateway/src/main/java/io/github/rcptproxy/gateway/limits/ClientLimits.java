@@ -1,0 +1,146 @@
+package io.github.rcptproxy.gateway.limits;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What one client may do, as Postfix's anvil counts it: connections at once, and rejected
+ * recipients per minute, after which the client is refused for a cool-down. Keeps one client from
+ * starving the rest. A client is an IPv4 address or an IPv6 /64 (the smallest network an IPv6 site
+ * is given: counting each /128 would give a client with a /64 no limit at all). Thread-safe.
+ *
+ * <p>Memory is bounded and no operation scans it: a client is forgotten when it has no connection
+ * left and no recent rejection. Penalties (rejections in the last minute, a cool-down) are kept in
+ * the order they last changed; each call first forgets those at the head that are over, and past
+ * {@link #MAX_PENALIZED} clients the oldest penalty is forgotten early. Connections need no such
+ * bound: there are never more than the gateway's connections.
+ */
+public final class ClientLimits {
+  /** Clients with a penalty remembered at most. */
+  static final int MAX_PENALIZED = 100_000;
+
+  private static final Duration WINDOW = Duration.ofMinutes(1);
+
+  private final int maxConnections;
+  private final int maxRejections;
+  private final Duration coolDown;
+  private final Clock clock;
+  private final Map<InetAddress, Integer> connections = new HashMap<>();
+
+  /** In the order each penalty last changed, oldest first; guarded by {@code this}. */
+  private final LinkedHashMap<InetAddress, Penalty> penalties = new LinkedHashMap<>();
+
+  /** One client's rejected recipients in the current minute, and its cool-down. */
+  private record Penalty(Instant windowStart, int rejections, Instant refusedUntil) {
+    boolean over(Instant now) {
+      return !now.isBefore(windowStart.plus(WINDOW)) && !now.isBefore(refusedUntil);
+    }
+  }
+
+  /**
+   * @param maxConnections connections at once per client
+   * @param maxRejections rejected recipients per client per minute; one more starts the cool-down
+   * @param coolDown how long a client is refused after too many rejections
+   */
+  public ClientLimits(int maxConnections, int maxRejections, Duration coolDown, Clock clock) {
+    this.maxConnections = maxConnections;
+    this.maxRejections = maxRejections;
+    this.coolDown = coolDown;
+    this.clock = clock;
+  }
+
+  /**
+   * Counts a new connection, or says why it is refused (then nothing is counted and {@link
+   * #release} must not be called).
+   */
+  public synchronized Optional<String> admit(InetAddress address) {
+    Instant now = clock.instant();
+    forgetOver(now);
+    InetAddress client = client(address);
+    Penalty penalty = penalties.get(client);
+    if (penalty != null && now.isBefore(penalty.refusedUntil())) {
+      return Optional.of("4.7.0 Too many rejected recipients from your address, try again later");
+    }
+    int open = connections.getOrDefault(client, 0);
+    if (open >= maxConnections) {
+      return Optional.of("4.7.0 Too many connections from your address, try again later");
+    }
+    connections.put(client, open + 1);
+    return Optional.empty();
+  }
+
+  /** A connection {@link #admit admitted} has ended. */
+  public synchronized void release(InetAddress address) {
+    connections.computeIfPresent(client(address), (c, open) -> open > 1 ? open - 1 : null);
+    forgetOver(clock.instant());
+  }
+
+  /** Counts a rejected recipient; returns whether the client has now had too many. */
+  public synchronized boolean rejected(InetAddress address) {
+    Instant now = clock.instant();
+    forgetOver(now);
+    InetAddress client = client(address);
+    Penalty old = penalties.remove(client); // put again below: now the newest
+    Penalty penalty = old == null ? new Penalty(now, 0, now) : old;
+    boolean newWindow = !now.isBefore(penalty.windowStart().plus(WINDOW));
+    int rejections = (newWindow ? 0 : penalty.rejections()) + 1;
+    penalties.put(
+        client,
+        new Penalty(
+            newWindow ? now : penalty.windowStart(),
+            rejections,
+            rejections > maxRejections ? now.plus(coolDown) : penalty.refusedUntil()));
+    if (penalties.size() > MAX_PENALIZED) {
+      Iterator<InetAddress> oldest = penalties.keySet().iterator();
+      oldest.next();
+      oldest.remove();
+    }
+    return rejections > maxRejections;
+  }
+
+  /** Clients remembered now: those connected or recently penalized. */
+  synchronized int remembered() {
+    int connectedOnly =
+        (int) connections.keySet().stream().filter(c -> !penalties.containsKey(c)).count();
+    return penalties.size() + connectedOnly;
+  }
+
+  /** Forgets the penalties at the head that are over: each is forgotten once, so O(1) a call. */
+  private void forgetOver(Instant now) {
+    Iterator<Penalty> oldest = penalties.values().iterator();
+    while (oldest.hasNext() && oldest.next().over(now)) {
+      oldest.remove();
+    }
+  }
+
+  /** Who is counted for {@code address}: an IPv4 address itself, an IPv6 address its /64. */
+  static InetAddress client(InetAddress address) {
+    if (!(address instanceof Inet6Address)) {
+      return address;
+    }
+    byte[] bytes = address.getAddress();
+    boolean ipv4Mapped = bytes[10] == (byte) 0xff && bytes[11] == (byte) 0xff;
+    for (int i = 0; i < 10 && ipv4Mapped; i++) {
+      ipv4Mapped = bytes[i] == 0;
+    }
+    if (!ipv4Mapped) {
+      for (int i = 8; i < 16; i++) {
+        bytes[i] = 0;
+      }
+    }
+    try {
+      return InetAddress.getByAddress(bytes); // ::ffff:a.b.c.d comes back as a.b.c.d
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("16 bytes are an IPv6 address", e);
+    }
+  }
+}

@@ -1,0 +1,202 @@
+package io.github.rcptproxy.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.testing.DovecotBackend;
+import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.github.rcptproxy.testing.SmtpClient;
+import io.github.rcptproxy.testing.TestCertificates;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The gateway's backend options, verification and relay both: a real Postfix that talks only over
+ * TLS and only to clients that authenticated (checked by a real Dovecot), and a real Dovecot LMTP.
+ */
+class GatewayBackendTransportTest {
+  private static TestCertificates certificates;
+  private static DovecotBackend dovecot;
+  private static PostfixBackend postfix;
+
+  private final List<AutoCloseable> resources = new ArrayList<>();
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void startBackends() {
+    certificates = TestCertificates.shared();
+    dovecot = DovecotBackend.start();
+    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "encrypt"));
+  }
+
+  @AfterAll
+  static void stopBackends() {
+    if (postfix != null) {
+      postfix.close();
+    }
+    if (dovecot != null) {
+      dovecot.close();
+    }
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (AutoCloseable resource : resources) {
+      resource.close();
+    }
+  }
+
+  private RunningGateway gateway(int backendPort, String... extra) {
+    RunningGateway gateway = TestGateway.start(backendPort, PostfixBackend.DOMAIN, extra);
+    resources.add(0, gateway);
+    return gateway;
+  }
+
+  private Path passwordFile() throws Exception {
+    Path file = dir.resolve("backend-password");
+    Files.writeString(file, DovecotBackend.PASSWORD + "\n");
+    return file;
+  }
+
+  private static SmtpClient client(int port) throws Exception {
+    SmtpClient client = new SmtpClient("127.0.0.1", port);
+    assertThat(client.readReply()).startsWith("220");
+    assertThat(client.send("EHLO client.test")).startsWith("250");
+    return client;
+  }
+
+  @Test
+  void verifiesAndRelaysOverVerifiedTlsWithAuth() throws Exception {
+    RunningGateway gateway =
+        gateway(
+            postfix.port(),
+            "--backend",
+            "localhost:" + postfix.port(), // the name in the certificate
+            "--backend-tls",
+            "verify",
+            "--backend-ca",
+            certificates.caPem().toString(),
+            "--backend-auth-user",
+            DovecotBackend.user(1),
+            "--backend-auth-password-file",
+            passwordFile().toString());
+    try (SmtpClient client = client(gateway.port())) {
+      assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(1) + ">")).startsWith("550");
+    }
+    try (SmtpClient client = client(gateway.port())) {
+      assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<" + PostfixBackend.known(1) + ">")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: over TLS\r\n\r\nhello\r\n.")).startsWith("250");
+    }
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(postfix.log())
+                    .contains("to=<" + PostfixBackend.known(1) + ">", "status=sent")
+                    .contains("starttls=1 auth=1 mail=1 rcpt=1 data=1"));
+    assertThat(gateway.verifier().stats().unverified().values()).allMatch(n -> n == 0);
+  }
+
+  @Test
+  void withoutTlsTheEncryptOnlyBackendTempfailsAndIsNeverABounce() throws Exception {
+    RunningGateway gateway = gateway(postfix.port());
+    try (SmtpClient client = client(gateway.port())) {
+      assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
+      // Unverified (530 5.7.0 Must issue a STARTTLS command first): accepted, failing open.
+      assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(2) + ">")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: clear\r\n\r\nhello\r\n."))
+          .isEqualTo("451 4.4.1 Mail system unavailable, try again later");
+    }
+  }
+
+  @Test
+  void requiredTlsNeverSendsTheMessageInTheClear() throws Exception {
+    try (ScriptedSmtpServer backend =
+        ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"))) {
+      RunningGateway gateway = gateway(backend.port(), "--backend-tls", "required");
+      try (SmtpClient client = client(gateway.port())) {
+        assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
+        assertThat(client.send("RCPT TO:<" + PostfixBackend.known(3) + ">")).startsWith("250");
+        assertThat(client.send("DATA")).startsWith("354");
+        assertThat(client.send("Subject: secret\r\n\r\nhello\r\n."))
+            .isEqualTo("451 4.4.1 Mail system unavailable, try again later");
+      }
+      assertThat(backend.received()).contains("EHLO").doesNotContain("MAIL", "RCPT", "hello");
+    }
+  }
+
+  @Test
+  void lmtpTakesOneRecipientPerMessageAndEachGetsItsOwnAnswer() throws Exception {
+    RunningGateway gateway =
+        gateway(dovecot.lmtpPort(), "--backend-protocol", "lmtp", "--no-disconnect");
+    String alice = DovecotBackend.user(2);
+    try (SmtpClient client = client(gateway.port())) {
+      // The client sends one message to two recipients; the second one's quota is full.
+      assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<nobody@" + DovecotBackend.DOMAIN + ">"))
+          .startsWith("550"); // verified over LMTP
+      assertThat(client.send("RCPT TO:<" + alice + ">")).startsWith("250");
+      assertThat(client.send("RCPT TO:<" + DovecotBackend.FULL + ">"))
+          .isEqualTo(
+              "452 4.5.3 One recipient per message here, send the others in another transaction");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: two recipients\r\n\r\nhello\r\n.")).startsWith("250");
+      // ... and sends the other recipient its own copy, as RFC 5321 asks after a 452.
+      assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<" + DovecotBackend.FULL + ">")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: two recipients\r\n\r\nhello\r\n."))
+          .isEqualTo("552 5.2.2 Message rejected"); // the client bounces exactly this recipient
+    }
+    assertThat(dovecot.delivered(alice))
+        .singleElement()
+        .satisfies(message -> assertThat(message).contains("Subject: two recipients"));
+    assertThat(dovecot.delivered(DovecotBackend.FULL)).isEmpty();
+    assertThat(dovecot.log()).contains("Quota exceeded");
+  }
+
+  @Test
+  void badBackendOptionCombinationsAreRefusedInOneLine() throws Exception {
+    Path password = passwordFile();
+    assertThat(usageError("--backend-ca", certificates.caPem().toString()))
+        .contains("tls trust (a CA) is used only with tls VERIFY");
+    assertThat(usageError("--backend-auth-user", "probe"))
+        .contains("--backend-auth-user and --backend-auth-password-file go together");
+    assertThat(
+            usageError(
+                "--backend-auth-user",
+                "probe",
+                "--backend-auth-password-file",
+                password.toString()))
+        .contains("auth needs tls REQUIRED or VERIFY")
+        .doesNotContain(DovecotBackend.PASSWORD);
+    assertThat(usageError("--backend-tls", "sometimes"))
+        .contains("--backend-tls needs one of [none, opportunistic, required, verify]");
+    assertThat(usageError("--backend-protocol", "pop3"))
+        .contains("--backend-protocol needs one of [smtp, lmtp]");
+  }
+
+  private static String usageError(String... options) {
+    List<String> args = new ArrayList<>(List.of("--backend", "127.0.0.1:25", "--domain", "x.test"));
+    args.addAll(List.of(options));
+    try {
+      GatewaySettings.parse(args.toArray(new String[0]));
+    } catch (UsageException e) {
+      return e.getMessage();
+    }
+    throw new AssertionError("accepted " + args);
+  }
+}

@@ -1,0 +1,76 @@
+package io.github.rcptproxy.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.testing.BackendFault;
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.github.rcptproxy.testing.SmtpClient;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every backend fault, through the whole gateway: the client's RCPT is answered within the
+ * verification deadline (fail open, as configured by default), the message is then relayed or
+ * refused with a clear reply — never accepted and dropped — and no backend session leaks. Prints
+ * one row per fault for the README's table.
+ */
+class GatewayFaultTest {
+  private static final Duration DEADLINE = Duration.ofMillis(500);
+  private static final Duration MARGIN = Duration.ofMillis(200);
+
+  @BeforeAll
+  static void header() {
+    System.out.println(
+        "| backend fault | client's RCPT reply | RCPT answered in | client's reply to the message | sessions leaked |");
+  }
+
+  @AfterAll
+  static void footer() {
+    System.out.println();
+  }
+
+  @ParameterizedTest
+  @EnumSource(BackendFault.class)
+  void faultyBackendNeitherHangsNorLosesMail(BackendFault fault) throws Exception {
+    try (ScriptedSmtpServer backend = ScriptedSmtpServer.start(fault.script());
+        RunningGateway gateway =
+            TestGateway.start(
+                backend.port(),
+                "example.com",
+                "--timeout-ms",
+                String.valueOf(DEADLINE.toMillis()),
+                "--relay-timeout-s",
+                "1");
+        SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
+      client.readReply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+
+      long start = System.nanoTime();
+      String rcpt = client.send("RCPT TO:<alice@example.com>");
+      Duration answeredIn = Duration.ofNanos(System.nanoTime() - start);
+
+      assertThat(answeredIn).isLessThan(DEADLINE.plus(MARGIN));
+      assertThat(rcpt).startsWith("250"); // default policy: accept what cannot be verified
+      client.send("DATA");
+      String message = client.send("Subject: fault\r\n\r\nhello\r\n.");
+      if (fault == BackendFault.CATCH_ALL) {
+        assertThat(message).startsWith("250");
+        assertThat(backend.received()).contains("hello\r\n.\r\n");
+      } else {
+        // Accepted unverified, but the backend cannot take the message: the client keeps it.
+        assertThat(message).matches("[45]\\d\\d .*");
+      }
+      RecipientVerifier verifier = gateway.verifier();
+      await().atMost(Duration.ofSeconds(2)).until(() -> verifier.stats().sessionsActive() == 0);
+      System.out.printf(
+          "| %s | `%s` | %d ms | `%s` | 0 |%n",
+          fault.description(), rcpt, answeredIn.toMillis(), message);
+    }
+  }
+}
