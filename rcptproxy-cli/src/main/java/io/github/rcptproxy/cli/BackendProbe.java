@@ -1,5 +1,8 @@
 package io.github.rcptproxy.cli;
 
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.internal.smtp.SmtpReply;
 import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
@@ -26,6 +29,8 @@ final class BackendProbe {
   /** A reply this much slower than the session's first ones counts as a deliberate delay. */
   private static final long DELAY_NANOS = Duration.ofMillis(300).toNanos();
 
+  // the transport (STARTTLS, AUTH, LMTP) the dialogue below is to speak
+  private final VerifierConfig config;
   private final HostPort backend;
   private final String domain;
   private final String helo;
@@ -35,19 +40,28 @@ final class BackendProbe {
   private final int maxVrfy;
   private final SecureRandom random = new SecureRandom();
 
-  BackendProbe(
-      HostPort backend,
-      String domain,
-      String helo,
-      String probeSender,
-      Duration timeout,
-      int maxRejections,
-      int maxVrfy) {
-    this.backend = backend;
+  /**
+   * A probe of {@code config}'s backend (its first), greeting it with its HELO name, sending its
+   * probe sender, waiting its deadline for each reply.
+   *
+   * @throws IllegalArgumentException for a transport this probe cannot speak yet
+   */
+  BackendProbe(VerifierConfig config, String domain, int maxRejections, int maxVrfy) {
+    // Until the dialogue below speaks STARTTLS, AUTH and LMTP, probing in plain SMTP would break
+    // what those options promise (required never talks in the clear): refuse them instead.
+    if (config.tls() != BackendTls.NONE
+        || config.authUser().isPresent()
+        || config.protocol() != BackendProtocol.SMTP) {
+      throw new IllegalArgumentException(
+          "probe speaks plain SMTP only for now: drop --backend-tls, --backend-auth-user and"
+              + " --backend-protocol");
+    }
+    this.config = config;
+    this.backend = new HostPort(config.backendHost().orElseThrow(), config.backendPort());
     this.domain = domain;
-    this.helo = helo;
-    this.probeSender = probeSender;
-    this.timeout = timeout;
+    this.helo = config.heloName();
+    this.probeSender = config.probeSender();
+    this.timeout = config.deadline();
     this.maxRejections = maxRejections;
     this.maxVrfy = maxVrfy;
   }

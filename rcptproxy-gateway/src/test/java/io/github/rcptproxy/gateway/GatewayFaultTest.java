@@ -42,10 +42,7 @@ class GatewayFaultTest {
             TestGateway.start(
                 backend.port(),
                 "example.com",
-                "--timeout-ms",
-                String.valueOf(DEADLINE.toMillis()),
-                "--relay-timeout-s",
-                "1");
+                s -> s.verifier(v -> v.deadline(DEADLINE)).relayTimeout(Duration.ofSeconds(1)));
         SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
       client.readReply();
       client.send("EHLO client.test");
