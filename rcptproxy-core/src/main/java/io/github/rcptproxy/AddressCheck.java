@@ -1,5 +1,7 @@
 package io.github.rcptproxy;
 
+import io.github.rcptproxy.internal.InvalidAddressException;
+import io.github.rcptproxy.internal.Mailbox;
 import java.util.Optional;
 
 /**

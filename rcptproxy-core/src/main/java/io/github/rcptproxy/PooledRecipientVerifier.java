@@ -1,5 +1,14 @@
 package io.github.rcptproxy;
 
+import io.github.rcptproxy.internal.Backend;
+import io.github.rcptproxy.internal.Counters;
+import io.github.rcptproxy.internal.Deadline;
+import io.github.rcptproxy.internal.DomainMemory;
+import io.github.rcptproxy.internal.GuardedCache;
+import io.github.rcptproxy.internal.KnownGood;
+import io.github.rcptproxy.internal.ListenerDispatch;
+import io.github.rcptproxy.internal.LocalVerdictCache;
+import io.github.rcptproxy.internal.SessionLimits;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,5 +1,7 @@
 package io.github.rcptproxy;
 
+import io.github.rcptproxy.internal.Backend;
+
 /** How a recipient is put to the backend. */
 public enum ProbeMethod {
   /**

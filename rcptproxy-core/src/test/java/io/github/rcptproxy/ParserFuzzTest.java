@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.github.rcptproxy.internal.BackendSession;
+import io.github.rcptproxy.internal.InvalidAddressException;
+import io.github.rcptproxy.internal.Mailbox;
 import io.github.rcptproxy.internal.smtp.MalformedReplyException;
 import io.github.rcptproxy.internal.smtp.SmtpReply;
 import io.github.rcptproxy.internal.smtp.SmtpReplyReader;

@@ -3,6 +3,7 @@ package io.github.rcptproxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.internal.SessionLimits;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.OpenSmtpdBackend;
 import io.github.rcptproxy.testing.PostfixBackend;

@@ -4,6 +4,8 @@ import static io.github.rcptproxy.testing.ScriptedSmtpServer.dialogue;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.internal.Counters;
+import io.github.rcptproxy.internal.DomainMemory;
 import io.github.rcptproxy.testing.BlackHole;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
 import java.net.IDN;
 import java.nio.ByteBuffer;
@@ -14,11 +14,11 @@ import java.util.regex.Pattern;
  * doubtful is refused with a reason, never stripped or repaired: what reaches the backend is
  * exactly what the client sent, or nothing.
  */
-final class Mailbox {
+public final class Mailbox {
   static final int MAX_LOCAL_PART_BYTES = 64;
   static final int MAX_DOMAIN_BYTES = 255;
   static final int MAX_PATH_BYTES = 256;
-  static final int MAX_COMMAND_LINE_BYTES = 512;
+  public static final int MAX_COMMAND_LINE_BYTES = 512;
 
   private static final Pattern IPV4_LITERAL =
       Pattern.compile(
@@ -41,7 +41,7 @@ final class Mailbox {
    * domain is converted to its A-label form; a non-ASCII local part is kept and marks the address
    * as needing SMTPUTF8.
    */
-  static Mailbox parse(String address) throws InvalidAddressException {
+  public static Mailbox parse(String address) throws InvalidAddressException {
     if (address == null || address.isEmpty()) {
       throw new InvalidAddressException("empty address");
     }
@@ -75,16 +75,16 @@ final class Mailbox {
     return mailbox;
   }
 
-  String localPart() {
+  public String localPart() {
     return localPart;
   }
 
   /** The domain, in A-label (ASCII) form, or an address literal. */
-  String domain() {
+  public String domain() {
     return domain;
   }
 
-  boolean needsSmtputf8() {
+  public boolean needsSmtputf8() {
     return needsSmtputf8;
   }
 
@@ -100,7 +100,7 @@ final class Mailbox {
    * The command {@code verb + path} as the bytes of one CRLF-terminated line, encoded strictly:
    * ASCII, or UTF-8 when the backend offers SMTPUTF8.
    */
-  byte[] command(String verb, boolean smtputf8Offered) throws InvalidAddressException {
+  public byte[] command(String verb, boolean smtputf8Offered) throws InvalidAddressException {
     if (needsSmtputf8 && !smtputf8Offered) {
       throw new InvalidAddressException(
           "non-ASCII local part needs SMTPUTF8, which the backend does not offer");
@@ -112,7 +112,7 @@ final class Mailbox {
    * Encodes one command line and appends CRLF. Refuses characters the charset cannot encode and any
    * line that would contain CR, LF or NUL or exceed 512 bytes.
    */
-  static byte[] encodeLine(String line, boolean utf8) throws InvalidAddressException {
+  public static byte[] encodeLine(String line, boolean utf8) throws InvalidAddressException {
     byte[] bytes = isAscii(line) ? asciiLine(line) : encodedLine(line, utf8);
     int length = bytes.length - 2;
     if (bytes.length > MAX_COMMAND_LINE_BYTES) {

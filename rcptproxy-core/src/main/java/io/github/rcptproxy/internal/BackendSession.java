@@ -1,5 +1,9 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import io.github.rcptproxy.internal.smtp.ClientSecurityException;
 import io.github.rcptproxy.internal.smtp.MalformedReplyException;
@@ -27,7 +31,7 @@ import javax.net.ssl.SSLSocket;
  * {@code 421}, or a decision of the caller ({@link #retire}) makes it not reusable: it is then
  * closed, never reused, since its state is unknown.
  */
-final class BackendSession implements ClientSecurity.Connection {
+public final class BackendSession implements ClientSecurity.Connection {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] QUIT = "QUIT\r\n".getBytes(StandardCharsets.US_ASCII);
 
@@ -648,7 +652,7 @@ final class BackendSession implements ClientSecurity.Connection {
   }
 
   /** The reply as the verifier reports it: code, enhanced status code, text safe for logs. */
-  static BackendReply backendReply(SmtpReply reply) {
+  public static BackendReply backendReply(SmtpReply reply) {
     return new BackendReply(reply.code(), reply.enhancedStatus(), reply.text());
   }
 

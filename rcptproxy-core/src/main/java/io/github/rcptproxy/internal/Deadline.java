@@ -1,10 +1,10 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 
 /** The moment a verification must be answered by; every blocking step takes what is left of it. */
-final class Deadline {
+public final class Deadline {
   private final long startNanos;
   private final long expiresAtNanos;
 
@@ -13,12 +13,12 @@ final class Deadline {
     this.expiresAtNanos = expiresAtNanos;
   }
 
-  static Deadline after(Duration timeout) {
+  public static Deadline after(Duration timeout) {
     long now = System.nanoTime();
     return new Deadline(now, now + timeout.toNanos());
   }
 
-  Duration elapsed() {
+  public Duration elapsed() {
     return Duration.ofNanos(System.nanoTime() - startNanos);
   }
 

@@ -1,4 +1,4 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
 import java.util.Optional;
 
@@ -10,7 +10,7 @@ import java.util.Optional;
  * sites exempt it from the very checks (sender verification, ratio rules) whose refusals the
  * control must tell apart.
  */
-final class KnownGood {
+public final class KnownGood {
   private final DomainMemory<Mailbox> byDomain = new DomainMemory<>();
   private volatile Mailbox last;
 

@@ -1,5 +1,8 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerificationListener;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -14,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * so a slow or throwing listener never delays or breaks a verification. Past {@value #MAX_QUEUED}
  * waiting events, new ones are dropped (logged once).
  */
-final class ListenerDispatch implements AutoCloseable {
+public final class ListenerDispatch implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final int MAX_QUEUED = 100_000;
 
@@ -33,7 +36,8 @@ final class ListenerDispatch implements AutoCloseable {
   private final AtomicBoolean failureLogged = new AtomicBoolean();
   private final AtomicBoolean dropLogged = new AtomicBoolean();
 
-  void verified(VerificationListener listener, String address, Verdict verdict, boolean cached) {
+  public void verified(
+      VerificationListener listener, String address, Verdict verdict, boolean cached) {
     if (listener == VerificationListener.NONE) {
       return;
     }

@@ -1,5 +1,11 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.ProbeMethod;
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerifierConfig;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
@@ -40,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * then answered {@link Verdict.Reason#BACKEND_REFUSED}; so is a refusal before the backend ever
  * accepted an address (nothing to tell it by).
  */
-final class Backend implements AutoCloseable {
+public final class Backend implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
 
   /** How long a domain's VRFY trust (or the backend's refusal of VRFY) holds before a re-check. */
@@ -80,7 +86,7 @@ final class Backend implements AutoCloseable {
   /** A refusal that did not say what it is about, waiting for the control question. */
   private record Refusal(Question question, BackendReply reply) {}
 
-  Backend(
+  public Backend(
       VerifierConfig config, Counters counters, KnownGood knownGood, ExecutorService batchThreads) {
     this.config = config;
     this.knownGood = knownGood;
@@ -96,23 +102,23 @@ final class Backend implements AutoCloseable {
     }
   }
 
-  VerifierConfig config() {
+  public VerifierConfig config() {
     return config;
   }
 
-  KnownGood knownGood() {
+  public KnownGood knownGood() {
     return knownGood;
   }
 
-  boolean configured() {
+  public boolean configured() {
     return pool != null;
   }
 
-  int activeSessions() {
+  public int activeSessions() {
     return pool == null ? 0 : pool.active();
   }
 
-  int idleSessions() {
+  public int idleSessions() {
     return pool == null ? 0 : pool.idle();
   }
 
@@ -126,7 +132,7 @@ final class Backend implements AutoCloseable {
    * session that fails under its questions is replaced and they are asked again on a fresh one, at
    * most {@value #MAX_RETRIES} times, within the deadline.
    */
-  List<Verdict> verifyAll(List<String> addresses, Deadline deadline) {
+  public List<Verdict> verifyAll(List<String> addresses, Deadline deadline) {
     Verdict[] verdicts = new Verdict[addresses.size()];
     if (pool == null) {
       Arrays.fill(

@@ -1,5 +1,6 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.VerdictCache;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -12,11 +13,11 @@ import java.util.Optional;
  * depends on Commons Pool and SLF4J alone; a cache shared by several gateways comes from {@code
  * rcptproxy-jcache}.
  */
-final class LocalVerdictCache implements VerdictCache {
+public final class LocalVerdictCache implements VerdictCache {
   private final Map<String, CachedVerdict> entries;
   private final Clock clock;
 
-  LocalVerdictCache(long maxEntries, Clock clock) {
+  public LocalVerdictCache(long maxEntries, Clock clock) {
     int max = (int) Math.min(Integer.MAX_VALUE - 1, maxEntries);
     this.clock = clock;
     this.entries =

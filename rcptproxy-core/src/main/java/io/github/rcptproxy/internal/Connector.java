@@ -1,5 +1,8 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -34,7 +37,7 @@ import org.slf4j.LoggerFactory;
  * so it costs one verification its deadline, not every one. A refused connect or a slow greeting
  * does not count: the host is there.
  */
-final class Connector {
+public final class Connector {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
 

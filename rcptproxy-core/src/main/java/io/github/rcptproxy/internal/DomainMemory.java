@@ -1,4 +1,4 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -8,8 +8,8 @@ import java.util.Map;
  * used entries are forgotten past {@value #MAX_DOMAINS}. Thread-safe; the lock is held only for the
  * map operation.
  */
-final class DomainMemory<V> {
-  static final int MAX_DOMAINS = 10_000;
+public final class DomainMemory<V> {
+  public static final int MAX_DOMAINS = 10_000;
 
   private final Map<String, V> map =
       new LinkedHashMap<>(16, 0.75f, true) {
@@ -19,11 +19,11 @@ final class DomainMemory<V> {
         }
       };
 
-  synchronized V get(String domain) {
+  public synchronized V get(String domain) {
     return map.get(domain);
   }
 
-  synchronized void put(String domain, V value) {
+  public synchronized void put(String domain, V value) {
     map.put(domain, value);
   }
 
@@ -31,7 +31,7 @@ final class DomainMemory<V> {
     map.remove(domain);
   }
 
-  synchronized int size() {
+  public synchronized int size() {
     return map.size();
   }
 }

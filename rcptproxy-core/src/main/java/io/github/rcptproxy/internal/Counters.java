@@ -1,31 +1,34 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.Health;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerifierStats;
 import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 
 /** What a verifier counts; outlives reconfiguration. */
-final class Counters {
+public final class Counters {
   final LongAdder accepted = new LongAdder();
   final LongAdder rejected = new LongAdder();
   final LongAdder sessionsOpened = new LongAdder();
   final LongAdder sessionsClosed = new LongAdder();
   final LongAdder transactionsOpened = new LongAdder();
-  final LongAdder cacheHits = new LongAdder();
-  final LongAdder cacheMisses = new LongAdder();
+  public final LongAdder cacheHits = new LongAdder();
+  public final LongAdder cacheMisses = new LongAdder();
   private volatile Instant lastAnswer;
   private volatile Instant lastErrorAt;
   private volatile String lastError;
   private final Map<Verdict.Reason, LongAdder> unverified = new EnumMap<>(Verdict.Reason.class);
 
-  Counters() {
+  public Counters() {
     for (Verdict.Reason reason : Verdict.Reason.values()) {
       unverified.put(reason, new LongAdder());
     }
   }
 
-  void count(Verdict verdict) {
+  public void count(Verdict verdict) {
     if (verdict instanceof Verdict.Accepted) {
       accepted.increment();
     } else if (verdict instanceof Verdict.Rejected) {
@@ -36,7 +39,7 @@ final class Counters {
   }
 
   /** Notes whether the backend answered (for {@link Health}); cached verdicts say nothing. */
-  void backendOutcome(Verdict verdict, Instant now) {
+  public void backendOutcome(Verdict verdict, Instant now) {
     if (verdict instanceof Verdict.Unverified u) {
       switch (u.reason()) {
         case TIMEOUT, BACKEND_UNAVAILABLE, PROTOCOL_ERROR, TLS_FAILED, AUTH_FAILED -> {
@@ -53,7 +56,7 @@ final class Counters {
     lastAnswer = now;
   }
 
-  Health health(boolean configured) {
+  public Health health(boolean configured) {
     Instant answer = lastAnswer;
     Instant errorAt = lastErrorAt;
     Health.Status status;
@@ -69,7 +72,7 @@ final class Counters {
     return new Health(status, answer, lastError, errorAt);
   }
 
-  VerifierStats snapshot(int sessionsActive, int sessionsIdle) {
+  public VerifierStats snapshot(int sessionsActive, int sessionsIdle) {
     Map<Verdict.Reason, Long> byReason = new EnumMap<>(Verdict.Reason.class);
     unverified.forEach((reason, count) -> byReason.put(reason, count.sum()));
     return new VerifierStats(

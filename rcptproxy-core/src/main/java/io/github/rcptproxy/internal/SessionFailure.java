@@ -1,5 +1,7 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.Verdict;
 import java.io.IOException;
 import java.util.Optional;
 
@@ -8,7 +10,7 @@ import java.util.Optional;
  * reset, {@code 421}, too many recipients): a stale pooled session, worth one more try on a fresh
  * one.
  */
-final class SessionFailure extends IOException {
+public final class SessionFailure extends IOException {
   private final Verdict.Reason reason;
   private final boolean retryable;
   private final transient BackendReply reply;

@@ -1,5 +1,6 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.VerifierConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.NoSuchElementException;
@@ -20,7 +21,7 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
  * not for the pool: a place is given back when its session is returned or destroyed, and closing
  * the pool wakes every waiter (no interrupts, no polling). The pool itself never blocks.
  */
-final class SessionPool implements AutoCloseable {
+public final class SessionPool implements AutoCloseable {
   private static final Duration MIN_EVICTION_INTERVAL = Duration.ofMillis(10);
   private static final Duration MAX_EVICTION_INTERVAL = Duration.ofSeconds(30);
   private static final int WAKE_ALL = 1_000_000;

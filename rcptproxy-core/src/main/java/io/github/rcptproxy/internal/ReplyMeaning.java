@@ -1,4 +1,7 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
+
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.Verdict;
 
 /**
  * What a backend reply to {@code RCPT TO} or {@code VRFY} is about. Only {@link #NO_SUCH_MAILBOX}
@@ -6,7 +9,7 @@ package io.github.rcptproxy;
  * status code says so, or where the backend accepted a known-good address in the same session right
  * after refusing this one ({@link #UNCLEAR_REFUSAL}, settled by that control question).
  */
-enum ReplyMeaning {
+public enum ReplyMeaning {
   /** {@code 2xx}: the backend takes the address. */
   ACCEPTED,
   /** {@code 5xx} with an enhanced status code about the recipient's mailbox or address. */

@@ -1,5 +1,7 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.VerifierConfig;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -11,14 +13,14 @@ import org.slf4j.LoggerFactory;
  * 421} or "too many", or refused a known-good address) after {@code n} rejections or {@code n}
  * {@code VRFY} commands teaches that limit, so later sessions are replaced before it.
  */
-final class SessionLimits {
+public final class SessionLimits {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
 
   /**
    * A reply this slow is the backend throttling the session (Postfix's {@code
    * smtpd_error_sleep_time} past its soft error limit, its inflow control), not thinking.
    */
-  static final Duration THROTTLED = Duration.ofMillis(900);
+  public static final Duration THROTTLED = Duration.ofMillis(900);
 
   private final AtomicInteger maxRejections;
   private final AtomicInteger maxVrfy;

@@ -1,7 +1,7 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
 /** An address that must not be sent to the backend; the message says what is wrong with it. */
-final class InvalidAddressException extends Exception {
+public final class InvalidAddressException extends Exception {
   InvalidAddressException(String message) {
     super(message);
   }

@@ -1,5 +1,7 @@
-package io.github.rcptproxy;
+package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.VerdictCache;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -20,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * takes longer or throws; stores and removals are done in the background and dropped if they pile
  * up. Failures are logged once.
  */
-final class GuardedCache implements VerdictCache, AutoCloseable {
+public final class GuardedCache implements VerdictCache, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final int MAX_QUEUED = 10_000;
 
@@ -29,7 +31,7 @@ final class GuardedCache implements VerdictCache, AutoCloseable {
   private final ExecutorService executor;
   private final AtomicBoolean failureLogged = new AtomicBoolean();
 
-  GuardedCache(VerdictCache cache, Duration deadline) {
+  public GuardedCache(VerdictCache cache, Duration deadline) {
     this.cache = cache;
     this.lookupTimeout = deadline.dividedBy(10);
     this.executor =
