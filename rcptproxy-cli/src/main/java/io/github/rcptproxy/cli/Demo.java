@@ -23,17 +23,11 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "demo",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    abbreviateSynopsis = true,
-    usageHelpAutoWidth = true,
-    showDefaultValues = true,
     description = {
       "Starts an in-process backend that knows alice@ and bob@example.com, and the gateway in"
           + " front of it for example.com, verifying every client. Takes the gateway's options.",
       Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {Rcptproxy.STOPPED, Rcptproxy.NOT_STARTED, Rcptproxy.BAD_OPTION})
 final class Demo implements Callable<Integer> {
   static final Set<String> MAILBOXES =
@@ -42,6 +36,8 @@ final class Demo implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Mixin GatewayOptions options;
+
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
   @Override
   public Integer call() {

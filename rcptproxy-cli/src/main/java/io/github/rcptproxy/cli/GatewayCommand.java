@@ -13,11 +13,6 @@ import picocli.CommandLine.Spec;
 /** {@code rcptproxy gateway}: the screening SMTP gateway. */
 @Command(
     name = "gateway",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    abbreviateSynopsis = true,
-    usageHelpAutoWidth = true,
-    showDefaultValues = true,
     description = {
       "The screening SMTP gateway: accepts mail only for recipients the backend knows, asking it"
           + " at RCPT time, and relays accepted mail to it.",
@@ -25,7 +20,6 @@ import picocli.CommandLine.Spec;
           + " files, metrics and summary settings need a restart.",
       Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {Rcptproxy.STOPPED, Rcptproxy.NOT_STARTED, Rcptproxy.BAD_OPTION})
 final class GatewayCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -33,6 +27,8 @@ final class GatewayCommand implements Callable<Integer> {
   @Mixin ConfigDefaults.ConfigOption config;
 
   @Mixin GatewayOptions options;
+
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
   @Override
   public Integer call() {

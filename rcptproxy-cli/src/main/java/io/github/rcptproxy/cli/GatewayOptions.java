@@ -5,6 +5,7 @@ import io.github.rcptproxy.gateway.HostPort;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -57,6 +58,7 @@ final class GatewayOptions {
       paramLabel = "true|false",
       arity = "1",
       defaultValue = "true",
+      showDefaultValue = Visibility.ALWAYS, // picocli leaves it out for a boolean
       converter = Converters.YesNo.class,
       description = "mail from the backend's own address skips verification")
   boolean bypassBackend;

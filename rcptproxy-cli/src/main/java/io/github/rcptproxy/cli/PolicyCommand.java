@@ -20,11 +20,6 @@ import picocli.CommandLine.Spec;
 /** {@code rcptproxy policy}: the Postfix policy server. */
 @Command(
     name = "policy",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    abbreviateSynopsis = true,
-    usageHelpAutoWidth = true,
-    showDefaultValues = true,
     description = {
       "A Postfix policy server: verifies each recipient Postfix asks about with the backend.",
       "In main.cf:",
@@ -33,7 +28,6 @@ import picocli.CommandLine.Spec;
       "  smtpd_policy_service_default_action = DUNNO",
       Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {Rcptproxy.STOPPED, Rcptproxy.NOT_STARTED, Rcptproxy.BAD_OPTION})
 final class PolicyCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -94,6 +88,8 @@ final class PolicyCommand implements Callable<Integer> {
       defaultValue = "10000",
       converter = Converters.Positive.class)
   int requestTimeoutMs;
+
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
   /** A started server and its verifiers. */
   record Running(PolicyServer server, List<RecipientVerifier> verifiers) implements AutoCloseable {

@@ -13,10 +13,6 @@ import picocli.CommandLine.Spec;
 /** {@code rcptproxy probe}: what the backend answers, and the configuration to use with it. */
 @Command(
     name = "probe",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    usageHelpAutoWidth = true,
-    showDefaultValues = true,
     description = {
       "Asks the backend what rcptproxy needs to know before it relies on it: does RCPT refuse a"
           + " random local part, does VRFY, is the domain a catch-all, does it verify senders,"
@@ -25,7 +21,6 @@ import picocli.CommandLine.Spec;
       "Prints a report and a recommended configuration.",
       Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {
       "0:the backend answers honestly",
       "1:the backend could not be probed (down, refused the session)",
@@ -64,6 +59,8 @@ final class ProbeCommand implements Callable<Integer> {
       defaultValue = "130",
       description = "VRFY commands sent at most to find the limit")
   int maxVrfy;
+
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
   @Override
   public Integer call() {

@@ -180,6 +180,20 @@ public final class Rcptproxy {
         : values.stream().map(String::strip).filter(v -> !v.isEmpty()).toList();
   }
 
+  /**
+   * How every subcommand's help is laid out, and its --help and --version: a mixin, for its
+   * {@code @Command} attributes.
+   */
+  @Command(
+      mixinStandardHelpOptions = true,
+      versionProvider = Rcptproxy.Version.class,
+      sortOptions = false,
+      abbreviateSynopsis = true,
+      usageHelpAutoWidth = true,
+      showDefaultValues = true,
+      exitCodeListHeading = "Exit codes:%n")
+  static final class Usage {}
+
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -40,7 +41,9 @@ final class VerifierOptions {
       names = "--probe-sender",
       paramLabel = "ADDRESS",
       defaultValue = "",
-      description = "MAIL FROM of the verification probe (empty: <>, the null sender)")
+      showDefaultValue = Visibility.NEVER,
+      description =
+          "MAIL FROM of the verification probe; empty (the default) sends <>, the null sender")
   String probeSender;
 
   // No defaultValue: the command gives its own as the field's initial value (probe waits longer).

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
@@ -26,9 +27,6 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "verify",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    showDefaultValues = true,
     description = {
       "Asks the backend SMTP server about each address (VRFY where it answers honestly, else MAIL"
           + " FROM + RCPT TO, never DATA) and prints one line per address, in input order:",
@@ -36,7 +34,6 @@ import picocli.CommandLine.Spec;
       "With no ADDRESS, reads addresses from standard input, one per line.",
       Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {"0:every address was asked", Rcptproxy.BAD_OPTION})
 final class VerifyCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
@@ -45,8 +42,14 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Mixin VerifierOptions options;
 
-  @Parameters(paramLabel = "ADDRESS", arity = "0..*", description = "addresses to verify")
+  @Parameters(
+      paramLabel = "ADDRESS",
+      arity = "0..*",
+      showDefaultValue = Visibility.NEVER,
+      description = "addresses to verify")
   List<String> addresses = new ArrayList<>();
+
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
   private InputStream in = System.in;
 
