@@ -332,7 +332,9 @@ class GatewayCommandLineTest {
       throws IOException {
     Path config = dir.resolve("gateway.properties");
     Files.writeString(
-        config, "max-sessions=5\nhelo=from-file.example\nmax-recipients=50\ndomain=file.test\n");
+        config,
+        "max-sessions=5\nhelo=from-file.example\nmax-recipients=50\ndomain=file.test\n"
+            + "no-disconnect=yes\n");
     GatewaySettings settings =
         CommandRun.parse(
                 GatewayCommand.class,
@@ -345,13 +347,15 @@ class GatewayCommandLineTest {
                 config.toString(),
                 "--domain",
                 "example.com",
-                "--helo=cli.example")
+                "--helo=first.example",
+                "--helo=cli.example") // the last wins, as a wrapper script may rely on
             .settings();
     assertThat(settings.verifier().backendPort()).isEqualTo(2525);
     assertThat(settings.verifier().maxSessions()).isEqualTo(3);
     assertThat(settings.verifier().heloName()).isEqualTo("cli.example");
     assertThat(settings.limits().maxRecipients()).isEqualTo(50);
-    assertThat(settings.domains()).containsExactly("example.com");
+    assertThat(settings.domains()).containsExactly("example.com"); // not added to the file's
+    assertThat(settings.policy().toString()).contains("disconnectAfterRejections=0");
   }
 
   @Test
