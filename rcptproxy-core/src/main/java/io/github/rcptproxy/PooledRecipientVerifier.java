@@ -167,7 +167,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       }
       verdict = known.acceptsAnything() ? catchAll(address, accepted, deadline) : verdict;
     }
-    counters.cacheHits.increment();
+    counters.cacheHit();
     refreshIfAgeing(state, address, hit.get());
     return reported(state, address, verdict, true);
   }
@@ -257,10 +257,10 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     }
     Optional<VerdictCache.CachedVerdict> hit = state.cache().get().get(cacheKey(address));
     if (hit.isPresent()) {
-      counters.cacheHits.increment();
+      counters.cacheHit();
       refreshIfAgeing(state, address, hit.get());
     } else {
-      counters.cacheMisses.increment();
+      counters.cacheMiss();
     }
     return hit;
   }
@@ -336,12 +336,25 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public VerifierStats stats() {
     Backend backend = state.backend();
-    return counters.snapshot(backend.activeSessions(), backend.idleSessions());
+    Counters.Snapshot counted = counters.snapshot();
+    return new VerifierStats(
+        counted.accepted(),
+        counted.rejected(),
+        counted.unverified(),
+        backend.activeSessions(),
+        backend.idleSessions(),
+        counted.sessionsOpened(),
+        counted.sessionsClosed(),
+        counted.transactionsOpened(),
+        counted.cacheHits(),
+        counted.cacheMisses());
   }
 
   @Override
   public Health health() {
-    return counters.health(state.backend().configured());
+    Counters.Reading reading = counters.health(state.backend().configured());
+    return new Health(
+        reading.status(), reading.lastAnswer(), reading.lastError(), reading.lastErrorAt());
   }
 
   @Override
