@@ -37,7 +37,11 @@ final class SessionPool<S> implements AutoCloseable {
     /** A new session, opened within the borrowing verification's deadline. */
     S open(Deadline deadline) throws Exception;
 
-    /** Whether the session may serve the borrower: {@link #withinLimits}, and nothing unasked. */
+    /**
+     * Whether the session may serve the borrower: {@link #withinLimits}, and nothing unasked. One
+     * found not reusable must not be {@link #withinLimits} any more, so that giving it back closes
+     * it.
+     */
     boolean reusable(S session, Instant now);
 
     /** Whether the session may go back to the pool: not broken, not worn out, not expired. */

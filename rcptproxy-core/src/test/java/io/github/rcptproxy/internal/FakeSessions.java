@@ -49,9 +49,13 @@ final class FakeSessions implements SessionPool.Sessions<FakeSessions.Session> {
     return session;
   }
 
+  /** As a backend session: one found stale is worn out from then on, and closed when returned. */
   @Override
   public boolean reusable(Session session, Instant now) {
-    return withinLimits(session, now) && !session.stale;
+    if (session.stale) {
+      session.wornOut = true;
+    }
+    return withinLimits(session, now);
   }
 
   @Override
