@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,19 +34,9 @@ class LimitLearningTest {
   private static final Set<String> MAILBOXES =
       Set.of("alice@example.com", "bob@example.com", "postmaster@example.com");
 
+  @AutoClose private final Closer closer = new Closer();
   private ScriptedSmtpServer server;
   private RecipientVerifier verifier;
-
-  @AfterEach
-  void tearDown() throws IOException {
-    if (verifier != null) {
-      assertThat(verifier.stats().sessionsActive()).as("sessions leaked").isZero();
-      verifier.close();
-    }
-    if (server != null) {
-      server.close();
-    }
-  }
 
   private static VerifierConfig.Builder rcptProbes() {
     return VerifierConfig.builder().probeMethod(ProbeMethod.RCPT);
@@ -55,10 +45,11 @@ class LimitLearningTest {
   /** A scripted backend, and a verifier with RCPT probes and a 500 ms deadline against it. */
   private RecipientVerifier verifierFor(
       ScriptedSmtpServer.Script script, VerifierConfig.Builder config) {
-    server = ScriptedSmtpServer.start(script);
+    server = closer.later(ScriptedSmtpServer.start(script));
     verifier =
-        RecipientVerifier.create(
-            config.backend("127.0.0.1", server.port()).deadline(DEADLINE).build());
+        closer.leakFree(
+            RecipientVerifier.create(
+                config.backend("127.0.0.1", server.port()).deadline(DEADLINE).build()));
     return verifier;
   }
 
@@ -175,35 +166,40 @@ class LimitLearningTest {
   void replyFollowedByHangUpIsAboutTheSessionAndTheLimitIsLearnt() {
     // Exim's smtp_accept_max_nonmail: the 11th VRFY gets 554 and the connection is closed.
     server =
-        ScriptedSmtpServer.start(
-            connection -> {
-              connection.write("220 exim.test ESMTP\r\n");
-              int nonmail = 0;
-              String line;
-              while ((line = connection.readLine()) != null) {
-                if (line.startsWith("EHLO")) {
-                  connection.write("250-exim.test\r\n250 PIPELINING\r\n");
-                } else if (line.startsWith("VRFY")) {
-                  if (++nonmail > 10) {
-                    connection.write("554 Too many nonmail commands\r\n");
-                    return;
+        closer.later(
+            ScriptedSmtpServer.start(
+                connection -> {
+                  connection.write("220 exim.test ESMTP\r\n");
+                  int nonmail = 0;
+                  String line;
+                  while ((line = connection.readLine()) != null) {
+                    if (line.startsWith("EHLO")) {
+                      connection.write("250-exim.test\r\n250 PIPELINING\r\n");
+                    } else if (line.startsWith("VRFY")) {
+                      if (++nonmail > 10) {
+                        connection.write("554 Too many nonmail commands\r\n");
+                        return;
+                      }
+                      String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
+                      connection.write(
+                          MAILBOXES.contains(address)
+                              ? "250 <" + address + "> is deliverable\r\n"
+                              : "550 Unrouteable address\r\n");
+                    } else if (line.startsWith("QUIT")) {
+                      connection.write("221 bye\r\n");
+                      return;
+                    } else {
+                      connection.write("250 OK\r\n");
+                    }
                   }
-                  String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
-                  connection.write(
-                      MAILBOXES.contains(address)
-                          ? "250 <" + address + "> is deliverable\r\n"
-                          : "550 Unrouteable address\r\n");
-                } else if (line.startsWith("QUIT")) {
-                  connection.write("221 bye\r\n");
-                  return;
-                } else {
-                  connection.write("250 OK\r\n");
-                }
-              }
-            });
+                }));
     verifier =
-        RecipientVerifier.create(
-            VerifierConfig.builder().backend("127.0.0.1", server.port()).maxSessions(1).build());
+        closer.leakFree(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .maxSessions(1)
+                    .build()));
 
     int wrong = 0;
     for (int i = 0; i < 100; i++) {
@@ -231,38 +227,42 @@ class LimitLearningTest {
     AtomicInteger connection = new AtomicInteger();
     MutableClock clock = new MutableClock();
     server =
-        ScriptedSmtpServer.start(
-            c -> {
-              boolean first = connection.incrementAndGet() == 1;
-              int rcpts = 0;
-              c.write("220 exim.test ESMTP\r\n");
-              String line;
-              while ((line = c.readLine()) != null) {
-                if (line.startsWith("EHLO")) {
-                  c.write("250-exim.test\r\n250 PIPELINING\r\n");
-                } else if (line.startsWith("RCPT")) {
-                  if (first && ++rcpts == 4) { // the first RCPT after the idle time
-                    c.write("421 exim.test: SMTP command timeout - closing connection\r\n");
-                    return;
+        closer.later(
+            ScriptedSmtpServer.start(
+                c -> {
+                  boolean first = connection.incrementAndGet() == 1;
+                  int rcpts = 0;
+                  c.write("220 exim.test ESMTP\r\n");
+                  String line;
+                  while ((line = c.readLine()) != null) {
+                    if (line.startsWith("EHLO")) {
+                      c.write("250-exim.test\r\n250 PIPELINING\r\n");
+                    } else if (line.startsWith("RCPT")) {
+                      if (first && ++rcpts == 4) { // the first RCPT after the idle time
+                        c.write("421 exim.test: SMTP command timeout - closing connection\r\n");
+                        return;
+                      }
+                      String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
+                      c.write(
+                          MAILBOXES.contains(address)
+                              ? "250 Accepted\r\n"
+                              : "550 Unknown user\r\n");
+                    } else if (line.startsWith("QUIT")) {
+                      return;
+                    } else {
+                      c.write("250 OK\r\n");
+                    }
                   }
-                  String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
-                  c.write(
-                      MAILBOXES.contains(address) ? "250 Accepted\r\n" : "550 Unknown user\r\n");
-                } else if (line.startsWith("QUIT")) {
-                  return;
-                } else {
-                  c.write("250 OK\r\n");
-                }
-              }
-            });
+                }));
     verifier =
-        RecipientVerifier.create(
-            VerifierConfig.builder()
-                .backend("127.0.0.1", server.port())
-                .probeMethod(ProbeMethod.RCPT)
-                .maxSessions(1)
-                .clock(clock)
-                .build());
+        closer.leakFree(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(1)
+                    .clock(clock)
+                    .build()));
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody0@example.com")).isInstanceOf(Verdict.Rejected.class);
     clock.advance(Duration.ofSeconds(30)); // the session lies idle; the backend times it out

@@ -15,7 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.subethamail.wiser.Wiser;
 
@@ -28,24 +28,12 @@ import org.subethamail.wiser.Wiser;
 class ReconfigurationTest {
   private static final String OK = "250 2.1.5 Ok\r\n";
 
-  private final List<AutoCloseable> closeLater = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (AutoCloseable c : closeLater) {
-      c.close();
-    }
-  }
-
-  private <T extends AutoCloseable> T later(T closeable) {
-    closeLater.add(0, closeable);
-    return closeable;
-  }
+  @AutoClose private final Closer closer = new Closer();
 
   /** An in-process SubEthaSMTP backend that knows these mailboxes, stopped after the test. */
   private Wiser wiser(String... mailboxes) {
     Wiser wiser = RecipientVerificationTest.startWiser(Set.of(mailboxes));
-    later(wiser::stop);
+    closer.later(wiser::stop);
     return wiser;
   }
 
@@ -67,7 +55,7 @@ class ReconfigurationTest {
   void reconfigureSwitchesBackendAndClosesCachedSessions() {
     Wiser other = wiser("carol@example.org");
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 config(wiser("alice@example.com", "bob@example.com")).build()));
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
@@ -90,7 +78,7 @@ class ReconfigurationTest {
   void reconfigureDuringAVerificationLetsItFinishAndClosesItsSession() throws Exception {
     CountDownLatch inRcpt = new CountDownLatch(1);
     ScriptedSmtpServer server =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 dialogue(
                     address -> {
@@ -99,7 +87,7 @@ class ReconfigurationTest {
                       return OK;
                     })));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .probeMethod(ProbeMethod.RCPT)
@@ -123,7 +111,7 @@ class ReconfigurationTest {
     CountDownLatch holding = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
     ScriptedSmtpServer slow =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 dialogue(
                     address -> {
@@ -131,9 +119,9 @@ class ReconfigurationTest {
                       release.await(10, TimeUnit.SECONDS);
                       return OK;
                     })));
-    ScriptedSmtpServer next = later(ScriptedSmtpServer.start(dialogue(address -> OK)));
+    ScriptedSmtpServer next = closer.later(ScriptedSmtpServer.start(dialogue(address -> OK)));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", slow.port())
@@ -174,13 +162,13 @@ class ReconfigurationTest {
   @Test
   void invalidateAndReconfigureForgetCachedAnswers() {
     ScriptedSmtpServer backend =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 dialogue(
                     address ->
                         address.equals("alice@example.com") ? OK : "550 5.1.1 unknown\r\n")));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", backend.port())

@@ -16,7 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,22 +26,10 @@ import org.junit.jupiter.api.Test;
  */
 class ResilienceTest {
   private static final String OK = "250 2.1.5 Ok\r\n";
-  private final List<AutoCloseable> closeLater = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (AutoCloseable c : closeLater) {
-      c.close();
-    }
-  }
-
-  private <T extends AutoCloseable> T later(T closeable) {
-    closeLater.add(0, closeable);
-    return closeable;
-  }
+  @AutoClose private final Closer closer = new Closer();
 
   private ScriptedSmtpServer backend() {
-    return later(ScriptedSmtpServer.start(dialogue(address -> OK)));
+    return closer.later(ScriptedSmtpServer.start(dialogue(address -> OK)));
   }
 
   private static InetSocketAddress at(ScriptedSmtpServer server) {
@@ -50,10 +38,10 @@ class ResilienceTest {
 
   @Test
   void secondHostAnswersWhenTheFirstIsBlackHoled() {
-    BlackHole hole = later(BlackHole.open());
+    BlackHole hole = closer.later(BlackHole.open());
     ScriptedSmtpServer second = backend();
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backends(List.of(hole.address(), at(second)))
@@ -69,11 +57,11 @@ class ResilienceTest {
 
   @Test
   void withEveryHostBlackHoledOnlyTheFirstVerificationWaits() {
-    BlackHole first = later(BlackHole.open());
-    BlackHole second = later(BlackHole.open());
+    BlackHole first = closer.later(BlackHole.open());
+    BlackHole second = closer.later(BlackHole.open());
     Duration deadline = Duration.ofSeconds(1);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backends(List.of(first.address(), second.address()))
@@ -100,7 +88,7 @@ class ResilienceTest {
   void unusedSessionThatHearsTheBackendsIdle421IsReplacedQuietly() throws IOException {
     AtomicInteger connections = new AtomicInteger();
     ScriptedSmtpServer server =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 c -> {
                   if (connections.incrementAndGet() == 1) {
@@ -113,7 +101,7 @@ class ResilienceTest {
                   dialogue(address -> OK).play(c);
                 }));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -134,7 +122,7 @@ class ResilienceTest {
     ScriptedSmtpServer server = backend();
     VerdictCache broken = new FailingCache(Duration.ZERO);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -150,7 +138,7 @@ class ResilienceTest {
     ScriptedSmtpServer server = backend();
     Duration deadline = Duration.ofMillis(500);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -172,7 +160,7 @@ class ResilienceTest {
     AtomicInteger heard = new AtomicInteger();
     CountDownLatch never = new CountDownLatch(1);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -203,7 +191,7 @@ class ResilienceTest {
   void asynchronousVerificationsAreBoundedAndAnswerBusyBeyondIt() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     ScriptedSmtpServer server =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 dialogue(
                     address -> {
@@ -211,7 +199,7 @@ class ResilienceTest {
                       return OK;
                     })));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
