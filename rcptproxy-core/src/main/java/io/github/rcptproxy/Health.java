@@ -13,7 +13,7 @@ public final class Health {
   private final String lastError;
   private final Instant lastErrorAt;
 
-  public Health(Status status, Instant lastAnswer, String lastError, Instant lastErrorAt) {
+  Health(Status status, Instant lastAnswer, String lastError, Instant lastErrorAt) {
     this.status = status;
     this.lastAnswer = lastAnswer;
     this.lastError = lastError;

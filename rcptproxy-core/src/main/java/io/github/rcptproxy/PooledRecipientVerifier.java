@@ -9,6 +9,7 @@ import io.github.rcptproxy.internal.KnownGood;
 import io.github.rcptproxy.internal.ListenerDispatch;
 import io.github.rcptproxy.internal.LocalVerdictCache;
 import io.github.rcptproxy.internal.SessionLimits;
+import io.github.rcptproxy.internal.VerdictSlots;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import java.time.Duration;
 import java.time.Instant;
@@ -166,7 +167,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       }
       verdict = known.acceptsAnything() ? catchAll(address, accepted, deadline) : verdict;
     }
-    counters.cacheHits.increment();
+    counters.cacheHit();
     refreshIfAgeing(state, address, hit.get());
     return reported(state, address, verdict, true);
   }
@@ -214,13 +215,13 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       for (int i : misses) {
         asked.add(copy.get(i));
       }
-      Verdict[] answers = ask(current, asked, deadline);
+      List<Verdict> answers = ask(current, asked, deadline);
       Instant now = current.config().clock().instant();
-      for (int m = 0; m < answers.length; m++) {
-        warnIfThrottled(current, answers[m]);
-        counters.backendOutcome(answers[m], now);
-        remember(current, asked.get(m), answers[m]);
-        verdicts[misses.get(m)] = answers[m];
+      for (int m = 0; m < answers.size(); m++) {
+        warnIfThrottled(current, answers.get(m));
+        counters.backendOutcome(answers.get(m), now);
+        remember(current, asked.get(m), answers.get(m));
+        verdicts[misses.get(m)] = answers.get(m);
       }
     }
     for (int i = 0; i < copy.size(); i++) {
@@ -256,55 +257,41 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     }
     Optional<VerdictCache.CachedVerdict> hit = state.cache().get().get(cacheKey(address));
     if (hit.isPresent()) {
-      counters.cacheHits.increment();
+      counters.cacheHit();
       refreshIfAgeing(state, address, hit.get());
     } else {
-      counters.cacheMisses.increment();
+      counters.cacheMiss();
     }
     return hit;
   }
 
   /**
-   * Asks the backend; questions it left unanswered because a reconfiguration closed it meanwhile go
-   * to the new configuration's backend, within the same deadline. Those left when the verifier was
+   * Asks the backend; questions it left pending because a reconfiguration closed it meanwhile go to
+   * the new configuration's backend, within the same deadline. Those left when the verifier was
    * closed meanwhile are answered {@link Verdict.Reason#BACKEND_UNAVAILABLE}: a verification under
    * way ends with verdicts, not an exception.
    */
-  private Verdict[] ask(State current, List<String> addresses, Deadline deadline) {
-    Verdict[] answers = current.backend().verifyAll(addresses, deadline).toArray(new Verdict[0]);
-    for (List<Integer> unasked = unasked(answers); !unasked.isEmpty(); unasked = unasked(answers)) {
+  private List<Verdict> ask(State current, List<String> addresses, Deadline deadline) {
+    VerdictSlots answers = current.backend().verifyAll(addresses, deadline);
+    for (List<Integer> pending = answers.pending();
+        !pending.isEmpty();
+        pending = answers.pending()) {
       if (closed) {
-        Verdict closedUnder =
+        answers.settlePending(
             new Verdict.Unverified(
                 Verdict.Reason.BACKEND_UNAVAILABLE,
                 "verifier closed",
                 Optional.empty(),
-                deadline.elapsed());
-        for (int i : unasked) {
-          answers[i] = closedUnder;
-        }
+                deadline.elapsed()));
         break;
       }
-      List<String> again = new ArrayList<>(unasked.size());
-      for (int i : unasked) {
+      List<String> again = new ArrayList<>(pending.size());
+      for (int i : pending) {
         again.add(addresses.get(i));
       }
-      List<Verdict> answered = state.backend().verifyAll(again, deadline);
-      for (int k = 0; k < unasked.size(); k++) {
-        answers[unasked.get(k)] = answered.get(k);
-      }
+      answers.settle(pending, state.backend().verifyAll(again, deadline));
     }
-    return answers;
-  }
-
-  private static List<Integer> unasked(Verdict[] answers) {
-    List<Integer> unasked = new ArrayList<>();
-    for (int i = 0; i < answers.length; i++) {
-      if (answers[i] == null) {
-        unasked.add(i);
-      }
-    }
-    return unasked;
+    return answers.verdicts();
   }
 
   @Override
@@ -349,12 +336,25 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   @Override
   public VerifierStats stats() {
     Backend backend = state.backend();
-    return counters.snapshot(backend.activeSessions(), backend.idleSessions());
+    Counters.Snapshot counted = counters.snapshot();
+    return new VerifierStats(
+        counted.accepted(),
+        counted.rejected(),
+        counted.unverified(),
+        backend.activeSessions(),
+        backend.idleSessions(),
+        counted.sessionsOpened(),
+        counted.sessionsClosed(),
+        counted.transactionsOpened(),
+        counted.cacheHits(),
+        counted.cacheMisses());
   }
 
   @Override
   public Health health() {
-    return counters.health(state.backend().configured());
+    Counters.Reading reading = counters.health(state.backend().configured());
+    return new Health(
+        reading.status(), reading.lastAnswer(), reading.lastError(), reading.lastErrorAt());
   }
 
   @Override
@@ -454,7 +454,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
             try {
               if (!closed && state == this.state) {
                 Verdict fresh =
-                    ask(state, List.of(address), Deadline.after(state.config().deadline()))[0];
+                    ask(state, List.of(address), Deadline.after(state.config().deadline())).get(0);
                 counters.backendOutcome(fresh, state.config().clock().instant());
                 remember(state, address, fresh);
               }
@@ -496,7 +496,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
               + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE)
               + "@"
               + domain;
-      Verdict probe = ask(state, List.of(random), deadline)[0];
+      Verdict probe = ask(state, List.of(random), deadline).get(0);
       if (probe instanceof Verdict.Unverified) {
         return verdict; // cannot tell now; ask again next time
       }

@@ -1,7 +1,5 @@
 package io.github.rcptproxy;
 
-import io.github.rcptproxy.internal.Backend;
-
 /** How a recipient is put to the backend. */
 public enum ProbeMethod {
   /**
@@ -15,8 +13,8 @@ public enum ProbeMethod {
    * default). {@code VRFY} opens no transaction, so no queue file and no inflow-control token on
    * Postfix. A domain is trusted only after the backend refused a random local part there (many
    * servers answer {@code 252} to every address, or refuse {@code VRFY}); the trust expires after
-   * {@value Backend#VRFY_TRUST_MINUTES} minutes and is dropped at once if the backend stops
-   * answering {@code VRFY}.
+   * {@value io.github.rcptproxy.internal.VrfyTrust#TTL_MINUTES} minutes and is dropped at once if
+   * the backend stops answering {@code VRFY}.
    */
   VRFY
 }

@@ -19,7 +19,7 @@ public final class VerifierStats {
   private final long cacheHits;
   private final long cacheMisses;
 
-  public VerifierStats(
+  VerifierStats(
       long accepted,
       long rejected,
       Map<Verdict.Reason, Long> unverified,

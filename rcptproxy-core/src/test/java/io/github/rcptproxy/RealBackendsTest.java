@@ -3,7 +3,6 @@ package io.github.rcptproxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.github.rcptproxy.internal.SessionLimits;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.OpenSmtpdBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
@@ -44,7 +43,7 @@ class RealBackendsTest {
     }
   }
 
-  private static VerifierConfig.Builder config(int port) {
+  static VerifierConfig.Builder config(int port) {
     return VerifierConfig.builder().backend("127.0.0.1", port).heloName("gateway.test");
   }
 
@@ -79,7 +78,7 @@ class RealBackendsTest {
   }
 
   /** One batch, tallied; {@code known} says which positions hold real mailboxes. */
-  private static VerdictTally verifyAll(
+  static VerdictTally verifyAll(
       RecipientVerifier verifier, List<String> addresses, IntPredicate known) {
     List<Verdict> verdicts = verifier.verifyAll(addresses);
     VerdictTally tally = new VerdictTally();
@@ -133,30 +132,6 @@ class RealBackendsTest {
             config(exim.port()).probeMethod(ProbeMethod.RCPT).build(),
             EximBackend::known,
             EximBackend::unknown));
-  }
-
-  /**
-   * Exim counts every {@code RSET} after the first as a non-mail command: a probe transaction reset
-   * again and again (every 3 recipients here) ends the session at its non-mail limit. That hang-up
-   * is about the session: the addresses are asked on a fresh one and the limit is learnt, so Exim
-   * hangs up once, not every few hundred recipients.
-   */
-  @Test
-  void eximsNonmailLimitOnRsetIsLearntAndLosesNoVerdict() {
-    long droppedBefore = exim.mainLog().lines().filter(l -> l.contains("nonmail")).count();
-    try (RecipientVerifier verifier =
-        RecipientVerifier.create(
-            config(exim.port())
-                .probeMethod(ProbeMethod.RCPT)
-                .maxRecipientsPerTransaction(3)
-                .build())) {
-      for (int i = 0; i < 300; i++) {
-        assertThat(verifier.verify(EximBackend.known(i))).isInstanceOf(Verdict.Accepted.class);
-      }
-      assertThat(exim.mainLog().lines().filter(l -> l.contains("nonmail")).count() - droppedBefore)
-          .as(exim.mainLog())
-          .isEqualTo(1);
-    }
   }
 
   @Test
@@ -382,147 +357,6 @@ class RealBackendsTest {
       for (int i = 6; i < addresses.size(); i++) {
         assertThat(verdicts.get(i)).as(addresses.get(i)).isNotInstanceOf(Verdict.Rejected.class);
       }
-    }
-  }
-
-  /**
-   * Postfix counts every RSET as a junk command and each one past {@code smtpd_junk_command_limit}
-   * as an error: with room for 3 recipients the probe transaction is reset every two verifications,
-   * and the session reaches the soft error limit (every reply a second late) without a single
-   * rejection. That teaches the RSET limit: one slow answer, not a second's delay on every answer
-   * until the hard error limit ends the session, again in every session. (No inflow control here:
-   * its one-second delay of a transaction's first valid recipient would blur the count.)
-   */
-  @Test
-  void postfixsJunkCommandLimitReachedByRsetIsLearntFromItsErrorDelay() {
-    try (PostfixBackend postfix =
-            PostfixBackend.start(List.of("smtpd_junk_command_limit = 5", "in_flow_delay = 0s"));
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                config(postfix.port())
-                    .probeMethod(ProbeMethod.RCPT)
-                    .maxRecipientsPerTransaction(3)
-                    .build())) {
-      int slow = 0;
-      for (int i = 0; i < 100; i++) {
-        Verdict verdict = verifier.verify(PostfixBackend.known(i));
-        assertThat(verdict).as(PostfixBackend.known(i)).isInstanceOf(Verdict.Accepted.class);
-        slow += verdict.latency().compareTo(SessionLimits.THROTTLED) >= 0 ? 1 : 0;
-      }
-      assertThat(slow).isLessThanOrEqualTo(1);
-    }
-  }
-
-  /**
-   * Postfix counts a temporary refusal ({@code 454 4.7.1 Relay access denied} for a domain it does
-   * not serve) as an error like a rejection: a session is replaced after 8 refusals of either kind,
-   * never kept until every reply is a second late.
-   */
-  @Test
-  void postfixsTemporaryRefusalsCountTowardsItsErrorLimits() throws IOException {
-    PostfixBackend postfix = PostfixBackend.shared();
-    postfix.deliverOneMessage(); // tokens other tests' probe transactions kept are handed back
-    try (RecipientVerifier verifier = RecipientVerifier.create(config(postfix.port()).build())) {
-      for (int i = 0; i < 40; i++) {
-        String address = i % 2 == 0 ? "user" + i + "@elsewhere.test" : PostfixBackend.known(i);
-        Verdict verdict = verifier.verify(address);
-
-        assertThat(verdict)
-            .as(address)
-            .isInstanceOf(i % 2 == 0 ? Verdict.Unverified.class : Verdict.Accepted.class);
-        assertThat(verdict.latency()).as(address).isLessThan(SessionLimits.THROTTLED);
-      }
-    }
-  }
-
-  /**
-   * Once Postfix's inflow-control tokens are spent (each abandoned transaction with a valid
-   * recipient keeps one), the first valid recipient of every probe transaction is answered a second
-   * late. That is not the error delay and teaches no rejection limit: taken for one, every
-   * rejection would cost a session, and every session a transaction, spending more tokens.
-   */
-  @Test
-  void postfixsInflowDelayTeachesNoRejectionLimit() throws IOException {
-    try (PostfixBackend postfix = PostfixBackend.start(List.of());
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                config(postfix.port()).probeMethod(ProbeMethod.RCPT).build())) {
-      spendInflowTokens(postfix);
-      assertThat(verifier.verify(PostfixBackend.unknown(0))).isInstanceOf(Verdict.Rejected.class);
-
-      Verdict delayed = verifier.verify(PostfixBackend.known(1));
-      assertThat(delayed).isInstanceOf(Verdict.Accepted.class);
-      assertThat(delayed.latency()).isGreaterThanOrEqualTo(SessionLimits.THROTTLED);
-      for (int i = 2; i < 8; i++) {
-        assertThat(verifier.verify(PostfixBackend.unknown(i))).isInstanceOf(Verdict.Rejected.class);
-      }
-
-      assertThat(verifier.stats().sessionsOpened()).isEqualTo(1);
-    }
-  }
-
-  /** Abandons transactions with a valid recipient until Postfix delays one (no token left). */
-  private static void spendInflowTokens(PostfixBackend postfix) throws IOException {
-    for (int connection = 0; connection < 10; connection++) {
-      // a fresh connection every 40 RSETs: Postfix counts RSET as a junk command (limit 100)
-      try (SmtpClient client = new SmtpClient("127.0.0.1", postfix.port())) {
-        client.readReply();
-        client.send("EHLO spender.test");
-        for (int i = 0; i < 40; i++) {
-          client.send("MAIL FROM:<>");
-          long started = System.nanoTime();
-          client.send("RCPT TO:<" + PostfixBackend.known(i) + ">");
-          if (System.nanoTime() - started >= SessionLimits.THROTTLED.toNanos()) {
-            return;
-          }
-          client.send("RSET");
-        }
-      }
-    }
-    throw new IllegalStateException("Postfix never delayed a transaction: no inflow control?");
-  }
-
-  /**
-   * Exim's {@code drop} after more than 2 failed recipients answers the next RCPT and hangs up: in
-   * a batch pipelined on a fresh session, again on every fresh one, until the limit it showed is
-   * learnt from that first use.
-   */
-  @Test
-  void eximsDropAfterFailedRecipientsInABatchIsLearntAndLosesNoVerdict() {
-    try (EximBackend dropping =
-            EximBackend.start(EximBackend.Options.builder().dropAfterFailures(2).build());
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                config(dropping.port()).probeMethod(ProbeMethod.RCPT).build())) {
-      List<String> addresses = new ArrayList<>();
-      for (int i = 0; i < 100; i++) {
-        addresses.add(VerdictTally.isKnown(i) ? EximBackend.known(i) : EximBackend.unknown(i));
-      }
-
-      VerdictTally tally = verifyAll(verifier, addresses, VerdictTally::isKnown);
-
-      System.out.printf("Exim drop after 2 failed recipients, verifyAll(100): %s%n", tally);
-      assertThat(tally.knownAccepted()).as(tally.toString()).isEqualTo(50);
-      assertThat(tally.unknownRejected()).as(tally.toString()).isEqualTo(50);
-    }
-  }
-
-  @Test
-  void postfixWithARecipientLimitOfThreeAnswersAWholeBatch() {
-    try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_recipient_limit = 3"));
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                config(postfix.port()).probeMethod(ProbeMethod.RCPT).build())) {
-      List<String> addresses = new ArrayList<>();
-      for (int i = 0; i < 100; i++) {
-        addresses.add(
-            VerdictTally.isKnown(i) ? PostfixBackend.known(i) : PostfixBackend.unknown(i));
-      }
-      VerdictTally tally = verifyAll(verifier, addresses, VerdictTally::isKnown);
-      System.out.printf("Postfix smtpd_recipient_limit = 3, verifyAll(100): %s%n", tally);
-      assertThat(tally.wrongRejections()).isZero();
-      assertThat(tally.knownAccepted()).as(tally.toString()).isEqualTo(50);
-      assertThat(tally.unknownRejected()).as(tally.toString()).isEqualTo(50);
     }
   }
 }

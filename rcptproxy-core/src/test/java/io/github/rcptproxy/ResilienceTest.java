@@ -4,14 +4,11 @@ import static io.github.rcptproxy.testing.ScriptedSmtpServer.dialogue;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.github.rcptproxy.internal.Counters;
-import io.github.rcptproxy.internal.DomainMemory;
 import io.github.rcptproxy.testing.BlackHole;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -19,32 +16,20 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
- * Several backend hosts, the circuit breaker, waiting for sessions across reconfiguration, and a
- * user's cache or listener that misbehaves: none of it may throw out of {@code verify()} or hold it
- * past its deadline.
+ * Several backend hosts, the circuit breaker, too many asynchronous callers, and a user's cache or
+ * listener that misbehaves: none of it may throw out of {@code verify()} or hold it past its
+ * deadline. (Waiting for sessions across reconfiguration: {@code ReconfigurationTest}.)
  */
 class ResilienceTest {
   private static final String OK = "250 2.1.5 Ok\r\n";
-  private final List<AutoCloseable> closeLater = new ArrayList<>();
-
-  @AfterEach
-  void closeAll() throws Exception {
-    for (AutoCloseable c : closeLater) {
-      c.close();
-    }
-  }
-
-  private <T extends AutoCloseable> T later(T closeable) {
-    closeLater.add(0, closeable);
-    return closeable;
-  }
+  @AutoClose private final Closer closer = new Closer();
 
   private ScriptedSmtpServer backend() {
-    return later(ScriptedSmtpServer.start(dialogue(address -> OK)));
+    return closer.later(ScriptedSmtpServer.start(dialogue(address -> OK)));
   }
 
   private static InetSocketAddress at(ScriptedSmtpServer server) {
@@ -53,10 +38,10 @@ class ResilienceTest {
 
   @Test
   void secondHostAnswersWhenTheFirstIsBlackHoled() {
-    BlackHole hole = later(BlackHole.open());
+    BlackHole hole = closer.later(BlackHole.open());
     ScriptedSmtpServer second = backend();
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backends(List.of(hole.address(), at(second)))
@@ -72,11 +57,11 @@ class ResilienceTest {
 
   @Test
   void withEveryHostBlackHoledOnlyTheFirstVerificationWaits() {
-    BlackHole first = later(BlackHole.open());
-    BlackHole second = later(BlackHole.open());
+    BlackHole first = closer.later(BlackHole.open());
+    BlackHole second = closer.later(BlackHole.open());
     Duration deadline = Duration.ofSeconds(1);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backends(List.of(first.address(), second.address()))
@@ -100,46 +85,10 @@ class ResilienceTest {
   }
 
   @Test
-  void reconfigurationMovesWaitersToTheNewBackendInsteadOfInterruptingThem() throws Exception {
-    CountDownLatch holding = new CountDownLatch(1);
-    CountDownLatch release = new CountDownLatch(1);
-    ScriptedSmtpServer slow =
-        later(
-            ScriptedSmtpServer.start(
-                dialogue(
-                    address -> {
-                      holding.countDown();
-                      release.await(10, TimeUnit.SECONDS);
-                      return OK;
-                    })));
-    ScriptedSmtpServer next = backend();
-    RecipientVerifier verifier =
-        later(
-            RecipientVerifier.create(
-                VerifierConfig.builder()
-                    .backend("127.0.0.1", slow.port())
-                    .probeMethod(ProbeMethod.RCPT)
-                    .maxSessions(1)
-                    .deadline(Duration.ofSeconds(5))
-                    .build()));
-    CompletableFuture<Verdict> holder = verifier.verifyAsync("alice@example.com");
-    assertThat(holding.await(5, TimeUnit.SECONDS)).isTrue();
-    CompletableFuture<Verdict> waiter = verifier.verifyAsync("bob@example.com");
-    await().atMost(Duration.ofSeconds(5)).until(() -> verifier.stats().sessionsActive() == 1);
-
-    verifier.reconfigure(verifier.config().toBuilder().backend("127.0.0.1", next.port()).build());
-
-    assertThat(waiter.get(5, TimeUnit.SECONDS)).isInstanceOf(Verdict.Accepted.class);
-    release.countDown();
-    assertThat(holder.get(5, TimeUnit.SECONDS)).isInstanceOf(Verdict.Accepted.class);
-    assertThat(next.count("RCPT TO:<bob@example.com>")).isEqualTo(1);
-  }
-
-  @Test
   void unusedSessionThatHearsTheBackendsIdle421IsReplacedQuietly() throws IOException {
     AtomicInteger connections = new AtomicInteger();
     ScriptedSmtpServer server =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 c -> {
                   if (connections.incrementAndGet() == 1) {
@@ -152,7 +101,7 @@ class ResilienceTest {
                   dialogue(address -> OK).play(c);
                 }));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -173,7 +122,7 @@ class ResilienceTest {
     ScriptedSmtpServer server = backend();
     VerdictCache broken = new FailingCache(Duration.ZERO);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -189,7 +138,7 @@ class ResilienceTest {
     ScriptedSmtpServer server = backend();
     Duration deadline = Duration.ofMillis(500);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -211,7 +160,7 @@ class ResilienceTest {
     AtomicInteger heard = new AtomicInteger();
     CountDownLatch never = new CountDownLatch(1);
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -242,7 +191,7 @@ class ResilienceTest {
   void asynchronousVerificationsAreBoundedAndAnswerBusyBeyondIt() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     ScriptedSmtpServer server =
-        later(
+        closer.later(
             ScriptedSmtpServer.start(
                 dialogue(
                     address -> {
@@ -250,7 +199,7 @@ class ResilienceTest {
                       return OK;
                     })));
     RecipientVerifier verifier =
-        later(
+        closer.later(
             RecipientVerifier.create(
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
@@ -275,31 +224,6 @@ class ResilienceTest {
             .count();
     assertThat(busyAtOnce).isGreaterThan(0);
     release.countDown();
-  }
-
-  @Test
-  void busyDoesNotMarkTheBackendDown() {
-    Counters counters = new Counters();
-    Instant now = Instant.parse("2026-11-25T12:00:00Z");
-    counters.backendOutcome(
-        new Verdict.Accepted(new BackendReply(250, "2.1.5", "Ok"), Duration.ofMillis(1)), now);
-
-    counters.backendOutcome(
-        new Verdict.Unverified(
-            Verdict.Reason.BUSY, "all sessions taken", Optional.empty(), Duration.ofSeconds(3)),
-        now.plusSeconds(1));
-
-    assertThat(counters.health(true).status()).isEqualTo(Health.Status.UP);
-  }
-
-  @Test
-  void perDomainMemoryIsBounded() {
-    DomainMemory<Boolean> memory = new DomainMemory<>();
-    for (int i = 0; i < DomainMemory.MAX_DOMAINS + 500; i++) {
-      memory.put("d" + i + ".example", true);
-    }
-    assertThat(memory.size()).isEqualTo(DomainMemory.MAX_DOMAINS);
-    assertThat(memory.get("d0.example")).isNull();
   }
 
   /** A shared cache that takes its time, then throws. */

@@ -16,7 +16,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,48 +41,18 @@ public final class BackendSession implements ClientSecurity.Connection {
   private OutputStream out;
   private SmtpReplyReader reader;
   private final VerifierConfig config;
-  private final SessionLimits limits;
   private final Runnable onTransactionOpened;
-  private final Instant createdAt;
 
   /** What the last EHLO/LHLO offered: keyword (upper case) to its parameters. */
   private final Map<String, String> extensions = new HashMap<>();
 
   private byte[] mailFrom;
   private Deadline deadline;
-  private Instant lastUsed;
   private boolean usable = true;
   private boolean transactionOpen;
-  private int recipientsInTransaction;
 
-  /** Recipients the open transaction accepted: Postfix opens its queue file at the first. */
-  private int acceptedInTransaction;
-
-  /** Recipients refused, {@code 4xx} or {@code 5xx}: Postfix counts both as errors. */
-  private int rejections;
-
-  /**
-   * {@code VRFY} and {@code RSET} commands: Postfix counts both as junk commands ({@code
-   * smtpd_junk_command_limit}), Exim counts {@code VRFY} as a non-mail command.
-   */
-  private int vrfyCommands;
-
-  /** Counts when the current verification took the session, to learn the backend's limits. */
-  private int rejectionsBeforeUse;
-
-  private int vrfyBeforeUse;
-
-  /** Rejections answered before the last reply of an exchange the backend hung up after. */
-  private int rejectionsBeforeHangUp;
-
-  /**
-   * How long the session lay idle before the current use. A session ended after lying idle may have
-   * met the backend's idle timeout (its {@code 421} crossing our command), which says nothing about
-   * its limits.
-   */
-  private Duration idleBeforeUse = Duration.ZERO;
-
-  private static final Duration IDLE_RACE = Duration.ofSeconds(1);
+  /** What the session has taken against the backend's limits, and what that teaches them. */
+  private final LimitLearner learner;
 
   private BackendSession(
       Socket socket, VerifierConfig config, SessionLimits limits, Runnable onTransactionOpened)
@@ -91,10 +60,8 @@ public final class BackendSession implements ClientSecurity.Connection {
     this.plain = socket;
     useTransport(socket);
     this.config = config;
-    this.limits = limits;
     this.onTransactionOpened = onTransactionOpened;
-    this.createdAt = config.clock().instant();
-    this.lastUsed = createdAt;
+    this.learner = new LimitLearner(limits, config, config.clock().instant());
   }
 
   /**
@@ -286,31 +253,16 @@ public final class BackendSession implements ClientSecurity.Connection {
 
   /** Called when a verification takes the session: what it does from here may teach limits. */
   void startUse() {
-    rejectionsBeforeUse = rejections;
-    rejectionsBeforeHangUp = 0;
-    vrfyBeforeUse = vrfyCommands;
-    idleBeforeUse = Duration.between(lastUsed, config.clock().instant());
+    learner.startUse(config.clock().instant());
   }
 
   /**
-   * The backend ended this session during the current use: the counts it had taken before without
-   * trouble are its limits. Where it hung up in the middle of a pipelined batch, after answering
-   * rejections, the rejections before its last reply, less one (room for the control question after
-   * them), are: Exim's {@code drop} after too many failed recipients ends a fresh session in its
-   * first batch, again and again were nothing learnt. A session ended on its first use without
-   * that, or after lying idle, taught nothing.
+   * The backend ended this session during the current use: it is not reused, and what it had taken
+   * before without trouble teaches the backend's limits ({@link LimitLearner#sessionEnded}).
    */
   void teachLimits() {
     usable = false;
-    if (idleBeforeUse.compareTo(IDLE_RACE) >= 0) {
-      return;
-    }
-    int rejectionsTolerated = Math.max(rejectionsBeforeUse, rejectionsBeforeHangUp - 1);
-    if (vrfyCommands > vrfyBeforeUse && vrfyBeforeUse > 0) {
-      limits.vrfyTolerated(vrfyBeforeUse);
-    } else if (rejectionsTolerated > 0) {
-      limits.rejectionsTolerated(rejectionsTolerated);
-    }
+    learner.sessionEnded();
   }
 
   /**
@@ -331,13 +283,11 @@ public final class BackendSession implements ClientSecurity.Connection {
   Answers rcpt(List<Mailbox> mailboxes, Deadline deadline, boolean mayReset)
       throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
-    boolean full = recipientsInTransaction + mailboxes.size() + 1 > limits.maxRecipients();
+    boolean full = learner.transactionFull(mailboxes.size());
     boolean reset = transactionOpen && mayReset && (config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
-    int junkBeforeReset = reset ? vrfyCommands : 0;
     if (reset) {
       commands.add(RSET);
-      vrfyCommands++;
     }
     if (open) {
       commands.add(mailFrom);
@@ -347,9 +297,7 @@ public final class BackendSession implements ClientSecurity.Connection {
       commands.add(mailbox.command("RCPT TO:", offers("SMTPUTF8")));
     }
     this.deadline = deadline;
-    long started = System.nanoTime();
-    int rejectionsBefore = rejections;
-    boolean queueFileBefore = !open && acceptedInTransaction > 0;
+    LimitLearner.Exchange exchange = learner.rcptExchange(reset, open);
     List<SmtpReply> replies;
     try {
       replies = send(commands, first);
@@ -363,8 +311,7 @@ public final class BackendSession implements ClientSecurity.Connection {
     }
     if (reset) {
       transactionOpen = false;
-      recipientsInTransaction = 0;
-      acceptedInTransaction = 0;
+      learner.transactionReset();
       if (replies.get(0).code() != 250) {
         // Never about an address: the session is at a limit (Exim: 554 too many nonmail commands)
         teachLimits();
@@ -379,8 +326,7 @@ public final class BackendSession implements ClientSecurity.Connection {
       openTransaction(replies.get(first - 1));
     }
     Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
-    noteThrottling(
-        started, rejectionsBefore, junkBeforeReset, !queueFileBefore && acceptedInTransaction > 0);
+    noteThrottling(exchange);
     return answers;
   }
 
@@ -392,8 +338,7 @@ public final class BackendSession implements ClientSecurity.Connection {
       commands.add(mailbox.command("VRFY ", false));
     }
     this.deadline = deadline;
-    long started = System.nanoTime();
-    int rejectionsBefore = rejections;
+    LimitLearner.Exchange exchange = learner.vrfyExchange();
     List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       for (byte[] command : commands) {
@@ -406,35 +351,18 @@ public final class BackendSession implements ClientSecurity.Connection {
       }
     }
     Answers answers = answers(replies, mailboxes.size(), true);
-    noteThrottling(started, rejectionsBefore, 0, false);
+    noteThrottling(exchange);
     return answers;
   }
 
   /**
    * A command answered slower than {@link SessionLimits#THROTTLED} after earlier rejections: the
-   * backend is throttling this session for its errors. Its answer stands; the session is replaced
-   * and the count it tolerated becomes the limit. Postfix also counts each junk command past {@code
-   * smtpd_junk_command_limit} as an error, and delays every reply once past its soft error limit: a
-   * reset transaction answered twice that late (its MAIL and RCPT replies; inflow control delays
-   * only the first valid RCPT) teaches the limit of the {@code VRFY} and {@code RSET} commands
-   * taken before it. An exchange with the transaction's first accepted recipient may have waited
-   * that long for Postfix's inflow control (a queue file opened without a token left): it teaches a
-   * rejection limit only if twice as slow.
-   *
-   * @param junkBeforeReset the session's VRFY and RSET commands before this exchange's RSET, 0 if
-   *     it had none
-   * @param openedQueueFile whether the transaction accepted its first recipient in this exchange
+   * backend is throttling this session for its errors ({@link LimitLearner#throttled}). Its answer
+   * stands; the session is replaced.
    */
-  private void noteThrottling(
-      long startedNanos, int rejectionsBefore, int junkBeforeReset, boolean openedQueueFile) {
-    long took = System.nanoTime() - startedNanos;
-    long throttled = SessionLimits.THROTTLED.toNanos();
-    if (junkBeforeReset > 0 && took >= 2 * throttled) {
+  private void noteThrottling(LimitLearner.Exchange exchange) {
+    if (learner.throttled(exchange)) {
       usable = false;
-      limits.vrfyTolerated(junkBeforeReset);
-    } else if (rejectionsBefore > 0 && took >= (openedQueueFile ? 2 : 1) * throttled) {
-      usable = false;
-      limits.rejectionsTolerated(rejectionsBefore);
     }
   }
 
@@ -444,33 +372,18 @@ public final class BackendSession implements ClientSecurity.Connection {
    */
   private Answers answers(List<SmtpReply> replies, int asked, boolean vrfy) {
     List<BackendReply> answers = new ArrayList<>(replies.size());
-    int rejectionsBeforeLast = rejections;
     for (SmtpReply reply : replies) {
       BackendReply answer = backendReply(reply);
-      rejectionsBeforeLast = rejections;
-      if (vrfy) {
-        vrfyCommands++;
-      } else {
-        if (ReplyMeaning.tooManyRecipients(answer)) {
-          limits.recipientsTolerated(recipientsInTransaction);
-        }
-        recipientsInTransaction++;
-        if (answer.code() < 400) {
-          acceptedInTransaction++;
-        }
-      }
       if (answer.code() == 421) {
         usable = false;
-      } else if (answer.code() >= 400) {
-        rejections++; // temporary or not: Postfix counts every refusal as an error
       }
       answers.add(answer);
     }
     boolean hungUp = answers.size() < asked;
     if (hungUp) {
       usable = false;
-      rejectionsBeforeHangUp = rejectionsBeforeLast;
     }
+    learner.counted(answers, vrfy, hungUp);
     return new Answers(answers, hungUp);
   }
 
@@ -542,25 +455,20 @@ public final class BackendSession implements ClientSecurity.Connection {
 
   /** Not broken, within the backend's limits, not too old, not idle too long. No I/O at all. */
   boolean withinLimits(Instant now) {
-    return usable
-        && rejections < limits.maxRejections()
-        && vrfyCommands < limits.maxVrfy()
-        && Duration.between(createdAt, now).compareTo(config.maxSessionAge()) < 0
-        && Duration.between(lastUsed, now).compareTo(config.idleTimeout()) < 0;
+    return usable && learner.withinLimits(now);
   }
 
   /**
-   * How many recipients one RCPT batch may carry without reaching the backend's limits: what is
-   * left of the rejection budget, at most a whole transaction but the room kept for a control
-   * question (a full one is reset by {@link #rcpt}).
+   * How many recipients one RCPT batch may carry without reaching the backend's limits ({@link
+   * LimitLearner#capacity}; a full transaction is reset by {@link #rcpt}).
    */
   int capacity() {
-    return Math.max(1, Math.min(limits.maxRejections() - rejections, limits.maxRecipients() - 1));
+    return learner.capacity();
   }
 
   /** Marks the moment the session went back to the pool, for the idle timeout. */
   void idleFrom(Instant now) {
-    lastUsed = now;
+    learner.idleFrom(now);
   }
 
   /** Says QUIT without waiting for the answer, and closes. */

@@ -2,21 +2,23 @@ package io.github.rcptproxy.internal;
 
 import io.github.rcptproxy.Health;
 import io.github.rcptproxy.Verdict;
-import io.github.rcptproxy.VerifierStats;
 import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 
-/** What a verifier counts; outlives reconfiguration. */
+/**
+ * What a verifier counts; outlives reconfiguration. The verifier turns its {@link Snapshot} and
+ * {@link Reading} into the API's {@code VerifierStats} and {@code Health}.
+ */
 public final class Counters {
   final LongAdder accepted = new LongAdder();
   final LongAdder rejected = new LongAdder();
   final LongAdder sessionsOpened = new LongAdder();
   final LongAdder sessionsClosed = new LongAdder();
   final LongAdder transactionsOpened = new LongAdder();
-  public final LongAdder cacheHits = new LongAdder();
-  public final LongAdder cacheMisses = new LongAdder();
+  private final LongAdder cacheHits = new LongAdder();
+  private final LongAdder cacheMisses = new LongAdder();
   private volatile Instant lastAnswer;
   private volatile Instant lastErrorAt;
   private volatile String lastError;
@@ -26,6 +28,29 @@ public final class Counters {
     for (Verdict.Reason reason : Verdict.Reason.values()) {
       unverified.put(reason, new LongAdder());
     }
+  }
+
+  /** What has been counted so far. */
+  public record Snapshot(
+      long accepted,
+      long rejected,
+      Map<Verdict.Reason, Long> unverified,
+      long sessionsOpened,
+      long sessionsClosed,
+      long transactionsOpened,
+      long cacheHits,
+      long cacheMisses) {}
+
+  /** The backend's health as the verifier saw it; the times and error null where there was none. */
+  public record Reading(
+      Health.Status status, Instant lastAnswer, String lastError, Instant lastErrorAt) {}
+
+  public void cacheHit() {
+    cacheHits.increment();
+  }
+
+  public void cacheMiss() {
+    cacheMisses.increment();
   }
 
   public void count(Verdict verdict) {
@@ -56,7 +81,7 @@ public final class Counters {
     lastAnswer = now;
   }
 
-  public Health health(boolean configured) {
+  public Reading health(boolean configured) {
     Instant answer = lastAnswer;
     Instant errorAt = lastErrorAt;
     Health.Status status;
@@ -69,18 +94,16 @@ public final class Counters {
     } else {
       status = Health.Status.DOWN;
     }
-    return new Health(status, answer, lastError, errorAt);
+    return new Reading(status, answer, lastError, errorAt);
   }
 
-  public VerifierStats snapshot(int sessionsActive, int sessionsIdle) {
+  public Snapshot snapshot() {
     Map<Verdict.Reason, Long> byReason = new EnumMap<>(Verdict.Reason.class);
     unverified.forEach((reason, count) -> byReason.put(reason, count.sum()));
-    return new VerifierStats(
+    return new Snapshot(
         accepted.sum(),
         rejected.sum(),
         byReason,
-        sessionsActive,
-        sessionsIdle,
         sessionsOpened.sum(),
         sessionsClosed.sum(),
         transactionsOpened.sum(),

@@ -9,7 +9,7 @@ import java.util.Map;
  * map operation.
  */
 public final class DomainMemory<V> {
-  public static final int MAX_DOMAINS = 10_000;
+  static final int MAX_DOMAINS = 10_000;
 
   private final Map<String, V> map =
       new LinkedHashMap<>(16, 0.75f, true) {
@@ -31,7 +31,7 @@ public final class DomainMemory<V> {
     map.remove(domain);
   }
 
-  public synchronized int size() {
+  synchronized int size() {
     return map.size();
   }
 }

@@ -9,7 +9,7 @@ import io.github.rcptproxy.Verdict;
  * status code says so, or where the backend accepted a known-good address in the same session right
  * after refusing this one ({@link #UNCLEAR_REFUSAL}, settled by that control question).
  */
-public enum ReplyMeaning {
+enum ReplyMeaning {
   /** {@code 2xx}: the backend takes the address. */
   ACCEPTED,
   /** {@code 5xx} with an enhanced status code about the recipient's mailbox or address. */

@@ -33,6 +33,12 @@ public final class SessionFailure extends IOException {
     return new SessionFailure(Verdict.Reason.PROTOCOL_ERROR, false, message, null);
   }
 
+  /** The backend said the session is over ({@code 421}, too many recipients, bad sequence). */
+  static SessionFailure sessionEnded(BackendReply reply) {
+    return new SessionFailure(
+        Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
+  }
+
   static SessionFailure closedByBackend() {
     return new SessionFailure(
         Verdict.Reason.BACKEND_UNAVAILABLE, true, "connection closed by backend", null);

@@ -3,6 +3,7 @@ package io.github.rcptproxy.internal;
 import io.github.rcptproxy.VerifierConfig;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.NoSuchElementException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -20,8 +21,10 @@ import org.apache.commons.pool2.impl.GenericObjectPoolConfig;
  * <p>Waiting for a free session is a wait for one of {@code maxSessions} places (a fair semaphore),
  * not for the pool: a place is given back when its session is returned or destroyed, and closing
  * the pool wakes every waiter (no interrupts, no polling). The pool itself never blocks.
+ *
+ * @param <S> the sessions: {@link BackendSession}, or a test's fake
  */
-public final class SessionPool implements AutoCloseable {
+final class SessionPool<S> implements AutoCloseable {
   private static final Duration MIN_EVICTION_INTERVAL = Duration.ofMillis(10);
   private static final Duration MAX_EVICTION_INTERVAL = Duration.ofSeconds(30);
   private static final int WAKE_ALL = 1_000_000;
@@ -29,15 +32,38 @@ public final class SessionPool implements AutoCloseable {
   /** The deadline of the verification that is borrowing, for a session created on the way. */
   private static final ThreadLocal<Deadline> BORROW_DEADLINE = new ThreadLocal<>();
 
-  private final GenericObjectPool<BackendSession> pool;
+  /** What the pool needs of its sessions; {@link BackendSessions} for the backend's. */
+  interface Sessions<S> {
+    /** A new session, opened within the borrowing verification's deadline. */
+    S open(Deadline deadline) throws Exception;
+
+    /**
+     * Whether the session may serve the borrower: {@link #withinLimits}, and nothing unasked. One
+     * found not reusable must not be {@link #withinLimits} any more, so that giving it back closes
+     * it.
+     */
+    boolean reusable(S session, Instant now);
+
+    /** Whether the session may go back to the pool: not broken, not worn out, not expired. */
+    boolean withinLimits(S session, Instant now);
+
+    /** The session went back to the pool now, for its idle timeout. */
+    void idleFrom(S session, Instant now);
+
+    void close(S session);
+  }
+
+  private final GenericObjectPool<S> pool;
+  private final Sessions<S> sessions;
   private final Clock clock;
   private final Semaphore places;
   private volatile boolean closed;
 
-  SessionPool(Connector connector, VerifierConfig config, SessionLimits limits, Counters counters) {
+  SessionPool(Sessions<S> sessions, VerifierConfig config, Counters counters) {
+    this.sessions = sessions;
     this.clock = config.clock();
     this.places = new Semaphore(config.maxSessions(), true);
-    GenericObjectPoolConfig<BackendSession> poolConfig = new GenericObjectPoolConfig<>();
+    GenericObjectPoolConfig<S> poolConfig = new GenericObjectPoolConfig<>();
     poolConfig.setMaxTotal(config.maxSessions());
     poolConfig.setMaxIdle(config.maxSessions());
     poolConfig.setMinIdle(0);
@@ -48,10 +74,10 @@ public final class SessionPool implements AutoCloseable {
     poolConfig.setJmxEnabled(false);
     poolConfig.setNumTestsPerEvictionRun(config.maxSessions());
     poolConfig.setTimeBetweenEvictionRuns(evictionInterval(config));
-    pool = new GenericObjectPool<>(new Factory(connector, config, limits, counters), poolConfig);
+    pool = new GenericObjectPool<>(new Factory<>(sessions, clock, counters), poolConfig);
     pool.setEvictionPolicy(
         (evictionConfig, session, idleCount) ->
-            !session.getObject().reusable(config.clock().instant()));
+            !sessions.reusable(session.getObject(), clock.instant()));
   }
 
   private static Duration evictionInterval(VerifierConfig config) {
@@ -75,7 +101,7 @@ public final class SessionPool implements AutoCloseable {
    * @throws IllegalStateException if the pool was closed (by reconfiguration)
    * @throws Exception what connecting to the backend threw
    */
-  BackendSession borrow(Deadline deadline) throws Exception {
+  S borrow(Deadline deadline) throws Exception {
     if (!places.tryAcquire(deadline.remaining().toNanos(), TimeUnit.NANOSECONDS)) {
       throw new NoSuchElementException("no session free within the deadline");
     }
@@ -91,8 +117,8 @@ public final class SessionPool implements AutoCloseable {
         if (closed) {
           throw new IllegalStateException("pool closed");
         }
-        BackendSession session = pool.borrowObject();
-        if (session.reusable(clock.instant())) {
+        S session = pool.borrowObject();
+        if (sessions.reusable(session, clock.instant())) {
           lent = true;
           return session;
         }
@@ -107,15 +133,15 @@ public final class SessionPool implements AutoCloseable {
   }
 
   /**
-   * Gives the session back; the pool keeps it only if {@link BackendSession#withinLimits} (checked
-   * on return). Not {@code invalidateObject}: since Commons Pool 2.13 that opens a replacement at
+   * Gives the session back; the pool keeps it only if {@link Sessions#withinLimits} (checked on
+   * return). Not {@code invalidateObject}: since Commons Pool 2.13 that opens a replacement at
    * once, in the caller's thread, even when nobody needs one.
    */
-  void release(BackendSession session) {
+  void release(S session) {
     try {
       pool.returnObject(session);
     } catch (IllegalStateException e) {
-      session.close(); // the pool no longer knows it; do not leak the socket
+      sessions.close(session); // the pool no longer knows it; do not leak the socket
     } finally {
       places.release();
     }
@@ -145,53 +171,49 @@ public final class SessionPool implements AutoCloseable {
     places.release(WAKE_ALL);
   }
 
-  private static final class Factory extends BasePooledObjectFactory<BackendSession> {
-    private final Connector connector;
-    private final VerifierConfig config;
-    private final SessionLimits limits;
+  private static final class Factory<S> extends BasePooledObjectFactory<S> {
+    private final Sessions<S> sessions;
+    private final Clock clock;
     private final Counters counters;
 
-    Factory(Connector connector, VerifierConfig config, SessionLimits limits, Counters counters) {
-      this.connector = connector;
-      this.config = config;
-      this.limits = limits;
+    Factory(Sessions<S> sessions, Clock clock, Counters counters) {
+      this.sessions = sessions;
+      this.clock = clock;
       this.counters = counters;
     }
 
     @Override
-    public BackendSession create() throws Exception {
+    public S create() throws Exception {
       Deadline deadline = BORROW_DEADLINE.get();
       if (deadline == null) {
         // The pool wants a session outside borrow() (a replacement, in a releasing caller's thread,
         // past that caller's deadline). Refused (the pool swallows this): borrowers open their own.
         throw new IllegalStateException("sessions are opened only by a borrowing verification");
       }
-      BackendSession session =
-          BackendSession.open(
-              connector, config, limits, deadline, counters.transactionsOpened::increment);
+      S session = sessions.open(deadline);
       counters.sessionsOpened.increment();
       return session;
     }
 
     @Override
-    public PooledObject<BackendSession> wrap(BackendSession session) {
+    public PooledObject<S> wrap(S session) {
       return new DefaultPooledObject<>(session);
     }
 
     /** On return (borrow() checks more, just before use). */
     @Override
-    public boolean validateObject(PooledObject<BackendSession> session) {
-      return session.getObject().withinLimits(config.clock().instant());
+    public boolean validateObject(PooledObject<S> session) {
+      return sessions.withinLimits(session.getObject(), clock.instant());
     }
 
     @Override
-    public void passivateObject(PooledObject<BackendSession> session) {
-      session.getObject().idleFrom(config.clock().instant());
+    public void passivateObject(PooledObject<S> session) {
+      sessions.idleFrom(session.getObject(), clock.instant());
     }
 
     @Override
-    public void destroyObject(PooledObject<BackendSession> session) {
-      session.getObject().close();
+    public void destroyObject(PooledObject<S> session) {
+      sessions.close(session.getObject());
       counters.sessionsClosed.increment();
     }
   }

@@ -1,7 +1,6 @@
 package io.github.rcptproxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.MutableClock;
@@ -18,8 +17,12 @@ import org.junit.jupiter.api.Test;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
 
-/** Against an in-process SubEthaSMTP backend (Wiser) that knows a few mailboxes. */
-class WiserVerificationTest {
+/**
+ * Verifying recipients, the basics: known ones accepted, unknown ones rejected, sessions reused and
+ * replaced when idle or old, concurrent callers, catch-all detection, no backend or one that does
+ * not resolve. Against an in-process SubEthaSMTP backend (Wiser) that knows a few mailboxes.
+ */
+class RecipientVerificationTest {
   private static final Set<String> MAILBOXES = Set.of("alice@example.com", "bob@example.com");
 
   private Wiser wiser;
@@ -129,29 +132,6 @@ class WiserVerificationTest {
   }
 
   @Test
-  void reconfigureSwitchesBackendAndClosesCachedSessions() {
-    Wiser other = startWiser(Set.of("carol@example.org"));
-    try (RecipientVerifier verifier = RecipientVerifier.create(config().build())) {
-      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
-      assertThat(verifier.verify("carol@example.org")).isInstanceOf(Verdict.Rejected.class);
-      assertThat(verifier.stats().sessionsIdle()).isEqualTo(1);
-
-      VerifierConfig next =
-          verifier.config().toBuilder()
-              .backend("127.0.0.1", other.getServer().getPortAllocated())
-              .build();
-      verifier.reconfigure(next);
-
-      assertThat(verifier.stats().sessionsClosed()).isEqualTo(1);
-      assertThat(verifier.config()).isSameAs(next);
-      assertThat(verifier.verify("carol@example.org")).isInstanceOf(Verdict.Accepted.class);
-      assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Rejected.class);
-    } finally {
-      other.stop();
-    }
-  }
-
-  @Test
   void concurrentCallersShareAtMostMaxSessions() throws Exception {
     try (RecipientVerifier verifier = RecipientVerifier.create(config().maxSessions(3).build())) {
       // Wiser sends no enhanced codes: its refusals need an accepted address as the control.
@@ -240,19 +220,5 @@ class WiserVerificationTest {
       assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.verify("mallory@example.com")).isInstanceOf(Verdict.Rejected.class);
     }
-  }
-
-  @Test
-  void closedVerifierRefusesWork() {
-    RecipientVerifier verifier = RecipientVerifier.create(config().build());
-    verifier.verify("alice@example.com");
-    verifier.close();
-
-    assertThat(verifier.stats().sessionsClosed()).isEqualTo(1);
-    assertThatThrownBy(() -> verifier.verify("alice@example.com"))
-        .isInstanceOf(IllegalStateException.class)
-        .hasMessageContaining("closed");
-    assertThatThrownBy(() -> verifier.verifyAsync("alice@example.com"))
-        .isInstanceOf(IllegalStateException.class);
   }
 }

@@ -1,0 +1,73 @@
+package io.github.rcptproxy.internal;
+
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerifierConfig;
+import java.io.IOException;
+import java.net.SocketTimeoutException;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link Verdict.Unverified} for a question the backend could not answer: its session failed,
+ * the deadline passed, or it refused for a reason other than the mailbox (warned about once).
+ */
+final class FailureVerdicts {
+  private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
+
+  private final VerifierConfig config;
+  private final MisconfigurationWarnings warnings;
+
+  FailureVerdicts(VerifierConfig config, MisconfigurationWarnings warnings) {
+    this.config = config;
+    this.warnings = warnings;
+  }
+
+  /** What a failure to borrow a session, or of the session under the question, answers. */
+  Verdict of(Exception e, Deadline deadline) {
+    if (e instanceof SocketTimeoutException) {
+      return deadline.expired()
+          ? timeout(deadline)
+          : unverified(Verdict.Reason.BACKEND_UNAVAILABLE, "connect timed out", deadline);
+    }
+    if (e instanceof SessionFailure failure) {
+      return of(failure, deadline);
+    }
+    if (!(e instanceof IOException)) {
+      LOG.warn("unexpected failure verifying against {}", config.backendHost().orElse("?"), e);
+    }
+    return unverified(Verdict.Reason.BACKEND_UNAVAILABLE, String.valueOf(e), deadline);
+  }
+
+  private Verdict of(SessionFailure failure, Deadline deadline) {
+    String detail = failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse("");
+    switch (failure.reason()) {
+      case SENDER_REJECTED, BACKEND_REFUSED, TLS_FAILED, AUTH_FAILED ->
+          warnings.refused(
+              failure.reason(), detail, failure.reply().map(BackendReply::code).orElse(0));
+      default -> {}
+    }
+    return new Verdict.Unverified(failure.reason(), detail, failure.reply(), deadline.elapsed());
+  }
+
+  /** A refusal that is not about the mailbox: unverified, with one warning naming the fix. */
+  Verdict refused(Verdict.Reason reason, BackendReply reply, Deadline deadline) {
+    warnings.refused(reason, reply.toString(), reply.code());
+    return new Verdict.Unverified(
+        reason,
+        "the backend refused for a reason other than the mailbox: " + reply,
+        Optional.of(reply),
+        deadline.elapsed());
+  }
+
+  static Verdict timeout(Deadline deadline) {
+    return unverified(
+        Verdict.Reason.TIMEOUT, "backend did not answer within the deadline", deadline);
+  }
+
+  static Verdict unverified(Verdict.Reason reason, String detail, Deadline deadline) {
+    return new Verdict.Unverified(reason, detail, Optional.empty(), deadline.elapsed());
+  }
+}

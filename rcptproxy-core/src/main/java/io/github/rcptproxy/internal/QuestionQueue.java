@@ -1,0 +1,53 @@
+package io.github.rcptproxy.internal;
+
+import io.github.rcptproxy.Verdict;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.ToIntFunction;
+
+/**
+ * The questions of one batch not yet taken by a session, shared by the threads answering it; and
+ * what a thread that gave up (no session within the deadline, none could be opened) answered, for
+ * the questions no other thread took.
+ */
+final class QuestionQueue {
+  private final ArrayDeque<Question> questions;
+  private Optional<Verdict> gaveUp = Optional.empty();
+
+  QuestionQueue(List<Question> questions) {
+    this.questions = new ArrayDeque<>(questions);
+  }
+
+  synchronized boolean isEmpty() {
+    return questions.isEmpty();
+  }
+
+  /**
+   * Moves the next questions into {@code into}: as many as {@code room} says one exchange on the
+   * taking thread's session holds, with the first of them first.
+   */
+  synchronized void take(List<Question> into, ToIntFunction<Question> room) {
+    Question first = questions.peek();
+    for (int n = first == null ? 0 : room.applyAsInt(first); n > 0 && !questions.isEmpty(); n--) {
+      into.add(questions.poll());
+    }
+  }
+
+  /** A thread gave up with this verdict: the questions no thread takes get it. */
+  synchronized void gaveUp(Verdict verdict) {
+    gaveUp = Optional.of(verdict);
+  }
+
+  /**
+   * Answers the questions no thread took with what the last one to give up answered; leaves them
+   * pending (for the new backend) where no thread gave up: they stopped because of a
+   * reconfiguration.
+   */
+  synchronized void settleLeft(VerdictSlots verdicts) {
+    for (Question question : questions) {
+      gaveUp.ifPresent(verdict -> verdicts.settle(question.index(), verdict));
+    }
+    questions.clear();
+  }
+}

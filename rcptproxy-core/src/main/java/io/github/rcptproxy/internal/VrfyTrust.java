@@ -1,0 +1,161 @@
+package io.github.rcptproxy.internal;
+
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendReply;
+import io.github.rcptproxy.ProbeMethod;
+import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.VerifierConfig;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Where VRFY may answer: only with probe method VRFY over SMTP (LMTP servers, Dovecot: {@code 501},
+ * are asked with RCPT only), not while the backend refuses VRFY, and only in a domain where it
+ * answers VRFY honestly. Honesty is learnt by asking a random local part: refused as a mailbox, the
+ * domain's VRFY answers are honest; accepted, the backend answers yes to anyone there. Both are
+ * held for {@value #TTL_MINUTES} minutes, and so is a refusal of VRFY itself.
+ */
+final class VrfyTrust {
+  private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
+
+  /** How long a domain's VRFY trust (or the backend's refusal of VRFY) holds before a re-check. */
+  static final int TTL_MINUTES = 10;
+
+  private static final Duration TTL = Duration.ofMinutes(TTL_MINUTES);
+
+  /** What asking a random local part with VRFY showed about a domain. */
+  enum Honesty {
+    /** Refused as a mailbox: VRFY tells mailboxes apart there. */
+    HONEST,
+    /** Accepted: VRFY says yes to anyone there, so RCPT is asked. */
+    YES_TO_ANYONE,
+    /** Nothing to go by now (the question goes by RCPT, and honesty is asked again next time). */
+    CANNOT_TELL
+  }
+
+  private record Known(Honesty honesty, Instant until) {}
+
+  private final boolean configured;
+  private final Clock clock;
+  private final KnownGood knownGood;
+  private final DomainMemory<Known> byDomain = new DomainMemory<>();
+  private volatile Instant unsupportedUntil = Instant.MIN;
+
+  VrfyTrust(VerifierConfig config, KnownGood knownGood) {
+    this.configured =
+        config.probeMethod() == ProbeMethod.VRFY && config.protocol() == BackendProtocol.SMTP;
+    this.clock = config.clock();
+    this.knownGood = knownGood;
+  }
+
+  /**
+   * Whether VRFY may answer for the domain: configured, not refused lately, not known dishonest.
+   */
+  boolean mayServe(String domain) {
+    if (!configured) {
+      return false;
+    }
+    Instant now = clock.instant();
+    if (unsupportedUntil.isAfter(now)) {
+      return false;
+    }
+    Known known = byDomain.get(domain);
+    return known == null || !known.until().isAfter(now) || known.honesty() == Honesty.HONEST;
+  }
+
+  /**
+   * Whether VRFY answers are honest in the domain, asking the session where that is not known now.
+   * False where it cannot be told now.
+   */
+  boolean honest(BackendSession session, String domain, Deadline deadline) throws IOException {
+    Instant now = clock.instant();
+    if (unsupportedUntil.isAfter(now)) {
+      return false;
+    }
+    Known known = byDomain.get(domain);
+    if (known != null && known.until().isAfter(now)) {
+      return known.honesty() == Honesty.HONEST;
+    }
+    Optional<Mailbox> random = randomMailbox(domain);
+    if (random.isEmpty()) {
+      return false;
+    }
+    BackendReply reply = Probe.askOne(session, ProbeMethod.VRFY, random.get(), deadline);
+    if (ReplyMeaning.vrfyNotSupported(reply)) {
+      refused(reply);
+      return false;
+    }
+    Honesty honesty = honesty(session, domain, reply, deadline);
+    if (honesty != Honesty.CANNOT_TELL) {
+      remember(domain, honesty, reply, now);
+    }
+    return honesty == Honesty.HONEST;
+  }
+
+  /** The backend answered VRFY that it does not do VRFY: RCPT for a while, in every domain. */
+  void refused(BackendReply reply) {
+    Instant now = clock.instant();
+    if (!unsupportedUntil.isAfter(now)) {
+      LOG.info("backend refuses VRFY ({}); verifying with RCPT instead", reply);
+    }
+    unsupportedUntil = now.plus(TTL);
+  }
+
+  /**
+   * What the reply to a random local part says; a refusal that does not say what it is about is
+   * honest only if a known-good address of the domain is accepted right after it.
+   */
+  private Honesty honesty(
+      BackendSession session, String domain, BackendReply reply, Deadline deadline)
+      throws IOException {
+    return switch (ReplyMeaning.of(reply)) {
+      case ACCEPTED -> Honesty.YES_TO_ANYONE;
+      case NO_SUCH_MAILBOX -> Honesty.HONEST;
+      case UNCLEAR_REFUSAL -> {
+        Optional<Mailbox> control = knownGood.control(domain);
+        if (control.isEmpty()) {
+          yield Honesty.CANNOT_TELL;
+        }
+        BackendReply controlReply =
+            Probe.askOne(session, ProbeMethod.VRFY, control.get(), deadline);
+        yield ReplyMeaning.of(controlReply) == ReplyMeaning.ACCEPTED
+            ? Honesty.HONEST
+            : Honesty.CANNOT_TELL;
+      }
+      case SESSION_OVER -> {
+        session.teachLimits();
+        throw SessionFailure.sessionEnded(reply);
+      }
+      default -> Honesty.CANNOT_TELL;
+    };
+  }
+
+  private void remember(String domain, Honesty honesty, BackendReply reply, Instant now) {
+    Known before = byDomain.get(domain);
+    byDomain.put(domain, new Known(honesty, now.plus(TTL)));
+    if (before != null && before.honesty() == honesty) {
+      return;
+    }
+    if (honesty == Honesty.HONEST) {
+      LOG.info("backend refuses unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
+    } else {
+      LOG.info("backend accepts any user in {} on VRFY ({}); using RCPT there", domain, reply);
+    }
+  }
+
+  private static Optional<Mailbox> randomMailbox(String domain) {
+    String localPart =
+        "rcptproxy-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    try {
+      return Optional.of(Mailbox.parse(localPart + "@" + domain));
+    } catch (InvalidAddressException e) {
+      return Optional.empty();
+    }
+  }
+}
