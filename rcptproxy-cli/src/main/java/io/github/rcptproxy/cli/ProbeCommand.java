@@ -1,5 +1,6 @@
 package io.github.rcptproxy.cli;
 
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.UsageException;
 import java.io.IOException;
@@ -87,16 +88,14 @@ final class ProbeCommand implements Callable<Integer> {
     }
     BackendProbe.Report r;
     try {
-      r =
-          new BackendProbe(
-                  at,
-                  domain,
-                  helo,
-                  probeSender,
-                  Duration.ofMillis(timeoutMs),
-                  maxRejections,
-                  maxVrfy)
-              .run();
+      VerifierConfig config =
+          VerifierConfig.builder()
+              .backend(at.host(), at.port())
+              .heloName(helo)
+              .probeSender(probeSender)
+              .deadline(Duration.ofMillis(timeoutMs))
+              .build();
+      r = new BackendProbe(config, domain, maxRejections, maxVrfy).run();
     } catch (IOException e) {
       spec.commandLine().getErr().println("rcptproxy probe: " + backend + ": " + e.getMessage());
       return 1;

@@ -127,7 +127,7 @@ public final class ClientSecurity {
     if (!extensions.containsKey("STARTTLS")) {
       if (required) {
         throw new ClientSecurityException(
-            Failure.STARTTLS_NOT_OFFERED, "the server does not offer STARTTLS", null, null);
+            Failure.STARTTLS_NOT_OFFERED, "the backend does not offer STARTTLS", null, null);
       }
       return false;
     }
@@ -135,14 +135,14 @@ public final class ClientSecurity {
     if (reply.code() != 220) {
       if (required || reply.code() == 421) {
         throw new ClientSecurityException(
-            Failure.STARTTLS_REFUSED, "the server refused STARTTLS: " + reply, reply, null);
+            Failure.STARTTLS_REFUSED, "the backend refused STARTTLS: " + reply, reply, null);
       }
       return false;
     }
     if (connection.unaskedInput()) {
       // Bytes after the 220 that were not asked for could only be an attack (CVE-2011-0411 style).
       throw new ClientSecurityException(
-          Failure.UNASKED_DATA, "the server sent data after its 220 to STARTTLS", null, null);
+          Failure.UNASKED_DATA, "the backend sent data after its 220 to STARTTLS", null, null);
     }
     SSLSocket secure;
     try {
@@ -218,7 +218,7 @@ public final class ClientSecurity {
     } else {
       throw new ClientSecurityException(
           Failure.AUTH_NOT_OFFERED,
-          "the server offers neither AUTH PLAIN nor LOGIN"
+          "the backend offers neither AUTH PLAIN nor LOGIN"
               + Optional.ofNullable(extensions.get("AUTH"))
                   .map(offered -> " (it offers " + SmtpText.forLog(offered) + ")")
                   .orElse(""),
@@ -227,7 +227,7 @@ public final class ClientSecurity {
     }
     if (reply.code() != 235) {
       throw new ClientSecurityException(
-          Failure.AUTH_REFUSED, "the server did not accept AUTH: " + reply, reply, null);
+          Failure.AUTH_REFUSED, "the backend did not accept AUTH: " + reply, reply, null);
     }
   }
 
