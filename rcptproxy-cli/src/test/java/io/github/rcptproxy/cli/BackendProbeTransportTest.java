@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.testing.AuthenticatingPostfix;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.TestCertificates;
@@ -20,24 +21,17 @@ import org.junit.jupiter.api.Test;
  * without TLS and AUTH it cannot be.
  */
 class BackendProbeTransportTest {
-  private static TestCertificates certificates;
-  private static DovecotBackend dovecot;
-  private static PostfixBackend postfix;
+  private static AuthenticatingPostfix postfix;
 
   @BeforeAll
-  static void startBackends() {
-    certificates = TestCertificates.shared();
-    dovecot = DovecotBackend.start();
-    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "encrypt"));
+  static void start() {
+    postfix = AuthenticatingPostfix.start("encrypt");
   }
 
   @AfterAll
-  static void stopBackends() {
+  static void stop() {
     if (postfix != null) {
       postfix.close();
-    }
-    if (dovecot != null) {
-      dovecot.close();
     }
   }
 
@@ -53,7 +47,7 @@ class BackendProbeTransportTest {
     VerifierConfig config =
         config()
             .tls(BackendTls.VERIFY)
-            .trustPem(certificates.caPem())
+            .trustPem(TestCertificates.shared().caPem())
             .auth(DovecotBackend.user(1), DovecotBackend.PASSWORD)
             .build();
 

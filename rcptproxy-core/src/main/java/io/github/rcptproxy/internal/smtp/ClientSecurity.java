@@ -27,13 +27,13 @@ import org.slf4j.LoggerFactory;
  * and what to send. Each caller maps a {@link ClientSecurityException} to its own error.
  *
  * <p>The order on a connection is: greeting, {@code EHLO}, {@link #startTls}, {@code EHLO} again
- * where it returned {@code true} (the caller's, as it reads the capabilities), then {@link
- * #authenticate} with the capabilities of that last {@code EHLO}.
+ * where it returned {@code true}, then {@link #authenticate} with the capabilities of that last
+ * {@code EHLO}: {@link SmtpConnection#open} keeps it.
  *
- * <p>This is the SMTP plumbing rcptproxy's own modules share (the verifier's sessions and the
- * gateway's relay to the backend); it is public for them, not as a general SMTP client API.
- * Immutable, so one instance serves every connection and thread; each {@link Connection} is used by
- * one thread at a time.
+ * <p>This is the SMTP plumbing rcptproxy's own modules share (through {@link SmtpConnection}: the
+ * verifier's sessions, the gateway's relay, {@code rcptproxy probe}); it is public for them, not as
+ * a general SMTP client API. Immutable, so one instance serves every connection and thread; each
+ * {@link Connection} is used by one thread at a time.
  */
 public final class ClientSecurity {
 
