@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.TestCertificates;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The gateway's backend options, verification and relay both: a real Postfix that talks only over
  * TLS and only to clients that authenticated (checked by a real Dovecot), and a real Dovecot LMTP.
  */
+@RealServers
 class GatewayBackendTransportTest {
   private static TestCertificates certificates;
   private static DovecotBackend dovecot;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.VerifierStats;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * first valid RCPT, which pushes a few verifications past the deadline (measured: 2 of 10,000
  * answered TIMEOUT, 43 s instead of a few).
  */
+@RealServers
 class GatewayLoadTest {
   private static final int CLIENTS = 50;
   private static final int RECIPIENTS = 200;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.TestCertificates;
 import java.time.Duration;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * the JDK client cannot speak: with {@code --backend-tls opportunistic} the message goes in the
  * clear, as Postfix's own {@code may} client would send it; with {@code required} never.
  */
+@RealServers
 class GatewayOpportunisticTlsTest {
   /** Postfix's summary of a relay session in the clear (one EHLO, no STARTTLS). */
   private static final Pattern CLEAR_RELAY =

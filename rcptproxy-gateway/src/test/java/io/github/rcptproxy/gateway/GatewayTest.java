@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.net.InetAddress;
@@ -25,6 +26,7 @@ import org.subethamail.wiser.Wiser;
 import org.subethamail.wiser.WiserMessage;
 
 /** The gateway as a user runs it: real front, real backend, real client over sockets. */
+@RealServers
 class GatewayTest {
   private static final Set<String> MAILBOXES =
       Set.of("alice@example.com", "bob@example.com", "postmaster@example.com");

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.EsmtpBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.TestTls;
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * goes through encrypted, the backend's copy says so in its {@code Received:} header, {@code
  * --require-tls} refuses MAIL in the clear, and a renewed certificate is used without a restart.
  */
+@RealServers
 class GatewayTlsTest {
   @TempDir Path dir;
   private Path cert;

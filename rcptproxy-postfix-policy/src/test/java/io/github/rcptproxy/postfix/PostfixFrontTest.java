@@ -7,6 +7,7 @@ import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.policy.FailureMode;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.Test;
  * A real Postfix front with {@code check_policy_service} pointing at the policy server, which
  * verifies against a real Postfix backend; SMTP clients talk to the front.
  */
+@RealServers
 class PostfixFrontTest {
   static PostfixBackend backend;
   static PostfixBackend front;

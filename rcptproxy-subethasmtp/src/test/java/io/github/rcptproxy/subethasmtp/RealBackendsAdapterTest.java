@@ -7,6 +7,7 @@ import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.OpenSmtpdBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.io.IOException;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * version refuse real mailboxes, driven by an SMTP client from a non-bypassed address: 2,000
  * recipients at 50 % unknown each, never a real mailbox refused.
  */
+@RealServers
 class RealBackendsAdapterTest {
   private static final int RECIPIENTS = 2_000;
   private static final int PER_TRANSACTION = 50;

@@ -7,6 +7,7 @@ import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.policy.FailureMode;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.net.InetAddress;
@@ -28,6 +29,7 @@ import org.subethamail.wiser.Wiser;
  * Every client here comes from loopback, which the default policy bypasses: tests that want
  * verification say {@link #verifyEveryone()}.
  */
+@RealServers
 class RecipientVerifyingHandlerFactoryTest {
   private static final Set<String> MAILBOXES =
       Set.of("alice@example.com", "bob@example.com", "carol@sub.example.org");

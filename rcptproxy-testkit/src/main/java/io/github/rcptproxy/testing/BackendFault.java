@@ -6,8 +6,9 @@ import java.util.Arrays;
 
 /**
  * Ways a backend misbehaves, as scripts for {@link ScriptedSmtpServer}: one catalogue for the
- * verifier's and the gateway's fault tests (and the README's table). Every script answers the
- * probe's commands in its own broken way; the ones that get as far as DATA take the message.
+ * verifier's and the gateway's fault tests (and the table in docs/reliability.md). Every script
+ * answers the probe's commands in its own broken way; the ones that get as far as DATA take the
+ * message.
  */
 public enum BackendFault {
   NEVER_GREETS("accepts TCP, never greets", c -> c.readUntilClosed()),

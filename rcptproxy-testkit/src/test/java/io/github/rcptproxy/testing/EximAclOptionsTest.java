@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Exim with every ACL option of the fixture on at once: each still answers as measured. */
+@RealServers
 class EximAclOptionsTest {
   private static final String SENDER_VERIFY_FAILED = "550 Sender verify failed";
   private static final String TOO_MANY_BAD = "550 Rejected for too many bad recipients";

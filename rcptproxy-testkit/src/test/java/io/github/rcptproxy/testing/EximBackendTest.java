@@ -11,6 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The stock Exim fixture answers as Exim 4.96 does. */
+@RealServers
 class EximBackendTest {
   private static EximBackend exim;
 

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Additional Postfix instances with hardened main.cf lines answer as Postfix 3.7 does. */
+@RealServers
 class HardenedPostfixTest {
   private static final String NON_FQDN_REJECTED =
       "504 5.5.2 <rcptproxy@localhost>: Sender address rejected: need fully-qualified address";

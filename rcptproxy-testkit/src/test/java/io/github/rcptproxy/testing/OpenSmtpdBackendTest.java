@@ -11,6 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The OpenSMTPD fixture answers as OpenSMTPD 6.8 does. */
+@RealServers
 class OpenSmtpdBackendTest {
   private static OpenSmtpdBackend smtpd;
 

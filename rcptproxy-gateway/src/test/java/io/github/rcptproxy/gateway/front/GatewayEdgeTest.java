@@ -35,7 +35,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The gateway as the internet meets it: clients from a verified (not bypassed) address that cut
  * messages short, trickle, send what they did not declare, or address the postmaster; backends that
  * accept and then misbehave or talk about their internals. Prints one row per behaviour for the
- * README's reliability and security tables.
+ * tables in docs/reliability.md and docs/gateway.md.
  */
 class GatewayEdgeTest {
   private static final String BODY = "Subject: edge\r\n\r\n" + "x".repeat(100) + "\r\n";

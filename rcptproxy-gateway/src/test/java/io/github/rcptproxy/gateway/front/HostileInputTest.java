@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * What an attacker sends at RCPT time never reaches the backend (whose every received byte is
  * recorded), the client gets a clear refusal (or SubEthaSMTP hangs up on a line it cannot parse),
- * and the gateway goes on serving. Prints one row per attack for the README's table.
+ * and the gateway goes on serving. Prints one row per attack for the table in docs/reliability.md.
  */
 class HostileInputTest {
   private static ScriptedSmtpServer backend;

@@ -8,6 +8,7 @@ import io.github.rcptproxy.gateway.TestGateway;
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.EsmtpBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.time.Duration;
 import java.util.List;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * relayed message (RFC 5321 §4.4), and XFORWARD for a Postfix that allows it, so its logs, SPF
  * checks and rate limits see the client rather than the gateway.
  */
+@RealServers
 class GatewayTraceTest {
 
   @Test
