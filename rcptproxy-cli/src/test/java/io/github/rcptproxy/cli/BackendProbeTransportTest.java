@@ -8,6 +8,7 @@ import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.AuthenticatingPostfix;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.TestCertificates;
 import java.io.IOException;
 import java.time.Duration;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
  * only over TLS and only to clients that authenticated (checked by a real Dovecot) is probed, and
  * without TLS and AUTH it cannot be.
  */
+@RealServers
 class BackendProbeTransportTest {
   private static AuthenticatingPostfix postfix;
 
