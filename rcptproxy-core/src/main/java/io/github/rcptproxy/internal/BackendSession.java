@@ -70,7 +70,12 @@ public final class BackendSession {
 
   private static final Duration IDLE_RACE = Duration.ofSeconds(1);
 
-  private BackendSession(
+  /**
+   * Connects to the first backend address that answers, reads the greeting, introduces itself and
+   * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
+   * failed, it connects once more, and that session goes in the clear.
+   */
+  BackendSession(
       Connector connector,
       VerifierConfig config,
       SessionLimits limits,
@@ -86,21 +91,6 @@ public final class BackendSession {
     this.connection = start(connector);
     String sender = "MAIL FROM:<" + config.probeSender() + ">";
     this.mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
-  }
-
-  /**
-   * Connects to the first backend address that answers, reads the greeting, introduces itself and
-   * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
-   * failed, it connects once more, and that session goes in the clear.
-   */
-  static BackendSession open(
-      Connector connector,
-      VerifierConfig config,
-      SessionLimits limits,
-      Deadline deadline,
-      Runnable onTransactionOpened)
-      throws IOException {
-    return new BackendSession(connector, config, limits, deadline, onTransactionOpened);
   }
 
   /**

@@ -167,7 +167,7 @@ public final class SessionPool implements AutoCloseable {
         throw new IllegalStateException("sessions are opened only by a borrowing verification");
       }
       BackendSession session =
-          BackendSession.open(
+          new BackendSession(
               connector, config, limits, deadline, counters.transactionsOpened::increment);
       counters.sessionsOpened.increment();
       return session;
