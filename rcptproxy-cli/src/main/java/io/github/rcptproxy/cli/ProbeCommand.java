@@ -1,47 +1,41 @@
 package io.github.rcptproxy.cli;
 
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.gateway.HostPort;
-import io.github.rcptproxy.gateway.UsageException;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code rcptproxy probe}: what the backend answers, and the configuration to use with it. */
 @Command(
     name = "probe",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    usageHelpAutoWidth = true,
-    showDefaultValues = true,
     description = {
       "Asks the backend what rcptproxy needs to know before it relies on it: does RCPT refuse a"
           + " random local part, does VRFY, is the domain a catch-all, does it verify senders,"
           + " what it offers, and how many rejections and VRFYs one session takes before it"
           + " slows down or hangs up (stopping at the first sign, within its own limits).",
-      "Prints a report and a recommended configuration."
+      "Prints a report and a recommended configuration.",
+      Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
     exitCodeList = {
       "0:the backend answers honestly",
       "1:the backend could not be probed (down, refused the session)",
-      "2:bad option",
+      Rcptproxy.BAD_OPTION,
       "4:probed, but RCPT does not refuse unknown recipients (catch-all, or no validation)"
     })
 final class ProbeCommand implements Callable<Integer> {
   static final int DISHONEST = 4;
 
-  @Spec picocli.CommandLine.Model.CommandSpec spec;
+  @Spec CommandSpec spec;
 
-  @Option(names = "--config", paramLabel = "FILE", description = "properties file of options")
-  String config;
+  @Mixin ConfigDefaults.ConfigOption config;
 
-  @Option(names = "--backend", paramLabel = "HOST:PORT", required = true)
-  String backend;
+  // the same options as every command that asks the backend, but a reply may take 5 s
+  @Mixin VerifierOptions options = new VerifierOptions(5000);
 
   @Option(
       names = "--domain",
@@ -50,22 +44,10 @@ final class ProbeCommand implements Callable<Integer> {
       description = "a domain it serves")
   String domain;
 
-  @Option(names = "--helo", description = "EHLO name sent to the backend", defaultValue = "world")
-  String helo;
-
-  @Option(names = "--probe-sender", paramLabel = "ADDRESS", defaultValue = "")
-  String probeSender;
-
-  @Option(
-      names = "--timeout-ms",
-      paramLabel = "N",
-      defaultValue = "5000",
-      description = "per reply")
-  int timeoutMs;
-
   @Option(
       names = "--max-rejections",
       paramLabel = "N",
+      converter = Converters.Positive.class,
       defaultValue = "25",
       description = "unknown recipients sent at most to find the limit")
   int maxRejections;
@@ -73,29 +55,23 @@ final class ProbeCommand implements Callable<Integer> {
   @Option(
       names = "--max-vrfy",
       paramLabel = "N",
+      converter = Converters.Positive.class,
       defaultValue = "130",
       description = "VRFY commands sent at most to find the limit")
   int maxVrfy;
 
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    HostPort at;
-    try {
-      at = HostPort.parse(backend, 25);
-    } catch (UsageException e) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
-    }
+    VerifierConfig config = options.config();
+    BackendProbe probe =
+        Rcptproxy.checked(spec, () -> new BackendProbe(config, domain, maxRejections, maxVrfy));
+    String backend = options.backend.toString();
     BackendProbe.Report r;
     try {
-      VerifierConfig config =
-          VerifierConfig.builder()
-              .backend(at.host(), at.port())
-              .heloName(helo)
-              .probeSender(probeSender)
-              .deadline(Duration.ofMillis(timeoutMs))
-              .build();
-      r = new BackendProbe(config, domain, maxRejections, maxVrfy).run();
+      r = probe.run();
     } catch (IOException e) {
       spec.commandLine().getErr().println("rcptproxy probe: " + backend + ": " + e.getMessage());
       return 1;

@@ -1,21 +1,22 @@
 package io.github.rcptproxy.cli;
 
-import io.github.rcptproxy.gateway.GatewaySettings;
+import io.github.rcptproxy.gateway.UsageException;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.util.Arrays;
-import java.util.Set;
-import java.util.concurrent.Callable;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.Supplier;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParseResult;
 
 /**
- * {@code rcptproxy}: one command for every mode. {@code policy}, {@code verify} and {@code probe}
- * are parsed by picocli; {@code gateway} and {@code demo} hand their arguments to the gateway's own
- * parser ({@link GatewaySettings}, itself built on picocli's option model), so every existing
- * {@code rcptproxy.jar} command line works unchanged with or without the subcommand name.
+ * {@code rcptproxy}: one command for every mode, the only entry point of {@code rcptproxy.jar}.
+ * Every subcommand is parsed by picocli, with defaults from the environment and a {@code --config}
+ * file ({@link ConfigDefaults}).
  */
 @Command(
     name = "rcptproxy",
@@ -23,11 +24,11 @@ import picocli.CommandLine.Command;
     versionProvider = Rcptproxy.Version.class,
     description = "Verifies mail recipients at RCPT time by asking the backend mail server.",
     subcommands = {
-      Rcptproxy.GatewayCommand.class,
+      GatewayCommand.class,
       PolicyCommand.class,
       VerifyCommand.class,
       ProbeCommand.class,
-      Rcptproxy.DemoCommand.class,
+      Demo.class,
       AutoComplete.GenerateCompletion.class,
       CommandLine.HelpCommand.class
     },
@@ -38,92 +39,160 @@ import picocli.CommandLine.Command;
       "2:bad option or configuration",
       "4:probe: the backend does not refuse unknown recipients"
     })
-final class Rcptproxy {
+public final class Rcptproxy {
   /** Returned by a command that started a server which keeps running. */
   static final int KEEP_RUNNING = -1;
 
-  static final Set<String> SUBCOMMANDS =
-      Set.of("gateway", "policy", "verify", "probe", "demo", "generate-completion", "help");
+  static final int USAGE_ERROR = 2;
+
+  /** The exit codes of a server command. */
+  static final String STOPPED = "0:stopped";
+
+  static final String NOT_STARTED = "1:could not start (address in use...)";
+  static final String BAD_OPTION = "2:bad option or configuration";
+
+  /** Where options come from, as every command's help says. */
+  static final String SOURCES =
+      "Every option can also come from the environment (--timeout-ms: RCPTPROXY_TIMEOUT_MS) or"
+          + " from --config FILE (timeout-ms=500); the command line wins over the environment,"
+          + " which wins over the file.";
 
   private Rcptproxy() {}
 
-  /** The picocli command tree, with defaults from the environment and a {@code --config} file. */
-  static CommandLine commandLine(String[] args, PrintStream out, PrintStream err) {
+  public static void main(String[] args) {
+    int code = run(args, System.in, System.out, System.err);
+    if (code != KEEP_RUNNING) {
+      System.exit(code);
+    }
+    try {
+      // a server runs until the JVM is told to stop; the shutdown hook drains it
+      new CountDownLatch(1).await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Runs a command line. Returns the exit code of a command that has finished, or {@link
+   * #KEEP_RUNNING} when a server was started (it is stopped by the JVM's shutdown hook).
+   */
+  static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+    CommandLine commandLine = commandLine(ConfigDefaults.from(args, System.getenv()), out, err);
+    ((VerifyCommand) commandLine.getSubcommands().get("verify").getCommand()).readFrom(in);
+    return commandLine.execute(args);
+  }
+
+  /** The command tree, with defaults from {@code sources} and errors reported on one line. */
+  static CommandLine commandLine(ConfigDefaults sources, PrintStream out, PrintStream err) {
     CommandLine commandLine = new CommandLine(Rcptproxy.class);
     commandLine.setOut(new PrintWriter(out, true));
     commandLine.setErr(new PrintWriter(err, true));
-    commandLine.setDefaultValueProvider(ConfigDefaults.from(args, System.getenv()));
-    // listed for help and completion; parsed by GatewaySettings, which reads its own config file
-    GatewaySettings.addOptions(commandLine.getSubcommands().get("gateway").getCommandSpec());
+    commandLine.setDefaultValueProvider(sources);
+    // as before the subcommands: a wrapper script may give defaults that the user then overrides
+    commandLine.getSubcommands().get("gateway").setOverwrittenOptionsAllowed(true);
+    commandLine.getSubcommands().get("demo").setOverwrittenOptionsAllowed(true);
+    commandLine.setParameterExceptionHandler(Rcptproxy::usageError);
+    commandLine.setExecutionStrategy(
+        parsed -> {
+          checkConfig(parsed, sources);
+          return new CommandLine.RunLast().execute(parsed);
+        });
     commandLine.setExecutionExceptionHandler(
-        (e, cmd, parsed) -> {
-          cmd.getErr().println("rcptproxy " + cmd.getCommandName() + ": " + e.getMessage());
-          return 1;
+        (e, failed, parsed) -> {
+          failed.getErr().println(prefix(failed) + e.getMessage());
+          return e instanceof UsageException ? USAGE_ERROR : 1;
         });
     return commandLine;
   }
 
-  /** Runs {@code args} whose first word is one of {@link #SUBCOMMANDS}. */
-  static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
-    String[] rest = Arrays.copyOfRange(args, 1, args.length);
-    switch (args[0]) {
-      case "gateway":
-        return Gateway.run(rest.length == 0 ? new String[] {"--help"} : rest, in, out, err);
-      case "demo":
-        return Gateway.run(prepend("--demo", rest), in, out, err);
-      default:
-        break;
+  /**
+   * Parses the command line of {@code sources} as {@link #run} does, without running it: the
+   * subcommand, its options set.
+   *
+   * @throws CommandLine.ParameterException for a bad option or config file
+   */
+  static <T> T parse(ConfigDefaults sources, Class<T> command) {
+    PrintStream nowhere = new PrintStream(PrintStream.nullOutputStream());
+    ParseResult parsed = commandLine(sources, nowhere, nowhere).parseArgs(sources.args());
+    checkConfig(parsed, sources);
+    return command.cast(last(parsed).commandSpec().userObject());
+  }
+
+  private static void checkConfig(ParseResult parsed, ConfigDefaults sources) {
+    ParseResult command = last(parsed);
+    if (!command.isUsageHelpRequested() && !command.isVersionHelpRequested()) {
+      sources.check(command.commandSpec());
     }
-    CommandLine commandLine;
+  }
+
+  private static ParseResult last(ParseResult parsed) {
+    List<CommandLine> commands = parsed.asCommandLineList();
+    return commands.get(commands.size() - 1).getParseResult();
+  }
+
+  /** One line naming the command; with no command at all, the list of commands too. */
+  private static int usageError(CommandLine.ParameterException e, String[] args) {
+    CommandLine failed = e.getCommandLine();
+    failed.getErr().println(prefix(failed) + e.getMessage());
+    if (failed.getParent() == null) {
+      failed.usage(failed.getErr());
+    }
+    return USAGE_ERROR;
+  }
+
+  private static String prefix(CommandLine command) {
+    return command.getCommandSpec().qualifiedName() + ": ";
+  }
+
+  /**
+   * Runs {@code build}, reporting a value it refuses as a bad option of {@code command} (exit 2),
+   * the one place where the builders' messages become the command's.
+   */
+  static <T> T checked(CommandSpec command, Supplier<T> build) {
     try {
-      commandLine = commandLine(args, out, err);
-    } catch (CommandLine.ParameterException e) {
-      err.println("rcptproxy: " + e.getMessage());
-      return Gateway.USAGE_ERROR;
+      return build.get();
+    } catch (IllegalArgumentException | UsageException e) {
+      throw new CommandLine.ParameterException(command.commandLine(), e.getMessage(), e);
     }
-    ((VerifyCommand) commandLine.getSubcommands().get("verify").getCommand()).readFrom(in);
-    commandLine.setParameterExceptionHandler(
-        (e, given) -> {
-          e.getCommandLine()
-              .getErr()
-              .println("rcptproxy " + e.getCommandLine().getCommandName() + ": " + e.getMessage());
-          return Gateway.USAGE_ERROR;
-        });
-    return commandLine.execute(args);
   }
 
-  /** {@code rcptproxy gateway}: listed here for help and completion, run by {@link Gateway}. */
+  /** Stops {@code running} when the JVM is told to stop; the server keeps running till then. */
+  static int keepRunning(CommandSpec command, AutoCloseable running) {
+    PrintWriter err = command.commandLine().getErr();
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  try {
+                    running.close();
+                  } catch (Exception e) {
+                    err.println(prefix(command.commandLine()) + "error while stopping: " + e);
+                  }
+                },
+                "rcptproxy-shutdown"));
+    return KEEP_RUNNING;
+  }
+
+  /** The items of a repeatable, comma-separated option, without blanks (none if not given). */
+  static List<String> items(List<String> values) {
+    return values == null
+        ? List.of()
+        : values.stream().map(String::strip).filter(v -> !v.isEmpty()).toList();
+  }
+
+  /**
+   * How every subcommand's help is laid out, and its --help and --version: a mixin, for its
+   * {@code @Command} attributes.
+   */
   @Command(
-      name = "gateway",
-      description = {
-        "The screening SMTP gateway (as `java -jar rcptproxy.jar OPTIONS`); options in"
-            + " `rcptproxy gateway --help`. --config FILE is reloaded when it changes; every option"
-            + " can also be set as RCPTPROXY_NAME in the environment."
-      })
-  static final class GatewayCommand implements Callable<Integer> {
-    @Override
-    public Integer call() {
-      throw new IllegalStateException("run by Gateway");
-    }
-  }
-
-  /** {@code rcptproxy demo}: as {@code --demo}. */
-  @Command(
-      name = "demo",
-      description = "Starts an in-process backend and the gateway in front of it (as --demo).")
-  static final class DemoCommand implements Callable<Integer> {
-    @Override
-    public Integer call() {
-      throw new IllegalStateException("run by Gateway");
-    }
-  }
-
-  private static String[] prepend(String first, String[] rest) {
-    String[] all = new String[rest.length + 1];
-    all[0] = first;
-    System.arraycopy(rest, 0, all, 1, rest.length);
-    return all;
-  }
+      mixinStandardHelpOptions = true,
+      versionProvider = Rcptproxy.Version.class,
+      sortOptions = false,
+      abbreviateSynopsis = true,
+      usageHelpAutoWidth = true,
+      showDefaultValues = true,
+      exitCodeListHeading = "Exit codes:%n")
+  static final class Usage {}
 
   static final class Version implements CommandLine.IVersionProvider {
     @Override
@@ -131,10 +200,5 @@ final class Rcptproxy {
       String version = Rcptproxy.class.getPackage().getImplementationVersion();
       return new String[] {"rcptproxy " + (version == null ? "(development build)" : version)};
     }
-  }
-
-  static boolean isSubcommand(String[] args) {
-    return args.length > 0
-        && (SUBCOMMANDS.contains(args[0]) || Arrays.asList("--version").contains(args[0]));
   }
 }

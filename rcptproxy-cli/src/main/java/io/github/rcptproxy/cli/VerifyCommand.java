@@ -3,7 +3,6 @@ package io.github.rcptproxy.cli;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -11,14 +10,13 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -29,60 +27,29 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "verify",
-    mixinStandardHelpOptions = true,
-    sortOptions = false,
-    showDefaultValues = true,
     description = {
       "Asks the backend SMTP server about each address (VRFY where it answers honestly, else MAIL"
           + " FROM + RCPT TO, never DATA) and prints one line per address, in input order:",
       "  ADDRESS<TAB>ACCEPTED|REJECTED|UNVERIFIED<TAB>detail",
-      "With no ADDRESS, reads addresses from standard input, one per line. Every option can also"
-          + " come from the environment (RCPTPROXY_TIMEOUT_MS) or --config FILE."
+      "With no ADDRESS, reads addresses from standard input, one per line.",
+      Rcptproxy.SOURCES
     },
-    exitCodeListHeading = "Exit codes:%n",
-    exitCodeList = {"0:every address was asked", "2:bad option"})
+    exitCodeList = {"0:every address was asked", Rcptproxy.BAD_OPTION})
 final class VerifyCommand implements Callable<Integer> {
-  static final String USAGE =
-      """
-      java -jar rcptproxy.jar verify (or: rcptproxy verify) --backend HOST:PORT
-        [--timeout-ms N] [--helo NAME] [--probe-sender ADDR] [--backend-tls MODE] [--backend-ca PEM]
-        [--backend-auth-user NAME --backend-auth-password-file FILE] [--backend-protocol smtp|lmtp]
-        [ADDRESS...]; `rcptproxy verify --help` describes each
-      """;
+  @Spec CommandSpec spec;
 
-  @Spec CommandLine.Model.CommandSpec spec;
+  @Mixin ConfigDefaults.ConfigOption config;
 
-  @Option(names = "--config", paramLabel = "FILE", description = "properties file of options")
-  String config;
+  @Mixin VerifierOptions options;
 
-  @Option(
-      names = "--backend",
-      paramLabel = "HOST:PORT",
-      required = true,
-      description = "the backend SMTP server (port defaults to 25)")
-  String backend;
-
-  @Option(
-      names = "--timeout-ms",
-      paramLabel = "N",
-      defaultValue = "3000",
-      description = "deadline per verification in milliseconds")
-  long timeoutMs;
-
-  @Option(names = "--helo", paramLabel = "NAME", defaultValue = "world", description = "EHLO name")
-  String helo;
-
-  @Option(
-      names = "--probe-sender",
-      paramLabel = "ADDR",
-      defaultValue = "",
-      description = "MAIL FROM of the probe (default <>, the null sender)")
-  String probeSender;
-
-  @Mixin BackendTransportOptions transport;
-
-  @Parameters(paramLabel = "ADDRESS", arity = "0..*", description = "addresses to verify")
+  @Parameters(
+      paramLabel = "ADDRESS",
+      arity = "0..*",
+      showDefaultValue = Visibility.NEVER,
+      description = "addresses to verify")
   List<String> addresses = new ArrayList<>();
+
+  @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
   private InputStream in = System.in;
 
@@ -93,7 +60,7 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    VerifierConfig config = config();
+    VerifierConfig config = options.config();
     PrintWriter out = spec.commandLine().getOut();
     try (RecipientVerifier verifier = RecipientVerifier.create(config)) {
       if (addresses.isEmpty()) {
@@ -112,26 +79,6 @@ final class VerifyCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
-  }
-
-  private VerifierConfig config() {
-    try {
-      if (timeoutMs <= 0) {
-        throw new IllegalArgumentException(
-            "--timeout-ms needs a positive whole number, got '" + timeoutMs + "'");
-      }
-      HostPort at = HostPort.parse(backend, 25);
-      VerifierConfig.Builder builder =
-          VerifierConfig.builder()
-              .backend(at.host(), at.port())
-              .deadline(Duration.ofMillis(timeoutMs))
-              .heloName(helo)
-              .probeSender(probeSender);
-      transport.applyTo(builder);
-      return builder.build();
-    } catch (RuntimeException e) { // a value the builder refused, or a bad HOST:PORT
-      throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
-    }
   }
 
   /** One output line; the address is printed with control characters made visible. */

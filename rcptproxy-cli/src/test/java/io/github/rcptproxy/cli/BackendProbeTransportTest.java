@@ -11,10 +11,13 @@ import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.TestCertificates;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code rcptproxy probe} speaks to the backend as the verifier does: a real Postfix that talks
@@ -66,6 +69,40 @@ class BackendProbeTransportTest {
     assertThat(report.verifiesSenders()).isFalse();
     assertThat(report.rejections().toString()).isEqualTo("none within 5");
     assertThat(BackendProbe.recommend(report)).isNotEmpty();
+  }
+
+  @Test
+  void rcptproxyProbeTakesTheBackendTransportOptions(@TempDir Path dir) throws IOException {
+    Path password = dir.resolve("backend-password");
+    Files.writeString(password, DovecotBackend.PASSWORD + "\n");
+    CommandRun command = new CommandRun();
+
+    int code =
+        command.run(
+            "probe",
+            "--backend",
+            "localhost:" + postfix.port(),
+            "--domain",
+            PostfixBackend.DOMAIN,
+            "--backend-tls",
+            "verify",
+            "--backend-ca",
+            TestCertificates.shared().caPem().toString(),
+            "--backend-auth-user",
+            DovecotBackend.user(1),
+            "--backend-auth-password-file",
+            password.toString(),
+            "--max-rejections",
+            "5",
+            "--max-vrfy",
+            "5");
+
+    assertThat(code).as(command.err()).isZero();
+    assertThat(command.out())
+        .contains("STARTTLS                 yes")
+        .contains("RCPT answers honestly    yes")
+        .contains("catch-all                no")
+        .doesNotContain(DovecotBackend.PASSWORD);
   }
 
   @Test

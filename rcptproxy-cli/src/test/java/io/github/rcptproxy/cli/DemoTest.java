@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,14 +32,25 @@ class DemoTest {
     return client;
   }
 
+  /** {@code rcptproxy demo ARGS} started as {@code run} starts it, printing to {@code printed}. */
+  private Demo.Running demo(ByteArrayOutputStream printed, String... args) {
+    String[] all = new String[args.length + 1];
+    all[0] = "demo";
+    System.arraycopy(args, 0, all, 1, args.length);
+    Demo command = CommandRun.parse(Demo.class, all);
+    command
+        .spec
+        .commandLine()
+        .setOut(new PrintWriter(new PrintStream(printed, true, StandardCharsets.UTF_8), true));
+    Demo.Running demo = command.start();
+    resources.add(demo);
+    return demo;
+  }
+
   @Test
   void demoAnswersAsItPrints() throws Exception {
     ByteArrayOutputStream printed = new ByteArrayOutputStream();
-    Demo demo =
-        Demo.start(
-            new String[] {"--demo", "--listen", "127.0.0.1:0"},
-            new PrintStream(printed, true, StandardCharsets.UTF_8));
-    resources.add(demo);
+    Demo.Running demo = demo(printed, "--listen", "127.0.0.1:0");
     String text = printed.toString(StandardCharsets.UTF_8);
     Matcher listening = Pattern.compile("listening on 127\\.0\\.0\\.1:(\\d+)").matcher(text);
     assertThat(listening.find()).as(text).isTrue();
@@ -57,5 +69,26 @@ class DemoTest {
       assertThat(client.readReply()).isNull();
     }
     assertThat(demo.backend().getMessages()).hasSize(1);
+  }
+
+  @Test
+  void demoTakesTheGatewaysOptionsAndLeavesThoseGivenToTheCommandLine() throws Exception {
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    Demo.Running demo =
+        demo(
+            printed,
+            "--listen",
+            "127.0.0.1:0",
+            "--reject-code",
+            "554",
+            "--domain",
+            "example.com,example.org",
+            "--no-disconnect");
+    try (SmtpClient client = client(demo.gateway().port())) {
+      assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<nobody@example.com>"))
+          .isEqualTo("554 5.1.1 Unable to relay to nobody@example.com");
+      assertThat(client.send("RCPT TO:<nobody@example.org>")).startsWith("554 5.1.1");
+    }
   }
 }

@@ -1,62 +1,141 @@
 package io.github.rcptproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.gateway.HostPort;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import io.github.rcptproxy.gateway.RunningGateway;
+import io.github.rcptproxy.testing.SmtpClient;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.subethamail.smtp.server.SMTPServer;
+import org.subethamail.wiser.Wiser;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
 
+/** {@code rcptproxy gateway}: its options, their sources and checks, and the reload. */
 class GatewayCommandLineTest {
-  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-
-  private int run(String... args) {
-    return Gateway.run(
-        args,
-        new ByteArrayInputStream(new byte[0]),
-        new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8));
-  }
-
-  @Test
-  void helpDocumentsEveryOption() {
-    assertThat(run("--help")).isZero();
-    String help = out.toString(StandardCharsets.UTF_8);
-    for (String option :
-        new String[] {
-          "--demo",
+  /** The gateway's options as they were before it became a picocli subcommand: none is lost. */
+  private static final List<String> OPTIONS =
+      List.of(
           "listen",
+          "hostname",
           "backend",
           "domain",
           "helo",
+          "backend-tls",
+          "backend-ca",
+          "backend-auth-user",
+          "backend-auth-password-file",
+          "backend-protocol",
           "probe-sender",
+          "probe-method",
           "timeout-ms",
+          "connect-timeout-ms",
           "idle-timeout-s",
           "max-age-s",
           "max-sessions",
           "bypass",
+          "bypass-backend",
           "reject-code",
           "reject-message",
+          "expose-backend-reply",
+          "disconnect-after",
           "no-disconnect",
           "on-unverified",
-          "--config",
-          "verify",
+          "on-backend-tempfail",
+          "tarpit-ms",
+          "max-message-size",
+          "max-recipients",
+          "max-connections",
+          "max-connections-per-client",
+          "max-rejected-per-client",
+          "rejected-cooldown-s",
+          "postmaster",
+          "tls-cert",
+          "tls-key",
+          "require-tls",
+          "command-timeout-s",
+          "relay-timeout-s",
           "cache-positive-ttl-s",
+          "cache-negative-ttl-s",
+          "cache-max-entries",
           "catch-all-ttl-s",
           "metrics-listen",
-          "summary-interval-s"
-        }) {
-      assertThat(help).contains(option);
+          "summary-interval-s",
+          "config");
+
+  private final CommandRun command = new CommandRun();
+
+  private static List<OptionSpec> gatewayOptions() {
+    return new CommandLine(Rcptproxy.class)
+        .getSubcommands()
+        .get("gateway")
+        .getCommandSpec()
+        .options();
+  }
+
+  @Test
+  void helpListsEveryOptionWithItsTextAndDefaultFromTheAnnotations() {
+    assertThat(command.run("gateway", "--help")).isZero();
+    assertThat(command.out()).startsWith("Usage: rcptproxy gateway");
+    String help = command.out().replaceAll("\\s+", " "); // as wrapped at any width
+    for (OptionSpec option : gatewayOptions()) {
+      String text = option.description()[0];
+      assertThat(help)
+          .contains(option.longestName())
+          .contains(text.startsWith("$") ? "" : text.substring(0, text.indexOf(' ', 12)));
     }
+    assertThat(gatewayOptions().stream().map(o -> o.longestName().substring(2)))
+        .containsAll(OPTIONS);
+    assertThat(help)
+        .contains("Default: 127.0.0.1:2525")
+        .contains("a client is an IPv4 address or an IPv6 /64")
+        .contains("none, opportunistic, required, verify")
+        .contains("--max-rejections-per-session") // the verifier's, as rcptproxy probe tells
+        .contains("RCPTPROXY_TIMEOUT_MS")
+        .contains("Exit codes:");
+  }
+
+  @Test
+  void docsNameEveryOption() throws IOException {
+    String docs = Files.readString(Path.of("..", "docs", "configuration.md"));
+    for (OptionSpec option : gatewayOptions()) {
+      if (!option.usageHelp() && !option.versionHelp()) {
+        assertThat(docs).as("docs/configuration.md").contains(option.longestName().substring(2));
+      }
+    }
+  }
+
+  @Test
+  void aCommandLineWithoutCommandIsRefusedWithTheListOfCommands() {
+    assertThat(command.run("--listen", "127.0.0.1:0", "--backend", "127.0.0.1:25")).isEqualTo(2);
+    assertThat(command.err())
+        .startsWith("rcptproxy: Unknown options: '--listen'")
+        .contains("Usage: rcptproxy")
+        .contains("gateway", "policy", "verify", "probe", "demo");
+    assertThat(command.out()).isEmpty();
+  }
+
+  @Test
+  void noArgumentsPrintUsageAndExit2() {
+    assertThat(command.run()).isEqualTo(2);
+    assertThat(command.err())
+        .startsWith("rcptproxy: Missing required subcommand")
+        .contains("Usage: rcptproxy")
+        .contains("gateway", "policy", "verify", "probe", "demo");
   }
 
   @ParameterizedTest
@@ -76,83 +155,119 @@ class GatewayCommandLineTest {
         "--backend 127.0.0.1:25 --domain example.com --tls-cert cert.pem",
         "--backend 127.0.0.1:25 --domain example.com --require-tls",
         "--backend 127.0.0.1:25 --domain example.com --tls-cert /no/cert --tls-key /no/key",
+        "--backend 127.0.0.1:25 --domain example.com --cache-max-entries 5",
+        "--backend 127.0.0.1:25 --domain example.com --hostname bad_name",
+        "--backend 127.0.0.1:25 --domain example.com --bypass-backend maybe",
         "--config /nonexistent/gateway.properties"
       })
   void badArgumentsGiveOneLineAndExitCode2(String commandLine) {
-    assertThat(run(commandLine.split(" "))).isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8).lines())
+    assertThat(command.run(("gateway " + commandLine).split(" "))).isEqualTo(2);
+    assertThat(command.err().lines())
         .singleElement()
-        .satisfies(line -> assertThat(line).startsWith("rcptproxy-gateway: "));
+        .satisfies(line -> assertThat(line).startsWith("rcptproxy gateway: "));
+  }
+
+  @Test
+  void badBackendOptionCombinationsAreRefusedInOneLine(@TempDir Path dir) throws IOException {
+    Path password = dir.resolve("password");
+    Files.writeString(password, "secret\n");
+    assertThat(gatewayError("--backend-ca", "ca.pem"))
+        .contains("tls trust (a CA) is used only with tls VERIFY");
+    assertThat(gatewayError("--backend-auth-user", "probe"))
+        .contains("--backend-auth-user and --backend-auth-password-file go together");
+    assertThat(
+            gatewayError(
+                "--backend-auth-user",
+                "probe",
+                "--backend-auth-password-file",
+                password.toString()))
+        .contains("auth needs tls REQUIRED or VERIFY")
+        .doesNotContain("secret");
+    assertThat(gatewayError("--backend-tls", "sometimes"))
+        .contains("'sometimes' is not one of none, opportunistic, required, verify");
+    assertThat(gatewayError("--backend-protocol", "pop3"))
+        .contains("'pop3' is not one of smtp, lmtp");
+  }
+
+  private String gatewayError(String... options) {
+    command.reset();
+    String[] args = new String[options.length + 5];
+    System.arraycopy(
+        new String[] {"gateway", "--backend", "127.0.0.1:25", "--domain", "x.test"}, 0, args, 0, 5);
+    System.arraycopy(options, 0, args, 5, options.length);
+    assertThat(command.run(args)).as(command.err()).isEqualTo(2);
+    return command.err();
   }
 
   @Test
   void commandLineOverridesConfigValuesAndEveryOptionIsApplied() {
     GatewaySettings settings =
-        GatewaySettings.parse(
-            new String[] {
-              "--listen",
-              "[::1]:2526",
-              "--backend",
-              "backend.example:2525",
-              "--domain",
-              "a.example,*.b.example",
-              "--domain",
-              "c.example",
-              "--helo",
-              "gw.example",
-              "--probe-sender",
-              "",
-              "--probe-method",
-              "vrfy",
-              "--timeout-ms",
-              "500",
-              "--connect-timeout-ms",
-              "200",
-              "--idle-timeout-s",
-              "10",
-              "--max-age-s",
-              "20",
-              "--max-sessions",
-              "3",
-              "--bypass",
-              "10.0.0.0/8",
-              "--bypass",
-              "2001:db8::/32",
-              "--reject-code",
-              "554",
-              "--reject-message",
-              "No @",
-              "--no-disconnect",
-              "--on-unverified",
-              "tempfail",
-              "--tarpit-ms",
-              "100",
-              "--max-message-size",
-              "5000",
-              "--max-recipients",
-              "7",
-              "--max-connections",
-              "9",
-              "--max-connections-per-client",
-              "4",
-              "--max-rejected-per-client",
-              "5",
-              "--rejected-cooldown-s",
-              "6",
-              "--postmaster",
-              "admin@a.example",
-              "--tls-cert",
-              "cert.pem",
-              "--tls-key",
-              "key.pem",
-              "--require-tls",
-              "--command-timeout-s",
-              "11",
-              "--relay-timeout-s",
-              "12",
-              "--hostname",
-              "mx.example"
-            });
+        CommandRun.parse(
+                GatewayCommand.class,
+                "gateway",
+                "--listen",
+                "[::1]:2526",
+                "--backend",
+                "backend.example:2525",
+                "--domain",
+                "a.example,*.b.example",
+                "--domain",
+                "c.example",
+                "--helo",
+                "gw.example",
+                "--probe-sender",
+                "",
+                "--probe-method",
+                "vrfy",
+                "--timeout-ms",
+                "500",
+                "--connect-timeout-ms",
+                "200",
+                "--idle-timeout-s",
+                "10",
+                "--max-age-s",
+                "20",
+                "--max-sessions",
+                "3",
+                "--bypass",
+                "10.0.0.0/8",
+                "--bypass",
+                "2001:db8::/32",
+                "--reject-code",
+                "554",
+                "--reject-message",
+                "No @",
+                "--no-disconnect",
+                "--on-unverified",
+                "tempfail",
+                "--tarpit-ms",
+                "100",
+                "--max-message-size",
+                "5000",
+                "--max-recipients",
+                "7",
+                "--max-connections",
+                "9",
+                "--max-connections-per-client",
+                "4",
+                "--max-rejected-per-client",
+                "5",
+                "--rejected-cooldown-s",
+                "6",
+                "--postmaster",
+                "admin@a.example",
+                "--tls-cert",
+                "cert.pem",
+                "--tls-key",
+                "key.pem",
+                "--require-tls",
+                "--command-timeout-s",
+                "11",
+                "--relay-timeout-s",
+                "12",
+                "--hostname",
+                "mx.example")
+            .settings();
 
     assertThat(settings.listen()).isEqualTo(new HostPort("::1", 2526));
     assertThat(settings.hostName()).isEqualTo("mx.example");
@@ -192,10 +307,96 @@ class GatewayCommandLineTest {
   }
 
   @Test
-  void readmeListsEveryOptionAsHelpDoes() throws Exception {
-    String readme = Files.readString(Path.of("..", "README.md"), StandardCharsets.UTF_8);
-    for (String line : GatewaySettings.OPTIONS.lines().toList()) {
-      assertThat(readme).as("README.md's gateway section").contains(line);
+  void withNothingGivenTheGatewayRunsWithTheDefaultsOfItsSettings() {
+    GatewaySettings fromCommand =
+        CommandRun.parse(
+                GatewayCommand.class, "gateway", "--backend", "127.0.0.1:25", "--domain", "x.test")
+            .settings();
+    GatewaySettings fromBuilder =
+        GatewaySettings.builder()
+            .verifier(v -> v.backend("127.0.0.1", 25))
+            .domains(List.of("x.test"))
+            .build();
+    assertThat(fromCommand.limits()).isEqualTo(fromBuilder.limits());
+    assertThat(fromCommand.listen()).isEqualTo(fromBuilder.listen());
+    assertThat(fromCommand.hostName()).isEqualTo(fromBuilder.hostName());
+    assertThat(fromCommand.summaryInterval()).isEqualTo(fromBuilder.summaryInterval());
+    assertThat(fromCommand.metricsListen()).isEqualTo(fromBuilder.metricsListen());
+    assertThat(fromCommand.postmaster()).isEqualTo(fromBuilder.postmaster());
+    assertThat(fromCommand.verifier()).hasToString(fromBuilder.verifier().toString());
+    assertThat(fromCommand.policy()).hasToString(fromBuilder.policy().toString());
+  }
+
+  @Test
+  void optionsComeFromTheEnvironmentUnderTheCommandLineOverTheConfigFile(@TempDir Path dir)
+      throws IOException {
+    Path config = dir.resolve("gateway.properties");
+    Files.writeString(
+        config,
+        "max-sessions=5\nhelo=from-file.example\nmax-recipients=50\ndomain=file.test\n"
+            + "no-disconnect=yes\n");
+    GatewaySettings settings =
+        CommandRun.parse(
+                GatewayCommand.class,
+                Map.of(
+                    "RCPTPROXY_BACKEND", "127.0.0.1:2525",
+                    "RCPTPROXY_MAX_SESSIONS", "3",
+                    "RCPTPROXY_HELO", "env.example"),
+                "gateway",
+                "--config",
+                config.toString(),
+                "--domain",
+                "example.com",
+                "--helo=first.example",
+                "--helo=cli.example") // the last wins, as a wrapper script may rely on
+            .settings();
+    assertThat(settings.verifier().backendPort()).isEqualTo(2525);
+    assertThat(settings.verifier().maxSessions()).isEqualTo(3);
+    assertThat(settings.verifier().heloName()).isEqualTo("cli.example");
+    assertThat(settings.limits().maxRecipients()).isEqualTo(50);
+    assertThat(settings.domains()).containsExactly("example.com"); // not added to the file's
+    assertThat(settings.policy().toString()).contains("disconnectAfterRejections=0");
+  }
+
+  @Test
+  void theConfigFileIsReadAgainWhenItChangesAndABrokenOneIsRefused(@TempDir Path dir)
+      throws Exception {
+    Set<String> mailboxes = Set.of("alice@example.com");
+    Wiser backend =
+        Wiser.accepter((from, to) -> mailboxes.contains(to))
+            .server(SMTPServer.port(0).bindAddress(InetAddress.getLoopbackAddress()));
+    backend.start();
+    Path config = dir.resolve("gateway.properties");
+    String settings =
+        "listen=127.0.0.1:0\nbackend=127.0.0.1:"
+            + backend.getServer().getPortAllocated()
+            + "\ndomain=example.com\nbypass=\nbypass-backend=false\n";
+    Files.writeString(config, settings + "reject-message=First @\n");
+    try (RunningGateway gateway =
+        CommandRun.parse(GatewayCommand.class, "gateway", "--config", config.toString()).start()) {
+      assertThat(rejectionFor(gateway)).isEqualTo("550 5.1.1 First nobody@example.com");
+
+      Files.writeString(config, settings + "reject-message=Second @\n");
+      Files.setLastModifiedTime(config, FileTime.fromMillis(System.currentTimeMillis() + 2000));
+      await().atMost(Duration.ofSeconds(10)).until(() -> rejectionFor(gateway).contains("Second"));
+
+      // A typo is refused on reload as at start, and the running settings stay.
+      Files.writeString(config, settings + "reject-mesage=Third @\n");
+      Files.setLastModifiedTime(config, FileTime.fromMillis(System.currentTimeMillis() + 4000));
+      await().atMost(Duration.ofSeconds(10)).until(() -> gateway.reloadsRefused() == 1);
+      assertThat(rejectionFor(gateway)).contains("Second");
+    } finally {
+      backend.stop();
+    }
+  }
+
+  private static String rejectionFor(RunningGateway gateway) throws Exception {
+    try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
+      client.readReply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+      client.send("RCPT TO:<alice@example.com>"); // an address Wiser accepts: the control
+      return client.send("RCPT TO:<nobody@example.com>");
     }
   }
 }

@@ -2,7 +2,6 @@ package io.github.rcptproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.EsmtpBackend;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
@@ -10,6 +9,8 @@ import io.github.rcptproxy.testing.TestTls;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.OptionSpec;
 
 /**
  * The shaded {@code rcptproxy.jar} as users run it (after {@code package}, by failsafe): its {@code
@@ -21,9 +22,18 @@ class GatewayJarIT {
   @TempDir Path dir;
 
   @Test
-  void helpListsEveryOption() throws Exception {
-    String help = GatewayProcess.runJar(dir.resolve("help.log"), "--help");
-    assertThat(help).contains(GatewaySettings.OPTIONS);
+  void theJarsMainIsTheRcptproxyCommandWhoseGatewayHelpListsEveryOption() throws Exception {
+    String help = GatewayProcess.runJar(dir.resolve("help.log"), "gateway", "--help");
+    assertThat(help).startsWith("Usage: rcptproxy gateway");
+    for (OptionSpec option :
+        new CommandLine(Rcptproxy.class)
+            .getSubcommands()
+            .get("gateway")
+            .getCommandSpec()
+            .options()) {
+      assertThat(help).contains(option.longestName());
+    }
+    assertThat(GatewayProcess.runJar(dir.resolve("usage.log"))).contains("Usage: rcptproxy");
   }
 
   @Test

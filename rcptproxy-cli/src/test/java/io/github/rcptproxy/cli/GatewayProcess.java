@@ -26,13 +26,15 @@ final class GatewayProcess implements AutoCloseable {
     this.port = port;
   }
 
-  /** {@code java -cp <test class path> Gateway ...}. */
+  /** {@code java -cp <test class path> io.github.rcptproxy.cli.Rcptproxy gateway ...}. */
   static GatewayProcess fromClassPath(Path log, String... args) throws IOException {
     return start(
-        List.of("-cp", System.getProperty("java.class.path"), Gateway.class.getName()), log, args);
+        List.of("-cp", System.getProperty("java.class.path"), Rcptproxy.class.getName()),
+        log,
+        args);
   }
 
-  /** {@code java -jar target/rcptproxy.jar ...}, as users run it. */
+  /** {@code java -jar target/rcptproxy.jar gateway ...}, as users run it. */
   static GatewayProcess fromJar(Path log, String... args) throws IOException {
     return start(List.of("-jar", Path.of("target", "rcptproxy.jar").toString()), log, args);
   }
@@ -59,7 +61,7 @@ final class GatewayProcess implements AutoCloseable {
     }
     List<String> command = new ArrayList<>(java());
     command.addAll(launcher);
-    command.addAll(List.of("--listen", "127.0.0.1:" + port));
+    command.addAll(List.of("gateway", "--listen", "127.0.0.1:" + port));
     command.addAll(List.of(args));
     Process process =
         new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();

@@ -2,7 +2,8 @@ package io.github.rcptproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.rcptproxy.gateway.GatewaySettings;
+import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.PostfixBackend;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -15,13 +16,15 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
-import picocli.CommandLine;
 
 /** {@code rcptproxy SUBCOMMAND}: probe, policy, config file and environment, completion. */
 class RcptproxyCommandLineTest {
@@ -29,7 +32,7 @@ class RcptproxyCommandLineTest {
   final ByteArrayOutputStream err = new ByteArrayOutputStream();
 
   int run(String... args) {
-    return Gateway.run(
+    return Rcptproxy.run(
         args,
         new ByteArrayInputStream(new byte[0]),
         new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -131,14 +134,9 @@ class RcptproxyCommandLineTest {
     Files.writeString(
         config,
         "backend=127.0.0.1:" + postfix.port() + "\nreject-message=Gone: @\nlisten=127.0.0.1:0\n");
-    CommandLine commandLine =
-        Rcptproxy.commandLine(
-            new String[] {"policy", "--config", config.toString()},
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    CommandLine.ParseResult parsed =
-        commandLine.parseArgs("policy", "--config", config.toString(), "--reject-code", "554");
-    PolicyCommand policy = (PolicyCommand) parsed.subcommand().commandSpec().userObject();
+    PolicyCommand policy =
+        CommandRun.parse(
+            PolicyCommand.class, "policy", "--config", config.toString(), "--reject-code", "554");
     try (PolicyCommand.Running running = policy.start();
         Socket socket = new Socket()) {
       socket.connect(running.server().address(), 5000);
@@ -157,22 +155,25 @@ class RcptproxyCommandLineTest {
   }
 
   @Test
-  void commandLineWinsOverEnvironmentWhichWinsOverTheConfigFile() {
-    Properties file = new Properties();
-    file.setProperty("reject-code", "551");
-    file.setProperty("timeout-ms", "700");
-    file.setProperty("helo", "from-file.example");
-    CommandLine commandLine = new CommandLine(Rcptproxy.class);
-    commandLine.setDefaultValueProvider(
-        new ConfigDefaults(
-            file, Map.of("RCPTPROXY_TIMEOUT_MS", "900", "RCPTPROXY_HELO", "from-env.example")));
-    CommandLine.ParseResult parsed =
-        commandLine.parseArgs("policy", "--backend", "h:25", "--helo", "from-command-line");
-    PolicyCommand policy = (PolicyCommand) parsed.subcommand().commandSpec().userObject();
-    assertThat(policy.rejectCode).isEqualTo(551);
-    assertThat(policy.timeoutMs).isEqualTo(900);
-    assertThat(policy.helo).isEqualTo("from-command-line");
-    assertThat(policy.maxSessions).isEqualTo(8);
+  void commandLineWinsOverEnvironmentWhichWinsOverTheConfigFile(@TempDir Path dir)
+      throws IOException {
+    Path config = dir.resolve("policy.properties");
+    Files.writeString(config, "reject-code=551\ntimeout-ms=700\nhelo=from-file.example\n");
+    PolicyCommand policy =
+        CommandRun.parse(
+            PolicyCommand.class,
+            Map.of("RCPTPROXY_TIMEOUT_MS", "900", "RCPTPROXY_HELO", "from-env.example"),
+            "policy",
+            "--config",
+            config.toString(),
+            "--backend",
+            "h:25",
+            "--helo",
+            "from-command-line");
+    assertThat(policy.answers.rejectCode).isEqualTo(551);
+    assertThat(policy.verifier.timeoutMs).isEqualTo(900);
+    assertThat(policy.verifier.helo).isEqualTo("from-command-line");
+    assertThat(policy.sessions.maxSessions).isEqualTo(8);
   }
 
   @Test
@@ -221,14 +222,11 @@ class RcptproxyCommandLineTest {
 
   @Test
   void everySubcommandHasItsOwnHelp() {
-    for (String command : new String[] {"policy", "probe"}) {
+    for (String command : new String[] {"gateway", "policy", "verify", "probe", "demo"}) {
       out.reset();
       assertThat(run(command, "--help")).isZero();
       assertThat(out()).startsWith("Usage: rcptproxy " + command).contains("Exit codes:");
     }
-    out.reset();
-    assertThat(run("gateway", "--help")).isZero();
-    assertThat(out()).contains("listen HOST:PORT").contains("max-connections-per-client N");
     out.reset();
     assertThat(run("help")).isZero();
     assertThat(out()).contains("gateway").contains("policy").contains("probe").contains("demo");
@@ -246,35 +244,111 @@ class RcptproxyCommandLineTest {
         .contains("--tls-cert");
   }
 
-  @Test
-  void gatewayOptionsComeFromTheEnvironmentUnderTheCommandLineOverTheConfigFile(@TempDir Path dir)
+  @ParameterizedTest
+  @ValueSource(strings = {"gateway", "policy", "verify", "probe --domain example.com"})
+  void everyCommandRefusesAConfigFileSettingItDoesNotTake(String commandLine, @TempDir Path dir)
       throws IOException {
-    Path config = dir.resolve("gateway.properties");
-    Files.writeString(config, "max-sessions=5\nhelo=from-file.example\nmax-recipients=50\n");
-    GatewaySettings settings =
-        GatewaySettings.parse(
-            new String[] {
-              "--config", config.toString(), "--domain", "example.com", "--helo=cli.example"
-            },
-            Map.of(
-                "RCPTPROXY_BACKEND", "127.0.0.1:2525",
-                "RCPTPROXY_MAX_SESSIONS", "3",
-                "RCPTPROXY_HELO", "env.example"));
-    assertThat(settings.verifier().backendPort()).isEqualTo(2525);
-    assertThat(settings.verifier().maxSessions()).isEqualTo(3);
-    assertThat(settings.verifier().heloName()).isEqualTo("cli.example");
-    assertThat(settings.limits().maxRecipients()).isEqualTo(50);
+    Path config = dir.resolve("rcptproxy.properties");
+    Files.writeString(config, "backend=127.0.0.1:25\ntimout-ms=500\n");
+    String command = commandLine.split(" ")[0];
+    assertThat(run((commandLine + " --config " + config).split(" "))).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8).lines())
+        .containsExactly(
+            "rcptproxy "
+                + command
+                + ": unknown setting 'timout-ms' in "
+                + config
+                + " (rcptproxy "
+                + command
+                + " --help lists the options)");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "gateway --domain example.com",
+        "policy",
+        "verify",
+        "probe --domain example.com",
+      })
+  void theSharedOptionsAreCheckedAlikeByEveryCommand(String command) {
+    String name = command.split(" ")[0];
+    for (String[] bad :
+        List.of(
+            new String[] {"--timeout-ms -5", "'-5' is not a positive whole number"},
+            new String[] {"--backend-tls sometimes", "'sometimes' is not one of none,"},
+            new String[] {"--backend-protocol pop3", "'pop3' is not one of smtp, lmtp"},
+            new String[] {"--helo bad_helo", "HELO name must be a domain name"})) {
+      err.reset();
+      String commandLine = command + " --backend 127.0.0.1:25 " + bad[0];
+      assertThat(run(commandLine.split(" "))).as(commandLine).isEqualTo(2);
+      assertThat(err.toString(StandardCharsets.UTF_8).lines())
+          .singleElement()
+          .satisfies(
+              line -> assertThat(line).startsWith("rcptproxy " + name + ": ").contains(bad[1]));
+    }
   }
 
   @Test
-  void oldAndNewGatewayCommandLinesAreTheSame() {
-    assertThat(run("--listen", "127.0.0.1:0", "--domain", "example.com")).isEqualTo(2);
-    String old = err.toString(StandardCharsets.UTF_8);
-    err.reset();
-    assertThat(run("gateway", "--listen", "127.0.0.1:0", "--domain", "example.com")).isEqualTo(2);
+  void probeTakesTheTransportOptionsOfTheOtherCommands(@TempDir Path dir) throws IOException {
+    assertThat(run("probe", "--help")).isZero();
+    assertThat(out())
+        .contains("--backend-tls")
+        .contains("--backend-ca")
+        .contains("--backend-auth-user")
+        .contains("--backend-auth-password-file")
+        .contains("--backend-protocol")
+        .contains("--helo")
+        .contains("--probe-sender")
+        .contains("Default: 5000");
+    Path password = dir.resolve("password");
+    Files.writeString(password, "secret\n");
+    Path config = dir.resolve("probe.properties");
+    Files.writeString(
+        config,
+        "backend-tls=required\nbackend-auth-user=probe\nbackend-auth-password-file="
+            + password
+            + "\n");
+    ProbeCommand probe =
+        CommandRun.parse(
+            ProbeCommand.class,
+            "probe",
+            "--config",
+            config.toString(),
+            "--backend",
+            "mx.example:2525",
+            "--domain",
+            "example.com",
+            "--helo",
+            "probe.example",
+            "--probe-sender",
+            "probe@example.com");
+    VerifierConfig verifier = probe.options.config();
+    assertThat(verifier.backendHost()).hasValue("mx.example");
+    assertThat(verifier.backendPort()).isEqualTo(2525);
+    assertThat(verifier.tls()).isEqualTo(BackendTls.REQUIRED);
+    assertThat(verifier.authUser()).hasValue("probe");
+    assertThat(verifier.heloName()).isEqualTo("probe.example");
+    assertThat(verifier.probeSender()).isEqualTo("probe@example.com");
+    assertThat(verifier.deadline()).isEqualTo(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void policyRefusesCacheSettingsWithoutACache() {
+    assertThat(
+            run(
+                "policy",
+                "--backend",
+                "127.0.0.1:25",
+                "--listen",
+                "127.0.0.1:0",
+                "--cache-negative-ttl-s",
+                "60"))
+        .isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8))
-        .isEqualTo(old)
-        .isEqualTo("rcptproxy-gateway: --backend HOST:PORT is required (or --demo)\n");
+        .isEqualTo(
+            "rcptproxy policy: --cache-negative-ttl-s and --cache-max-entries need"
+                + " --cache-positive-ttl-s\n");
   }
 
   @Test

@@ -35,7 +35,7 @@ class VerifyCommandTest {
   }
 
   private int run(String stdin, String... args) {
-    return Gateway.run(
+    return Rcptproxy.run(
         args,
         new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
         new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -113,13 +113,14 @@ class VerifyCommandTest {
     assertThat(run("", "frobnicate")).isEqualTo(2);
 
     // verify is a picocli subcommand now: one line each, naming it.
-    assertThat(err.toString(StandardCharsets.UTF_8).lines())
+    assertThat(err.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("rcptproxy")))
         .containsExactly(
-            "rcptproxy verify: Missing required option: '--backend=HOST:PORT'",
-            "rcptproxy verify: bad port in 'host:notaport'",
-            "rcptproxy verify: --timeout-ms needs a positive whole number, got '-5'",
+            "rcptproxy verify: --backend HOST:PORT is required",
+            "rcptproxy verify: Invalid value for option '--backend': bad port in 'host:notaport'",
+            "rcptproxy verify: Invalid value for option '--timeout-ms': '-5' is not a positive"
+                + " whole number",
             "rcptproxy verify: Unknown option: '--bogus'",
-            "rcptproxy-gateway: unexpected argument 'frobnicate' (try --help)");
+            "rcptproxy: Unmatched argument at index 0: 'frobnicate'");
     assertThat(out.toString(StandardCharsets.UTF_8)).isEmpty();
   }
 }

@@ -56,7 +56,7 @@ class VerifyCommandTransportTest {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int code =
-        Gateway.run(
+        Rcptproxy.run(
             new String[] {
               "verify",
               "--backend",
@@ -83,7 +83,7 @@ class VerifyCommandTransportTest {
                 assertThat(line).startsWith(PostfixBackend.unknown(4) + "\tREJECTED\t550 5.1.1"));
 
     ByteArrayOutputStream lmtp = new ByteArrayOutputStream();
-    Gateway.run(
+    Rcptproxy.run(
         new String[] {
           "verify",
           "--backend",

@@ -38,4 +38,10 @@ public record HostPort(String host, int port) {
     }
     throw new UsageException("bad port in '" + text + "'");
   }
+
+  /** {@code HOST:PORT}, or {@code [IPv6]:PORT}: as {@link #parse} reads it. */
+  @Override
+  public String toString() {
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
+  }
 }

@@ -24,6 +24,7 @@ import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -31,6 +32,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.MessageHandlerFactory;
@@ -54,10 +56,24 @@ public final class RunningGateway implements AutoCloseable {
   private final MicrometerMetrics metrics;
   private final MetricsEndpoint metricsEndpoint;
   private final TlsFiles tls;
+  private final AtomicInteger reloadsRefused = new AtomicInteger();
   private volatile GatewaySettings settings;
   private FileTime configSeen;
 
-  private RunningGateway(GatewaySettings settings) {
+  /**
+   * The file the settings were read from, and how to read them again: the gateway watches the file
+   * and, when it changes, asks {@code reader} for the settings it now holds (so the gateway knows
+   * nothing of how a file is parsed). A reader refuses a bad file by throwing; the message of what
+   * it throws is logged and the running settings stay.
+   */
+  public record ConfigFile(Path file, Supplier<GatewaySettings> reader) {
+    public ConfigFile {
+      Objects.requireNonNull(file, "file");
+      Objects.requireNonNull(reader, "reader");
+    }
+  }
+
+  private RunningGateway(GatewaySettings settings, Optional<ConfigFile> config) {
     this.settings = settings;
     PrometheusMeterRegistry registry =
         settings.metricsListen().isPresent()
@@ -124,7 +140,7 @@ public final class RunningGateway implements AutoCloseable {
               thread.setDaemon(true);
               return thread;
             });
-    settings.configFile().ifPresent(this::watch);
+    config.ifPresent(this::watch);
     if (tls != null) {
       timer.scheduleWithFixedDelay(
           tls::reloadIfChanged, CONFIG_POLL_MILLIS, CONFIG_POLL_MILLIS, TimeUnit.MILLISECONDS);
@@ -183,7 +199,23 @@ public final class RunningGateway implements AutoCloseable {
    * @throws UsageException if the settings cannot be put to work (a bad domain pattern, say)
    */
   public static RunningGateway start(GatewaySettings settings) {
-    RunningGateway gateway = new RunningGateway(settings);
+    return start(settings, Optional.empty());
+  }
+
+  /**
+   * Starts listening, and reloads the settings whenever {@code config}'s file changes. Only the
+   * verifier, the policy, the domains and the postmaster change on reload: a changed listen
+   * address, host name, limits, TLS files, metrics or summary setting is logged and waits for a
+   * restart.
+   *
+   * @throws UsageException if the settings cannot be put to work (a bad domain pattern, say)
+   */
+  public static RunningGateway start(GatewaySettings settings, ConfigFile config) {
+    return start(settings, Optional.of(config));
+  }
+
+  private static RunningGateway start(GatewaySettings settings, Optional<ConfigFile> config) {
+    RunningGateway gateway = new RunningGateway(settings, config);
     gateway.server.start();
     LOG.info(
         "gateway listening on {} for {} -> backend {}",
@@ -201,24 +233,22 @@ public final class RunningGateway implements AutoCloseable {
     return settings.listen().host() + ":" + port();
   }
 
-  private final AtomicInteger reloadsRefused = new AtomicInteger();
-
   public RecipientVerifier verifier() {
     return verifier;
   }
 
   /** How many changed config files were refused (and the running settings kept). */
-  int reloadsRefused() {
+  public int reloadsRefused() {
     return reloadsRefused.get();
   }
 
   /** Reads the config file again; a bad one is logged and the running settings stay. */
-  void reload() {
+  private void reload(ConfigFile config) {
     GatewaySettings next;
     try {
-      next = settings.reload();
+      next = config.reader().get();
       screen(next); // checks the domain patterns before anything changes
-    } catch (UsageException e) {
+    } catch (RuntimeException e) { // whatever the reader refuses a file with
       LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
       reloadsRefused.incrementAndGet();
       return;
@@ -287,14 +317,14 @@ public final class RunningGateway implements AutoCloseable {
     }
   }
 
-  private void watch(Path file) {
-    configSeen = modified(file);
+  private void watch(ConfigFile config) {
+    configSeen = modified(config.file());
     timer.scheduleWithFixedDelay(
         () -> {
-          FileTime now = modified(file);
+          FileTime now = modified(config.file());
           if (!Objects.equals(now, configSeen)) {
             configSeen = now;
-            reload();
+            reload(config);
           }
         },
         CONFIG_POLL_MILLIS,

@@ -3,22 +3,22 @@ package io.github.rcptproxy.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.TestCertificates;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gateway's backend options, verification and relay both: a real Postfix that talks only over
@@ -31,7 +31,6 @@ class GatewayBackendTransportTest {
   private static PostfixBackend postfix;
 
   private final List<AutoCloseable> resources = new ArrayList<>();
-  @TempDir Path dir;
 
   @BeforeAll
   static void startBackends() {
@@ -57,16 +56,14 @@ class GatewayBackendTransportTest {
     }
   }
 
-  private RunningGateway gateway(int backendPort, String... extra) {
+  private RunningGateway gateway(int backendPort) {
+    return gateway(backendPort, settings -> {});
+  }
+
+  private RunningGateway gateway(int backendPort, Consumer<GatewaySettings.Builder> extra) {
     RunningGateway gateway = TestGateway.start(backendPort, PostfixBackend.DOMAIN, extra);
     resources.add(0, gateway);
     return gateway;
-  }
-
-  private Path passwordFile() throws Exception {
-    Path file = dir.resolve("backend-password");
-    Files.writeString(file, DovecotBackend.PASSWORD + "\n");
-    return file;
   }
 
   private static SmtpClient client(int port) throws Exception {
@@ -81,16 +78,13 @@ class GatewayBackendTransportTest {
     RunningGateway gateway =
         gateway(
             postfix.port(),
-            "--backend",
-            "localhost:" + postfix.port(), // the name in the certificate
-            "--backend-tls",
-            "verify",
-            "--backend-ca",
-            certificates.caPem().toString(),
-            "--backend-auth-user",
-            DovecotBackend.user(1),
-            "--backend-auth-password-file",
-            passwordFile().toString());
+            s ->
+                s.verifier(
+                    v ->
+                        v.backend("localhost", postfix.port()) // the name in the certificate
+                            .tls(BackendTls.VERIFY)
+                            .trustPem(certificates.caPem())
+                            .auth(DovecotBackend.user(1), DovecotBackend.PASSWORD)));
     try (SmtpClient client = client(gateway.port())) {
       assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
       assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(1) + ">")).startsWith("550");
@@ -128,7 +122,8 @@ class GatewayBackendTransportTest {
   void requiredTlsNeverSendsTheMessageInTheClear() throws Exception {
     try (ScriptedSmtpServer backend =
         ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"))) {
-      RunningGateway gateway = gateway(backend.port(), "--backend-tls", "required");
+      RunningGateway gateway =
+          gateway(backend.port(), s -> s.verifier(v -> v.tls(BackendTls.REQUIRED)));
       try (SmtpClient client = client(gateway.port())) {
         assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
         assertThat(client.send("RCPT TO:<" + PostfixBackend.known(3) + ">")).startsWith("250");
@@ -143,7 +138,10 @@ class GatewayBackendTransportTest {
   @Test
   void lmtpTakesOneRecipientPerMessageAndEachGetsItsOwnAnswer() throws Exception {
     RunningGateway gateway =
-        gateway(dovecot.lmtpPort(), "--backend-protocol", "lmtp", "--no-disconnect");
+        gateway(
+            dovecot.lmtpPort(),
+            TestGateway.noDisconnect()
+                .andThen(s -> s.verifier(v -> v.protocol(BackendProtocol.LMTP))));
     String alice = DovecotBackend.user(2);
     try (SmtpClient client = client(gateway.port())) {
       // The client sends one message to two recipients; the second one's quota is full.
@@ -168,37 +166,5 @@ class GatewayBackendTransportTest {
         .satisfies(message -> assertThat(message).contains("Subject: two recipients"));
     assertThat(dovecot.delivered(DovecotBackend.FULL)).isEmpty();
     assertThat(dovecot.log()).contains("Quota exceeded");
-  }
-
-  @Test
-  void badBackendOptionCombinationsAreRefusedInOneLine() throws Exception {
-    Path password = passwordFile();
-    assertThat(usageError("--backend-ca", certificates.caPem().toString()))
-        .contains("tls trust (a CA) is used only with tls VERIFY");
-    assertThat(usageError("--backend-auth-user", "probe"))
-        .contains("--backend-auth-user and --backend-auth-password-file go together");
-    assertThat(
-            usageError(
-                "--backend-auth-user",
-                "probe",
-                "--backend-auth-password-file",
-                password.toString()))
-        .contains("auth needs tls REQUIRED or VERIFY")
-        .doesNotContain(DovecotBackend.PASSWORD);
-    assertThat(usageError("--backend-tls", "sometimes"))
-        .contains("--backend-tls needs one of [none, opportunistic, required, verify]");
-    assertThat(usageError("--backend-protocol", "pop3"))
-        .contains("--backend-protocol needs one of [smtp, lmtp]");
-  }
-
-  private static String usageError(String... options) {
-    List<String> args = new ArrayList<>(List.of("--backend", "127.0.0.1:25", "--domain", "x.test"));
-    args.addAll(List.of(options));
-    try {
-      GatewaySettings.parse(args.toArray(new String[0]));
-    } catch (UsageException e) {
-      return e.getMessage();
-    }
-    throw new AssertionError("accepted " + args);
   }
 }

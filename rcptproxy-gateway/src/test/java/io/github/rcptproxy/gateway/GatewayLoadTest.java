@@ -3,6 +3,7 @@ package io.github.rcptproxy.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.VerifierStats;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
@@ -48,20 +49,17 @@ class GatewayLoadTest {
         TestGateway.start(
             postfix.port(),
             PostfixBackend.DOMAIN,
-            "--no-disconnect",
-            "--max-recipients",
-            String.valueOf(RECIPIENTS),
-            "--max-connections",
-            String.valueOf(CLIENTS * 2),
-            // all clients come from 127.0.0.1, half their recipients are unknown: no edge limits
-            "--max-connections-per-client",
-            String.valueOf(CLIENTS),
-            "--max-rejected-per-client",
-            String.valueOf(CLIENTS * RECIPIENTS),
-            "--max-sessions",
-            String.valueOf(MAX_SESSIONS),
-            "--probe-method",
-            "vrfy")) {
+            TestGateway.noDisconnect()
+                .andThen(
+                    s ->
+                        s.maxRecipients(RECIPIENTS)
+                            .maxConnections(CLIENTS * 2)
+                            // all clients come from 127.0.0.1, half their recipients are unknown:
+                            // no edge limits
+                            .maxConnectionsPerClient(CLIENTS)
+                            .maxRejectedPerClient(CLIENTS * RECIPIENTS)
+                            .verifier(
+                                v -> v.maxSessions(MAX_SESSIONS).probeMethod(ProbeMethod.VRFY))))) {
       AtomicInteger mostSessions = new AtomicInteger();
       ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
       sampler.scheduleAtFixedRate(

@@ -3,6 +3,7 @@ package io.github.rcptproxy.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
@@ -67,7 +68,9 @@ class GatewayOpportunisticTlsTest {
     String before = postfix.log();
     try (RunningGateway gateway =
         TestGateway.start(
-            postfix.port(), PostfixBackend.DOMAIN, "--backend-tls", "opportunistic")) {
+            postfix.port(),
+            PostfixBackend.DOMAIN,
+            s -> s.verifier(v -> v.tls(BackendTls.OPPORTUNISTIC)))) {
       try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
         assertThat(client.readReply()).startsWith("220");
         assertThat(client.send("EHLO client.test")).startsWith("250");
@@ -95,7 +98,10 @@ class GatewayOpportunisticTlsTest {
   void requiredTempfailsTheMessageAndNeverRelaysInTheClear() throws Exception {
     String before = postfix.log();
     try (RunningGateway gateway =
-        TestGateway.start(postfix.port(), PostfixBackend.DOMAIN, "--backend-tls", "required")) {
+        TestGateway.start(
+            postfix.port(),
+            PostfixBackend.DOMAIN,
+            s -> s.verifier(v -> v.tls(BackendTls.REQUIRED)))) {
       // Unverified (TLS_FAILED): accepted, failing open; the relay then tempfails.
       assertThat(send(gateway.port(), PostfixBackend.known(3)))
           .isEqualTo("451 4.4.1 Mail system unavailable, try again later");

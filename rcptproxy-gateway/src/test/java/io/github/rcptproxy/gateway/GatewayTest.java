@@ -7,10 +7,13 @@ import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +21,8 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,7 +58,11 @@ class GatewayTest {
   }
 
   /** A gateway verifying every client (no bypass), for example.com. */
-  private RunningGateway gateway(int backendPort, String... extra) {
+  private RunningGateway gateway(int backendPort) {
+    return gateway(backendPort, settings -> {});
+  }
+
+  private RunningGateway gateway(int backendPort, Consumer<GatewaySettings.Builder> extra) {
     RunningGateway gateway = TestGateway.start(backendPort, "example.com", extra);
     resources.add(0, gateway);
     return gateway;
@@ -70,7 +79,8 @@ class GatewayTest {
   void relayedMailArrivesByteIdenticalBelowItsReceivedHeaderAndOnlyForAcceptedRecipients()
       throws Exception {
     Wiser backend = wiser();
-    RunningGateway gateway = gateway(backend.getServer().getPortAllocated(), "--no-disconnect");
+    RunningGateway gateway =
+        gateway(backend.getServer().getPortAllocated(), TestGateway.noDisconnect());
     String message =
         "From: you@example.net\r\nTo: alice@example.com\r\nSubject: =?UTF-8?Q?gr=C3=BC=C3=9Fe?=\r\n"
             + "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
@@ -186,7 +196,8 @@ class GatewayTest {
   @Test
   void bareLineEndsInsideDataAreRefusedAndNothingReachesTheBackend() throws Exception {
     Wiser backend = wiser();
-    RunningGateway gateway = gateway(backend.getServer().getPortAllocated(), "--no-disconnect");
+    RunningGateway gateway =
+        gateway(backend.getServer().getPortAllocated(), TestGateway.noDisconnect());
     List<String> finalReplies = new ArrayList<>();
     String[] payloads = {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r.\r\n"};
     for (String smuggle : payloads) {
@@ -222,10 +233,7 @@ class GatewayTest {
     RunningGateway gateway =
         gateway(
             backend.getServer().getPortAllocated(),
-            "--max-recipients",
-            "1",
-            "--max-message-size",
-            "1000");
+            settings -> settings.maxRecipients(1).maxMessageSize(1000));
     try (SmtpClient client = client(gateway.port())) {
       client.send("MAIL FROM:<you@example.net>");
       assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
@@ -238,34 +246,39 @@ class GatewayTest {
   }
 
   @Test
-  void configFileIsReloadedWhenItChanges(@TempDir Path dir) throws Exception {
-    Wiser backend = wiser();
-    Path config = dir.resolve("gateway.properties");
-    Files.writeString(config, settings(backend, "First @"));
+  void configFileIsReloadedWhenItChangesThroughTheReaderItWasGiven(@TempDir Path dir)
+      throws Exception {
+    int backendPort = wiser().getServer().getPortAllocated();
+    // The file holds the rejection message; the reader turns it into settings (the command line
+    // gives a reader that parses the whole file the same way as at start).
+    Path config = dir.resolve("reject-message.txt");
+    Supplier<GatewaySettings> reader =
+        () ->
+            TestGateway.settings(
+                backendPort, "example.com", s -> s.policy(p -> p.rejectMessage(read(config))));
+    Files.writeString(config, "First @");
     RunningGateway gateway =
-        RunningGateway.start(GatewaySettings.parse(new String[] {"--config", config.toString()}));
+        RunningGateway.start(reader.get(), new RunningGateway.ConfigFile(config, reader));
     resources.add(0, gateway);
     assertThat(rejectionFor(gateway)).isEqualTo("550 5.1.1 First nobody@example.com");
 
-    Files.writeString(config, settings(backend, "Second @"));
-    Files.setLastModifiedTime(
-        config, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 2000));
+    Files.writeString(config, "Second @");
+    Files.setLastModifiedTime(config, FileTime.fromMillis(System.currentTimeMillis() + 2000));
     await().atMost(Duration.ofSeconds(10)).until(() -> rejectionFor(gateway).contains("Second"));
 
-    // A broken file is refused and the running config stays.
-    Files.writeString(config, settings(backend, "Third @") + "reject-code=999\n");
-    Files.setLastModifiedTime(
-        config, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 4000));
+    // A file the reader refuses (a blank message) is logged and the running config stays.
+    Files.writeString(config, " ");
+    Files.setLastModifiedTime(config, FileTime.fromMillis(System.currentTimeMillis() + 4000));
     await().atMost(Duration.ofSeconds(10)).until(() -> gateway.reloadsRefused() == 1);
     assertThat(rejectionFor(gateway)).contains("Second");
   }
 
-  private static String settings(Wiser backend, String message) {
-    return "listen=127.0.0.1:0\nbackend=127.0.0.1:"
-        + backend.getServer().getPortAllocated()
-        + "\ndomain=example.com\nbypass=\nbypass-backend=false\nreject-message="
-        + message
-        + "\n";
+  private static String read(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static String rejectionFor(RunningGateway gateway) throws Exception {

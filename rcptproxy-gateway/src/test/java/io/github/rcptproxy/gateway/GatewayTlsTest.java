@@ -114,13 +114,7 @@ class GatewayTlsTest {
 
   private RunningGateway tlsGateway(ScriptedSmtpServer backend) {
     return TestGateway.start(
-        backend.port(),
-        "example.com",
-        "--tls-cert",
-        cert.toString(),
-        "--tls-key",
-        key.toString(),
-        "--require-tls");
+        backend.port(), "example.com", s -> s.tls(new GatewaySettings.Tls(cert, key, true)));
   }
 
   /** The subject of the certificate the gateway presents now, trusting whatever it is. */

@@ -1,22 +1,37 @@
 package io.github.rcptproxy.gateway;
 
-import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** A gateway for tests: on an ephemeral loopback port, verifying every client (no bypass). */
 public final class TestGateway {
   private TestGateway() {}
 
-  public static RunningGateway start(int backendPort, String domain, String... extra) {
-    List<String> args =
-        new ArrayList<>(
-            List.of(
-                "--listen", "127.0.0.1:0",
-                "--backend", "127.0.0.1:" + backendPort,
-                "--domain", domain,
-                "--bypass", "",
-                "--bypass-backend", "false"));
-    args.addAll(List.of(extra));
-    return RunningGateway.start(GatewaySettings.parse(args.toArray(new String[0])));
+  public static RunningGateway start(int backendPort, String domain) {
+    return start(backendPort, domain, settings -> {});
+  }
+
+  /** As {@link #start(int, String)}, with {@code extra} changing the settings before the start. */
+  public static RunningGateway start(
+      int backendPort, String domain, Consumer<GatewaySettings.Builder> extra) {
+    return RunningGateway.start(settings(backendPort, domain, extra));
+  }
+
+  /** The settings {@link #start(int, String, Consumer)} starts with. */
+  public static GatewaySettings settings(
+      int backendPort, String domain, Consumer<GatewaySettings.Builder> extra) {
+    GatewaySettings.Builder settings =
+        GatewaySettings.builder()
+            .listen(new HostPort("127.0.0.1", 0))
+            .domains(List.of(domain))
+            .verifier(verifier -> verifier.backend("127.0.0.1", backendPort))
+            .policy(policy -> policy.bypass(List.of()).bypassBackend(false));
+    extra.accept(settings);
+    return settings.build();
+  }
+
+  /** Hang up after no number of rejections (the option {@code --no-disconnect}). */
+  public static Consumer<GatewaySettings.Builder> noDisconnect() {
+    return settings -> settings.policy(policy -> policy.disconnectAfterRejections(0));
   }
 }

@@ -3,6 +3,7 @@ package io.github.rcptproxy.gateway.front;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.gateway.RunningGateway;
 import io.github.rcptproxy.gateway.TestGateway;
 import io.github.rcptproxy.testing.EdgeClient;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -65,7 +67,12 @@ class GatewayEdgeTest {
     return backend;
   }
 
-  private RunningGateway gateway(ScriptedSmtpServer backend, String... extra) {
+  private RunningGateway gateway(ScriptedSmtpServer backend) {
+    return gateway(backend, settings -> {});
+  }
+
+  private RunningGateway gateway(
+      ScriptedSmtpServer backend, Consumer<GatewaySettings.Builder> extra) {
     RunningGateway gateway = TestGateway.start(backend.port(), "example.com", extra);
     resources.add(0, gateway);
     return gateway;
@@ -133,7 +140,7 @@ class GatewayEdgeTest {
   @Test
   void chunkOverTheSizeLimitIsRefusedUnread() throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
-    RunningGateway gateway = gateway(backend, "--max-message-size", "1000");
+    RunningGateway gateway = gateway(backend, s -> s.maxMessageSize(1000));
     try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
       assertThat(client.send("BDAT 1001 LAST")).startsWith("552 5.3.4");
       assertThat(client.reply()).isNull();
@@ -248,7 +255,7 @@ class GatewayEdgeTest {
   void backendsFinal250IsTheClients250(String behaviour, EsmtpBackend.After after)
       throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved().then(after));
-    RunningGateway gateway = gateway(backend, "--relay-timeout-s", "1");
+    RunningGateway gateway = gateway(backend, s -> s.relayTimeout(Duration.ofSeconds(1)));
     String reply;
     try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
       client.send("DATA");
@@ -318,7 +325,7 @@ class GatewayEdgeTest {
   @Test
   void trickledCommandLineIsCutAtTheCommandTimeout() throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
-    RunningGateway gateway = gateway(backend, "--command-timeout-s", "1");
+    RunningGateway gateway = gateway(backend, s -> s.commandTimeout(Duration.ofSeconds(1)));
     ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
     resources.add(trickle::shutdownNow);
     try (EdgeClient client = EdgeClient.connect(gateway.port())) {
@@ -339,7 +346,7 @@ class GatewayEdgeTest {
   @Test
   void dataAtOneBytePerSecondIsCutAtTheRelayTimeoutAndNothingIsDelivered() throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
-    RunningGateway gateway = gateway(backend, "--relay-timeout-s", "2");
+    RunningGateway gateway = gateway(backend, s -> s.relayTimeout(Duration.ofSeconds(2)));
     ScheduledExecutorService trickle = Executors.newSingleThreadScheduledExecutor();
     resources.add(trickle::shutdownNow);
     try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
@@ -401,7 +408,7 @@ class GatewayEdgeTest {
   void clientThatNeverReadsIsHungUpOnAtTheCommandTimeout() throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
     RunningGateway gateway =
-        gateway(backend, "--command-timeout-s", "2", "--max-connections-per-client", "1");
+        gateway(backend, s -> s.commandTimeout(Duration.ofSeconds(2)).maxConnectionsPerClient(1));
     nonReader("127.0.0.3", gateway);
     long start = System.nanoTime();
     assertThat(greeted("127.0.0.3", gateway)).as("its one slot is taken").isFalse();
@@ -422,12 +429,10 @@ class GatewayEdgeTest {
     RunningGateway gateway =
         gateway(
             backend,
-            "--command-timeout-s",
-            "2",
-            "--max-connections",
-            "4",
-            "--max-connections-per-client",
-            "2");
+            s ->
+                s.commandTimeout(Duration.ofSeconds(2))
+                    .maxConnections(4)
+                    .maxConnectionsPerClient(2));
     for (String from : List.of("127.0.0.3", "127.0.0.3", "127.0.0.4", "127.0.0.4")) {
       nonReader(from, gateway);
     }
@@ -451,7 +456,7 @@ class GatewayEdgeTest {
   void transactionIsClearedAfterTheBackendRefusedTheMessage() throws Exception {
     ScriptedSmtpServer backend =
         backend(EsmtpBackend.wellBehaved().withEndOfData("554 5.7.1 rejected by content filter"));
-    RunningGateway gateway = gateway(backend, "--no-disconnect");
+    RunningGateway gateway = gateway(backend, TestGateway.noDisconnect());
     String mail;
     try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
       assertThat(client.send("DATA")).startsWith("354");
@@ -528,7 +533,7 @@ class GatewayEdgeTest {
   @Test
   void postmasterGoesWhereTheAdminSays() throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
-    RunningGateway gateway = gateway(backend, "--postmaster", "hostmaster@example.com");
+    RunningGateway gateway = gateway(backend, s -> s.postmaster("hostmaster@example.com"));
     try (EdgeClient client = inTransaction(gateway, "postmaster")) {
       client.send("DATA");
       assertThat(client.send(BODY + ".")).startsWith("250");

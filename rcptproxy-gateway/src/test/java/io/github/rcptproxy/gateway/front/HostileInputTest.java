@@ -30,7 +30,7 @@ class HostileInputTest {
   @BeforeAll
   static void start() {
     backend = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(address -> "250 2.1.5 Ok\r\n"));
-    gateway = TestGateway.start(backend.port(), "example.com", "--no-disconnect");
+    gateway = TestGateway.start(backend.port(), "example.com", TestGateway.noDisconnect());
     System.out.println("| attack at RCPT | client saw |");
   }
 

@@ -82,9 +82,7 @@ class ClientLimitsTest {
             TestGateway.start(
                 backend.port(),
                 "example.com",
-                "--no-disconnect",
-                "--max-rejected-per-client",
-                "3")) {
+                TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(3)))) {
       String hungUp;
       try (EdgeClient harvester = EdgeClient.connect("127.0.0.2", gateway.port())) {
         harvester.reply();

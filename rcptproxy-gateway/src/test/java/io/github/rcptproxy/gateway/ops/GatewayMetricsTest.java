@@ -2,6 +2,7 @@ package io.github.rcptproxy.gateway.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.RunningGateway;
 import io.github.rcptproxy.gateway.TestGateway;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
@@ -10,6 +11,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /** The gateway's verdict cache, Prometheus endpoint, health endpoint and summary line. */
@@ -25,13 +27,16 @@ class GatewayMetricsTest {
             TestGateway.start(
                 backend.port(),
                 "example.com",
-                "--no-disconnect",
-                "--cache-positive-ttl-s",
-                "3600",
-                "--cache-negative-ttl-s",
-                "60",
-                "--metrics-listen",
-                "127.0.0.1:0")) {
+                TestGateway.noDisconnect()
+                    .andThen(
+                        s ->
+                            s.verifier(
+                                    v ->
+                                        v.cache(
+                                            Duration.ofSeconds(3600),
+                                            Duration.ofSeconds(60),
+                                            100_000))
+                                .metricsListen(new HostPort("127.0.0.1", 0))))) {
       try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
         client.readReply();
         client.send("EHLO client.test");

@@ -26,7 +26,7 @@ class GatewayTraceTest {
   void everyRelayedMessageCarriesAReceivedHeaderNamingTheClient() throws Exception {
     try (ScriptedSmtpServer backend = EsmtpBackend.wellBehaved().start();
         RunningGateway gateway =
-            TestGateway.start(backend.port(), "example.com", "--hostname", "mx.example.com");
+            TestGateway.start(backend.port(), "example.com", s -> s.hostName("mx.example.com"));
         EdgeClient client = EdgeClient.connect("127.0.0.2", gateway.port())) {
       client.reply();
       client.send("EHLO client.example.net");
@@ -58,7 +58,7 @@ class GatewayTraceTest {
   void heloNameCannotChangeTheStructureOfTheReceivedHeader() throws Exception {
     try (ScriptedSmtpServer backend = EsmtpBackend.wellBehaved().start();
         RunningGateway gateway =
-            TestGateway.start(backend.port(), "example.com", "--hostname", "mx.example.com");
+            TestGateway.start(backend.port(), "example.com", s -> s.hostName("mx.example.com"));
         EdgeClient client = EdgeClient.connect("127.0.0.2", gateway.port())) {
       client.reply();
       assertThat(client.send("EHLO evil;by(mx.example.com)<x@y>[1.2.3.4]\"q\"")).startsWith("250");

@@ -1,0 +1,150 @@
+package io.github.rcptproxy.cli;
+
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.ProbeMethod;
+import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.gateway.UsageException;
+import io.github.rcptproxy.policy.FailureMode;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
+
+/**
+ * How option values are read, the same from the command line, the environment and a config file, so
+ * that an option declares its limit once and a refused value is reported by picocli as {@code
+ * Invalid value for option '--timeout-ms': '-5' is not a positive whole number}.
+ */
+final class Converters {
+  private Converters() {}
+
+  /** A whole number, 1 or more. */
+  static final class Positive implements ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      return number(value, 1, "a positive whole number");
+    }
+  }
+
+  /** A whole number, 0 or more (0 turns the option's feature off). */
+  static final class Whole implements ITypeConverter<Integer> {
+    @Override
+    public Integer convert(String value) {
+      return number(value, 0, "a whole number (0 or more)");
+    }
+  }
+
+  private static int number(String value, int least, String what) {
+    try {
+      int number = Integer.parseInt(value.strip());
+      if (number >= least) {
+        return number;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new TypeConversionException("'" + value + "' is not " + what);
+  }
+
+  /** true or yes, false or no: flags and switches, as a config file may spell them. */
+  static final class YesNo implements ITypeConverter<Boolean> {
+    @Override
+    public Boolean convert(String value) {
+      return switch (value.strip().toLowerCase(Locale.ROOT)) {
+        case "true", "yes" -> true;
+        case "false", "no" -> false;
+        default -> throw new TypeConversionException("'" + value + "' is not true or false");
+      };
+    }
+  }
+
+  /** {@code HOST:PORT}, {@code HOST} (port 25) or {@code [IPv6]:PORT}. */
+  static final class SmtpAddress implements ITypeConverter<HostPort> {
+    @Override
+    public HostPort convert(String value) {
+      return hostPort(value, 25);
+    }
+  }
+
+  /** {@code HOST:PORT}, {@code HOST} (port 9465, the metrics port) or {@code [IPv6]:PORT}. */
+  static final class MetricsAddress implements ITypeConverter<HostPort> {
+    @Override
+    public HostPort convert(String value) {
+      return hostPort(value, 9465);
+    }
+  }
+
+  /** {@code HOST:PORT}, {@code HOST} (port 10040, the policy port) or {@code [IPv6]:PORT}. */
+  static final class PolicyAddress implements ITypeConverter<HostPort> {
+    @Override
+    public HostPort convert(String value) {
+      return hostPort(value, 10040);
+    }
+  }
+
+  static HostPort hostPort(String value, int defaultPort) {
+    try {
+      return HostPort.parse(value.strip(), defaultPort);
+    } catch (UsageException e) {
+      throw new TypeConversionException(e.getMessage());
+    }
+  }
+
+  /**
+   * One of an enum's constants, named in lower case (as help and the docs show them); also the
+   * completion candidates of the option.
+   */
+  abstract static class Choice<E extends Enum<E>> implements ITypeConverter<E>, Iterable<String> {
+    private final Class<E> type;
+
+    Choice(Class<E> type) {
+      this.type = type;
+    }
+
+    @Override
+    public E convert(String value) {
+      for (E constant : type.getEnumConstants()) {
+        if (constant.name().equalsIgnoreCase(value.strip())) {
+          return constant;
+        }
+      }
+      throw new TypeConversionException("'" + value + "' is not one of " + String.join(", ", this));
+    }
+
+    @Override
+    public Iterator<String> iterator() {
+      List<String> names =
+          Arrays.stream(type.getEnumConstants())
+              .map(c -> c.name().toLowerCase(Locale.ROOT))
+              .toList();
+      return names.iterator();
+    }
+  }
+
+  static final class Tls extends Choice<BackendTls> {
+    Tls() {
+      super(BackendTls.class);
+    }
+  }
+
+  static final class Protocol extends Choice<BackendProtocol> {
+    Protocol() {
+      super(BackendProtocol.class);
+    }
+  }
+
+  static final class Method extends Choice<ProbeMethod> {
+    Method() {
+      super(ProbeMethod.class);
+    }
+  }
+
+  static final class Failure extends Choice<FailureMode> {
+    Failure() {
+      super(FailureMode.class);
+    }
+  }
+}

@@ -1,0 +1,242 @@
+package io.github.rcptproxy.cli;
+
+import io.github.rcptproxy.gateway.GatewaySettings;
+import io.github.rcptproxy.gateway.HostPort;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * The options of the screening gateway ({@code gateway}, and {@code demo}, which brings its own
+ * backend): its own, and the shared ones of every verifier. {@link #settings()} makes the value the
+ * gateway runs with.
+ */
+final class GatewayOptions {
+  @Option(
+      names = "--listen",
+      paramLabel = "HOST:PORT",
+      defaultValue = "127.0.0.1:2525",
+      converter = Converters.SmtpAddress.class,
+      description = "where the gateway listens")
+  HostPort listen;
+
+  @Option(
+      names = "--hostname",
+      paramLabel = "NAME",
+      defaultValue = "rcptproxy-gateway",
+      description = "the gateway's name in its greeting")
+  String hostName;
+
+  @Option(
+      names = "--domain",
+      paramLabel = "NAME",
+      split = ",",
+      description =
+          "a domain the gateway accepts mail for; repeat, or separate with commas; *.NAME takes"
+              + " every subdomain (required)")
+  List<String> domains;
+
+  @Option(
+      names = "--postmaster",
+      paramLabel = "ADDRESS",
+      description =
+          "where RCPT TO:<postmaster> goes (default postmaster@ the first --domain; required if"
+              + " that is a *.pattern)")
+  String postmaster;
+
+  @Mixin VerifierOptions verifier;
+
+  @Mixin SessionOptions sessions;
+
+  @Mixin AnswerOptions answers = new AnswerOptions(List.of("127.0.0.1/32", "::1/128"));
+
+  @Option(
+      names = "--bypass-backend",
+      paramLabel = "true|false",
+      arity = "1",
+      defaultValue = "true",
+      showDefaultValue = Visibility.ALWAYS, // picocli leaves it out for a boolean
+      converter = Converters.YesNo.class,
+      description = "mail from the backend's own address skips verification")
+  boolean bypassBackend;
+
+  @Option(
+      names = "--disconnect-after",
+      paramLabel = "N",
+      defaultValue = "1",
+      converter = Converters.Whole.class,
+      description = "hang up after N rejections in a session; 0 never")
+  int disconnectAfter;
+
+  @Option(
+      names = "--no-disconnect",
+      converter = Converters.YesNo.class,
+      description = "same as --disconnect-after 0")
+  boolean noDisconnect;
+
+  @Option(
+      names = "--tarpit-ms",
+      paramLabel = "N",
+      defaultValue = "0",
+      converter = Converters.Whole.class,
+      description = "delay before each rejection")
+  int tarpitMs;
+
+  @Option(
+      names = "--max-message-size",
+      paramLabel = "BYTES",
+      defaultValue = "10485760",
+      converter = Converters.Positive.class,
+      description = "largest message accepted")
+  int maxMessageSize;
+
+  @Option(
+      names = "--max-recipients",
+      paramLabel = "N",
+      defaultValue = "100",
+      converter = Converters.Positive.class,
+      description = "recipients per message at most")
+  int maxRecipients;
+
+  @Option(
+      names = "--max-connections",
+      paramLabel = "N",
+      defaultValue = "100",
+      converter = Converters.Positive.class,
+      description = "client connections at once at most")
+  int maxConnections;
+
+  @Option(
+      names = "--max-connections-per-client",
+      paramLabel = "N",
+      defaultValue = "10",
+      converter = Converters.Positive.class,
+      description =
+          "connections at once from one client; a client is an IPv4 address or an IPv6 /64")
+  int maxConnectionsPerClient;
+
+  @Option(
+      names = "--max-rejected-per-client",
+      paramLabel = "N",
+      defaultValue = "30",
+      converter = Converters.Positive.class,
+      description =
+          "rejected recipients per client per minute; one more and the client gets 421 for the"
+              + " cool-down")
+  int maxRejectedPerClient;
+
+  @Option(
+      names = "--rejected-cooldown-s",
+      paramLabel = "N",
+      defaultValue = "300",
+      converter = Converters.Positive.class,
+      description = "how long such a client is refused")
+  int rejectedCooldownS;
+
+  @Option(
+      names = "--command-timeout-s",
+      paramLabel = "N",
+      defaultValue = "60",
+      converter = Converters.Positive.class,
+      description = "time allowed for each client command line, in total, waiting included")
+  int commandTimeoutS;
+
+  @Option(
+      names = "--relay-timeout-s",
+      paramLabel = "N",
+      defaultValue = "300",
+      converter = Converters.Positive.class,
+      description =
+          "time allowed for receiving one message from the client, in total, and for each reply"
+              + " of the backend while relaying it")
+  int relayTimeoutS;
+
+  @Option(
+      names = "--tls-cert",
+      paramLabel = "FILE",
+      description =
+          "PEM certificate chain for STARTTLS (with --tls-key); both files are read again when"
+              + " they change")
+  Path tlsCert;
+
+  @Option(
+      names = "--tls-key",
+      paramLabel = "FILE",
+      description = "PEM private key (PKCS#8, unencrypted) for STARTTLS")
+  Path tlsKey;
+
+  @Option(
+      names = "--require-tls",
+      converter = Converters.YesNo.class,
+      description = "refuse MAIL until the client has used STARTTLS")
+  boolean requireTls;
+
+  @Option(
+      names = "--metrics-listen",
+      paramLabel = "HOST:PORT",
+      converter = Converters.MetricsAddress.class,
+      description =
+          "serve /metrics (Prometheus text) and /health there (default off; keep it on"
+              + " loopback)")
+  HostPort metricsListen;
+
+  @Option(
+      names = "--summary-interval-s",
+      paramLabel = "N",
+      defaultValue = "60",
+      converter = Converters.Whole.class,
+      description = "log a one-line summary every N seconds; 0 never")
+  int summaryIntervalS;
+
+  /**
+   * The settings these options make, but not built yet: {@code demo} adds its own backend.
+   *
+   * @throws IllegalArgumentException naming the option, for a combination that cannot be used
+   */
+  GatewaySettings.Builder builder() {
+    return GatewaySettings.builder()
+        .listen(listen)
+        .hostName(hostName)
+        .domains(Rcptproxy.items(domains))
+        .postmaster(postmaster)
+        .verifier(
+            v -> {
+              verifier.applyTo(v);
+              sessions.applyTo(v);
+            })
+        .policy(
+            p -> {
+              answers.applyTo(p);
+              p.bypassBackend(bypassBackend)
+                  .disconnectAfterRejections(noDisconnect ? 0 : disconnectAfter)
+                  .tarpit(Duration.ofMillis(tarpitMs));
+            })
+        .maxMessageSize(maxMessageSize)
+        .maxRecipients(maxRecipients)
+        .maxConnections(maxConnections)
+        .maxConnectionsPerClient(maxConnectionsPerClient)
+        .maxRejectedPerClient(maxRejectedPerClient)
+        .rejectedCoolDown(Duration.ofSeconds(rejectedCooldownS))
+        .commandTimeout(Duration.ofSeconds(commandTimeoutS))
+        .relayTimeout(Duration.ofSeconds(relayTimeoutS))
+        .tls(tls())
+        .metricsListen(metricsListen)
+        .summaryInterval(Duration.ofSeconds(summaryIntervalS));
+  }
+
+  private GatewaySettings.Tls tls() {
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new IllegalArgumentException("--tls-cert and --tls-key go together");
+    }
+    if (tlsCert == null) {
+      if (requireTls) {
+        throw new IllegalArgumentException("--require-tls needs --tls-cert and --tls-key");
+      }
+      return null;
+    }
+    return new GatewaySettings.Tls(tlsCert, tlsKey, requireTls);
+  }
+}

@@ -1,0 +1,169 @@
+package io.github.rcptproxy.cli;
+
+import io.github.rcptproxy.BackendProtocol;
+import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.gateway.HostPort;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The options of every command that asks the backend (gateway, policy, verify, probe): where it is,
+ * how to greet it, how long to wait for it, and how to speak to it (STARTTLS, AUTH, LMTP). Declared
+ * once here, so that each has one name, one help text and one default everywhere.
+ */
+final class VerifierOptions {
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec command;
+
+  @Option(
+      names = "--backend",
+      paramLabel = "HOST:PORT",
+      converter = Converters.SmtpAddress.class,
+      description = "the internal SMTP server that knows the mailboxes (port 25 if none is given)")
+  HostPort backend;
+
+  @Option(
+      names = "--helo",
+      paramLabel = "NAME",
+      defaultValue = "world",
+      description = "name sent with EHLO to the backend")
+  String helo;
+
+  @Option(
+      names = "--probe-sender",
+      paramLabel = "ADDRESS",
+      defaultValue = "",
+      showDefaultValue = Visibility.NEVER,
+      description =
+          "MAIL FROM of the verification probe; empty (the default) sends <>, the null sender")
+  String probeSender;
+
+  // No defaultValue: the command gives its own as the field's initial value (probe waits longer).
+  @Option(
+      names = "--timeout-ms",
+      paramLabel = "N",
+      converter = Converters.Positive.class,
+      description = "deadline of a verification in milliseconds (probe: of each reply)")
+  int timeoutMs;
+
+  @Option(
+      names = "--backend-tls",
+      paramLabel = "MODE",
+      defaultValue = "none",
+      converter = Converters.Tls.class,
+      completionCandidates = Converters.Tls.class,
+      description =
+          "STARTTLS to the backend (${COMPLETION-CANDIDATES}): required never talks in the clear"
+              + " (opportunistic does where STARTTLS fails); verify also checks the certificate"
+              + " and the backend host name")
+  BackendTls tls;
+
+  @Option(
+      names = "--backend-ca",
+      paramLabel = "PEM",
+      description = "CA certificates that --backend-tls verify trusts (default: the JDK's)")
+  Path ca;
+
+  @Option(
+      names = "--backend-auth-user",
+      paramLabel = "NAME",
+      description =
+          "AUTH PLAIN/LOGIN to the backend as NAME (with --backend-auth-password-file; needs"
+              + " --backend-tls required or verify)")
+  String authUser;
+
+  @Option(
+      names = "--backend-auth-password-file",
+      paramLabel = "FILE",
+      description = "the password for --backend-auth-user, the file's first line")
+  Path authPasswordFile;
+
+  @Option(
+      names = "--backend-protocol",
+      paramLabel = "PROTOCOL",
+      defaultValue = "smtp",
+      converter = Converters.Protocol.class,
+      completionCandidates = Converters.Protocol.class,
+      description =
+          "${COMPLETION-CANDIDATES}; lmtp: LHLO, and one recipient per relayed message, so that"
+              + " the backend's answer for each recipient reaches the client")
+  BackendProtocol protocol;
+
+  /** With the usual deadline of a verification, 3 s. */
+  VerifierOptions() {
+    this(3000);
+  }
+
+  VerifierOptions(int defaultTimeoutMs) {
+    this.timeoutMs = defaultTimeoutMs;
+  }
+
+  /**
+   * Sets these options on {@code builder} (the backend only if one was given). The password is read
+   * from its file here, on every call: a reloaded gateway reads it again.
+   *
+   * @throws IllegalArgumentException naming the option, for a value that cannot be used
+   */
+  void applyTo(VerifierConfig.Builder builder) {
+    if (backend != null) {
+      builder.backend(backend.host(), backend.port());
+    }
+    builder
+        .heloName(helo)
+        .probeSender(probeSender)
+        .deadline(Duration.ofMillis(timeoutMs))
+        .tls(tls)
+        .protocol(protocol);
+    if (ca != null) {
+      builder.trustPem(ca);
+    }
+    if ((authUser == null) != (authPasswordFile == null)) {
+      throw new IllegalArgumentException(
+          "--backend-auth-user and --backend-auth-password-file go together");
+    }
+    if (authUser != null) {
+      builder.auth(authUser, password(authPasswordFile));
+    }
+  }
+
+  /**
+   * The configuration of a command that asks one backend, --backend (verify, probe).
+   *
+   * @throws picocli.CommandLine.ParameterException without --backend, or for a refused value
+   */
+  VerifierConfig config() {
+    return Rcptproxy.checked(
+        command,
+        () -> {
+          if (backend == null) {
+            throw new IllegalArgumentException("--backend HOST:PORT is required");
+          }
+          VerifierConfig.Builder builder = VerifierConfig.builder();
+          applyTo(builder);
+          return builder.build();
+        });
+  }
+
+  private static String password(Path file) {
+    String password;
+    try {
+      password = Files.readAllLines(file, StandardCharsets.UTF_8).stream().findFirst().orElse("");
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "cannot read --backend-auth-password-file " + file + ": " + e);
+    }
+    if (password.isEmpty()) {
+      throw new IllegalArgumentException(
+          "--backend-auth-password-file " + file + " has no password on its first line");
+    }
+    return password;
+  }
+}
