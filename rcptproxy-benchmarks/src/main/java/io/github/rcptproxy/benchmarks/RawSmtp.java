@@ -1,55 +1,46 @@
 package io.github.rcptproxy.benchmarks;
 
-import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
+import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 
 /**
- * A hand-written SMTP client on a raw socket, as lean as it gets: the baseline every other figure
- * is compared with. Replies are read by the one strict reader the verifier uses too.
+ * A hand-written SMTP client, as lean as it gets: the baseline every other figure is compared with.
+ * It speaks over the one client connection the verifier uses too, its strict reader included.
  */
 final class RawSmtp implements AutoCloseable {
-  private final Socket socket;
-  private final SmtpReplyReader in;
-  private final OutputStream out;
+  private final SmtpConnection connection;
 
   RawSmtp(int port) throws IOException {
-    socket = new Socket();
-    socket.setTcpNoDelay(true);
-    socket.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-    socket.setSoTimeout(10_000);
-    in = new SmtpReplyReader(socket.getInputStream());
-    out = socket.getOutputStream();
-    expect(reply(), '2');
+    SmtpConnection.Endpoint endpoint =
+        SmtpConnection.Endpoint.connect(
+            new InetSocketAddress("127.0.0.1", port), "127.0.0.1", Duration.ofSeconds(5));
+    connection =
+        new SmtpConnection(
+            endpoint.socket(), SmtpConnection.Timeout.eachRead(Duration.ofSeconds(10)));
+    try {
+      connection.greet();
+    } catch (IOException e) {
+      connection.close();
+      throw e;
+    }
   }
 
   /** Sends a command and returns the first digit of the reply code. */
   char command(String command) throws IOException {
-    out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
-    out.flush();
-    return reply();
+    return (char) ('0' + connection.send(command).code() / 100);
   }
 
   void expectCommand(String command, char digit) throws IOException {
-    expect(command(command), digit);
-  }
-
-  private static void expect(char got, char digit) throws IOException {
+    char got = command(command);
     if (got != digit) {
       throw new IOException("expected " + digit + "xx, got " + got + "xx");
     }
   }
 
-  /** Reads a whole (possibly multi-line) reply; returns the first digit of its code. */
-  private char reply() throws IOException {
-    return (char) ('0' + in.read().code() / 100);
-  }
-
   @Override
-  public void close() throws IOException {
-    socket.close();
+  public void close() {
+    connection.close();
   }
 }

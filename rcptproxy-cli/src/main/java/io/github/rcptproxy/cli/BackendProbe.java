@@ -1,19 +1,15 @@
 package io.github.rcptproxy.cli;
 
-import io.github.rcptproxy.BackendProtocol;
-import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.gateway.HostPort;
-import io.github.rcptproxy.internal.smtp.SmtpReply;
-import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
+import io.github.rcptproxy.internal.smtp.ClientSecurity;
+import io.github.rcptproxy.internal.smtp.ClientSecurityException;
+import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
@@ -23,17 +19,16 @@ import java.util.Set;
  * VRFY answer honestly (a random local part is refused as a mailbox), whether the domain is a
  * catch-all, whether the backend verifies the probe sender, what it offers, and how many rejections
  * or VRFYs a session takes before it slows down or hangs up. Limits are measured by stopping at the
- * first slowed or refused reply, never pushing on to the backend's hard limit.
+ * first slowed or refused reply, never pushing on to the backend's hard limit. It speaks to the
+ * backend as the verifier does: STARTTLS, AUTH and LMTP as configured.
  */
 final class BackendProbe {
   /** A reply this much slower than the session's first ones counts as a deliberate delay. */
   private static final long DELAY_NANOS = Duration.ofMillis(300).toNanos();
 
-  // the transport (STARTTLS, AUTH, LMTP) the dialogue below is to speak
   private final VerifierConfig config;
-  private final HostPort backend;
+  private final ClientSecurity security;
   private final String domain;
-  private final String helo;
   private final String probeSender;
   private final Duration timeout;
   private final int maxRejections;
@@ -41,25 +36,13 @@ final class BackendProbe {
   private final SecureRandom random = new SecureRandom();
 
   /**
-   * A probe of {@code config}'s backend (its first), greeting it with its HELO name, sending its
-   * probe sender, waiting its deadline for each reply.
-   *
-   * @throws IllegalArgumentException for a transport this probe cannot speak yet
+   * Probes the first backend of {@code config}, with its EHLO name, probe sender, TLS, AUTH and
+   * protocol; {@link VerifierConfig#deadline()} bounds the connect and each read.
    */
   BackendProbe(VerifierConfig config, String domain, int maxRejections, int maxVrfy) {
-    // Until the dialogue below speaks STARTTLS, AUTH and LMTP, probing in plain SMTP would break
-    // what those options promise (required never talks in the clear): refuse them instead.
-    if (config.tls() != BackendTls.NONE
-        || config.authUser().isPresent()
-        || config.protocol() != BackendProtocol.SMTP) {
-      throw new IllegalArgumentException(
-          "probe speaks plain SMTP only for now: drop --backend-tls, --backend-auth-user and"
-              + " --backend-protocol");
-    }
     this.config = config;
-    this.backend = new HostPort(config.backendHost().orElseThrow(), config.backendPort());
+    this.security = new ClientSecurity(config);
     this.domain = domain;
-    this.helo = config.heloName();
     this.probeSender = config.probeSender();
     this.timeout = config.deadline();
     this.maxRejections = maxRejections;
@@ -125,30 +108,23 @@ final class BackendProbe {
     String randomRcpt;
     String postmasterRcpt;
     try (Session s = new Session()) {
-      greeting = s.reply();
-      extensions = s.send("EHLO " + helo).extensions().keySet();
+      greeting = s.greeting();
+      extensions = s.offered();
       expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM:<" + probeSender + ">");
       randomRcpt = s.command("RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
       postmasterRcpt = s.command("RCPT TO:<postmaster@" + domain + ">");
-      s.command("QUIT");
     }
     String randomVrfy;
     String postmasterVrfy;
     try (Session s = new Session()) {
-      s.reply();
-      s.send("EHLO " + helo);
       randomVrfy = s.command("VRFY " + randomLocalPart() + "@" + domain);
       postmasterVrfy = s.command("VRFY postmaster@" + domain);
-      s.command("QUIT");
     }
     String foreignSenderRcpt;
     try (Session s = new Session()) {
-      s.reply();
-      s.send("EHLO " + helo);
       String mail = s.command("MAIL FROM:<" + randomLocalPart() + "@sender-check.invalid>");
       foreignSenderRcpt =
           mail.startsWith("2") ? s.command("RCPT TO:<postmaster@" + domain + ">") : mail;
-      s.command("QUIT");
     }
     Limit rejections = rejectionLimit();
     Limit vrfys = vrfyLimit();
@@ -167,8 +143,6 @@ final class BackendProbe {
   /** Unknown recipients in one transaction until a reply is slowed, refused or the session ends. */
   private Limit rejectionLimit() throws IOException {
     try (Session s = new Session()) {
-      s.reply();
-      s.send("EHLO " + helo);
       expect(s.command("MAIL FROM:<" + probeSender + ">"), "MAIL FROM");
       return limit(s, maxRejections, () -> "RCPT TO:<" + randomLocalPart() + "@" + domain + ">");
     }
@@ -179,8 +153,6 @@ final class BackendProbe {
    */
   private Limit vrfyLimit() throws IOException {
     try (Session s = new Session()) {
-      s.reply();
-      s.send("EHLO " + helo);
       return limit(s, maxVrfy, () -> "VRFY postmaster@" + domain);
     }
   }
@@ -207,11 +179,6 @@ final class BackendProbe {
         return new Limit(n - 1, "delays replies by " + took / 1_000_000 + " ms");
       }
       fastest = Math.min(fastest, took);
-    }
-    try {
-      s.command("QUIT");
-    } catch (IOException ignored) {
-      // done anyway
     }
     return Limit.none(max);
   }
@@ -264,41 +231,54 @@ final class BackendProbe {
   }
 
   /**
-   * A plain SMTP session to the backend, every read bounded by the timeout; replies are read by the
-   * one strict reader (a malformed one, or the end of the stream, is an {@link IOException}).
+   * A session to the backend, greeted, secured and authenticated as configured; every read bounded
+   * by the timeout. Replies are read by the one strict reader (a malformed one, or the end of the
+   * stream, is an {@link IOException}); closing says {@code QUIT} first.
    */
   private final class Session implements AutoCloseable {
-    private final Socket socket = new Socket();
-    private final SmtpReplyReader in;
-    private final OutputStream out;
+    private final SmtpConnection connection;
 
     Session() throws IOException {
-      socket.connect(
-          new InetSocketAddress(backend.host(), backend.port()), (int) timeout.toMillis());
-      socket.setSoTimeout((int) timeout.toMillis());
-      in = new SmtpReplyReader(socket.getInputStream());
-      out = socket.getOutputStream();
+      String host = config.backendHost().orElseThrow();
+      InetSocketAddress address = new InetSocketAddress(host, config.backendPort());
+      try {
+        connection =
+            SmtpConnection.open(
+                () -> SmtpConnection.Endpoint.connect(address, host, timeout),
+                SmtpConnection.Timeout.eachRead(timeout),
+                config,
+                security);
+      } catch (ClientSecurityException e) {
+        throw new IOException(e.getMessage(), e);
+      }
     }
 
-    /** The next reply, on one line safe to print (code, enhanced status code, text). */
-    String reply() throws IOException {
-      return in.read().toString();
+    /** The greeting, on one line safe to print (code, enhanced status code, text). */
+    String greeting() {
+      return connection.greeting().toString();
+    }
+
+    /**
+     * What the backend offers: its last EHLO's keywords, and STARTTLS where the session went over
+     * it (a backend offers it only before).
+     */
+    Set<String> offered() {
+      Set<String> offered = new HashSet<>(connection.extensions().keySet());
+      if (connection.encrypted()) {
+        offered.add("STARTTLS");
+      }
+      return offered;
     }
 
     /** Sends a command and returns its reply on one line safe to print. */
     String command(String command) throws IOException {
-      return send(command).toString();
-    }
-
-    SmtpReply send(String command) throws IOException {
-      out.write((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      return in.read();
+      return connection.send(command).toString();
     }
 
     @Override
-    public void close() throws IOException {
-      socket.close();
+    public void close() {
+      connection.quit();
+      connection.close();
     }
   }
 }

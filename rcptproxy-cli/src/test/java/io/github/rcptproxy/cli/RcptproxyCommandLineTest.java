@@ -334,23 +334,6 @@ class RcptproxyCommandLineTest {
   }
 
   @Test
-  void probeRefusesATransportItsDialogueCannotSpeakYetRatherThanProbeInTheClear() {
-    // Goes when BackendProbe speaks STARTTLS, AUTH and LMTP.
-    assertThat(
-            run(
-                "probe",
-                "--backend",
-                "127.0.0.1:25",
-                "--domain",
-                "example.com",
-                "--backend-tls",
-                "required"))
-        .isEqualTo(2);
-    assertThat(err.toString(StandardCharsets.UTF_8))
-        .startsWith("rcptproxy probe: probe speaks plain SMTP only for now");
-  }
-
-  @Test
   void policyRefusesCacheSettingsWithoutACache() {
     assertThat(
             run(

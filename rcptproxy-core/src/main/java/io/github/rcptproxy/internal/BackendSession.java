@@ -1,27 +1,20 @@
 package io.github.rcptproxy.internal;
 
-import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import io.github.rcptproxy.internal.smtp.ClientSecurityException;
 import io.github.rcptproxy.internal.smtp.MalformedReplyException;
+import io.github.rcptproxy.internal.smtp.SessionRefusedException;
+import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import io.github.rcptproxy.internal.smtp.SmtpReply;
-import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import javax.net.ssl.SSLSocket;
 
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
@@ -30,23 +23,15 @@ import javax.net.ssl.SSLSocket;
  * {@code 421}, or a decision of the caller ({@link #retire}) makes it not reusable: it is then
  * closed, never reused, since its state is unknown.
  */
-public final class BackendSession implements ClientSecurity.Connection {
+public final class BackendSession {
   private static final byte[] RSET = "RSET\r\n".getBytes(StandardCharsets.US_ASCII);
-  private static final byte[] QUIT = "QUIT\r\n".getBytes(StandardCharsets.US_ASCII);
 
-  /** The TCP connection; {@link #socket} is the TLS socket over it after STARTTLS. */
-  private final Socket plain;
+  /** Greeted, introduced, secured; every read bounded by {@link #deadline}. */
+  private final SmtpConnection connection;
 
-  private Socket socket;
-  private OutputStream out;
-  private SmtpReplyReader reader;
   private final VerifierConfig config;
   private final Runnable onTransactionOpened;
-
-  /** What the last EHLO/LHLO offered: keyword (upper case) to its parameters. */
-  private final Map<String, String> extensions = new HashMap<>();
-
-  private byte[] mailFrom;
+  private final byte[] mailFrom;
   private Deadline deadline;
   private boolean usable = true;
   private boolean transactionOpen;
@@ -54,137 +39,66 @@ public final class BackendSession implements ClientSecurity.Connection {
   /** What the session has taken against the backend's limits, and what that teaches them. */
   private final LimitLearner learner;
 
-  private BackendSession(
-      Socket socket, VerifierConfig config, SessionLimits limits, Runnable onTransactionOpened)
-      throws IOException {
-    this.plain = socket;
-    useTransport(socket);
-    this.config = config;
-    this.onTransactionOpened = onTransactionOpened;
-    this.learner = new LimitLearner(limits, config, config.clock().instant());
-  }
-
   /**
    * Connects to the first backend address that answers, reads the greeting, introduces itself and
    * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
    * failed, it connects once more, and that session goes in the clear.
    */
-  static BackendSession open(
+  BackendSession(
       Connector connector,
       VerifierConfig config,
       SessionLimits limits,
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
-    try {
-      return open(
-          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
-    } catch (SessionFailure e) {
-      if (!(e.getCause() instanceof ClientSecurityException tls && tls.retryInClear())) {
-        throw e;
-      }
-      // The connection is lost; ClientSecurity now skips STARTTLS to that address for a while.
-      return open(
-          connector.connect(deadline), connector, config, limits, deadline, onTransactionOpened);
-    }
-  }
-
-  private static BackendSession open(
-      Connector.Connection connection,
-      Connector connector,
-      VerifierConfig config,
-      SessionLimits limits,
-      Deadline deadline,
-      Runnable onTransactionOpened)
-      throws IOException {
-    Socket socket = connection.socket();
-    try {
-      BackendSession session = new BackendSession(socket, config, limits, onTransactionOpened);
-      session.greet(deadline);
-      session.secure(
-          connector.security(),
-          connection.host(),
-          (InetSocketAddress) socket.getRemoteSocketAddress());
-      return session;
-    } catch (IOException | RuntimeException e) {
-      socket.close();
-      throw e;
-    }
-  }
-
-  private void useTransport(Socket transport) throws IOException {
-    this.socket = transport;
-    this.out = transport.getOutputStream();
-    this.reader =
-        new SmtpReplyReader(
-            transport.getInputStream(),
-            () -> transport.setSoTimeout(deadline.socketTimeoutMillis()));
-  }
-
-  private void greet(Deadline deadline) throws IOException {
+    this.config = config;
+    this.onTransactionOpened = onTransactionOpened;
+    this.learner = new LimitLearner(limits, config, config.clock().instant());
     this.deadline = deadline;
-    SmtpReply greeting = read();
-    if (greeting.code() != 220) {
-      throw new SessionFailure(
-          Verdict.Reason.BACKEND_UNAVAILABLE,
-          false,
-          "backend refused the session",
-          backendReply(greeting));
-    }
-    hello();
-  }
-
-  /** EHLO (HELO where refused) or LHLO; the capabilities replace any known before. */
-  private void hello() throws IOException {
-    extensions.clear();
-    boolean lmtp = config.protocol() == BackendProtocol.LMTP;
-    SmtpReply ehlo = exchange(line((lmtp ? "LHLO " : "EHLO ") + config.heloName()));
-    if (ehlo.code() == 250) {
-      extensions.putAll(ehlo.extensions());
-    } else if (!lmtp && ehlo.code() >= 500 && ehlo.code() != 554) {
-      requireCode(exchange(line("HELO " + config.heloName())), 250, "HELO");
-    } else {
-      requireCode(ehlo, 250, lmtp ? "LHLO" : "EHLO");
-    }
+    this.connection = start(connector);
     String sender = "MAIL FROM:<" + config.probeSender() + ">";
-    mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
+    this.mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
   }
 
   /**
-   * STARTTLS where the configuration asks for it, then the greeting again, then AUTH where
-   * configured. With REQUIRED or VERIFY nothing is ever asked in the clear: a backend without
-   * STARTTLS or a failed handshake fails the session with {@link Verdict.Reason#TLS_FAILED}. The
-   * password goes only into the command bytes, never into a message or log.
+   * The session's connection, or the verifier's failure: with REQUIRED or VERIFY nothing is ever
+   * asked in the clear, and a backend without STARTTLS or a failed handshake fails the session with
+   * {@link Verdict.Reason#TLS_FAILED}. A timeout, the handshake's too, is TIMEOUT as any other slow
+   * step.
    */
-  private void secure(ClientSecurity security, String host, InetSocketAddress address)
-      throws IOException {
+  private SmtpConnection start(Connector connector) throws IOException {
     try {
-      if (security.startTls(this, extensions, host, address)) {
-        hello();
-      }
-      security.authenticate(this, extensions);
-    } catch (SocketTimeoutException e) {
-      usable = false;
-      throw e; // the deadline passed during the handshake: TIMEOUT, as any other slow step
+      return SmtpConnection.open(
+          () -> {
+            Connector.Connection reached = connector.connect(deadline);
+            return new SmtpConnection.Endpoint(reached.socket(), reached.host());
+          },
+          replyStarted -> deadline.socketTimeoutMillis(),
+          config,
+          connector.security());
+    } catch (SessionRefusedException e) {
+      SmtpReply reply = e.reply();
+      throw new SessionFailure(
+          Verdict.Reason.BACKEND_UNAVAILABLE,
+          e.command().isPresent() && reply.code() == 421,
+          "backend refused " + e.command().orElse("the session"),
+          backendReply(reply));
+    } catch (IOException e) {
+      throw translated(e);
     } catch (ClientSecurityException e) {
-      usable = false;
-      throw failure(e, host);
+      throw failure(e);
     }
   }
 
   /** What the verifier answers when STARTTLS or AUTH failed. */
-  private SessionFailure failure(ClientSecurityException e, String host) {
+  private SessionFailure failure(ClientSecurityException e) {
     BackendReply reply = e.reply().map(BackendSession::backendReply).orElse(null);
     return switch (e.failure()) {
       case STARTTLS_NOT_OFFERED -> tlsFailure("the backend does not offer STARTTLS", reply, null);
       case STARTTLS_REFUSED -> tlsFailure("the backend refused STARTTLS", reply, null);
       case UNASKED_DATA ->
           tlsFailure("the backend sent data after its 220 to STARTTLS", reply, null);
-      case HANDSHAKE_FAILED ->
-          tlsFailure(
-              "TLS handshake with " + host + " failed (" + e.getCause().getMessage() + ")",
-              reply,
-              e); // its retryInClear() tells open() to go on in the clear
+      case HANDSHAKE_FAILED -> tlsFailure(e.getMessage(), reply, e); // "TLS handshake with ..."
       case NOT_ENCRYPTED ->
           new SessionFailure(
               Verdict.Reason.AUTH_FAILED,
@@ -193,12 +107,7 @@ public final class BackendSession implements ClientSecurity.Connection {
                   + " sent; allow it with authWithoutTls(true)",
               null);
       case AUTH_NOT_OFFERED ->
-          new SessionFailure(
-              Verdict.Reason.AUTH_FAILED,
-              false,
-              "the backend offers neither AUTH PLAIN nor LOGIN"
-                  + (offers("AUTH") ? " (it offers " + extensions.get("AUTH") + ")" : ""),
-              null);
+          new SessionFailure(Verdict.Reason.AUTH_FAILED, false, e.getMessage(), null);
       case AUTH_REFUSED ->
           new SessionFailure(
               reply.code() == 421
@@ -220,35 +129,8 @@ public final class BackendSession implements ClientSecurity.Connection {
         cause);
   }
 
-  @Override
-  public SmtpReply send(String line) throws IOException {
-    return exchange((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
-  }
-
-  @Override
-  public boolean unaskedInput() {
-    return reader.hasBufferedInput();
-  }
-
-  @Override
-  public Socket handshakeSocket() throws IOException {
-    plain.setSoTimeout(deadline.socketTimeoutMillis());
-    return plain;
-  }
-
-  @Override
-  public void useTls(SSLSocket tls) throws IOException {
-    useTransport(tls);
-  }
-
-  /** Whether the session runs over TLS. */
-  @Override
-  public boolean encrypted() {
-    return socket instanceof SSLSocket;
-  }
-
   boolean offers(String extension) {
-    return extensions.containsKey(extension);
+    return connection.offers(extension);
   }
 
   /** Called when a verification takes the session: what it does from here may teach limits. */
@@ -441,10 +323,7 @@ public final class BackendSession implements ClientSecurity.Connection {
       return false;
     }
     try {
-      // Over TLS, unasked bytes wait undecrypted on the TCP socket (a 421, or a close_notify).
-      if (reader.hasBufferedInput()
-          || socket.getInputStream().available() > 0
-          || socket != plain && plain.getInputStream().available() > 0) {
+      if (connection.unaskedInput()) {
         usable = false;
       }
     } catch (IOException e) {
@@ -473,22 +352,15 @@ public final class BackendSession implements ClientSecurity.Connection {
 
   /** Says QUIT without waiting for the answer, and closes. */
   void close() {
-    Socket transport = socket;
-    try (plain;
-        transport) {
-      if (usable) {
-        out.write(QUIT);
-        out.flush();
-      }
-      plain.setSoTimeout(100); // closing TLS must never wait long for the backend
-    } catch (IOException ignored) {
-      // the backend is gone already; nothing to tell it
+    if (usable) {
+      connection.quit();
     }
+    connection.close();
   }
 
   @Override
   public String toString() {
-    return "session " + socket.getLocalPort() + "->" + socket.getRemoteSocketAddress();
+    return "session " + connection;
   }
 
   /**
@@ -500,18 +372,7 @@ public final class BackendSession implements ClientSecurity.Connection {
     List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       if (commands.size() > 1 && offers("PIPELINING")) {
-        int length = 0;
-        for (byte[] command : commands) {
-          length += command.length;
-        }
-        byte[] batch = new byte[length];
-        int at = 0;
-        for (byte[] command : commands) {
-          System.arraycopy(command, 0, batch, at, command.length);
-          at += command.length;
-        }
-        out.write(batch);
-        out.flush();
+        write(commands);
         for (int i = 0; i < commands.size(); i++) {
           replies.add(read());
         }
@@ -534,15 +395,18 @@ public final class BackendSession implements ClientSecurity.Connection {
     }
   }
 
-  private SmtpReply exchange(byte[] command) throws IOException {
+  private void write(List<byte[]> commands) throws IOException {
     try {
-      out.write(command);
-      out.flush();
-      return read();
+      connection.write(commands);
     } catch (IOException e) {
       usable = false;
       throw e;
     }
+  }
+
+  private SmtpReply exchange(byte[] command) throws IOException {
+    write(List.of(command));
+    return read();
   }
 
   /**
@@ -551,28 +415,26 @@ public final class BackendSession implements ClientSecurity.Connection {
    */
   private SmtpReply read() throws IOException {
     try {
-      return reader.read();
-    } catch (MalformedReplyException e) {
-      throw SessionFailure.protocolError(e.getMessage());
-    } catch (EOFException e) {
-      throw SessionFailure.closedByBackend();
+      return connection.read();
+    } catch (IOException e) {
+      usable = false;
+      throw translated(e);
     }
+  }
+
+  /**
+   * A malformed reply is a {@link Verdict.Reason#PROTOCOL_ERROR}, the end of the stream a hang-up.
+   */
+  private static IOException translated(IOException e) {
+    if (e instanceof MalformedReplyException) {
+      return SessionFailure.protocolError(e.getMessage());
+    }
+    return e instanceof EOFException ? SessionFailure.closedByBackend() : e;
   }
 
   /** The reply as the verifier reports it: code, enhanced status code, text safe for logs. */
   public static BackendReply backendReply(SmtpReply reply) {
     return new BackendReply(reply.code(), reply.enhancedStatus(), reply.text());
-  }
-
-  private void requireCode(SmtpReply reply, int code, String command) throws SessionFailure {
-    if (reply.code() != code) {
-      usable = false;
-      throw new SessionFailure(
-          Verdict.Reason.BACKEND_UNAVAILABLE,
-          reply.code() == 421,
-          "backend refused " + command,
-          backendReply(reply));
-    }
   }
 
   private static byte[] line(String command) {

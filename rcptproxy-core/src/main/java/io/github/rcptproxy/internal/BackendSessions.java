@@ -21,7 +21,7 @@ final class BackendSessions implements SessionPool.Sessions<BackendSession> {
 
   @Override
   public BackendSession open(Deadline deadline) throws IOException {
-    return BackendSession.open(
+    return new BackendSession(
         connector, config, limits, deadline, counters.transactionsOpened::increment);
   }
 

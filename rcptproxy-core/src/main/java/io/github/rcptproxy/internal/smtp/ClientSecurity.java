@@ -27,13 +27,13 @@ import org.slf4j.LoggerFactory;
  * and what to send. Each caller maps a {@link ClientSecurityException} to its own error.
  *
  * <p>The order on a connection is: greeting, {@code EHLO}, {@link #startTls}, {@code EHLO} again
- * where it returned {@code true} (the caller's, as it reads the capabilities), then {@link
- * #authenticate} with the capabilities of that last {@code EHLO}.
+ * where it returned {@code true}, then {@link #authenticate} with the capabilities of that last
+ * {@code EHLO}: {@link SmtpConnection#open} keeps it.
  *
- * <p>This is the SMTP plumbing rcptproxy's own modules share (the verifier's sessions and the
- * gateway's relay to the backend); it is public for them, not as a general SMTP client API.
- * Immutable, so one instance serves every connection and thread; each {@link Connection} is used by
- * one thread at a time.
+ * <p>This is the SMTP plumbing rcptproxy's own modules share (through {@link SmtpConnection}: the
+ * verifier's sessions, the gateway's relay, {@code rcptproxy probe}); it is public for them, not as
+ * a general SMTP client API. Immutable, so one instance serves every connection and thread; each
+ * {@link Connection} is used by one thread at a time.
  */
 public final class ClientSecurity {
 
@@ -127,7 +127,7 @@ public final class ClientSecurity {
     if (!extensions.containsKey("STARTTLS")) {
       if (required) {
         throw new ClientSecurityException(
-            Failure.STARTTLS_NOT_OFFERED, "the server does not offer STARTTLS", null, null);
+            Failure.STARTTLS_NOT_OFFERED, "the backend does not offer STARTTLS", null, null);
       }
       return false;
     }
@@ -135,14 +135,14 @@ public final class ClientSecurity {
     if (reply.code() != 220) {
       if (required || reply.code() == 421) {
         throw new ClientSecurityException(
-            Failure.STARTTLS_REFUSED, "the server refused STARTTLS: " + reply, reply, null);
+            Failure.STARTTLS_REFUSED, "the backend refused STARTTLS: " + reply, reply, null);
       }
       return false;
     }
     if (connection.unaskedInput()) {
       // Bytes after the 220 that were not asked for could only be an attack (CVE-2011-0411 style).
       throw new ClientSecurityException(
-          Failure.UNASKED_DATA, "the server sent data after its 220 to STARTTLS", null, null);
+          Failure.UNASKED_DATA, "the backend sent data after its 220 to STARTTLS", null, null);
     }
     SSLSocket secure;
     try {
@@ -218,7 +218,7 @@ public final class ClientSecurity {
     } else {
       throw new ClientSecurityException(
           Failure.AUTH_NOT_OFFERED,
-          "the server offers neither AUTH PLAIN nor LOGIN"
+          "the backend offers neither AUTH PLAIN nor LOGIN"
               + Optional.ofNullable(extensions.get("AUTH"))
                   .map(offered -> " (it offers " + SmtpText.forLog(offered) + ")")
                   .orElse(""),
@@ -227,7 +227,7 @@ public final class ClientSecurity {
     }
     if (reply.code() != 235) {
       throw new ClientSecurityException(
-          Failure.AUTH_REFUSED, "the server did not accept AUTH: " + reply, reply, null);
+          Failure.AUTH_REFUSED, "the backend did not accept AUTH: " + reply, reply, null);
     }
   }
 

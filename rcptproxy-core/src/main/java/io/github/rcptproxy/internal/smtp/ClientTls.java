@@ -23,8 +23,8 @@ import javax.net.ssl.X509TrustManager;
  * BackendTls#REQUIRED} and {@link BackendTls#OPPORTUNISTIC} encrypt without checking, as Postfix's
  * {@code encrypt} and {@code may} do.
  *
- * <p>This is the SMTP plumbing rcptproxy's own modules share: the verifier's sessions and the
- * gateway's relay to the backend. Immutable after construction, so one instance serves every
+ * <p>This is the SMTP plumbing rcptproxy's own modules share, used by {@link ClientSecurity} for
+ * every {@link SmtpConnection}. Immutable after construction, so one instance serves every
  * connection and thread; each handshake's socket is confined to its connection.
  */
 public final class ClientTls {

@@ -15,8 +15,8 @@ import java.util.Objects;
  * must be given up: the reader stops at the first bad byte and never reads the rest of an endless
  * reply. The end of the stream before a whole reply is an {@link EOFException}.
  *
- * <p>This is the SMTP plumbing rcptproxy's own modules share (the verifier, the gateway's relay and
- * probe, the benchmarks' client); it is public for them, not as a general SMTP client API.
+ * <p>This is the SMTP plumbing rcptproxy's own modules share (every {@link SmtpConnection} reads
+ * with one); it is public for them, not as a general SMTP client API.
  *
  * <p>Thread-confined: a reader belongs to one connection and is used by one thread at a time.
  */

@@ -5,16 +5,15 @@ import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.gateway.front.Envelope;
 import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import io.github.rcptproxy.internal.smtp.ClientSecurityException;
+import io.github.rcptproxy.internal.smtp.SessionRefusedException;
+import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import io.github.rcptproxy.internal.smtp.SmtpReply;
-import io.github.rcptproxy.internal.smtp.SmtpReplyReader;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -22,8 +21,6 @@ import java.time.ZonedDateTime;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
@@ -48,17 +45,20 @@ public final class SmtpRelay {
 
   private final InetSocketAddress backend;
   private final String host;
-  private final String heloName;
+  private final VerifierConfig config;
   private final Duration timeout;
   private final ClientSecurity security;
   private final boolean lmtp;
   private final String authUser;
 
-  /** Relays to the first backend of the configuration, with its TLS, AUTH and protocol. */
+  /**
+   * Relays to the first backend of the configuration, with its TLS, AUTH and protocol; {@code
+   * timeout} bounds the connect, the TLS handshake and each reply.
+   */
   public SmtpRelay(VerifierConfig config, Duration timeout) {
     this.host = config.backendHost().orElseThrow();
     this.backend = new InetSocketAddress(host, config.backendPort());
-    this.heloName = config.heloName();
+    this.config = config;
     this.timeout = timeout;
     this.security = new ClientSecurity(config);
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
@@ -90,8 +90,8 @@ public final class SmtpRelay {
       throw new IllegalArgumentException(
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
-    try (Connection connection = connect()) {
-      Map<String, String> extensions = connection.extensions;
+    try (SmtpConnection connection = connect()) {
+      Map<String, String> extensions = connection.extensions();
       String xforward = extensions.get("XFORWARD");
       if (xforward != null) {
         Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
@@ -149,51 +149,27 @@ public final class SmtpRelay {
   }
 
   /**
-   * A connection to the backend, greeted, secured and authenticated as configured. Where an
-   * OPPORTUNISTIC handshake failed, a second connection goes in the clear.
+   * A connection to the backend, greeted, secured and authenticated as configured (where TLS is
+   * required, a backend without it never gets the message in the clear). Where an OPPORTUNISTIC
+   * handshake failed, a second connection goes in the clear. Replies are read by the one strict
+   * reader (anything malformed counts as a failed backend), each within the timeout however slowly
+   * it trickles in.
    */
-  private Connection connect() throws IOException, RejectException {
-    boolean mayRetry = true;
-    while (true) {
-      Connection connection = new Connection();
-      try {
-        if (secure(connection, mayRetry)) {
-          return connection;
-        }
-      } catch (IOException | RejectException | RuntimeException e) {
-        connection.close();
-        throw e;
-      }
-      connection.close(); // the handshake broke it; STARTTLS to the backend is skipped a while
-      mayRetry = false;
-    }
-  }
-
-  /**
-   * Greeting, EHLO, STARTTLS and AUTH as configured (where TLS is required, a backend without it
-   * never gets the message in the clear), leaving the extensions offered from there on in the
-   * connection; false where an OPPORTUNISTIC handshake failed and {@code mayRetry}: the connection
-   * is lost, and the next one goes in the clear.
-   */
-  private boolean secure(Connection connection, boolean mayRetry)
-      throws IOException, RejectException {
-    Map<String, String> extensions = greet(connection);
+  private SmtpConnection connect() throws IOException, RejectException {
     try {
-      if (security.startTls(connection, extensions, host, backend)) {
-        extensions = hello(connection);
-      }
-      security.authenticate(connection, extensions);
-      connection.extensions = extensions;
-      return true;
+      return SmtpConnection.open(
+          () -> SmtpConnection.Endpoint.connect(backend, host, timeout),
+          SmtpConnection.Timeout.eachReply(timeout),
+          config,
+          security);
+    } catch (SessionRefusedException e) {
+      // The backend refusing the gateway is the gateway's problem: the client should retry.
+      LOG.warn("backend {} refused {}: {}", backend, e.command().orElse("the gateway"), e.reply());
+      throw unavailable();
     } catch (ClientSecurityException e) {
-      if (e.retryInClear() && mayRetry) {
-        return false;
-      }
       switch (e.failure()) {
-        case STARTTLS_NOT_OFFERED -> {
-          LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
-          connection.quit();
-        }
+        case STARTTLS_NOT_OFFERED ->
+            LOG.warn("backend {} does not offer STARTTLS, which is required: not relayed", backend);
         case STARTTLS_REFUSED ->
             LOG.warn("backend {} refused STARTTLS: {}", backend, e.reply().orElseThrow());
         case UNASKED_DATA ->
@@ -216,35 +192,6 @@ public final class SmtpRelay {
       }
       throw unavailable();
     }
-  }
-
-  /** Greeting and EHLO (or HELO); returns the offered extensions with their parameters. */
-  private Map<String, String> greet(Connection connection) throws IOException, RejectException {
-    SmtpReply greeting = connection.read();
-    if (greeting.code() / 100 != 2) {
-      // The backend refusing the gateway is the gateway's problem: the client should retry.
-      LOG.warn("backend {} refused the gateway: {}", backend, greeting);
-      throw unavailable();
-    }
-    return hello(connection);
-  }
-
-  /** EHLO (HELO where refused) or LHLO; returns the offered extensions with their parameters. */
-  private Map<String, String> hello(Connection connection) throws IOException, RejectException {
-    SmtpReply ehlo = connection.send((lmtp ? "LHLO " : "EHLO ") + heloName);
-    if (ehlo.code() / 100 == 2) {
-      return ehlo.extensions();
-    }
-    if (lmtp) {
-      LOG.warn("backend {} refused LHLO: {}", backend, ehlo);
-      throw unavailable();
-    }
-    SmtpReply helo = connection.send("HELO " + heloName);
-    if (helo.code() / 100 != 2) {
-      LOG.warn("backend {} refused HELO: {}", backend, helo);
-      throw unavailable();
-    }
-    return Map.of();
   }
 
   /** MAIL with exactly the parameters the client gave, if the backend can take them. */
@@ -373,108 +320,5 @@ public final class SmtpRelay {
     throw new RejectException(
         code >= 400 && code != 421 ? code : 451,
         status + " " + subject + " not accepted now, try again later");
-  }
-
-  /**
-   * One connection to the backend. Replies are read by the one strict reader (CRLF line ends, one
-   * code on every line, at most 100 lines of 2 KiB; anything else counts as a failed backend), each
-   * within the timeout however slowly it trickles in.
-   */
-  private final class Connection implements ClientSecurity.Connection, AutoCloseable {
-    private final Socket plain = new Socket();
-    private Socket transport;
-    private OutputStream out;
-    private SmtpReplyReader reader;
-    private long replyDeadline;
-
-    /** What the backend's last EHLO offered, once {@link #secure} is done. */
-    private Map<String, String> extensions = Map.of();
-
-    Connection() throws IOException {
-      try {
-        plain.connect(backend, (int) timeout.toMillis());
-        plain.setSoTimeout((int) timeout.toMillis());
-        use(plain);
-      } catch (IOException | RuntimeException e) {
-        plain.close();
-        throw e;
-      }
-    }
-
-    private void use(Socket socket) throws IOException {
-      transport = socket;
-      out = new BufferedOutputStream(socket.getOutputStream());
-      reader = new SmtpReplyReader(socket.getInputStream(), this::boundRead);
-    }
-
-    /** Bounds the next blocking read by what is left of the reply's timeout. */
-    private void boundRead() throws IOException {
-      long left = replyDeadline - System.nanoTime();
-      if (left <= 0) {
-        throw new SocketTimeoutException("backend reply took longer than " + timeout);
-      }
-      transport.setSoTimeout((int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-    }
-
-    /** The next reply, within the timeout. */
-    SmtpReply read() throws IOException {
-      replyDeadline = System.nanoTime() + timeout.toNanos();
-      return reader.read();
-    }
-
-    @Override
-    public SmtpReply send(String command) throws IOException {
-      out.write((command + "\r\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      return read();
-    }
-
-    OutputStream out() {
-      return out;
-    }
-
-    /** Whether the backend sent bytes nobody asked for. */
-    @Override
-    public boolean unaskedInput() throws IOException {
-      return reader.hasBufferedInput() || plain.getInputStream().available() > 0;
-    }
-
-    /** The TCP connection, for the TLS handshake within the timeout. */
-    @Override
-    public Socket handshakeSocket() throws IOException {
-      plain.setSoTimeout((int) timeout.toMillis());
-      return plain;
-    }
-
-    /** What follows goes encrypted. */
-    @Override
-    public void useTls(SSLSocket tls) throws IOException {
-      use(tls);
-    }
-
-    @Override
-    public boolean encrypted() {
-      return transport != plain;
-    }
-
-    /** Says goodbye without waiting: nothing the backend answers now can change the outcome. */
-    void quit() {
-      try {
-        out.write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
-        out.flush();
-      } catch (IOException e) {
-        // the backend went away first: it had nothing more to say
-      }
-    }
-
-    /** Closes the TCP connection first, so closing TLS over it never waits for the backend. */
-    @Override
-    public void close() throws IOException {
-      try {
-        plain.close();
-      } finally {
-        transport.close();
-      }
-    }
   }
 }
