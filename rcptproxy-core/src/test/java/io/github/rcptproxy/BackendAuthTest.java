@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.StderrCapture;
 import io.github.rcptproxy.testing.TestCertificates;
 import java.time.Duration;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.Test;
  * smtpd_tls_auth_only}), checking passwords with a real Dovecot ({@code smtpd_sasl_type = dovecot})
  * from a passwd-file.
  */
+@RealServers
 class BackendAuthTest {
   private static DovecotBackend dovecot;
   private static PostfixBackend postfix;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.StderrCapture;
 import io.github.rcptproxy.testing.TestCertificates;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * STARTTLS to a real Postfix that refuses to talk in the clear ({@code smtpd_tls_security_level =
  * encrypt}), with a certificate for {@code localhost} signed by a CA the test makes with openssl.
  */
+@RealServers
 class BackendTlsTest {
   private static PostfixBackend postfix;
   private static TestCertificates certificates;

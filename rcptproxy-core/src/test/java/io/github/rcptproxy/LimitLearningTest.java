@@ -8,6 +8,7 @@ import io.github.rcptproxy.internal.SessionLimits;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.MutableClock;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.VerdictTally;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * the real servers whose limits taught these rules. The counting and learning alone are unit tested
  * in {@code internal.LimitLearnerTest}.
  */
+@RealServers
 class LimitLearningTest {
   private static final Duration DEADLINE = Duration.ofMillis(500);
   private static final String OK = "250 2.1.5 Ok\r\n";

@@ -3,6 +3,7 @@ package io.github.rcptproxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.DovecotBackend;
+import io.github.rcptproxy.testing.RealServers;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -10,6 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Verification against a real Dovecot LMTP server (users from a passwd-file). */
+@RealServers
 class LmtpBackendTest {
   private static DovecotBackend dovecot;
 

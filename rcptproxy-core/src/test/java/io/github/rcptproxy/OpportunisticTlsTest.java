@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.StderrCapture;
 import io.github.rcptproxy.testing.TestCertificates;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * 1.0 and 1.1 only, which the JDK client cannot speak: OPPORTUNISTIC goes on in the clear, as
  * Postfix's own {@code may} client does; REQUIRED and VERIFY never do.
  */
+@RealServers
 class OpportunisticTlsTest {
   /** Postfix's summary of a session that probed (VRFY or MAIL) without STARTTLS. */
   private static final Pattern CLEAR_SESSION =

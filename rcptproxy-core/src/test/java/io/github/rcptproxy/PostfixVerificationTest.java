@@ -5,6 +5,7 @@ import static io.github.rcptproxy.testing.PostfixBackend.unknown;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Against a real Postfix with its default limits: error limits and inflow control included. */
+@RealServers
 class PostfixVerificationTest {
   private PostfixBackend postfix;
 

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.OpenSmtpdBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.io.IOException;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * (no VRFY, no PIPELINING, no enhanced codes on refusals); Postfix refusing non-FQDN senders and
  * refusing this client. 2,000 verifications at 50 % unknown each: never a wrong rejection.
  */
+@RealServers
 class RealBackendsTest {
   static final int VERIFICATIONS = 2_000;
 

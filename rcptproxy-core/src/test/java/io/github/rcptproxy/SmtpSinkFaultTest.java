@@ -2,11 +2,13 @@ package io.github.rcptproxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpSink;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /** The verifier against Postfix's own fault-injecting test server, smtp-sink. */
+@RealServers
 class SmtpSinkFaultTest {
   private static final Duration DEADLINE = Duration.ofMillis(500);
 

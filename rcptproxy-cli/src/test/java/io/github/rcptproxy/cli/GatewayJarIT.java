@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.EsmtpBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.TestTls;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import picocli.CommandLine.Model.OptionSpec;
  * edge: STARTTLS, the Received header, postmaster, declared parameters only, limits per client
  * address.
  */
+@RealServers
 class GatewayJarIT {
   @TempDir Path dir;
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -27,6 +28,7 @@ import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
 
 /** {@code rcptproxy SUBCOMMAND}: probe, policy, config file and environment, completion. */
+@RealServers
 class RcptproxyCommandLineTest {
   final ByteArrayOutputStream out = new ByteArrayOutputStream();
   final ByteArrayOutputStream err = new ByteArrayOutputStream();

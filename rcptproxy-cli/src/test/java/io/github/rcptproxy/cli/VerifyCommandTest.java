@@ -3,6 +3,7 @@ package io.github.rcptproxy.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
 
+@RealServers
 class VerifyCommandTest {
   private Wiser wiser;
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.TestCertificates;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * that talks only over TLS and only to clients that authenticated (checked by a real Dovecot), and
  * a real Dovecot LMTP.
  */
+@RealServers
 class VerifyCommandTransportTest {
   private static TestCertificates certificates;
   private static DovecotBackend dovecot;
