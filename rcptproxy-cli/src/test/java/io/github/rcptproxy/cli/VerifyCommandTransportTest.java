@@ -2,6 +2,7 @@ package io.github.rcptproxy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.rcptproxy.testing.AuthenticatingPostfix;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
@@ -24,26 +25,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @RealServers
 class VerifyCommandTransportTest {
-  private static TestCertificates certificates;
-  private static DovecotBackend dovecot;
-  private static PostfixBackend postfix;
+  private static AuthenticatingPostfix backend;
 
   @TempDir Path dir;
 
   @BeforeAll
   static void startBackends() {
-    certificates = TestCertificates.shared();
-    dovecot = DovecotBackend.start();
-    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "encrypt"));
+    backend = AuthenticatingPostfix.start("encrypt");
   }
 
   @AfterAll
   static void stopBackends() {
-    if (postfix != null) {
-      postfix.close();
-    }
-    if (dovecot != null) {
-      dovecot.close();
+    if (backend != null) {
+      backend.close();
     }
   }
 
@@ -62,11 +56,11 @@ class VerifyCommandTransportTest {
             new String[] {
               "verify",
               "--backend",
-              "localhost:" + postfix.port(),
+              "localhost:" + backend.port(),
               "--backend-tls",
               "verify",
               "--backend-ca",
-              certificates.caPem().toString(),
+              TestCertificates.shared().caPem().toString(),
               "--backend-auth-user",
               DovecotBackend.user(1),
               "--backend-auth-password-file",
@@ -89,7 +83,7 @@ class VerifyCommandTransportTest {
         new String[] {
           "verify",
           "--backend",
-          "127.0.0.1:" + dovecot.lmtpPort(),
+          "127.0.0.1:" + backend.dovecot().lmtpPort(),
           "--backend-protocol",
           "lmtp",
           DovecotBackend.user(3),
