@@ -23,7 +23,7 @@ import org.subethamail.smtp.server.Session;
  * refuses it, and the client pipelines the chunk right behind the line, so its bytes are never
  * taken for commands. So is the rest of a message the handler did not read, accepted or refused:
  * the reply comes after the LAST chunk, as after DATA's end. {@code RSET} instead of the next chunk
- * aborts the transaction (RFC 3030 §3): nothing is relayed, and the session goes on.
+ * aborts the transaction (RFC 3030 §2): nothing is relayed, and the session goes on.
  *
  * <p>SubEthaSMTP's own BDAT is wrapped in its checks for TLS and authentication, which answer
  * {@code 530} without reading the chunk; this command makes those checks itself, so it is installed

@@ -228,7 +228,7 @@ class GatewayEdgeTest {
   }
 
   /**
-   * RFC 3030 §3: RSET aborts a BDAT transaction. The chunks so far are dropped (the backend never
+   * RFC 3030 §2: RSET aborts a BDAT transaction. The chunks so far are dropped (the backend never
    * gets an end of data for them), and the client can send a new message at once.
    */
   @Test
