@@ -261,7 +261,17 @@ class GatewayEdgeFuzzTest {
     script.add(new BdatModel.Line(NEXT_COMMAND.strip()));
     byte[] bdat = BdatModel.bytes(script);
     int available = cut < 0 ? bdat.length : cut % bdat.length;
+    assertBdatAsModelled(script, available, limitIndex, reading, part);
+  }
 
+  /**
+   * What the session answers the first {@code available} bytes of {@code script} after MAIL and
+   * RCPT, under the limit {@code BDAT_LIMITS[limitIndex]}, and what its handler gets, is what
+   * {@link BdatModel} says.
+   */
+  private static void assertBdatAsModelled(
+      List<BdatModel.Item> script, int available, int limitIndex, Reading reading, int part) {
+    byte[] bdat = BdatModel.bytes(script);
     handler = new Recorder(reading, part);
     MemorySession session =
         new MemorySession(
@@ -764,6 +774,46 @@ class GatewayEdgeFuzzTest {
     assertThat(session.run()).isEqualTo(MemorySession.End.END_OF_INPUT);
     assertThat(session.replies())
         .containsExactly(OK, OK, "250 2.0.0 10 octets received", REFUSED, UNKNOWN);
+  }
+
+  /**
+   * {@link #bdatChunks}'s two ways a transaction ends before LAST with the session going on: RSET
+   * (then a new message), and a later chunk over the limit (read and thrown away, then the next
+   * chunk outside a transaction), whatever the handler reads.
+   */
+  @Test
+  void transactionEndedBeforeLastAsModelled() {
+    byte[] noops = ascii("NOOP\r\n".repeat(10));
+    BdatModel.Chunk first = new BdatModel.Chunk("BDAT 60", noops, false);
+    BdatModel.Chunk large = new BdatModel.Chunk("BDAT 252", ascii("NOOP\r\n".repeat(42)), false);
+    BdatModel.Chunk last = new BdatModel.Chunk("BDAT 60 LAST", noops, true);
+    BdatModel.Line next = new BdatModel.Line(NEXT_COMMAND.strip());
+    List<BdatModel.Item> rset = List.of(first, new BdatModel.Line("RSET"), last, next);
+    List<BdatModel.Item> overTheLimit = List.of(first, large, last, next); // 312 > 300
+    for (Reading reading : Reading.values()) {
+      for (List<BdatModel.Item> script : List.of(rset, overTheLimit)) {
+        assertBdatAsModelled(script, BdatModel.bytes(script).length, 1, reading, 30);
+      }
+    }
+    assertThat(
+            BdatModel.run(rset, BdatModel.bytes(rset).length, 300, Reading.ALL, 0, List.of())
+                .replies)
+        .containsExactly(
+            "250 2.0.0 60 octets received", OK, "503 5.5.1 Error: need MAIL command", UNKNOWN);
+    assertThat(
+            BdatModel.run(
+                    overTheLimit,
+                    BdatModel.bytes(overTheLimit).length,
+                    300,
+                    Reading.ALL,
+                    0,
+                    List.of())
+                .replies)
+        .containsExactly(
+            "250 2.0.0 60 octets received",
+            "552 5.3.4 Message size exceeds fixed limit",
+            "503 5.5.1 Error: need MAIL command",
+            UNKNOWN);
   }
 
   /** Found by {@link #sizeLimit}: skipped bytes were not counted. */
