@@ -86,7 +86,7 @@ public final class SmtpFront implements SessionHandler {
    */
   public void install(SMTPServer server) {
     CommandHandler commands = server.getCommandHandler();
-    commands.addCommand(new RequireTLSCommandWrapper(new BdatCommand()));
+    commands.addCommand(new BdatCommand()); // checks TLS and AUTH itself, reading the chunk
     commands.addCommand(new RequireTLSCommandWrapper(new DataCommand()));
     commands.addCommand(new EhloCommand());
     for (String verb : List.copyOf(commands.getVerbs())) {
@@ -233,7 +233,7 @@ public final class SmtpFront implements SessionHandler {
   private static boolean allowed(String verb, String line, Session session, Client client)
       throws IOException {
     if (session.getServer().getRequireTLS() && !session.isTLSStarted()) {
-      return true; // SubEthaSMTP says 530 first, or runs EHLO, STARTTLS, NOOP or QUIT
+      return true; // 530 first (BDAT reads its chunk), or EHLO, STARTTLS, NOOP or QUIT run
     }
     switch (verb) {
       case "EHLO", "HELO" -> {

@@ -10,11 +10,12 @@ import java.util.List;
  * What a gateway that follows RFC 3030 and its own rules answers a client's BDAT commands, worked
  * out step by step from the client's script, the bytes that arrived, the size limit and what the
  * message handler reads. The rules: a chunk is read only to its announced size; the end of input
- * inside a chunk or between chunks fails the message; a chunk that would take the message over the
- * limit, or a line that is not BDAT where the next chunk is due, closes the connection before any
- * of its bytes is read; the rest of a message the handler did not read is read up to LAST and
- * thrown away before the reply; later chunks are outside a transaction ({@code 503}, read and
- * thrown away).
+ * inside a chunk or between chunks fails the message; a refused chunk (outside a transaction, or
+ * one that would take the message over the limit) is read to its size and thrown away before the
+ * one reply, and a refusal ends the transaction; {@code RSET} where the next chunk is due aborts
+ * the transaction ({@code 250}, the session goes on); any other line there closes the connection;
+ * the rest of a message the handler did not read is read up to LAST and thrown away before the
+ * reply; later chunks are outside a transaction ({@code 503}, read and thrown away).
  */
 final class BdatModel {
   /** One thing the client sends: a command line, or a BDAT line and its chunk. */
@@ -31,6 +32,8 @@ final class BdatModel {
 
   /** A BDAT line and the chunk it announces. */
   record Chunk(String line, byte[] payload, boolean last) implements Item {}
+
+  private static final String TOO_LARGE = "552 5.3.4 Message size exceeds fixed limit";
 
   final List<String> replies = new ArrayList<>();
   final ByteArrayOutputStream received = new ByteArrayOutputStream();
@@ -64,6 +67,14 @@ final class BdatModel {
     return model;
   }
 
+  /** SubEthaSMTP's reply to a command line between messages. */
+  private static String lineReply(String line) {
+    return switch (line) {
+      case "NOOP", "RSET" -> "250 Ok";
+      default -> "500 Error: command not implemented";
+    };
+  }
+
   private MemorySession.End play(
       List<Item> script, int available, int limit, Reading reading, int part) {
     int next = 0;
@@ -76,19 +87,21 @@ final class BdatModel {
       Item item = script.get(next++);
       pos += item.lineLength();
       if (!(item instanceof Chunk chunk)) {
-        replies.add(item.line().equals("NOOP") ? "250 Ok" : "500 Error: command not implemented");
+        replies.add(lineReply(item.line()));
+        transaction &= !item.line().equals("RSET");
         continue;
       }
-      if (chunk.payload().length > limit) {
-        replies.add("552 5.3.4 Message size exceeds fixed limit");
-        return MemorySession.End.DROPPED;
-      }
-      if (!transaction) {
+      String refusal =
+          !transaction
+              ? "503 5.5.1 Error: need MAIL command"
+              : chunk.payload().length > limit ? TOO_LARGE : null;
+      if (refusal != null) {
         if (pos + chunk.payload().length > available) {
           return MemorySession.End.FAILED;
         }
         pos += chunk.payload().length;
-        replies.add("503 5.5.1 Error: need MAIL command");
+        replies.add(refusal);
+        transaction = false;
         continue;
       }
       long wanted = reading == Reading.ALL ? Long.MAX_VALUE : part;
@@ -99,6 +112,8 @@ final class BdatModel {
         if (left == 0) {
           if (current.last()) {
             sawEnd = got < wanted;
+            replies.add(
+                reading == Reading.PART_THEN_REFUSE ? "554 5.6.0 Refused by the test" : "250 Ok");
             break;
           }
           replies.add("250 2.0.0 " + got + " octets received");
@@ -108,12 +123,20 @@ final class BdatModel {
           Item following = script.get(next++);
           pos += following.lineLength();
           if (!(following instanceof Chunk nextChunk)) {
-            replies.add("503 5.5.1 BDAT expected, closing");
-            return MemorySession.End.DROPPED;
+            if (!following.line().equals("RSET")) {
+              replies.add("503 5.5.1 BDAT expected, closing");
+              return MemorySession.End.DROPPED;
+            }
+            replies.add(lineReply("RSET"));
+            break;
           }
           if (nextChunk.payload().length > limit - got) {
-            replies.add("552 5.3.4 Message size exceeds fixed limit");
-            return MemorySession.End.DROPPED;
+            if (pos + nextChunk.payload().length > available) {
+              return MemorySession.End.FAILED;
+            }
+            pos += nextChunk.payload().length;
+            replies.add(TOO_LARGE);
+            break;
           }
           current = nextChunk;
           left = nextChunk.payload().length;
@@ -129,7 +152,6 @@ final class BdatModel {
         left--;
         got++;
       }
-      replies.add(reading == Reading.PART_THEN_REFUSE ? "554 5.6.0 Refused by the test" : "250 Ok");
       transaction = false;
     }
   }

@@ -226,13 +226,14 @@ class GatewayEdgeFuzzTest {
   // BDAT
 
   /**
-   * Any chunks, with any sizes, LAST or not, a stray command between two of them, cut off anywhere,
-   * under any size limit, whatever the handler reads: the replies and the message are exactly those
-   * of RFC 3030 and the gateway's rules, as the model in {@link BdatModel} has them. In particular
-   * the handler gets the concatenation of the chunks up to LAST, or an error; a chunk or message
-   * over the limit is refused before any of it is read; and no byte of a chunk is ever taken for a
-   * command. What the relay writes of a whole message is one message, or, with a bare CR or LF
-   * anywhere in it (a CRLF split between two chunks is none), refused as after DATA.
+   * Any chunks, with any sizes, LAST or not, a stray command ({@code NOOP}, or {@code RSET}, which
+   * aborts the transaction) between two of them, cut off anywhere, under any size limit, whatever
+   * the handler reads: the replies and the message are exactly those of RFC 3030 and the gateway's
+   * rules, as the model in {@link BdatModel} has them. In particular the handler gets the
+   * concatenation of the chunks up to LAST, or an error; a chunk or message over the limit is read,
+   * thrown away and refused; and no byte of a chunk is ever taken for a command. What the relay
+   * writes of a whole message is one message, or, with a bare CR or LF anywhere in it (a CRLF split
+   * between two chunks is none), refused as after DATA.
    */
   @FuzzTest(maxDuration = "2m")
   void bdatChunks(FuzzedDataProvider data) {
@@ -246,7 +247,7 @@ class GatewayEdgeFuzzTest {
     List<BdatModel.Item> script = new ArrayList<>();
     for (int i = 0; i < count; i++) {
       if (i == stray && i > 0) {
-        script.add(new BdatModel.Line("NOOP"));
+        script.add(new BdatModel.Line(data.consumeBoolean() ? "RSET" : "NOOP"));
       }
       byte[] chunk = data.consumeBytes(data.consumeInt(0, 120));
       boolean last = sayLast && i == count - 1;
@@ -260,7 +261,17 @@ class GatewayEdgeFuzzTest {
     script.add(new BdatModel.Line(NEXT_COMMAND.strip()));
     byte[] bdat = BdatModel.bytes(script);
     int available = cut < 0 ? bdat.length : cut % bdat.length;
+    assertBdatAsModelled(script, available, limitIndex, reading, part);
+  }
 
+  /**
+   * What the session answers the first {@code available} bytes of {@code script} after MAIL and
+   * RCPT, under the limit {@code BDAT_LIMITS[limitIndex]}, and what its handler gets, is what
+   * {@link BdatModel} says.
+   */
+  private static void assertBdatAsModelled(
+      List<BdatModel.Item> script, int available, int limitIndex, Reading reading, int part) {
+    byte[] bdat = BdatModel.bytes(script);
     handler = new Recorder(reading, part);
     MemorySession session =
         new MemorySession(
@@ -283,9 +294,9 @@ class GatewayEdgeFuzzTest {
   /**
    * Any BDAT command line: never an unchecked exception; a chunk is read only for a line of the
    * form {@code BDAT <digits> [LAST]} (one space before each word, no other white space, letters in
-   * any case), and then exactly as many bytes as it says, the message ending there only with LAST;
-   * any other line is refused and the connection closed, as nobody can tell where its chunk would
-   * end.
+   * any case), and then exactly as many bytes as it says (thrown away if over the limit), the
+   * message ending there only with LAST; any other line is refused and the connection closed, as
+   * nobody can tell where its chunk would end.
    */
   @FuzzTest(maxDuration = "2m")
   void bdatCommandLine(FuzzedDataProvider data) {
@@ -316,8 +327,9 @@ class GatewayEdgeFuzzTest {
       assertThat(end).isEqualTo(MemorySession.End.DROPPED);
       assertThat(handler.calls).isZero();
     } else if (size > BDAT_LIMITS[2]) {
-      assertThat(rest).containsExactly("552 5.3.4 Message size exceeds fixed limit");
-      assertThat(end).isEqualTo(MemorySession.End.DROPPED);
+      // refused, and read to its size to be thrown away: the input ends inside it
+      assertThat(rest).isEmpty();
+      assertThat(end).isEqualTo(MemorySession.End.FAILED);
       assertThat(handler.calls).isZero();
     } else if (size > shown) {
       assertThat(rest).isEmpty();
@@ -762,6 +774,46 @@ class GatewayEdgeFuzzTest {
     assertThat(session.run()).isEqualTo(MemorySession.End.END_OF_INPUT);
     assertThat(session.replies())
         .containsExactly(OK, OK, "250 2.0.0 10 octets received", REFUSED, UNKNOWN);
+  }
+
+  /**
+   * {@link #bdatChunks}'s two ways a transaction ends before LAST with the session going on: RSET
+   * (then a new message), and a later chunk over the limit (read and thrown away, then the next
+   * chunk outside a transaction), whatever the handler reads.
+   */
+  @Test
+  void transactionEndedBeforeLastAsModelled() {
+    byte[] noops = ascii("NOOP\r\n".repeat(10));
+    BdatModel.Chunk first = new BdatModel.Chunk("BDAT 60", noops, false);
+    BdatModel.Chunk large = new BdatModel.Chunk("BDAT 252", ascii("NOOP\r\n".repeat(42)), false);
+    BdatModel.Chunk last = new BdatModel.Chunk("BDAT 60 LAST", noops, true);
+    BdatModel.Line next = new BdatModel.Line(NEXT_COMMAND.strip());
+    List<BdatModel.Item> rset = List.of(first, new BdatModel.Line("RSET"), last, next);
+    List<BdatModel.Item> overTheLimit = List.of(first, large, last, next); // 312 > 300
+    for (Reading reading : Reading.values()) {
+      for (List<BdatModel.Item> script : List.of(rset, overTheLimit)) {
+        assertBdatAsModelled(script, BdatModel.bytes(script).length, 1, reading, 30);
+      }
+    }
+    assertThat(
+            BdatModel.run(rset, BdatModel.bytes(rset).length, 300, Reading.ALL, 0, List.of())
+                .replies)
+        .containsExactly(
+            "250 2.0.0 60 octets received", OK, "503 5.5.1 Error: need MAIL command", UNKNOWN);
+    assertThat(
+            BdatModel.run(
+                    overTheLimit,
+                    BdatModel.bytes(overTheLimit).length,
+                    300,
+                    Reading.ALL,
+                    0,
+                    List.of())
+                .replies)
+        .containsExactly(
+            "250 2.0.0 60 octets received",
+            "552 5.3.4 Message size exceeds fixed limit",
+            "503 5.5.1 Error: need MAIL command",
+            UNKNOWN);
   }
 
   /** Found by {@link #sizeLimit}: skipped bytes were not counted. */

@@ -9,6 +9,7 @@ import io.github.rcptproxy.gateway.TestGateway;
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.EsmtpBackend;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.github.rcptproxy.testing.TestCertificates;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -137,15 +138,161 @@ class GatewayEdgeTest {
     assertThat(backend.received()).contains(BODY + ".\r\n");
   }
 
-  @Test
-  void chunkOverTheSizeLimitIsRefusedUnread() throws Exception {
+  /** Five command lines, 30 bytes: the chunk that must never be run as commands. */
+  private static final String NOOPS = "NOOP\r\n".repeat(5);
+
+  /** A chunk over the 1000-byte limit of {@link #refusedChunks}, made of command lines. */
+  private static final String NOOPS_OVER_THE_LIMIT = "NOOP\r\n".repeat(170) + "NOOP\r\n\r\n";
+
+  static Stream<Arguments> refusedChunks() {
+    return Stream.of(
+        Arguments.of(
+            "BDAT over the size limit",
+            List.of("MAIL FROM:<you@example.net>", "RCPT TO:<alice@example.com>"),
+            NOOPS_OVER_THE_LIMIT,
+            "552 5.3.4 Message size exceeds fixed limit"),
+        Arguments.of(
+            "BDAT without MAIL (a chunk over the size limit)",
+            List.of(),
+            NOOPS_OVER_THE_LIMIT,
+            "503 5.5.1 Error: need MAIL command"),
+        Arguments.of(
+            "BDAT without RCPT (a chunk over the size limit)",
+            List.of("MAIL FROM:<you@example.net>"),
+            NOOPS_OVER_THE_LIMIT,
+            "503 5.5.1 Error: need RCPT command"));
+  }
+
+  /**
+   * RFC 3030 §2: a refused chunk is still read. The client sends it right behind the BDAT line, so
+   * the gateway reads exactly its size and throws it away before its one reply: none of its lines
+   * is run as a command, and the session goes on.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("refusedChunks")
+  void refusedChunkIsReadAndThrownAway(
+      String behaviour, List<String> before, String chunk, String refusal) throws Exception {
     ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
     RunningGateway gateway = gateway(backend, s -> s.maxMessageSize(1000));
-    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
-      assertThat(client.send("BDAT 1001 LAST")).startsWith("552 5.3.4");
-      assertThat(client.reply()).isNull();
+    List<String> replies;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      assertThat(client.reply()).startsWith("220");
+      assertThat(client.send("EHLO client.test")).startsWith("250");
+      for (String command : before) {
+        assertThat(client.send(command)).startsWith("250");
+      }
+      client.raw("BDAT " + chunk.length() + " LAST\r\n" + chunk + "QUIT\r\n");
+      replies = List.of(client.rest().split("\n"));
     }
+    assertThat(replies).hasSize(2).startsWith(refusal);
+    assertThat(replies.get(1)).as("the session goes on").startsWith("221 ");
     assertThat(backend.received()).doesNotContain("DATA");
+    row(behaviour + ", its lines `NOOP`", refusal, "nothing; the chunk read and thrown away");
+  }
+
+  /**
+   * A later chunk that takes the message over the limit is read and thrown away too: the message
+   * fails ({@code 552}, nothing relayed), a chunk the client pipelined after it is outside any
+   * transaction ({@code 503}, read and thrown away as well), and the session goes on.
+   */
+  @Test
+  void laterChunkOverTheSizeLimitFailsTheMessageAndTheSessionGoesOn() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend, s -> s.maxMessageSize(1000));
+    List<String> replies;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT 30\r\n" + NOOPS);
+      assertThat(client.reply()).isEqualTo("250 2.0.0 30 octets received");
+      client.raw(
+          "BDAT "
+              + NOOPS_OVER_THE_LIMIT.length()
+              + "\r\n"
+              + NOOPS_OVER_THE_LIMIT
+              + "BDAT 30 LAST\r\n"
+              + NOOPS
+              + "MAIL FROM:<you@example.net>\r\nQUIT\r\n");
+      replies = List.of(client.rest().split("\n"));
+    }
+    assertThat(replies)
+        .hasSize(4)
+        .startsWith(
+            "552 5.3.4 Message size exceeds fixed limit",
+            "503 5.5.1 Error: need MAIL command",
+            "250 Ok");
+    assertThat(replies.get(3)).startsWith("221 ");
+    assertThat(backend.received()).doesNotContain("\r\n.\r\n");
+    row(
+        "a later BDAT chunk takes the message over the size limit, then `BDAT 30 LAST`",
+        replies.get(0) + "`, then `" + replies.get(1),
+        "nothing delivered; both chunks read and thrown away");
+  }
+
+  /**
+   * RFC 3030 §2: RSET aborts a BDAT transaction. The chunks so far are dropped (the backend never
+   * gets an end of data for them), and the client can send a new message at once.
+   */
+  @Test
+  void rsetBetweenChunksAbortsTheTransactionAndTheSessionGoesOn() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String first = "Subject: aborted\r\n\r\nnever delivered\r\n";
+    String second = "Subject: second\r\n\r\ndelivered\r\n";
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT " + first.length() + "\r\n" + first);
+      assertThat(client.reply()).startsWith("250 2.0.0");
+      assertThat(client.send("RSET")).isEqualTo("250 Ok");
+      assertThat(client.send("MAIL FROM:<you@example.net>")).isEqualTo("250 Ok");
+      assertThat(client.send("RCPT TO:<bob@example.com>")).startsWith("250");
+      client.raw("BDAT " + second.length() + " LAST\r\n" + second);
+      assertThat(client.reply()).isEqualTo("250 Ok");
+      assertThat(client.send("QUIT")).startsWith("221");
+    }
+    assertThat(backend.count("\r\n.\r\n")).isEqualTo(1);
+    assertThat(backend.received()).contains(second + ".\r\n").doesNotContain(first + ".\r\n");
+    row(
+        "`RSET` after a BDAT chunk, then a new message",
+        "250 Ok",
+        "the first message never ended (not delivered), the second delivered");
+  }
+
+  static Stream<Arguments> chunksBeforeStarttls() {
+    return Stream.of(
+        Arguments.of("NOOP lines", NOOPS),
+        Arguments.of("STARTTLS and NOOP lines", "STARTTLS\r\n" + NOOPS));
+  }
+
+  /**
+   * With {@code --require-tls}, BDAT in the clear gets {@code 530}, and its chunk is read and
+   * thrown away as any refused chunk: none of its lines is answered, a {@code STARTTLS} inside it
+   * never starts TLS, and the session goes on.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("chunksBeforeStarttls")
+  void chunkBeforeRequiredStarttlsIsReadAndThrownAway(String behaviour, String chunk)
+      throws Exception {
+    TestCertificates certificates = TestCertificates.shared();
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway =
+        gateway(
+            backend,
+            s ->
+                s.tls(
+                    new GatewaySettings.Tls(
+                        certificates.serverCertificate(), certificates.serverKey(), true)));
+    List<String> replies;
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      assertThat(client.reply()).startsWith("220");
+      assertThat(client.send("EHLO client.test")).startsWith("250");
+      client.raw("BDAT " + chunk.length() + " LAST\r\n" + chunk + "QUIT\r\n");
+      replies = List.of(client.rest().split("\n"));
+    }
+    assertThat(replies).hasSize(2).startsWith("530 Must issue a STARTTLS command first");
+    assertThat(replies.get(1)).as("the session goes on").startsWith("221 ");
+    assertThat(backend.received()).doesNotContain("DATA");
+    row(
+        "`--require-tls`: BDAT in the clear, its chunk " + behaviour,
+        replies.get(0),
+        "nothing; the chunk read and thrown away, no line of it answered");
   }
 
   static Stream<Arguments> malformedBdatLines() {
