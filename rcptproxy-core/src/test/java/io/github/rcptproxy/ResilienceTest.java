@@ -4,7 +4,10 @@ import static io.github.rcptproxy.testing.ScriptedSmtpServer.dialogue;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.testing.BackendFault;
 import io.github.rcptproxy.testing.BlackHole;
+import io.github.rcptproxy.testing.MutableClock;
+import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -82,6 +85,104 @@ class ResilienceTest {
               u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE));
       assertThat(verdict.latency()).isLessThan(Duration.ofMillis(50));
     }
+  }
+
+  private ScriptedSmtpServer neverGreets() {
+    return closer.later(ScriptedSmtpServer.start(BackendFault.NEVER_GREETS.script()));
+  }
+
+  @Test
+  void aHostThatAcceptsButNeverGreetsIsSkippedAndPostfixAnswersEveryVerdict() throws Exception {
+    ScriptedSmtpServer hung = neverGreets();
+    PostfixBackend postfix = PostfixBackend.shared();
+    postfix.deliverOneMessage(); // hand back inflow tokens other tests kept
+    MutableClock clock = new MutableClock();
+    RecipientVerifier verifier =
+        closer.leakFree(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backends(
+                        List.of(
+                            at(hung),
+                            InetSocketAddress.createUnresolved("127.0.0.1", postfix.port())))
+                    .probeMethod(ProbeMethod.RCPT)
+                    .maxSessions(1)
+                    .idleTimeout(Duration.ofSeconds(10))
+                    .clock(clock)
+                    .build()));
+
+    // The default 2 s connect timeout and 3 s deadline: the hung host costs the first verification
+    // 2 s, and Postfix answers it in what is left.
+    for (int i = 0; i < 10; i++) {
+      assertThat(verifier.verify(PostfixBackend.known(i))).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verifier.verify(PostfixBackend.unknown(i))).isInstanceOf(Verdict.Rejected.class);
+    }
+    assertThat(hung.connections()).isEqualTo(1);
+
+    clock.advance(Duration.ofSeconds(20)); // the session idled out; the hung host still skipped
+    Verdict fast = verifier.verify(PostfixBackend.unknown(100));
+    assertThat(fast).isInstanceOf(Verdict.Rejected.class);
+    assertThat(fast.latency()).isLessThan(Duration.ofSeconds(1));
+    assertThat(hung.connections()).isEqualTo(1);
+
+    clock.advance(Duration.ofSeconds(11)); // past the 30 s cool-down: tried, and skipped again
+    assertThat(verifier.verify(PostfixBackend.unknown(101))).isInstanceOf(Verdict.Rejected.class);
+    assertThat(hung.connections()).isEqualTo(2);
+    assertThat(verifier.verify(PostfixBackend.known(101))).isInstanceOf(Verdict.Accepted.class);
+  }
+
+  @Test
+  void withEveryHostNeverGreetingOnlyTheFirstVerificationWaits() {
+    ScriptedSmtpServer first = neverGreets();
+    ScriptedSmtpServer second = neverGreets();
+    Duration deadline = Duration.ofSeconds(1);
+    RecipientVerifier verifier =
+        closer.later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backends(List.of(at(first), at(second)))
+                    .connectTimeout(Duration.ofMillis(400))
+                    .deadline(deadline)
+                    .backendCoolDown(Duration.ofMinutes(1))
+                    .build()));
+
+    Verdict firstVerdict = verifier.verify("alice@example.com");
+    assertThat(firstVerdict).isInstanceOf(Verdict.Unverified.class);
+    assertThat(firstVerdict.latency()).isGreaterThanOrEqualTo(Duration.ofMillis(700));
+
+    for (int i = 0; i < 20; i++) {
+      Verdict verdict = verifier.verify("bob" + i + "@example.com");
+      assertThat(verdict)
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE));
+      assertThat(verdict.latency()).isLessThan(Duration.ofMillis(50));
+    }
+    assertThat(first.connections()).isEqualTo(1);
+    assertThat(second.connections()).isEqualTo(1);
+  }
+
+  @Test
+  void aHostThatGreetsWith421IsNotSkipped() {
+    ScriptedSmtpServer busy =
+        closer.later(ScriptedSmtpServer.start(BackendFault.SERVICE_UNAVAILABLE_GREETING.script()));
+    ScriptedSmtpServer second = backend();
+    RecipientVerifier verifier =
+        closer.later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backends(List.of(at(busy), at(second)))
+                    .connectTimeout(Duration.ofMillis(400))
+                    .build()));
+
+    for (int i = 0; i < 3; i++) {
+      assertThat(verifier.verify("alice" + i + "@example.com"))
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE));
+    }
+    assertThat(busy.connections()).isGreaterThanOrEqualTo(3); // asked each time, as before
+    assertThat(second.connections()).isZero();
   }
 
   @Test
