@@ -66,6 +66,14 @@ final class Converters {
 
   /** {@code HOST:PORT}, {@code HOST} (port 25) or {@code [IPv6]:PORT}. */
   static final class SmtpAddress implements ITypeConverter<HostPort> {
+    @Override
+    public HostPort convert(String value) {
+      return hostPort(value, 25);
+    }
+  }
+
+  /** A backend to connect to: {@code HOST:PORT}, {@code HOST} (port 25) or {@code [IPv6]:PORT}. */
+  static final class Backend implements ITypeConverter<HostPort> {
     /** A host name: dot-separated labels of letters, digits, hyphens (and _, as resolvers take). */
     private static final Pattern NAME =
         Pattern.compile(

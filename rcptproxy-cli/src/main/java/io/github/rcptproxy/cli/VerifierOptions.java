@@ -29,7 +29,7 @@ final class VerifierOptions {
       names = "--backend",
       paramLabel = "HOST:PORT",
       split = ",",
-      converter = Converters.SmtpAddress.class,
+      converter = Converters.Backend.class,
       description =
           "the internal SMTP server that knows the mailboxes (port 25 if none is given; IPv6 as"
               + " [::1]:25); repeat, or separate with commas, for several: each is asked in turn,"
