@@ -38,9 +38,11 @@ import org.slf4j.LoggerFactory;
  * not answer within the connect timeout, counted from the start of the connect to its greeting, is
  * skipped for the cool-down, so it costs one verification its deadline, not every one: a black hole
  * (no SYN-ACK, no refusal), and a host that accepts the connection and never greets (a hung MTA, a
- * Postfix with every smtpd busy). A refused connect, a greeting that refuses ({@code 421}, {@code
- * 554}) or a connection closed before the greeting does not count: the host is there and said so.
- * The verifier's sessions and the gateway's relay each have one.
+ * Postfix with every smtpd busy); one that had not greeted when the deadline ran out is skipped as
+ * well, unless it greets within the rest of its connect timeout ({@link #suspect}). A refused
+ * connect, a greeting that refuses ({@code 421}, {@code 554}) or a connection closed before the
+ * greeting does not count: the host is there and said so. The verifier's sessions and the gateway's
+ * relay each have one.
  */
 public final class Connector {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -142,10 +144,11 @@ public final class Connector {
         try {
           connection.greet();
         } catch (SocketTimeoutException e) {
-          connection.close();
           if (!bounded.boundPassed()) {
-            throw e; // the deadline (or the caller's timeout) ran out first: nothing learnt
+            suspect(target, connection, socket, bounded.greetBy);
+            throw e; // the deadline (or the caller's timeout) ran out first
           }
+          connection.close();
           failed(target, "accepted the connection and did not greet within " + connectTimeout);
           failures.add(target + " did not greet within " + connectTimeout);
           continue;
@@ -172,7 +175,7 @@ public final class Connector {
   private static final class GreetingTimeout implements SmtpConnection.Timeout {
     private final SmtpConnection.Timeout after;
     private final Deadline deadline;
-    private final long greetBy;
+    final long greetBy;
     private volatile boolean greeted;
 
     GreetingTimeout(SmtpConnection.Timeout after, Deadline deadline, long greetBy) {
@@ -203,6 +206,53 @@ public final class Connector {
     void greeted() {
       greeted = true;
     }
+  }
+
+  /**
+   * The deadline ran out before the address greeted, within its connect timeout: it is skipped from
+   * now on, as if it had not greeted at all, so that the next verifications do not wait for it too
+   * (with two hung hosts, the second is reached with what the first left of the deadline); a thread
+   * of its own waits out the rest of the connect timeout on the connection, and where anything
+   * comes (a greeting, or the connection closed) the address is asked again at once.
+   */
+  private void suspect(
+      InetSocketAddress target, SmtpConnection connection, Socket socket, long greetBy) {
+    Instant until = clock.instant().plus(coolDown);
+    coolingDown.put(target, until);
+    Thread watch =
+        new Thread(
+            () -> {
+              boolean answered;
+              try {
+                long left = TimeUnit.NANOSECONDS.toMillis(greetBy - System.nanoTime());
+                if (left <= 0) {
+                  answered = false;
+                } else {
+                  socket.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
+                  socket.getInputStream().read(); // a byte of the greeting, or -1: it is there
+                  answered = true;
+                }
+              } catch (SocketTimeoutException e) {
+                answered = false;
+              } catch (IOException e) {
+                answered = true; // reset: the host is there
+              } finally {
+                connection.close();
+              }
+              if (answered) {
+                coolingDown.remove(target, until);
+              } else {
+                LOG.warn(
+                    "backend {} accepted the connection and did not greet within {}; trying the"
+                        + " next address, this one again after {}",
+                    target,
+                    connectTimeout,
+                    coolDown);
+              }
+            },
+            "rcptproxy-greeting-" + THREAD_NUMBER.incrementAndGet());
+    watch.setDaemon(true);
+    watch.start();
   }
 
   /** The address did not answer within the whole connect timeout: skip it a while. */
