@@ -6,8 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.BackendFault;
 import io.github.rcptproxy.testing.BlackHole;
-import io.github.rcptproxy.testing.MutableClock;
-import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -89,46 +87,6 @@ class ResilienceTest {
 
   private ScriptedSmtpServer neverGreets() {
     return closer.later(ScriptedSmtpServer.start(BackendFault.NEVER_GREETS.script()));
-  }
-
-  @Test
-  void aHostThatAcceptsButNeverGreetsIsSkippedAndPostfixAnswersEveryVerdict() throws Exception {
-    ScriptedSmtpServer hung = neverGreets();
-    PostfixBackend postfix = PostfixBackend.shared();
-    postfix.deliverOneMessage(); // hand back inflow tokens other tests kept
-    MutableClock clock = new MutableClock();
-    RecipientVerifier verifier =
-        closer.leakFree(
-            RecipientVerifier.create(
-                VerifierConfig.builder()
-                    .backends(
-                        List.of(
-                            at(hung),
-                            InetSocketAddress.createUnresolved("127.0.0.1", postfix.port())))
-                    .probeMethod(ProbeMethod.RCPT)
-                    .maxSessions(1)
-                    .idleTimeout(Duration.ofSeconds(10))
-                    .clock(clock)
-                    .build()));
-
-    // The default 2 s connect timeout and 3 s deadline: the hung host costs the first verification
-    // 2 s, and Postfix answers it in what is left.
-    for (int i = 0; i < 10; i++) {
-      assertThat(verifier.verify(PostfixBackend.known(i))).isInstanceOf(Verdict.Accepted.class);
-      assertThat(verifier.verify(PostfixBackend.unknown(i))).isInstanceOf(Verdict.Rejected.class);
-    }
-    assertThat(hung.connections()).isEqualTo(1);
-
-    clock.advance(Duration.ofSeconds(20)); // the session idled out; the hung host still skipped
-    Verdict fast = verifier.verify(PostfixBackend.unknown(100));
-    assertThat(fast).isInstanceOf(Verdict.Rejected.class);
-    assertThat(fast.latency()).isLessThan(Duration.ofSeconds(1));
-    assertThat(hung.connections()).isEqualTo(1);
-
-    clock.advance(Duration.ofSeconds(11)); // past the 30 s cool-down: tried, and skipped again
-    assertThat(verifier.verify(PostfixBackend.unknown(101))).isInstanceOf(Verdict.Rejected.class);
-    assertThat(hung.connections()).isEqualTo(2);
-    assertThat(verifier.verify(PostfixBackend.known(101))).isInstanceOf(Verdict.Accepted.class);
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.testing.BackendFault;
 import io.github.rcptproxy.testing.PostfixBackend;
+import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.net.InetSocketAddress;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Test;
  * greets (a hung MTA) is skipped, by the verifier and by the relay alike, and a real Postfix behind
  * it answers every recipient and takes the message.
  */
+@RealServers
 class GatewayBackendsTest {
 
   private static InetSocketAddress at(int port) {
