@@ -4,6 +4,7 @@ import static io.github.rcptproxy.testing.ScriptedSmtpServer.dialogue;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.testing.BackendFault;
 import io.github.rcptproxy.testing.BlackHole;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.io.IOException;
@@ -74,14 +75,101 @@ class ResilienceTest {
     assertThat(firstVerdict).isInstanceOf(Verdict.Unverified.class);
     assertThat(firstVerdict.latency()).isGreaterThanOrEqualTo(Duration.ofMillis(700));
 
+    eachAnsweredUnavailableAtOnce(verifier);
+  }
+
+  /** Twenty verifications, each answered BACKEND_UNAVAILABLE in less than 50 ms. */
+  private static void eachAnsweredUnavailableAtOnce(RecipientVerifier verifier) {
     for (int i = 0; i < 20; i++) {
-      Verdict verdict = verifier.verify("alice@example.com");
+      Verdict verdict = verifier.verify("bob" + i + "@example.com");
       assertThat(verdict)
           .isInstanceOfSatisfying(
               Verdict.Unverified.class,
               u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE));
       assertThat(verdict.latency()).isLessThan(Duration.ofMillis(50));
     }
+  }
+
+  private ScriptedSmtpServer neverGreets() {
+    return closer.later(ScriptedSmtpServer.start(BackendFault.NEVER_GREETS.script()));
+  }
+
+  @Test
+  void withEveryHostNeverGreetingOnlyTheFirstVerificationWaits() {
+    ScriptedSmtpServer first = neverGreets();
+    ScriptedSmtpServer second = neverGreets();
+    // The defaults: a 3 s deadline, a 2 s connect timeout. The second host is reached with 1 s
+    // left; not having greeted by the deadline, it is skipped as well.
+    VerifierConfig config =
+        VerifierConfig.builder()
+            .backends(List.of(at(first), at(second)))
+            .backendCoolDown(Duration.ofMinutes(1))
+            .build();
+    RecipientVerifier verifier = closer.later(RecipientVerifier.create(config));
+
+    Verdict firstVerdict = verifier.verify("alice@example.com");
+    assertThat(firstVerdict).isInstanceOf(Verdict.Unverified.class);
+    assertThat(firstVerdict.latency())
+        .isGreaterThanOrEqualTo(config.deadline().minus(Duration.ofMillis(100)));
+
+    eachAnsweredUnavailableAtOnce(verifier);
+    assertThat(first.connections()).isEqualTo(1);
+    assertThat(second.connections()).isEqualTo(1);
+  }
+
+  @Test
+  void aHostThatGreetsAfterTheDeadlineButWithinTheConnectTimeoutIsAskedAgain() {
+    ScriptedSmtpServer slow =
+        closer.later(
+            ScriptedSmtpServer.start(
+                c -> {
+                  Thread.sleep(700); // the backend's own slowness, not a wait in the test
+                  dialogue(address -> OK).play(c);
+                }));
+    RecipientVerifier verifier =
+        closer.later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", slow.port())
+                    .deadline(Duration.ofMillis(400))
+                    .connectTimeout(Duration.ofMillis(2000))
+                    .build()));
+
+    assertThat(verifier.verify("alice@example.com"))
+        .isInstanceOfSatisfying(
+            Verdict.Unverified.class,
+            u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.TIMEOUT));
+    // Its greeting came within the connect timeout after all: it is asked again.
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () -> {
+              verifier.verify("bob@example.com");
+              return slow.connections() >= 2;
+            });
+  }
+
+  @Test
+  void aHostThatGreetsWith421IsNotSkipped() {
+    ScriptedSmtpServer busy =
+        closer.later(ScriptedSmtpServer.start(BackendFault.SERVICE_UNAVAILABLE_GREETING.script()));
+    ScriptedSmtpServer second = backend();
+    RecipientVerifier verifier =
+        closer.later(
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backends(List.of(at(busy), at(second)))
+                    .connectTimeout(Duration.ofMillis(400))
+                    .build()));
+
+    for (int i = 0; i < 3; i++) {
+      assertThat(verifier.verify("alice" + i + "@example.com"))
+          .isInstanceOfSatisfying(
+              Verdict.Unverified.class,
+              u -> assertThat(u.reason()).isEqualTo(Verdict.Reason.BACKEND_UNAVAILABLE));
+    }
+    assertThat(busy.connections()).isGreaterThanOrEqualTo(3); // asked each time, as before
+    assertThat(second.connections()).isZero();
   }
 
   @Test

@@ -6,10 +6,13 @@ import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.UsageException;
 import io.github.rcptproxy.policy.FailureMode;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Pattern;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -66,6 +69,45 @@ final class Converters {
     @Override
     public HostPort convert(String value) {
       return hostPort(value, 25);
+    }
+  }
+
+  /** A backend to connect to: {@code HOST:PORT}, {@code HOST} (port 25) or {@code [IPv6]:PORT}. */
+  static final class Backend implements ITypeConverter<HostPort> {
+    /** A host name: dot-separated labels of letters, digits, hyphens (and _, as resolvers take). */
+    private static final Pattern NAME =
+        Pattern.compile(
+            "[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\\.?");
+
+    /**
+     * Also refuses what a resolver would take for a name and never find ({@code a:25:26}, {@code
+     * mail server}), and port 0, rather than leaving every verdict to fail at run time.
+     */
+    @Override
+    public HostPort convert(String value) {
+      HostPort address = hostPort(value, 25);
+      String host = address.host();
+      boolean literal = host.indexOf(':') >= 0;
+      if (literal ? !ipv6(host) : !NAME.matcher(host).matches() || host.length() > 253) {
+        throw new TypeConversionException(
+            "'" + value + "' is not HOST:PORT (an IPv6 address goes in brackets: [::1]:25)");
+      }
+      if (address.port() == 0) {
+        throw new TypeConversionException("'" + value + "': port 0 is not a port to connect to");
+      }
+      return address;
+    }
+
+    private static boolean ipv6(String host) {
+      if (!host.matches("[0-9A-Fa-f:.%A-Za-z]+")) {
+        return false;
+      }
+      try {
+        InetAddress.getByName("[" + host + "]"); // in brackets a literal, never looked up
+        return true;
+      } catch (UnknownHostException e) {
+        return false;
+      }
     }
   }
 

@@ -132,8 +132,8 @@ final class PolicyCommand implements Callable<Integer> {
   /** A server with a route per domain, each verifier made added to {@code verifiers}. */
   private PolicyServer.Builder routes(PolicyAnswers policy, List<RecipientVerifier> verifiers) {
     PolicyServer.Builder server = PolicyServer.builder();
-    if (verifier.backend != null) {
-      RecipientVerifier backend = verifier(verifier.backend);
+    if (!verifier.backends().isEmpty()) {
+      RecipientVerifier backend = verifier(null);
       verifiers.add(backend);
       for (String domain : Rcptproxy.items(domains)) {
         server.route(domain, backend, policy);
@@ -159,11 +159,15 @@ final class PolicyCommand implements Callable<Integer> {
         .requestTimeout(Duration.ofMillis(requestTimeoutMs));
   }
 
+  /** A verifier asking {@code backend}, or with null the --backend list, in its order. */
   private RecipientVerifier verifier(HostPort backend) {
     VerifierConfig.Builder config = VerifierConfig.builder();
     verifier.applyTo(config);
     sessions.applyTo(config);
-    return RecipientVerifier.create(config.backend(backend.host(), backend.port()).build());
+    if (backend != null) {
+      config.backend(backend.host(), backend.port());
+    }
+    return RecipientVerifier.create(config.build());
   }
 
   /** Started: a port that cannot be had is a failure (exit 1), not a bad option. */

@@ -1,8 +1,11 @@
 package io.github.rcptproxy.cli;
 
 import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.gateway.HostPort;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -18,14 +21,15 @@ import picocli.CommandLine.Spec;
           + " random local part, does VRFY, is the domain a catch-all, does it verify senders,"
           + " what it offers, and how many rejections and VRFYs one session takes before it"
           + " slows down or hangs up (stopping at the first sign, within its own limits).",
-      "Prints a report and a recommended configuration.",
+      "Prints a report and a recommended configuration, for each --backend in turn.",
       Rcptproxy.SOURCES
     },
     exitCodeList = {
-      "0:the backend answers honestly",
-      "1:the backend could not be probed (down, refused the session)",
+      "0:every backend answers honestly",
+      "1:a backend could not be probed (down, refused the session)",
       Rcptproxy.BAD_OPTION,
-      "4:probed, but RCPT does not refuse unknown recipients (catch-all, or no validation)"
+      "4:probed, but a backend's RCPT does not refuse unknown recipients (catch-all, or no"
+          + " validation)"
     })
 final class ProbeCommand implements Callable<Integer> {
   static final int DISHONEST = 4;
@@ -62,18 +66,36 @@ final class ProbeCommand implements Callable<Integer> {
 
   @Mixin Rcptproxy.Usage usage; // help, --version, how help is laid out
 
+  /**
+   * Probes each --backend in turn (the verifier asks them in that order, so each may have to
+   * answer): a report for each; the exit code is 1 if one could not be probed, else 4 if one does
+   * not refuse unknown recipients.
+   */
   @Override
   public Integer call() {
+    options.config(); // refuses a missing --backend, or a value no configuration takes
+    List<BackendProbe> probes = new ArrayList<>();
+    for (HostPort backend : options.backends()) {
+      VerifierConfig config = options.config(backend);
+      probes.add(
+          Rcptproxy.checked(spec, () -> new BackendProbe(config, domain, maxRejections, maxVrfy)));
+    }
+    int exit = 0;
+    for (int i = 0; i < probes.size(); i++) {
+      int code = probe(probes.get(i), options.backends().get(i).toString());
+      exit = exit == 1 || code == 1 ? 1 : Math.max(exit, code);
+    }
+    return exit;
+  }
+
+  private int probe(BackendProbe probe, String backend) {
     PrintWriter out = spec.commandLine().getOut();
-    VerifierConfig config = options.config();
-    BackendProbe probe =
-        Rcptproxy.checked(spec, () -> new BackendProbe(config, domain, maxRejections, maxVrfy));
-    String backend = options.backend.toString();
     BackendProbe.Report r;
     try {
       r = probe.run();
     } catch (IOException e) {
       spec.commandLine().getErr().println("rcptproxy probe: " + backend + ": " + e.getMessage());
+      spec.commandLine().getErr().flush();
       return 1;
     }
     out.println("backend " + backend + ", domain " + domain);

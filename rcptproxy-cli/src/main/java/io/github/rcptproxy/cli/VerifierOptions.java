@@ -5,10 +5,12 @@ import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.gateway.HostPort;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -26,9 +28,14 @@ final class VerifierOptions {
   @Option(
       names = "--backend",
       paramLabel = "HOST:PORT",
-      converter = Converters.SmtpAddress.class,
-      description = "the internal SMTP server that knows the mailboxes (port 25 if none is given)")
-  HostPort backend;
+      split = ",",
+      converter = Converters.Backend.class,
+      description =
+          "the internal SMTP server that knows the mailboxes (port 25 if none is given; IPv6 as"
+              + " [::1]:25); repeat, or separate with commas, for several: each is asked in turn,"
+              + " one that does not answer or greet within the connect timeout is skipped for"
+              + " 30 s")
+  List<HostPort> backends;
 
   @Option(
       names = "--helo",
@@ -113,8 +120,11 @@ final class VerifierOptions {
    * @throws IllegalArgumentException naming the option, for a value that cannot be used
    */
   void applyTo(VerifierConfig.Builder builder) {
-    if (backend != null) {
-      builder.backend(backend.host(), backend.port());
+    if (backends != null && !backends.isEmpty()) {
+      builder.backends(
+          backends.stream()
+              .map(b -> InetSocketAddress.createUnresolved(b.host(), b.port()))
+              .toList());
     }
     builder
         .heloName(helo)
@@ -134,8 +144,13 @@ final class VerifierOptions {
     }
   }
 
+  /** The backends given, in their order (none if --backend was not given). */
+  List<HostPort> backends() {
+    return backends == null ? List.of() : backends;
+  }
+
   /**
-   * The configuration of a command that asks one backend, --backend (verify, probe).
+   * The configuration of a command that asks the backends, --backend, in their order (verify).
    *
    * @throws picocli.CommandLine.ParameterException without --backend, or for a refused value
    */
@@ -143,12 +158,27 @@ final class VerifierOptions {
     return Rcptproxy.checked(
         command,
         () -> {
-          if (backend == null) {
+          if (backends().isEmpty()) {
             throw new IllegalArgumentException("--backend HOST:PORT is required");
           }
           VerifierConfig.Builder builder = VerifierConfig.builder();
           applyTo(builder);
           return builder.build();
+        });
+  }
+
+  /**
+   * The configuration of these options for {@code backend} alone (probe asks each in turn).
+   *
+   * @throws picocli.CommandLine.ParameterException for a refused value
+   */
+  VerifierConfig config(HostPort backend) {
+    return Rcptproxy.checked(
+        command,
+        () -> {
+          VerifierConfig.Builder builder = VerifierConfig.builder();
+          applyTo(builder);
+          return builder.backend(backend.host(), backend.port()).build();
         });
   }
 

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -186,6 +187,117 @@ class RcptproxyCommandLineTest {
     assertThat(run("policy", "--no-such-option")).isEqualTo(2);
     assertThat(run("probe", "--backend", "127.0.0.1:25")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("--domain");
+  }
+
+  /** The backends each command would ask, in their order, as HOST:PORT. */
+  private static List<String> backends(Map<String, String> environment, String... args) {
+    VerifierConfig config =
+        switch (args[0]) {
+          case "gateway" ->
+              CommandRun.parse(GatewayCommand.class, environment, args).settings().verifier();
+          case "policy" ->
+              CommandRun.parse(PolicyCommand.class, environment, args).verifier.config();
+          case "verify" ->
+              CommandRun.parse(VerifyCommand.class, environment, args).options.config();
+          case "probe" -> CommandRun.parse(ProbeCommand.class, environment, args).options.config();
+          default -> throw new IllegalArgumentException(args[0]);
+        };
+    return config.backends().stream().map(b -> b.getHostString() + ":" + b.getPort()).toList();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"gateway", "policy", "verify", "probe"})
+  void backendTakesSeveralHostsInOrderRepeatedOrSeparatedByCommas(String command, @TempDir Path dir)
+      throws IOException {
+    List<String> extra =
+        switch (command) {
+          case "gateway", "probe" -> List.of("--domain", "example.com");
+          default -> List.of();
+        };
+    List<String> args = new ArrayList<>(List.of(command));
+    args.addAll(extra);
+    args.addAll(List.of("--backend", "a.example:25,b.example:2525", "--backend", "[::1]:26"));
+    args.addAll(List.of("--backend", "c.example"));
+    assertThat(backends(Map.of(), args.toArray(String[]::new)))
+        .containsExactly("a.example:25", "b.example:2525", "::1:26", "c.example:25");
+
+    Path config = dir.resolve(command + ".properties");
+    Files.writeString(config, "backend=mx1.example:25, mx2.example:2525\n");
+    List<String> fromFile = new ArrayList<>(List.of(command, "--config", config.toString()));
+    fromFile.addAll(extra);
+    assertThat(backends(Map.of(), fromFile.toArray(String[]::new)))
+        .containsExactly("mx1.example:25", "mx2.example:2525");
+    assertThat(
+            backends(
+                Map.of("RCPTPROXY_BACKEND", "e1.example:25,e2.example:25"),
+                fromFile.toArray(String[]::new)))
+        .containsExactly("e1.example:25", "e2.example:25");
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {"gateway --domain example.com", "policy", "verify", "probe --domain example.com"})
+  void aMalformedBackendIsRefusedAtStartInOneLineNamingTheOption(String command, @TempDir Path dir)
+      throws IOException {
+    String name = command.split(" ")[0];
+    for (String bad :
+        List.of(
+            "a.example:25:26",
+            "a.example:25,b.example:x",
+            "a.example:25,,b.example:25",
+            "mail server.example:25",
+            "a.example:0",
+            "a.example:65536",
+            "[::1",
+            "[fe80::zz]:25",
+            "[::1]25",
+            ":25")) {
+      err.reset();
+      List<String> args = new ArrayList<>(List.of(command.split(" ")));
+      args.addAll(List.of("--backend", bad));
+      assertThat(run(args.toArray(String[]::new))).as(bad).isEqualTo(2);
+      assertThat(err.toString(StandardCharsets.UTF_8).lines())
+          .as(bad)
+          .singleElement()
+          .satisfies(
+              line ->
+                  assertThat(line).startsWith("rcptproxy " + name + ": ").contains("--backend"));
+    }
+    Path config = dir.resolve("bad.properties");
+    Files.writeString(config, "backend=a.example:25,b.example:25:26\n");
+    err.reset();
+    assertThat(run((command + " --config " + config).split(" "))).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8).lines())
+        .singleElement()
+        .satisfies(
+            line ->
+                assertThat(line)
+                    .startsWith("rcptproxy " + name + ": ")
+                    .contains("--backend")
+                    .contains("b.example:25:26"));
+  }
+
+  @Test
+  void probeAsksEachBackendInTurn() throws IOException {
+    int first;
+    int second;
+    try (var one = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        var two = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      first = one.getLocalPort();
+      second = two.getLocalPort();
+    }
+    assertThat(
+            run(
+                "probe",
+                "--backend",
+                "127.0.0.1:" + first + ",127.0.0.1:" + second,
+                "--domain",
+                "example.com"))
+        .isEqualTo(1);
+    assertThat(err.toString(StandardCharsets.UTF_8).lines())
+        .satisfiesExactly(
+            line -> assertThat(line).startsWith("rcptproxy probe: 127.0.0.1:" + first + ": "),
+            line -> assertThat(line).startsWith("rcptproxy probe: 127.0.0.1:" + second + ": "));
   }
 
   @Test

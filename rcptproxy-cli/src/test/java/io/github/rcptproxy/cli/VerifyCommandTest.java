@@ -118,7 +118,8 @@ class VerifyCommandTest {
     assertThat(err.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("rcptproxy")))
         .containsExactly(
             "rcptproxy verify: --backend HOST:PORT is required",
-            "rcptproxy verify: Invalid value for option '--backend': bad port in 'host:notaport'",
+            "rcptproxy verify: Invalid value for option '--backend' (HOST:PORT): bad port in"
+                + " 'host:notaport'",
             "rcptproxy verify: Invalid value for option '--timeout-ms': '-5' is not a positive"
                 + " whole number",
             "rcptproxy verify: Unknown option: '--bogus'",

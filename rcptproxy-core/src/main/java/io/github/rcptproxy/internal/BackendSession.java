@@ -68,14 +68,9 @@ public final class BackendSession {
    */
   private SmtpConnection start(Connector connector) throws IOException {
     try {
+      SmtpConnection.Timeout timeout = replyStarted -> deadline.socketTimeoutMillis();
       return SmtpConnection.open(
-          () -> {
-            Connector.Connection reached = connector.connect(deadline);
-            return new SmtpConnection.Endpoint(reached.socket(), reached.host());
-          },
-          replyStarted -> deadline.socketTimeoutMillis(),
-          config,
-          connector.security());
+          () -> connector.connect(deadline, timeout), timeout, config, connector.security());
     } catch (SessionRefusedException e) {
       SmtpReply reply = e.reply();
       throw new SessionFailure(

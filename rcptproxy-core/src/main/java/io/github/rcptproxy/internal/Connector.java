@@ -4,6 +4,8 @@ import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.internal.smtp.ClientSecurity;
+import io.github.rcptproxy.internal.smtp.SessionRefusedException;
+import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -30,12 +32,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Opens TCP connections to the configured backend hosts, in order: each name is resolved anew for
- * each connection (on a resolver thread, waited for no longer than the deadline, never under a
- * lock), and each of its addresses is tried in turn. An address that did not answer a connect
- * within the connect timeout (a black hole: no SYN-ACK, no refusal) is skipped for the cool-down,
- * so it costs one verification its deadline, not every one. A refused connect or a slow greeting
- * does not count: the host is there.
+ * Opens connections to the configured backend hosts, in order, and reads their greeting: each name
+ * is resolved anew for each connection (on a resolver thread, waited for no longer than the
+ * deadline, never under a lock), and each of its addresses is tried in turn. An address that did
+ * not answer within the connect timeout, counted from the start of the connect to its greeting, is
+ * skipped for the cool-down, so it costs one verification its deadline, not every one: a black hole
+ * (no SYN-ACK, no refusal), and a host that accepts the connection and never greets (a hung MTA, a
+ * Postfix with every smtpd busy); one that had not greeted when the deadline ran out is skipped as
+ * well, unless it greets within the rest of its connect timeout ({@link #suspect}). A refused
+ * connect, a greeting that refuses ({@code 421}, {@code 554}) or a connection closed before the
+ * greeting does not count: the host is there and said so. The verifier's sessions and the gateway's
+ * relay each have one.
  */
 public final class Connector {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -66,7 +73,8 @@ public final class Connector {
   private final ConcurrentHashMap<InetSocketAddress, Instant> coolingDown =
       new ConcurrentHashMap<>();
 
-  Connector(VerifierConfig config) {
+  /** The hosts of {@code config}, its connect timeout, cool-down, clock, STARTTLS and AUTH. */
+  public Connector(VerifierConfig config) {
     this.hosts = config.backends();
     this.connectTimeout = config.connectTimeout();
     this.coolDown = config.backendCoolDown();
@@ -75,15 +83,21 @@ public final class Connector {
   }
 
   /** STARTTLS and AUTH over a connection, as the configuration asks. */
-  ClientSecurity security() {
+  public ClientSecurity security() {
     return security;
   }
 
-  /** A connected socket, and the configured host name it was reached by (for TLS). */
-  record Connection(Socket socket, String host, int port) {}
-
-  /** A connected socket to the first backend address that answers. */
-  Connection connect(Deadline deadline) throws IOException {
+  /**
+   * A connection to the first backend address that answers, its greeting read ({@link
+   * SmtpConnection.Endpoint#greeted()}); then each read is bounded by {@code timeout}, the greeting
+   * also by the connect timeout.
+   *
+   * @throws SessionFailure BACKEND_UNAVAILABLE if no address answered
+   * @throws SessionRefusedException if the greeting was not {@code 220}
+   * @throws SocketTimeoutException if the deadline passed (or {@code timeout} ran out) first
+   */
+  public SmtpConnection.Endpoint connect(Deadline deadline, SmtpConnection.Timeout timeout)
+      throws IOException {
     List<String> failures = new ArrayList<>();
     Instant now = clock.instant();
     for (InetSocketAddress host : hosts) {
@@ -101,23 +115,50 @@ public final class Connector {
           failures.add(target + " did not answer lately (skipped until " + until + ")");
           continue;
         }
+        long started = System.nanoTime();
         Socket socket = new Socket();
         long millis = Math.min(connectTimeout.toMillis(), deadline.socketTimeoutMillis());
         try {
           socket.setTcpNoDelay(true);
           socket.connect(target, (int) Math.max(1, millis));
-          coolingDown.remove(target);
-          return new Connection(socket, host.getHostString(), host.getPort());
         } catch (IOException e) {
           socket.close();
           if (e instanceof SocketTimeoutException && millis >= connectTimeout.toMillis()) {
-            failed(target); // a black hole, not just the end of our deadline
+            failed(target, "did not answer the connect"); // a black hole, not just our deadline
           }
           failures.add(target + ": " + e.getMessage());
           if (deadline.expired()) {
             throw new SocketTimeoutException("deadline passed connecting to the backend");
           }
+          continue;
         }
+        GreetingTimeout bounded =
+            new GreetingTimeout(timeout, deadline, started + connectTimeout.toNanos());
+        SmtpConnection connection;
+        try {
+          connection = new SmtpConnection(socket, bounded);
+        } catch (IOException | RuntimeException e) {
+          socket.close();
+          throw e;
+        }
+        try {
+          connection.greet();
+        } catch (SocketTimeoutException e) {
+          if (!bounded.boundPassed()) {
+            suspect(target, connection, socket, bounded.greetBy);
+            throw e; // the deadline (or the caller's timeout) ran out first
+          }
+          connection.close();
+          failed(target, "accepted the connection and did not greet within " + connectTimeout);
+          failures.add(target + " did not greet within " + connectTimeout);
+          continue;
+        } catch (IOException | RuntimeException e) {
+          connection.close();
+          throw e;
+        }
+        bounded.greeted();
+        coolingDown.remove(target);
+        return new SmtpConnection.Endpoint(socket, host.getHostString(), connection);
       }
     }
     throw new SessionFailure(
@@ -127,13 +168,101 @@ public final class Connector {
         null);
   }
 
-  /** The address did not answer a connect within the whole connect timeout: skip it a while. */
-  private void failed(InetSocketAddress target) {
+  /**
+   * The caller's timeout, and while the greeting is awaited also what is left of the deadline and
+   * of the connect timeout (counted from the start of the connect).
+   */
+  private static final class GreetingTimeout implements SmtpConnection.Timeout {
+    private final SmtpConnection.Timeout after;
+    private final Deadline deadline;
+    final long greetBy;
+    private volatile boolean greeted;
+
+    GreetingTimeout(SmtpConnection.Timeout after, Deadline deadline, long greetBy) {
+      this.after = after;
+      this.deadline = deadline;
+      this.greetBy = greetBy;
+    }
+
+    @Override
+    public int millis(long replyStarted) throws SocketTimeoutException {
+      int millis = after.millis(replyStarted);
+      if (greeted) {
+        return millis;
+      }
+      long left = greetBy - System.nanoTime();
+      if (left <= 0) {
+        throw new SocketTimeoutException("no greeting within the connect timeout");
+      }
+      int bound = (int) Math.max(1, Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000));
+      return Math.min(Math.min(millis, bound), deadline.socketTimeoutMillis());
+    }
+
+    /** Whether the connect timeout passed without a greeting (rather than the deadline). */
+    boolean boundPassed() {
+      return greetBy - System.nanoTime() <= 0;
+    }
+
+    void greeted() {
+      greeted = true;
+    }
+  }
+
+  /**
+   * The deadline ran out before the address greeted, within its connect timeout: it is skipped from
+   * now on, as if it had not greeted at all, so that the next verifications do not wait for it too
+   * (with two hung hosts, the second is reached with what the first left of the deadline); a thread
+   * of its own waits out the rest of the connect timeout on the connection, and where anything
+   * comes (a greeting, or the connection closed) the address is asked again at once.
+   */
+  private void suspect(
+      InetSocketAddress target, SmtpConnection connection, Socket socket, long greetBy) {
+    Instant until = clock.instant().plus(coolDown);
+    coolingDown.put(target, until);
+    Thread watch =
+        new Thread(
+            () -> {
+              boolean answered;
+              try {
+                long left = TimeUnit.NANOSECONDS.toMillis(greetBy - System.nanoTime());
+                if (left <= 0) {
+                  answered = false;
+                } else {
+                  socket.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
+                  socket.getInputStream().read(); // a byte of the greeting, or -1: it is there
+                  answered = true;
+                }
+              } catch (SocketTimeoutException e) {
+                answered = false;
+              } catch (IOException e) {
+                answered = true; // reset: the host is there
+              } finally {
+                connection.close();
+              }
+              if (answered) {
+                coolingDown.remove(target, until);
+              } else {
+                LOG.warn(
+                    "backend {} accepted the connection and did not greet within {}; trying the"
+                        + " next address, this one again after {}",
+                    target,
+                    connectTimeout,
+                    coolDown);
+              }
+            },
+            "rcptproxy-greeting-" + THREAD_NUMBER.incrementAndGet());
+    watch.setDaemon(true);
+    watch.start();
+  }
+
+  /** The address did not answer within the whole connect timeout: skip it a while. */
+  private void failed(InetSocketAddress target, String what) {
     Instant until = clock.instant().plus(coolDown);
     if (coolingDown.put(target, until) == null) {
       LOG.warn(
-          "backend {} did not answer; trying the next address, this one again after {}",
+          "backend {} {}; trying the next address, this one again after {}",
           target,
+          what,
           coolDown);
     }
   }

@@ -33,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.MessageHandlerFactory;
@@ -221,7 +222,11 @@ public final class RunningGateway implements AutoCloseable {
         "gateway listening on {} for {} -> backend {}",
         gateway.listening(),
         settings.domains(),
-        settings.verifier().backendHost().orElse("none") + ":" + settings.verifier().backendPort());
+        settings.verifier().backends().isEmpty()
+            ? "none"
+            : settings.verifier().backends().stream()
+                .map(b -> b.getHostString() + ":" + b.getPort())
+                .collect(Collectors.joining(",")));
     return gateway;
   }
 

@@ -59,8 +59,17 @@ public final class SmtpConnection implements ClientSecurity.Connection, AutoClos
     }
   }
 
-  /** A connected socket and the configured name of the server it reached (for TLS). */
-  public record Endpoint(Socket socket, String host) {
+  /**
+   * A connected socket and the configured name of the server it reached (for TLS); {@code greeted}
+   * the connection over it whose greeting the dialer read already (the {@code Connector}, which
+   * bounds it), or null.
+   */
+  public record Endpoint(Socket socket, String host, SmtpConnection greeted) {
+    /** A socket nothing was read from yet. */
+    public Endpoint(Socket socket, String host) {
+      this(socket, host, null);
+    }
+
     /** A TCP connection to {@code address} within {@code timeout}, with Nagle's delay off. */
     public static Endpoint connect(InetSocketAddress address, String host, Duration timeout)
         throws IOException {
@@ -130,16 +139,20 @@ public final class SmtpConnection implements ClientSecurity.Connection, AutoClos
       Endpoint endpoint, Timeout timeout, VerifierConfig config, ClientSecurity security)
       throws IOException, ClientSecurityException {
     Socket socket = endpoint.socket();
-    SmtpConnection connection;
-    try {
-      connection = new SmtpConnection(socket, timeout);
-    } catch (IOException | RuntimeException e) {
-      socket.close();
-      throw e;
+    SmtpConnection connection = endpoint.greeted();
+    if (connection == null) {
+      try {
+        connection = new SmtpConnection(socket, timeout);
+      } catch (IOException | RuntimeException e) {
+        socket.close();
+        throw e;
+      }
     }
     boolean lmtp = config.protocol() == BackendProtocol.LMTP;
     try {
-      connection.greet();
+      if (endpoint.greeted() == null) {
+        connection.greet();
+      }
       connection.hello(config.heloName(), lmtp);
       InetSocketAddress address = (InetSocketAddress) socket.getRemoteSocketAddress();
       if (security.startTls(connection, connection.extensions, endpoint.host(), address)) {

@@ -3,6 +3,8 @@ package io.github.rcptproxy.gateway.relay;
 import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.gateway.front.Envelope;
+import io.github.rcptproxy.internal.Connector;
+import io.github.rcptproxy.internal.Deadline;
 import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import io.github.rcptproxy.internal.smtp.ClientSecurityException;
 import io.github.rcptproxy.internal.smtp.SessionRefusedException;
@@ -13,7 +15,6 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -21,6 +22,7 @@ import java.time.ZonedDateTime;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.subethamail.smtp.RejectException;
@@ -43,8 +45,12 @@ import org.subethamail.smtp.RejectException;
 public final class SmtpRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
 
-  private final InetSocketAddress backend;
-  private final String host;
+  /** The configured hosts, for logs. */
+  private final String backend;
+
+  /** Its own breaker, over the same hosts in the same order as the verifier's. */
+  private final Connector connector;
+
   private final VerifierConfig config;
   private final Duration timeout;
   private final ClientSecurity security;
@@ -52,15 +58,23 @@ public final class SmtpRelay {
   private final String authUser;
 
   /**
-   * Relays to the first backend of the configuration, with its TLS, AUTH and protocol; {@code
-   * timeout} bounds the connect, the TLS handshake and each reply.
+   * Relays to the first backend of the configuration that answers, in their order, with its TLS,
+   * AUTH and protocol: the verifier's {@link Connector}, so a host that does not answer a connect
+   * or does not greet within the connect timeout is skipped for the cool-down. {@code timeout}
+   * bounds reaching a backend (all hosts tried), the TLS handshake and each reply.
    */
   public SmtpRelay(VerifierConfig config, Duration timeout) {
-    this.host = config.backendHost().orElseThrow();
-    this.backend = new InetSocketAddress(host, config.backendPort());
+    if (config.backends().isEmpty()) {
+      throw new IllegalArgumentException("no backend to relay to");
+    }
+    this.backend =
+        config.backends().stream()
+            .map(b -> b.getHostString() + ":" + b.getPort())
+            .collect(Collectors.joining(","));
+    this.connector = new Connector(config);
     this.config = config;
     this.timeout = timeout;
-    this.security = new ClientSecurity(config);
+    this.security = connector.security();
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
     this.authUser = config.authUser().orElse(null);
   }
@@ -157,11 +171,9 @@ public final class SmtpRelay {
    */
   private SmtpConnection connect() throws IOException, RejectException {
     try {
+      SmtpConnection.Timeout eachReply = SmtpConnection.Timeout.eachReply(timeout);
       return SmtpConnection.open(
-          () -> SmtpConnection.Endpoint.connect(backend, host, timeout),
-          SmtpConnection.Timeout.eachReply(timeout),
-          config,
-          security);
+          () -> connector.connect(Deadline.after(timeout), eachReply), eachReply, config, security);
     } catch (SessionRefusedException e) {
       // The backend refusing the gateway is the gateway's problem: the client should retry.
       LOG.warn("backend {} refused {}: {}", backend, e.command().orElse("the gateway"), e.reply());
