@@ -33,11 +33,13 @@ final class VerifyingMessageHandler implements MessageHandler {
 
   @Override
   public void from(String from) throws RejectException {
+    hangUpIfDue();
     delegate.from(from);
   }
 
   @Override
   public void recipient(String recipient) throws RejectException {
+    hangUpIfDue();
     if (recipient.equalsIgnoreCase("postmaster")) {
       // RFC 5321 4.5.1: must be accepted without a domain; the wrapped handler knows where it goes.
       delegate.recipient(recipient);
@@ -50,8 +52,7 @@ final class VerifyingMessageHandler implements MessageHandler {
     Optional<DomainRoutes.Route> found = factory.routes().find(recipient.substring(at + 1));
     if (found.isEmpty()) {
       if (!factory.routes().acceptOtherDomains()) {
-        LOG.debug(
-            "{} RCPT {}: relaying denied", context.getRemoteAddress(), SmtpText.forLog(recipient));
+        LOG.info("{} RCPT {}: 550 5.7.1 Relaying denied", clientText(), SmtpText.forLog(recipient));
         throw new RejectException(550, "5.7.1 Relaying denied");
       }
       delegate.recipient(recipient);
@@ -71,24 +72,38 @@ final class VerifyingMessageHandler implements MessageHandler {
       return;
     }
     Verdict verdict = route.verifier().verify(recipient);
+    RecipientDecision decision = policy.replies().decide(verdict, recipient);
+    if (decision instanceof RecipientDecision.Reject unknown) {
+      reject(policy, unknown, recipient, verdict);
+    } else if (decision instanceof RecipientDecision.Reply reply) {
+      String message = reply.enhancedStatus() + " " + SmtpText.forReply(reply.text());
+      LOG.info(
+          "{} RCPT {}: {} {} ({}, {} ms)",
+          clientText(),
+          SmtpText.forLog(recipient),
+          reply.code(),
+          message,
+          verdict,
+          verdict.latency().toMillis());
+      throw new RejectException(reply.code(), message);
+    }
     LOG.debug(
         "{} RCPT {}: {} in {} ms",
-        client == null ? "?" : client.getHostAddress(),
+        clientText(),
         SmtpText.forLog(recipient),
         verdict,
         verdict.latency().toMillis());
-    RecipientDecision decision = policy.replies().decide(verdict, recipient);
-    if (decision instanceof RecipientDecision.Reject unknown) {
-      reject(policy, unknown);
-    } else if (decision instanceof RecipientDecision.Reply reply) {
-      throw new RejectException(
-          reply.code(), reply.enhancedStatus() + " " + SmtpText.forReply(reply.text()));
-    }
     delegate.recipient(recipient);
   }
 
-  /** An unknown recipient: counted, tarpitted, and the connection dropped after so many. */
-  private void reject(RecipientPolicy policy, RecipientDecision.Reject reject)
+  /**
+   * An unknown recipient: counted, tarpitted, answered with its rejection; after so many in the
+   * session the client's next MAIL or RCPT gets {@code 421} and the connection is closed (RFC 5321
+   * §3.8), as Postfix does past its hard error limit. The recipients accepted before keep their
+   * place: the transaction's DATA still goes through.
+   */
+  private void reject(
+      RecipientPolicy policy, RecipientDecision.Reject reject, String recipient, Verdict verdict)
       throws RejectException {
     int rejections = factory.countRejection(context);
     if (!policy.tarpit().isZero()) {
@@ -99,11 +114,28 @@ final class VerifyingMessageHandler implements MessageHandler {
       }
     }
     String message = reject.enhancedStatus() + " " + SmtpText.forReply(reject.text());
+    LOG.info(
+        "{} RCPT {}: {} {} ({}, {} ms)",
+        clientText(),
+        SmtpText.forLog(recipient),
+        reject.code(),
+        message,
+        verdict,
+        verdict.latency().toMillis());
     if (policy.disconnectAfterRejections() > 0
         && rejections >= policy.disconnectAfterRejections()) {
-      throw new DropConnectionException(reject.code(), message);
+      factory.hangUpOnNextCommand(context);
     }
     throw new RejectException(reject.code(), message);
+  }
+
+  /** Answers {@code 421} and closes, if the session has had too many rejections. */
+  private void hangUpIfDue() throws DropConnectionException {
+    if (factory.hangUpDue(context)) {
+      LOG.info("{} hung up on: too many rejected recipients", clientText());
+      throw new DropConnectionException(
+          421, "4.7.0 Too many rejected recipients, closing connection");
+    }
   }
 
   @Override
@@ -114,6 +146,11 @@ final class VerifyingMessageHandler implements MessageHandler {
   @Override
   public void done() {
     delegate.done();
+  }
+
+  private String clientText() {
+    InetAddress client = client();
+    return client == null ? "?" : client.getHostAddress();
   }
 
   private InetAddress client() {
