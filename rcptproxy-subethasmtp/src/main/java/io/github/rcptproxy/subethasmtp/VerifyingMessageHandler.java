@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,6 +16,7 @@ import org.subethamail.smtp.MessageContext;
 import org.subethamail.smtp.MessageHandler;
 import org.subethamail.smtp.RejectException;
 import org.subethamail.smtp.TooMuchDataException;
+import org.subethamail.smtp.server.Session;
 
 /** One mail transaction: verifies each recipient, passes the rest to the wrapped handler. */
 final class VerifyingMessageHandler implements MessageHandler {
@@ -129,12 +131,36 @@ final class VerifyingMessageHandler implements MessageHandler {
     throw new RejectException(reject.code(), message);
   }
 
-  /** Answers {@code 421} and closes, if the session has had too many rejections. */
+  /**
+   * Answers {@code 421} and closes, if the session has had too many rejections. The commands the
+   * client pipelined after this one are read and thrown away first: closing a socket with unread
+   * input sends a TCP reset, which can destroy the {@code 421} before the client reads it (Postfix
+   * then defers with "lost connection" instead of the reply).
+   */
   private void hangUpIfDue() throws DropConnectionException {
     if (factory.hangUpDue(context)) {
       LOG.info("{} hung up on: too many rejected recipients", clientText());
+      if (context instanceof Session session) {
+        discardPendingInput(session.getSocket());
+      }
       throw new DropConnectionException(
           421, "4.7.0 Too many rejected recipients, closing connection");
+    }
+  }
+
+  /** Reads what the client has sent and nobody read yet, without waiting for more. */
+  static void discardPendingInput(Socket socket) {
+    try {
+      InputStream in = socket.getInputStream();
+      byte[] buffer = new byte[8192];
+      for (int i = 0, available = in.available(); i < 64 && available > 0; i++) {
+        if (in.read(buffer, 0, Math.min(available, buffer.length)) < 0) {
+          return;
+        }
+        available = in.available();
+      }
+    } catch (IOException e) {
+      // the connection is going anyway
     }
   }
 
