@@ -153,6 +153,25 @@ class PostfixClientTest {
     }
   }
 
+  /** By default the hang-up comes where Postfix's does: past 20 errors, with 421 first. */
+  @Test
+  void byDefaultTwentyRejectedRecipientsThen421ThenTheHangUp() throws Exception {
+    try (RunningGateway gateway = gateway(settings -> {});
+        EdgeClient client = EdgeClient.connect("127.0.0.3", gateway.port())) {
+      assertThat(client.reply()).startsWith("220");
+      assertThat(client.send("EHLO harvester.client.test")).startsWith("250");
+      assertThat(client.send("MAIL FROM:<" + SENDER + ">")).startsWith("250");
+      for (int i = 1; i <= 20; i++) {
+        assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(760 + i) + ">"))
+            .as("rejection %d", i)
+            .startsWith("550 5.1.1");
+      }
+      assertThat(client.send("RCPT TO:<" + PostfixBackend.known(761) + ">"))
+          .isEqualTo("421 4.7.0 Too many rejected recipients, closing connection");
+      assertThat(client.reply()).isNull();
+    }
+  }
+
   /**
    * Postfix sends the recipients sorted ({@code nobody} first) and one at a time (the gateway does
    * not offer PIPELINING): the next RCPT after the rejection gets {@code 421}, which Postfix logs

@@ -132,6 +132,30 @@ class ClientLimitsTest {
   }
 
   @Test
+  void aPipelinedHarvestGetsEveryReplyAndThe421BeforeTheHangUp() throws Exception {
+    try (ScriptedSmtpServer backend =
+            ScriptedSmtpServer.start(
+                ScriptedSmtpServer.dialogue(address -> "550 5.1.1 User unknown\r\n"));
+        RunningGateway gateway =
+            TestGateway.start(
+                backend.port(),
+                "example.com",
+                TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(1)));
+        EdgeClient harvester = EdgeClient.connect("127.0.0.2", gateway.port())) {
+      harvester.reply();
+      harvester.send("EHLO harvester.test");
+      harvester.raw(
+          "MAIL FROM:<h@example.net>\r\nRCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+              + "RCPT TO:<c@example.com>\r\nRCPT TO:<d@example.com>\r\nDATA\r\n");
+      assertThat(harvester.reply()).startsWith("250");
+      assertThat(harvester.reply()).startsWith("550 5.1.1");
+      assertThat(harvester.reply()).as("the second rejection, over the limit").startsWith("550");
+      assertThat(harvester.reply()).startsWith("421 4.7.0");
+      assertThat(harvester.reply()).isNull();
+    }
+  }
+
+  @Test
   void connectionsAreCountedPerAddressAndReleased() {
     ClientLimits limits = new ClientLimits(2, 5, Duration.ofMinutes(5), new MutableClock());
     assertThat(limits.admit(ONE)).isEmpty();
