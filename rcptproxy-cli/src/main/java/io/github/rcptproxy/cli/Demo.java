@@ -124,9 +124,10 @@ final class Demo implements Callable<Integer> {
     out.println("  MAIL FROM:<you@example.net>");
     out.println("  RCPT TO:<alice@example.com>     -> 250 Ok");
     out.println(
-        "  RCPT TO:<nobody@example.com>    -> 550 5.1.1 Unable to relay to nobody@example.com (then the gateway hangs up)");
+        "  RCPT TO:<nobody@example.com>    -> 550 5.1.1 Unable to relay to nobody@example.com");
     out.println();
-    out.println("One log line per verification follows. Ctrl-C stops.");
+    out.println(
+        "One log line per rejected recipient and per relayed message follows. Ctrl-C stops.");
     out.flush();
   }
 }

@@ -66,9 +66,13 @@ final class GatewayOptions {
   @Option(
       names = "--disconnect-after",
       paramLabel = "N",
-      defaultValue = "1",
+      defaultValue = "20",
       converter = Converters.Whole.class,
-      description = "hang up after N rejections in a session; 0 never")
+      description =
+          "after N rejected recipients in a session, answer the client's next MAIL or RCPT with"
+              + " 421 and hang up; 0 never. 20 is Postfix's smtpd_hard_error_limit: a hang-up"
+              + " mid-message makes the client defer the message's valid recipients too, so it"
+              + " must not come at the first typo (1 is the 2005 original's sink)")
   int disconnectAfter;
 
   @Option(
@@ -124,8 +128,10 @@ final class GatewayOptions {
       defaultValue = "30",
       converter = Converters.Positive.class,
       description =
-          "rejected recipients per client per minute; one more and the client gets 421 for the"
-              + " cool-down")
+          "rejected recipients per client per minute; one more, if they are also most of the"
+              + " client's recipients in that minute (a dictionary attack, not a large sender"
+              + " with a few stale addresses), and the client's next MAIL or RCPT gets 421, then"
+              + " every connection for the cool-down")
   int maxRejectedPerClient;
 
   @Option(

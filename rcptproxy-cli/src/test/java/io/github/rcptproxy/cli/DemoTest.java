@@ -66,9 +66,13 @@ class DemoTest {
       assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
       assertThat(client.send("RCPT TO:<nobody@example.com>"))
           .isEqualTo("550 5.1.1 Unable to relay to nobody@example.com");
-      assertThat(client.readReply()).isNull();
+      assertThat(client.send("RCPT TO:<bob@example.com>"))
+          .as("no hang-up at the first unknown recipient: bob's copy is not deferred")
+          .isEqualTo("250 Ok");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: demo\r\n\r\nagain\r\n.")).startsWith("250");
     }
-    assertThat(demo.backend().getMessages()).hasSize(1);
+    assertThat(demo.backend().getMessages()).hasSize(2);
   }
 
   @Test

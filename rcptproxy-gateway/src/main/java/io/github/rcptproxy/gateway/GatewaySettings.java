@@ -198,7 +198,8 @@ public record GatewaySettings(
     }
 
     /**
-     * Rejected recipients per client per minute; one more and the client is refused for {@link
+     * Rejected recipients per client per minute; one more, if the client also had fewer recipients
+     * accepted than rejected in that minute, and the client is refused for {@link
      * #rejectedCoolDown}; default 30.
      */
     public Builder maxRejectedPerClient(int maxRejectedPerClient) {

@@ -12,8 +12,10 @@ import java.util.Objects;
  * with {@link #builder()}, which validates on {@link Builder#build()}.
  *
  * <p>Defaults follow the 2005 original: bypass {@code 127.0.0.1} (and {@code ::1}) and the
- * backend's own address, reject with {@code 550 Unable to relay to <address>}, disconnect after the
- * first rejection, accept what cannot be verified.
+ * backend's own address, reject with {@code 550 Unable to relay to <address>}, accept what cannot
+ * be verified; but the hang-up comes after 20 rejected recipients in a session, Postfix's {@code
+ * smtpd_hard_error_limit}, not after the first as in the original: hanging up in the middle of a
+ * transaction makes the client defer the valid recipients of the same message.
  */
 public final class RecipientPolicy {
   private final ReplyPolicy replies;
@@ -73,7 +75,7 @@ public final class RecipientPolicy {
    */
   public static final class Builder extends ReplyPolicy.Settings<Builder> {
     private boolean bypassBackend = true;
-    private int disconnectAfterRejections = 1;
+    private int disconnectAfterRejections = 20;
     private Duration tarpit = Duration.ZERO;
 
     private Builder() {
@@ -90,8 +92,11 @@ public final class RecipientPolicy {
     }
 
     /**
-     * Hang up after this many rejected recipients in one SMTP session (default 1, as the original);
-     * 0 never hangs up.
+     * Hang up after this many rejected recipients in one SMTP session; 0 never hangs up. Default
+     * 20, Postfix's {@code smtpd_hard_error_limit}: the rejected recipient still gets its own
+     * reply, the client's next MAIL or RCPT gets {@code 421 4.7.0} and the connection is closed
+     * (RFC 5321 §3.8). The original hung up after 1, at once: a client whose message also had valid
+     * recipients lost the connection and deferred them all.
      */
     public Builder disconnectAfterRejections(int disconnectAfterRejections) {
       this.disconnectAfterRejections = disconnectAfterRejections;

@@ -35,9 +35,15 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
   private final MessageHandlerFactory delegate;
   private final DomainRoutes routes;
 
-  /** Rejections so far in each SMTP session; a session is one MessageContext, forgotten with it. */
-  private final Map<MessageContext, AtomicInteger> rejectionsBySession =
+  /** Each SMTP session's rejections; a session is one MessageContext, forgotten with it. */
+  private final Map<MessageContext, Rejections> rejectionsBySession =
       Collections.synchronizedMap(new WeakHashMap<>());
+
+  /** One session's rejected recipients, and whether its next MAIL or RCPT is answered 421. */
+  private static final class Rejections {
+    final AtomicInteger count = new AtomicInteger();
+    volatile boolean hangUp;
+  }
 
   private final ConcurrentMap<String, InetAddress[]> backendAddresses = new ConcurrentHashMap<>();
 
@@ -69,7 +75,22 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
 
   /** Counts one more rejection in the client's SMTP session and returns the count. */
   int countRejection(MessageContext context) {
-    return rejectionsBySession.computeIfAbsent(context, c -> new AtomicInteger()).incrementAndGet();
+    return rejections(context).count.incrementAndGet();
+  }
+
+  /** The client's next MAIL or RCPT is to be answered {@code 421}, and the connection closed. */
+  void hangUpOnNextCommand(MessageContext context) {
+    rejections(context).hangUp = true;
+  }
+
+  /** Whether {@link #hangUpOnNextCommand} was called for this session. */
+  boolean hangUpDue(MessageContext context) {
+    Rejections rejections = rejectionsBySession.get(context);
+    return rejections != null && rejections.hangUp;
+  }
+
+  private Rejections rejections(MessageContext context) {
+    return rejectionsBySession.computeIfAbsent(context, c -> new Rejections());
   }
 
   /** Whether the client is the verifier's backend (its configured host, resolved once). */

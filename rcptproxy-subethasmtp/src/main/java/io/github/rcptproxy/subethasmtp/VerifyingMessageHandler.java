@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,6 +16,7 @@ import org.subethamail.smtp.MessageContext;
 import org.subethamail.smtp.MessageHandler;
 import org.subethamail.smtp.RejectException;
 import org.subethamail.smtp.TooMuchDataException;
+import org.subethamail.smtp.server.Session;
 
 /** One mail transaction: verifies each recipient, passes the rest to the wrapped handler. */
 final class VerifyingMessageHandler implements MessageHandler {
@@ -33,11 +35,13 @@ final class VerifyingMessageHandler implements MessageHandler {
 
   @Override
   public void from(String from) throws RejectException {
+    hangUpIfDue();
     delegate.from(from);
   }
 
   @Override
   public void recipient(String recipient) throws RejectException {
+    hangUpIfDue();
     if (recipient.equalsIgnoreCase("postmaster")) {
       // RFC 5321 4.5.1: must be accepted without a domain; the wrapped handler knows where it goes.
       delegate.recipient(recipient);
@@ -50,8 +54,7 @@ final class VerifyingMessageHandler implements MessageHandler {
     Optional<DomainRoutes.Route> found = factory.routes().find(recipient.substring(at + 1));
     if (found.isEmpty()) {
       if (!factory.routes().acceptOtherDomains()) {
-        LOG.debug(
-            "{} RCPT {}: relaying denied", context.getRemoteAddress(), SmtpText.forLog(recipient));
+        LOG.info("{} RCPT {}: 550 5.7.1 Relaying denied", clientText(), SmtpText.forLog(recipient));
         throw new RejectException(550, "5.7.1 Relaying denied");
       }
       delegate.recipient(recipient);
@@ -71,24 +74,38 @@ final class VerifyingMessageHandler implements MessageHandler {
       return;
     }
     Verdict verdict = route.verifier().verify(recipient);
+    RecipientDecision decision = policy.replies().decide(verdict, recipient);
+    if (decision instanceof RecipientDecision.Reject unknown) {
+      reject(policy, unknown, recipient, verdict);
+    } else if (decision instanceof RecipientDecision.Reply reply) {
+      String message = reply.enhancedStatus() + " " + SmtpText.forReply(reply.text());
+      LOG.info(
+          "{} RCPT {}: {} {} ({}, {} ms)",
+          clientText(),
+          SmtpText.forLog(recipient),
+          reply.code(),
+          message,
+          verdict,
+          verdict.latency().toMillis());
+      throw new RejectException(reply.code(), message);
+    }
     LOG.debug(
         "{} RCPT {}: {} in {} ms",
-        client == null ? "?" : client.getHostAddress(),
+        clientText(),
         SmtpText.forLog(recipient),
         verdict,
         verdict.latency().toMillis());
-    RecipientDecision decision = policy.replies().decide(verdict, recipient);
-    if (decision instanceof RecipientDecision.Reject unknown) {
-      reject(policy, unknown);
-    } else if (decision instanceof RecipientDecision.Reply reply) {
-      throw new RejectException(
-          reply.code(), reply.enhancedStatus() + " " + SmtpText.forReply(reply.text()));
-    }
     delegate.recipient(recipient);
   }
 
-  /** An unknown recipient: counted, tarpitted, and the connection dropped after so many. */
-  private void reject(RecipientPolicy policy, RecipientDecision.Reject reject)
+  /**
+   * An unknown recipient: counted, tarpitted, answered with its rejection; after so many in the
+   * session the client's next MAIL or RCPT gets {@code 421} and the connection is closed (RFC 5321
+   * §3.8), as Postfix does past its hard error limit. The recipients accepted before keep their
+   * place: the transaction's DATA still goes through.
+   */
+  private void reject(
+      RecipientPolicy policy, RecipientDecision.Reject reject, String recipient, Verdict verdict)
       throws RejectException {
     int rejections = factory.countRejection(context);
     if (!policy.tarpit().isZero()) {
@@ -99,11 +116,52 @@ final class VerifyingMessageHandler implements MessageHandler {
       }
     }
     String message = reject.enhancedStatus() + " " + SmtpText.forReply(reject.text());
+    LOG.info(
+        "{} RCPT {}: {} {} ({}, {} ms)",
+        clientText(),
+        SmtpText.forLog(recipient),
+        reject.code(),
+        message,
+        verdict,
+        verdict.latency().toMillis());
     if (policy.disconnectAfterRejections() > 0
         && rejections >= policy.disconnectAfterRejections()) {
-      throw new DropConnectionException(reject.code(), message);
+      factory.hangUpOnNextCommand(context);
     }
     throw new RejectException(reject.code(), message);
+  }
+
+  /**
+   * Answers {@code 421} and closes, if the session has had too many rejections. The commands the
+   * client pipelined after this one are read and thrown away first: closing a socket with unread
+   * input sends a TCP reset, which can destroy the {@code 421} before the client reads it (Postfix
+   * then defers with "lost connection" instead of the reply).
+   */
+  private void hangUpIfDue() throws DropConnectionException {
+    if (factory.hangUpDue(context)) {
+      LOG.info("{} hung up on: too many rejected recipients", clientText());
+      if (context instanceof Session session) {
+        discardPendingInput(session.getSocket());
+      }
+      throw new DropConnectionException(
+          421, "4.7.0 Too many rejected recipients, closing connection");
+    }
+  }
+
+  /** Reads what the client has sent and nobody read yet, without waiting for more. */
+  static void discardPendingInput(Socket socket) {
+    try {
+      InputStream in = socket.getInputStream();
+      byte[] buffer = new byte[8192];
+      for (int i = 0, available = in.available(); i < 64 && available > 0; i++) {
+        if (in.read(buffer, 0, Math.min(available, buffer.length)) < 0) {
+          return;
+        }
+        available = in.available();
+      }
+    } catch (IOException e) {
+      // the connection is going anyway
+    }
   }
 
   @Override
@@ -114,6 +172,11 @@ final class VerifyingMessageHandler implements MessageHandler {
   @Override
   public void done() {
     delegate.done();
+  }
+
+  private String clientText() {
+    InetAddress client = client();
+    return client == null ? "?" : client.getHostAddress();
   }
 
   private InetAddress client() {

@@ -93,16 +93,53 @@ class RecipientVerifyingHandlerFactoryTest {
   }
 
   @Test
-  void rejectsUnknownRecipientWithTheOriginalsReplyAndHangsUp() throws Exception {
+  void rejectsUnknownRecipientWithTheOriginalsReplyAndKeepsTheValidCoRecipientsByDefault()
+      throws Exception {
     FrontServer front = front(verifyEveryone().build());
     try (SmtpClient client = front.client()) {
       client.send("MAIL FROM:<sender@client.test>");
       assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
       assertThat(client.send("RCPT TO:<nobody@example.com>"))
           .isEqualTo("550 5.1.1 Unable to relay to nobody@example.com");
-      assertThat(client.readReply()).as("connection closed after the rejection").isNull();
+      assertThat(client.send("RCPT TO:<bob@example.com>"))
+          .as("one typo is no reason to hang up on the message's valid recipients")
+          .startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: hi\r\n\r\nhi\r\n.")).startsWith("250");
+    }
+    assertThat(user.recipients).containsExactly("alice@example.com", "bob@example.com");
+    assertThat(user.messages).hasSize(1);
+  }
+
+  @Test
+  void theOriginalsSinkAnswersTheNextRcptWith421ThenHangsUp() throws Exception {
+    FrontServer front = front(verifyEveryone().disconnectAfterRejections(1).build());
+    try (SmtpClient client = front.client()) {
+      client.send("MAIL FROM:<sender@client.test>");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<nobody@example.com>"))
+          .as("the rejected recipient gets its own reply, not the hang-up")
+          .isEqualTo("550 5.1.1 Unable to relay to nobody@example.com");
+      assertThat(client.send("RCPT TO:<bob@example.com>"))
+          .isEqualTo("421 4.7.0 Too many rejected recipients, closing connection");
+      assertThat(client.readReply()).as("connection closed after the 421").isNull();
     }
     assertThat(user.recipients).containsExactly("alice@example.com");
+  }
+
+  @Test
+  void pastTheLimitTheTransactionsDataStillGoesThroughAndTheNextMailGets421() throws Exception {
+    FrontServer front = front(verifyEveryone().disconnectAfterRejections(1).build());
+    try (SmtpClient client = front.client()) {
+      client.send("MAIL FROM:<sender@client.test>");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("550");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: hi\r\n\r\nhi\r\n.")).startsWith("250");
+      assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("421 4.7.0");
+      assertThat(client.readReply()).isNull();
+    }
+    assertThat(user.messages).as("alice's message delivered").hasSize(1);
   }
 
   @Test
@@ -260,6 +297,7 @@ class RecipientVerifyingHandlerFactoryTest {
       assertThat(client.send("RSET")).startsWith("250");
       assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
       assertThat(client.send("RCPT TO:<nobody3@example.com>")).startsWith("550");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("421 4.7.0");
       assertThat(client.readReply()).isNull();
     }
   }

@@ -67,6 +67,9 @@ public final class SmtpFront implements SessionHandler {
     volatile boolean smtputf8;
     volatile boolean eightBitMime;
 
+    /** Too many rejected recipients: the next MAIL or RCPT is answered 421 and the end. */
+    volatile boolean hangUp;
+
     Client(DeadlineSocket socket) {
       this.socket = socket;
     }
@@ -120,8 +123,11 @@ public final class SmtpFront implements SessionHandler {
   }
 
   /**
-   * Counts the recipients the wrapped handlers refuse permanently; after too many from one address
-   * in a minute the client is told {@code 421} and hung up on, and refused for the cool-down.
+   * Counts the recipients the wrapped handlers accept and those they refuse permanently; when a
+   * client has had too many refused in a minute, and most of its recipients were refused, the
+   * refused recipient still gets its own reply, the client's next MAIL or RCPT gets {@code 421} and
+   * the connection is closed (RFC 5321 §3.8; the transaction's DATA still goes through, for the
+   * recipients accepted before), and the client is refused for the cool-down.
    */
   public MessageHandlerFactory countingRejections(MessageHandlerFactory factory) {
     return context -> {
@@ -129,22 +135,26 @@ public final class SmtpFront implements SessionHandler {
       return new MessageHandler() {
         @Override
         public void from(String from) throws RejectException {
+          hangUpIfDue(context);
           handler.from(from);
         }
 
         @Override
         public void recipient(String recipient) throws RejectException {
+          hangUpIfDue(context);
+          InetAddress address = address(context);
           try {
             handler.recipient(recipient);
           } catch (RejectException e) {
-            InetAddress address = address(context);
             if (e.getCode() >= 500 && limits.rejected(address)) {
-              LOG.info("{} hung up on: too many rejected recipients", address.getHostAddress());
-              throw new DropConnectionException(
-                  421, "4.7.0 Too many rejected recipients from your address, try again later");
+              Client client = clients.get(context);
+              if (client != null) {
+                client.hangUp = true;
+              }
             }
             throw e;
           }
+          limits.accepted(address);
         }
 
         @Override
@@ -159,6 +169,15 @@ public final class SmtpFront implements SessionHandler {
         }
       };
     };
+  }
+
+  private void hangUpIfDue(MessageContext context) throws DropConnectionException {
+    Client client = clients.get(context);
+    if (client != null && client.hangUp) {
+      LOG.info("{} hung up on: too many rejected recipients", address(context).getHostAddress());
+      throw new DropConnectionException(
+          421, "4.7.0 Too many rejected recipients from your address, try again later");
+    }
   }
 
   /** The client's declared MAIL parameters and its trace, for the message being received. */

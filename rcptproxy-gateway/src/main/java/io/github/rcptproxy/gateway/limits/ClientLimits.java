@@ -13,13 +13,16 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What one client may do, as Postfix's anvil counts it: connections at once, and rejected
- * recipients per minute, after which the client is refused for a cool-down. Keeps one client from
- * starving the rest. A client is an IPv4 address or an IPv6 /64 (the smallest network an IPv6 site
- * is given: counting each /128 would give a client with a /64 no limit at all). Thread-safe.
+ * What one client may do, as Postfix's anvil counts it: connections at once, and its recipients per
+ * minute: when more than so many were rejected and they were most of its recipients in that minute
+ * (a dictionary attack), the client is refused for a cool-down. A sender whose recipients are
+ * mostly valid is never refused, however many stale addresses its mail carries (a provider's shared
+ * outbound address writing to a large domain). Keeps one client from starving the rest. A client is
+ * an IPv4 address or an IPv6 /64 (the smallest network an IPv6 site is given: counting each /128
+ * would give a client with a /64 no limit at all). Thread-safe.
  *
  * <p>Memory is bounded and no operation scans it: a client is forgotten when it has no connection
- * left and no recent rejection. Penalties (rejections in the last minute, a cool-down) are kept in
+ * left and no recent recipient. Penalties (recipients in the last minute, a cool-down) are kept in
  * the order they last changed; each call first forgets those at the head that are over, and past
  * {@link #MAX_PENALIZED} clients the oldest penalty is forgotten early. Connections need no such
  * bound: there are never more than the gateway's connections.
@@ -39,8 +42,8 @@ public final class ClientLimits {
   /** In the order each penalty last changed, oldest first; guarded by {@code this}. */
   private final LinkedHashMap<InetAddress, Penalty> penalties = new LinkedHashMap<>();
 
-  /** One client's rejected recipients in the current minute, and its cool-down. */
-  private record Penalty(Instant windowStart, int rejections, Instant refusedUntil) {
+  /** One client's rejected and accepted recipients in the current minute, and its cool-down. */
+  private record Penalty(Instant windowStart, int rejections, int accepted, Instant refusedUntil) {
     boolean over(Instant now) {
       return !now.isBefore(windowStart.plus(WINDOW)) && !now.isBefore(refusedUntil);
     }
@@ -49,6 +52,7 @@ public final class ClientLimits {
   /**
    * @param maxConnections connections at once per client
    * @param maxRejections rejected recipients per client per minute; one more starts the cool-down
+   *     if the client had fewer recipients accepted than rejected in that minute
    * @param coolDown how long a client is refused after too many rejections
    */
   public ClientLimits(int maxConnections, int maxRejections, Duration coolDown, Clock clock) {
@@ -84,27 +88,44 @@ public final class ClientLimits {
     forgetOver(clock.instant());
   }
 
-  /** Counts a rejected recipient; returns whether the client has now had too many. */
+  /**
+   * Counts a rejected recipient; returns whether the client has now had too many: more than {@code
+   * maxRejections} in the minute, and more rejected recipients than accepted ones. Then it is
+   * refused for the cool-down.
+   */
   public synchronized boolean rejected(InetAddress address) {
+    Penalty penalty = count(address, 1, 0);
+    return penalty.rejections() > maxRejections && penalty.rejections() > penalty.accepted();
+  }
+
+  /** Counts an accepted recipient, which weighs against the client's rejected ones. */
+  public synchronized void accepted(InetAddress address) {
+    count(address, 0, 1);
+  }
+
+  private Penalty count(InetAddress address, int rejected, int accepted) {
     Instant now = clock.instant();
     forgetOver(now);
     InetAddress client = client(address);
     Penalty old = penalties.remove(client); // put again below: now the newest
-    Penalty penalty = old == null ? new Penalty(now, 0, now) : old;
+    Penalty penalty = old == null ? new Penalty(now, 0, 0, now) : old;
     boolean newWindow = !now.isBefore(penalty.windowStart().plus(WINDOW));
-    int rejections = (newWindow ? 0 : penalty.rejections()) + 1;
-    penalties.put(
-        client,
+    int rejections = (newWindow ? 0 : penalty.rejections()) + rejected;
+    int accepts = (newWindow ? 0 : penalty.accepted()) + accepted;
+    boolean tooMany = rejected > 0 && rejections > maxRejections && rejections > accepts;
+    Penalty counted =
         new Penalty(
             newWindow ? now : penalty.windowStart(),
             rejections,
-            rejections > maxRejections ? now.plus(coolDown) : penalty.refusedUntil()));
+            accepts,
+            tooMany ? now.plus(coolDown) : penalty.refusedUntil());
+    penalties.put(client, counted);
     if (penalties.size() > MAX_PENALIZED) {
       Iterator<InetAddress> oldest = penalties.keySet().iterator();
       oldest.next();
       oldest.remove();
     }
-    return rejections > maxRejections;
+    return counted;
   }
 
   /** Clients remembered now: those connected or recently penalized. */

@@ -83,6 +83,21 @@ class ClientLimitsTest {
                 backend.port(),
                 "example.com",
                 TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(3)))) {
+      try (EdgeClient sender = EdgeClient.connect("127.0.0.4", gateway.port())) {
+        sender.reply();
+        sender.send("EHLO big-sender.test");
+        sender.send("MAIL FROM:<s@example.net>");
+        for (int i = 1; i <= 5; i++) {
+          assertThat(sender.send("RCPT TO:<user" + i + "@example.com>")).startsWith("250");
+          assertThat(sender.send("RCPT TO:<nobody" + i + "@example.com>")).startsWith("550");
+        }
+        assertThat(sender.send("RCPT TO:<user6@example.com>"))
+            .as("5 rejected > 3, but not most of its recipients: a sender, not a harvester")
+            .startsWith("250");
+        assertThat(sender.send("DATA")).startsWith("354");
+        assertThat(sender.send("Subject: list\r\n\r\nhello\r\n.")).startsWith("250");
+      }
+      String rejected;
       String hungUp;
       try (EdgeClient harvester = EdgeClient.connect("127.0.0.2", gateway.port())) {
         harvester.reply();
@@ -91,7 +106,9 @@ class ClientLimitsTest {
         for (int i = 1; i <= 3; i++) {
           assertThat(harvester.send("RCPT TO:<nobody" + i + "@example.com>")).startsWith("550");
         }
-        hungUp = harvester.send("RCPT TO:<nobody4@example.com>");
+        rejected = harvester.send("RCPT TO:<nobody4@example.com>");
+        assertThat(rejected).as("the recipient's own reply").startsWith("550");
+        hungUp = harvester.send("RCPT TO:<nobody5@example.com>");
         assertThat(hungUp).startsWith("421 4.7.0");
         assertThat(harvester.reply()).isNull();
       }
@@ -107,9 +124,34 @@ class ClientLimitsTest {
         assertThat(other.send("RCPT TO:<alice@example.com>")).startsWith("250");
       }
       System.out.printf(
-          "| 4th rejected recipient from one address in a minute (limit 3) | `%s`, then `%s` at"
-              + " greeting for the cool-down | other addresses served |%n",
-          hungUp, again);
+          "| 4th rejected recipient from one address in a minute (limit 3), all its recipients"
+              + " rejected | `%s`, the next RCPT `%s`, then `%s` at greeting for the cool-down |"
+              + " other addresses served; a sender with 5 rejected of 11 not refused |%n",
+          rejected, hungUp, again);
+    }
+  }
+
+  @Test
+  void aPipelinedHarvestGetsEveryReplyAndThe421BeforeTheHangUp() throws Exception {
+    try (ScriptedSmtpServer backend =
+            ScriptedSmtpServer.start(
+                ScriptedSmtpServer.dialogue(address -> "550 5.1.1 User unknown\r\n"));
+        RunningGateway gateway =
+            TestGateway.start(
+                backend.port(),
+                "example.com",
+                TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(1)));
+        EdgeClient harvester = EdgeClient.connect("127.0.0.2", gateway.port())) {
+      harvester.reply();
+      harvester.send("EHLO harvester.test");
+      harvester.raw(
+          "MAIL FROM:<h@example.net>\r\nRCPT TO:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+              + "RCPT TO:<c@example.com>\r\nRCPT TO:<d@example.com>\r\nDATA\r\n");
+      assertThat(harvester.reply()).startsWith("250");
+      assertThat(harvester.reply()).startsWith("550 5.1.1");
+      assertThat(harvester.reply()).as("the second rejection, over the limit").startsWith("550");
+      assertThat(harvester.reply()).startsWith("421 4.7.0");
+      assertThat(harvester.reply()).isNull();
     }
   }
 
@@ -142,6 +184,57 @@ class ClientLimitsTest {
     assertThat(limits.admit(OTHER)).isEmpty();
     clock.advance(Duration.ofMinutes(5));
     assertThat(limits.admit(ONE)).isEmpty();
+  }
+
+  /**
+   * A dictionary attack (mostly unknown recipients) is cooled down; a high-volume sender whose
+   * recipients are mostly valid never is, however many stale addresses it sends to in a minute.
+   */
+  @Test
+  void aDictionaryAttackIsCooledDownAndAMostlyValidHighVolumeSenderNever() {
+    MutableClock clock = new MutableClock();
+    ClientLimits limits = new ClientLimits(10, 30, Duration.ofMinutes(5), clock);
+    InetAddress provider = address("192.0.2.10");
+    for (int i = 0; i < 10_000; i++) { // ~170 recipients a second for a minute, 1 in 10 stale
+      clock.advance(Duration.ofMillis(6));
+      if (i % 10 == 9) {
+        assertThat(limits.rejected(provider)).as("rejection %d", i).isFalse();
+      } else {
+        limits.accepted(provider);
+      }
+    }
+    assertThat(limits.admit(provider)).isEmpty();
+
+    InetAddress harvester = address("192.0.2.20");
+    for (int i = 0; i < 5; i++) {
+      limits.accepted(harvester); // a few guesses hit
+    }
+    for (int i = 1; i <= 30; i++) {
+      assertThat(limits.rejected(harvester)).isFalse();
+    }
+    assertThat(limits.rejected(harvester)).as("the 31st, 31 of 36 rejected").isTrue();
+    assertThat(limits.admit(harvester))
+        .hasValueSatisfying(r -> assertThat(r).startsWith("4.7.0").contains("rejected"));
+    assertThat(limits.admit(provider)).as("the provider still served").isEmpty();
+  }
+
+  @Test
+  void manyRejectionsAreForgivenWhileTheAcceptedOnesOutnumberThem() {
+    MutableClock clock = new MutableClock();
+    ClientLimits limits = new ClientLimits(10, 2, Duration.ofMinutes(5), clock);
+    for (int i = 0; i < 4; i++) {
+      limits.accepted(ONE);
+    }
+    for (int i = 0; i < 4; i++) {
+      assertThat(limits.rejected(ONE)).isFalse(); // 4 rejected, 4 accepted: not most
+    }
+    assertThat(limits.rejected(ONE)).as("5 of 9 rejected").isTrue();
+    clock.advance(Duration.ofMinutes(5));
+    assertThat(limits.admit(ONE)).isEmpty();
+    clock.advance(Duration.ofSeconds(61)); // accepted ones of an old minute count no more
+    assertThat(limits.rejected(ONE)).isFalse();
+    assertThat(limits.rejected(ONE)).isFalse();
+    assertThat(limits.rejected(ONE)).isTrue();
   }
 
   /**
