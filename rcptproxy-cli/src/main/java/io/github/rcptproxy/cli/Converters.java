@@ -85,10 +85,18 @@ final class Converters {
      */
     @Override
     public HostPort convert(String value) {
+      if (!value.equals(value.strip())) {
+        throw new TypeConversionException("'" + value + "' has spaces around HOST:PORT");
+      }
       HostPort address = hostPort(value, 25);
+      int colon = value.lastIndexOf(':');
+      if (colon > value.lastIndexOf(']') && !value.substring(colon + 1).matches("[0-9]+")) {
+        throw new TypeConversionException("'" + value + "': the port is written in digits only");
+      }
       String host = address.host();
       boolean literal = host.indexOf(':') >= 0;
-      if (literal ? !ipv6(host) : !NAME.matcher(host).matches() || host.length() > 253) {
+      if (literal && !value.startsWith("[")
+          || (literal ? !ipv6(host) : !NAME.matcher(host).matches() || host.length() > 253)) {
         throw new TypeConversionException(
             "'" + value + "' is not HOST:PORT (an IPv6 address goes in brackets: [::1]:25)");
       }

@@ -28,7 +28,7 @@ final class VerifierOptions {
   @Option(
       names = "--backend",
       paramLabel = "HOST:PORT",
-      split = ",",
+      split = ", *(?!$)", // a trailing comma stays in the last value, which is then refused
       converter = Converters.Backend.class,
       description =
           "the internal SMTP server that knows the mailboxes (port 25 if none is given; IPv6 as"

@@ -251,7 +251,13 @@ class RcptproxyCommandLineTest {
             "[::1",
             "[fe80::zz]:25",
             "[::1]25",
-            ":25")) {
+            ":25",
+            "a.example:25,",
+            " a.example:25",
+            "a.example:25 ",
+            "a.example:+25",
+            "::1",
+            "::1:25")) {
       err.reset();
       List<String> args = new ArrayList<>(List.of(command.split(" ")));
       args.addAll(List.of("--backend", bad));
