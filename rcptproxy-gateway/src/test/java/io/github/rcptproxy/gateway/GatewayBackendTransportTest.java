@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.BackendTls;
+import io.github.rcptproxy.testing.AuthenticatingPostfix;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
 @RealServers
 class GatewayBackendTransportTest {
   private static TestCertificates certificates;
+  private static AuthenticatingPostfix backends;
   private static DovecotBackend dovecot;
   private static PostfixBackend postfix;
 
@@ -35,17 +37,15 @@ class GatewayBackendTransportTest {
   @BeforeAll
   static void startBackends() {
     certificates = TestCertificates.shared();
-    dovecot = DovecotBackend.start();
-    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "encrypt"));
+    backends = AuthenticatingPostfix.start("encrypt");
+    dovecot = backends.dovecot();
+    postfix = backends.postfix();
   }
 
   @AfterAll
   static void stopBackends() {
-    if (postfix != null) {
-      postfix.close();
-    }
-    if (dovecot != null) {
-      dovecot.close();
+    if (backends != null) {
+      backends.close();
     }
   }
 
