@@ -156,9 +156,20 @@ final class GatewayOptions {
       defaultValue = "300",
       converter = Converters.Positive.class,
       description =
-          "time allowed for receiving one message from the client, in total, and for each reply"
-              + " of the backend while relaying it")
+          "time allowed for receiving one message from the client, in total, for each reply of"
+              + " the backend while relaying it but the one to the end of data (10 minutes, as"
+              + " RFC 5321 says, or this if longer), and for a relay connection to come free")
   int relayTimeoutS;
+
+  @Option(
+      names = "--relay-connections",
+      paramLabel = "N",
+      defaultValue = "10",
+      converter = Converters.Positive.class,
+      description =
+          "connections to the backend for relaying messages, at most, apart from the verifier's"
+              + " --max-sessions")
+  int relayConnections;
 
   @Option(
       names = "--tls-cert",
@@ -228,6 +239,7 @@ final class GatewayOptions {
         .rejectedCoolDown(Duration.ofSeconds(rejectedCooldownS))
         .commandTimeout(Duration.ofSeconds(commandTimeoutS))
         .relayTimeout(Duration.ofSeconds(relayTimeoutS))
+        .relayConnections(relayConnections)
         .tls(tls())
         .metricsListen(metricsListen)
         .summaryInterval(Duration.ofSeconds(summaryIntervalS));

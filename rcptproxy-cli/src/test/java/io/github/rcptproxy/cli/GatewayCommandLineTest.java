@@ -69,6 +69,7 @@ class GatewayCommandLineTest {
           "require-tls",
           "command-timeout-s",
           "relay-timeout-s",
+          "relay-connections",
           "cache-positive-ttl-s",
           "cache-negative-ttl-s",
           "cache-max-entries",
@@ -265,6 +266,8 @@ class GatewayCommandLineTest {
                 "11",
                 "--relay-timeout-s",
                 "12",
+                "--relay-connections",
+                "3",
                 "--hostname",
                 "mx.example")
             .settings();
@@ -300,7 +303,8 @@ class GatewayCommandLineTest {
                 5,
                 Duration.ofSeconds(6),
                 Duration.ofSeconds(11),
-                Duration.ofSeconds(12)));
+                Duration.ofSeconds(12),
+                3));
     assertThat(settings.postmaster()).isEqualTo("admin@a.example");
     assertThat(settings.tls())
         .hasValue(new GatewaySettings.Tls(Path.of("cert.pem"), Path.of("key.pem"), true));

@@ -28,7 +28,7 @@ public final class Deadline {
     return left < (expiresAtNanos - startNanos) / 10;
   }
 
-  Duration remaining() {
+  public Duration remaining() {
     return Duration.ofNanos(Math.max(0, expiresAtNanos - System.nanoTime()));
   }
 
@@ -42,7 +42,7 @@ public final class Deadline {
    *
    * @throws SocketTimeoutException if nothing is left
    */
-  int socketTimeoutMillis() throws SocketTimeoutException {
+  public int socketTimeoutMillis() throws SocketTimeoutException {
     long left = expiresAtNanos - System.nanoTime();
     if (left <= 0) {
       throw new SocketTimeoutException("deadline passed");

@@ -72,7 +72,8 @@ public record GatewaySettings(
       int maxRejectedPerClient,
       Duration rejectedCoolDown,
       Duration commandTimeout,
-      Duration relayTimeout) {
+      Duration relayTimeout,
+      int relayConnections) {
 
     public Limits {
       positive(maxMessageSize, "--max-message-size");
@@ -83,6 +84,7 @@ public record GatewaySettings(
       positive(rejectedCoolDown, "--rejected-cooldown-s");
       positive(commandTimeout, "--command-timeout-s");
       positive(relayTimeout, "--relay-timeout-s");
+      positive(relayConnections, "--relay-connections");
     }
 
     private static void positive(long value, String option) {
@@ -131,6 +133,7 @@ public record GatewaySettings(
     private Duration rejectedCoolDown = Duration.ofSeconds(300);
     private Duration commandTimeout = Duration.ofSeconds(60);
     private Duration relayTimeout = Duration.ofSeconds(300);
+    private int relayConnections = 10;
     private Tls tls;
     private HostPort metricsListen;
     private Duration summaryInterval = Duration.ofSeconds(60);
@@ -220,11 +223,21 @@ public record GatewaySettings(
     }
 
     /**
-     * Time allowed for receiving one message from the client, and for each reply of the backend
-     * while relaying it; default 300 s.
+     * Time allowed for receiving one message from the client, for each reply of the backend while
+     * relaying it but the one to the end of data (RFC 5321's 10 minutes, or this if longer), and
+     * for a relay connection to come free; default 300 s.
      */
     public Builder relayTimeout(Duration relayTimeout) {
       this.relayTimeout = Objects.requireNonNull(relayTimeout, "relayTimeout");
+      return this;
+    }
+
+    /**
+     * Connections to the backend for relaying messages, at most, apart from the verifier's {@code
+     * max-sessions}; default 10.
+     */
+    public Builder relayConnections(int relayConnections) {
+      this.relayConnections = relayConnections;
       return this;
     }
 
@@ -265,7 +278,8 @@ public record GatewaySettings(
               maxRejectedPerClient,
               rejectedCoolDown,
               commandTimeout,
-              relayTimeout),
+              relayTimeout,
+              relayConnections),
           Optional.ofNullable(tls),
           Optional.ofNullable(metricsListen),
           summaryInterval);

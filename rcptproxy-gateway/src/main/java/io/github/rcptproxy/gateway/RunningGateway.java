@@ -293,6 +293,7 @@ public final class RunningGateway implements AutoCloseable {
       }
     }
     server.stop();
+    relaying.close();
     watchdog.shutdownNow();
     LOG.info("gateway stopped; {}", summary());
     verifier.close();
@@ -311,7 +312,10 @@ public final class RunningGateway implements AutoCloseable {
   }
 
   private static SmtpRelay relayFor(GatewaySettings settings) {
-    return new SmtpRelay(settings.verifier(), settings.limits().relayTimeout());
+    return new SmtpRelay(
+        settings.verifier(),
+        settings.limits().relayTimeout(),
+        settings.limits().relayConnections());
   }
 
   private static InetAddress address(String host) {

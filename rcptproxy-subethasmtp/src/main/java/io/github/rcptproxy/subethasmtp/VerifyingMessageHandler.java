@@ -95,7 +95,11 @@ final class VerifyingMessageHandler implements MessageHandler {
         SmtpText.forLog(recipient),
         verdict,
         verdict.latency().toMillis());
-    delegate.recipient(recipient);
+    if (delegate instanceof VerdictAwareHandler aware) {
+      aware.recipient(recipient, Optional.of(verdict));
+    } else {
+      delegate.recipient(recipient);
+    }
   }
 
   /**

@@ -96,7 +96,7 @@ public final class SmtpConnection implements ClientSecurity.Connection, AutoClos
   /** The TCP connection; {@link #transport} is the TLS socket over it after STARTTLS. */
   private final Socket plain;
 
-  private final Timeout timeout;
+  private Timeout timeout;
   private Socket transport;
   private OutputStream out;
   private SmtpReplyReader reader;
@@ -256,6 +256,21 @@ public final class SmtpConnection implements ClientSecurity.Connection, AutoClos
   public SmtpReply read() throws IOException {
     replyStarted = System.nanoTime();
     return reader.read();
+  }
+
+  /**
+   * The next reply, within {@code other} rather than the connection's own timeout: the reply to a
+   * message's end of data, which RFC 5321 §4.5.3.2.6 gives 10 minutes, or one a caller needs within
+   * its own deadline.
+   */
+  public SmtpReply read(Timeout other) throws IOException {
+    Timeout usual = timeout;
+    timeout = other;
+    try {
+      return read();
+    } finally {
+      timeout = usual;
+    }
   }
 
   /** Where a message's content goes after {@code DATA}'s {@code 354}; buffered, to be flushed. */

@@ -18,4 +18,9 @@ public record Envelope(
   public Envelope {
     recipients = List.copyOf(recipients);
   }
+
+  /** The same message for {@code recipients}. */
+  public Envelope with(List<String> recipients) {
+    return new Envelope(from, recipients, smtputf8, eightBitMime, trace);
+  }
 }

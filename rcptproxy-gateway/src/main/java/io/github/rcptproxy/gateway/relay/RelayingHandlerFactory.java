@@ -1,8 +1,11 @@
 package io.github.rcptproxy.gateway.relay;
 
 import io.github.rcptproxy.AddressCheck;
+import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.gateway.front.Envelope;
 import io.github.rcptproxy.gateway.front.SizeLimitedInputStream;
 import io.github.rcptproxy.gateway.front.SmtpFront;
+import io.github.rcptproxy.subethasmtp.VerdictAwareHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -22,8 +25,9 @@ import org.subethamail.smtp.TooMuchDataException;
 
 /**
  * The gateway's own handler, behind the verifying wrapper: collects sender and (accepted)
- * recipients, and relays the message to the backend during DATA. Tracks messages in flight so a
- * shutdown can let them finish.
+ * recipients, asks the backend about those verification did not settle, and relays the message to
+ * the backend once the client has sent all of it. Tracks messages in flight so a shutdown can let
+ * them finish.
  */
 public final class RelayingHandlerFactory implements MessageHandlerFactory {
   private static final Logger LOG = LoggerFactory.getLogger(RelayingHandlerFactory.class);
@@ -44,9 +48,17 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     this.postmaster = postmaster;
   }
 
+  /** From now on new messages go through {@code relay}; the one before is closed. */
   public void relayTo(SmtpRelay relay, String postmaster) {
+    SmtpRelay before = this.relay;
     this.relay = relay;
     this.postmaster = postmaster;
+    before.close();
+  }
+
+  /** Closes the relay's connections; call once no message is in flight. */
+  public void close() {
+    relay.close();
   }
 
   /** From now on new transactions are refused with {@code 421}; those under way go on. */
@@ -60,82 +72,109 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
 
   @Override
   public MessageHandler create(MessageContext context) {
-    return new MessageHandler() {
-      private String from;
-      private final List<String> recipients = new ArrayList<>();
+    return new Handler(context);
+  }
 
-      @Override
-      public void from(String sender) throws RejectException {
-        if (draining) {
-          throw new DropConnectionException(421, "4.3.2 Service shutting down, try again later");
-        }
-        // The null reverse-path <> arrives as an empty string and is fine.
-        Optional<String> problem =
-            sender.isEmpty() ? Optional.empty() : AddressCheck.problem(sender);
-        if (problem.isPresent()) {
-          throw new RejectException(501, "5.1.7 Bad sender address syntax");
-        }
-        from = canonical(sender);
+  /** One transaction: its sender, the recipients the client was told 250 for, its message. */
+  private final class Handler implements VerdictAwareHandler {
+    private final MessageContext context;
+    private final List<String> recipients = new ArrayList<>();
+    private String from;
+    private Envelope envelope;
+
+    Handler(MessageContext context) {
+      this.context = context;
+    }
+
+    @Override
+    public void from(String sender) throws RejectException {
+      if (draining) {
+        throw new DropConnectionException(421, "4.3.2 Service shutting down, try again later");
       }
-
-      @Override
-      public void recipient(String recipient) throws RejectException {
-        // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
-        String address =
-            recipient.equalsIgnoreCase("postmaster") ? postmaster : canonical(recipient);
-        if (relay.oneRecipientPerMessage() && !recipients.isEmpty()) {
-          // RFC 5321 4.5.3.1.10: the client sends the others in another transaction, so the
-          // backend's per-recipient answer after DATA can be told to the client as it is.
-          throw new RejectException(
-              452, "4.5.3 One recipient per message here, send the others in another transaction");
-        }
-        // Bypassed clients' recipients were not verified, so not validated either: check here.
-        if (AddressCheck.problem(address).isPresent()) {
-          throw new RejectException(501, "5.1.3 Bad recipient address syntax");
-        }
-        recipients.add(address);
+      // The null reverse-path <> arrives as an empty string and is fine.
+      Optional<String> problem = sender.isEmpty() ? Optional.empty() : AddressCheck.problem(sender);
+      if (problem.isPresent()) {
+        throw new RejectException(501, "5.1.7 Bad sender address syntax");
       }
+      from = canonical(sender);
+    }
 
-      @Override
-      public String data(InputStream data) throws RejectException, IOException {
-        inFlight.incrementAndGet();
-        try {
-          String reply =
-              relay.relay(
-                  front.envelope(context, from, recipients),
-                  new SizeLimitedInputStream(data, maxMessageSize));
-          LOG.info(
-              "{} relayed <{}> to {} recipient(s): {}",
-              context.getRemoteAddress(),
-              from,
-              recipients.size(),
-              reply);
-          return null;
-        } catch (RejectException | TooMuchDataException e) {
-          // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
-          front.drainIn(context);
-          data.transferTo(OutputStream.nullOutputStream());
-          RejectException reject =
-              e instanceof RejectException r
-                  ? r
-                  : new RejectException(
-                      552,
-                      "5.3.4 Message size exceeds fixed limit of " + maxMessageSize + " bytes");
-          LOG.warn(
-              "{} not relayed <{}> to {} recipient(s): {}",
-              context.getRemoteAddress(),
-              from,
-              recipients.size(),
-              reject.getErrorResponse());
-          throw reject;
-        } finally {
-          inFlight.decrementAndGet();
-        }
+    /**
+     * Takes a recipient the client is to be told {@code 250} for. One the backend accepted at
+     * verification goes straight in; one it did not settle (accepted unverified, not verified at
+     * all, or refused at relay time for this sender lately) is asked of the backend in a
+     * transaction like this one, and the client hears its answer.
+     */
+    @Override
+    public void recipient(String recipient, Optional<Verdict> verdict) throws RejectException {
+      SmtpRelay relay = RelayingHandlerFactory.this.relay;
+      // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
+      String address = recipient.equalsIgnoreCase("postmaster") ? postmaster : canonical(recipient);
+      if (relay.oneRecipientPerMessage() && !recipients.isEmpty()) {
+        // RFC 5321 4.5.3.1.10: the client sends the others in another transaction, so the
+        // backend's per-recipient answer after DATA can be told to the client as it is.
+        throw new RejectException(
+            452, "4.5.3 One recipient per message here, send the others in another transaction");
       }
+      if (recipients.size() >= relay.recipientLimit()) {
+        throw new RejectException(
+            452, "4.5.3 Too many recipients, send the others in another transaction");
+      }
+      // Bypassed clients' recipients were not verified, so not validated either: check here.
+      if (AddressCheck.problem(address).isPresent()) {
+        throw new RejectException(501, "5.1.3 Bad recipient address syntax");
+      }
+      if (!(verdict.orElse(null) instanceof Verdict.Accepted)
+          || relay.refusedAtRelay(from, address)) {
+        relay.check(envelope(), address);
+      }
+      recipients.add(address);
+    }
 
-      @Override
-      public void done() {}
-    };
+    @Override
+    public String data(InputStream data) throws RejectException, IOException {
+      SmtpRelay relay = RelayingHandlerFactory.this.relay;
+      inFlight.incrementAndGet();
+      try (Spool message = relay.receive(new SizeLimitedInputStream(data, maxMessageSize))) {
+        String reply = relay.relay(envelope().with(recipients), message);
+        LOG.info(
+            "{} relayed <{}> to {} recipient(s): {}",
+            context.getRemoteAddress(),
+            from,
+            recipients.size(),
+            reply);
+        return null;
+      } catch (RejectException | TooMuchDataException e) {
+        // Read the rest of the message first: SubEthaSMTP would take it for commands otherwise.
+        front.drainIn(context);
+        data.transferTo(OutputStream.nullOutputStream());
+        RejectException reject =
+            e instanceof RejectException r
+                ? r
+                : new RejectException(
+                    552, "5.3.4 Message size exceeds fixed limit of " + maxMessageSize + " bytes");
+        LOG.warn(
+            "{} not relayed <{}> to {} recipient(s): {}",
+            context.getRemoteAddress(),
+            from,
+            recipients.size(),
+            reject.getErrorResponse());
+        throw reject;
+      } finally {
+        inFlight.decrementAndGet();
+      }
+    }
+
+    /** The client's MAIL parameters and trace, made once for the transaction. */
+    private Envelope envelope() {
+      if (envelope == null) {
+        envelope = front.envelope(context, from, List.of());
+      }
+      return envelope;
+    }
+
+    @Override
+    public void done() {}
   }
 
   /**

@@ -17,11 +17,17 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,21 +35,40 @@ import org.subethamail.smtp.RejectException;
 
 /**
  * Hands one message to the backend while the client waits: the client hears {@code 250} only after
- * the backend said it. Every line of the body is dot-stuffed, and a message with a bare CR or LF
- * (one not in a CRLF pair, RFC 5321 §2.3.8) or a last line without CRLF (BDAT; RFC 5321 §2.3.8, RFC
- * 3030 §2: lines end in CRLF) is refused, never repaired: the backend never gets its end of data,
- * so nothing of it is delivered, and no reading of bare line ends, the backend's or a later hop's,
- * can end the message early and smuggle in a second one.
+ * the backend said it, for exactly the recipients the client was told {@code 250} for. The message
+ * is received whole first ({@link Spool}), so a client sending slowly holds no backend connection;
+ * then a connection is taken from the relay's own pool ({@link RelayConnections}, apart from the
+ * verifier's sessions), the envelope is given again and, only if the backend accepts every
+ * recipient, the message follows. A recipient the backend refuses now (it had accepted it at
+ * verification) tempfails the whole message, nothing of it delivered, and is remembered: the
+ * client's retry hears the backend's answer for it at {@code RCPT} ({@link #check}), and its
+ * co-recipients go through. A backend that takes only so many recipients per message ({@code 452}
+ * past them, RFC 5321 §4.5.3.1.10) is learnt from: clients are told {@code 452} past that number,
+ * so they send the rest in another transaction, as RFC 5321 asks of them.
  *
- * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured. With TLS
- * {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the clear; a backend without
- * STARTTLS, or a failed handshake, tempfails the message. With {@code OPPORTUNISTIC} a failed
- * handshake is retried in the clear on a new connection, as the verifier does. Over LMTP the
- * backend answers the end of data once per recipient; the front gives an LMTP relay one recipient
- * per message ({@link #oneRecipientPerMessage()}), so that reply is exactly that recipient's.
+ * <p>Every line of the body is dot-stuffed, and a message with a bare CR or LF (one not in a CRLF
+ * pair, RFC 5321 §2.3.8) or a last line without CRLF (BDAT; RFC 3030 §2: lines end in CRLF) is
+ * refused, never repaired, before the backend is asked to take it: no reading of bare line ends,
+ * the backend's or a later hop's, can end the message early and smuggle in a second one.
+ *
+ * <p>It speaks to the backend as the verifier does: STARTTLS, AUTH and LMTP as configured, once per
+ * connection. With TLS {@code REQUIRED} or {@code VERIFY} nothing of the message leaves in the
+ * clear; a backend without STARTTLS, or a failed handshake, tempfails the message. With {@code
+ * OPPORTUNISTIC} a failed handshake is retried in the clear on a new connection, as the verifier
+ * does. Over LMTP the backend answers the end of data once per recipient; the front gives an LMTP
+ * relay one recipient per message ({@link #oneRecipientPerMessage()}), so that reply is exactly
+ * that recipient's.
  */
-public final class SmtpRelay {
+public final class SmtpRelay implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
+
+  /** RFC 5321 §4.5.3.2.6: a client waits 10 minutes for the reply to the end of data. */
+  static final Duration DATA_END = Duration.ofMinutes(10);
+
+  /** How long a recipient the backend refused at relay time is asked about at RCPT time. */
+  private static final Duration REMEMBERED = Duration.ofHours(1);
+
+  private static final int MAX_REMEMBERED = 10_000;
 
   /** The configured hosts, for logs. */
   private final String backend;
@@ -56,14 +81,24 @@ public final class SmtpRelay {
   private final ClientSecurity security;
   private final boolean lmtp;
   private final String authUser;
+  private final RelayConnections connections;
+  private final Path spoolDirectory;
+
+  /** Recipients per message the backend takes; {@link Integer#MAX_VALUE} until it shows a limit. */
+  private final AtomicInteger recipientLimit = new AtomicInteger(Integer.MAX_VALUE);
+
+  /** Sender and recipient pairs the backend refused at relay time, until when to ask again. */
+  private final Map<String, Instant> refusedAtRelay = new ConcurrentHashMap<>();
 
   /**
    * Relays to the first backend of the configuration that answers, in their order, with its TLS,
    * AUTH and protocol: the verifier's {@link Connector}, so a host that does not answer a connect
    * or does not greet within the connect timeout is skipped for the cool-down. {@code timeout}
-   * bounds reaching a backend (all hosts tried), the TLS handshake and each reply.
+   * bounds reaching a backend (all hosts tried), the TLS handshake, each reply but the one to the
+   * end of data (which gets RFC 5321's 10 minutes, or {@code timeout} if longer), and the wait for
+   * one of the {@code maxConnections} connections when all are busy.
    */
-  public SmtpRelay(VerifierConfig config, Duration timeout) {
+  public SmtpRelay(VerifierConfig config, Duration timeout, int maxConnections) {
     if (config.backends().isEmpty()) {
       throw new IllegalArgumentException("no backend to relay to");
     }
@@ -77,6 +112,8 @@ public final class SmtpRelay {
     this.security = connector.security();
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
     this.authUser = config.authUser().orElse(null);
+    this.connections = new RelayConnections(this::connect, maxConnections);
+    this.spoolDirectory = Path.of(System.getProperty("java.io.tmpdir"));
   }
 
   /**
@@ -89,44 +126,92 @@ public final class SmtpRelay {
     return lmtp;
   }
 
+  /** The recipients per message the backend was seen to take; {@code MAX_VALUE} if unknown. */
+  int recipientLimit() {
+    return recipientLimit.get();
+  }
+
   /**
-   * Relays the message read from {@code body} to every recipient, with the client's {@code
-   * Received:} header on top, and returns the backend's reply to it, on one line safe for logs.
-   * What the backend says is logged; the client hears only generic texts with the backend's reply
-   * class and enhanced status code, never its host names or software.
+   * Whether the backend refused {@code recipient} of mail from {@code from} at relay time within
+   * the last hour: its verdict then says nothing about this sender's mail, {@link #check} does.
+   */
+  boolean refusedAtRelay(String from, String recipient) {
+    Instant until = refusedAtRelay.get(pair(from, recipient));
+    return until != null && Instant.now().isBefore(until);
+  }
+
+  /**
+   * Asks the backend whether it takes {@code recipient} in a transaction like the client's (its
+   * sender and parameters, its trace), then ends that transaction: for a recipient the verifier
+   * could not settle, so that the client hears the backend's own answer for this message. It takes
+   * at most the verifier's deadline once a connection is there.
+   *
+   * @throws RejectException the backend's refusal, in its class and with its enhanced status code
+   *     (the text is generic); {@code 451} when the backend cannot be asked
+   */
+  void check(Envelope envelope, String recipient) throws RejectException {
+    Deadline deadline = Deadline.after(config.deadline());
+    Transaction transaction =
+        begin(
+            envelope,
+            List.of(recipient),
+            deadline.remaining(),
+            r -> deadline.socketTimeoutMillis());
+    SmtpReply reply = transaction.recipients().get(0);
+    connections.release(transaction.connection(), true);
+    if (reply.code() / 100 != 2) {
+      LOG.info(
+          "backend {} refused <{}> from <{}>: {}",
+          backend,
+          SmtpText.forLog(recipient),
+          SmtpText.forLog(envelope.from()),
+          reply);
+      throw refusal(reply, "recipient");
+    }
+  }
+
+  /**
+   * Receives the client's message whole, dot-stuffed, before any backend connection is taken.
+   *
+   * @throws RejectException a bare CR or LF ({@code 554}), or no room to keep the message ({@code
+   *     452})
+   * @throws IOException the client's side failed (gone, too slow, or too much data)
+   */
+  Spool receive(InputStream body) throws RejectException, IOException {
+    try {
+      return Spool.receive(body, spoolDirectory);
+    } catch (BareLineEndException e) {
+      LOG.info("message refused, not relayed: {}", e.getMessage());
+      throw bareLineEnd();
+    } catch (ClientDataException e) {
+      throw e.getCause(); // SubEthaSMTP answers for the client's side
+    } catch (IOException e) {
+      LOG.error("cannot keep a message in {}: {}", spoolDirectory, e.toString());
+      throw new RejectException(452, "4.3.1 Insufficient system storage, try again later");
+    }
+  }
+
+  /**
+   * Relays the received message to every recipient, with the client's {@code Received:} header on
+   * top, and returns the backend's reply to it, on one line safe for logs. What the backend says is
+   * logged; the client hears only generic texts with the backend's reply class and enhanced status
+   * code, never its host names or software.
    *
    * @throws RejectException a {@code 5xx} when the backend refused the sender or the message, else
-   *     a {@code 4xx} (the backend unreachable, failing at greeting, or refusing a recipient it had
-   *     accepted at verification time)
+   *     a {@code 4xx} (the backend unreachable, busy, failing at greeting, or refusing a recipient
+   *     it had accepted at verification time: nothing is delivered then)
    */
-  String relay(Envelope envelope, InputStream body) throws RejectException, IOException {
+  String relay(Envelope envelope, Spool message) throws RejectException {
     if (lmtp && envelope.recipients().size() != 1) {
       throw new IllegalArgumentException(
           "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
     }
-    try (SmtpConnection connection = connect()) {
-      Map<String, String> extensions = connection.extensions();
-      String xforward = extensions.get("XFORWARD");
-      if (xforward != null) {
-        Set<String> offered = Set.of(xforward.toUpperCase(Locale.ROOT).split(" "));
-        for (String command : envelope.trace().xforward(offered)) {
-          SmtpReply reply = connection.send(command);
-          if (reply.code() / 100 != 2) {
-            LOG.warn("backend refused {}: {}", command, reply);
-          }
-        }
-      }
-      SmtpReply mail = connection.send(mailCommand(envelope, extensions.keySet()));
-      expect(mail, "sender", mail.code() / 100 == 2);
-      for (String recipient : envelope.recipients()) {
-        SmtpReply reply = connection.send("RCPT TO:<" + recipient + ">");
-        if (reply.code() / 100 != 2) {
-          // Verified a moment ago, refused now: let the client retry rather than lose anyone.
-          LOG.warn("backend refused <{}> at relay time: {}", SmtpText.forLog(recipient), reply);
-          connection.quit();
-          throw new RejectException(451, "4.3.0 Recipient not accepted now, try again later");
-        }
-      }
+    Transaction transaction =
+        begin(envelope, envelope.recipients(), timeout, SmtpConnection.Timeout.eachReply(timeout));
+    SmtpConnection connection = transaction.connection();
+    boolean reusable = false;
+    try {
+      refuseUnlessAllAccepted(envelope, transaction.recipients());
       SmtpReply data = connection.send("DATA");
       expect(data, "message", data.code() == 354);
       OutputStream out = connection.out();
@@ -135,31 +220,215 @@ public final class SmtpRelay {
               .trace()
               .receivedHeader(envelope.recipients(), ZonedDateTime.now())
               .getBytes(StandardCharsets.UTF_8));
-      try {
-        writeDotStuffed(body, out);
-      } catch (BareLineEndException e) {
-        // Closing without the end of data: the backend discards what it got of the message.
-        LOG.info("message refused, not relayed: {}", e.getMessage());
-        throw bareLineEnd();
-      }
+      message.copyTo(out);
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
       // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
-      SmtpReply done = connection.read();
+      SmtpReply done = connection.read(SmtpConnection.Timeout.eachReply(max(DATA_END, timeout)));
+      reusable = true;
       expect(done, "message", done.code() / 100 == 2);
-      // The backend has the message: whatever happens now, the client must hear 250, or it sends
-      // the message again and the backend delivers it twice.
-      connection.quit();
       return done.toString();
-    } catch (ClientDataException e) {
-      throw e.getCause(); // the client's side failed (gone, or too much data): SubEthaSMTP answers
+    } catch (RejectException e) {
+      reusable = true; // the transaction is over or ends with RSET
+      throw e;
     } catch (SocketTimeoutException e) {
       LOG.warn("backend {} timed out: {}", backend, e.getMessage());
-      throw new RejectException(451, "4.4.2 Mail system timed out, try again later");
+      throw timedOut();
     } catch (IOException e) {
       LOG.warn("backend {} failed: {}", backend, e.getMessage());
       throw unavailable();
+    } finally {
+      connections.release(connection, reusable);
     }
+  }
+
+  /** Stops reusing connections; those in use are closed when their message is done. */
+  @Override
+  public void close() {
+    connections.close();
+  }
+
+  /** A connection with a transaction open: the backend's replies to each recipient. */
+  private record Transaction(SmtpConnection connection, List<SmtpReply> recipients) {}
+
+  /**
+   * Opens a transaction for {@code recipients} on a pooled connection. A connection the backend
+   * ended while it lay idle (or past its own limit of messages per connection: {@code 421}) fails
+   * before anything is delivered: then the idle ones are dropped and a new connection tried once.
+   */
+  private Transaction begin(
+      Envelope envelope, List<String> recipients, Duration wait, SmtpConnection.Timeout replies)
+      throws RejectException {
+    for (int attempt = 1; ; attempt++) {
+      SmtpConnection connection;
+      try {
+        connection = connections.borrow(wait);
+      } catch (IOException e) {
+        LOG.warn("backend {} failed: {}", backend, e.getMessage());
+        throw unavailable();
+      }
+      try {
+        return new Transaction(connection, open(connection, envelope, recipients, replies));
+      } catch (RejectException e) {
+        connections.release(connection, true);
+        throw e;
+      } catch (SocketTimeoutException e) {
+        connections.release(connection, false);
+        LOG.warn("backend {} timed out: {}", backend, e.getMessage());
+        throw timedOut();
+      } catch (IOException e) {
+        connections.release(connection, false);
+        if (attempt == 2) {
+          LOG.warn("backend {} failed: {}", backend, e.getMessage());
+          throw unavailable();
+        }
+        connections.dropIdle();
+      }
+    }
+  }
+
+  /**
+   * XFORWARD (where offered), MAIL and the RCPTs, pipelined where the backend offers it: the
+   * replies to the RCPTs.
+   *
+   * @throws RejectException the backend refused the sender
+   * @throws IOException the backend is closing ({@code 421}) or gone
+   */
+  private List<SmtpReply> open(
+      SmtpConnection connection,
+      Envelope envelope,
+      List<String> recipients,
+      SmtpConnection.Timeout timeout)
+      throws IOException, RejectException {
+    List<String> commands = new ArrayList<>(xforward(connection, envelope));
+    int mail = commands.size();
+    commands.add(mailCommand(envelope, connection.extensions().keySet()));
+    recipients.forEach(recipient -> commands.add("RCPT TO:<" + recipient + ">"));
+    List<SmtpReply> replies = exchange(connection, commands, mail, timeout);
+    for (int i = 0; i < mail; i++) {
+      if (replies.get(i).code() / 100 != 2) {
+        LOG.warn("backend refused {}: {}", commands.get(i), replies.get(i));
+      }
+    }
+    for (SmtpReply reply : replies) {
+      if (reply.code() == 421) {
+        throw new IOException("backend is closing the connection: " + reply);
+      }
+    }
+    SmtpReply sender = replies.get(mail);
+    expect(sender, "sender", sender.code() / 100 == 2);
+    return replies.subList(mail + 1, replies.size());
+  }
+
+  /**
+   * Sends the commands and reads a reply to each; pipelined (RFC 2920) where the backend offers it,
+   * else one by one, stopping at a refused MAIL (command {@code mail}).
+   */
+  private static List<SmtpReply> exchange(
+      SmtpConnection connection, List<String> commands, int mail, SmtpConnection.Timeout timeout)
+      throws IOException {
+    List<SmtpReply> replies = new ArrayList<>();
+    if (connection.offers("PIPELINING")) {
+      List<byte[]> lines = new ArrayList<>();
+      for (String command : commands) {
+        lines.add(commandLine(command));
+      }
+      connection.write(lines);
+      for (int i = 0; i < commands.size(); i++) {
+        replies.add(connection.read(timeout));
+      }
+      return replies;
+    }
+    for (int i = 0; i < commands.size(); i++) {
+      connection.write(List.of(commandLine(commands.get(i))));
+      SmtpReply reply = connection.read(timeout);
+      replies.add(reply);
+      if (i == mail && reply.code() / 100 != 2) {
+        break;
+      }
+    }
+    return replies;
+  }
+
+  private static byte[] commandLine(String command) {
+    if (command.indexOf('\r') >= 0 || command.indexOf('\n') >= 0) {
+      throw new IllegalArgumentException("a command line must not hold CR or LF");
+    }
+    return (command + "\r\n").getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** The XFORWARD commands for the client, for a backend that offers it. */
+  private static List<String> xforward(SmtpConnection connection, Envelope envelope) {
+    String offered = connection.extensions().get("XFORWARD");
+    if (offered == null) {
+      return List.of();
+    }
+    return envelope.trace().xforward(Set.of(offered.toUpperCase(Locale.ROOT).split(" ")));
+  }
+
+  /**
+   * Goes on only if the backend accepted every recipient the client was told {@code 250} for.
+   * Otherwise nothing is delivered (the connection's RSET ends the transaction), the client is told
+   * {@code 451}, and the backend's refusal is learnt from for the client's retry.
+   */
+  private void refuseUnlessAllAccepted(Envelope envelope, List<SmtpReply> replies)
+      throws RejectException {
+    for (int i = 0; i < replies.size(); i++) {
+      SmtpReply reply = replies.get(i);
+      if (reply.code() / 100 == 2) {
+        continue;
+      }
+      String recipient = envelope.recipients().get(i);
+      if (tooManyRecipients(reply, i)) {
+        recipientLimit.accumulateAndGet(i, Math::min);
+        LOG.warn(
+            "backend {} takes {} recipients per message ({}): clients are now told 452 past that",
+            backend,
+            i,
+            reply);
+        throw new RejectException(
+            451, "4.5.3 Too many recipients for one message, try again later");
+      }
+      remember(envelope.from(), recipient);
+      LOG.warn(
+          "backend {} refused <{}> at relay time: {}; nothing relayed, the client's retry is told"
+              + " the backend's answer for it",
+          backend,
+          SmtpText.forLog(recipient),
+          reply);
+      throw new RejectException(451, "4.3.0 Recipient not accepted now, try again later");
+    }
+  }
+
+  /**
+   * RFC 5321 §4.5.3.1.10: {@code 452} (or Postfix's enhanced {@code 4.5.3}, {@code 5.5.3} of old)
+   * to a recipient after others were accepted is "too many recipients", not about this one.
+   */
+  private static boolean tooManyRecipients(SmtpReply reply, int accepted) {
+    String status = reply.enhancedStatus();
+    return accepted > 0
+        && (status.equals("4.5.3")
+            || status.equals("5.5.3")
+            || reply.code() == 452 && status.isEmpty());
+  }
+
+  private void remember(String from, String recipient) {
+    if (refusedAtRelay.size() >= MAX_REMEMBERED) {
+      Instant now = Instant.now();
+      refusedAtRelay.values().removeIf(until -> !now.isBefore(until));
+      if (refusedAtRelay.size() >= MAX_REMEMBERED) {
+        refusedAtRelay.clear(); // forgetting costs a retry, never a message
+      }
+    }
+    refusedAtRelay.put(pair(from, recipient), Instant.now().plus(REMEMBERED));
+  }
+
+  private static String pair(String from, String recipient) {
+    return from + "\n" + recipient.toLowerCase(Locale.ROOT);
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 
   /**
@@ -223,6 +492,10 @@ public final class SmtpRelay {
       mail.append(" BODY=8BITMIME");
     }
     return mail.toString();
+  }
+
+  private static RejectException timedOut() {
+    return new RejectException(451, "4.4.2 Mail system timed out, try again later");
   }
 
   private static RejectException unavailable() {
@@ -305,31 +578,35 @@ public final class SmtpRelay {
     }
   }
 
-  /**
-   * Passes on a positive reply; turns any other into a generic one of the same class, with the
-   * backend's enhanced status code if it had a valid one: its text stays in the log.
-   */
+  /** Passes on a positive reply; logs any other and throws its {@link #refusal}. */
   private void expect(SmtpReply reply, String what, boolean positive) throws RejectException {
-    if (positive) {
-      return;
+    if (!positive) {
+      LOG.warn("backend {} refused the {}: {}", backend, what, reply);
+      throw refusal(reply, what);
     }
-    LOG.warn("backend {} refused the {}: {}", backend, what, reply);
+  }
+
+  /**
+   * A refusal turned into a generic one of the same class, with the backend's enhanced status code
+   * if it had a valid one: its text stays in the log.
+   */
+  private RejectException refusal(SmtpReply reply, String what) {
     int code = reply.code();
     if (code == 530) {
       // STARTTLS or AUTH needed: the gateway's configuration, not the client's message
       LOG.warn(
           "backend {} requires STARTTLS or AUTH: set --backend-tls / --backend-auth-user", backend);
-      throw unavailable();
+      return unavailable();
     }
     boolean permanent = code >= 500;
     String status =
         !reply.enhancedStatus().isEmpty() ? reply.enhancedStatus() : permanent ? "5.0.0" : "4.0.0";
     String subject = Character.toUpperCase(what.charAt(0)) + what.substring(1);
     if (permanent) {
-      throw new RejectException(code, status + " " + subject + " rejected");
+      return new RejectException(code, status + " " + subject + " rejected");
     }
     // 421 would tell the client that we are closing; we are not.
-    throw new RejectException(
+    return new RejectException(
         code >= 400 && code != 421 ? code : 451,
         status + " " + subject + " not accepted now, try again later");
   }

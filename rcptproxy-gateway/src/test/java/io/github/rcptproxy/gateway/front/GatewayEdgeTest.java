@@ -432,9 +432,16 @@ class GatewayEdgeTest {
     ScriptedSmtpServer backend = backend(script);
     RunningGateway gateway = gateway(backend);
     String reply;
-    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
-      client.send("DATA");
-      reply = client.send(BODY + ".");
+    try (EdgeClient client = EdgeClient.connect(gateway.port())) {
+      assertThat(client.reply()).startsWith("220");
+      assertThat(client.send("EHLO client.test")).startsWith("250");
+      assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
+      // Where the verifier could not say, the relay asks with the client's envelope at RCPT.
+      reply = client.send("RCPT TO:<alice@example.com>");
+      if (reply.startsWith("250")) {
+        client.send("DATA");
+        reply = client.send(BODY + ".");
+      }
     }
     assertThat(reply).startsWith(expected).doesNotContain("corp", "10.9", "spamd");
     row(behaviour, reply, "its text only in the gateway's log");
