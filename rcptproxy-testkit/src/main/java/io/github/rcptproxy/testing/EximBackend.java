@@ -32,6 +32,7 @@ public final class EximBackend implements AutoCloseable {
   public static final String DOMAIN = "example.test";
   public static final String CATCH_ALL_DOMAIN = "catchall.test";
   public static final int MAILBOXES = 1000;
+  private static final String DEFER_FLAG = "defer";
   private static final String EXIM_USER = "Debian-exim";
 
   private final Path dir;
@@ -54,8 +55,11 @@ public final class EximBackend implements AutoCloseable {
       Duration receiveTimeout,
       OptionalInt dropAfterFailures,
       int maxNonmail,
-      boolean postmasterFirst) {
+      boolean postmasterFirst,
+      int recipientsMax,
+      List<String> deferred) {
     public Options {
+      deferred = List.copyOf(deferred);
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
           || receiveTimeout.toMillis() % 1000 != 0) {
@@ -101,6 +105,27 @@ public final class EximBackend implements AutoCloseable {
       private OptionalInt dropAfterFailures = OptionalInt.empty();
       private int maxNonmail = 10;
       private boolean postmasterFirst;
+      private int recipientsMax;
+      private List<String> deferred = List.of();
+
+      /**
+       * {@code recipients_max}: the recipients of a message past {@code n} get {@code 452 too many
+       * recipients}.
+       */
+      public Builder recipientsMax(int n) {
+        this.recipientsMax = n;
+        return this;
+      }
+
+      /**
+       * A {@code defer} router for these local parts (existing mailboxes), first among the routers,
+       * until {@link EximBackend#stopDeferring()}: their RCPTs get {@code 451}, as a mailbox being
+       * moved or a lookup that fails does.
+       */
+      public Builder deferring(String... localParts) {
+        this.deferred = List.of(localParts);
+        return this;
+      }
 
       /**
        * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
@@ -190,7 +215,9 @@ public final class EximBackend implements AutoCloseable {
             receiveTimeout,
             dropAfterFailures,
             maxNonmail,
-            postmasterFirst);
+            postmasterFirst,
+            recipientsMax,
+            deferred);
       }
     }
   }
@@ -216,6 +243,9 @@ public final class EximBackend implements AutoCloseable {
                   .mapToObj(i -> "user" + i + "\n")
                   .collect(Collectors.joining())
               + "postmaster\n");
+      if (!options.deferred().isEmpty()) {
+        Files.writeString(dir.resolve(DEFER_FLAG), "");
+      }
       Path conf = dir.resolve("exim.conf");
       Files.write(conf, configuration(options, dir, spool));
       int port = RealMta.freePort();
@@ -259,6 +289,7 @@ public final class EximBackend implements AutoCloseable {
     }
     conf.add("smtp_accept_max_nonmail = " + options.maxNonmail());
     conf.add("smtp_receive_timeout = " + options.receiveTimeout().toSeconds() + "s");
+    conf.add("recipients_max = " + options.recipientsMax());
     conf.add("");
     conf.add("begin acl");
     conf.add("acl_check_rcpt:");
@@ -285,6 +316,15 @@ public final class EximBackend implements AutoCloseable {
     conf.add("  accept");
     conf.add("");
     conf.add("begin routers");
+    if (!options.deferred().isEmpty()) {
+      conf.add("deferred:");
+      conf.add("  driver = redirect");
+      conf.add("  domains = +local_domains");
+      conf.add("  local_parts = " + String.join(" : ", options.deferred()));
+      conf.add("  condition = ${if exists{" + dir.resolve(DEFER_FLAG) + "}}");
+      conf.add("  allow_defer");
+      conf.add("  data = :defer: Mailbox temporarily unavailable");
+    }
     conf.add("catchall:");
     conf.add("  driver = accept");
     conf.add("  domains = +catchall_domains");
@@ -316,6 +356,21 @@ public final class EximBackend implements AutoCloseable {
 
   public static String unknown(int n) {
     return "nobody" + n + "@" + DOMAIN;
+  }
+
+  /** From now on the {@linkplain Options.Builder#deferring deferred} mailboxes take mail. */
+  public void stopDeferring() throws IOException {
+    Files.deleteIfExists(dir.resolve(DEFER_FLAG));
+  }
+
+  /** From now on the {@linkplain Options.Builder#deferring deferred} mailboxes defer again. */
+  public void startDeferring() throws IOException {
+    Files.writeString(dir.resolve(DEFER_FLAG), "");
+  }
+
+  /** How many copies {@code address} was delivered, by the {@code Envelope-to:} of each. */
+  public long deliveredTo(String address) {
+    return delivered().lines().filter(line -> line.equals("Envelope-to: " + address)).count();
   }
 
   public int port() {

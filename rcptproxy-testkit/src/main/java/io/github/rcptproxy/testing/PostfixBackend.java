@@ -165,6 +165,11 @@ public final class PostfixBackend implements AutoCloseable {
     }
   }
 
+  /** Asks this instance to try every deferred message now ({@code postqueue -f}). */
+  public void flushQueue() throws IOException {
+    run("/usr/sbin/postqueue", "-c", configDirectory().toString(), "-f");
+  }
+
   /** The instance's configuration directory, listed in the default main.cf while it runs. */
   Path configDirectory() {
     return dir.resolve("etc");
