@@ -74,15 +74,19 @@ class GatewayFaultTest {
           assertThat(message).startsWith("250");
           assertThat(backend.received()).contains("hello\r\n.\r\n");
         } else {
-          message = "(not sent)";
+          message = null;
         }
       }
       // Stopped: every backend session the verifier opened must be closed by now.
       VerifierStats stats = gateway.verifier().stats();
       long leaked = stats.sessionsOpened() - stats.sessionsClosed();
       System.out.printf(
-          "| %s | `%s` | %d ms | `%s` | %d |%n",
-          fault.description(), rcpt, answeredIn.toMillis(), message, leaked);
+          "| %s | `%s` | %d ms | %s | %d |%n",
+          fault.description(),
+          rcpt,
+          answeredIn.toMillis(),
+          message == null ? "not sent" : "`" + message + "`",
+          leaked);
       assertThat(leaked).as("backend sessions left open after the gateway stopped").isZero();
     }
   }
