@@ -210,28 +210,34 @@ public final class Mailbox {
       }
       return nonAscii;
     }
+    String problem = dotAtomProblem(localPart);
+    if (problem != null) {
+      throw new InvalidAddressException(problem);
+    }
+    return !localPart.chars().allMatch(c -> c < 0x80);
+  }
+
+  /** Why {@code localPart} is not a dot-atom (RFC 5321, UTF-8 allowed), or null if it is one. */
+  static String dotAtomProblem(String localPart) {
+    if (localPart.isEmpty()) {
+      return "empty local part";
+    }
     boolean previousDot = true;
     for (int i = 0; i < localPart.length(); i++) {
       char c = localPart.charAt(i);
       if (c == '.') {
         if (previousDot) {
-          throw new InvalidAddressException("empty atom in local part (leading or double dot)");
+          return "empty atom in local part (leading or double dot)";
         }
         previousDot = true;
         continue;
       }
       previousDot = false;
-      if (c >= 0x80) {
-        nonAscii = true;
-      } else if (!(Character.isLetterOrDigit(c) || ATEXT_SPECIALS.indexOf(c) >= 0)) {
-        throw new InvalidAddressException(
-            "character '" + c + "' not allowed in unquoted local part");
+      if (c < 0x80 && !(Character.isLetterOrDigit(c) || ATEXT_SPECIALS.indexOf(c) >= 0)) {
+        return "character '" + c + "' not allowed in unquoted local part";
       }
     }
-    if (previousDot) {
-      throw new InvalidAddressException("local part ends with a dot");
-    }
-    return nonAscii;
+    return previousDot ? "local part ends with a dot" : null;
   }
 
   private static String asciiDomain(String domain) throws InvalidAddressException {
@@ -262,7 +268,7 @@ public final class Mailbox {
   }
 
   /** Labels of letters, digits and inner hyphens, 1 to 63 long, separated by single dots. */
-  private static boolean isHostName(String name) {
+  static boolean isHostName(String name) {
     int labelLength = 0;
     char previous = '.';
     for (int i = 0; i < name.length(); i++) {

@@ -1,5 +1,6 @@
 package io.github.rcptproxy.postfix;
 
+import io.github.rcptproxy.AddressCheck;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.internal.smtp.SmtpText;
@@ -391,7 +392,9 @@ public final class PolicyServer implements AutoCloseable {
         send(PolicyAnswers.DUNNO);
         return;
       }
-      String recipient = request.get("recipient");
+      // Decided on the mailbox Postfix will deliver to, in the gateway's one form: Postfix takes
+      // user@example.test. and "user"@example.test for user@example.test.
+      String recipient = AddressCheck.canonicalFromPostfix(request.get("recipient"));
       int at = recipient.lastIndexOf('@');
       Route found = at < 0 ? null : route(recipient.substring(at + 1));
       if (found == null) {

@@ -1,5 +1,6 @@
 package io.github.rcptproxy.subethasmtp;
 
+import io.github.rcptproxy.AddressCheck;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.RecipientDecision;
@@ -40,13 +41,14 @@ final class VerifyingMessageHandler implements MessageHandler {
   }
 
   @Override
-  public void recipient(String recipient) throws RejectException {
+  public void recipient(String given) throws RejectException {
     hangUpIfDue();
-    if (recipient.equalsIgnoreCase("postmaster")) {
+    if (given.equalsIgnoreCase("postmaster")) {
       // RFC 5321 4.5.1: must be accepted without a domain; the wrapped handler knows where it goes.
-      delegate.recipient(recipient);
+      delegate.recipient(given);
       return;
     }
+    String recipient = AddressCheck.canonical(given); // routed, verified and passed on in one form
     int at = recipient.lastIndexOf('@');
     if (at < 0) {
       throw new RejectException(501, "5.1.3 Bad recipient address syntax");

@@ -9,7 +9,6 @@ import io.github.rcptproxy.subethasmtp.VerdictAwareHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.IDN;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -177,22 +176,8 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     public void done() {}
   }
 
-  /**
-   * The address as the verifier checked it, the domain in A-labels ({@code ｅｘａｍｐｌｅ.test} and {@code
-   * example。test} become {@code example.test}): the relay sends exactly that, so a backend never
-   * sees a form that was not verified. An unconvertible domain is returned as it is, for the
-   * address check to refuse.
-   */
+  /** The address as the verifier checked it: {@link AddressCheck#canonical}. */
   public static String canonical(String address) {
-    int at = address.lastIndexOf('@');
-    String domain = address.substring(at + 1);
-    if (at < 0 || domain.chars().allMatch(c -> c < 0x80)) {
-      return address;
-    }
-    try {
-      return address.substring(0, at + 1) + IDN.toASCII(domain, IDN.USE_STD3_ASCII_RULES);
-    } catch (IllegalArgumentException e) {
-      return address;
-    }
+    return AddressCheck.canonical(address);
   }
 }
