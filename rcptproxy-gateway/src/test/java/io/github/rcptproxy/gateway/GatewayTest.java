@@ -26,6 +26,8 @@ import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
 import org.subethamail.wiser.WiserMessage;
@@ -338,6 +340,40 @@ class GatewayTest {
     await()
         .atMost(Duration.ofSeconds(10))
         .until(() -> postfix.log().contains("to=<" + PostfixBackend.known(11) + ">"));
+  }
+
+  /**
+   * The forms a Postfix front takes for an address are verified and relayed as the mailbox they
+   * name, as the policy server decides them ({@code PostfixFrontTest}): the unknown one refused in
+   * every form, the known one relayed in its one form.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "%s@example.test.",
+        "%s@EXAMPLE.TEST.",
+        "\"%s\"@example.test",
+        "@relay.example:%s@Example.Test."
+      })
+  void everyFormOfAnAddressIsVerifiedAndRelayedAsTheMailboxItNames(String form) throws Exception {
+    PostfixBackend postfix = PostfixBackend.shared();
+    RunningGateway gateway = TestGateway.start(postfix.port(), PostfixBackend.DOMAIN);
+    resources.add(0, gateway);
+    String known = "user" + (20 + Math.floorMod(form.hashCode(), 500));
+    try (SmtpClient client = client(gateway.port())) {
+      client.send("MAIL FROM:<you@example.net>");
+      assertThat(client.send("RCPT TO:<" + form.formatted("nobody") + ">")).startsWith("550 5.1.1");
+      assertThat(client.send("RCPT TO:<" + form.formatted(known) + ">")).startsWith("250");
+      client.send("DATA");
+      assertThat(client.send("Subject: one form\r\n\r\nhello\r\n.")).startsWith("250");
+    }
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(postfix.log())
+                    .contains("to=<" + known + "@example.test>, relay=")
+                    .doesNotContain("orig_to=<" + form.formatted(known)));
   }
 
   private ScriptedSmtpServer backendAnsweringDataWith(String finalReply) {
