@@ -36,7 +36,6 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.subethamail.smtp.MessageHandlerFactory;
 import org.subethamail.smtp.server.SMTPServer;
 
 /**
@@ -50,7 +49,8 @@ public final class RunningGateway implements AutoCloseable {
 
   private final RecipientVerifier verifier;
   private final RelayingHandlerFactory relaying;
-  private final AtomicReference<MessageHandlerFactory> screening = new AtomicReference<>();
+  private final AtomicReference<RecipientVerifyingHandlerFactory> screening =
+      new AtomicReference<>();
   private final SMTPServer server;
   private final ScheduledExecutorService timer;
   private final ScheduledThreadPoolExecutor watchdog;
@@ -124,8 +124,7 @@ public final class RunningGateway implements AutoCloseable {
             .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
             .serverSocketFactory(() -> new DeadlineSocket.Server(watchdog))
             .sessionHandler(front)
-            .messageHandlerFactory(
-                front.countingRejections(context -> screening.get().create(context)));
+            .messageHandlerFactory(front.countingRejections(screening::get));
     if (tls != null) {
       builder
           .enableTLS()
@@ -298,7 +297,7 @@ public final class RunningGateway implements AutoCloseable {
     verifier.close();
   }
 
-  private MessageHandlerFactory screen(GatewaySettings settings) {
+  private RecipientVerifyingHandlerFactory screen(GatewaySettings settings) {
     DomainRoutes.Builder routes = DomainRoutes.builder();
     try {
       for (String domain : settings.domains()) {
