@@ -36,6 +36,7 @@ import org.subethamail.smtp.internal.server.CommandException;
 import org.subethamail.smtp.internal.server.CommandHandler;
 import org.subethamail.smtp.internal.server.HelpMessage;
 import org.subethamail.smtp.internal.server.RequireTLSCommandWrapper;
+import org.subethamail.smtp.internal.util.EmailUtils;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.smtp.server.Session;
 import org.subethamail.smtp.server.SessionHandler;
@@ -57,6 +58,8 @@ public final class SmtpFront implements SessionHandler {
   private static final String MAIL_SYNTAX = "501 5.5.4 Syntax: MAIL FROM:<address>";
 
   private static final String RCPT_SYNTAX = "501 5.5.4 Syntax: RCPT TO:<address>";
+
+  private static final String BAD_SENDER = "501 5.1.7 Bad sender address syntax";
 
   private static final String PARAMETER_SYNTAX =
       "501 5.5.4 Syntax error in parameters: one space before each, no other white space";
@@ -348,9 +351,6 @@ public final class SmtpFront implements SessionHandler {
     if (path.isEmpty()) {
       return MailParameters.refused(MAIL_SYNTAX); // SubEthaSMTP's 501 would echo the line
     }
-    if (hasControlCharacter(path.get()[0])) {
-      return MailParameters.refused("501 5.1.7 Bad sender address syntax");
-    }
     if (endsInWhiteSpace(line)) {
       return MailParameters.refused(PARAMETER_SYNTAX);
     }
@@ -389,6 +389,9 @@ public final class SmtpFront implements SessionHandler {
     }
     if (!smtputf8 && !isAscii(path.get()[0])) {
       return MailParameters.refused("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
+    }
+    if (hasControlCharacter(path.get()[0]) || !subEthaSmtpTakes(line)) {
+      return MailParameters.refused(BAD_SENDER); // SubEthaSMTP's 553 would echo the address
     }
     return new MailParameters(Optional.empty(), smtputf8, eightBitMime);
   }
@@ -480,6 +483,11 @@ public final class SmtpFront implements SessionHandler {
       return Optional.empty();
     }
     return Optional.of(List.of(rest.substring(1).split(" ")));
+  }
+
+  /** Whether SubEthaSMTP's MAIL, with its default validator, takes the sender of this line. */
+  private static boolean subEthaSmtpTakes(String line) {
+    return EmailUtils.isValidEmailAddress(EmailUtils.extractEmailAddress(arguments(line), 5), true);
   }
 
   private static boolean hasControlCharacter(String text) {

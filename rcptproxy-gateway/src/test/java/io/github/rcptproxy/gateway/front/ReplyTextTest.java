@@ -40,6 +40,8 @@ class ReplyTextTest {
             + "|501 5.5.4 Syntax: MAIL FROM:<address>",
         "a control character in the sender|MAIL FROM:<a\u0001b@example.net>"
             + "|501 5.1.7 Bad sender address syntax",
+        "a sender SubEthaSMTP finds invalid|MAIL FROM:<j\u00f6rg@@example.net> SMTPUTF8"
+            + "|501 5.1.7 Bad sender address syntax",
         "RCPT without TO:, a control character after it|RCPT XTO:\u001b[2J"
             + "|501 5.5.4 Syntax: RCPT TO:<address>"
       })
