@@ -98,7 +98,7 @@ public final class RunningGateway implements AutoCloseable {
         new RelayingHandlerFactory(
             relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
     try {
-      screening.set(screen(settings));
+      screening.set(RecipientVerifyingHandlerFactory.wrap(relaying, routes(settings)));
     } catch (UsageException e) {
       verifier.close();
       throw e;
@@ -251,7 +251,7 @@ public final class RunningGateway implements AutoCloseable {
     GatewaySettings next;
     try {
       next = config.reader().get();
-      screen(next); // checks the domain patterns before anything changes
+      routes(next); // checks the domain patterns before anything changes
     } catch (RuntimeException e) { // whatever the reader refuses a file with
       LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
       reloadsRefused.incrementAndGet();
@@ -269,7 +269,7 @@ public final class RunningGateway implements AutoCloseable {
     }
     verifier.reconfigure(withMetrics(next.verifier()));
     relaying.relayTo(relayFor(next), next.postmaster());
-    screening.set(screen(next));
+    screening.set(screening.get().withRoutes(routes(next))); // sessions keep their counts
     settings = next;
     LOG.info("config reloaded: {}, {}", next.verifier(), next.policy());
   }
@@ -297,13 +297,13 @@ public final class RunningGateway implements AutoCloseable {
     verifier.close();
   }
 
-  private RecipientVerifyingHandlerFactory screen(GatewaySettings settings) {
+  private DomainRoutes routes(GatewaySettings settings) {
     DomainRoutes.Builder routes = DomainRoutes.builder();
     try {
       for (String domain : settings.domains()) {
         routes.route(domain, verifier, settings.policy());
       }
-      return RecipientVerifyingHandlerFactory.wrap(relaying, routes.build());
+      return routes.build();
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

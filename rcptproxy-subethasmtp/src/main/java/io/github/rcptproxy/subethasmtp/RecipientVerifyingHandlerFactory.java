@@ -36,8 +36,7 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
   private final DomainRoutes routes;
 
   /** Each SMTP session's rejections; a session is one MessageContext, forgotten with it. */
-  private final Map<MessageContext, Rejections> rejectionsBySession =
-      Collections.synchronizedMap(new WeakHashMap<>());
+  private final Map<MessageContext, Rejections> rejectionsBySession;
 
   /** One session's refused recipients, and whether its next MAIL or RCPT is answered 421. */
   private static final class Rejections {
@@ -47,9 +46,25 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
 
   private final ConcurrentMap<String, InetAddress[]> backendAddresses = new ConcurrentHashMap<>();
 
-  private RecipientVerifyingHandlerFactory(MessageHandlerFactory delegate, DomainRoutes routes) {
+  private RecipientVerifyingHandlerFactory(
+      MessageHandlerFactory delegate,
+      DomainRoutes routes,
+      Map<MessageContext, Rejections> rejectionsBySession) {
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     this.routes = Objects.requireNonNull(routes, "routes");
+    this.rejectionsBySession = rejectionsBySession;
+  }
+
+  private RecipientVerifyingHandlerFactory(MessageHandlerFactory delegate, DomainRoutes routes) {
+    this(delegate, routes, Collections.synchronizedMap(new WeakHashMap<>()));
+  }
+
+  /**
+   * The same wrapper with other routes (a reloaded configuration): the sessions under way keep
+   * their count of refused recipients and a hang-up that is due.
+   */
+  public RecipientVerifyingHandlerFactory withRoutes(DomainRoutes routes) {
+    return new RecipientVerifyingHandlerFactory(delegate, routes, rejectionsBySession);
   }
 
   /** Verifies every recipient, whatever its domain, with one verifier. */

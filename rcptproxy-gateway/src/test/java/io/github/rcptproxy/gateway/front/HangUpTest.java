@@ -2,14 +2,24 @@ package io.github.rcptproxy.gateway.front;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.gateway.RunningGateway;
 import io.github.rcptproxy.gateway.TestGateway;
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gateway's hang-ups after refused recipients: every refused RCPT counts toward {@code
@@ -71,6 +81,46 @@ class HangUpTest {
       assertThat(client.send("RCPT TO:<alice@example.com>"))
           .isEqualTo("421 4.7.0 Too many rejected recipients, closing connection");
       assertThat(client.reply()).as("the connection is closed").isNull();
+    }
+  }
+
+  /** A reloaded configuration keeps the sessions' counts: a client cannot wait for a reload. */
+  @Test
+  void refusalsBeforeAConfigReloadStillCount(@TempDir Path dir) throws Exception {
+    Path config = dir.resolve("reject-message.txt");
+    Files.writeString(config, "First @");
+    Supplier<GatewaySettings> reader =
+        () ->
+            TestGateway.settings(
+                backend.port(),
+                "example.com",
+                s -> s.policy(p -> p.disconnectAfterRejections(2).rejectMessage(read(config))));
+    try (RunningGateway gateway =
+            RunningGateway.start(reader.get(), new RunningGateway.ConfigFile(config, reader));
+        EdgeClient client = inTransaction(gateway)) {
+      assertThat(client.send("RCPT TO:<nobody1@example.com>")).contains("First");
+      Files.writeString(config, "Second @");
+      Files.setLastModifiedTime(config, FileTime.fromMillis(System.currentTimeMillis() + 2000));
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () -> {
+                try (EdgeClient other = inTransaction(gateway)) {
+                  return other.send("RCPT TO:<nobody@example.com>").contains("Second");
+                }
+              });
+      assertThat(client.send("RSET")).startsWith("250");
+      assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<nobody2@example.com>")).contains("Second");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("421 4.7.0");
+    }
+  }
+
+  private static String read(Path file) {
+    try {
+      return Files.readString(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 
