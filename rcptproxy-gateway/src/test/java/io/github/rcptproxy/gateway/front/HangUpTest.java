@@ -46,6 +46,18 @@ class HangUpTest {
     backend.close();
   }
 
+  private RunningGateway disconnectingAfter(int rejections) {
+    return TestGateway.start(
+        backend.port(), "example.com", s -> s.policy(p -> p.disconnectAfterRejections(rejections)));
+  }
+
+  /** A RCPT past disconnect-after gets 421, then the connection is closed. */
+  private static void assertHungUp(EdgeClient client) throws IOException {
+    assertThat(client.send("RCPT TO:<alice@example.com>"))
+        .isEqualTo("421 4.7.0 Too many rejected recipients, closing connection");
+    assertThat(client.reply()).as("the connection is closed").isNull();
+  }
+
   private static EdgeClient inTransaction(RunningGateway gateway) throws Exception {
     EdgeClient client = EdgeClient.connect(gateway.port());
     assertThat(client.reply()).startsWith("220");
@@ -56,31 +68,23 @@ class HangUpTest {
 
   @Test
   void relayingDeniedAndMalformedRcptLinesCountTowardDisconnectAfter() throws Exception {
-    try (RunningGateway gateway =
-            TestGateway.start(
-                backend.port(), "example.com", s -> s.policy(p -> p.disconnectAfterRejections(3)));
+    try (RunningGateway gateway = disconnectingAfter(3);
         EdgeClient client = inTransaction(gateway)) {
       assertThat(client.send("RCPT TO:<someone@elsewhere.test>"))
           .isEqualTo("550 5.7.1 Relaying denied");
       assertThat(client.send("RCPT TO:<alice@example.com> FOO=1")).startsWith("555 5.5.4");
       assertThat(client.send("RCPT TO:")).startsWith("501");
-      assertThat(client.send("RCPT TO:<alice@example.com>"))
-          .isEqualTo("421 4.7.0 Too many rejected recipients, closing connection");
-      assertThat(client.reply()).as("the connection is closed").isNull();
+      assertHungUp(client);
     }
   }
 
   @Test
   void rcptWithoutMailPastTheLimitGets421AndTheClose() throws Exception {
-    try (RunningGateway gateway =
-            TestGateway.start(
-                backend.port(), "example.com", s -> s.policy(p -> p.disconnectAfterRejections(1)));
+    try (RunningGateway gateway = disconnectingAfter(1);
         EdgeClient client = inTransaction(gateway)) {
       assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("550 5.1.1");
       assertThat(client.send("RSET")).startsWith("250");
-      assertThat(client.send("RCPT TO:<alice@example.com>"))
-          .isEqualTo("421 4.7.0 Too many rejected recipients, closing connection");
-      assertThat(client.reply()).as("the connection is closed").isNull();
+      assertHungUp(client);
     }
   }
 
