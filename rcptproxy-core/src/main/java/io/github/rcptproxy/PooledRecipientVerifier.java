@@ -8,7 +8,6 @@ import io.github.rcptproxy.internal.GuardedCache;
 import io.github.rcptproxy.internal.KnownGood;
 import io.github.rcptproxy.internal.ListenerDispatch;
 import io.github.rcptproxy.internal.LocalVerdictCache;
-import io.github.rcptproxy.internal.SessionLimits;
 import io.github.rcptproxy.internal.VerdictSlots;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import java.time.Duration;
@@ -29,7 +28,6 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -76,10 +74,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
 
   /** What one configuration brings: the backend, the cache, the catch-all knowledge. */
   private record State(
-      Backend backend,
-      Optional<VerdictCache> cache,
-      DomainMemory<CatchAll> catchAll,
-      AtomicBoolean slowAnswerLogged) {
+      Backend backend, Optional<VerdictCache> cache, DomainMemory<CatchAll> catchAll) {
     VerifierConfig config() {
       return backend.config();
     }
@@ -121,10 +116,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       cache = Optional.of(new LocalVerdictCache(config.cacheMaxEntries(), config.clock()));
     }
     return new State(
-        new Backend(config, counters, knownGood, batchThreads),
-        cache,
-        new DomainMemory<>(),
-        new AtomicBoolean());
+        new Backend(config, counters, knownGood, batchThreads), cache, new DomainMemory<>());
   }
 
   @Override
@@ -218,7 +210,6 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       List<Verdict> answers = ask(current, asked, deadline);
       Instant now = current.config().clock().instant();
       for (int m = 0; m < answers.size(); m++) {
-        warnIfThrottled(current, answers.get(m));
         counters.backendOutcome(answers.get(m), now);
         remember(current, asked.get(m), answers.get(m));
         verdicts[misses.get(m)] = answers.get(m);
@@ -401,23 +392,6 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     return hit.accepted()
         ? new Verdict.Accepted(hit.reply(), deadline.elapsed())
         : new Verdict.Rejected(hit.reply(), deadline.elapsed());
-  }
-
-  /**
-   * A definite answer that took about a second is the backend throttling, not thinking: Postfix's
-   * inflow control (each abandoned probe transaction with a valid recipient keeps a token) or its
-   * error-limit delay. Said once per configuration, with what to do about it.
-   */
-  private static void warnIfThrottled(State state, Verdict answer) {
-    if (!(answer instanceof Verdict.Unverified)
-        && answer.latency().compareTo(SessionLimits.THROTTLED) >= 0
-        && state.slowAnswerLogged().compareAndSet(false, true)) {
-      LOG.warn(
-          "the backend took {} ms for a definite answer ({}): it is likely throttling probes (Postfix"
-              + " in_flow_delay or smtpd_error_sleep_time); probeMethod VRFY opens no transaction",
-          answer.latency().toMillis(),
-          answer);
-    }
   }
 
   /** Stores a definite answer; temporary and unverified ones are never cached. */

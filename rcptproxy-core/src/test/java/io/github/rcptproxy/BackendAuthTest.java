@@ -3,11 +3,11 @@ package io.github.rcptproxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.testing.AuthenticatingPostfix;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.StderrCapture;
-import io.github.rcptproxy.testing.TestCertificates;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -17,33 +17,27 @@ import org.junit.jupiter.api.Test;
  * AUTH to a real Postfix that answers only authenticated clients ({@code smtpd_client_restrictions
  * = permit_sasl_authenticated, reject}) and offers AUTH only after STARTTLS ({@code
  * smtpd_tls_auth_only}), checking passwords with a real Dovecot ({@code smtpd_sasl_type = dovecot})
- * from a passwd-file.
+ * from a passwd-file; both started by the test kit's {@link AuthenticatingPostfix}.
  */
 @RealServers
 class BackendAuthTest {
-  private static DovecotBackend dovecot;
-  private static PostfixBackend postfix;
+  private static AuthenticatingPostfix backends;
 
   @BeforeAll
   static void start() {
-    TestCertificates certificates = TestCertificates.shared();
-    dovecot = DovecotBackend.start();
-    postfix = PostfixBackend.start(dovecot.postfixRequiringAuth(certificates, "may"));
+    backends = AuthenticatingPostfix.start("may");
   }
 
   @AfterAll
   static void stop() {
-    if (postfix != null) {
-      postfix.close();
-    }
-    if (dovecot != null) {
-      dovecot.close();
+    if (backends != null) {
+      backends.close();
     }
   }
 
   private static VerifierConfig.Builder config() {
     return VerifierConfig.builder()
-        .backend("127.0.0.1", postfix.port())
+        .backend("127.0.0.1", backends.port())
         .heloName("probe.test")
         .deadline(Duration.ofSeconds(5))
         .tls(BackendTls.REQUIRED);
@@ -62,7 +56,8 @@ class BackendAuthTest {
     }
     await()
         .atMost(Duration.ofSeconds(10))
-        .untilAsserted(() -> assertThat(postfix.log()).contains("ehlo=2 starttls=1 auth=1"));
+        .untilAsserted(
+            () -> assertThat(backends.postfix().log()).contains("ehlo=2 starttls=1 auth=1"));
   }
 
   @Test

@@ -437,8 +437,9 @@ class BackendFaultsTest {
     } finally {
       System.setErr(stderr);
     }
-    assertThat(countOf(captured.toString(StandardCharsets.UTF_8), "throttling probes"))
-        .isEqualTo(1);
+    String log = captured.toString(StandardCharsets.UTF_8);
+    assertThat(countOf(log, "throttling probes")).isEqualTo(1);
+    assertThat(log).as("names the slow backend").contains("127.0.0.1:" + server.port() + " took 9");
   }
 
   private static int countOf(String text, String word) {

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.github.rcptproxy.testing.BackendFault;
 import io.github.rcptproxy.testing.BlackHole;
 import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import io.github.rcptproxy.testing.StderrCapture;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -115,6 +116,30 @@ class ResilienceTest {
     eachAnsweredUnavailableAtOnce(verifier);
     assertThat(first.connections()).isEqualTo(1);
     assertThat(second.connections()).isEqualTo(1);
+  }
+
+  /**
+   * The first host accepts the connection and never greets: the verification waits the connect
+   * timeout for it before the second host answers at once. That second host is not throttling, and
+   * no warning says a backend was slow to answer.
+   */
+  @Test
+  void timeLostOnAHungFirstHostIsNotReportedAsTheAnsweringHostThrottling() {
+    ScriptedSmtpServer hung = neverGreets();
+    ScriptedSmtpServer good = closer.later(ScriptedSmtpServer.start(dialogue(address -> OK)));
+    try (StderrCapture log = new StderrCapture()) {
+      RecipientVerifier verifier =
+          closer.later(
+              RecipientVerifier.create(
+                  VerifierConfig.builder()
+                      .backends(List.of(at(hung), at(good)))
+                      .connectTimeout(Duration.ofSeconds(1))
+                      .build()));
+      Verdict verdict = verifier.verify("alice@example.com");
+      assertThat(verdict).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verdict.latency()).isGreaterThanOrEqualTo(Duration.ofMillis(900));
+      assertThat(log.text()).doesNotContain("throttling probes");
+    }
   }
 
   @Test

@@ -31,7 +31,7 @@ import org.subethamail.wiser.Wiser;
  * adapter. Prints Markdown tables with ratios to the baseline of the same run.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million] [--tls-only]
- * [--network-only]}
+ * [--network-only]}; {@code --gateway} measures the gateway instead ({@link GatewayBenchmark}).
  */
 public final class Benchmarks {
   private final int operations;
@@ -54,6 +54,10 @@ public final class Benchmarks {
     List<String> options = List.of(args);
     if (options.contains("--postfix-front")) {
       PostfixFrontBenchmark.main(args);
+      return;
+    }
+    if (options.contains("--gateway")) {
+      GatewayBenchmark.main(args);
       return;
     }
     Benchmarks benchmarks = new Benchmarks(options.contains("--quick") ? 1000 : 5000);

@@ -39,6 +39,14 @@ final class RawSmtp implements AutoCloseable {
     }
   }
 
+  /** Sends a message's content after {@code 354}, its final dot included, and checks the reply. */
+  void expectContent(byte[] dotTerminated, char digit) throws IOException {
+    char got = (char) ('0' + connection.send(dotTerminated).code() / 100);
+    if (got != digit) {
+      throw new IOException("expected " + digit + "xx after the content, got " + got + "xx");
+    }
+  }
+
   @Override
   public void close() {
     connection.close();

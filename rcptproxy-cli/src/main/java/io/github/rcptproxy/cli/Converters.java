@@ -89,10 +89,6 @@ final class Converters {
         throw new TypeConversionException("'" + value + "' has spaces around HOST:PORT");
       }
       HostPort address = hostPort(value, 25);
-      int colon = value.lastIndexOf(':');
-      if (colon > value.lastIndexOf(']') && !value.substring(colon + 1).matches("[0-9]+")) {
-        throw new TypeConversionException("'" + value + "': the port is written in digits only");
-      }
       String host = address.host();
       boolean literal = host.indexOf(':') >= 0;
       if (literal && !value.startsWith("[")

@@ -159,6 +159,8 @@ class GatewayCommandLineTest {
         "--backend 127.0.0.1:25 --domain example.com --cache-max-entries 5",
         "--backend 127.0.0.1:25 --domain example.com --hostname bad_name",
         "--backend 127.0.0.1:25 --domain example.com --bypass-backend maybe",
+        "--backend 127.0.0.1:25 --domain example.com --listen 127.0.0.1:+25",
+        "--backend 127.0.0.1:25 --domain example.com --metrics-listen 127.0.0.1:+9465",
         "--config /nonexistent/gateway.properties"
       })
   void badArgumentsGiveOneLineAndExitCode2(String commandLine) {

@@ -119,7 +119,7 @@ class VerifyCommandTest {
         .containsExactly(
             "rcptproxy verify: --backend HOST:PORT is required",
             "rcptproxy verify: Invalid value for option '--backend' (HOST:PORT): bad port in"
-                + " 'host:notaport'",
+                + " 'host:notaport': 0 to 65535, in digits only",
             "rcptproxy verify: Invalid value for option '--timeout-ms': '-5' is not a positive"
                 + " whole number",
             "rcptproxy verify: Unknown option: '--bogus'",

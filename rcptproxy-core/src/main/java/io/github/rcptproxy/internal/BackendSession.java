@@ -238,6 +238,7 @@ public final class BackendSession {
    * stands; the session is replaced.
    */
   private void noteThrottling(LimitLearner.Exchange exchange) {
+    learner.answered(exchange, connection.remote());
     if (learner.throttled(exchange)) {
       usable = false;
     }

@@ -196,7 +196,7 @@ final class LimitLearner {
    * as slow.
    */
   boolean throttled(Exchange exchange) {
-    long took = nanoTime.getAsLong() - exchange.startedNanos();
+    long took = took(exchange).toNanos();
     long throttled = SessionLimits.THROTTLED.toNanos();
     boolean openedQueueFile = exchange.mayOpenQueueFile() && acceptedInTransaction > 0;
     if (exchange.junkBeforeReset() > 0 && took >= 2 * throttled) {
@@ -208,6 +208,16 @@ final class LimitLearner {
       return true;
     }
     return false;
+  }
+
+  /** The exchange with {@code backend} is answered: a slow answer is reported once. */
+  void answered(Exchange exchange, Object backend) {
+    limits.answered(backend, took(exchange));
+  }
+
+  /** How long the exchange, now answered, took. */
+  private Duration took(Exchange exchange) {
+    return Duration.ofNanos(nanoTime.getAsLong() - exchange.startedNanos());
   }
 
   /** Within the backend's limits, not too old, not idle too long. */

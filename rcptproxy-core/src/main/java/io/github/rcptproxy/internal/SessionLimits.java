@@ -3,6 +3,7 @@ package io.github.rcptproxy.internal;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,6 +26,7 @@ public final class SessionLimits {
   private final AtomicInteger maxRejections;
   private final AtomicInteger maxVrfy;
   private final AtomicInteger maxRecipients;
+  private final AtomicBoolean slowAnswerWarned = new AtomicBoolean();
 
   SessionLimits(VerifierConfig config) {
     this.maxRejections = new AtomicInteger(config.maxRejectionsPerSession());
@@ -59,6 +61,23 @@ public final class SessionLimits {
    */
   void vrfyTolerated(int count) {
     lower(maxVrfy, count, "VRFY and RSET commands");
+  }
+
+  /**
+   * The backend took {@code took} to answer one exchange on a session: about a second is the
+   * backend throttling, not thinking (Postfix's inflow control, each abandoned probe transaction
+   * with a valid recipient keeping a token, or its error-limit delay). Said once per configuration,
+   * naming that backend and that exchange's time, never the verification's, which may have lost its
+   * time on another backend first (one that accepted the connection and never greeted).
+   */
+  void answered(Object backend, Duration took) {
+    if (took.compareTo(THROTTLED) >= 0 && slowAnswerWarned.compareAndSet(false, true)) {
+      LOG.warn(
+          "backend {} took {} ms to answer a probe: it is likely throttling probes (Postfix"
+              + " in_flow_delay or smtpd_error_sleep_time); probeMethod VRFY opens no transaction",
+          backend,
+          took.toMillis());
+    }
   }
 
   private static void lower(AtomicInteger limit, int tolerated, String what) {

@@ -1,6 +1,10 @@
 package io.github.rcptproxy.gateway;
 
-/** {@code HOST:PORT}, {@code HOST}, or {@code [IPv6]:PORT} from a command line. */
+/**
+ * {@code HOST:PORT}, {@code HOST}, or {@code [IPv6]:PORT} from a command line or a config file; the
+ * one reader of them for every option that takes an address ({@code --listen}, {@code
+ * --metrics-listen}, {@code --backend}, ...).
+ */
 public record HostPort(String host, int port) {
 
   public static HostPort parse(String text, int defaultPort) {
@@ -28,15 +32,11 @@ public record HostPort(String host, int port) {
     if (port == null) {
       return new HostPort(host, defaultPort);
     }
-    try {
-      int number = Integer.parseInt(port);
-      if (number >= 0 && number <= 65535) {
-        return new HostPort(host, number);
-      }
-    } catch (NumberFormatException e) {
-      // reported below
+    // Digits only: Integer.parseInt also takes a sign (+25) and non-ASCII digits (\u0662\u0665).
+    if (port.matches("0*[0-9]{1,5}") && Integer.parseInt(port) <= 65535) {
+      return new HostPort(host, Integer.parseInt(port));
     }
-    throw new UsageException("bad port in '" + text + "'");
+    throw new UsageException("bad port in '" + text + "': 0 to 65535, in digits only");
   }
 
   /** {@code HOST:PORT}, or {@code [IPv6]:PORT}: as {@link #parse} reads it. */

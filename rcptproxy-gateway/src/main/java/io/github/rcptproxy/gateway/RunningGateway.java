@@ -36,7 +36,6 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.subethamail.smtp.MessageHandlerFactory;
 import org.subethamail.smtp.server.SMTPServer;
 
 /**
@@ -50,7 +49,8 @@ public final class RunningGateway implements AutoCloseable {
 
   private final RecipientVerifier verifier;
   private final RelayingHandlerFactory relaying;
-  private final AtomicReference<MessageHandlerFactory> screening = new AtomicReference<>();
+  private final AtomicReference<RecipientVerifyingHandlerFactory> screening =
+      new AtomicReference<>();
   private final SMTPServer server;
   private final ScheduledExecutorService timer;
   private final ScheduledThreadPoolExecutor watchdog;
@@ -98,7 +98,7 @@ public final class RunningGateway implements AutoCloseable {
         new RelayingHandlerFactory(
             relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
     try {
-      screening.set(screen(settings));
+      screening.set(RecipientVerifyingHandlerFactory.wrap(relaying, routes(settings)));
     } catch (UsageException e) {
       verifier.close();
       throw e;
@@ -124,8 +124,7 @@ public final class RunningGateway implements AutoCloseable {
             .connectionTimeout((int) limits.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)
             .serverSocketFactory(() -> new DeadlineSocket.Server(watchdog))
             .sessionHandler(front)
-            .messageHandlerFactory(
-                front.countingRejections(context -> screening.get().create(context)));
+            .messageHandlerFactory(front.countingRejections(screening::get));
     if (tls != null) {
       builder
           .enableTLS()
@@ -252,7 +251,7 @@ public final class RunningGateway implements AutoCloseable {
     GatewaySettings next;
     try {
       next = config.reader().get();
-      screen(next); // checks the domain patterns before anything changes
+      routes(next); // checks the domain patterns before anything changes
     } catch (RuntimeException e) { // whatever the reader refuses a file with
       LOG.error("config not reloaded, keeping the running one: {}", e.getMessage());
       reloadsRefused.incrementAndGet();
@@ -270,7 +269,7 @@ public final class RunningGateway implements AutoCloseable {
     }
     verifier.reconfigure(withMetrics(next.verifier()));
     relaying.relayTo(relayFor(next), next.postmaster());
-    screening.set(screen(next));
+    screening.set(screening.get().withRoutes(routes(next))); // sessions keep their counts
     settings = next;
     LOG.info("config reloaded: {}, {}", next.verifier(), next.policy());
   }
@@ -299,13 +298,13 @@ public final class RunningGateway implements AutoCloseable {
     verifier.close();
   }
 
-  private MessageHandlerFactory screen(GatewaySettings settings) {
+  private DomainRoutes routes(GatewaySettings settings) {
     DomainRoutes.Builder routes = DomainRoutes.builder();
     try {
       for (String domain : settings.domains()) {
         routes.route(domain, verifier, settings.policy());
       }
-      return RecipientVerifyingHandlerFactory.wrap(relaying, routes.build());
+      return routes.build();
     } catch (IllegalArgumentException e) {
       throw new UsageException(e.getMessage());
     }

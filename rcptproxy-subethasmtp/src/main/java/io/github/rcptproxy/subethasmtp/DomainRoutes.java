@@ -26,10 +26,12 @@ public final class DomainRoutes {
 
   private final DomainTable<Route> routes;
   private final boolean acceptOtherDomains;
+  private final int disconnectAfterRejections;
 
-  private DomainRoutes(DomainTable<Route> routes, boolean acceptOtherDomains) {
-    this.routes = routes;
-    this.acceptOtherDomains = acceptOtherDomains;
+  private DomainRoutes(Builder b) {
+    this.routes = b.routes.build();
+    this.acceptOtherDomains = b.acceptOtherDomains;
+    this.disconnectAfterRejections = b.disconnectAfterRejections;
   }
 
   public static Builder builder() {
@@ -50,10 +52,19 @@ public final class DomainRoutes {
     return acceptOtherDomains;
   }
 
+  /**
+   * The strictest of the routes' {@code disconnectAfterRejections} (0 if none hangs up): the limit
+   * for recipients refused where no route answers (another domain, a malformed address).
+   */
+  int disconnectAfterRejections() {
+    return disconnectAfterRejections;
+  }
+
   /** Collects routes; {@link #build()} checks them. Not thread-safe. */
   public static final class Builder {
     private final DomainTable.Builder<Route> routes = DomainTable.builder();
     private boolean acceptOtherDomains;
+    private int disconnectAfterRejections;
 
     private Builder() {}
 
@@ -63,6 +74,10 @@ public final class DomainRoutes {
      */
     public Builder route(String pattern, RecipientVerifier verifier, RecipientPolicy policy) {
       routes.put(pattern, new Route(verifier, policy));
+      int limit = policy.disconnectAfterRejections();
+      if (limit > 0 && (disconnectAfterRejections == 0 || limit < disconnectAfterRejections)) {
+        disconnectAfterRejections = limit;
+      }
       return this;
     }
 
@@ -78,7 +93,7 @@ public final class DomainRoutes {
      * @throws IllegalArgumentException without a route
      */
     public DomainRoutes build() {
-      return new DomainRoutes(routes.build(), acceptOtherDomains);
+      return new DomainRoutes(this);
     }
   }
 }

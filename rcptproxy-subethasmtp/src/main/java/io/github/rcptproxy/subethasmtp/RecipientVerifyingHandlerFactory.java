@@ -36,10 +36,9 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
   private final DomainRoutes routes;
 
   /** Each SMTP session's rejections; a session is one MessageContext, forgotten with it. */
-  private final Map<MessageContext, Rejections> rejectionsBySession =
-      Collections.synchronizedMap(new WeakHashMap<>());
+  private final Map<MessageContext, Rejections> rejectionsBySession;
 
-  /** One session's rejected recipients, and whether its next MAIL or RCPT is answered 421. */
+  /** One session's refused recipients, and whether its next MAIL or RCPT is answered 421. */
   private static final class Rejections {
     final AtomicInteger count = new AtomicInteger();
     volatile boolean hangUp;
@@ -47,9 +46,25 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
 
   private final ConcurrentMap<String, InetAddress[]> backendAddresses = new ConcurrentHashMap<>();
 
-  private RecipientVerifyingHandlerFactory(MessageHandlerFactory delegate, DomainRoutes routes) {
+  private RecipientVerifyingHandlerFactory(
+      MessageHandlerFactory delegate,
+      DomainRoutes routes,
+      Map<MessageContext, Rejections> rejectionsBySession) {
     this.delegate = Objects.requireNonNull(delegate, "delegate");
     this.routes = Objects.requireNonNull(routes, "routes");
+    this.rejectionsBySession = rejectionsBySession;
+  }
+
+  private RecipientVerifyingHandlerFactory(MessageHandlerFactory delegate, DomainRoutes routes) {
+    this(delegate, routes, Collections.synchronizedMap(new WeakHashMap<>()));
+  }
+
+  /**
+   * The same wrapper with other routes (a reloaded configuration): the sessions under way keep
+   * their count of refused recipients and a hang-up that is due.
+   */
+  public RecipientVerifyingHandlerFactory withRoutes(DomainRoutes routes) {
+    return new RecipientVerifyingHandlerFactory(delegate, routes, rejectionsBySession);
   }
 
   /** Verifies every recipient, whatever its domain, with one verifier. */
@@ -73,20 +88,33 @@ public final class RecipientVerifyingHandlerFactory implements MessageHandlerFac
     return routes;
   }
 
-  /** Counts one more rejection in the client's SMTP session and returns the count. */
-  int countRejection(MessageContext context) {
-    return rejections(context).count.incrementAndGet();
+  /**
+   * Counts a recipient the SMTP server refused before a handler of this factory saw it: a RCPT line
+   * its own checks refused (a syntax error, an unsupported parameter) or a RCPT without MAIL.
+   * Postfix counts every refused RCPT toward its hard error limit; so does {@link
+   * RecipientPolicy.Builder#disconnectAfterRejections}, with the strictest limit of the routes, as
+   * no route answered. For a server that checks command lines before SubEthaSMTP does.
+   */
+  public void recipientRefused(MessageContext session) {
+    countRefusal(session, routes.disconnectAfterRejections());
   }
 
-  /** The client's next MAIL or RCPT is to be answered {@code 421}, and the connection closed. */
-  void hangUpOnNextCommand(MessageContext context) {
-    rejections(context).hangUp = true;
-  }
-
-  /** Whether {@link #hangUpOnNextCommand} was called for this session. */
-  boolean hangUpDue(MessageContext context) {
-    Rejections rejections = rejectionsBySession.get(context);
+  /**
+   * Whether the session has had its limit of refused recipients: its next MAIL or RCPT is to be
+   * answered {@code 421} and the connection closed. A server that answers RCPT without MAIL itself
+   * (SubEthaSMTP does, before any handler) asks here first.
+   */
+  public boolean hangUpDue(MessageContext session) {
+    Rejections rejections = rejectionsBySession.get(session);
     return rejections != null && rejections.hangUp;
+  }
+
+  /** Counts one more refused recipient in the session; at {@code limit} (0: none) it hangs up. */
+  void countRefusal(MessageContext context, int limit) {
+    Rejections rejections = rejections(context);
+    if (rejections.count.incrementAndGet() >= limit && limit > 0) {
+      rejections.hangUp = true;
+    }
   }
 
   private Rejections rejections(MessageContext context) {

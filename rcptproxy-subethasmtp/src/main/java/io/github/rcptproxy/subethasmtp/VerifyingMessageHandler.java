@@ -4,11 +4,11 @@ import io.github.rcptproxy.AddressCheck;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.RecipientDecision;
+import io.github.rcptproxy.subethasmtp.internal.HangUp;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,7 +17,6 @@ import org.subethamail.smtp.MessageContext;
 import org.subethamail.smtp.MessageHandler;
 import org.subethamail.smtp.RejectException;
 import org.subethamail.smtp.TooMuchDataException;
-import org.subethamail.smtp.server.Session;
 
 /** One mail transaction: verifies each recipient, passes the rest to the wrapped handler. */
 final class VerifyingMessageHandler implements MessageHandler {
@@ -40,20 +39,40 @@ final class VerifyingMessageHandler implements MessageHandler {
     delegate.from(from);
   }
 
+  /**
+   * Screens the recipient; every refusal, whoever makes it (relaying denied, a malformed address,
+   * the backend's verdict, the wrapped handler), counts toward the session's hang-up, as Postfix
+   * counts every refused RCPT toward its {@code smtpd_hard_error_limit}.
+   */
   @Override
   public void recipient(String given) throws RejectException {
     hangUpIfDue();
-    if (given.equalsIgnoreCase("postmaster")) {
+    // routed, verified and passed on in one form
+    String recipient = given.equalsIgnoreCase("postmaster") ? given : AddressCheck.canonical(given);
+    int at = recipient.lastIndexOf('@');
+    Optional<DomainRoutes.Route> route =
+        at < 0 ? Optional.empty() : factory.routes().find(recipient.substring(at + 1));
+    try {
+      screen(recipient, route);
+    } catch (RejectException e) {
+      factory.countRefusal(
+          context,
+          route
+              .map(r -> r.policy().disconnectAfterRejections())
+              .orElse(factory.routes().disconnectAfterRejections()));
+      throw e;
+    }
+  }
+
+  private void screen(String recipient, Optional<DomainRoutes.Route> found) throws RejectException {
+    if (recipient.equalsIgnoreCase("postmaster")) {
       // RFC 5321 4.5.1: must be accepted without a domain; the wrapped handler knows where it goes.
-      delegate.recipient(given);
+      delegate.recipient(recipient);
       return;
     }
-    String recipient = AddressCheck.canonical(given); // routed, verified and passed on in one form
-    int at = recipient.lastIndexOf('@');
-    if (at < 0) {
+    if (recipient.lastIndexOf('@') < 0) {
       throw new RejectException(501, "5.1.3 Bad recipient address syntax");
     }
-    Optional<DomainRoutes.Route> found = factory.routes().find(recipient.substring(at + 1));
     if (found.isEmpty()) {
       if (!factory.routes().acceptOtherDomains()) {
         LOG.info("{} RCPT {}: 550 5.7.1 Relaying denied", clientText(), SmtpText.forLog(recipient));
@@ -104,16 +123,10 @@ final class VerifyingMessageHandler implements MessageHandler {
     }
   }
 
-  /**
-   * An unknown recipient: counted, tarpitted, answered with its rejection; after so many in the
-   * session the client's next MAIL or RCPT gets {@code 421} and the connection is closed (RFC 5321
-   * §3.8), as Postfix does past its hard error limit. The recipients accepted before keep their
-   * place: the transaction's DATA still goes through.
-   */
+  /** An unknown recipient: tarpitted, answered with its rejection (counted by the caller). */
   private void reject(
       RecipientPolicy policy, RecipientDecision.Reject reject, String recipient, Verdict verdict)
       throws RejectException {
-    int rejections = factory.countRejection(context);
     if (!policy.tarpit().isZero()) {
       try {
         Thread.sleep(policy.tarpit().toMillis());
@@ -130,43 +143,18 @@ final class VerifyingMessageHandler implements MessageHandler {
         message,
         verdict,
         verdict.latency().toMillis());
-    if (policy.disconnectAfterRejections() > 0
-        && rejections >= policy.disconnectAfterRejections()) {
-      factory.hangUpOnNextCommand(context);
-    }
     throw new RejectException(reject.code(), message);
   }
 
   /**
-   * Answers {@code 421} and closes, if the session has had too many rejections. The commands the
-   * client pipelined after this one are read and thrown away first: closing a socket with unread
-   * input sends a TCP reset, which can destroy the {@code 421} before the client reads it (Postfix
-   * then defers with "lost connection" instead of the reply).
+   * Answers {@code 421} and closes, if the session has had too many refused recipients: its next
+   * MAIL or RCPT after the limit (RFC 5321 §3.8), as Postfix does past its hard error limit. The
+   * recipients accepted before keep their place: the transaction's DATA still goes through.
    */
   private void hangUpIfDue() throws DropConnectionException {
     if (factory.hangUpDue(context)) {
       LOG.info("{} hung up on: too many rejected recipients", clientText());
-      if (context instanceof Session session) {
-        discardPendingInput(session.getSocket());
-      }
-      throw new DropConnectionException(
-          421, "4.7.0 Too many rejected recipients, closing connection");
-    }
-  }
-
-  /** Reads what the client has sent and nobody read yet, without waiting for more. */
-  static void discardPendingInput(Socket socket) {
-    try {
-      InputStream in = socket.getInputStream();
-      byte[] buffer = new byte[8192];
-      for (int i = 0, available = in.available(); i < 64 && available > 0; i++) {
-        if (in.read(buffer, 0, Math.min(available, buffer.length)) < 0) {
-          return;
-        }
-        available = in.available();
-      }
-    } catch (IOException e) {
-      // the connection is going anyway
+      throw HangUp.closing(context, "4.7.0 Too many rejected recipients, closing connection");
     }
   }
 

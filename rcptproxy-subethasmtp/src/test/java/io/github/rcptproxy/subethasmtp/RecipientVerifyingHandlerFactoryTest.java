@@ -302,6 +302,28 @@ class RecipientVerifyingHandlerFactoryTest {
     }
   }
 
+  /**
+   * Postfix counts every refused RCPT toward its hard error limit: another domain's and a malformed
+   * address's refusals count as the backend's.
+   */
+  @Test
+  void relayingDeniedAndMalformedAddressesCountTowardTheHangUp() throws Exception {
+    DomainRoutes routes =
+        DomainRoutes.builder()
+            .route("example.com", verifier, verifyEveryone().disconnectAfterRejections(3).build())
+            .build();
+    FrontServer front = front(RecipientVerifyingHandlerFactory.wrap(user, routes));
+    try (SmtpClient client = front.client()) {
+      client.send("MAIL FROM:<sender@client.test>");
+      assertThat(client.send("RCPT TO:<someone@elsewhere.test>"))
+          .isEqualTo("550 5.7.1 Relaying denied");
+      assertThat(client.send("RCPT TO:<nodomain>")).startsWith("501 5.1.3");
+      assertThat(client.send("RCPT TO:<nobody@example.com>")).startsWith("550 5.1.1");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("421 4.7.0");
+      assertThat(client.readReply()).isNull();
+    }
+  }
+
   @Test
   void newSessionStartsCountingRejectionsAfresh() throws Exception {
     FrontServer front = front(verifyEveryone().disconnectAfterRejections(2).build());

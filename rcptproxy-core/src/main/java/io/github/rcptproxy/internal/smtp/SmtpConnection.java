@@ -336,6 +336,11 @@ public final class SmtpConnection implements ClientSecurity.Connection, AutoClos
     }
   }
 
+  /** The server's address, as {@code host/address:port}, for logs. */
+  public String remote() {
+    return String.valueOf(plain.getRemoteSocketAddress());
+  }
+
   /** The local port and the server's address, for logs. */
   @Override
   public String toString() {

@@ -1,5 +1,7 @@
 package io.github.rcptproxy.internal.smtp;
 
+import java.util.Locale;
+
 /**
  * Text from outside (a peer's reply, a client's address) made safe for the two places rcptproxy
  * puts it: a log line ({@link #forLog}) and a reply to an SMTP client ({@link #forReply}). Part of
@@ -34,11 +36,22 @@ public final class SmtpText {
 
   /**
    * Text for a reply to an SMTP client: printable ASCII only ({@code ' '} to {@code '~'}); every
-   * other code point becomes one {@code ?}.
+   * other code point, and the backslash, is written {@code \x{HEX}} as RFC 6533 §3 writes a
+   * non-ASCII address in ASCII ({@code j\x{F6}rg@example.com}), so that neither a control character
+   * nor the encoding of the reply line can garble it, and what it stood for stays clear.
    */
   public static String forReply(CharSequence text) {
     StringBuilder clean = new StringBuilder(text.length());
-    text.codePoints().forEach(c -> clean.append(c >= ' ' && c < 0x7f ? (char) c : '?'));
+    text.codePoints()
+        .forEach(
+            c -> {
+              if (c >= ' ' && c < 0x7f && c != '\\') {
+                clean.append((char) c);
+              } else {
+                clean.append("\\x{").append(Integer.toHexString(c).toUpperCase(Locale.ROOT));
+                clean.append('}');
+              }
+            });
     return clean.toString();
   }
 }

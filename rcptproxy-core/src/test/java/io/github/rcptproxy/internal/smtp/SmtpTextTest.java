@@ -13,7 +13,9 @@ class SmtpTextTest {
   }
 
   @Test
-  void forReplyIsPrintableAsciiOneQuestionMarkPerCodePoint() {
-    assertThat(SmtpText.forReply("Jürgen \uD83D\uDE00\t~")).isEqualTo("J?rgen ??~");
+  void forReplyIsPrintableAsciiWithEveryOtherCodePointWrittenAsRfc6533Does() {
+    assertThat(SmtpText.forReply("Jürgen \uD83D\uDE00\t~"))
+        .isEqualTo("J\\x{FC}rgen \\x{1F600}\\x{9}~");
+    assertThat(SmtpText.forReply("a\\x{41}")).as("a backslash too").isEqualTo("a\\x{5C}x{41}");
   }
 }

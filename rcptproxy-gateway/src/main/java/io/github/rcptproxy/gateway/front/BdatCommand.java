@@ -1,5 +1,6 @@
 package io.github.rcptproxy.gateway.front;
 
+import io.github.rcptproxy.subethasmtp.internal.HangUp;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,7 +32,10 @@ import org.subethamail.smtp.server.Session;
  */
 public final class BdatCommand extends BaseCommand {
   private static final Pattern SYNTAX =
-      Pattern.compile("BDAT ([0-9]{1,18})( LAST)?", Pattern.CASE_INSENSITIVE);
+      Pattern.compile("BDAT 0*([0-9]+)( LAST)?", Pattern.CASE_INSENSITIVE);
+
+  /** The most digits a chunk size the gateway reads may have (without leading zeros). */
+  private static final int MAX_DIGITS = 18;
 
   /** SubEthaSMTP's refusals of a command before STARTTLS and before AUTH, word for word. */
   static final String TLS_REQUIRED = "530 Must issue a STARTTLS command first";
@@ -46,7 +50,7 @@ public final class BdatCommand extends BaseCommand {
 
   @Override
   public void execute(String line, Session session) throws IOException, DropConnectionException {
-    Chunk first = parse(line);
+    Chunk first = parse(line, session);
     Optional<String> refusal = refusal(first, session);
     if (refusal.isPresent()) {
       discard(session, first.size());
@@ -129,15 +133,24 @@ public final class BdatCommand extends BaseCommand {
 
   /**
    * Parses a BDAT line, exactly RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]}: no other
-   * white space, none around it. A line that cannot be parsed leaves no way to find where its chunk
-   * ends, and the client, which may pipeline its chunk right behind the line (RFC 3030 §2), sends
-   * it anyway: reading it as commands would run message data as commands. So the client hears why
-   * and the connection is closed before any of the chunk is read.
+   * white space, none around it; leading zeros allowed, as in {@code 1*DIGIT}. A line that cannot
+   * be parsed leaves no way to find where its chunk ends, and the client, which may pipeline its
+   * chunk right behind the line (RFC 3030 §2), sends it anyway: reading it as commands would run
+   * message data as commands. So the client hears why, then {@code 421} (RFC 5321 §3.8), and the
+   * connection is closed before any of the chunk is read. So is a chunk of more than {@value
+   * #MAX_DIGITS} digits: over any size limit ({@code 552}, as Postfix), and too large to read and
+   * throw away.
    */
-  private static Chunk parse(String line) throws DropConnectionException {
+  private static Chunk parse(String line, Session session)
+      throws IOException, DropConnectionException {
     Matcher m = SYNTAX.matcher(line);
     if (!m.matches()) {
-      throw new DropConnectionException(501, "5.5.4 Syntax: BDAT size [LAST]");
+      session.sendResponse("501 5.5.4 Syntax: BDAT size [LAST]");
+      throw HangUp.closing(session, "4.5.4 Cannot tell where the chunk ends, closing connection");
+    }
+    if (m.group(1).length() > MAX_DIGITS) {
+      session.sendResponse(TOO_LARGE);
+      throw HangUp.closing(session, "4.3.4 Chunk too large to read, closing connection");
     }
     return new Chunk(Long.parseLong(m.group(1)), m.group(2) != null);
   }
@@ -221,22 +234,10 @@ public final class BdatCommand extends BaseCommand {
 
     private void nextChunk() throws IOException {
       session.sendResponse("250 2.0.0 " + received + " octets received");
-      String line = session.getReader().readLine();
-      if (line == null) {
-        throw new EOFException("end of input between BDAT chunks");
-      }
-      String verb = line.split(" ", 2)[0].toUpperCase(Locale.ROOT);
-      if (verb.equals("RSET")) {
-        throw interrupted(new Interruption("250 Ok", null)); // as SubEthaSMTP's RSET
-      }
-      if (!verb.equals("BDAT")) {
-        throw interrupted(
-            new Interruption(
-                null, new DropConnectionException(503, "5.5.1 BDAT expected, closing")));
-      }
+      String line = commandBetweenChunks();
       Chunk next;
       try {
-        next = parse(line);
+        next = parse(line, session);
       } catch (DropConnectionException e) {
         throw interrupted(new Interruption(null, e));
       }
@@ -246,6 +247,31 @@ public final class BdatCommand extends BaseCommand {
       }
       left = next.size();
       last = next.last();
+    }
+
+    /**
+     * The next BDAT line, answering what RFC 3030 allows between chunks: {@code RSET} aborts the
+     * transaction (the session goes on), {@code QUIT} ends the session (nothing is relayed), {@code
+     * NOOP} is answered as ever, and any other command gets {@code 503} (RFC 3030 §3 for DATA), the
+     * transaction still waiting for its next chunk.
+     */
+    private String commandBetweenChunks() throws IOException {
+      while (true) {
+        String line = session.getReader().readLine();
+        if (line == null) {
+          throw new EOFException("end of input between BDAT chunks");
+        }
+        if (line.regionMatches(true, 0, "BDAT", 0, 4)) {
+          return line; // malformed too (BDAT<TAB>6): its chunk follows, never read as commands
+        }
+        switch (line.split(" ", 2)[0].toUpperCase(Locale.ROOT)) {
+          case "RSET" -> throw interrupted(new Interruption("250 Ok", null)); // as SubEthaSMTP's
+          case "QUIT" ->
+              throw interrupted(new Interruption(null, new DropConnectionException(221, "Bye")));
+          case "NOOP" -> session.sendResponse("250 Ok");
+          default -> session.sendResponse("503 5.5.1 Error: BDAT, RSET, NOOP or QUIT expected");
+        }
+      }
     }
 
     private Interrupted interrupted(Interruption how) {

@@ -2,6 +2,8 @@ package io.github.rcptproxy.gateway.front;
 
 import io.github.rcptproxy.gateway.limits.ClientLimits;
 import io.github.rcptproxy.gateway.ops.Trace;
+import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
+import io.github.rcptproxy.subethasmtp.internal.HangUp;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
@@ -17,6 +19,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
@@ -33,6 +36,7 @@ import org.subethamail.smtp.internal.server.CommandException;
 import org.subethamail.smtp.internal.server.CommandHandler;
 import org.subethamail.smtp.internal.server.HelpMessage;
 import org.subethamail.smtp.internal.server.RequireTLSCommandWrapper;
+import org.subethamail.smtp.internal.util.EmailUtils;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.smtp.server.Session;
 import org.subethamail.smtp.server.SessionHandler;
@@ -50,6 +54,13 @@ public final class SmtpFront implements SessionHandler {
   /** Parameters after the path: each after one SP, no white space or control character in it. */
   private static final Pattern PARAMETERS = Pattern.compile("( [^\\x00-\\x20\\x7f]+)+");
 
+  /** Postfix's replies to a line that is no MAIL FROM: or RCPT TO: (SubEthaSMTP's echo it). */
+  private static final String MAIL_SYNTAX = "501 5.5.4 Syntax: MAIL FROM:<address>";
+
+  private static final String RCPT_SYNTAX = "501 5.5.4 Syntax: RCPT TO:<address>";
+
+  private static final String BAD_SENDER = "501 5.1.7 Bad sender address syntax";
+
   private static final String PARAMETER_SYNTAX =
       "501 5.5.4 Syntax error in parameters: one space before each, no other white space";
 
@@ -58,6 +69,9 @@ public final class SmtpFront implements SessionHandler {
   private final ClientLimits limits;
   private final String gatewayName;
   private final Map<MessageContext, Client> clients = new ConcurrentHashMap<>();
+
+  /** The verifying handlers' factory of the moment (replaced on reload), which counts refusals. */
+  private volatile Supplier<RecipientVerifyingHandlerFactory> screening;
 
   /** What the front knows about one connection. */
   private static final class Client {
@@ -123,25 +137,27 @@ public final class SmtpFront implements SessionHandler {
   }
 
   /**
-   * Counts the recipients the wrapped handlers accept and those they refuse permanently; when a
-   * client has had too many refused in a minute, and most of its recipients were refused, the
-   * refused recipient still gets its own reply, the client's next MAIL or RCPT gets {@code 421} and
-   * the connection is closed (RFC 5321 §3.8; the transaction's DATA still goes through, for the
-   * recipients accepted before), and the client is refused for the cool-down.
+   * The handlers of {@code screening}'s factory of the moment, counting the recipients they accept
+   * and those they refuse permanently; when a client has had too many refused in a minute, and most
+   * of its recipients were refused, the refused recipient still gets its own reply, the client's
+   * next MAIL or RCPT gets {@code 421} and the connection is closed (RFC 5321 §3.8; the
+   * transaction's DATA still goes through, for the recipients accepted before), and the client is
+   * refused for the cool-down. The RCPT lines the front refuses itself are counted in that factory
+   * too, toward its {@code disconnect-after}.
    */
-  public MessageHandlerFactory countingRejections(MessageHandlerFactory factory) {
+  public MessageHandlerFactory countingRejections(
+      Supplier<RecipientVerifyingHandlerFactory> screening) {
+    this.screening = screening;
     return context -> {
-      MessageHandler handler = factory.create(context);
+      MessageHandler handler = screening.get().create(context);
       return new MessageHandler() {
         @Override
         public void from(String from) throws RejectException {
-          hangUpIfDue(context);
           handler.from(from);
         }
 
         @Override
         public void recipient(String recipient) throws RejectException {
-          hangUpIfDue(context);
           InetAddress address = address(context);
           try {
             handler.recipient(recipient);
@@ -171,12 +187,30 @@ public final class SmtpFront implements SessionHandler {
     };
   }
 
-  private void hangUpIfDue(MessageContext context) throws DropConnectionException {
-    Client client = clients.get(context);
-    if (client != null && client.hangUp) {
-      LOG.info("{} hung up on: too many rejected recipients", address(context).getHostAddress());
-      throw new DropConnectionException(
-          421, "4.7.0 Too many rejected recipients from your address, try again later");
+  /**
+   * Ends the session with {@code 421} at a MAIL or RCPT (with or without a transaction) after too
+   * many refused recipients: in a minute from the client's address (the cool-down), or in this
+   * session ({@code disconnect-after}).
+   */
+  private void hangUpIfDue(Session session, Client client) throws DropConnectionException {
+    String address = address(session).getHostAddress();
+    if (client.hangUp) {
+      LOG.info("{} hung up on: too many rejected recipients from its address", address);
+      throw HangUp.closing(
+          session, "4.7.0 Too many rejected recipients from your address, try again later");
+    }
+    Supplier<RecipientVerifyingHandlerFactory> factory = screening;
+    if (factory != null && factory.get().hangUpDue(session)) {
+      LOG.info("{} hung up on: too many rejected recipients", address);
+      throw HangUp.closing(session, "4.7.0 Too many rejected recipients, closing connection");
+    }
+  }
+
+  /** Counts a RCPT the front or SubEthaSMTP refuses before any handler sees it. */
+  private void refusedRecipient(Session session) {
+    Supplier<RecipientVerifyingHandlerFactory> factory = screening;
+    if (factory != null) {
+      factory.get().recipientRefused(session);
     }
   }
 
@@ -249,8 +283,11 @@ public final class SmtpFront implements SessionHandler {
   }
 
   /** Answers a command the front refuses itself; returns whether SubEthaSMTP may execute it. */
-  private static boolean allowed(String verb, String line, Session session, Client client)
-      throws IOException {
+  private boolean allowed(String verb, String line, Session session, Client client)
+      throws IOException, DropConnectionException {
+    if (verb.equals("MAIL") || verb.equals("RCPT")) {
+      hangUpIfDue(session, client);
+    }
     if (session.getServer().getRequireTLS() && !session.isTLSStarted()) {
       return true; // 530 first (BDAT reads its chunk), or EHLO, STARTTLS, NOOP or QUIT run
     }
@@ -274,10 +311,12 @@ public final class SmtpFront implements SessionHandler {
       }
       case "RCPT" -> {
         if (!session.isMailTransactionInProgress()) {
+          refusedRecipient(session);
           return true; // SubEthaSMTP says 503
         }
         Optional<String> refusal = rcptRefusal(line, client.smtputf8);
         if (refusal.isPresent()) {
+          refusedRecipient(session);
           return refuse(session, refusal.get());
         }
       }
@@ -310,7 +349,7 @@ public final class SmtpFront implements SessionHandler {
   static MailParameters mailParameters(String line, boolean esmtp, int maxMessageSize) {
     Optional<String[]> path = path(line, "FROM:");
     if (path.isEmpty()) {
-      return new MailParameters(Optional.empty(), false, false); // SubEthaSMTP says 501
+      return MailParameters.refused(MAIL_SYNTAX); // SubEthaSMTP's 501 would echo the line
     }
     if (endsInWhiteSpace(line)) {
       return MailParameters.refused(PARAMETER_SYNTAX);
@@ -351,6 +390,9 @@ public final class SmtpFront implements SessionHandler {
     if (!smtputf8 && !isAscii(path.get()[0])) {
       return MailParameters.refused("553 5.6.7 Non-ASCII sender address needs SMTPUTF8");
     }
+    if (hasControlCharacter(path.get()[0]) || !subEthaSmtpTakes(line)) {
+      return MailParameters.refused(BAD_SENDER); // SubEthaSMTP's 553 would echo the address
+    }
     return new MailParameters(Optional.empty(), smtputf8, eightBitMime);
   }
 
@@ -374,7 +416,7 @@ public final class SmtpFront implements SessionHandler {
   static Optional<String> rcptRefusal(String line, boolean smtputf8) {
     Optional<String[]> path = path(line, "TO:");
     if (path.isEmpty()) {
-      return Optional.empty(); // SubEthaSMTP says 501
+      return Optional.of(RCPT_SYNTAX); // SubEthaSMTP's 501 would echo the line
     }
     Optional<List<String>> parameters = parameters(path.get()[1]);
     if (parameters.isEmpty() || endsInWhiteSpace(line)) {
@@ -441,6 +483,15 @@ public final class SmtpFront implements SessionHandler {
       return Optional.empty();
     }
     return Optional.of(List.of(rest.substring(1).split(" ")));
+  }
+
+  /** Whether SubEthaSMTP's MAIL, with its default validator, takes the sender of this line. */
+  private static boolean subEthaSmtpTakes(String line) {
+    return EmailUtils.isValidEmailAddress(EmailUtils.extractEmailAddress(arguments(line), 5), true);
+  }
+
+  private static boolean hasControlCharacter(String text) {
+    return text.chars().anyMatch(c -> c < ' ' || c == 0x7f);
   }
 
   private static boolean isAscii(String text) {

@@ -13,9 +13,10 @@ import java.util.List;
  * inside a chunk or between chunks fails the message; a refused chunk (outside a transaction, or
  * one that would take the message over the limit) is read to its size and thrown away before the
  * one reply, and a refusal ends the transaction; {@code RSET} where the next chunk is due aborts
- * the transaction ({@code 250}, the session goes on); any other line there closes the connection;
- * the rest of a message the handler did not read is read up to LAST and thrown away before the
- * reply; later chunks are outside a transaction ({@code 503}, read and thrown away).
+ * the transaction ({@code 250}, the session goes on), {@code QUIT} ends the session, {@code NOOP}
+ * is answered {@code 250} and any other line {@code 503}, the next chunk still due; the rest of a
+ * message the handler did not read is read up to LAST and thrown away before the reply; later
+ * chunks are outside a transaction ({@code 503}, read and thrown away).
  */
 final class BdatModel {
   /** One thing the client sends: a command line, or a BDAT line and its chunk. */
@@ -34,6 +35,9 @@ final class BdatModel {
   record Chunk(String line, byte[] payload, boolean last) implements Item {}
 
   private static final String TOO_LARGE = "552 5.3.4 Message size exceeds fixed limit";
+
+  /** The reply to a command other than BDAT, RSET, NOOP and QUIT where a chunk is due. */
+  static final String BETWEEN_CHUNKS = "503 5.5.1 Error: BDAT, RSET, NOOP or QUIT expected";
 
   final List<String> replies = new ArrayList<>();
   final ByteArrayOutputStream received = new ByteArrayOutputStream();
@@ -117,14 +121,22 @@ final class BdatModel {
             break;
           }
           replies.add("250 2.0.0 " + got + " octets received");
-          if (next == script.size() || pos + script.get(next).lineLength() > available) {
-            return MemorySession.End.FAILED;
+          Item following;
+          while (true) {
+            if (next == script.size() || pos + script.get(next).lineLength() > available) {
+              return MemorySession.End.FAILED;
+            }
+            following = script.get(next++);
+            pos += following.lineLength();
+            String line = following.line();
+            if (following instanceof Chunk || line.equals("RSET") || line.equals("QUIT")) {
+              break;
+            }
+            replies.add(line.equals("NOOP") ? "250 Ok" : BETWEEN_CHUNKS);
           }
-          Item following = script.get(next++);
-          pos += following.lineLength();
           if (!(following instanceof Chunk nextChunk)) {
-            if (!following.line().equals("RSET")) {
-              replies.add("503 5.5.1 BDAT expected, closing");
+            if (following.line().equals("QUIT")) {
+              replies.add("221 Bye");
               return MemorySession.End.DROPPED;
             }
             replies.add(lineReply("RSET"));

@@ -53,6 +53,11 @@ class GatewayEdgeFuzzTest {
 
   private static final String UNKNOWN = "500 Error: command not implemented";
   private static final String OK = "250 Ok";
+  private static final String TOO_LARGE = "552 5.3.4 Message size exceeds fixed limit";
+  private static final String UNREADABLE_CHUNK =
+      "421 4.5.4 Cannot tell where the chunk ends, closing connection";
+  private static final String CHUNK_TOO_LARGE_TO_READ =
+      "421 4.3.4 Chunk too large to read, closing connection";
   private static final String REFUSED = "554 5.6.0 Refused by the test";
   private static final String DATA_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>";
 
@@ -307,7 +312,7 @@ class GatewayEdgeFuzzTest {
     Optional<long[]> parsed = referenceBdat(line);
     int shown = 300;
     long size = parsed.map(p -> p[0]).orElse(0L);
-    byte[] chunk = new byte[(int) Math.min(size, shown)];
+    byte[] chunk = new byte[(int) Math.max(0, Math.min(size, shown))];
     Arrays.fill(chunk, (byte) 'x');
     byte[] input =
         concat(
@@ -323,7 +328,11 @@ class GatewayEdgeFuzzTest {
     assertThat(replies.subList(0, 2)).containsExactly(OK, OK);
     List<String> rest = replies.subList(2, replies.size());
     if (parsed.isEmpty()) {
-      assertThat(rest).containsExactly("501 5.5.4 Syntax: BDAT size [LAST]");
+      assertThat(rest).containsExactly("501 5.5.4 Syntax: BDAT size [LAST]", UNREADABLE_CHUNK);
+      assertThat(end).isEqualTo(MemorySession.End.DROPPED);
+      assertThat(handler.calls).isZero();
+    } else if (size < 0) {
+      assertThat(rest).containsExactly(TOO_LARGE, CHUNK_TOO_LARGE_TO_READ);
       assertThat(end).isEqualTo(MemorySession.End.DROPPED);
       assertThat(handler.calls).isZero();
     } else if (size > BDAT_LIMITS[2]) {
@@ -341,16 +350,18 @@ class GatewayEdgeFuzzTest {
       assertThat(handler.received.toByteArray()).isEqualTo(chunk);
     } else {
       assertThat(rest)
-          .containsExactly(
-              "250 2.0.0 " + size + " octets received", "503 5.5.1 BDAT expected, closing");
-      assertThat(end).isEqualTo(MemorySession.End.DROPPED);
+          .containsExactly("250 2.0.0 " + size + " octets received", BdatModel.BETWEEN_CHUNKS);
+      assertThat(end)
+          .as("the input ends where the next chunk is due")
+          .isEqualTo(MemorySession.End.FAILED);
       assertThat(handler.sawEnd).isFalse();
     }
   }
 
   /**
-   * RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]}, with at most 18 digits and the words
-   * in any ASCII case: the size and 1 for LAST, else 0.
+   * RFC 3030's {@code "BDAT" SP chunk-size [SP end-marker]}, the words in any ASCII case: the size
+   * (-1 past 18 digits without the leading zeros: more than the gateway reads) and 1 for LAST, else
+   * 0.
    */
   private static Optional<long[]> referenceBdat(String line) {
     String[] words = line.split(" ", -1);
@@ -358,15 +369,15 @@ class GatewayEdgeFuzzTest {
       return Optional.empty();
     }
     String digits = words[1];
-    if (digits.isEmpty()
-        || digits.length() > 18
-        || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+    if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
       return Optional.empty();
     }
     if (words.length == 3 && !asciiUpper(words[2]).equals("LAST")) {
       return Optional.empty();
     }
-    return Optional.of(new long[] {Long.parseLong(digits), words.length == 3 ? 1 : 0});
+    String significant = digits.replaceFirst("^0+(?=.)", "");
+    long size = significant.length() > 18 ? -1 : Long.parseLong(significant);
+    return Optional.of(new long[] {size, words.length == 3 ? 1 : 0});
   }
 
   // ---------------------------------------------------------------------------------------------

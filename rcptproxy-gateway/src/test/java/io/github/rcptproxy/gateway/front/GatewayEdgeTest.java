@@ -320,11 +320,90 @@ class GatewayEdgeTest {
     try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
       client.raw(bdat + "\r\nRSET\r\n");
       reply = client.reply();
+      assertThat(client.reply())
+          .as("RFC 5321 §3.8: 421 before the close")
+          .isEqualTo("421 4.5.4 Cannot tell where the chunk ends, closing connection");
       assertThat(client.reply()).as("the connection is closed").isNull();
     }
     assertThat(reply).isEqualTo("501 5.5.4 Syntax: BDAT size [LAST]");
     assertThat(backend.received()).doesNotContain("DATA");
-    row(behaviour, reply, "nothing; the connection closed, the chunk never read");
+    row(behaviour, reply + "`, then `421", "nothing; the connection closed, the chunk never read");
+  }
+
+  /**
+   * RFC 3030 forbids nothing between chunks but DATA: NOOP is answered, any other command gets
+   * {@code 503} and the next chunk is still due; the message then goes through whole.
+   */
+  @Test
+  void noopAndAStrayCommandBetweenChunksAreAnsweredAndTheMessageGoesOn() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String first = "Subject: chunks\r\n\r\n";
+    String second = "one message\r\n";
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT " + first.length() + "\r\n" + first);
+      assertThat(client.reply()).startsWith("250 2.0.0");
+      assertThat(client.send("NOOP")).isEqualTo("250 Ok");
+      assertThat(client.send("MAIL FROM:<other@example.net>"))
+          .isEqualTo("503 5.5.1 Error: BDAT, RSET, NOOP or QUIT expected");
+      client.raw("BDAT " + second.length() + " LAST\r\n" + second);
+      assertThat(client.reply()).isEqualTo("250 Ok");
+      assertThat(client.send("QUIT")).startsWith("221");
+    }
+    assertThat(backend.received()).contains(first + second + ".\r\n");
+    row(
+        "`NOOP`, then `MAIL`, between BDAT chunks",
+        "250 Ok`, then `503 5.5.1 Error: BDAT, RSET, NOOP or QUIT expected",
+        "the message delivered whole once its LAST chunk came");
+  }
+
+  @Test
+  void quitBetweenChunksEndsTheSessionAndNothingIsRelayed() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String first = "Subject: never\r\n\r\nnever delivered\r\n";
+    String reply;
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT " + first.length() + "\r\n" + first);
+      assertThat(client.reply()).startsWith("250 2.0.0");
+      reply = client.send("QUIT");
+      assertThat(client.reply()).as("the connection is closed").isNull();
+    }
+    assertThat(reply).isEqualTo("221 Bye");
+    assertThat(backend.received()).doesNotContain("\r\n.\r\n");
+    row("`QUIT` between BDAT chunks", reply, "nothing; the message never ended");
+  }
+
+  /**
+   * RFC 3030's chunk size is {@code 1*DIGIT}: leading zeros are read past; a size of more than 18
+   * digits is over any size limit and too large to read and throw away: {@code 552}, then {@code
+   * 421} and the close (Postfix: {@code 521} and the close), before any of the chunk is read.
+   */
+  @Test
+  void chunkSizeOfMoreThanEighteenDigitsIsRefusedWith552Then421() throws Exception {
+    ScriptedSmtpServer backend = backend(EsmtpBackend.wellBehaved());
+    RunningGateway gateway = gateway(backend);
+    String body = "Subject: zeros\r\n\r\nhi\r\n";
+    List<String> replies = new ArrayList<>();
+    try (EdgeClient client = inTransaction(gateway, "alice@example.com")) {
+      client.raw("BDAT " + "0".repeat(30) + body.length() + " LAST\r\n" + body);
+      assertThat(client.reply()).as("leading zeros read past").isEqualTo("250 Ok");
+      assertThat(client.send("MAIL FROM:<you@example.net>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<alice@example.com>")).startsWith("250");
+      client.raw("BDAT 1" + "0".repeat(19) + " LAST\r\nRSET\r\n");
+      replies.add(client.reply());
+      replies.add(client.reply());
+      assertThat(client.reply()).as("the connection is closed").isNull();
+    }
+    assertThat(replies)
+        .containsExactly(
+            "552 5.3.4 Message size exceeds fixed limit",
+            "421 4.3.4 Chunk too large to read, closing connection");
+    assertThat(backend.count("\r\n.\r\n")).isEqualTo(1);
+    row(
+        "`BDAT` with a 20-digit size (and one with 30 leading zeros before)",
+        replies.get(0) + "`, then `" + replies.get(1),
+        "the first message delivered; nothing of the second, its chunk never read");
   }
 
   static Stream<Arguments> bareLineEnds() {

@@ -1,0 +1,162 @@
+package io.github.rcptproxy.benchmarks;
+
+import io.github.rcptproxy.gateway.GatewaySettings;
+import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.gateway.RunningGateway;
+import io.github.rcptproxy.testing.PostfixBackend;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The gateway against a real Postfix it starts itself: RCPT p50 and whole messages a second through
+ * a running gateway (its defaults: every RCPT verified, no verdict cache) and straight to the same
+ * Postfix, by the same client, in interleaved rounds of one run, every row measured the same way.
+ *
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway [--quick]}
+ */
+final class GatewayBenchmark {
+  /** RCPTs per transaction of an RCPT row: under the gateway's max-recipients (100). */
+  private static final int RCPTS_PER_TRANSACTION = 50;
+
+  private static final int RECIPIENTS_PER_MESSAGE = 2;
+
+  /** A small message: headers and 1 KiB of text, with its final dot. */
+  private static final byte[] CONTENT =
+      ("From: bench@client.test\r\nTo: user0@example.test\r\nSubject: benchmark\r\n\r\n"
+              + ("x".repeat(62) + "\r\n").repeat(16)
+              + ".\r\n")
+          .getBytes(StandardCharsets.US_ASCII);
+
+  private GatewayBenchmark() {}
+
+  /** What one sample is: one RCPT in an open transaction, or one whole message. */
+  private enum Kind {
+    RCPT,
+    MESSAGE
+  }
+
+  /** One row: a kind of sample against one port, its samples gathered over the rounds. */
+  private static final class Row {
+    final String name;
+    final int port;
+    final Kind kind;
+    final List<Long> nanos = new ArrayList<>();
+    long wallNanos;
+    int next;
+
+    Row(String name, int port, Kind kind) {
+      this.name = name;
+      this.port = port;
+      this.kind = kind;
+    }
+
+    /** One block of {@code samples} on a new connection (connect and EHLO not timed). */
+    void block(int samples, boolean keep) throws Exception {
+      try (RawSmtp client = new RawSmtp(port)) {
+        client.expectCommand("EHLO bench.client.test", '2');
+        long start = System.nanoTime();
+        for (int i = 0; i < samples; i++) {
+          long took = kind == Kind.RCPT ? rcpt(client, i) : message(client);
+          if (keep) {
+            nanos.add(took);
+          }
+        }
+        if (keep) {
+          wallNanos += System.nanoTime() - start;
+        }
+        client.command("QUIT");
+      }
+    }
+
+    /** One RCPT, timed; the transaction's MAIL and RSET around it are not. */
+    private long rcpt(RawSmtp client, int i) throws Exception {
+      if (i % RCPTS_PER_TRANSACTION == 0) {
+        if (i > 0) {
+          client.expectCommand("RSET", '2');
+        }
+        client.expectCommand("MAIL FROM:<bench@client.test>", '2');
+      }
+      String rcpt = "RCPT TO:<" + PostfixBackend.known(next++ % PostfixBackend.MAILBOXES) + ">";
+      long t = System.nanoTime();
+      client.expectCommand(rcpt, '2');
+      return System.nanoTime() - t;
+    }
+
+    /** MAIL, the RCPTs, DATA, the content and the final reply: all of it timed. */
+    private long message(RawSmtp client) throws Exception {
+      long t = System.nanoTime();
+      client.expectCommand("MAIL FROM:<bench@client.test>", '2');
+      for (int r = 0; r < RECIPIENTS_PER_MESSAGE; r++) {
+        client.expectCommand(
+            "RCPT TO:<" + PostfixBackend.known(next++ % PostfixBackend.MAILBOXES) + ">", '2');
+      }
+      client.expectCommand("DATA", '3');
+      client.expectContent(CONTENT, '2');
+      return System.nanoTime() - t;
+    }
+
+    Measurement measurement() {
+      return new Measurement(
+          name, nanos.stream().mapToLong(Long::longValue).toArray(), wallNanos, 1);
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    boolean quick = List.of(args).contains("--quick");
+    int rounds = quick ? 6 : 20;
+    int rcptsPerBlock = 200;
+    int messagesPerBlock = 25;
+    System.out.printf(
+        "rcptproxy gateway vs direct, %s, %d cores, %s, Java %s, %s; %d interleaved rounds of %d"
+            + " RCPTs and %d messages per row%n%n",
+        Instant.now().truncatedTo(ChronoUnit.MINUTES),
+        Runtime.getRuntime().availableProcessors(),
+        Benchmarks.cpuModel(),
+        System.getProperty("java.version"),
+        System.getProperty("os.name") + " " + System.getProperty("os.version"),
+        rounds,
+        rcptsPerBlock,
+        messagesPerBlock);
+    try (PostfixBackend postfix = PostfixBackend.start(List.of());
+        RunningGateway gateway = RunningGateway.start(settings(postfix.port()))) {
+      String message =
+          "message (MAIL, " + RECIPIENTS_PER_MESSAGE + " RCPT, DATA, 1 KiB, final reply)";
+      List<Row> rows =
+          List.of(
+              new Row("RCPT, straight to Postfix", postfix.port(), Kind.RCPT),
+              new Row("RCPT, through the gateway", gateway.port(), Kind.RCPT),
+              new Row(message + ", straight to Postfix", postfix.port(), Kind.MESSAGE),
+              new Row(message + ", through the gateway", gateway.port(), Kind.MESSAGE));
+      for (Row row : rows) {
+        row.block(row.kind == Kind.RCPT ? rcptsPerBlock : messagesPerBlock, false); // warm-up
+      }
+      for (int round = 0; round < rounds; round++) {
+        // Each round in the other order, so that neither side always follows the other.
+        for (int r = 0; r < rows.size(); r++) {
+          Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
+          row.block(row.kind == Kind.RCPT ? rcptsPerBlock : messagesPerBlock, true);
+        }
+      }
+      System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs direct |");
+      System.out.println("|---|---|---|---|---|---|");
+      for (int r = 0; r < rows.size(); r++) {
+        Measurement direct = rows.get(r - r % 2).measurement();
+        System.out.println(rows.get(r).measurement().row(direct));
+      }
+    }
+    System.exit(0);
+  }
+
+  /** The gateway as `rcptproxy gateway` starts it, for Postfix's domain, verifying every client. */
+  private static GatewaySettings settings(int postfixPort) {
+    return GatewaySettings.builder()
+        .listen(new HostPort("127.0.0.1", 0))
+        .domains(List.of(PostfixBackend.DOMAIN))
+        .verifier(verifier -> verifier.backend("127.0.0.1", postfixPort))
+        .policy(policy -> policy.bypass(List.of()).bypassBackend(false))
+        .build();
+  }
+}
