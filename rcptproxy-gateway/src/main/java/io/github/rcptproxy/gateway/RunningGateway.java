@@ -44,7 +44,6 @@ import org.subethamail.smtp.server.SMTPServer;
  */
 public final class RunningGateway implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RunningGateway.class);
-  private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(30);
   private static final long CONFIG_POLL_MILLIS = 500;
 
   private final RecipientVerifier verifier;
@@ -274,7 +273,11 @@ public final class RunningGateway implements AutoCloseable {
     LOG.info("config reloaded: {}, {}", next.verifier(), next.policy());
   }
 
-  /** Stops taking mail, lets messages in flight finish, then closes everything. */
+  /**
+   * Stops taking mail, lets messages in flight finish (each as long as the backend may take to
+   * answer its end of data: RFC 5321's 10 minutes, plus {@code relay-timeout-s}), then closes
+   * everything.
+   */
   @Override
   public void close() {
     timer.shutdownNow();
@@ -282,7 +285,10 @@ public final class RunningGateway implements AutoCloseable {
       metricsEndpoint.close();
     }
     relaying.drain();
-    long deadline = System.nanoTime() + DRAIN_TIMEOUT.toNanos();
+    // A message in flight may wait for the backend's answer to its end of data as long as its
+    // client does: stopping sooner would leave a delivered message tempfailed, sent again.
+    Duration drain = settings.limits().relayTimeout().plus(SmtpRelay.DATA_END);
+    long deadline = System.nanoTime() + drain.toNanos();
     while (relaying.inFlight() > 0 && System.nanoTime() < deadline) {
       try {
         Thread.sleep(50); // shutdown path: nothing to be notified by

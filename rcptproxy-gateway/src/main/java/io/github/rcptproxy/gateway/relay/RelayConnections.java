@@ -1,7 +1,6 @@
 package io.github.rcptproxy.gateway.relay;
 
 import io.github.rcptproxy.internal.smtp.SmtpConnection;
-import io.github.rcptproxy.internal.smtp.SmtpReply;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.NoSuchElementException;
@@ -15,9 +14,11 @@ import org.subethamail.smtp.RejectException;
 /**
  * The relay's connections to the backend, apart from the verifier's sessions: at most {@code max}
  * at once, each greeted, secured and authenticated once and then reused for message after message,
- * as Postfix's smtp client reuses a cached connection. A connection goes back with {@code RSET}
- * answered {@code 250}; one the backend ended, or one idle longer than {@link #IDLE}, is closed.
- * When all are busy a borrower waits, as long as it says.
+ * as Postfix's smtp client reuses a cached connection. Nothing is sent when a connection goes back:
+ * one whose transaction was abandoned gets its {@code RSET} in front of the next use's commands, in
+ * the same pipeline, so no client waits for it. One idle longer than {@link #IDLE}, one the backend
+ * ended, and one that has taken {@link RelayConnection#WORN} is closed. When all are busy a
+ * borrower waits, as long as it says.
  */
 final class RelayConnections implements AutoCloseable {
   /**
@@ -32,16 +33,17 @@ final class RelayConnections implements AutoCloseable {
     SmtpConnection open() throws IOException, RejectException;
   }
 
-  private final GenericObjectPool<SmtpConnection> pool;
+  private final GenericObjectPool<RelayConnection> pool;
 
   RelayConnections(Opener opener, int max) {
-    GenericObjectPoolConfig<SmtpConnection> config = new GenericObjectPoolConfig<>();
+    GenericObjectPoolConfig<RelayConnection> config = new GenericObjectPoolConfig<>();
     config.setMaxTotal(max);
     config.setMaxIdle(max);
     config.setMinIdle(0);
     config.setBlockWhenExhausted(true);
     config.setLifo(true); // the warmest connection; the others expire when load drops
     config.setTestOnBorrow(true); // nothing unasked waiting (an idle timeout's 421)
+    config.setTestOnReturn(true); // a worn or broken one is closed
     config.setJmxEnabled(false);
     config.setMinEvictableIdleDuration(IDLE);
     config.setTimeBetweenEvictionRuns(IDLE.dividedBy(2));
@@ -50,12 +52,12 @@ final class RelayConnections implements AutoCloseable {
   }
 
   /**
-   * A connection ready for {@code MAIL}.
+   * A connection ready for a transaction.
    *
    * @throws RejectException the backend cannot be reached or refused the gateway ({@code 451}), or
    *     every connection stayed busy for the whole {@code wait} ({@code 451 4.4.5})
    */
-  SmtpConnection borrow(Duration wait) throws IOException, RejectException {
+  RelayConnection borrow(Duration wait) throws IOException, RejectException {
     try {
       return pool.borrowObject(wait);
     } catch (NoSuchElementException e) {
@@ -63,18 +65,17 @@ final class RelayConnections implements AutoCloseable {
         throw rethrow(cause); // the connection could not be made
       }
       throw new RejectException(451, "4.4.5 Mail system congested, try again later");
+    } catch (IllegalStateException e) {
+      throw new IOException("the relay was replaced by a reload", e); // its pool is closed
     } catch (Exception e) {
       throw rethrow(e);
     }
   }
 
-  /**
-   * Gives a connection back: kept if its transaction ended cleanly and it takes {@code RSET},
-   * closed otherwise.
-   */
-  void release(SmtpConnection connection, boolean reusable) {
+  /** Gives a connection back: kept if it is {@link RelayConnection#reusable}, closed otherwise. */
+  void release(RelayConnection connection) {
     try {
-      if (reusable) {
+      if (connection.reusable()) {
         pool.returnObject(connection);
       } else {
         pool.invalidateObject(connection);
@@ -87,10 +88,6 @@ final class RelayConnections implements AutoCloseable {
   /** Closes the idle connections: one of them was found ended by the backend. */
   void dropIdle() {
     pool.clear();
-  }
-
-  int active() {
-    return pool.getNumActive();
   }
 
   @Override
@@ -111,7 +108,7 @@ final class RelayConnections implements AutoCloseable {
     return new IOException(e);
   }
 
-  private static final class Factory extends BasePooledObjectFactory<SmtpConnection> {
+  private static final class Factory extends BasePooledObjectFactory<RelayConnection> {
     private final Opener opener;
 
     Factory(Opener opener) {
@@ -119,38 +116,23 @@ final class RelayConnections implements AutoCloseable {
     }
 
     @Override
-    public SmtpConnection create() throws IOException, RejectException {
-      return opener.open();
+    public RelayConnection create() throws IOException, RejectException {
+      return new RelayConnection(opener.open());
     }
 
     @Override
-    public PooledObject<SmtpConnection> wrap(SmtpConnection connection) {
+    public PooledObject<RelayConnection> wrap(RelayConnection connection) {
       return new DefaultPooledObject<>(connection);
     }
 
     @Override
-    public boolean validateObject(PooledObject<SmtpConnection> pooled) {
-      try {
-        return !pooled.getObject().unaskedInput();
-      } catch (IOException e) {
-        return false;
-      }
-    }
-
-    /** Ends whatever transaction is open: the connection goes back clean or not at all. */
-    @Override
-    public void passivateObject(PooledObject<SmtpConnection> pooled) throws IOException {
-      SmtpReply reset = pooled.getObject().send("RSET");
-      if (reset.code() != 250) {
-        throw new IOException("backend answered RSET with " + reset);
-      }
+    public boolean validateObject(PooledObject<RelayConnection> pooled) {
+      return pooled.getObject().reusable() && !pooled.getObject().unaskedInput();
     }
 
     @Override
-    public void destroyObject(PooledObject<SmtpConnection> pooled) {
-      SmtpConnection connection = pooled.getObject();
-      connection.quit();
-      connection.close();
+    public void destroyObject(PooledObject<RelayConnection> pooled) {
+      pooled.getObject().close();
     }
   }
 }

@@ -9,6 +9,7 @@ import io.github.rcptproxy.subethasmtp.VerdictAwareHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -50,6 +51,7 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
   /** From now on new messages go through {@code relay}; the one before is closed. */
   public void relayTo(SmtpRelay relay, String postmaster) {
     SmtpRelay before = this.relay;
+    relay.learntFrom(before);
     this.relay = relay;
     this.postmaster = postmaster;
     before.close();
@@ -123,18 +125,20 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
       if (AddressCheck.problem(address).isPresent()) {
         throw new RejectException(501, "5.1.3 Bad recipient address syntax");
       }
-      if (!(verdict.orElse(null) instanceof Verdict.Accepted)
-          || relay.refusedAtRelay(from, address)) {
-        relay.check(envelope(), address);
+      boolean postmasterOf = recipient.equalsIgnoreCase("postmaster"); // RFC 5321: always taken
+      if (!postmasterOf
+          && (!(verdict.orElse(null) instanceof Verdict.Accepted)
+              || relay.refusedAtRelay(from, address))) {
+        relay.check(envelope(), address, verdict.map(Verdict::latency).orElse(Duration.ZERO));
       }
       recipients.add(address);
     }
 
     @Override
     public String data(InputStream data) throws RejectException, IOException {
-      SmtpRelay relay = RelayingHandlerFactory.this.relay;
       inFlight.incrementAndGet();
-      try (Spool message = relay.receive(new SizeLimitedInputStream(data, maxMessageSize))) {
+      try (Spool message = SmtpRelay.receive(new SizeLimitedInputStream(data, maxMessageSize))) {
+        // the relay as it is now: a reload may have replaced it while the message came in
         String reply = relay.relay(envelope().with(recipients), message);
         LOG.info(
             "{} relayed <{}> to {} recipient(s): {}",

@@ -18,16 +18,18 @@ import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -63,12 +65,16 @@ public final class SmtpRelay implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(SmtpRelay.class);
 
   /** RFC 5321 §4.5.3.2.6: a client waits 10 minutes for the reply to the end of data. */
-  static final Duration DATA_END = Duration.ofMinutes(10);
+  public static final Duration DATA_END = Duration.ofMinutes(10);
 
-  /** How long a recipient the backend refused at relay time is asked about at RCPT time. */
-  private static final Duration REMEMBERED = Duration.ofHours(1);
-
-  private static final int MAX_REMEMBERED = 10_000;
+  /** Cuts a write to the backend that takes longer than the relay timeout (a stalled reader). */
+  private static final ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread thread = new Thread(r, "rcptproxy-relay-watchdog");
+            thread.setDaemon(true);
+            return thread;
+          });
 
   /** The configured hosts, for logs. */
   private final String backend;
@@ -82,13 +88,7 @@ public final class SmtpRelay implements AutoCloseable {
   private final boolean lmtp;
   private final String authUser;
   private final RelayConnections connections;
-  private final Path spoolDirectory;
-
-  /** Recipients per message the backend takes; {@link Integer#MAX_VALUE} until it shows a limit. */
-  private final AtomicInteger recipientLimit = new AtomicInteger(Integer.MAX_VALUE);
-
-  /** Sender and recipient pairs the backend refused at relay time, until when to ask again. */
-  private final Map<String, Instant> refusedAtRelay = new ConcurrentHashMap<>();
+  private volatile RelayMemory memory = new RelayMemory(Clock.systemUTC());
 
   /**
    * Relays to the first backend of the configuration that answers, in their order, with its TLS,
@@ -113,7 +113,16 @@ public final class SmtpRelay implements AutoCloseable {
     this.lmtp = config.protocol() == BackendProtocol.LMTP;
     this.authUser = config.authUser().orElse(null);
     this.connections = new RelayConnections(this::connect, maxConnections);
-    this.spoolDirectory = Path.of(System.getProperty("java.io.tmpdir"));
+  }
+
+  /**
+   * Keeps what {@code before} learnt of the backend, where it relays to the same hosts: a reload
+   * does not forget a recipient limit or a refused recipient.
+   */
+  void learntFrom(SmtpRelay before) {
+    if (before.backend.equals(backend)) {
+      memory = before.memory;
+    }
   }
 
   /**
@@ -128,7 +137,7 @@ public final class SmtpRelay implements AutoCloseable {
 
   /** The recipients per message the backend was seen to take; {@code MAX_VALUE} if unknown. */
   int recipientLimit() {
-    return recipientLimit.get();
+    return memory.recipientLimit();
   }
 
   /**
@@ -136,21 +145,28 @@ public final class SmtpRelay implements AutoCloseable {
    * the last hour: its verdict then says nothing about this sender's mail, {@link #check} does.
    */
   boolean refusedAtRelay(String from, String recipient) {
-    Instant until = refusedAtRelay.get(pair(from, recipient));
-    return until != null && Instant.now().isBefore(until);
+    return memory.refused(from, recipient);
   }
 
   /**
    * Asks the backend whether it takes {@code recipient} in a transaction like the client's (its
    * sender and parameters, its trace), then ends that transaction: for a recipient the verifier
    * could not settle, so that the client hears the backend's own answer for this message. It takes
-   * at most the verifier's deadline once a connection is there.
+   * at most what the verifier left of its deadline ({@code spent} of it), once a connection is
+   * there; with nothing left the backend is not asked again ({@code 451 4.4.2}).
    *
    * @throws RejectException the backend's refusal, in its class and with its enhanced status code
    *     (the text is generic); {@code 451} when the backend cannot be asked
    */
-  void check(Envelope envelope, String recipient) throws RejectException {
-    Deadline deadline = Deadline.after(config.deadline());
+  void check(Envelope envelope, String recipient, Duration spent) throws RejectException {
+    Duration budget = config.deadline().minus(spent);
+    if (budget.isNegative() || budget.isZero()) {
+      LOG.info(
+          "<{}>: the verifier used the deadline, the backend is not asked again",
+          SmtpText.forLog(recipient));
+      throw timedOut();
+    }
+    Deadline deadline = Deadline.after(budget);
     Transaction transaction =
         begin(
             envelope,
@@ -158,8 +174,11 @@ public final class SmtpRelay implements AutoCloseable {
             deadline.remaining(),
             r -> deadline.socketTimeoutMillis());
     SmtpReply reply = transaction.recipients().get(0);
-    connections.release(transaction.connection(), true);
-    if (reply.code() / 100 != 2) {
+    boolean accepted = reply.code() / 100 == 2;
+    transaction.connection().abandoned(accepted ? 0 : 1);
+    connections.release(transaction.connection());
+    memory.refused(envelope.from(), recipient, !accepted);
+    if (!accepted) {
       LOG.info(
           "backend {} refused <{}> from <{}>: {}",
           backend,
@@ -177,7 +196,8 @@ public final class SmtpRelay implements AutoCloseable {
    *     452})
    * @throws IOException the client's side failed (gone, too slow, or too much data)
    */
-  Spool receive(InputStream body) throws RejectException, IOException {
+  static Spool receive(InputStream body) throws RejectException, IOException {
+    Path spoolDirectory = Path.of(System.getProperty("java.io.tmpdir"));
     try {
       return Spool.receive(body, spoolDirectory);
     } catch (BareLineEndException e) {
@@ -203,18 +223,49 @@ public final class SmtpRelay implements AutoCloseable {
    */
   String relay(Envelope envelope, Spool message) throws RejectException {
     if (lmtp && envelope.recipients().size() != 1) {
-      throw new IllegalArgumentException(
-          "an LMTP relay takes one recipient per message, got " + envelope.recipients().size());
+      // a reload turned the relay to LMTP while the message came in
+      LOG.warn("an LMTP relay takes one recipient per message: tempfailed");
+      throw new RejectException(451, "4.3.0 Mail system being reconfigured, try again later");
     }
     Transaction transaction =
         begin(envelope, envelope.recipients(), timeout, SmtpConnection.Timeout.eachReply(timeout));
-    SmtpConnection connection = transaction.connection();
-    boolean reusable = false;
+    RelayConnection connection = transaction.connection();
     try {
-      refuseUnlessAllAccepted(envelope, transaction.recipients());
-      SmtpReply data = connection.send("DATA");
+      refuseUnlessAllAccepted(envelope, transaction);
+      SmtpReply data = connection.smtp.send("DATA");
+      if (data.code() != 354) {
+        connection.abandoned(0);
+      }
       expect(data, "message", data.code() == 354);
-      OutputStream out = connection.out();
+      send(envelope, message, connection.smtp);
+      // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
+      SmtpReply done =
+          connection.smtp.read(SmtpConnection.Timeout.eachReply(max(DATA_END, timeout)));
+      connection.completed();
+      expect(done, "message", done.code() / 100 == 2);
+      return done.toString();
+    } catch (SocketTimeoutException e) {
+      connection.broken();
+      LOG.warn("backend {} timed out: {}", backend, e.getMessage());
+      throw timedOut();
+    } catch (IOException | RuntimeException e) {
+      connection.broken();
+      LOG.warn("backend {} failed: {}", backend, e.toString());
+      throw unavailable();
+    } finally {
+      connections.release(connection);
+    }
+  }
+
+  /**
+   * The {@code Received:} header, the message and its end of data, all within the relay timeout: a
+   * backend that stops reading has its connection closed under the write.
+   */
+  private void send(Envelope envelope, Spool message, SmtpConnection smtp) throws IOException {
+    ScheduledFuture<?> cut =
+        WATCHDOG.schedule(smtp::close, timeout.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      OutputStream out = smtp.out();
       out.write(
           envelope
               .trace()
@@ -223,22 +274,8 @@ public final class SmtpRelay implements AutoCloseable {
       message.copyTo(out);
       out.write(".\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      // LMTP: one reply per accepted recipient, and there is exactly one: the recipient's own.
-      SmtpReply done = connection.read(SmtpConnection.Timeout.eachReply(max(DATA_END, timeout)));
-      reusable = true;
-      expect(done, "message", done.code() / 100 == 2);
-      return done.toString();
-    } catch (RejectException e) {
-      reusable = true; // the transaction is over or ends with RSET
-      throw e;
-    } catch (SocketTimeoutException e) {
-      LOG.warn("backend {} timed out: {}", backend, e.getMessage());
-      throw timedOut();
-    } catch (IOException e) {
-      LOG.warn("backend {} failed: {}", backend, e.getMessage());
-      throw unavailable();
     } finally {
-      connections.release(connection, reusable);
+      cut.cancel(false);
     }
   }
 
@@ -249,7 +286,7 @@ public final class SmtpRelay implements AutoCloseable {
   }
 
   /** A connection with a transaction open: the backend's replies to each recipient. */
-  private record Transaction(SmtpConnection connection, List<SmtpReply> recipients) {}
+  private record Transaction(RelayConnection connection, List<SmtpReply> recipients) {}
 
   /**
    * Opens a transaction for {@code recipients} on a pooled connection. A connection the backend
@@ -259,10 +296,11 @@ public final class SmtpRelay implements AutoCloseable {
   private Transaction begin(
       Envelope envelope, List<String> recipients, Duration wait, SmtpConnection.Timeout replies)
       throws RejectException {
+    Deadline borrowing = Deadline.after(wait);
     for (int attempt = 1; ; attempt++) {
-      SmtpConnection connection;
+      RelayConnection connection;
       try {
-        connection = connections.borrow(wait);
+        connection = connections.borrow(borrowing.remaining());
       } catch (IOException e) {
         LOG.warn("backend {} failed: {}", backend, e.getMessage());
         throw unavailable();
@@ -270,42 +308,60 @@ public final class SmtpRelay implements AutoCloseable {
       try {
         return new Transaction(connection, open(connection, envelope, recipients, replies));
       } catch (RejectException e) {
-        connections.release(connection, true);
+        connection.abandoned(0);
+        connections.release(connection);
         throw e;
       } catch (SocketTimeoutException e) {
-        connections.release(connection, false);
+        connection.broken();
+        connections.release(connection);
         LOG.warn("backend {} timed out: {}", backend, e.getMessage());
         throw timedOut();
       } catch (IOException e) {
-        connections.release(connection, false);
+        connection.broken();
+        connections.release(connection);
         if (attempt == 2) {
           LOG.warn("backend {} failed: {}", backend, e.getMessage());
           throw unavailable();
         }
         connections.dropIdle();
+      } catch (RuntimeException e) {
+        connection.broken();
+        connections.release(connection);
+        LOG.error("relaying to backend {} failed", backend, e);
+        throw unavailable();
       }
     }
   }
 
   /**
-   * XFORWARD (where offered), MAIL and the RCPTs, pipelined where the backend offers it: the
-   * replies to the RCPTs.
+   * RSET (where the connection's last transaction was abandoned), XFORWARD (where offered), MAIL
+   * and the RCPTs, pipelined where the backend offers it: the replies to the RCPTs.
    *
    * @throws RejectException the backend refused the sender
    * @throws IOException the backend is closing ({@code 421}) or gone
    */
   private List<SmtpReply> open(
-      SmtpConnection connection,
+      RelayConnection connection,
       Envelope envelope,
       List<String> recipients,
       SmtpConnection.Timeout timeout)
       throws IOException, RejectException {
-    List<String> commands = new ArrayList<>(xforward(connection, envelope));
+    SmtpConnection smtp = connection.smtp;
+    boolean reset = connection.resetDue();
+    List<String> commands = new ArrayList<>();
+    if (reset) {
+      commands.add("RSET");
+    }
+    commands.addAll(xforward(smtp, envelope));
     int mail = commands.size();
-    commands.add(mailCommand(envelope, connection.extensions().keySet()));
+    commands.add(mailCommand(envelope, smtp.extensions().keySet()));
     recipients.forEach(recipient -> commands.add("RCPT TO:<" + recipient + ">"));
-    List<SmtpReply> replies = exchange(connection, commands, mail, timeout);
-    for (int i = 0; i < mail; i++) {
+    List<SmtpReply> replies = exchange(smtp, commands, mail, timeout);
+    if (reset && replies.get(0).code() != 250) {
+      throw new IOException("backend answered RSET with " + replies.get(0));
+    }
+    connection.completed(); // reset, or nothing to reset
+    for (int i = reset ? 1 : 0; i < mail; i++) {
       if (replies.get(i).code() / 100 != 2) {
         LOG.warn("backend refused {}: {}", commands.get(i), replies.get(i));
       }
@@ -363,68 +419,67 @@ public final class SmtpRelay implements AutoCloseable {
     if (offered == null) {
       return List.of();
     }
-    return envelope.trace().xforward(Set.of(offered.toUpperCase(Locale.ROOT).split(" ")));
+    Set<String> attributes =
+        Arrays.stream(offered.toUpperCase(Locale.ROOT).split(" +"))
+            .filter(attribute -> !attribute.isEmpty())
+            .collect(Collectors.toSet());
+    return envelope.trace().xforward(attributes);
   }
 
   /**
    * Goes on only if the backend accepted every recipient the client was told {@code 250} for.
-   * Otherwise nothing is delivered (the connection's RSET ends the transaction), the client is told
-   * {@code 451}, and the backend's refusal is learnt from for the client's retry.
+   * Otherwise nothing is delivered (the connection's next use starts with RSET), the client is told
+   * {@code 451}, and every refusal is learnt from for the client's retry.
    */
-  private void refuseUnlessAllAccepted(Envelope envelope, List<SmtpReply> replies)
+  private void refuseUnlessAllAccepted(Envelope envelope, Transaction transaction)
       throws RejectException {
+    List<SmtpReply> replies = transaction.recipients();
+    int refused = 0;
     for (int i = 0; i < replies.size(); i++) {
       SmtpReply reply = replies.get(i);
       if (reply.code() / 100 == 2) {
         continue;
       }
-      String recipient = envelope.recipients().get(i);
-      if (tooManyRecipients(reply, i)) {
-        recipientLimit.accumulateAndGet(i, Math::min);
+      refused++;
+      if (refused == 1 && tooManyRecipients(reply, i)) {
+        memory.recipientLimit(i);
         LOG.warn(
             "backend {} takes {} recipients per message ({}): clients are now told 452 past that",
             backend,
             i,
             reply);
+        transaction.connection().abandoned(0);
         throw new RejectException(
             451, "4.5.3 Too many recipients for one message, try again later");
       }
-      remember(envelope.from(), recipient);
+      String recipient = envelope.recipients().get(i);
+      memory.refused(envelope.from(), recipient, true);
       LOG.warn(
-          "backend {} refused <{}> at relay time: {}; nothing relayed, the client's retry is told"
-              + " the backend's answer for it",
+          "backend {} refused <{}> at relay time: {}; the client's retry is told the backend's"
+              + " answer for it",
           backend,
           SmtpText.forLog(recipient),
           reply);
+    }
+    if (refused > 0) {
+      transaction.connection().abandoned(refused);
       throw new RejectException(451, "4.3.0 Recipient not accepted now, try again later");
     }
   }
 
   /**
-   * RFC 5321 §4.5.3.1.10: {@code 452} (or Postfix's enhanced {@code 4.5.3}, {@code 5.5.3} of old)
-   * to a recipient after others were accepted is "too many recipients", not about this one.
+   * RFC 5321 §4.5.3.1.10: {@code 452} to a recipient after others were accepted, with Postfix's
+   * enhanced {@code 4.5.3} or, without an enhanced code, saying so (Exim's {@code 452 too many
+   * recipients}), is "too many recipients", not about this one. A {@code 452} for storage, a {@code
+   * 5.5.3} for a multi-recipient bounce and the like teach nothing.
    */
   private static boolean tooManyRecipients(SmtpReply reply, int accepted) {
     String status = reply.enhancedStatus();
     return accepted > 0
+        && reply.code() == 452
         && (status.equals("4.5.3")
-            || status.equals("5.5.3")
-            || reply.code() == 452 && status.isEmpty());
-  }
-
-  private void remember(String from, String recipient) {
-    if (refusedAtRelay.size() >= MAX_REMEMBERED) {
-      Instant now = Instant.now();
-      refusedAtRelay.values().removeIf(until -> !now.isBefore(until));
-      if (refusedAtRelay.size() >= MAX_REMEMBERED) {
-        refusedAtRelay.clear(); // forgetting costs a retry, never a message
-      }
-    }
-    refusedAtRelay.put(pair(from, recipient), Instant.now().plus(REMEMBERED));
-  }
-
-  private static String pair(String from, String recipient) {
-    return from + "\n" + recipient.toLowerCase(Locale.ROOT);
+            || status.isEmpty()
+                && reply.toString().toLowerCase(Locale.ROOT).contains("too many recipients"));
   }
 
   private static Duration max(Duration a, Duration b) {

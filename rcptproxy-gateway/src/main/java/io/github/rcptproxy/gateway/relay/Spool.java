@@ -120,7 +120,12 @@ final class Spool implements AutoCloseable {
     }
 
     private void toFile() throws IOException {
-      Path path = Files.createTempFile(directory, "rcptproxy-", ".msg", OWNER_ONLY);
+      Path path;
+      try {
+        path = Files.createTempFile(directory, "rcptproxy-", ".msg", OWNER_ONLY);
+      } catch (UnsupportedOperationException e) {
+        path = Files.createTempFile(directory, "rcptproxy-", ".msg"); // not POSIX: its defaults
+      }
       try {
         file = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
       } finally {

@@ -1,0 +1,64 @@
+package io.github.rcptproxy.gateway.relay;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What the relay learnt from the backend, for an hour each, and kept across config reloads: the
+ * recipients per message it takes, and the sender and recipient pairs it refused at relay time
+ * although they had been verified (each then asked with the client's envelope at {@code RCPT}).
+ */
+final class RelayMemory {
+  /** How long something learnt holds: a backend's configuration changes, a mailbox comes back. */
+  static final Duration HOLDS = Duration.ofHours(1);
+
+  private static final int MAX_PAIRS = 10_000;
+
+  private final Clock clock;
+  private volatile int recipientLimit = Integer.MAX_VALUE;
+  private volatile Instant limitUntil = Instant.MIN;
+  private final Map<String, Instant> refused = new ConcurrentHashMap<>();
+
+  RelayMemory(Clock clock) {
+    this.clock = clock;
+  }
+
+  /** The recipients per message the backend was seen to take; {@code MAX_VALUE} if unknown. */
+  int recipientLimit() {
+    return clock.instant().isBefore(limitUntil) ? recipientLimit : Integer.MAX_VALUE;
+  }
+
+  /** The backend answered "too many recipients" after {@code accepted}. */
+  synchronized void recipientLimit(int accepted) {
+    recipientLimit = Math.min(recipientLimit(), accepted);
+    limitUntil = clock.instant().plus(HOLDS);
+  }
+
+  boolean refused(String from, String recipient) {
+    Instant until = refused.get(pair(from, recipient));
+    return until != null && clock.instant().isBefore(until);
+  }
+
+  void refused(String from, String recipient, boolean value) {
+    if (!value) {
+      refused.remove(pair(from, recipient));
+      return;
+    }
+    Instant now = clock.instant();
+    if (refused.size() >= MAX_PAIRS) {
+      refused.values().removeIf(until -> !now.isBefore(until));
+      if (refused.size() >= MAX_PAIRS) {
+        return; // full of live pairs: this one costs its sender a retry, never a message
+      }
+    }
+    refused.put(pair(from, recipient), now.plus(HOLDS));
+  }
+
+  private static String pair(String from, String recipient) {
+    return from + "\n" + recipient.toLowerCase(Locale.ROOT);
+  }
+}
