@@ -17,9 +17,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Where VRFY may answer: only with probe method VRFY over SMTP (LMTP servers, Dovecot: {@code 501},
  * are asked with RCPT only), not while the backend refuses VRFY, and only in a domain where it
- * answers VRFY honestly. Honesty is learnt by asking a random local part: refused as a mailbox, the
- * domain's VRFY answers are honest; accepted, the backend answers yes to anyone there. Both are
- * held for {@value #TTL_MINUTES} minutes, and so is a refusal of VRFY itself.
+ * answers VRFY honestly in both directions: a random local part refused, and a known-good address
+ * right after it answered {@code 250} or {@code 251}. A backend that says yes to anyone, or answers
+ * {@code 252} (it cannot say: Exim past a VRFY rate limit, Postfix for every address it would take)
+ * is asked with RCPT there. Each is held for {@value #TTL_MINUTES} minutes, and so is a refusal of
+ * VRFY itself.
  */
 final class VrfyTrust {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -33,8 +35,8 @@ final class VrfyTrust {
   enum Honesty {
     /** Refused as a mailbox: VRFY tells mailboxes apart there. */
     HONEST,
-    /** Accepted: VRFY says yes to anyone there, so RCPT is asked. */
-    YES_TO_ANYONE,
+    /** VRFY says yes to anyone there, or answers that it cannot say: RCPT is asked. */
+    NOT_TELLING,
     /** Nothing to go by now (the question goes by RCPT, and honesty is asked again next time). */
     CANNOT_TELL
   }
@@ -107,25 +109,32 @@ final class VrfyTrust {
     unsupportedUntil = now.plus(TTL);
   }
 
+  /** A VRFY in the domain was answered as if VRFY could not say: RCPT there for a while. */
+  void doesNotSay(String domain, BackendReply reply) {
+    remember(domain, Honesty.NOT_TELLING, reply, clock.instant());
+  }
+
   /**
-   * What the reply to a random local part says; a refusal that does not say what it is about is
-   * honest only if a known-good address of the domain is accepted right after it.
+   * What the reply to a random local part says; a refusal is honest only if a known-good address of
+   * the domain is answered {@code 250} or {@code 251} right after it.
    */
   private Honesty honesty(
       BackendSession session, String domain, BackendReply reply, Deadline deadline)
       throws IOException {
     return switch (ReplyMeaning.of(reply)) {
-      case ACCEPTED -> Honesty.YES_TO_ANYONE;
-      case NO_SUCH_MAILBOX -> Honesty.HONEST;
-      case UNCLEAR_REFUSAL -> {
+      case ACCEPTED -> Honesty.NOT_TELLING;
+      case NO_SUCH_MAILBOX, UNCLEAR_REFUSAL -> {
         Optional<Mailbox> control = knownGood.control(domain);
         if (control.isEmpty()) {
           yield Honesty.CANNOT_TELL;
         }
         BackendReply controlReply =
             Probe.askOne(session, ProbeMethod.VRFY, control.get(), deadline);
+        if (ReplyMeaning.vrfySaysExists(controlReply)) {
+          yield Honesty.HONEST;
+        }
         yield ReplyMeaning.of(controlReply) == ReplyMeaning.ACCEPTED
-            ? Honesty.HONEST
+            ? Honesty.NOT_TELLING
             : Honesty.CANNOT_TELL;
       }
       case SESSION_OVER -> {
@@ -145,7 +154,10 @@ final class VrfyTrust {
     if (honesty == Honesty.HONEST) {
       LOG.info("backend refuses unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
     } else {
-      LOG.info("backend accepts any user in {} on VRFY ({}); using RCPT there", domain, reply);
+      LOG.info(
+          "backend's VRFY does not tell mailboxes apart in {} ({}); using RCPT there",
+          domain,
+          reply);
     }
   }
 
