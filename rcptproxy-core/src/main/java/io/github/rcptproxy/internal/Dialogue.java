@@ -25,9 +25,10 @@ import java.util.Optional;
  * (the batch run asks once more on a fresh one). With no known-good address at all the verdict is
  * {@link Verdict.Reason#REFUSAL_UNCONFIRMED}.
  *
- * <p>With VRFY only {@code 250} and {@code 251} say the mailbox exists; a {@code 252}, a {@code
- * 4xx}, a policy refusal, or a refusal the control does not settle does not say, and the address is
- * asked with RCPT.
+ * <p>With VRFY {@code 250} and {@code 251} say the mailbox exists, a {@code 252} only where a
+ * random local part is refused right after it ({@link VrfyTrust#refusesRandomNow}); a {@code 252}
+ * to that too, a {@code 4xx}, a policy refusal, or a refusal the control does not settle does not
+ * say, and the address is asked with RCPT.
  */
 final class Dialogue implements BatchRun.Answerer<BackendSession> {
   private final KnownGood knownGood;
@@ -57,7 +58,16 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
    */
   @Override
   public int roomFor(BackendSession session, Question first) {
-    return vrfyTrust.mayServe(first.domain()) ? 1 : session.capacity();
+    return mayVrfy(first.domain()) ? 1 : session.capacity();
+  }
+
+  /**
+   * Whether VRFY may answer in the domain: never before a known-good address is known, as its
+   * honesty cannot be shown; a pipelined RCPT batch then settles its refusals by its own accepted
+   * addresses.
+   */
+  private boolean mayVrfy(String domain) {
+    return vrfyTrust.mayServe(domain) && knownGood.control(domain).isPresent();
   }
 
   /**
@@ -74,7 +84,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       return;
     }
     Open open = new Open(questions, verdicts);
-    boolean tryVrfy = vrfyTrust.mayServe(questions.get(0).domain());
+    boolean tryVrfy = mayVrfy(questions.get(0).domain());
     List<Question> batch = batch(session, open, tryVrfy ? 1 : session.capacity(), deadline);
     if (batch.isEmpty()) {
       return;
@@ -116,8 +126,9 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   }
 
   /**
-   * Asks VRFY; false where its answer does not say (a {@code 252}, a {@code 4xx}, a policy refusal,
-   * VRFY refused, or a refusal the control does not settle): the question goes to RCPT.
+   * Asks VRFY; false where its answer does not say (a {@code 252} where a random local part is not
+   * refused right after it, a {@code 4xx}, a policy refusal, VRFY refused, or a refusal the control
+   * does not settle): the question goes to RCPT.
    */
   private boolean askVrfy(BackendSession session, Question question, Open open, Deadline deadline)
       throws IOException {
@@ -128,8 +139,8 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
     }
     switch (ReplyMeaning.of(reply)) {
       case ACCEPTED -> {
-        if (!ReplyMeaning.vrfySaysExists(reply)) {
-          vrfyTrust.doesNotSay(question.domain(), reply);
+        if (!ReplyMeaning.vrfySaysExists(reply)
+            && !vrfyTrust.refusesRandomNow(session, question.domain(), deadline)) {
           return false;
         }
         open.settle(question, accepted(question, reply, deadline));
@@ -137,7 +148,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       case NO_SUCH_MAILBOX ->
           open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
       case UNCLEAR_REFUSAL -> {
-        if (!vrfyControlExists(session, question.domain(), deadline)) {
+        if (!vrfyControlTaken(session, question.domain(), deadline)) {
           return false;
         }
         open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
@@ -151,24 +162,21 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   }
 
   /**
-   * Whether VRFY says a known-good address of the domain exists; a {@code 252} is noted, a refusal
-   * teaches the session's limits.
+   * Whether VRFY takes a known-good address of the domain right after a refusal (a {@code 252} too:
+   * the refusal just before shows the backend tells addresses apart); a refusal of it teaches the
+   * session's limits.
    */
-  private boolean vrfyControlExists(BackendSession session, String domain, Deadline deadline)
+  private boolean vrfyControlTaken(BackendSession session, String domain, Deadline deadline)
       throws IOException {
     Optional<Mailbox> control = knownGood.control(domain);
     if (control.isEmpty()) {
       return false;
     }
     BackendReply reply = Probe.askOne(session, ProbeMethod.VRFY, control.get(), deadline);
-    if (ReplyMeaning.vrfySaysExists(reply)) {
+    if (ReplyMeaning.of(reply) == ReplyMeaning.ACCEPTED) {
       return true;
     }
-    if (ReplyMeaning.of(reply) == ReplyMeaning.ACCEPTED) {
-      vrfyTrust.doesNotSay(domain, reply);
-    } else {
-      session.teachLimits(); // a known-good address refused: the session is at a limit
-    }
+    session.teachLimits(); // a known-good address refused: the session is at a limit
     return false;
   }
 

@@ -34,6 +34,9 @@ public final class EximBackend implements AutoCloseable {
   public static final int MAILBOXES = 1000;
   private static final String EXIM_USER = "Debian-exim";
 
+  /** Stands for the unknown-user rule, whose list file is only known at the start. */
+  private static final String UNKNOWN_AS_POLICY = "unknown user as policy";
+
   private final Path dir;
   private final Path spool;
   private final int port;
@@ -54,8 +57,11 @@ public final class EximBackend implements AutoCloseable {
       Duration receiveTimeout,
       OptionalInt dropAfterFailures,
       int maxNonmail,
-      boolean postmasterFirst) {
+      boolean postmasterFirst,
+      List<String> rcptRules,
+      OptionalInt vrfyRatePerMinute) {
     public Options {
+      rcptRules = List.copyOf(rcptRules);
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
           || receiveTimeout.toMillis() % 1000 != 0) {
@@ -101,6 +107,45 @@ public final class EximBackend implements AutoCloseable {
       private OptionalInt dropAfterFailures = OptionalInt.empty();
       private int maxNonmail = 10;
       private boolean postmasterFirst;
+      private final List<String> rcptRules = new ArrayList<>();
+      private OptionalInt vrfyRatePerMinute = OptionalInt.empty();
+
+      /**
+       * {@code deny senders = : domains = +local_domains local_parts = !postmaster message = 5.1.1
+       * policy: blocked} in the RCPT ACL: the null sender gets {@code 550 5.1.1 policy: blocked}
+       * for every address but postmaster, a mailbox code for a policy.
+       */
+      public Builder nullSenderBlockedWithMailboxCode() {
+        rcptRules.addAll(
+            List.of(
+                "  deny senders = :",
+                "       domains = +local_domains",
+                "       local_parts = !postmaster",
+                "       message = 5.1.1 policy: blocked"));
+        return this;
+      }
+
+      /**
+       * {@code deny domains = +local_domains local_parts = ! lsearch;USERS : ! postmaster message =
+       * 5.7.1 <$local_part@$domain>: user unknown}: an unknown user refused with a policy code.
+       */
+      public Builder unknownUserWithPolicyCode() {
+        rcptRules.add(UNKNOWN_AS_POLICY);
+        return this;
+      }
+
+      /**
+       * {@code acl_smtp_vrfy} with {@code deny ratelimit = n / 1m / per_cmd /
+       * $sender_host_address}, then {@code accept}: honest VRFY up to {@code n} a minute, past it
+       * {@code 252 Administrative prohibition} for every address.
+       */
+      public Builder vrfyRateLimit(int perMinute) {
+        if (perMinute < 1) {
+          throw new IllegalArgumentException("vrfyRateLimit must be positive: " + perMinute);
+        }
+        this.vrfyRatePerMinute = OptionalInt.of(perMinute);
+        return this;
+      }
 
       /**
        * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
@@ -190,7 +235,9 @@ public final class EximBackend implements AutoCloseable {
             receiveTimeout,
             dropAfterFailures,
             maxNonmail,
-            postmasterFirst);
+            postmasterFirst,
+            rcptRules,
+            vrfyRatePerMinute);
       }
     }
   }
@@ -254,7 +301,9 @@ public final class EximBackend implements AutoCloseable {
     conf.add("domainlist local_domains = " + DOMAIN);
     conf.add("domainlist catchall_domains = " + CATCH_ALL_DOMAIN);
     conf.add("acl_smtp_rcpt = acl_check_rcpt");
-    if (options.vrfyAllowed()) {
+    if (options.vrfyRatePerMinute().isPresent()) {
+      conf.add("acl_smtp_vrfy = acl_check_vrfy");
+    } else if (options.vrfyAllowed()) {
       conf.add("acl_smtp_vrfy = accept");
     }
     conf.add("smtp_accept_max_nonmail = " + options.maxNonmail());
@@ -278,11 +327,28 @@ public final class EximBackend implements AutoCloseable {
           "       condition = ${if and {{>{$rcpt_count}{10}}"
               + " {<{$recipients_count}{${eval:$rcpt_count/2}}}}}");
     }
+    for (String rule : options.rcptRules()) {
+      if (rule.equals(UNKNOWN_AS_POLICY)) {
+        conf.add("  deny domains = +local_domains");
+        conf.add("       local_parts = ! lsearch;" + dir.resolve("localparts") + " : ! postmaster");
+        conf.add("       message = 5.7.1 <$local_part@$domain>: user unknown");
+      } else {
+        conf.add(rule);
+      }
+    }
     conf.add("  accept domains = +catchall_domains");
     conf.add("  require message = relay not permitted");
     conf.add("          domains = +local_domains");
     conf.add("  require verify = recipient");
     conf.add("  accept");
+    options
+        .vrfyRatePerMinute()
+        .ifPresent(
+            n -> {
+              conf.add("acl_check_vrfy:");
+              conf.add("  deny ratelimit = " + n + " / 1m / per_cmd / $sender_host_address");
+              conf.add("  accept");
+            });
     conf.add("");
     conf.add("begin routers");
     conf.add("catchall:");
