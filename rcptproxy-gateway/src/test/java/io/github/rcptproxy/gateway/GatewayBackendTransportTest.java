@@ -84,7 +84,8 @@ class GatewayBackendTransportTest {
                         v.backend("localhost", postfix.port()) // the name in the certificate
                             .tls(BackendTls.VERIFY)
                             .trustPem(certificates.caPem())
-                            .auth(DovecotBackend.user(1), DovecotBackend.PASSWORD)));
+                            .auth(DovecotBackend.user(1), DovecotBackend.PASSWORD)
+                            .knownGood(PostfixBackend.known(0))));
     try (SmtpClient client = client(gateway.port())) {
       assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
       assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(1) + ">")).startsWith("550");
@@ -141,7 +142,12 @@ class GatewayBackendTransportTest {
         gateway(
             dovecot.lmtpPort(),
             TestGateway.noDisconnect()
-                .andThen(s -> s.verifier(v -> v.protocol(BackendProtocol.LMTP))));
+                .andThen(
+                    s ->
+                        s.verifier(
+                            v ->
+                                v.protocol(BackendProtocol.LMTP)
+                                    .knownGood(DovecotBackend.user(1)))));
     String alice = DovecotBackend.user(2);
     try (SmtpClient client = client(gateway.port())) {
       // The client sends one message to two recipients; the second one's quota is full.
