@@ -3,6 +3,7 @@ package io.github.rcptproxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.internal.LocalVerdictCache;
 import io.github.rcptproxy.testing.DovecotBackend;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.OpenSmtpdBackend;
@@ -10,10 +11,8 @@ import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 
@@ -167,8 +166,8 @@ class HardenedBackendsTest {
 
   @Test
   void aKnownGoodAddressLearntIsKeptInASharedCacheAcrossRestarts() {
-    Map<String, VerdictCache.CachedVerdict> shared = new ConcurrentHashMap<>();
-    VerdictCache cache = new MapCache(shared);
+    // One store outside both verifiers, as a JCache shared by gateways is.
+    VerdictCache cache = new LocalVerdictCache(1000, Clock.systemUTC());
     try (EximBackend exim = EximBackend.start()) {
       VerifierConfig config =
           RealBackendsTest.config(exim.port())
@@ -176,35 +175,14 @@ class HardenedBackendsTest {
               .build();
       try (RecipientVerifier first = RecipientVerifier.create(config)) {
         assertThat(first.verify(EximBackend.known(3))).isInstanceOf(Verdict.Accepted.class);
-        await().atMost(Duration.ofSeconds(5)).until(() -> shared.size() == 2);
+        await()
+            .atMost(Duration.ofSeconds(5))
+            .until(() -> cache.get("known-good:" + EximBackend.DOMAIN).isPresent());
       }
 
       VerdictTally restarted = coldStart(config, EximBackend::unknown);
 
       assertThat(restarted.unknownRejected()).as(restarted.toString()).isEqualTo(40);
-    }
-  }
-
-  /** A shared verdict cache as a map, as a JCache across gateways holds it. */
-  private record MapCache(Map<String, CachedVerdict> map) implements VerdictCache {
-    @Override
-    public Optional<CachedVerdict> get(String key) {
-      return Optional.ofNullable(map.get(key));
-    }
-
-    @Override
-    public void put(String key, CachedVerdict verdict) {
-      map.put(key, verdict);
-    }
-
-    @Override
-    public void invalidate(String key) {
-      map.remove(key);
-    }
-
-    @Override
-    public void invalidateAll() {
-      map.clear();
     }
   }
 }

@@ -108,17 +108,15 @@ class VerifyCommandTest {
                 + ">: Recipient address rejected");
   }
 
+  /** {@code verify --backend B --known-good KNOWN ADDRESS}: its exit code. */
+  private int verifyNaming(String knownGood, String address) {
+    return run("", "verify", "--backend", backend(), "--known-good", knownGood, address);
+  }
+
   @Test
   void aRefusalBeforeAnyAcceptedAddressIsSettledByAKnownGoodAddressNamedOnTheCommandLine() {
     run("", "verify", "--backend", backend(), "nobody@example.com");
-    run(
-        "",
-        "verify",
-        "--backend",
-        backend(),
-        "--known-good",
-        "alice@example.com",
-        "nobody@example.com");
+    verifyNaming("alice@example.com", "nobody@example.com");
 
     assertThat(lines()[0]).startsWith("nobody@example.com\tUNVERIFIED\tREFUSAL_UNCONFIRMED: ");
     assertThat(lines()[1]).startsWith("nobody@example.com\tREJECTED\t553");
@@ -136,16 +134,7 @@ class VerifyCommandTest {
 
   @Test
   void aPostmasterKnownGoodAddressIsRefused() {
-    assertThat(
-            run(
-                "",
-                "verify",
-                "--backend",
-                backend(),
-                "--known-good",
-                "postmaster@example.com",
-                "a@b.c"))
-        .isEqualTo(2);
+    assertThat(verifyNaming("postmaster@example.com", "a@b.c")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8))
         .contains("known-good address cannot be postmaster");
   }
