@@ -83,6 +83,23 @@ class GatewayVerdictsTest {
     }
   }
 
+  @Test
+  void aDisabledMailboxIsToldAsDisabled() throws IOException {
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().disabledMailbox("user0").build());
+        RunningGateway gateway =
+            TestGateway.start(exim.port(), EximBackend.DOMAIN, noDisconnect());
+        SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
+      client.readReply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+
+      assertThat(client.send("RCPT TO:<" + EximBackend.known(1) + ">")).startsWith("250");
+      assertThat(client.send("RCPT TO:<" + EximBackend.known(0) + ">"))
+          .isEqualTo("550 5.2.1 Mailbox disabled: " + EximBackend.known(0));
+    }
+  }
+
   /**
    * {@value #RECIPIENTS} recipients at half unknown through a gateway in front of Exim with these
    * rules: every valid one {@code 250}, no unknown one {@code 250}, at least 95 % of them {@code

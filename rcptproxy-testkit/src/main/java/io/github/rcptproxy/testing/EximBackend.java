@@ -135,6 +135,19 @@ public final class EximBackend implements AutoCloseable {
       }
 
       /**
+       * {@code deny local_parts = LOCALPART message = 5.2.1 <$local_part@$domain>: mailbox
+       * disabled}: an existing mailbox refused as disabled.
+       */
+      public Builder disabledMailbox(String localPart) {
+        rcptRules.addAll(
+            List.of(
+                "  deny domains = +local_domains",
+                "       local_parts = " + localPart,
+                "       message = 5.2.1 <$local_part@$domain>: mailbox disabled"));
+        return this;
+      }
+
+      /**
        * {@code acl_smtp_vrfy} with {@code deny ratelimit = n / 1m / per_cmd /
        * $sender_host_address}, then {@code accept}: honest VRFY up to {@code n} a minute, past it
        * {@code 252 Administrative prohibition} for every address.
