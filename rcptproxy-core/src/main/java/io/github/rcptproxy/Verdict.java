@@ -31,10 +31,11 @@ public sealed interface Verdict {
   }
 
   /**
-   * The backend refused the recipient's mailbox permanently: a {@code 5xx} whose enhanced status
-   * code is about the mailbox ({@code 5.1.1}...), or, where the backend sends no telling code, one
-   * after which it accepted a known-good address of the domain in the same session. {@link
-   * #reply()} holds the backend's code, enhanced status code and (sanitised) text.
+   * The backend refused this recipient permanently, and the refusal is about this address: the
+   * backend accepted a known-good address in the same transaction (before it, or asked right after
+   * it). {@link #reply()} holds the backend's code, enhanced status code and (sanitised) text: what
+   * the refusal means (unknown {@code X.1.1}, disabled {@code X.2.1}, full {@code X.2.2}, policy
+   * {@code X.7.x}, or nothing where it sends no enhanced code).
    */
   record Rejected(BackendReply reply, Duration latency) implements Verdict {
     public Rejected {
@@ -100,6 +101,13 @@ public sealed interface Verdict {
      * sender, refuses this client, or a ratio rule spoilt the session). Logged as a warning once.
      */
     BACKEND_REFUSED(Kind.CONFIGURATION),
+    /**
+     * The backend refused the address, but there is no evidence yet whether about the mailbox: it
+     * has accepted no address to compare with (a fresh start, before any known-good address of the
+     * domain is known, see {@link VerifierConfig.Builder#knownGood}). Never a {@code 250}: the
+     * policy answers it {@code 451 4.4.3}, so the client tries again once the backend can tell.
+     */
+    REFUSAL_UNCONFIRMED(Kind.TRANSIENT),
     /**
      * The backend accepts any address in this domain (it accepted a random local part there), so
      * its {@code 250} says nothing about the recipient.

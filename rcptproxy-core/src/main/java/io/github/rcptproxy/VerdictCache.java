@@ -10,7 +10,9 @@ import java.util.Optional;
  * message. The verifier has its own in-memory cache when {@link VerifierConfig.Builder#cache} is
  * set; implement this (or use {@code JCacheVerdictCache} from {@code rcptproxy-jcache}) to share
  * answers between several gateways. Only {@link Verdict.Accepted} and {@link Verdict.Rejected} are
- * ever stored. Keys are normalised addresses (domain in lower case, local part as given).
+ * ever stored. Keys are normalised addresses (domain in lower case, local part as given), and
+ * {@code known-good:DOMAIN}: the address the backend accepted first in the domain (the reply's
+ * text), which a verifier asks as its control question before it has learnt one of its own.
  *
  * <p><b>Contract:</b> implementations must be thread-safe. A shared cache given to {@link
  * VerifierConfig.Builder#sharedCache} is called off the caller's SMTP thread: a lookup is waited

@@ -94,6 +94,11 @@ public final class VerifierConfig {
     return values.probeSender;
   }
 
+  /** Addresses the operator names as existing mailboxes: controls before any is learnt. */
+  public List<String> knownGood() {
+    return values.knownGood;
+  }
+
   public Duration idleTimeout() {
     return values.idleTimeout;
   }
@@ -219,7 +224,9 @@ public final class VerifierConfig {
         + values.heloName
         + ", probeSender=<"
         + values.probeSender
-        + ">, probeMethod="
+        + ">"
+        + (values.knownGood.isEmpty() ? "" : ", knownGood=" + values.knownGood)
+        + ", probeMethod="
         + values.probeMethod
         + ", deadline="
         + values.deadline
@@ -255,6 +262,7 @@ public final class VerifierConfig {
     private Duration backendCoolDown = Duration.ofSeconds(30);
     private String heloName = "world";
     private String probeSender = "";
+    private List<String> knownGood = List.of();
     private Duration idleTimeout = Duration.ofSeconds(300);
     private Duration maxSessionAge = Duration.ofSeconds(1800);
     private Duration deadline = Duration.ofMillis(3000);
@@ -464,6 +472,22 @@ public final class VerifierConfig {
       return this;
     }
 
+    /**
+     * Real mailboxes of the backend, one or more per domain (default none): the control question
+     * asks one of them after a refusal that the transaction has not settled, until the backend
+     * accepted an address of its own (the addresses it accepts are learnt, and kept in the verdict
+     * cache). Without any, such a refusal is {@link Verdict.Reason#REFUSAL_UNCONFIRMED}. Never
+     * {@code postmaster}: sites exempt it from the checks the control must tell apart.
+     */
+    public Builder knownGood(List<String> addresses) {
+      this.knownGood = List.copyOf(addresses);
+      return this;
+    }
+
+    public Builder knownGood(String... addresses) {
+      return knownGood(List.of(addresses));
+    }
+
     /** A pooled session unused for this long is closed. */
     public Builder idleTimeout(Duration idleTimeout) {
       this.idleTimeout = idleTimeout;
@@ -586,6 +610,21 @@ public final class VerifierConfig {
         require(
             probeSender.chars().allMatch(c -> c < 0x80),
             "probe sender must be ASCII: " + probeSender);
+      }
+      for (String address : knownGood) {
+        try {
+          Mailbox mailbox = Mailbox.parse(address);
+          require(
+              !mailbox.needsSmtputf8(),
+              "known-good address must have an ASCII local part: " + address);
+          require(
+              !mailbox.toString().regionMatches(true, 0, "postmaster@", 0, 11),
+              "known-good address cannot be postmaster (sites exempt it from their checks): "
+                  + address);
+        } catch (InvalidAddressException e) {
+          throw new IllegalArgumentException(
+              "known-good address " + address + " is not valid: " + e.getMessage());
+        }
       }
       requirePositive(idleTimeout, "idle timeout");
       requirePositive(maxSessionAge, "max session age");

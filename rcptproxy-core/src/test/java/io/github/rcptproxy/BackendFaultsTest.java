@@ -401,7 +401,11 @@ class BackendFaultsTest {
               }
               return OK;
             }),
-        rcptProbes().maxSessions(1).maxRejectionsPerSession(1).deadline(Duration.ofSeconds(2)));
+        rcptProbes()
+            .maxSessions(1)
+            .maxRejectionsPerSession(1)
+            .deadline(Duration.ofSeconds(2))
+            .knownGood("alice@example.com"));
     CompletableFuture<Verdict> first = verifier.verifyAsync("nobody@example.com");
     assertThat(firstInRcpt.await(5, TimeUnit.SECONDS)).isTrue();
 

@@ -64,7 +64,10 @@ class LimitLearningTest {
   @Test
   void sessionIsRecycledAfterConfiguredNumberOfRejections() {
     verifierFor(
-        dialogue(address -> "550 5.1.1 User unknown\r\n"), rcptProbes().maxRejectionsPerSession(3));
+        dialogue(
+            address ->
+                address.equals("alice@example.com") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"),
+        rcptProbes().maxRejectionsPerSession(3).knownGood("alice@example.com"));
 
     for (int i = 0; i < 9; i++) {
       assertThat(verifier.verify("nobody" + i + "@example.com"))
@@ -130,6 +133,8 @@ class LimitLearningTest {
                       line = connection.readLine()) {
                     if (line.startsWith("EHLO")) {
                       connection.write("250-strict.test\r\n250 PIPELINING\r\n");
+                    } else if (line.startsWith("RCPT TO:<alice@")) {
+                      connection.write("250 2.1.5 Ok\r\n"); // the control
                     } else if (line.startsWith("RCPT")) {
                       rcpts++;
                       connection.write("550 5.1.1 unknown\r\n");
@@ -146,6 +151,7 @@ class LimitLearningTest {
                 VerifierConfig.builder()
                     .backend("127.0.0.1", server.port())
                     .maxRejectionsPerSession(3)
+                    .knownGood("alice@example.com")
                     .build())) {
       List<String> addresses = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
@@ -418,11 +424,10 @@ class LimitLearningTest {
             RecipientVerifier.create(
                 RealBackendsTest.config(postfix.port()).probeMethod(ProbeMethod.RCPT).build())) {
       spendInflowTokens(postfix);
-      assertThat(verifier.verify(PostfixBackend.unknown(0))).isInstanceOf(Verdict.Rejected.class);
-
       Verdict delayed = verifier.verify(PostfixBackend.known(1));
       assertThat(delayed).isInstanceOf(Verdict.Accepted.class);
       assertThat(delayed.latency()).isGreaterThanOrEqualTo(SessionLimits.THROTTLED);
+      assertThat(verifier.verify(PostfixBackend.unknown(0))).isInstanceOf(Verdict.Rejected.class);
       for (int i = 2; i < 8; i++) {
         assertThat(verifier.verify(PostfixBackend.unknown(i))).isInstanceOf(Verdict.Rejected.class);
       }

@@ -37,13 +37,14 @@ class ReplyClassificationTest {
   }
 
   /** Answers RCPT for each address with what {@code rcpt} says; VRFY is not offered. */
-  private void start(ScriptedSmtpServer.Answers rcpt) {
+  private void start(ScriptedSmtpServer.Answers rcpt, String... knownGood) {
     server = ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(rcpt));
     verifier =
         RecipientVerifier.create(
             VerifierConfig.builder()
                 .backend("127.0.0.1", server.port())
                 .deadline(DEADLINE)
+                .knownGood(knownGood)
                 .build());
   }
 
@@ -80,7 +81,7 @@ class ReplyClassificationTest {
                 ? "250 Accepted\r\n"
                 : "550-Verification failed for <rcptproxy@localhost>\r\n550 Sender verify failed\r\n");
 
-    unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_REFUSED);
+    unverified(verifier.verify("alice@example.com"), Verdict.Reason.REFUSAL_UNCONFIRMED);
     assertThat(server.received()).doesNotContain("postmaster");
   }
 
@@ -120,7 +121,7 @@ class ReplyClassificationTest {
   @Test
   void refusingEveryAddressIsAboutTheSenderOrClientNotTheMailbox() {
     // Exim verifying a probe sender it cannot verify: every RCPT, real mailbox or not.
-    start(address -> "550 Verification failed for <rcptproxy@localhost>\r\n");
+    start(address -> "550 Verification failed for <rcptproxy@localhost>\r\n", "bob@example.com");
 
     for (String address : MAILBOXES) {
       unverified(verifier.verify(address), Verdict.Reason.BACKEND_REFUSED);
@@ -129,11 +130,49 @@ class ReplyClassificationTest {
   }
 
   @Test
-  void enhancedCodeAboutPolicyIsNotAMailboxVerdict() {
-    start(address -> "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied\r\n");
+  void enhancedCodeAboutPolicyForEveryAddressIsNotAMailboxVerdict() {
+    start(
+        address -> "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied\r\n",
+        "bob@example.com");
 
     unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_REFUSED);
-    assertThat(server.received()).doesNotContain("postmaster"); // the code said enough
+    assertThat(server.received()).doesNotContain("postmaster");
+  }
+
+  @Test
+  void enhancedCodeAboutPolicyForThisAddressOnlyIsAboutTheAddress() {
+    // Exim: deny ... local_parts = ! lsearch;USERS message = 5.7.1 <$local_part@$domain>: user
+    // unknown
+    start(
+        address ->
+            MAILBOXES.contains(address)
+                ? "250 Accepted\r\n"
+                : "550 5.7.1 <" + address + ">: user unknown\r\n",
+        "bob@example.com");
+
+    assertThat(verifier.verify("nobody@example.com"))
+        .isInstanceOfSatisfying(
+            Verdict.Rejected.class, r -> assertThat(r.reply().enhancedStatus()).isEqualTo("5.7.1"));
+    assertThat(server.count("RCPT TO:<bob@example.com>")).isEqualTo(1);
+  }
+
+  @Test
+  void mailboxCodeWhereAKnownGoodAddressIsRefusedTooIsNotAboutTheMailbox() {
+    // Exim: deny senders = : domains = +local_domains local_parts = !postmaster
+    //       message = 5.1.1 policy: blocked
+    start(address -> "550 5.1.1 policy: blocked\r\n", "bob@example.com");
+
+    for (String address : List.of("alice@example.com", "nobody@example.com")) {
+      unverified(verifier.verify(address), Verdict.Reason.BACKEND_REFUSED);
+    }
+    assertThat(verifier.stats().rejected()).isZero();
+  }
+
+  @Test
+  void mailboxCodeBeforeAnyAddressWasAcceptedIsUnconfirmed() {
+    start(address -> "550 5.1.1 policy: blocked\r\n");
+
+    unverified(verifier.verify("alice@example.com"), Verdict.Reason.REFUSAL_UNCONFIRMED);
   }
 
   @Test
@@ -155,12 +194,14 @@ class ReplyClassificationTest {
   }
 
   @Test
-  void enhancedMailboxCodeIsRejectedWithoutAControlQuestion() {
+  void mailboxCodeIsRejectedWithoutAControlOnceTheTransactionAcceptedAnAddress() {
     start(
         address -> MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 User unknown\r\n");
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
 
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
-    assertThat(server.count("RCPT TO:")).isEqualTo(1);
+    assertThat(verifier.verify("nobody2@example.com")).isInstanceOf(Verdict.Rejected.class);
+    assertThat(server.count("RCPT TO:")).isEqualTo(3);
   }
 
   @Test
@@ -272,7 +313,7 @@ class ReplyClassificationTest {
                       vrfyDisabled.get()
                           ? "502 5.5.1 VRFY command is disabled\r\n"
                           : MAILBOXES.contains(address)
-                              ? "252 2.0.0 " + address + "\r\n"
+                              ? "250 2.1.5 <" + address + ">\r\n"
                               : "550 5.1.1 <" + address + ">: User unknown\r\n");
                 } else if (line.startsWith("RCPT")) {
                   c.write(
@@ -286,7 +327,10 @@ class ReplyClassificationTest {
             });
     verifier =
         RecipientVerifier.create(
-            VerifierConfig.builder().backend("127.0.0.1", server.port()).build());
+            VerifierConfig.builder()
+                .backend("127.0.0.1", server.port())
+                .knownGood("bob@example.com")
+                .build());
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(server.count("RCPT")).isZero();
 
@@ -354,7 +398,7 @@ class ReplyClassificationTest {
             VerifierConfig.builder().backend("127.0.0.1", server.port()).build());
     assertThat(verifier.verify("\u00fcser@example.com")).isInstanceOf(Verdict.Accepted.class);
 
-    unverified(verifier.verify("nobody@example.com"), Verdict.Reason.BACKEND_REFUSED);
+    unverified(verifier.verify("nobody@example.com"), Verdict.Reason.REFUSAL_UNCONFIRMED);
     assertThat(verifier.verify("user@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
   }

@@ -8,7 +8,11 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** VRFY is used only where the backend proved it answers honestly; elsewhere RCPT is. */
+/**
+ * VRFY is used only where the backend proved it answers honestly in both directions (a random local
+ * part refused, a known-good address taken right after); elsewhere, and for any answer that does
+ * not say (a {@code 252} where a random local part is not refused right after it), RCPT is.
+ */
 class VrfyProbeTest {
   private static final Set<String> MAILBOXES = Set.of("alice@example.com");
 
@@ -51,6 +55,7 @@ class VrfyProbeTest {
                 .backend("127.0.0.1", server.port())
                 .probeMethod(ProbeMethod.VRFY)
                 .maxVrfyPerSession(maxVrfyPerSession)
+                .knownGood("alice@example.com")
                 .build());
   }
 
@@ -61,7 +66,7 @@ class VrfyProbeTest {
   @Test
   void honestVrfyIsUsedWithoutOpeningATransaction() {
     start(
-        (address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n",
+        (address, exists) -> exists ? "250 2.1.5 <" + address + ">\r\n" : "550 5.1.1 unknown\r\n",
         90);
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
@@ -86,6 +91,46 @@ class VrfyProbeTest {
   }
 
   @Test
+  void vrfyAnswered252IsTakenOnlyWhereARandomLocalPartIsRefusedRightAfterIt() {
+    // Postfix: 252 for an address it would take, 550 5.1.1 for an unknown one.
+    start(
+        (address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n",
+        90);
+
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+    assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+    // the random probe and the known-good address, alice and a random one, nobody
+    assertThat(server.count("VRFY")).isEqualTo(5);
+    assertThat(server.count("RCPT TO")).isZero();
+  }
+
+  @Test
+  void vrfyThatAnswers252PastARateLimitNeverAcceptsAnUnknownAddress() {
+    // Exim: acl_smtp_vrfy with a ratelimit, past it 252 Administrative prohibition.
+    java.util.concurrent.atomic.AtomicInteger vrfys =
+        new java.util.concurrent.atomic.AtomicInteger();
+    start(
+        (address, exists) ->
+            vrfys.incrementAndGet() > 4
+                ? "252 Administrative prohibition\r\n"
+                : exists ? "250 <" + address + "> is deliverable\r\n" : "550 Unknown user\r\n",
+        90);
+
+    int unknownAccepted = 0;
+    for (int i = 0; i < 20; i++) {
+      Verdict known = verifier.verify("alice@example.com");
+      assertThat(known).isInstanceOf(Verdict.Accepted.class);
+      unknownAccepted +=
+          verifier.verify("nobody" + i + "@example.com") instanceof Verdict.Rejected ? 0 : 1;
+    }
+
+    assertThat(unknownAccepted).isZero();
+    assertThat(server.count("VRFY")).isLessThanOrEqualTo(8); // RCPT once past the limit
+    assertThat(server.count("RCPT TO:<nobody")).isGreaterThanOrEqualTo(18);
+  }
+
+  @Test
   void backendThatRefusesVrfyIsAskedWithRcptInstead() {
     start((address, exists) -> "502 5.5.1 VRFY command is disabled\r\n", 90);
 
@@ -97,14 +142,14 @@ class VrfyProbeTest {
 
   @Test
   void vrfySessionIsRecycledAfterConfiguredNumberOfCommands() {
-    start(
-        (address, exists) -> exists ? "252 2.0.0 " + address + "\r\n" : "550 5.1.1 unknown\r\n", 5);
+    start((address, exists) -> exists ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n", 5);
 
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 7; i++) {
       assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     }
 
-    // the random probe and 4 VRFYs on the first session, 4 more on the second
+    // the random probe, the known-good address and 3 VRFYs on the first session, 4 more on the
+    // second
     assertThat(server.connections()).isEqualTo(2);
   }
 }

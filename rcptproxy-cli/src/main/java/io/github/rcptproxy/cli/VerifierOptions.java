@@ -53,6 +53,17 @@ final class VerifierOptions {
           "MAIL FROM of the verification probe; empty (the default) sends <>, the null sender")
   String probeSender;
 
+  @Option(
+      names = "--known-good",
+      paramLabel = "ADDRESS",
+      split = ", *(?!$)",
+      description =
+          "a real mailbox of the backend (repeat, or separate with commas; one per domain is"
+              + " enough, never postmaster): asked right after a refusal that the transaction has"
+              + " not shown to be about the address, until the backend has accepted one of its"
+              + " own; without it such refusals are answered 451 until then")
+  List<String> knownGood;
+
   // No defaultValue: the command gives its own as the field's initial value (probe waits longer).
   @Option(
       names = "--timeout-ms",
@@ -134,6 +145,9 @@ final class VerifierOptions {
         .protocol(protocol);
     if (ca != null) {
       builder.trustPem(ca);
+    }
+    if (knownGood != null) {
+      builder.knownGood(knownGood);
     }
     if ((authUser == null) != (authPasswordFile == null)) {
       throw new IllegalArgumentException(

@@ -136,7 +136,11 @@ class RcptproxyCommandLineTest {
     Path config = dir.resolve("policy.properties");
     Files.writeString(
         config,
-        "backend=127.0.0.1:" + postfix.port() + "\nreject-message=Gone: @\nlisten=127.0.0.1:0\n");
+        "backend=127.0.0.1:"
+            + postfix.port()
+            + "\nreject-message=Gone: @\nlisten=127.0.0.1:0\nknown-good="
+            + PostfixBackend.known(0)
+            + "\n");
     PolicyCommand policy =
         CommandRun.parse(
             PolicyCommand.class, "policy", "--config", config.toString(), "--reject-code", "554");

@@ -6,13 +6,17 @@ import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.subethamail.smtp.server.SMTPServer;
 import org.subethamail.wiser.Wiser;
 
@@ -94,16 +98,45 @@ class VerifyCommandTest {
         PostfixBackend.known(5),
         PostfixBackend.unknown(5));
 
-    // VRFY by default: Postfix proved honest (a random local part is refused), so no transaction.
-    assertThat(lines()[0])
-        .isEqualTo(
-            PostfixBackend.known(5) + "\tACCEPTED\t252 2.0.0 <" + PostfixBackend.known(5) + ">");
+    // Postfix's VRFY answers 252 for a mailbox it would take, which does not say: RCPT asks it.
+    assertThat(lines()[0]).isEqualTo(PostfixBackend.known(5) + "\tACCEPTED\t250 2.1.5 Ok");
     assertThat(lines()[1])
         .startsWith(
             PostfixBackend.unknown(5)
                 + "\tREJECTED\t550 5.1.1 <"
                 + PostfixBackend.unknown(5)
                 + ">: Recipient address rejected");
+  }
+
+  /** {@code verify --backend B --known-good KNOWN ADDRESS}: its exit code. */
+  private int verifyNaming(String knownGood, String address) {
+    return run("", "verify", "--backend", backend(), "--known-good", knownGood, address);
+  }
+
+  @Test
+  void aRefusalBeforeAnyAcceptedAddressIsSettledByAKnownGoodAddressNamedOnTheCommandLine() {
+    run("", "verify", "--backend", backend(), "nobody@example.com");
+    verifyNaming("alice@example.com", "nobody@example.com");
+
+    assertThat(lines()[0]).startsWith("nobody@example.com\tUNVERIFIED\tREFUSAL_UNCONFIRMED: ");
+    assertThat(lines()[1]).startsWith("nobody@example.com\tREJECTED\t553");
+  }
+
+  @Test
+  void aKnownGoodAddressComesFromTheConfigFileToo(@TempDir Path dir) throws IOException {
+    Path config =
+        Files.writeString(dir.resolve("rcptproxy.properties"), "known-good=alice@example.com\n");
+
+    run("", "verify", "--config", config.toString(), "--backend", backend(), "nobody@example.com");
+
+    assertThat(lines()[0]).startsWith("nobody@example.com\tREJECTED\t553");
+  }
+
+  @Test
+  void aPostmasterKnownGoodAddressIsRefused() {
+    assertThat(verifyNaming("postmaster@example.com", "a@b.c")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("known-good address cannot be postmaster");
   }
 
   @Test

@@ -36,6 +36,9 @@ public final class BackendSession {
   private boolean usable = true;
   private boolean transactionOpen;
 
+  /** Whether the backend accepted a recipient in the open transaction. */
+  private boolean acceptedInTransaction;
+
   /** What the session has taken against the backend's limits, and what that teaches them. */
   private final LimitLearner learner;
 
@@ -269,6 +272,7 @@ public final class BackendSession {
     BackendReply reply = backendReply(mail);
     if (mail.code() == 250) {
       transactionOpen = true;
+      acceptedInTransaction = false;
       onTransactionOpened.run();
       return;
     }
@@ -302,6 +306,19 @@ public final class BackendSession {
    */
   private static boolean refusesSessionNotSender(BackendReply reply) {
     return reply.code() == 530;
+  }
+
+  /** The backend accepted a recipient in the open transaction. */
+  void acceptedInTransaction() {
+    acceptedInTransaction = true;
+  }
+
+  /**
+   * Whether the backend accepted a recipient in the open transaction: it does not refuse the probe
+   * sender or this client wholesale, so a refusal with a mailbox code in it is about the mailbox.
+   */
+  boolean hasAcceptedInTransaction() {
+    return transactionOpen && acceptedInTransaction;
   }
 
   /** Not reused: the caller learnt something that makes the session's state doubtful. */

@@ -15,20 +15,27 @@ import java.util.Optional;
  * The questions put to one session and what its answers mean: a pipelined RCPT batch as large as
  * the session's limits allow, or one question with VRFY where VRFY may answer ({@link VrfyTrust}).
  *
- * <p>A refusal becomes {@link Verdict.Rejected} only when it is about the mailbox: its enhanced
- * status code says so, or — where the backend sends none, as Exim and OpenSMTPD do — a known-good
- * address (the last one the backend accepted in the domain, else in any domain) is accepted in the
- * same session right after it: the control question. If that is refused too, the refusal is about
- * the probe sender, the client or the session: the session fails with {@link
- * Verdict.Reason#BACKEND_REFUSED} (the batch run asks once more on a fresh one); so is a refusal
- * before the backend ever accepted an address answered (nothing to tell it by).
+ * <p>A refusal becomes {@link Verdict.Rejected} only on evidence that it is about this address: the
+ * backend accepted an address in the same transaction. A refusal with a mailbox code ({@code
+ * 5.1.1}...) needs one accepted anywhere in the transaction; one that says nothing ({@code 550
+ * Unknown user}) or is coded as policy ({@code 5.7.1}) needs a known-good address (the last one the
+ * backend accepted in the domain, else in any domain, else one the operator named) accepted right
+ * after it: the control question. If the control is refused too, the refusal is about the probe
+ * sender, the client or the session: the session fails with {@link Verdict.Reason#BACKEND_REFUSED}
+ * (the batch run asks once more on a fresh one). With no known-good address at all the verdict is
+ * {@link Verdict.Reason#REFUSAL_UNCONFIRMED}.
+ *
+ * <p>With VRFY {@code 250} and {@code 251} say the mailbox exists, a {@code 252} only where a
+ * random local part is refused right after it ({@link VrfyTrust#refusesRandomNow}); a {@code 252}
+ * to that too, a {@code 4xx}, a policy refusal, or a refusal the control does not settle does not
+ * say, and the address is asked with RCPT.
  */
 final class Dialogue implements BatchRun.Answerer<BackendSession> {
   private final KnownGood knownGood;
   private final VrfyTrust vrfyTrust;
   private final FailureVerdicts failures;
 
-  /** A refusal that did not say what it is about, waiting for the control question. */
+  /** A refusal waiting for evidence that it is about this address. */
   private record Refusal(Question question, BackendReply reply) {}
 
   /** The questions one thread holds, and where their verdicts go. */
@@ -51,7 +58,16 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
    */
   @Override
   public int roomFor(BackendSession session, Question first) {
-    return vrfyTrust.mayServe(first.domain()) ? 1 : session.capacity();
+    return mayVrfy(first.domain()) ? 1 : session.capacity();
+  }
+
+  /**
+   * Whether VRFY may answer in the domain: never before a known-good address is known, as its
+   * honesty cannot be shown; a pipelined RCPT batch then settles its refusals by its own accepted
+   * addresses.
+   */
+  private boolean mayVrfy(String domain) {
+    return vrfyTrust.mayServe(domain) && knownGood.control(domain).isPresent();
   }
 
   /**
@@ -68,7 +84,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       return;
     }
     Open open = new Open(questions, verdicts);
-    boolean tryVrfy = vrfyTrust.mayServe(questions.get(0).domain());
+    boolean tryVrfy = mayVrfy(questions.get(0).domain());
     List<Question> batch = batch(session, open, tryVrfy ? 1 : session.capacity(), deadline);
     if (batch.isEmpty()) {
       return;
@@ -77,10 +93,10 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
     if (tryVrfy
         && !first.mailbox().needsSmtputf8()
         && vrfyTrust.honest(session, first.domain(), deadline)
-        && ask(session, ProbeMethod.VRFY, batch, open, deadline)) {
+        && askVrfy(session, first, open, deadline)) {
       return;
     }
-    ask(session, ProbeMethod.RCPT, batch, open, deadline);
+    askRcpt(session, batch, open, deadline);
   }
 
   /**
@@ -110,62 +126,125 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   }
 
   /**
-   * Puts the questions to the backend and turns each reply into a verdict, asking a known-good
-   * address of the domain where a refusal does not say what it is about.
-   *
-   * @return false if the backend answered that it does not do VRFY (nothing was answered)
-   * @throws IOException if the session failed; the questions not answered stay open
+   * Asks VRFY; false where its answer does not say (a {@code 252} where a random local part is not
+   * refused right after it, a {@code 4xx}, a policy refusal, VRFY refused, or a refusal the control
+   * does not settle): the question goes to RCPT.
    */
-  private boolean ask(
-      BackendSession session,
-      ProbeMethod method,
-      List<Question> questions,
-      Open open,
-      Deadline deadline)
+  private boolean askVrfy(BackendSession session, Question question, Open open, Deadline deadline)
       throws IOException {
-    BackendSession.Answers answers =
-        Probe.put(session, method, mailboxes(questions), true, deadline);
-    List<BackendReply> replies = answers.replies();
-    if (method == ProbeMethod.VRFY
-        && !replies.isEmpty()
-        && ReplyMeaning.vrfyNotSupported(replies.get(0))) {
-      vrfyTrust.refused(replies.get(0));
+    BackendReply reply = Probe.askOne(session, ProbeMethod.VRFY, question.mailbox(), deadline);
+    if (ReplyMeaning.vrfyNotSupported(reply)) {
+      vrfyTrust.refused(reply);
       return false;
     }
+    switch (ReplyMeaning.of(reply)) {
+      case ACCEPTED -> {
+        if (!ReplyMeaning.vrfySaysExists(reply)
+            && !vrfyTrust.refusesRandomNow(session, question.domain(), deadline)) {
+          return false;
+        }
+        open.settle(question, accepted(question, reply, deadline));
+      }
+      case NO_SUCH_MAILBOX ->
+          open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
+      case UNCLEAR_REFUSAL -> {
+        if (!vrfyControlTaken(session, question.domain(), deadline)) {
+          return false;
+        }
+        open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
+      }
+      case SESSION_OVER -> throw sessionOver(session, reply);
+      default -> {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whether VRFY takes a known-good address of the domain right after a refusal (a {@code 252} too:
+   * the refusal just before shows the backend tells addresses apart); a refusal of it teaches the
+   * session's limits.
+   */
+  private boolean vrfyControlTaken(BackendSession session, String domain, Deadline deadline)
+      throws IOException {
+    Optional<Mailbox> control = knownGood.control(domain);
+    if (control.isEmpty()) {
+      return false;
+    }
+    BackendReply reply = Probe.askOne(session, ProbeMethod.VRFY, control.get(), deadline);
+    if (ReplyMeaning.of(reply) == ReplyMeaning.ACCEPTED) {
+      return true;
+    }
+    session.teachLimits(); // a known-good address refused: the session is at a limit
+    return false;
+  }
+
+  /**
+   * Puts the questions in the session's transaction and turns each reply into a verdict; refusals
+   * wait for the transaction's evidence ({@link #settleRefusals}).
+   *
+   * @throws IOException if the session failed; the questions not answered stay open
+   */
+  private void askRcpt(
+      BackendSession session, List<Question> questions, Open open, Deadline deadline)
+      throws IOException {
+    BackendSession.Answers answers =
+        Probe.put(session, ProbeMethod.RCPT, mailboxes(questions), true, deadline);
+    List<BackendReply> replies = answers.replies();
     // A reply followed by a hang-up is about the session, whatever it says.
     int trusted = answers.hungUp() ? replies.size() - 1 : replies.size();
-    Map<String, List<Refusal>> unclear = new LinkedHashMap<>();
+    List<Refusal> refusals = new ArrayList<>();
     for (int i = 0; i < trusted; i++) {
       Question question = questions.get(i);
       BackendReply reply = replies.get(i);
       switch (ReplyMeaning.of(reply)) {
-        case UNCLEAR_REFUSAL ->
-            unclear
-                .computeIfAbsent(question.domain(), d -> new ArrayList<>())
-                .add(new Refusal(question, reply));
+        case NO_SUCH_MAILBOX, UNCLEAR_REFUSAL, POLICY_REFUSAL ->
+            refusals.add(new Refusal(question, reply));
+        case ACCEPTED -> {
+          session.acceptedInTransaction();
+          open.settle(question, accepted(question, reply, deadline));
+        }
         case SESSION_OVER -> throw sessionOver(session, reply);
-        default -> open.settle(question, verdict(session, question, reply, deadline));
+        default -> open.settle(question, verdict(session, reply, deadline));
       }
     }
     if (answers.hungUp()) {
       session.teachLimits();
       throw SessionFailure.closedByBackend();
     }
-    for (Map.Entry<String, List<Refusal>> domain : unclear.entrySet()) {
-      confirmMailboxRefusals(session, method, domain.getKey(), domain.getValue(), open, deadline);
-    }
-    return true;
+    settleRefusals(session, refusals, open, deadline);
   }
 
-  /** The verdict for a reply that says what it is about (not an unclear refusal, not the end). */
-  private Verdict verdict(
-      BackendSession session, Question question, BackendReply reply, Deadline deadline) {
-    return switch (ReplyMeaning.of(reply)) {
-      case ACCEPTED -> {
-        knownGood.accepted(question.domain(), question.mailbox());
-        yield new Verdict.Accepted(reply, deadline.elapsed());
+  /**
+   * Refusals with a mailbox code in a transaction where the backend accepted an address are about
+   * the mailbox; the others are settled by a control question per domain.
+   */
+  private void settleRefusals(
+      BackendSession session, List<Refusal> refusals, Open open, Deadline deadline)
+      throws IOException {
+    Map<String, List<Refusal>> unsettled = new LinkedHashMap<>();
+    for (Refusal refusal : refusals) {
+      if (session.hasAcceptedInTransaction()
+          && ReplyMeaning.of(refusal.reply()) == ReplyMeaning.NO_SUCH_MAILBOX) {
+        open.settle(refusal.question(), new Verdict.Rejected(refusal.reply(), deadline.elapsed()));
+      } else {
+        unsettled.computeIfAbsent(refusal.question().domain(), d -> new ArrayList<>()).add(refusal);
       }
-      case NO_SUCH_MAILBOX -> new Verdict.Rejected(reply, deadline.elapsed());
+    }
+    for (Map.Entry<String, List<Refusal>> domain : unsettled.entrySet()) {
+      confirmMailboxRefusals(session, domain.getKey(), domain.getValue(), open, deadline);
+    }
+  }
+
+  private Verdict accepted(Question question, BackendReply reply, Deadline deadline) {
+    knownGood.accepted(question.domain(), question.mailbox());
+    return new Verdict.Accepted(reply, deadline.elapsed());
+  }
+
+  /** The verdict for a reply about the sender, the system or the protocol, or a {@code 4xx}. */
+  private Verdict verdict(BackendSession session, BackendReply reply, Deadline deadline) {
+    return switch (ReplyMeaning.of(reply)) {
       case SENDER_REFUSED -> {
         session.retire();
         yield failures.refused(Verdict.Reason.SENDER_REJECTED, reply, deadline);
@@ -180,8 +259,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
               "backend answered " + reply,
               Optional.of(reply),
               deadline.elapsed());
-      case UNCLEAR_REFUSAL, SESSION_OVER ->
-          throw new IllegalArgumentException(reply + " needs more than a verdict");
+      default -> throw new IllegalArgumentException(reply + " needs more than a verdict");
     };
   }
 
@@ -199,27 +277,23 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   }
 
   /**
-   * Asks a known-good address of the domain right after refusals that did not say what they are
-   * about: accepted, the refusals were about the mailboxes; refused too, they were not.
+   * Asks a known-good address of the domain right after refusals that the transaction has not
+   * settled: accepted, the refusals were about these addresses; refused too, they were not.
    */
   private void confirmMailboxRefusals(
-      BackendSession session,
-      ProbeMethod method,
-      String domain,
-      List<Refusal> refusals,
-      Open open,
-      Deadline deadline)
+      BackendSession session, String domain, List<Refusal> refusals, Open open, Deadline deadline)
       throws IOException {
     Optional<Mailbox> control = knownGood.control(domain);
     if (control.isEmpty()) {
       for (Refusal refusal : refusals) {
-        open.settle(refusal.question(), cannotTell(refusal.reply(), deadline));
+        open.settle(refusal.question(), failures.unconfirmed(refusal.reply(), deadline));
       }
       return;
     }
-    BackendReply reply = Probe.askOne(session, method, control.get(), deadline);
+    BackendReply reply = Probe.askOne(session, ProbeMethod.RCPT, control.get(), deadline);
     switch (ReplyMeaning.of(reply)) {
       case ACCEPTED -> {
+        session.acceptedInTransaction();
         for (Refusal refusal : refusals) {
           open.settle(
               refusal.question(), new Verdict.Rejected(refusal.reply(), deadline.elapsed()));
@@ -241,17 +315,6 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         throw controlRefused(control.get(), reply, refusals.get(0).reply());
       }
     }
-  }
-
-  /** A refusal before the backend ever accepted an address: nothing to tell it by. */
-  private static Verdict cannotTell(BackendReply refusal, Deadline deadline) {
-    return new Verdict.Unverified(
-        Verdict.Reason.BACKEND_REFUSED,
-        "the backend has accepted no address yet, so its refusal ("
-            + refusal
-            + ") cannot be told from one of the probe sender, this client or the session",
-        Optional.of(refusal),
-        deadline.elapsed());
   }
 
   private static SessionFailure controlRefused(

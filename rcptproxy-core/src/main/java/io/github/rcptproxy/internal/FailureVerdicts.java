@@ -62,6 +62,21 @@ final class FailureVerdicts {
         deadline.elapsed());
   }
 
+  /**
+   * A refusal with nothing to compare it with: the backend has accepted no address the control
+   * question could ask (warned about once).
+   */
+  Verdict unconfirmed(BackendReply reply, Deadline deadline) {
+    warnings.refused(Verdict.Reason.REFUSAL_UNCONFIRMED, reply.toString(), reply.code());
+    return new Verdict.Unverified(
+        Verdict.Reason.REFUSAL_UNCONFIRMED,
+        "the backend has accepted no address to compare with, so its refusal ("
+            + reply
+            + ") cannot be told from one of the probe sender, this client or the session",
+        Optional.of(reply),
+        deadline.elapsed());
+  }
+
   static Verdict timeout(Deadline deadline) {
     return unverified(
         Verdict.Reason.TIMEOUT, "backend did not answer within the deadline", deadline);

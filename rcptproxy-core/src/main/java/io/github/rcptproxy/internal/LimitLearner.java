@@ -168,8 +168,9 @@ final class LimitLearner {
    * trouble are its limits. Where it hung up in the middle of a pipelined batch, after answering
    * rejections, the rejections before its last reply, less one (room for the control question after
    * them), are: Exim's {@code drop} after too many failed recipients ends a fresh session in its
-   * first batch, again and again were nothing learnt. A session ended on its first use without
-   * that, or after lying idle ({@link #IDLE_RACE}), teaches nothing.
+   * first batch, again and again were nothing learnt. So are the VRFYs before the use, less one (a
+   * use may ask a control VRFY after its question). A session ended on its first use without that,
+   * or after lying idle ({@link #IDLE_RACE}), teaches nothing.
    */
   void sessionEnded() {
     if (idleBeforeUse.compareTo(IDLE_RACE) >= 0) {
@@ -177,7 +178,7 @@ final class LimitLearner {
     }
     int rejectionsTolerated = Math.max(rejectionsBeforeUse, rejectionsBeforeHangUp - 1);
     if (vrfyCommands > vrfyBeforeUse && vrfyBeforeUse > 0) {
-      limits.vrfyTolerated(vrfyBeforeUse);
+      limits.vrfyTolerated(vrfyBeforeUse - 1);
     } else if (rejectionsTolerated > 0) {
       limits.rejectionsTolerated(rejectionsTolerated);
     }

@@ -61,6 +61,14 @@ final class MisconfigurationWarnings {
                   + " verification)",
               probeSender,
               what);
+      case REFUSAL_UNCONFIRMED ->
+          once(
+              "REFUSAL_UNCONFIRMED",
+              "backend refused a recipient ({}) before it accepted any address to compare with:"
+                  + " such refusals are answered UNVERIFIED REFUSAL_UNCONFIRMED (a 4xx to the"
+                  + " client) until it accepts one; name a real mailbox with knownGood"
+                  + " (--known-good) to have them settled at once",
+              what);
       default ->
           once(
               "refused",

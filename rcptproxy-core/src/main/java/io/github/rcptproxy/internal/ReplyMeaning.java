@@ -4,15 +4,19 @@ import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
 
 /**
- * What a backend reply to {@code RCPT TO} or {@code VRFY} is about. Only {@link #NO_SUCH_MAILBOX}
- * may become {@link Verdict.Rejected}: a refusal is about the mailbox only where the enhanced
- * status code says so, or where the backend accepted a known-good address in the same session right
- * after refusing this one ({@link #UNCLEAR_REFUSAL}, settled by that control question).
+ * What a backend reply to {@code RCPT TO} or {@code VRFY} says on its face. No refusal becomes
+ * {@link Verdict.Rejected} on its code alone: {@link #NO_SUCH_MAILBOX}, {@link #UNCLEAR_REFUSAL}
+ * and {@link #POLICY_REFUSAL} are about this address only where the backend accepted a known-good
+ * address in the same transaction ({@link Dialogue} asks it).
  */
 enum ReplyMeaning {
   /** {@code 2xx}: the backend takes the address. */
   ACCEPTED,
-  /** {@code 5xx} with an enhanced status code about the recipient's mailbox or address. */
+  /**
+   * {@code 5xx} with an enhanced status code about the recipient's mailbox or address: about the
+   * mailbox once the backend accepted an address in the same transaction (a site may give a mailbox
+   * code to every address it refuses for a policy, the null sender say).
+   */
   NO_SUCH_MAILBOX,
   /**
    * {@code 5xx} that does not say what it is about (no enhanced status code, as Exim and OpenSMTPD
@@ -23,8 +27,14 @@ enum ReplyMeaning {
   /** {@code 5xx} whose enhanced status code is about the probe sender ({@code X.1.7}, X.1.8). */
   SENDER_REFUSED,
   /**
-   * {@code 5xx} whose enhanced status code is about something else than the address: policy or
-   * client ({@code X.7.x}), protocol ({@code X.5.x}), system or network ({@code X.3.x}, X.4.x).
+   * {@code 5xx} coded as policy or security ({@code X.7.x}): about this client or the probe unless
+   * the backend gives it to this address only, accepting a known-good one right after it (some
+   * sites answer unknown users {@code 550 5.7.1 ... user unknown}).
+   */
+  POLICY_REFUSAL,
+  /**
+   * {@code 5xx} whose enhanced status code is about something else than the address: protocol
+   * ({@code X.5.x}), system or network ({@code X.3.x}, X.4.x).
    */
   REFUSED_FOR_OTHER_REASON,
   /** {@code 4xx} about this command: try again later. */
@@ -49,6 +59,9 @@ enum ReplyMeaning {
     if (code < 500) {
       return TEMPORARY;
     }
+    if (code == 530) {
+      return REFUSED_FOR_OTHER_REASON; // STARTTLS or AUTH first: about the session (RFC 3207, 4954)
+    }
     if (enhanced.isEmpty()) {
       return UNCLEAR_REFUSAL;
     }
@@ -59,7 +72,10 @@ enum ReplyMeaning {
       case "1.7", "1.8" -> SENDER_REFUSED;
       default -> {
         char subject = subjectDetail.charAt(0);
-        yield subject == '3' || subject == '4' || subject == '5' || subject == '7'
+        if (subject == '7') {
+          yield POLICY_REFUSAL;
+        }
+        yield subject == '3' || subject == '4' || subject == '5'
             ? REFUSED_FOR_OTHER_REASON
             : UNCLEAR_REFUSAL;
       }
@@ -73,6 +89,15 @@ enum ReplyMeaning {
   static boolean tooManyRecipients(BackendReply reply) {
     String enhanced = reply.enhancedStatus();
     return enhanced.endsWith(".5.3") || reply.code() == 452 && enhanced.isEmpty();
+  }
+
+  /**
+   * Whether a reply to {@code VRFY} says the mailbox exists: {@code 250} or {@code 251} only. A
+   * {@code 252} says the server cannot tell (RFC 5321 3.5.3: Exim's {@code 252 Administrative
+   * prohibition}, Postfix for every address it would take).
+   */
+  static boolean vrfySaysExists(BackendReply reply) {
+    return reply.code() == 250 || reply.code() == 251;
   }
 
   /** Whether a {@code VRFY} reply says the backend does not do VRFY at all. */

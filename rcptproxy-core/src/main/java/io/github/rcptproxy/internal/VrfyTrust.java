@@ -17,9 +17,15 @@ import org.slf4j.LoggerFactory;
 /**
  * Where VRFY may answer: only with probe method VRFY over SMTP (LMTP servers, Dovecot: {@code 501},
  * are asked with RCPT only), not while the backend refuses VRFY, and only in a domain where it
- * answers VRFY honestly. Honesty is learnt by asking a random local part: refused as a mailbox, the
- * domain's VRFY answers are honest; accepted, the backend answers yes to anyone there. Both are
- * held for {@value #TTL_MINUTES} minutes, and so is a refusal of VRFY itself.
+ * answers VRFY honestly in both directions: a random local part refused, and a known-good address
+ * right after it not refused. A backend that says yes to a random local part (Exchange, or Exim
+ * past a VRFY rate limit: {@code 252} to everything) is asked with RCPT there. Each is held for
+ * {@value #TTL_MINUTES} minutes, and so is a refusal of VRFY itself.
+ *
+ * <p>A {@code 252} says the server cannot tell (RFC 5321 3.5.3). It is taken to mean "would take"
+ * only where a random local part is refused right after it in the same session ({@link
+ * #refusesRandomNow}): the backend tells addresses apart now, as Postfix does (252 for a mailbox it
+ * would take, 550 for an unknown one).
  */
 final class VrfyTrust {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -33,13 +39,16 @@ final class VrfyTrust {
   enum Honesty {
     /** Refused as a mailbox: VRFY tells mailboxes apart there. */
     HONEST,
-    /** Accepted: VRFY says yes to anyone there, so RCPT is asked. */
-    YES_TO_ANYONE,
+    /** VRFY says yes to anyone there, or answers that it cannot say: RCPT is asked. */
+    NOT_TELLING,
     /** Nothing to go by now (the question goes by RCPT, and honesty is asked again next time). */
     CANNOT_TELL
   }
 
   private record Known(Honesty honesty, Instant until) {}
+
+  /** What a question showed, and the reply that showed it. */
+  private record Finding(Honesty honesty, BackendReply reply) {}
 
   private final boolean configured;
   private final Clock clock;
@@ -91,11 +100,11 @@ final class VrfyTrust {
       refused(reply);
       return false;
     }
-    Honesty honesty = honesty(session, domain, reply, deadline);
-    if (honesty != Honesty.CANNOT_TELL) {
-      remember(domain, honesty, reply, now);
+    Finding finding = honesty(session, domain, reply, deadline);
+    if (finding.honesty() != Honesty.CANNOT_TELL) {
+      remember(domain, finding.honesty(), finding.reply(), now);
     }
-    return honesty == Honesty.HONEST;
+    return finding.honesty() == Honesty.HONEST;
   }
 
   /** The backend answered VRFY that it does not do VRFY: RCPT for a while, in every domain. */
@@ -108,31 +117,56 @@ final class VrfyTrust {
   }
 
   /**
-   * What the reply to a random local part says; a refusal that does not say what it is about is
-   * honest only if a known-good address of the domain is accepted right after it.
+   * Whether the session refuses a random local part of the domain now, as it would an unknown
+   * address: asked right after a {@code 252}. Accepted, VRFY does not tell addresses apart there
+   * (RCPT is asked there for a while).
    */
-  private Honesty honesty(
+  boolean refusesRandomNow(BackendSession session, String domain, Deadline deadline)
+      throws IOException {
+    Optional<Mailbox> random = randomMailbox(domain);
+    if (random.isEmpty()) {
+      return false;
+    }
+    BackendReply reply = Probe.askOne(session, ProbeMethod.VRFY, random.get(), deadline);
+    switch (ReplyMeaning.of(reply)) {
+      case NO_SUCH_MAILBOX, UNCLEAR_REFUSAL -> {
+        return true;
+      }
+      case ACCEPTED -> remember(domain, Honesty.NOT_TELLING, reply, clock.instant());
+      case SESSION_OVER -> {
+        session.teachLimits();
+        throw SessionFailure.sessionEnded(reply);
+      }
+      default -> {}
+    }
+    return false;
+  }
+
+  /**
+   * What the reply to a random local part says; a refusal is honest only if a known-good address of
+   * the domain is answered {@code 250} or {@code 251} right after it.
+   */
+  private Finding honesty(
       BackendSession session, String domain, BackendReply reply, Deadline deadline)
       throws IOException {
     return switch (ReplyMeaning.of(reply)) {
-      case ACCEPTED -> Honesty.YES_TO_ANYONE;
-      case NO_SUCH_MAILBOX -> Honesty.HONEST;
-      case UNCLEAR_REFUSAL -> {
+      case ACCEPTED -> new Finding(Honesty.NOT_TELLING, reply);
+      case NO_SUCH_MAILBOX, UNCLEAR_REFUSAL -> {
         Optional<Mailbox> control = knownGood.control(domain);
         if (control.isEmpty()) {
-          yield Honesty.CANNOT_TELL;
+          yield new Finding(Honesty.CANNOT_TELL, reply);
         }
         BackendReply controlReply =
             Probe.askOne(session, ProbeMethod.VRFY, control.get(), deadline);
         yield ReplyMeaning.of(controlReply) == ReplyMeaning.ACCEPTED
-            ? Honesty.HONEST
-            : Honesty.CANNOT_TELL;
+            ? new Finding(Honesty.HONEST, reply)
+            : new Finding(Honesty.CANNOT_TELL, controlReply);
       }
       case SESSION_OVER -> {
         session.teachLimits();
         throw SessionFailure.sessionEnded(reply);
       }
-      default -> Honesty.CANNOT_TELL;
+      default -> new Finding(Honesty.CANNOT_TELL, reply);
     };
   }
 
@@ -145,7 +179,10 @@ final class VrfyTrust {
     if (honesty == Honesty.HONEST) {
       LOG.info("backend refuses unknown users in {} on VRFY ({}); using VRFY there", domain, reply);
     } else {
-      LOG.info("backend accepts any user in {} on VRFY ({}); using RCPT there", domain, reply);
+      LOG.info(
+          "backend's VRFY does not tell mailboxes apart in {} ({}); using RCPT there",
+          domain,
+          reply);
     }
   }
 

@@ -16,13 +16,18 @@ import java.util.Objects;
  *   <caption>verdict to decision</caption>
  *   <tr><th>verdict</th><th>decision</th></tr>
  *   <tr><td>accepted, catch-all</td><td>accept</td></tr>
- *   <tr><td>rejected</td><td>{@link RecipientDecision.Reject}: the reject code, {@code X.1.1} (X
- *       the code's first digit), the reject message or the backend's text</td></tr>
+ *   <tr><td>rejected</td><td>{@link RecipientDecision.Reject}: the reject code, with what the
+ *       backend's refusal meant ({@link #rejection}): {@code X.1.1} and the reject message for an
+ *       unknown or bad address, {@code X.2.1} disabled, {@code X.2.2} full, {@code X.7.x} policy
+ *       (X the reject code's first digit), each with its own text, or the backend's text</td></tr>
  *   <tr><td>invalid address</td><td>{@link RecipientDecision.Refuse} {@code 501 5.1.3 Bad
  *       recipient address syntax}</td></tr>
  *   <tr><td>backend {@code 4xx}</td><td>{@code onBackendTemporaryFailure}: accept, or {@link
  *       RecipientDecision.Refuse} with the backend's code and enhanced code ({@code 4.0.0} if it
  *       gave none), a generic text or the backend's</td></tr>
+ *   <tr><td>a refusal not confirmed yet (no known-good address to compare with)</td><td>{@link
+ *       RecipientDecision.Defer} {@code 451 4.4.3}, whatever {@code onUnverified} says: it may be
+ *       a real refusal, so never {@code 250}</td></tr>
  *   <tr><td>not verified (timeout, down, busy, any other failure)</td><td>{@code onUnverified}:
  *       accept, or {@link RecipientDecision.Defer} {@code 451 4.4.3 Recipient verification
  *       unavailable, try again later}</td></tr>
@@ -115,13 +120,14 @@ public final class ReplyPolicy {
       return RecipientDecision.ACCEPT;
     }
     if (verdict instanceof Verdict.Rejected rejected) {
-      String text = exposeBackendReply ? rejected.reply().text() : rejectionText(recipient);
-      return new RecipientDecision.Reject(rejectCode, rejectCode / 100 + ".1.1", text);
+      return rejection(rejected.reply(), recipient);
     }
     Verdict.Unverified unverified = (Verdict.Unverified) verdict;
     switch (unverified.reason()) {
       case INVALID_ADDRESS:
         return BAD_SYNTAX;
+      case REFUSAL_UNCONFIRMED:
+        return UNAVAILABLE; // perhaps a real refusal: never accepted unverified
       case CATCH_ALL:
         return RecipientDecision.ACCEPT; // the backend takes any address: nothing failed
       case TEMPORARY_FAILURE:
@@ -140,6 +146,39 @@ public final class ReplyPolicy {
       default:
         return unverified();
     }
+  }
+
+  /**
+   * A rejection that says what the backend's refusal meant: its enhanced code's subject and detail
+   * where it is about the address ({@code X.1.y}), the mailbox ({@code X.2.y}) or policy ({@code
+   * X.7.y}), else {@code X.1.1}; the class is the reject code's, so that a full mailbox is never
+   * told as an unknown one. The reject message is the text of an unknown address; the others get
+   * their own, unless the backend's text is shown.
+   */
+  RecipientDecision.Reject rejection(BackendReply reply, String recipient) {
+    String enhanced = reply.enhancedStatus();
+    String detail = enhanced.isEmpty() ? "" : enhanced.substring(enhanced.indexOf('.') + 1);
+    if (!detail.matches("7\\.[0-9]{1,3}|[12]\\.[1-9][0-9]{0,2}")) {
+      detail = "1.1";
+    }
+    String text;
+    if (exposeBackendReply) {
+      text = reply.text();
+    } else if (detail.startsWith("1.")) {
+      text = rejectionText(recipient);
+    } else {
+      text = meaning(detail) + recipient;
+    }
+    return new RecipientDecision.Reject(rejectCode, rejectCode / 100 + "." + detail, text);
+  }
+
+  private static String meaning(String detail) {
+    return switch (detail) {
+      case "2.1" -> "Mailbox disabled: ";
+      case "2.2" -> "Mailbox full: ";
+      default ->
+          detail.startsWith("7.") ? "Recipient refused by policy: " : "Mailbox unavailable: ";
+    };
   }
 
   /** What to tell the client when the recipient could not be verified at all. */

@@ -160,7 +160,7 @@ class LimitLearnerTest {
 
     session.sessionEnded();
 
-    assertThat(limits.maxVrfy()).isEqualTo(5);
+    assertThat(limits.maxVrfy()).isEqualTo(4); // room for a control VRFY after the question
     assertThat(limits.maxRejections()).isEqualTo(8);
   }
 

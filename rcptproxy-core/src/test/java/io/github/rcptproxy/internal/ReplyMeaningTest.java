@@ -17,6 +17,7 @@ class ReplyMeaningTest {
           250 | 2.1.5 | Ok                                           | ACCEPTED
           251 | ''    | User not local; will forward                 | ACCEPTED
           252 | 2.0.0 | Cannot VRFY user, but will accept message    | ACCEPTED
+          252 | ''    | Administrative prohibition                   | ACCEPTED
           550 | 5.1.1 | User unknown                                 | NO_SUCH_MAILBOX
           550 | 5.1.2 | Bad destination system                       | NO_SUCH_MAILBOX
           553 | 5.1.3 | Bad destination mailbox address syntax       | NO_SUCH_MAILBOX
@@ -31,7 +32,8 @@ class ReplyMeaningTest {
           550 | 5.6.0 | Content rejected                             | UNCLEAR_REFUSAL
           553 | 5.1.7 | Sender address syntax                        | SENDER_REFUSED
           550 | 5.1.8 | Sender address rejected                      | SENDER_REFUSED
-          554 | 5.7.1 | Client host rejected: Access denied          | REFUSED_FOR_OTHER_REASON
+          554 | 5.7.1 | Client host rejected: Access denied          | POLICY_REFUSAL
+          550 | 5.7.1 | <nobody@example.test>: user unknown          | POLICY_REFUSAL
           504 | 5.5.2 | Sender address rejected: need fully-qualified | REFUSED_FOR_OTHER_REASON
           550 | 5.3.0 | System not accepting network messages        | REFUSED_FOR_OTHER_REASON
           550 | 5.4.4 | Unable to route                              | REFUSED_FOR_OTHER_REASON
@@ -82,5 +84,11 @@ class ReplyMeaningTest {
   void vrfyNotSupportedIs500Or502Or504(int code, boolean notSupported) {
     assertThat(ReplyMeaning.vrfyNotSupported(new BackendReply(code, "", "")))
         .isEqualTo(notSupported);
+  }
+
+  @ParameterizedTest(name = "{0}: {1}")
+  @CsvSource({"250, true", "251, true", "252, false", "550, false", "450, false"})
+  void onlyA250Or251ToVrfySaysTheMailboxExists(int code, boolean exists) {
+    assertThat(ReplyMeaning.vrfySaysExists(new BackendReply(code, "", ""))).isEqualTo(exists);
   }
 }

@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class ReplyPolicyTest {
   private static final Duration MS = Duration.ofMillis(1);
@@ -47,6 +49,41 @@ class ReplyPolicyTest {
         .isEqualTo(new RecipientDecision.Reject(450, "4.1.1", "mail @ example: no"));
     assertThat(ReplyPolicy.builder().exposeBackendReply(true).build().decide(UNKNOWN, "x@y"))
         .isEqualTo(new RecipientDecision.Reject(550, "5.1.1", "User unknown in mx7.internal"));
+  }
+
+  @ParameterizedTest(name = "{0} {1} -> {2} {3}")
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
+          552 | 5.2.2 | 550 | 5.2.2 | Mailbox full: x@example.com
+          452 | 4.2.2 | 450 | 4.2.2 | Mailbox full: x@example.com
+          550 | 5.2.1 | 550 | 5.2.1 | Mailbox disabled: x@example.com
+          550 | 5.7.1 | 550 | 5.7.1 | Recipient refused by policy: x@example.com
+          550 | 5.1.6 | 550 | 5.1.6 | Unable to relay to x@example.com
+          550 | ''    | 550 | 5.1.1 | Unable to relay to x@example.com
+          550 | 5.0.0 | 550 | 5.1.1 | Unable to relay to x@example.com
+          550 | 5.2.2 | 450 | 4.2.2 | Mailbox full: x@example.com
+          """)
+  void aRejectionSaysWhatTheBackendMeantInTheRejectCodesClass(
+      int backendCode, String backendEnhanced, int rejectCode, String enhanced, String text) {
+    Verdict rejected =
+        new Verdict.Rejected(new BackendReply(backendCode, backendEnhanced, "mx7.internal"), MS);
+
+    assertThat(
+            ReplyPolicy.builder().rejectCode(rejectCode).build().decide(rejected, "x@example.com"))
+        .isEqualTo(new RecipientDecision.Reject(rejectCode, enhanced, text));
+  }
+
+  @Test
+  void anUnconfirmedRefusalIsDeferredEvenWhenTheUnverifiedAreAccepted() {
+    Verdict unconfirmed =
+        unverified(Reason.REFUSAL_UNCONFIRMED, new BackendReply(550, "", "Unknown user"));
+
+    assertThat(defaults.decide(unconfirmed, "a@b"))
+        .isEqualTo(
+            new RecipientDecision.Defer(
+                451, "4.4.3", "Recipient verification unavailable, try again later"));
   }
 
   @Test

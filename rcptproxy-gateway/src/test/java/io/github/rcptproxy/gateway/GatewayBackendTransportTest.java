@@ -3,7 +3,6 @@ package io.github.rcptproxy.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.BackendTls;
 import io.github.rcptproxy.testing.AuthenticatingPostfix;
 import io.github.rcptproxy.testing.DovecotBackend;
@@ -85,7 +84,8 @@ class GatewayBackendTransportTest {
                         v.backend("localhost", postfix.port()) // the name in the certificate
                             .tls(BackendTls.VERIFY)
                             .trustPem(certificates.caPem())
-                            .auth(DovecotBackend.user(1), DovecotBackend.PASSWORD)));
+                            .auth(DovecotBackend.user(1), DovecotBackend.PASSWORD)
+                            .knownGood(PostfixBackend.known(0))));
     try (gateway) {
       try (SmtpClient client = client(gateway.port())) {
         assertThat(client.send("MAIL FROM:<sender@client.test>")).startsWith("250");
@@ -144,8 +144,7 @@ class GatewayBackendTransportTest {
     RunningGateway gateway =
         gateway(
             dovecot.lmtpPort(),
-            TestGateway.noDisconnect()
-                .andThen(s -> s.verifier(v -> v.protocol(BackendProtocol.LMTP))));
+            TestGateway.noDisconnect().andThen(TestGateway.lmtpKnowing(DovecotBackend.user(1))));
     String alice = DovecotBackend.user(2);
     try (SmtpClient client = client(gateway.port())) {
       // The client sends one message to two recipients; the second one's quota is full.

@@ -85,8 +85,12 @@ class PostfixClientTest {
     return count;
   }
 
+  /** A gateway that knows a real mailbox from its start: its first refusal is settled at once. */
   private static RunningGateway gateway(Consumer<GatewaySettings.Builder> extra) {
-    return TestGateway.start(PostfixBackend.shared().port(), PostfixBackend.DOMAIN, extra);
+    return TestGateway.start(
+        PostfixBackend.shared().port(),
+        PostfixBackend.DOMAIN,
+        extra.andThen(s -> s.verifier(v -> v.knownGood(PostfixBackend.known(0)))));
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.github.rcptproxy.gateway;
 
+import io.github.rcptproxy.BackendProtocol;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -33,5 +34,11 @@ public final class TestGateway {
   /** Hang up after no number of rejections (the option {@code --no-disconnect}). */
   public static Consumer<GatewaySettings.Builder> noDisconnect() {
     return settings -> settings.policy(policy -> policy.disconnectAfterRejections(0));
+  }
+
+  /** Verify over LMTP, naming a real mailbox of the backend as its known-good address. */
+  public static Consumer<GatewaySettings.Builder> lmtpKnowing(String knownGood) {
+    return settings ->
+        settings.verifier(v -> v.protocol(BackendProtocol.LMTP).knownGood(knownGood));
   }
 }

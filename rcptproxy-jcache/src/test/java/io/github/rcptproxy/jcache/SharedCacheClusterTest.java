@@ -1,6 +1,7 @@
 package io.github.rcptproxy.jcache;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.hazelcast.cache.HazelcastCachingProvider;
 import com.hazelcast.config.Config;
@@ -71,16 +72,24 @@ class SharedCacheClusterTest {
                 .setTypes(String.class, VerdictCache.CachedVerdict.class));
   }
 
-  @Test
-  void verdictLearntOnOneGatewayIsServedByTheOther() throws Exception {
+  /** Two gateways, one on each member of a fresh two-member cluster, against one backend. */
+  private interface TwoGateways {
+    void run(
+        RecipientVerifier gatewayA,
+        RecipientVerifier gatewayB,
+        ScriptedSmtpServer backend,
+        Cache<String, VerdictCache.CachedVerdict> cacheOnB)
+        throws Exception;
+  }
+
+  private static void withTwoGateways(ScriptedSmtpServer.Answers backendAnswers, TwoGateways test)
+      throws Exception {
     int firstPort = freePort();
     int secondPort = freePort();
     HazelcastInstance first = member("rcptproxy-a", firstPort, secondPort);
     HazelcastInstance second = member("rcptproxy-b", secondPort, firstPort);
     try (ScriptedSmtpServer backend =
-        ScriptedSmtpServer.start(
-            ScriptedSmtpServer.dialogue(
-                a -> a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n"))) {
+        ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(backendAnswers))) {
       assertThat(first.getCluster().getMembers()).hasSize(2);
       VerifierConfig.Builder config = VerifierConfig.builder().backend("127.0.0.1", backend.port());
       try (RecipientVerifier gatewayA =
@@ -99,19 +108,44 @@ class SharedCacheClusterTest {
                           Duration.ofHours(1),
                           Duration.ofMinutes(5))
                       .build())) {
-        assertThat(gatewayA.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
-        assertThat(gatewayA.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
-
-        assertThat(gatewayB.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
-        assertThat(gatewayB.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
-
-        assertThat(backend.count("RCPT TO")).isEqualTo(2);
-        assertThat(gatewayB.stats().cacheHits()).isEqualTo(2);
-        assertThat(gatewayB.stats().sessionsOpened()).isZero();
+        test.run(gatewayA, gatewayB, backend, cacheOn(second));
       }
     } finally {
       second.shutdown();
       first.shutdown();
     }
+  }
+
+  @Test
+  void verdictLearntOnOneGatewayIsServedByTheOther() throws Exception {
+    withTwoGateways(
+        a -> a.startsWith("alice") ? "250 2.1.5 Ok\r\n" : "550 5.1.1 unknown\r\n",
+        (gatewayA, gatewayB, backend, onB) -> {
+          assertThat(gatewayA.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+          assertThat(gatewayA.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+          assertThat(gatewayB.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+          assertThat(gatewayB.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+
+          assertThat(backend.count("RCPT TO")).isEqualTo(2);
+          assertThat(gatewayB.stats().cacheHits()).isEqualTo(2);
+          assertThat(gatewayB.stats().sessionsOpened()).isZero();
+        });
+  }
+
+  @Test
+  void aKnownGoodAddressLearntOnOneGatewaySettlesTheFirstRefusalOfTheOther() throws Exception {
+    withTwoGateways(
+        a -> a.startsWith("alice") ? "250 Accepted\r\n" : "550 Unknown user\r\n",
+        (gatewayA, gatewayB, backend, onB) -> {
+          assertThat(gatewayA.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+          await()
+              .atMost(Duration.ofSeconds(10))
+              .until(() -> onB.containsKey("known-good:example.com"));
+
+          // gateway B has never seen the backend accept an address: the control comes from the
+          // cluster.
+          assertThat(gatewayB.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+        });
   }
 }

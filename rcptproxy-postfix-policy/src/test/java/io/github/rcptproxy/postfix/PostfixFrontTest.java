@@ -42,6 +42,7 @@ class PostfixFrontTest {
             VerifierConfig.builder()
                 .backend("127.0.0.1", backend.port())
                 .heloName("policy.example.test")
+                .knownGood(PostfixBackend.known(0))
                 .build());
     down =
         RecipientVerifier.create(

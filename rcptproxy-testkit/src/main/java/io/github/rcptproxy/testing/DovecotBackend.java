@@ -59,6 +59,18 @@ public final class DovecotBackend implements AutoCloseable {
 
   /** Starts a new Dovecot; close it when done. */
   public static DovecotBackend start() {
+    return start(false);
+  }
+
+  /**
+   * Starts a new Dovecot with {@code lmtp_rcpt_check_quota = yes}: {@link #FULL} is refused at
+   * {@code RCPT} with {@code 552 5.2.2 Quota exceeded}, not after {@code DATA}.
+   */
+  public static DovecotBackend startCheckingQuotaAtRcpt() {
+    return start(true);
+  }
+
+  private static DovecotBackend start(boolean quotaAtRcpt) {
     boolean available =
         Files.isExecutable(DOVECOT)
             && Files.isExecutable(LMTP)
@@ -76,7 +88,7 @@ public final class DovecotBackend implements AutoCloseable {
         "Dovecot tests skipped: install dovecot-core and dovecot-lmtpd and run as root (.ci/run"
             + " does)");
     try {
-      return launch();
+      return launch(quotaAtRcpt);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -152,7 +164,7 @@ public final class DovecotBackend implements AutoCloseable {
     }
   }
 
-  private static DovecotBackend launch() throws IOException {
+  private static DovecotBackend launch(boolean quotaAtRcpt) throws IOException {
     Path dir = Files.createTempDirectory("rcptproxy-dovecot-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     Path mail = Files.createDirectories(dir.resolve("mail"));
@@ -182,6 +194,9 @@ public final class DovecotBackend implements AutoCloseable {
             + FULL
             + "::userdb_quota_rule=*:storage=1B\n";
     Files.writeString(dir.resolve("users"), users);
+    if (quotaAtRcpt) {
+      fillMailbox(mail.resolve(FULL));
+    }
     int lmtpPort = freePort();
     int authPort = freePort();
     Path conf = dir.resolve("dovecot.conf");
@@ -202,6 +217,7 @@ public final class DovecotBackend implements AutoCloseable {
             "default_login_user = dovenull",
             "mail_location = maildir:~/Maildir",
             "mail_plugins = quota",
+            "lmtp_rcpt_check_quota = " + (quotaAtRcpt ? "yes" : "no"),
             "plugin {",
             "  quota = count:User quota",
             "  quota_vsizes = yes",
@@ -259,6 +275,26 @@ public final class DovecotBackend implements AutoCloseable {
               }
             });
     return dovecot;
+  }
+
+  /**
+   * One message already in the mailbox, so that its quota of one byte is exceeded before any
+   * delivery: what {@code lmtp_rcpt_check_quota} checks at RCPT.
+   */
+  private static void fillMailbox(Path home) throws IOException {
+    Path maildir = home.resolve("Maildir");
+    for (String sub : List.of("cur", "new", "tmp")) {
+      Files.createDirectories(maildir.resolve(sub));
+    }
+    Files.writeString(
+        maildir.resolve("new").resolve("1.filler.test"),
+        "Subject: filler\r\n\r\nthis mailbox is over its quota\r\n");
+    try (Stream<Path> paths = Files.walk(home)) {
+      for (Path path : paths.toList()) {
+        Files.setAttribute(path, "unix:uid", 65534);
+        Files.setAttribute(path, "unix:gid", 65534);
+      }
+    }
   }
 
   private static int freePort() throws IOException {

@@ -35,6 +35,9 @@ public final class EximBackend implements AutoCloseable {
   private static final String DEFER_FLAG = "defer";
   private static final String EXIM_USER = "Debian-exim";
 
+  /** Stands for the unknown-user rule, whose list file is only known at the start. */
+  private static final String UNKNOWN_AS_POLICY = "unknown user as policy";
+
   private final Path dir;
   private final Path spool;
   private final int port;
@@ -57,9 +60,12 @@ public final class EximBackend implements AutoCloseable {
       int maxNonmail,
       boolean postmasterFirst,
       int recipientsMax,
-      List<String> deferred) {
+      List<String> deferred,
+      List<String> rcptRules,
+      OptionalInt vrfyRatePerMinute) {
     public Options {
       deferred = List.copyOf(deferred);
+      rcptRules = List.copyOf(rcptRules);
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
           || receiveTimeout.toMillis() % 1000 != 0) {
@@ -117,6 +123,24 @@ public final class EximBackend implements AutoCloseable {
         return this;
       }
 
+      private final List<String> rcptRules = new ArrayList<>();
+      private OptionalInt vrfyRatePerMinute = OptionalInt.empty();
+
+      /**
+       * {@code deny senders = : domains = +local_domains local_parts = !postmaster message = 5.1.1
+       * policy: blocked} in the RCPT ACL: the null sender gets {@code 550 5.1.1 policy: blocked}
+       * for every address but postmaster, a mailbox code for a policy.
+       */
+      public Builder nullSenderBlockedWithMailboxCode() {
+        rcptRules.addAll(
+            List.of(
+                "  deny senders = :",
+                "       domains = +local_domains",
+                "       local_parts = !postmaster",
+                "       message = 5.1.1 policy: blocked"));
+        return this;
+      }
+
       /**
        * A {@code defer} router for these local parts (existing mailboxes), first among the routers,
        * until {@link EximBackend#stopDeferring()}: their RCPTs get {@code 451}, as a mailbox being
@@ -124,6 +148,41 @@ public final class EximBackend implements AutoCloseable {
        */
       public Builder deferring(String... localParts) {
         this.deferred = List.of(localParts);
+        return this;
+      }
+
+      /**
+       * {@code deny domains = +local_domains local_parts = ! lsearch;USERS : ! postmaster message =
+       * 5.7.1 <$local_part@$domain>: user unknown}: an unknown user refused with a policy code.
+       */
+      public Builder unknownUserWithPolicyCode() {
+        rcptRules.add(UNKNOWN_AS_POLICY);
+        return this;
+      }
+
+      /**
+       * {@code deny local_parts = LOCALPART message = 5.2.1 <$local_part@$domain>: mailbox
+       * disabled}: an existing mailbox refused as disabled.
+       */
+      public Builder disabledMailbox(String localPart) {
+        rcptRules.addAll(
+            List.of(
+                "  deny domains = +local_domains",
+                "       local_parts = " + localPart,
+                "       message = 5.2.1 <$local_part@$domain>: mailbox disabled"));
+        return this;
+      }
+
+      /**
+       * {@code acl_smtp_vrfy} with {@code deny ratelimit = n / 1m / per_cmd /
+       * $sender_host_address}, then {@code accept}: honest VRFY up to {@code n} a minute, past it
+       * {@code 252 Administrative prohibition} for every address.
+       */
+      public Builder vrfyRateLimit(int perMinute) {
+        if (perMinute < 1) {
+          throw new IllegalArgumentException("vrfyRateLimit must be positive: " + perMinute);
+        }
+        this.vrfyRatePerMinute = OptionalInt.of(perMinute);
         return this;
       }
 
@@ -217,7 +276,9 @@ public final class EximBackend implements AutoCloseable {
             maxNonmail,
             postmasterFirst,
             recipientsMax,
-            deferred);
+            deferred,
+            rcptRules,
+            vrfyRatePerMinute);
       }
     }
   }
@@ -284,7 +345,9 @@ public final class EximBackend implements AutoCloseable {
     conf.add("domainlist local_domains = " + DOMAIN);
     conf.add("domainlist catchall_domains = " + CATCH_ALL_DOMAIN);
     conf.add("acl_smtp_rcpt = acl_check_rcpt");
-    if (options.vrfyAllowed()) {
+    if (options.vrfyRatePerMinute().isPresent()) {
+      conf.add("acl_smtp_vrfy = acl_check_vrfy");
+    } else if (options.vrfyAllowed()) {
       conf.add("acl_smtp_vrfy = accept");
     }
     conf.add("smtp_accept_max_nonmail = " + options.maxNonmail());
@@ -309,11 +372,28 @@ public final class EximBackend implements AutoCloseable {
           "       condition = ${if and {{>{$rcpt_count}{10}}"
               + " {<{$recipients_count}{${eval:$rcpt_count/2}}}}}");
     }
+    for (String rule : options.rcptRules()) {
+      if (rule.equals(UNKNOWN_AS_POLICY)) {
+        conf.add("  deny domains = +local_domains");
+        conf.add("       local_parts = ! lsearch;" + dir.resolve("localparts") + " : ! postmaster");
+        conf.add("       message = 5.7.1 <$local_part@$domain>: user unknown");
+      } else {
+        conf.add(rule);
+      }
+    }
     conf.add("  accept domains = +catchall_domains");
     conf.add("  require message = relay not permitted");
     conf.add("          domains = +local_domains");
     conf.add("  require verify = recipient");
     conf.add("  accept");
+    options
+        .vrfyRatePerMinute()
+        .ifPresent(
+            n -> {
+              conf.add("acl_check_vrfy:");
+              conf.add("  deny ratelimit = " + n + " / 1m / per_cmd / $sender_host_address");
+              conf.add("  accept");
+            });
     conf.add("");
     conf.add("begin routers");
     if (!options.deferred().isEmpty()) {

@@ -135,12 +135,20 @@ class ClientLimitsTest {
   void aPipelinedHarvestGetsEveryReplyAndThe421BeforeTheHangUp() throws Exception {
     try (ScriptedSmtpServer backend =
             ScriptedSmtpServer.start(
-                ScriptedSmtpServer.dialogue(address -> "550 5.1.1 User unknown\r\n"));
+                ScriptedSmtpServer.dialogue(
+                    address ->
+                        address.startsWith("known@")
+                            ? "250 2.1.5 Ok\r\n"
+                            : "550 5.1.1 User unknown\r\n"));
         RunningGateway gateway =
             TestGateway.start(
                 backend.port(),
                 "example.com",
-                TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(1)));
+                TestGateway.noDisconnect()
+                    .andThen(
+                        s ->
+                            s.maxRejectedPerClient(1)
+                                .verifier(v -> v.knownGood("known@example.com"))));
         EdgeClient harvester = EdgeClient.connect("127.0.0.2", gateway.port())) {
       harvester.reply();
       harvester.send("EHLO harvester.test");
