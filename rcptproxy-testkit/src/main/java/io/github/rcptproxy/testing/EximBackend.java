@@ -62,7 +62,8 @@ public final class EximBackend implements AutoCloseable {
       int recipientsMax,
       List<String> deferred,
       List<String> rcptRules,
-      OptionalInt vrfyRatePerMinute) {
+      OptionalInt vrfyRatePerMinute,
+      OptionalInt smarthost) {
     public Options {
       deferred = List.copyOf(deferred);
       rcptRules = List.copyOf(rcptRules);
@@ -125,6 +126,18 @@ public final class EximBackend implements AutoCloseable {
 
       private final List<String> rcptRules = new ArrayList<>();
       private OptionalInt vrfyRatePerMinute = OptionalInt.empty();
+      private OptionalInt smarthost = OptionalInt.empty();
+
+      /**
+       * Exim as a site's outbound server instead of a backend: it takes any mail from loopback and
+       * sends everything not for {@code client.test} to {@code 127.0.0.1:port} (the gateway under
+       * test), one SMTP client among others; bounces for {@code client.test} are discarded. The ACL
+       * and router features above do not apply.
+       */
+      public Builder smarthost(int port) {
+        this.smarthost = OptionalInt.of(port);
+        return this;
+      }
 
       /**
        * {@code deny senders = : domains = +local_domains local_parts = !postmaster message = 5.1.1
@@ -278,7 +291,8 @@ public final class EximBackend implements AutoCloseable {
             recipientsMax,
             deferred,
             rcptRules,
-            vrfyRatePerMinute);
+            vrfyRatePerMinute,
+            smarthost);
       }
     }
   }
@@ -308,7 +322,11 @@ public final class EximBackend implements AutoCloseable {
         Files.writeString(dir.resolve(DEFER_FLAG), "");
       }
       Path conf = dir.resolve("exim.conf");
-      Files.write(conf, configuration(options, dir, spool));
+      Files.write(
+          conf,
+          options.smarthost().isPresent()
+              ? clientConfiguration(options.smarthost().getAsInt(), spool)
+              : configuration(options, dir, spool));
       int port = RealMta.freePort();
       List<String> command =
           List.of(
@@ -331,6 +349,37 @@ public final class EximBackend implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** Exim as a client: everything from loopback accepted and sent on to the smarthost. */
+  private static List<String> clientConfiguration(int port, Path spool) {
+    return List.of(
+        "primary_hostname = mx.client.test",
+        "local_interfaces = 127.0.0.1",
+        "spool_directory = " + spool,
+        "log_file_path = " + spool.resolve("log") + "/%slog",
+        "host_lookup =",
+        "rfc1413_hosts =",
+        "keep_environment =",
+        "acl_smtp_rcpt = accept",
+        "",
+        "begin routers",
+        "bounces:",
+        "  driver = redirect",
+        "  domains = client.test",
+        "  data = :blackhole:",
+        "smarthost:",
+        "  driver = manualroute",
+        "  transport = gateway",
+        "  route_list = * 127.0.0.1",
+        "  self = send",
+        "",
+        "begin transports",
+        "gateway:",
+        "  driver = smtp",
+        "  port = " + port,
+        "  allow_localhost",
+        "  hosts_avoid_tls = *");
   }
 
   private static List<String> configuration(Options options, Path dir, Path spool) {
