@@ -44,7 +44,10 @@ public final class Backend implements AutoCloseable {
         new FailureVerdicts(config, new MisconfigurationWarnings(config.probeSender()));
     this.pool =
         new SessionPool<>(
-            new BackendSessions(new Connector(config), config, limits, counters), config, counters);
+            new BackendSessions(
+                new Connector(config), config, limits, new ProbeSender(config), counters),
+            config,
+            counters);
     this.batchRun =
         new BatchRun<>(
             config.maxSessions(),

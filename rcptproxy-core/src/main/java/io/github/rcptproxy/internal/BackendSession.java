@@ -31,7 +31,13 @@ public final class BackendSession {
 
   private final VerifierConfig config;
   private final Runnable onTransactionOpened;
-  private final byte[] mailFrom;
+  private final ProbeSender probeSender;
+
+  /** The sender of the open transaction, and its first recipient. */
+  private String openSender;
+
+  private Mailbox firstRecipient;
+
   private Deadline deadline;
   private boolean usable = true;
   private boolean transactionOpen;
@@ -48,16 +54,21 @@ public final class BackendSession {
       Connector connector,
       VerifierConfig config,
       SessionLimits limits,
+      ProbeSender probeSender,
       Deadline deadline,
       Runnable onTransactionOpened)
       throws IOException {
     this.config = config;
+    this.probeSender = probeSender;
     this.onTransactionOpened = onTransactionOpened;
     this.learner = new LimitLearner(limits, config, config.clock().instant());
     this.deadline = deadline;
     this.connection = start(connector);
-    String sender = "MAIL FROM:<" + config.probeSender() + ">";
-    this.mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
+  }
+
+  private byte[] mailFrom(String sender) {
+    String command = "MAIL FROM:<" + sender + ">";
+    return line(offers("SMTPUTF8") ? command + " SMTPUTF8" : command);
   }
 
   /**
@@ -161,13 +172,17 @@ public final class BackendSession {
       throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
     boolean full = learner.transactionFull(mailboxes.size());
-    boolean reset = transactionOpen && mayReset && (config.transactionPerVerification() || full);
+    String sender = probeSender.address();
+    boolean reset =
+        transactionOpen
+            && mayReset
+            && (!sender.equals(openSender) || config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
     if (reset) {
       commands.add(RSET);
     }
     if (open) {
-      commands.add(mailFrom);
+      commands.add(mailFrom(sender));
     }
     int first = commands.size();
     for (Mailbox mailbox : mailboxes) {
@@ -200,9 +215,11 @@ public final class BackendSession {
       }
     }
     if (open) {
-      openTransaction(replies.get(first - 1));
+      openTransaction(replies.get(first - 1), sender, mailboxes.get(0).domain());
+      firstRecipient = mailboxes.get(0);
     }
     Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
+    probeSender.answered(openSender, mailboxes, answers.replies());
     noteThrottling(exchange);
     return answers;
   }
@@ -264,10 +281,12 @@ public final class BackendSession {
     return new Answers(answers, hungUp);
   }
 
-  private void openTransaction(SmtpReply mail) throws SessionFailure {
+  private void openTransaction(SmtpReply mail, String sender, String domain) throws SessionFailure {
     BackendReply reply = backendReply(mail);
     if (mail.code() == 250) {
       transactionOpen = true;
+      openSender = sender;
+      probeSender.mailAccepted(sender);
       onTransactionOpened.run();
       return;
     }
@@ -285,13 +304,34 @@ public final class BackendSession {
               : "backend refused MAIL for a reason other than the probe sender",
           reply);
     }
+    boolean fallback = probeSender.mailRefused(sender, reply, domain);
     throw new SessionFailure(
         reply.isPermanentNegative()
             ? Verdict.Reason.SENDER_REJECTED
             : Verdict.Reason.TEMPORARY_FAILURE,
-        false,
-        "backend refused the probe sender",
+        fallback,
+        fallback
+            ? "backend refused the probe sender; asking again with " + probeSender.address()
+            : "backend refused the probe sender",
         reply);
+  }
+
+  /**
+   * Whether the backend's refusal of {@code recipient} in the open transaction may be about its
+   * sender, and the question is to be asked again with the fallback ({@link ProbeSender}): the
+   * session is then retired.
+   *
+   * @param unexplained whether nothing is known to explain the refusal (no address accepted yet, or
+   *     a known-good address refused too): it counts where {@code recipient} was the first of its
+   *     transaction, which no rule about the transaction (a bad-recipient ratio) refused
+   */
+  boolean senderRefused(Mailbox recipient, BackendReply refusal, boolean unexplained) {
+    boolean first = unexplained && recipient.toString().equals(String.valueOf(firstRecipient));
+    if (transactionOpen && probeSender.rcptRefused(openSender, refusal, recipient, first)) {
+      usable = false;
+      return true;
+    }
+    return false;
   }
 
   /**

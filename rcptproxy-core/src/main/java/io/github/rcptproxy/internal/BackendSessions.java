@@ -9,20 +9,26 @@ final class BackendSessions implements SessionPool.Sessions<BackendSession> {
   private final Connector connector;
   private final VerifierConfig config;
   private final SessionLimits limits;
+  private final ProbeSender probeSender;
   private final Counters counters;
 
   BackendSessions(
-      Connector connector, VerifierConfig config, SessionLimits limits, Counters counters) {
+      Connector connector,
+      VerifierConfig config,
+      SessionLimits limits,
+      ProbeSender probeSender,
+      Counters counters) {
     this.connector = connector;
     this.config = config;
     this.limits = limits;
+    this.probeSender = probeSender;
     this.counters = counters;
   }
 
   @Override
   public BackendSession open(Deadline deadline) throws IOException {
     return new BackendSession(
-        connector, config, limits, deadline, counters.transactionsOpened::increment);
+        connector, config, limits, probeSender, deadline, counters.transactionsOpened::increment);
   }
 
   @Override

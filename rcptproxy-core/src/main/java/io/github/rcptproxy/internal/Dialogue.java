@@ -138,6 +138,9 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
     for (int i = 0; i < trusted; i++) {
       Question question = questions.get(i);
       BackendReply reply = replies.get(i);
+      if (method == ProbeMethod.RCPT && session.senderRefused(question.mailbox(), reply, false)) {
+        throw SessionFailure.senderReplaced(reply);
+      }
       switch (ReplyMeaning.of(reply)) {
         case UNCLEAR_REFUSAL ->
             unclear
@@ -212,6 +215,11 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       throws IOException {
     Optional<Mailbox> control = knownGood.control(domain);
     if (control.isEmpty()) {
+      Refusal first = refusals.get(0);
+      if (method == ProbeMethod.RCPT
+          && session.senderRefused(first.question().mailbox(), first.reply(), true)) {
+        throw SessionFailure.senderReplaced(first.reply());
+      }
       for (Refusal refusal : refusals) {
         open.settle(refusal.question(), cannotTell(refusal.reply(), deadline));
       }
@@ -237,6 +245,11 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         }
       }
       default -> {
+        Refusal first = refusals.get(0);
+        if (method == ProbeMethod.RCPT
+            && session.senderRefused(first.question().mailbox(), first.reply(), true)) {
+          throw SessionFailure.senderReplaced(first.reply());
+        }
         session.teachLimits();
         throw controlRefused(control.get(), reply, refusals.get(0).reply());
       }

@@ -39,6 +39,15 @@ public final class SessionFailure extends IOException {
         Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
   }
 
+  /** The backend's refusal may be about the probe sender: ask again with its fallback. */
+  static SessionFailure senderReplaced(BackendReply reply) {
+    return new SessionFailure(
+        Verdict.Reason.SENDER_REJECTED,
+        true,
+        "backend refused a recipient of the probe sender; asking again with its fallback",
+        reply);
+  }
+
   static SessionFailure closedByBackend() {
     return new SessionFailure(
         Verdict.Reason.BACKEND_UNAVAILABLE, true, "connection closed by backend", null);

@@ -54,7 +54,8 @@ public final class EximBackend implements AutoCloseable {
       Duration receiveTimeout,
       OptionalInt dropAfterFailures,
       int maxNonmail,
-      boolean postmasterFirst) {
+      boolean postmasterFirst,
+      boolean nullSenderRefusedAtMail) {
     public Options {
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
@@ -101,6 +102,7 @@ public final class EximBackend implements AutoCloseable {
       private OptionalInt dropAfterFailures = OptionalInt.empty();
       private int maxNonmail = 10;
       private boolean postmasterFirst;
+      private boolean nullSenderRefusedAtMail;
 
       /**
        * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
@@ -182,6 +184,15 @@ public final class EximBackend implements AutoCloseable {
         return this;
       }
 
+      /**
+       * {@code acl_smtp_mail} with {@code deny senders = : message = Bounces are not accepted
+       * here}: {@code MAIL FROM:<>} is answered {@code 550 Bounces are not accepted here}.
+       */
+      public Builder nullSenderRefusedAtMail() {
+        this.nullSenderRefusedAtMail = true;
+        return this;
+      }
+
       public Options build() {
         return new Options(
             senderVerify,
@@ -190,7 +201,8 @@ public final class EximBackend implements AutoCloseable {
             receiveTimeout,
             dropAfterFailures,
             maxNonmail,
-            postmasterFirst);
+            postmasterFirst,
+            nullSenderRefusedAtMail);
       }
     }
   }
@@ -254,6 +266,9 @@ public final class EximBackend implements AutoCloseable {
     conf.add("domainlist local_domains = " + DOMAIN);
     conf.add("domainlist catchall_domains = " + CATCH_ALL_DOMAIN);
     conf.add("acl_smtp_rcpt = acl_check_rcpt");
+    if (options.nullSenderRefusedAtMail()) {
+      conf.add("acl_smtp_mail = acl_check_mail");
+    }
     if (options.vrfyAllowed()) {
       conf.add("acl_smtp_vrfy = accept");
     }
@@ -261,6 +276,12 @@ public final class EximBackend implements AutoCloseable {
     conf.add("smtp_receive_timeout = " + options.receiveTimeout().toSeconds() + "s");
     conf.add("");
     conf.add("begin acl");
+    if (options.nullSenderRefusedAtMail()) {
+      conf.add("acl_check_mail:");
+      conf.add("  deny senders = :");
+      conf.add("       message = Bounces are not accepted here");
+      conf.add("  accept");
+    }
     conf.add("acl_check_rcpt:");
     if (options.postmasterFirst()) {
       conf.add("  accept local_parts = postmaster");
