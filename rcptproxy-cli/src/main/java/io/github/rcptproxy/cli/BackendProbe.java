@@ -63,6 +63,11 @@ final class BackendProbe {
       return afterCommands >= 0;
     }
 
+    /** Not a limit: the first reply was as slow already (a tarpit). */
+    Limit slowFromTheStart(long millis) {
+      return new Limit(-1, "none: the first reply took " + millis + " ms already (a tarpit)");
+    }
+
     @Override
     public String toString() {
       return found() ? how + " after " + afterCommands : how;
@@ -78,6 +83,8 @@ final class BackendProbe {
    * @param senderRefusal the backend's refusal of the configured sender (at {@code MAIL}, or the
    *     different answer it gave the random local part), empty if none
    * @param randomRcptMillis how long the refusal (or acceptance) of the random local part took
+   * @param heloRefusal the backend's refusal of every recipient that names the configured HELO name
+   *     (Postfix refuses a bad one at RCPT), empty if none
    */
   record Report(
       String greeting,
@@ -92,7 +99,8 @@ final class BackendProbe {
       String postmasterVrfy,
       String foreignSenderRcpt,
       Limit rejections,
-      Limit vrfys) {
+      Limit vrfys,
+      String heloRefusal) {
 
     boolean offers(String extension) {
       return extensions.contains(extension);
@@ -111,8 +119,10 @@ final class BackendProbe {
       return randomRcpt.startsWith("2");
     }
 
+    /** VRFY refuses a random local part as a mailbox, judged as {@link #rcptHonest}. */
     boolean vrfyHonest() {
-      return mailboxRefusal(randomVrfy) && postmasterVrfy.startsWith("25");
+      return mailboxRefusal(randomVrfy)
+          && (mailboxCode(randomVrfy) || postmasterVrfy.startsWith("25"));
     }
 
     /** The backend refused a made-up sender: it verifies senders. */
@@ -198,7 +208,18 @@ final class BackendProbe {
         postmasterVrfy,
         foreignSenderRcpt,
         rejections,
-        vrfys);
+        vrfys,
+        heloRefusal(rcpt[0], rcpt[1]));
+  }
+
+  /**
+   * The refusal of both recipients where it is the same and names the configured HELO name, as
+   * Postfix's {@code 504 5.5.2 <world>: Helo command rejected} does; empty otherwise.
+   */
+  private String heloRefusal(String random, String postmaster) {
+    boolean namesHelo =
+        config.heloName().map(name -> random.contains("<" + name + ">")).orElse(false);
+    return namesHelo && !random.startsWith("2") && sameRefusal(random, postmaster) ? random : "";
   }
 
   /** The replies to a random local part and to postmaster, and how long the first took in ms. */
@@ -258,6 +279,9 @@ final class BackendProbe {
       if (reply.startsWith("421") || reply.startsWith("554")) {
         return new Limit(n - 1, "ends the session (" + reply + ")");
       }
+      if (n == 1 && took >= SLOW_MILLIS * 1_000_000) {
+        return Limit.none(0).slowFromTheStart(took / 1_000_000);
+      }
       if (took - Math.min(fastest, took) > DELAY_NANOS || took >= SLOW_MILLIS * 1_000_000) {
         return new Limit(n - 1, "delays replies by " + took / 1_000_000 + " ms");
       }
@@ -272,6 +296,14 @@ final class BackendProbe {
    */
   static List<String> recommend(Report r) {
     List<String> lines = new ArrayList<>();
+    if (!r.heloRefusal().isEmpty()) {
+      lines.add(
+          "# the backend refuses every recipient for the HELO name ("
+              + r.heloRefusal()
+              + "): give --helo a fully qualified name of this host, or leave it out (the"
+              + " default is this host's name, else its address)");
+      return lines;
+    }
     if (r.catchAll()) {
       lines.add(
           "# the backend accepts any address in this domain: verification tells nothing;"
@@ -324,10 +356,11 @@ final class BackendProbe {
           "# the backend greeted after "
               + r.greetingMillis()
               + " ms (a greeting delay: Postfix postscreen's greet wait, an Exim connect ACL"
-              + " delay): until a session is open, verifications wait for it no longer than"
-              + " --connect-timeout-ms and are answered unverified; exempt this host from the"
-              + " delay (postscreen_access_list = permit_mynetworks with this host in mynetworks,"
-              + " or a port without postscreen)");
+              + " delay): verifications are answered unverified until the verifier, waiting in the"
+              + " background, has been greeted; where the backend then remembers this host"
+              + " (postscreen_greet_ttl) that is a warm-up once after each start, else no session"
+              + " ever opens: exempt this host from the delay (postscreen_access_list ="
+              + " permit_mynetworks with this host in mynetworks) or use a port without it");
     }
     return lines;
   }

@@ -139,6 +139,9 @@ final class ProbeCommand implements Callable<Integer> {
       out.println("  " + line);
     }
     out.flush();
+    if (!r.heloRefusal().isEmpty()) {
+      return 1;
+    }
     return r.rcptHonest() ? 0 : DISHONEST;
   }
 

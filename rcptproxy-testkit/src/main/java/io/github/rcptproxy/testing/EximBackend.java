@@ -55,7 +55,8 @@ public final class EximBackend implements AutoCloseable {
       OptionalInt dropAfterFailures,
       int maxNonmail,
       boolean postmasterFirst,
-      boolean nullSenderRefusedAtMail) {
+      boolean nullSenderRefusedAtMail,
+      Duration tarpit) {
     public Options {
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
@@ -103,6 +104,7 @@ public final class EximBackend implements AutoCloseable {
       private int maxNonmail = 10;
       private boolean postmasterFirst;
       private boolean nullSenderRefusedAtMail;
+      private Duration tarpit = Duration.ZERO;
 
       /**
        * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
@@ -193,6 +195,18 @@ public final class EximBackend implements AutoCloseable {
         return this;
       }
 
+      /**
+       * {@code deny !verify = recipient, delay = N s, message = Unknown user} in the RCPT ACL: each
+       * unknown recipient is refused {@code 550 Unknown user} after the delay (a tarpit).
+       */
+      public Builder tarpit(Duration delay) {
+        if (delay.isNegative() || delay.toMillis() % 1000 != 0) {
+          throw new IllegalArgumentException("tarpit must be whole seconds: " + delay);
+        }
+        this.tarpit = delay;
+        return this;
+      }
+
       public Options build() {
         return new Options(
             senderVerify,
@@ -202,7 +216,8 @@ public final class EximBackend implements AutoCloseable {
             dropAfterFailures,
             maxNonmail,
             postmasterFirst,
-            nullSenderRefusedAtMail);
+            nullSenderRefusedAtMail,
+            tarpit);
       }
     }
   }
@@ -302,6 +317,11 @@ public final class EximBackend implements AutoCloseable {
     conf.add("  accept domains = +catchall_domains");
     conf.add("  require message = relay not permitted");
     conf.add("          domains = +local_domains");
+    if (!options.tarpit().isZero()) {
+      conf.add("  deny !verify = recipient");
+      conf.add("       delay = " + options.tarpit().toSeconds() + "s");
+      conf.add("       message = Unknown user");
+    }
     conf.add("  require verify = recipient");
     conf.add("  accept");
     conf.add("");
