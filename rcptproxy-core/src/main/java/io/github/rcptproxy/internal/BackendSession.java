@@ -385,9 +385,12 @@ public final class BackendSession {
     learner.idleFrom(now);
   }
 
-  /** Says QUIT without waiting for the answer, and closes. */
+  /**
+   * Says QUIT without waiting for the answer, and closes; only closes where the session is broken,
+   * or where the backend would hold its answer back ({@link LimitLearner#mayQuit}).
+   */
   void close() {
-    if (usable) {
+    if (usable && learner.mayQuit()) {
       connection.quit();
     }
     connection.close();
