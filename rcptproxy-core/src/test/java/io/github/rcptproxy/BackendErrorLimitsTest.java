@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
+import io.github.rcptproxy.testing.StderrCapture;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -65,11 +66,16 @@ class BackendErrorLimitsTest {
             List.of(
                 "smtpd_client_connection_rate_limit = 5",
                 "smtpd_client_recipient_rate_limit = 50"))) {
-      Run run =
-          run(
-              "Postfix anvil 5 connections, 50 recipients a minute",
-              RealBackendsTest.config(postfix.port()).build());
-      assertThat(run.tally().wrongRejections()).isZero();
+      try (StderrCapture log = new StderrCapture()) {
+        Run run =
+            run(
+                "Postfix anvil 5 connections, 50 recipients a minute",
+                RealBackendsTest.config(postfix.port()).build());
+        assertThat(run.tally().wrongRejections()).isZero();
+        assertThat(run.tally().unknownAccepted()).isZero();
+        assertThat(log.lines("smtpd_client_connection_rate_limit")).as(log.text()).isEqualTo(1);
+        assertThat(log.lines("smtpd_client_recipient_rate_limit")).as(log.text()).isEqualTo(1);
+      }
     }
   }
 }

@@ -1,5 +1,7 @@
 package io.github.rcptproxy.internal;
 
+import static io.github.rcptproxy.internal.SessionFailure.SESSION_REFUSED;
+
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
@@ -87,7 +89,7 @@ public final class BackendSession {
       throw new SessionFailure(
           Verdict.Reason.BACKEND_UNAVAILABLE,
           e.command().isPresent() && reply.code() == 421,
-          "backend refused " + e.command().orElse("the session"),
+          e.command().map(command -> "backend refused " + command).orElse(SESSION_REFUSED),
           backendReply(reply));
     } catch (IOException e) {
       throw translated(e);

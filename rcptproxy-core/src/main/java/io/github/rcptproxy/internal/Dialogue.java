@@ -177,12 +177,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         session.retire();
         yield failures.refused(Verdict.Reason.BACKEND_REFUSED, reply, deadline);
       }
-      case TEMPORARY ->
-          new Verdict.Unverified(
-              Verdict.Reason.TEMPORARY_FAILURE,
-              "backend answered " + reply,
-              Optional.of(reply),
-              deadline.elapsed());
+      case TEMPORARY -> failures.deferred(reply, deadline);
       case UNCLEAR_REFUSAL, SESSION_OVER ->
           throw new IllegalArgumentException(reply + " needs more than a verdict");
     };

@@ -11,6 +11,9 @@ import java.util.Optional;
  * one.
  */
 public final class SessionFailure extends IOException {
+  /** The message of a failure whose greeting refused the session ({@code 421}, {@code 554}). */
+  static final String SESSION_REFUSED = "backend refused the session";
+
   private final Verdict.Reason reason;
   private final boolean retryable;
   private final transient BackendReply reply;
