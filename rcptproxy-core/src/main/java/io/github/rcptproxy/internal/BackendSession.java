@@ -47,6 +47,13 @@ public final class BackendSession {
   /** What the session has taken against the backend's limits, and what that teaches them. */
   private final LimitLearner learner;
 
+  private final SessionLimits limits;
+
+  /** Replies the backend still owed when the deadline ran out, and since when they were owed. */
+  private int owedReplies;
+
+  private long owedSince;
+
   /**
    * Connects to the first backend address that answers, reads the greeting, introduces itself and
    * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
@@ -64,6 +71,7 @@ public final class BackendSession {
     this.probeSender = probeSender;
     this.onTransactionOpened = onTransactionOpened;
     this.learner = new LimitLearner(limits, config, config.clock().instant());
+    this.limits = limits;
     this.deadline = deadline;
     this.connection = start(connector);
   }
@@ -392,6 +400,11 @@ public final class BackendSession {
    * or where the backend would hold its answer back ({@link LimitLearner#mayQuit}).
    */
   void close() {
+    if (owedReplies > 0) {
+      deadline = Deadline.after(LateReplies.WAIT); // each read of the owed replies waits that long
+      LateReplies.awaitThenClose(connection, owedReplies, owedSince, limits, config.deadline());
+      return;
+    }
     if (usable && learner.mayQuit()) {
       connection.quit();
     }
@@ -409,6 +422,7 @@ public final class BackendSession {
    * (RSET, MAIL) stops the rest. If the backend hangs up after some replies, those are returned.
    */
   private List<SmtpReply> send(List<byte[]> commands, int prefix) throws IOException {
+    long started = System.nanoTime();
     List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       if (commands.size() > 1 && offers("PIPELINING")) {
@@ -428,6 +442,10 @@ public final class BackendSession {
       return replies;
     } catch (IOException e) {
       usable = false;
+      if (e instanceof SocketTimeoutException) {
+        owedReplies = commands.size() - replies.size();
+        owedSince = started;
+      }
       if (replies.size() <= prefix || e instanceof SocketTimeoutException) {
         throw e; // a timeout is not a hang-up: the replies still owed are late, not refused
       }

@@ -3,6 +3,7 @@ package io.github.rcptproxy.internal;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,6 +26,9 @@ public final class SessionLimits {
   private final AtomicInteger maxRejections;
   private final AtomicInteger maxVrfy;
   private final AtomicInteger maxRecipients;
+
+  /** Whether a refusal later than the deadline was warned about. */
+  private final AtomicBoolean lateRefusalWarned = new AtomicBoolean();
 
   /** Whether the backend was seen slowing its replies to a session after its rejections. */
   private volatile boolean slowsAfterErrors;
@@ -60,6 +64,11 @@ public final class SessionLimits {
    */
   boolean slowsAfterErrors() {
     return slowsAfterErrors;
+  }
+
+  /** A refusal came later than the deadline: true the first time only (one warning). */
+  boolean lateRefusal() {
+    return lateRefusalWarned.compareAndSet(false, true);
   }
 
   /** The backend slowed a session's replies after {@code count} rejections. */
