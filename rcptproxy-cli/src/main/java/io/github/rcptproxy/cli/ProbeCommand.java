@@ -104,6 +104,13 @@ final class ProbeCommand implements Callable<Integer> {
                 + " takes (it refused "
                 + refused.command().get()
                 + "); the gateway and the policy server take the same option");
+      } else if (e instanceof SessionRefusedException refused && refused.reply().code() == 421) {
+        err.println(
+            "rcptproxy probe: the backend refuses new sessions from this host; where it limits"
+                + " connections per client (Postfix smtpd_client_connection_rate_limit or"
+                + " smtpd_client_connection_count_limit, Exim smtp_accept_max_per_host), the"
+                + " verifier meets that limit too: exempt this host (Postfix:"
+                + " smtpd_client_event_limit_exceptions)");
       }
       err.flush();
       return 1;

@@ -197,4 +197,16 @@ class ProbeAdviceTest {
           .contains("postscreen_access_list");
     }
   }
+
+  @Test
+  void aConnectionRateLimitIsNamed() {
+    try (PostfixBackend postfix =
+        PostfixBackend.start(List.of("smtpd_client_connection_rate_limit = 3"))) {
+      assertThat(probe(postfix.port())).isEqualTo(1); // its fourth session is refused
+      assertThat(command.err())
+          .contains("421 4.7.0")
+          .contains("smtpd_client_connection_rate_limit")
+          .contains("smtpd_client_event_limit_exceptions");
+    }
+  }
 }
