@@ -91,9 +91,11 @@ final class MisconfigurationWarnings {
     once(
         "deferred for policy",
         "backend defers recipients for a policy ({}): those are answered UNVERIFIED"
-            + " TEMPORARY_FAILURE; where it limits recipients per client (Postfix"
-            + " smtpd_client_recipient_rate_limit, Exim ratelimit per_rcpt in its RCPT ACL),"
-            + " exempt this host (Postfix: smtpd_client_event_limit_exceptions)",
+            + " TEMPORARY_FAILURE; a rate limit per client (Postfix"
+            + " smtpd_client_recipient_rate_limit, Exim ratelimit per_rcpt in its RCPT ACL) is"
+            + " lifted for this host by exempting it (Postfix:"
+            + " smtpd_client_event_limit_exceptions); a domain it does not serve should not be"
+            + " verified against it",
         what);
   }
 
