@@ -2,6 +2,7 @@ package io.github.rcptproxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.StderrCapture;
@@ -76,6 +77,27 @@ class BackendErrorLimitsTest {
         assertThat(log.lines("smtpd_client_connection_rate_limit")).as(log.text()).isEqualTo(1);
         assertThat(log.lines("smtpd_client_recipient_rate_limit")).as(log.text()).isEqualTo(1);
       }
+    }
+  }
+
+  @Test
+  void eximRatelimitPerRecipient() {
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().recipientsPerMinute(30).build());
+        StderrCapture log = new StderrCapture();
+        RecipientVerifier verifier =
+            RecipientVerifier.create(RealBackendsTest.config(exim.port()).build())) {
+      VerdictTally tally = new VerdictTally();
+      for (int i = 0; i < RECIPIENTS; i++) {
+        boolean known = VerdictTally.isKnown(i);
+        Verdict verdict =
+            verifier.verify(known ? EximBackend.known(i / 2) : EximBackend.unknown(i));
+        tally.add(known, RealBackendsTest.outcome(verdict));
+      }
+      System.out.println("Exim ratelimit 30 / 1m / per_rcpt: " + tally);
+      assertThat(tally.wrongRejections()).isZero();
+      assertThat(tally.unknownAccepted()).isZero();
+      assertThat(log.lines("Exim ratelimit per_rcpt")).as(log.text()).isEqualTo(1);
     }
   }
 }

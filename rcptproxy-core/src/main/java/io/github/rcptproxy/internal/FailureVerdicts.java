@@ -57,11 +57,13 @@ final class FailureVerdicts {
   }
 
   /**
-   * A recipient deferred for a policy ({@code 4.7.x}: Postfix's {@code 450 4.7.1 Error: too many
-   * recipients from ...}): unverified, with one warning naming the rate limits it may be.
+   * A recipient deferred: unverified; where the deferral is for a policy ({@code 4.7.x}: Postfix's
+   * {@code 450 4.7.1 Error: too many recipients from ...}) or says nothing (Exim's {@code defer
+   * ratelimit}), with one warning naming the rate limits it may be.
    */
   Verdict deferred(BackendReply reply, Deadline deadline) {
-    if (reply.enhancedStatus().startsWith("4.7.")) {
+    String enhanced = reply.enhancedStatus();
+    if (enhanced.isEmpty() || enhanced.startsWith("4.7.")) {
       warnings.deferredForPolicy(reply.toString());
     }
     return new Verdict.Unverified(

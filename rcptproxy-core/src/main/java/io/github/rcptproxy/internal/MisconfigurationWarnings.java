@@ -86,11 +86,11 @@ final class MisconfigurationWarnings {
         what);
   }
 
-  /** The backend deferred a recipient for a policy ({@code 4.7.x}). */
+  /** The backend deferred a recipient for a policy ({@code 4.7.x}) or without saying why. */
   void deferredForPolicy(String what) {
     once(
         "deferred for policy",
-        "backend defers recipients for a policy ({}): those are answered UNVERIFIED"
+        "backend defers recipients ({}): those are answered UNVERIFIED"
             + " TEMPORARY_FAILURE; a rate limit per client (Postfix"
             + " smtpd_client_recipient_rate_limit, Exim ratelimit per_rcpt in its RCPT ACL) is"
             + " lifted for this host by exempting it (Postfix:"

@@ -56,7 +56,8 @@ public final class EximBackend implements AutoCloseable {
       int maxNonmail,
       boolean postmasterFirst,
       boolean nullSenderRefusedAtMail,
-      Duration tarpit) {
+      Duration tarpit,
+      int recipientsPerMinute) {
     public Options {
       if (receiveTimeout.isNegative()
           || receiveTimeout.toSeconds() < 1
@@ -105,6 +106,7 @@ public final class EximBackend implements AutoCloseable {
       private boolean postmasterFirst;
       private boolean nullSenderRefusedAtMail;
       private Duration tarpit = Duration.ZERO;
+      private int recipientsPerMinute;
 
       /**
        * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
@@ -207,6 +209,18 @@ public final class EximBackend implements AutoCloseable {
         return this;
       }
 
+      /**
+       * {@code defer ratelimit = N / 1m / per_rcpt / $sender_host_address} first in the RCPT ACL:
+       * past N recipients a minute from this host, each is deferred.
+       */
+      public Builder recipientsPerMinute(int n) {
+        if (n < 1) {
+          throw new IllegalArgumentException("recipientsPerMinute must be positive: " + n);
+        }
+        this.recipientsPerMinute = n;
+        return this;
+      }
+
       public Options build() {
         return new Options(
             senderVerify,
@@ -217,7 +231,8 @@ public final class EximBackend implements AutoCloseable {
             maxNonmail,
             postmasterFirst,
             nullSenderRefusedAtMail,
-            tarpit);
+            tarpit,
+            recipientsPerMinute);
       }
     }
   }
@@ -301,6 +316,12 @@ public final class EximBackend implements AutoCloseable {
     if (options.postmasterFirst()) {
       conf.add("  accept local_parts = postmaster");
       conf.add("         domains = +local_domains");
+    }
+    if (options.recipientsPerMinute() > 0) {
+      conf.add(
+          "  defer ratelimit = "
+              + options.recipientsPerMinute()
+              + " / 1m / per_rcpt / $sender_host_address");
     }
     options
         .dropAfterFailures()
