@@ -188,14 +188,21 @@ class ProbeAdviceTest {
   }
 
   @Test
-  void aGreetingDelayIsTimedAndExplained() {
+  void aGreetingDelayIsTimedAndExplained() throws Exception {
     try (PostfixBackend postfix = PostfixBackend.startBehindPostscreen(List.of())) {
       assertThat(probe(postfix.port())).isZero();
       assertThat(command.out())
           .containsPattern("greeting took            [6-9]\\d\\d\\d ms")
           .contains("# the backend greeted after")
           .contains("postscreen_access_list");
+      // postscreen remembers this host now: the advice applied, every verdict is right at once
+      verifiesRightAfterTheWarmUp(postfix);
     }
+  }
+
+  private void verifiesRightAfterTheWarmUp(PostfixBackend postfix) throws Exception {
+    verifiesRight(
+        applied(postfix.port(), advice()), PostfixBackend::known, PostfixBackend::unknown);
   }
 
   @Test

@@ -89,6 +89,20 @@ class GatewayHardenedBackendsTest {
   }
 
   @Test
+  void postfixWithLowErrorLimitsAndAnErrorSleep() throws Exception {
+    try (PostfixBackend postfix =
+            PostfixBackend.start(
+                List.of(
+                    "smtpd_hard_error_limit = 3",
+                    "smtpd_soft_error_limit = 1",
+                    "smtpd_error_sleep_time = 2s"));
+        RunningGateway gateway = gateway(postfix.port(), settings -> {})) {
+      send(gateway, PostfixBackend::known, PostfixBackend::unknown);
+      assertThat(postfix.log()).doesNotContain("too many connections");
+    }
+  }
+
+  @Test
   void postfixRefusingTheNullSenderInRcptMode() throws Exception {
     try (PostfixBackend postfix =
             PostfixBackend.start(
