@@ -45,4 +45,35 @@ class TarpitTest {
       assertThat(log.text()).containsPattern("refused a recipient after 3\\d\\d\\d ms");
     }
   }
+
+  @Test
+  void theSessionThatWaitedForItsLateRefusalServesTheNextVerifications() {
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().tarpit(Duration.ofSeconds(3)).build());
+        StderrCapture log = new StderrCapture();
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", exim.port())
+                    .deadline(Duration.ofMillis(2000))
+                    .maxSessions(1)
+                    .build())) {
+      assertThat(verifier.verify(EximBackend.known(1))).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verifier.verify(EximBackend.unknown(1))).isInstanceOf(Verdict.Unverified.class);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> log.lines("later than the deadline of 2000 ms") == 1);
+      long connections = connections(exim);
+
+      for (int i = 0; i < 3; i++) {
+        assertThat(verifier.verify(EximBackend.known(2 + i))).isInstanceOf(Verdict.Accepted.class);
+      }
+
+      assertThat(connections(exim)).as(exim.mainLog()).isEqualTo(connections);
+    }
+  }
+
+  private static long connections(EximBackend exim) {
+    return exim.mainLog().lines().filter(line -> line.contains("SMTP connection from")).count();
+  }
 }

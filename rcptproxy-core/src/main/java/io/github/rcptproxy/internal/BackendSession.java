@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
@@ -49,10 +50,18 @@ public final class BackendSession {
 
   private final SessionLimits limits;
 
-  /** Replies the backend still owed when the deadline ran out, and since when they were owed. */
+  /**
+   * Replies the backend still owed when the deadline ran out, and since when they were owed; the
+   * replies to the same exchange it had given, where the session may serve again once it has them
+   * all (null where not: it was not usable, or its RSET or MAIL was not answered).
+   */
   private int owedReplies;
 
   private long owedSince;
+  private List<SmtpReply> answeredBeforeTimeout;
+
+  /** Where a session whose late replies came is offered to serve again; null: it is closed. */
+  private final Consumer<BackendSession> onServableAgain;
 
   /**
    * Connects to the first backend address that answers, reads the greeting, introduces itself and
@@ -65,9 +74,11 @@ public final class BackendSession {
       SessionLimits limits,
       ProbeSender probeSender,
       Deadline deadline,
-      Runnable onTransactionOpened)
+      Runnable onTransactionOpened,
+      Consumer<BackendSession> onServableAgain)
       throws IOException {
     this.config = config;
+    this.onServableAgain = onServableAgain;
     this.probeSender = probeSender;
     this.onTransactionOpened = onTransactionOpened;
     this.learner = new LimitLearner(limits, config, config.clock().instant());
@@ -401,13 +412,42 @@ public final class BackendSession {
    */
   void close() {
     if (owedReplies > 0) {
+      int owed = owedReplies;
+      owedReplies = 0;
       deadline = Deadline.after(LateReplies.WAIT); // each read of the owed replies waits that long
-      LateReplies.awaitThenClose(connection, owedReplies, owedSince, limits, config.deadline());
+      LateReplies.await(
+          connection, owed, owedSince, limits, config.deadline(), this::lateRepliesCame);
       return;
     }
     if (usable && learner.mayQuit()) {
       connection.quit();
     }
+    connection.close();
+  }
+
+  /**
+   * The replies owed came (on {@link LateReplies}' thread, which owns the session now): they are
+   * counted, and a session that may serve again is offered to ({@code onServableAgain}); else it is
+   * closed.
+   */
+  private void lateRepliesCame(List<SmtpReply> late) {
+    List<SmtpReply> all = answeredBeforeTimeout;
+    boolean servable = all != null && onServableAgain != null;
+    if (servable) {
+      all.addAll(late);
+      List<BackendReply> replies = new ArrayList<>(all.size());
+      for (SmtpReply reply : all) {
+        replies.add(backendReply(reply));
+        servable &= reply.code() != 421;
+      }
+      learner.counted(replies, false, false);
+    }
+    if (servable && learner.withinLimits(config.clock().instant())) {
+      usable = true;
+      onServableAgain.accept(this);
+      return;
+    }
+    connection.quit();
     connection.close();
   }
 
@@ -423,6 +463,7 @@ public final class BackendSession {
    */
   private List<SmtpReply> send(List<byte[]> commands, int prefix) throws IOException {
     long started = System.nanoTime();
+    boolean wasUsable = usable;
     List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       if (commands.size() > 1 && offers("PIPELINING")) {
@@ -445,6 +486,10 @@ public final class BackendSession {
       if (e instanceof SocketTimeoutException) {
         owedReplies = commands.size() - replies.size();
         owedSince = started;
+        answeredBeforeTimeout =
+            wasUsable && replies.size() >= prefix
+                ? new ArrayList<>(replies.subList(prefix, replies.size()))
+                : null;
       }
       if (replies.size() <= prefix || e instanceof SocketTimeoutException) {
         throw e; // a timeout is not a hang-up: the replies still owed are late, not refused

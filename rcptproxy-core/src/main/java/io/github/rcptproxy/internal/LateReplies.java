@@ -5,17 +5,20 @@ import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import io.github.rcptproxy.internal.smtp.SmtpReply;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The replies a session still owed when a verification's deadline ran out, waited for outside it on
- * a thread of its own (at most {@link #WAIT}), before the session is closed: a backend that delays
- * its refusals on purpose (Exim's {@code delay} in its RCPT ACL, a tarpit) is then measured, and
- * one warning says how long it takes and what to change, instead of every unknown recipient timing
- * out in silence.
+ * a thread of its own (at most {@link #WAIT}): a backend that delays its refusals on purpose
+ * (Exim's {@code delay} in its RCPT ACL, a tarpit) is then measured, and one warning says how long
+ * it takes and what to change, instead of every unknown recipient timing out in silence; the
+ * session, once it has them, may serve the next verifications ({@link BackendSession}).
  */
 final class LateReplies {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -26,19 +29,26 @@ final class LateReplies {
 
   private LateReplies() {}
 
-  static void awaitThenClose(
+  /**
+   * Reads the {@code owed} replies on a thread of its own, warns once where the last is a refusal,
+   * and hands them to {@code then}; closes the connection where they do not come.
+   */
+  static void await(
       SmtpConnection connection,
       int owed,
       long owedSince,
       SessionLimits limits,
-      Duration deadline) {
+      Duration deadline,
+      Consumer<List<SmtpReply>> then) {
     Thread thread =
         new Thread(
             () -> {
+              List<SmtpReply> replies = new ArrayList<>(owed);
               try {
                 SmtpReply last = null;
                 for (int i = 0; i < owed; i++) {
                   last = connection.read();
+                  replies.add(last);
                 }
                 long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - owedSince);
                 if (last != null && last.code() >= 400 && limits.lateRefusal()) {
@@ -52,12 +62,11 @@ final class LateReplies {
                       deadline.toMillis(),
                       took);
                 }
-                connection.quit();
               } catch (IOException | RuntimeException e) {
-                // gone, or later still: nothing to learn
-              } finally {
-                connection.close();
+                connection.close(); // gone, or later still: nothing to learn
+                return;
               }
+              then.accept(replies);
             },
             "rcptproxy-late-replies-" + THREAD_NUMBER.incrementAndGet());
     thread.setDaemon(true);

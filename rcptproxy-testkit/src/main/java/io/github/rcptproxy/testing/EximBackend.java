@@ -291,6 +291,7 @@ public final class EximBackend implements AutoCloseable {
     conf.add("spool_directory = " + spool);
     conf.add("log_file_path = " + spool.resolve("log") + "/%slog");
     conf.add("host_lookup =");
+    conf.add("log_selector = +smtp_connection"); // one line per connection, for tests to count
     conf.add("rfc1413_hosts =");
     conf.add("keep_environment =");
     conf.add("domainlist local_domains = " + DOMAIN);
