@@ -25,9 +25,10 @@ import javax.net.ssl.TrustManagerFactory;
  * Immutable configuration of a {@link RecipientVerifier}. Built with {@link #builder()}; every
  * value is checked by {@link Builder#build()}, which refuses (never corrects) a bad one.
  *
- * <p>Defaults follow the 2005 original where it had the option (port 25, HELO name {@code world},
- * idle timeout 300 s, maximum session age 1800 s, deadline 3000 ms), except two that harmed
- * backends: the probe sender is the null sender {@code <>} (the original's {@code
+ * <p>Defaults follow the 2005 original where it had the option (port 25, idle timeout 300 s,
+ * maximum session age 1800 s, deadline 3000 ms), except three that harmed backends: the HELO name
+ * is this host's fully qualified name (the original's {@code world} is refused by backends that
+ * want one), the probe sender is the null sender {@code <>} (the original's {@code
  * rcptproxy@localhost} fails sender verification on Exim's stock configuration), and recipients are
  * asked with {@code VRFY} where the backend proved to answer it honestly ({@link
  * ProbeMethod#VRFY}), which opens no transaction.
@@ -85,8 +86,13 @@ public final class VerifierConfig {
     return values.backendCoolDown;
   }
 
-  public String heloName() {
-    return values.heloName;
+  /**
+   * The name sent with {@code EHLO}; empty for the default: this host's fully qualified name, else
+   * the address literal of the connection's local end (a bare name such as the original's {@code
+   * world} is refused by Postfix's {@code reject_non_fqdn_helo_hostname}).
+   */
+  public Optional<String> heloName() {
+    return Optional.ofNullable(values.heloName);
   }
 
   /** The probe sender's address; empty for the null reverse-path {@code <>}. */
@@ -221,7 +227,7 @@ public final class VerifierConfig {
                 .map(b -> b.getHostString() + ":" + b.getPort())
                 .collect(Collectors.joining(",")))
         + ", helo="
-        + values.heloName
+        + (values.heloName == null ? "(this host)" : values.heloName)
         + ", probeSender=<"
         + values.probeSender
         + ">"
@@ -260,7 +266,7 @@ public final class VerifierConfig {
   public static final class Builder implements Cloneable {
     private List<InetSocketAddress> backends = List.of();
     private Duration backendCoolDown = Duration.ofSeconds(30);
-    private String heloName = "world";
+    private String heloName;
     private String probeSender = "";
     private List<String> knownGood = List.of();
     private Duration idleTimeout = Duration.ofSeconds(300);
@@ -456,9 +462,13 @@ public final class VerifierConfig {
       return port;
     }
 
-    /** Name sent with {@code EHLO}/{@code HELO}; helps find the probes in the backend's log. */
+    /**
+     * Name sent with {@code EHLO}/{@code HELO}; helps find the probes in the backend's log. By
+     * default this host's fully qualified name, else the address literal of the connection's local
+     * end.
+     */
     public Builder heloName(String heloName) {
-      this.heloName = heloName;
+      this.heloName = Objects.requireNonNull(heloName, "heloName");
       return this;
     }
 
@@ -594,9 +604,10 @@ public final class VerifierConfig {
         checkPort(backend.getPort());
       }
       requirePositive(backendCoolDown, "backend cool-down");
-      Objects.requireNonNull(heloName, "heloName");
       require(
-          heloName.matches("[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+]")
+          heloName == null
+              || heloName.matches(
+                  "[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+]")
               || heloName.matches("\\[IPv6:[0-9A-Fa-f:.]+]"),
           "HELO name must be a domain name or an address literal, was '" + heloName + "'");
       Objects.requireNonNull(probeSender, "probeSender");

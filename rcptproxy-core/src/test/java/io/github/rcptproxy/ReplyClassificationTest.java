@@ -82,7 +82,8 @@ class ReplyClassificationTest {
                 : "550-Verification failed for <rcptproxy@localhost>\r\n550 Sender verify failed\r\n");
 
     unverified(verifier.verify("alice@example.com"), Verdict.Reason.REFUSAL_UNCONFIRMED);
-    assertThat(server.received()).doesNotContain("postmaster");
+    // never the control question (the probe sender's fallback is postmaster, as a sender)
+    assertThat(server.received()).doesNotContain("RCPT TO:<postmaster");
   }
 
   @Test
@@ -136,7 +137,7 @@ class ReplyClassificationTest {
         "bob@example.com");
 
     unverified(verifier.verify("alice@example.com"), Verdict.Reason.BACKEND_REFUSED);
-    assertThat(server.received()).doesNotContain("postmaster");
+    assertThat(server.received()).doesNotContain("RCPT TO:<postmaster"); // the code said enough
   }
 
   @Test

@@ -10,12 +10,12 @@ import org.junit.jupiter.api.Test;
 class VerifierConfigTest {
 
   @Test
-  void defaultsAreTheOriginalSinksExceptTheProbe() {
+  void defaultsAreTheOriginalSinksExceptTheProbeAndHelo() {
     VerifierConfig config = VerifierConfig.builder().backend("192.0.2.25").build();
 
     assertThat(config.backendHost()).hasValue("192.0.2.25");
     assertThat(config.backendPort()).isEqualTo(25);
-    assertThat(config.heloName()).isEqualTo("world");
+    assertThat(config.heloName()).isEmpty(); // this host's fully qualified name, else its address
     assertThat(config.probeSender()).isEmpty(); // <>: passes sender verification
     assertThat(config.idleTimeout()).isEqualTo(Duration.ofSeconds(300));
     assertThat(config.maxSessionAge()).isEqualTo(Duration.ofSeconds(1800));

@@ -2,6 +2,7 @@ package io.github.rcptproxy.cli;
 
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.internal.smtp.SessionRefusedException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -25,8 +26,9 @@ import picocli.CommandLine.Spec;
       Rcptproxy.SOURCES
     },
     exitCodeList = {
-      "0:every backend answers honestly",
-      "1:a backend could not be probed (down, refused the session)",
+      "0:every backend refuses unknown recipients (with the recommended configuration)",
+      "1:a backend could not be probed (down, refused the session or the HELO name, or did not"
+          + " greet within 30 s)",
       Rcptproxy.BAD_OPTION,
       "4:probed, but a backend's RCPT does not refuse unknown recipients (catch-all, or no"
           + " validation)"
@@ -94,17 +96,41 @@ final class ProbeCommand implements Callable<Integer> {
     try {
       r = probe.run();
     } catch (IOException e) {
-      spec.commandLine().getErr().println("rcptproxy probe: " + backend + ": " + e.getMessage());
-      spec.commandLine().getErr().flush();
+      PrintWriter err = spec.commandLine().getErr();
+      err.println("rcptproxy probe: " + backend + ": " + e.getMessage());
+      if (e instanceof SessionRefusedException refused && refused.command().isPresent()) {
+        err.println(
+            "rcptproxy probe: give --helo a fully qualified name of this host that the backend"
+                + " takes (it refused "
+                + refused.command().get()
+                + "); the gateway and the policy server take the same option");
+      } else if (e instanceof SessionRefusedException refused && refused.reply().code() == 421) {
+        err.println(
+            "rcptproxy probe: the backend refuses new sessions from this host; where it limits"
+                + " connections per client (Postfix smtpd_client_connection_rate_limit or"
+                + " smtpd_client_connection_count_limit, Exim smtp_accept_max_per_host), the"
+                + " verifier meets that limit too: exempt this host (Postfix:"
+                + " smtpd_client_event_limit_exceptions)");
+      }
+      err.flush();
       return 1;
     }
     out.println("backend " + backend + ", domain " + domain);
     out.println("  greeting                 " + r.greeting());
+    out.println("  greeting took            " + r.greetingMillis() + " ms");
+    out.println(
+        "  probe sender             <"
+            + r.sender()
+            + ">"
+            + (r.senderRefusal().isEmpty()
+                ? ""
+                : " (the configured one was refused: " + r.senderRefusal() + ")"));
     out.println("  PIPELINING               " + yesNo(r.offers("PIPELINING")));
     out.println("  SMTPUTF8                 " + yesNo(r.offers("SMTPUTF8")));
     out.println("  STARTTLS                 " + yesNo(r.offers("STARTTLS")));
     out.println("  CHUNKING                 " + yesNo(r.offers("CHUNKING")));
-    out.println("  RCPT random local part   " + r.randomRcpt());
+    out.println(
+        "  RCPT random local part   " + r.randomRcpt() + " (" + r.randomRcptMillis() + " ms)");
     out.println("  RCPT postmaster          " + r.postmasterRcpt());
     out.println("  RCPT answers honestly    " + yesNo(r.rcptHonest()));
     out.println("  catch-all                " + yesNo(r.catchAll()));
@@ -120,6 +146,9 @@ final class ProbeCommand implements Callable<Integer> {
       out.println("  " + line);
     }
     out.flush();
+    if (!r.heloRefusal().isEmpty()) {
+      return 1;
+    }
     return r.rcptHonest() ? 0 : DISHONEST;
   }
 

@@ -40,8 +40,9 @@ final class VerifierOptions {
   @Option(
       names = "--helo",
       paramLabel = "NAME",
-      defaultValue = "world",
-      description = "name sent with EHLO to the backend")
+      description =
+          "name sent with EHLO to the backend (default: this host's fully qualified name, else"
+              + " the address literal of the connection's local end)")
   String helo;
 
   @Option(
@@ -137,8 +138,10 @@ final class VerifierOptions {
               .map(b -> InetSocketAddress.createUnresolved(b.host(), b.port()))
               .toList());
     }
+    if (helo != null) {
+      builder.heloName(helo);
+    }
     builder
-        .heloName(helo)
         .probeSender(probeSender)
         .deadline(Duration.ofMillis(timeoutMs))
         .tls(tls)

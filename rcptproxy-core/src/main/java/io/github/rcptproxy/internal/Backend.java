@@ -29,6 +29,9 @@ public final class Backend implements AutoCloseable {
 
   private final BatchRun<BackendSession> batchRun;
 
+  /** The pool's sessions; null without a backend host. */
+  private final BackendSessions sessions;
+
   public Backend(
       VerifierConfig config, Counters counters, KnownGood knownGood, ExecutorService batchThreads) {
     this.config = config;
@@ -36,15 +39,17 @@ public final class Backend implements AutoCloseable {
     if (config.backends().isEmpty()) {
       this.pool = null;
       this.batchRun = null;
+      this.sessions = null;
       return;
     }
     LOG.info("verifying recipients against {}", config);
     SessionLimits limits = new SessionLimits(config);
     FailureVerdicts failures =
         new FailureVerdicts(config, new MisconfigurationWarnings(config.probeSender()));
-    this.pool =
-        new SessionPool<>(
-            new BackendSessions(new Connector(config), config, limits, counters), config, counters);
+    this.sessions =
+        new BackendSessions(
+            new Connector(config), config, limits, new ProbeSender(config), counters);
+    this.pool = new SessionPool<>(sessions, config, counters);
     this.batchRun =
         new BatchRun<>(
             config.maxSessions(),
@@ -95,6 +100,7 @@ public final class Backend implements AutoCloseable {
   public void close() {
     if (pool != null) {
       pool.close();
+      sessions.closeServableAgain();
     }
   }
 }

@@ -1,5 +1,7 @@
 package io.github.rcptproxy.internal;
 
+import static io.github.rcptproxy.internal.SessionFailure.SESSION_REFUSED;
+
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.VerifierConfig;
@@ -15,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * One SMTP connection to the backend, greeted and EHLO'd, holding at most one open probe
@@ -31,7 +34,13 @@ public final class BackendSession {
 
   private final VerifierConfig config;
   private final Runnable onTransactionOpened;
-  private final byte[] mailFrom;
+  private final ProbeSender probeSender;
+
+  /** The sender of the open transaction, and its first recipient. */
+  private String openSender;
+
+  private Mailbox firstRecipient;
+
   private Deadline deadline;
   private boolean usable = true;
   private boolean transactionOpen;
@@ -42,6 +51,21 @@ public final class BackendSession {
   /** What the session has taken against the backend's limits, and what that teaches them. */
   private final LimitLearner learner;
 
+  private final SessionLimits limits;
+
+  /**
+   * Replies the backend still owed when the deadline ran out, and since when they were owed; the
+   * replies to the same exchange it had given, where the session may serve again once it has them
+   * all (null where not: it was not usable, or its RSET or MAIL was not answered).
+   */
+  private int owedReplies;
+
+  private long owedSince;
+  private List<SmtpReply> answeredBeforeTimeout;
+
+  /** Where a session whose late replies came is offered to serve again; null: it is closed. */
+  private final Consumer<BackendSession> onServableAgain;
+
   /**
    * Connects to the first backend address that answers, reads the greeting, introduces itself and
    * secures the session as configured, all within the deadline. Where an OPPORTUNISTIC handshake
@@ -51,16 +75,24 @@ public final class BackendSession {
       Connector connector,
       VerifierConfig config,
       SessionLimits limits,
+      ProbeSender probeSender,
       Deadline deadline,
-      Runnable onTransactionOpened)
+      Runnable onTransactionOpened,
+      Consumer<BackendSession> onServableAgain)
       throws IOException {
     this.config = config;
+    this.onServableAgain = onServableAgain;
+    this.probeSender = probeSender;
     this.onTransactionOpened = onTransactionOpened;
     this.learner = new LimitLearner(limits, config, config.clock().instant());
+    this.limits = limits;
     this.deadline = deadline;
     this.connection = start(connector);
-    String sender = "MAIL FROM:<" + config.probeSender() + ">";
-    this.mailFrom = line(offers("SMTPUTF8") ? sender + " SMTPUTF8" : sender);
+  }
+
+  private byte[] mailFrom(String sender) {
+    String command = "MAIL FROM:<" + sender + ">";
+    return line(offers("SMTPUTF8") ? command + " SMTPUTF8" : command);
   }
 
   /**
@@ -79,7 +111,7 @@ public final class BackendSession {
       throw new SessionFailure(
           Verdict.Reason.BACKEND_UNAVAILABLE,
           e.command().isPresent() && reply.code() == 421,
-          "backend refused " + e.command().orElse("the session"),
+          e.command().map(command -> "backend refused " + command).orElse(SESSION_REFUSED),
           backendReply(reply));
     } catch (IOException e) {
       throw translated(e);
@@ -164,13 +196,17 @@ public final class BackendSession {
       throws IOException, InvalidAddressException {
     List<byte[]> commands = new ArrayList<>(mailboxes.size() + 2);
     boolean full = learner.transactionFull(mailboxes.size());
-    boolean reset = transactionOpen && mayReset && (config.transactionPerVerification() || full);
+    String sender = probeSender.address();
+    boolean reset =
+        transactionOpen
+            && mayReset
+            && (!sender.equals(openSender) || config.transactionPerVerification() || full);
     boolean open = reset || !transactionOpen;
     if (reset) {
       commands.add(RSET);
     }
     if (open) {
-      commands.add(mailFrom);
+      commands.add(mailFrom(sender));
     }
     int first = commands.size();
     for (Mailbox mailbox : mailboxes) {
@@ -203,9 +239,11 @@ public final class BackendSession {
       }
     }
     if (open) {
-      openTransaction(replies.get(first - 1));
+      openTransaction(replies.get(first - 1), sender, mailboxes.get(0).domain());
+      firstRecipient = mailboxes.get(0);
     }
     Answers answers = answers(replies.subList(first, replies.size()), mailboxes.size(), false);
+    probeSender.answered(openSender, mailboxes, answers.replies());
     noteThrottling(exchange);
     return answers;
   }
@@ -268,11 +306,13 @@ public final class BackendSession {
     return new Answers(answers, hungUp);
   }
 
-  private void openTransaction(SmtpReply mail) throws SessionFailure {
+  private void openTransaction(SmtpReply mail, String sender, String domain) throws SessionFailure {
     BackendReply reply = backendReply(mail);
     if (mail.code() == 250) {
       transactionOpen = true;
       acceptedInTransaction = false;
+      openSender = sender;
+      probeSender.mailAccepted(sender);
       onTransactionOpened.run();
       return;
     }
@@ -290,13 +330,34 @@ public final class BackendSession {
               : "backend refused MAIL for a reason other than the probe sender",
           reply);
     }
+    boolean fallback = probeSender.mailRefused(sender, reply, domain);
     throw new SessionFailure(
         reply.isPermanentNegative()
             ? Verdict.Reason.SENDER_REJECTED
             : Verdict.Reason.TEMPORARY_FAILURE,
-        false,
-        "backend refused the probe sender",
+        fallback,
+        fallback
+            ? "backend refused the probe sender; asking again with " + probeSender.address()
+            : "backend refused the probe sender",
         reply);
+  }
+
+  /**
+   * Whether the backend's refusal of {@code recipient} in the open transaction may be about its
+   * sender, and the question is to be asked again with the fallback ({@link ProbeSender}): the
+   * session is then retired.
+   *
+   * @param unexplained whether nothing is known to explain the refusal (no address accepted yet, or
+   *     a known-good address refused too): it counts where {@code recipient} was the first of its
+   *     transaction, which no rule about the transaction (a bad-recipient ratio) refused
+   */
+  boolean senderRefused(Mailbox recipient, BackendReply refusal, boolean unexplained) {
+    boolean first = unexplained && recipient.toString().equals(String.valueOf(firstRecipient));
+    if (transactionOpen && probeSender.rcptRefused(openSender, refusal, recipient, first)) {
+      usable = false;
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -363,11 +424,48 @@ public final class BackendSession {
     learner.idleFrom(now);
   }
 
-  /** Says QUIT without waiting for the answer, and closes. */
+  /**
+   * Says QUIT without waiting for the answer, and closes; only closes where the session is broken,
+   * or where the backend would hold its answer back ({@link LimitLearner#mayQuit}).
+   */
   void close() {
-    if (usable) {
+    if (owedReplies > 0) {
+      int owed = owedReplies;
+      owedReplies = 0;
+      deadline = Deadline.after(LateReplies.WAIT); // each read of the owed replies waits that long
+      LateReplies.await(
+          connection, owed, owedSince, limits, config.deadline(), this::lateRepliesCame);
+      return;
+    }
+    if (usable && learner.mayQuit()) {
       connection.quit();
     }
+    connection.close();
+  }
+
+  /**
+   * The replies owed came (on {@link LateReplies}' thread, which owns the session now): they are
+   * counted, and a session that may serve again is offered to ({@code onServableAgain}); else it is
+   * closed.
+   */
+  private void lateRepliesCame(List<SmtpReply> late) {
+    List<SmtpReply> all = answeredBeforeTimeout;
+    boolean servable = all != null && onServableAgain != null;
+    if (servable) {
+      all.addAll(late);
+      List<BackendReply> replies = new ArrayList<>(all.size());
+      for (SmtpReply reply : all) {
+        replies.add(backendReply(reply));
+        servable &= reply.code() != 421;
+      }
+      learner.counted(replies, false, false);
+    }
+    if (servable && learner.withinLimits(config.clock().instant())) {
+      usable = true;
+      onServableAgain.accept(this);
+      return;
+    }
+    connection.quit();
     connection.close();
   }
 
@@ -382,6 +480,8 @@ public final class BackendSession {
    * (RSET, MAIL) stops the rest. If the backend hangs up after some replies, those are returned.
    */
   private List<SmtpReply> send(List<byte[]> commands, int prefix) throws IOException {
+    long started = System.nanoTime();
+    boolean wasUsable = usable;
     List<SmtpReply> replies = new ArrayList<>(commands.size());
     try {
       if (commands.size() > 1 && offers("PIPELINING")) {
@@ -401,6 +501,14 @@ public final class BackendSession {
       return replies;
     } catch (IOException e) {
       usable = false;
+      if (e instanceof SocketTimeoutException) {
+        owedReplies = commands.size() - replies.size();
+        owedSince = started;
+        answeredBeforeTimeout =
+            wasUsable && replies.size() >= prefix
+                ? new ArrayList<>(replies.subList(prefix, replies.size()))
+                : null;
+      }
       if (replies.size() <= prefix || e instanceof SocketTimeoutException) {
         throw e; // a timeout is not a hang-up: the replies still owed are late, not refused
       }

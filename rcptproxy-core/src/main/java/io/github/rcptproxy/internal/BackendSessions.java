@@ -3,26 +3,69 @@ package io.github.rcptproxy.internal;
 import io.github.rcptproxy.VerifierConfig;
 import java.io.IOException;
 import java.time.Instant;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /** The pool's view of the backend's sessions: each opened within the borrower's deadline. */
 final class BackendSessions implements SessionPool.Sessions<BackendSession> {
   private final Connector connector;
   private final VerifierConfig config;
   private final SessionLimits limits;
+  private final ProbeSender probeSender;
   private final Counters counters;
 
   BackendSessions(
-      Connector connector, VerifierConfig config, SessionLimits limits, Counters counters) {
+      Connector connector,
+      VerifierConfig config,
+      SessionLimits limits,
+      ProbeSender probeSender,
+      Counters counters) {
     this.connector = connector;
     this.config = config;
     this.limits = limits;
+    this.probeSender = probeSender;
     this.counters = counters;
   }
 
+  /** Sessions whose late replies came after their verification's deadline, ready to serve. */
+  private final Queue<BackendSession> servableAgain = new ConcurrentLinkedQueue<>();
+
+  private volatile boolean closed;
+
+  /** A session that served again after its late replies came, else a new one. */
   @Override
   public BackendSession open(Deadline deadline) throws IOException {
+    BackendSession ready;
+    while ((ready = servableAgain.poll()) != null) {
+      if (ready.reusable(config.clock().instant())) {
+        return ready;
+      }
+      ready.close();
+    }
     return new BackendSession(
-        connector, config, limits, deadline, counters.transactionsOpened::increment);
+        connector,
+        config,
+        limits,
+        probeSender,
+        deadline,
+        counters.transactionsOpened::increment,
+        this::servableAgain);
+  }
+
+  private void servableAgain(BackendSession session) {
+    servableAgain.add(session);
+    if (closed) {
+      closeServableAgain();
+    }
+  }
+
+  /** Closes the sessions waiting to serve again, and from now on each one that comes. */
+  void closeServableAgain() {
+    closed = true;
+    BackendSession ready;
+    while ((ready = servableAgain.poll()) != null) {
+      ready.close();
+    }
   }
 
   @Override

@@ -39,14 +39,21 @@ import org.slf4j.LoggerFactory;
  * skipped for the cool-down, so it costs one verification its deadline, not every one: a black hole
  * (no SYN-ACK, no refusal), and a host that accepts the connection and never greets (a hung MTA, a
  * Postfix with every smtpd busy); one that had not greeted when the deadline ran out is skipped as
- * well, unless it greets within the rest of its connect timeout ({@link #suspect}). A refused
- * connect, a greeting that refuses ({@code 421}, {@code 554}) or a connection closed before the
- * greeting does not count: the host is there and said so. The verifier's sessions and the gateway's
- * relay each have one.
+ * well; either is asked again at once if it greets within {@link #GREETING_WAIT} after all ({@link
+ * #suspect}). A refused connect, a greeting that refuses ({@code 421}, {@code 554}) or a connection
+ * closed before the greeting does not count: the host is there and said so. The verifier's sessions
+ * and the gateway's relay each have one.
  */
 public final class Connector {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
+
+  /**
+   * How long a greeting the deadline did not wait for is still waited for, in the background: past
+   * Postfix postscreen's greet wait (6 s by default), which lets a client through, and remembers
+   * it, only if it waits for the whole greeting without a word.
+   */
+  static final Duration GREETING_WAIT = Duration.ofSeconds(30);
 
   /** Name resolution may block for the resolver's timeout; it never runs on a caller's thread. */
   private static final Executor RESOLVER =
@@ -144,12 +151,14 @@ public final class Connector {
         try {
           connection.greet();
         } catch (SocketTimeoutException e) {
-          if (!bounded.boundPassed()) {
-            suspect(target, connection, socket, bounded.greetBy);
+          boolean connectTimedOut = bounded.boundPassed();
+          if (connectTimedOut) {
+            failed(target, "accepted the connection and did not greet within " + connectTimeout);
+          }
+          suspect(target, connection, socket, started + GREETING_WAIT.toNanos(), connectTimedOut);
+          if (!connectTimedOut) {
             throw e; // the deadline (or the caller's timeout) ran out first
           }
-          connection.close();
-          failed(target, "accepted the connection and did not greet within " + connectTimeout);
           failures.add(target + " did not greet within " + connectTimeout);
           continue;
         } catch (IOException | RuntimeException e) {
@@ -212,11 +221,18 @@ public final class Connector {
    * The deadline ran out before the address greeted, within its connect timeout: it is skipped from
    * now on, as if it had not greeted at all, so that the next verifications do not wait for it too
    * (with two hung hosts, the second is reached with what the first left of the deadline); a thread
-   * of its own waits out the rest of the connect timeout on the connection, and where anything
-   * comes (a greeting, or the connection closed) the address is asked again at once.
+   * of its own waits for the greeting on the connection until {@code greetBy} ({@link
+   * #GREETING_WAIT} after the connect), and where anything comes (a greeting, or the connection
+   * closed) the address is asked again at once. A greeting delay that lets a client through once it
+   * waited (postscreen) is thus passed outside every verification's deadline. The same wait follows
+   * a connect timeout without a greeting ({@code warned}: that was logged already).
    */
   private void suspect(
-      InetSocketAddress target, SmtpConnection connection, Socket socket, long greetBy) {
+      InetSocketAddress target,
+      SmtpConnection connection,
+      Socket socket,
+      long greetBy,
+      boolean warned) {
     Instant until = clock.instant().plus(coolDown);
     coolingDown.put(target, until);
     Thread watch =
@@ -241,12 +257,12 @@ public final class Connector {
               }
               if (answered) {
                 coolingDown.remove(target, until);
-              } else {
+              } else if (!warned) {
                 LOG.warn(
                     "backend {} accepted the connection and did not greet within {}; trying the"
                         + " next address, this one again after {}",
                     target,
-                    connectTimeout,
+                    GREETING_WAIT,
                     coolDown);
               }
             },

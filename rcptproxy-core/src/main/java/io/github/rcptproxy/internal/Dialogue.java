@@ -198,6 +198,9 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
     for (int i = 0; i < trusted; i++) {
       Question question = questions.get(i);
       BackendReply reply = replies.get(i);
+      if (session.senderRefused(question.mailbox(), reply, false)) {
+        throw SessionFailure.senderReplaced(reply);
+      }
       switch (ReplyMeaning.of(reply)) {
         case NO_SUCH_MAILBOX, UNCLEAR_REFUSAL, POLICY_REFUSAL ->
             refusals.add(new Refusal(question, reply));
@@ -253,12 +256,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         session.retire();
         yield failures.refused(Verdict.Reason.BACKEND_REFUSED, reply, deadline);
       }
-      case TEMPORARY ->
-          new Verdict.Unverified(
-              Verdict.Reason.TEMPORARY_FAILURE,
-              "backend answered " + reply,
-              Optional.of(reply),
-              deadline.elapsed());
+      case TEMPORARY -> failures.deferred(reply, deadline);
       default -> throw new IllegalArgumentException(reply + " needs more than a verdict");
     };
   }
@@ -285,6 +283,10 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       throws IOException {
     Optional<Mailbox> control = knownGood.control(domain);
     if (control.isEmpty()) {
+      Refusal first = refusals.get(0);
+      if (session.senderRefused(first.question().mailbox(), first.reply(), true)) {
+        throw SessionFailure.senderReplaced(first.reply());
+      }
       for (Refusal refusal : refusals) {
         open.settle(refusal.question(), failures.unconfirmed(refusal.reply(), deadline));
       }
@@ -311,6 +313,10 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         }
       }
       default -> {
+        Refusal first = refusals.get(0);
+        if (session.senderRefused(first.question().mailbox(), first.reply(), true)) {
+          throw SessionFailure.senderReplaced(first.reply());
+        }
         session.teachLimits();
         throw controlRefused(control.get(), reply, refusals.get(0).reply());
       }

@@ -43,6 +43,10 @@ final class FailureVerdicts {
 
   private Verdict of(SessionFailure failure, Deadline deadline) {
     String detail = failure.getMessage() + failure.reply().map(reply -> ": " + reply).orElse("");
+    if (failure.getMessage().equals(SessionFailure.SESSION_REFUSED)
+        && failure.reply().map(BackendReply::code).orElse(0) == 421) {
+      warnings.sessionsRefused(detail);
+    }
     switch (failure.reason()) {
       case SENDER_REJECTED, BACKEND_REFUSED, TLS_FAILED, AUTH_FAILED ->
           warnings.refused(
@@ -50,6 +54,23 @@ final class FailureVerdicts {
       default -> {}
     }
     return new Verdict.Unverified(failure.reason(), detail, failure.reply(), deadline.elapsed());
+  }
+
+  /**
+   * A recipient deferred: unverified; where the deferral is for a policy ({@code 4.7.x}: Postfix's
+   * {@code 450 4.7.1 Error: too many recipients from ...}) or says nothing (Exim's {@code defer
+   * ratelimit}), with one warning naming the rate limits it may be.
+   */
+  Verdict deferred(BackendReply reply, Deadline deadline) {
+    String enhanced = reply.enhancedStatus();
+    if (enhanced.isEmpty() || enhanced.startsWith("4.7.")) {
+      warnings.deferredForPolicy(reply.toString());
+    }
+    return new Verdict.Unverified(
+        Verdict.Reason.TEMPORARY_FAILURE,
+        "backend answered " + reply,
+        Optional.of(reply),
+        deadline.elapsed());
   }
 
   /** A refusal that is not about the mailbox: unverified, with one warning naming the fix. */

@@ -205,7 +205,7 @@ final class LimitLearner {
       return true;
     }
     if (exchange.rejectionsBefore() > 0 && took >= (openedQueueFile ? 2 : 1) * throttled) {
-      limits.rejectionsTolerated(exchange.rejectionsBefore());
+      limits.throttledAfter(exchange.rejectionsBefore());
       return true;
     }
     return false;
@@ -219,6 +219,14 @@ final class LimitLearner {
   /** How long the exchange, now answered, took. */
   private Duration took(Exchange exchange) {
     return Duration.ofNanos(nanoTime.getAsLong() - exchange.startedNanos());
+  }
+
+  /**
+   * Whether to say {@code QUIT} when the session is closed: not after rejections where the backend
+   * slows its replies after errors ({@link SessionLimits#slowsAfterErrors}).
+   */
+  boolean mayQuit() {
+    return rejections == 0 || !limits.slowsAfterErrors();
   }
 
   /** Within the backend's limits, not too old, not idle too long. */

@@ -81,6 +81,32 @@ final class MisconfigurationWarnings {
     }
   }
 
+  /** The backend refused new sessions with {@code 421}. */
+  void sessionsRefused(String what) {
+    once(
+        "sessions refused",
+        "backend refuses new sessions from this host ({}): verifications are answered UNVERIFIED"
+            + " BACKEND_UNAVAILABLE until it takes them again; where it limits connections per"
+            + " client (Postfix smtpd_client_connection_rate_limit or"
+            + " smtpd_client_connection_count_limit, Exim smtp_accept_max_per_host or a ratelimit"
+            + " in its connect ACL), exempt this host (Postfix: smtpd_client_event_limit_exceptions)"
+            + " or lower maxSessions",
+        what);
+  }
+
+  /** The backend deferred a recipient for a policy ({@code 4.7.x}) or without saying why. */
+  void deferredForPolicy(String what) {
+    once(
+        "deferred for policy",
+        "backend defers recipients ({}): those are answered UNVERIFIED"
+            + " TEMPORARY_FAILURE; a rate limit per client (Postfix"
+            + " smtpd_client_recipient_rate_limit, Exim ratelimit per_rcpt in its RCPT ACL) is"
+            + " lifted for this host by exempting it (Postfix:"
+            + " smtpd_client_event_limit_exceptions); a domain it does not serve should not be"
+            + " verified against it",
+        what);
+  }
+
   private void once(String kind, String format, Object... arguments) {
     if (warned.add(kind)) {
       LOG.warn(format, arguments);

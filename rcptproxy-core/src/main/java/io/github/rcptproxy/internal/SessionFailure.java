@@ -11,6 +11,9 @@ import java.util.Optional;
  * one.
  */
 public final class SessionFailure extends IOException {
+  /** The message of a failure whose greeting refused the session ({@code 421}, {@code 554}). */
+  static final String SESSION_REFUSED = "backend refused the session";
+
   private final Verdict.Reason reason;
   private final boolean retryable;
   private final transient BackendReply reply;
@@ -37,6 +40,15 @@ public final class SessionFailure extends IOException {
   static SessionFailure sessionEnded(BackendReply reply) {
     return new SessionFailure(
         Verdict.Reason.BACKEND_UNAVAILABLE, true, "backend ended the session", reply);
+  }
+
+  /** The backend's refusal may be about the probe sender: ask again with its fallback. */
+  static SessionFailure senderReplaced(BackendReply reply) {
+    return new SessionFailure(
+        Verdict.Reason.SENDER_REJECTED,
+        true,
+        "backend refused a recipient of the probe sender; asking again with its fallback",
+        reply);
   }
 
   static SessionFailure closedByBackend() {

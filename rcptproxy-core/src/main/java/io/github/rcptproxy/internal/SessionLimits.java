@@ -28,6 +28,12 @@ public final class SessionLimits {
   private final AtomicInteger maxRecipients;
   private final AtomicBoolean slowAnswerWarned = new AtomicBoolean();
 
+  /** Whether a refusal later than the deadline was warned about. */
+  private final AtomicBoolean lateRefusalWarned = new AtomicBoolean();
+
+  /** Whether the backend was seen slowing its replies to a session after its rejections. */
+  private volatile boolean slowsAfterErrors;
+
   SessionLimits(VerifierConfig config) {
     this.maxRejections = new AtomicInteger(config.maxRejectionsPerSession());
     this.maxVrfy = new AtomicInteger(config.maxVrfyPerSession());
@@ -49,6 +55,27 @@ public final class SessionLimits {
   /** The backend answered "too many recipients" after this many in one transaction. */
   void recipientsTolerated(int count) {
     lower(maxRecipients, count, "recipients in a transaction");
+  }
+
+  /**
+   * Whether the backend slows every reply of a session after its errors (Postfix's {@code
+   * smtpd_error_sleep_time} past {@code smtpd_soft_error_limit}): then a session with rejections is
+   * closed without {@code QUIT}, whose answer the backend would hold back for that sleep, keeping
+   * the connection, which counts toward its per-client connection limit, that long.
+   */
+  boolean slowsAfterErrors() {
+    return slowsAfterErrors;
+  }
+
+  /** A refusal came later than the deadline: true the first time only (one warning). */
+  boolean lateRefusal() {
+    return lateRefusalWarned.compareAndSet(false, true);
+  }
+
+  /** The backend slowed a session's replies after {@code count} rejections. */
+  void throttledAfter(int count) {
+    slowsAfterErrors = true;
+    rejectionsTolerated(count);
   }
 
   /** The backend ended a session that had taken this many rejections without trouble. */

@@ -63,7 +63,10 @@ public final class EximBackend implements AutoCloseable {
       List<String> deferred,
       List<String> rcptRules,
       OptionalInt vrfyRatePerMinute,
-      OptionalInt smarthost) {
+      OptionalInt smarthost,
+      boolean nullSenderRefusedAtMail,
+      Duration tarpit,
+      int recipientsPerMinute) {
     public Options {
       deferred = List.copyOf(deferred);
       rcptRules = List.copyOf(rcptRules);
@@ -199,6 +202,10 @@ public final class EximBackend implements AutoCloseable {
         return this;
       }
 
+      private boolean nullSenderRefusedAtMail;
+      private Duration tarpit = Duration.ZERO;
+      private int recipientsPerMinute;
+
       /**
        * {@code accept local_parts = postmaster, domains = +local_domains} at the top of the RCPT
        * ACL, before every other rule, as in Exim's own example configuration (RFC 5321 wants
@@ -279,6 +286,39 @@ public final class EximBackend implements AutoCloseable {
         return this;
       }
 
+      /**
+       * {@code acl_smtp_mail} with {@code deny senders = : message = Bounces are not accepted
+       * here}: {@code MAIL FROM:<>} is answered {@code 550 Bounces are not accepted here}.
+       */
+      public Builder nullSenderRefusedAtMail() {
+        this.nullSenderRefusedAtMail = true;
+        return this;
+      }
+
+      /**
+       * {@code deny !verify = recipient, delay = N s, message = Unknown user} in the RCPT ACL: each
+       * unknown recipient is refused {@code 550 Unknown user} after the delay (a tarpit).
+       */
+      public Builder tarpit(Duration delay) {
+        if (delay.isNegative() || delay.toMillis() % 1000 != 0) {
+          throw new IllegalArgumentException("tarpit must be whole seconds: " + delay);
+        }
+        this.tarpit = delay;
+        return this;
+      }
+
+      /**
+       * {@code defer ratelimit = N / 1m / per_rcpt / $sender_host_address} first in the RCPT ACL:
+       * past N recipients a minute from this host, each is deferred.
+       */
+      public Builder recipientsPerMinute(int n) {
+        if (n < 1) {
+          throw new IllegalArgumentException("recipientsPerMinute must be positive: " + n);
+        }
+        this.recipientsPerMinute = n;
+        return this;
+      }
+
       public Options build() {
         return new Options(
             senderVerify,
@@ -292,7 +332,10 @@ public final class EximBackend implements AutoCloseable {
             deferred,
             rcptRules,
             vrfyRatePerMinute,
-            smarthost);
+            smarthost,
+            nullSenderRefusedAtMail,
+            tarpit,
+            recipientsPerMinute);
       }
     }
   }
@@ -389,11 +432,15 @@ public final class EximBackend implements AutoCloseable {
     conf.add("spool_directory = " + spool);
     conf.add("log_file_path = " + spool.resolve("log") + "/%slog");
     conf.add("host_lookup =");
+    conf.add("log_selector = +smtp_connection"); // one line per connection, for tests to count
     conf.add("rfc1413_hosts =");
     conf.add("keep_environment =");
     conf.add("domainlist local_domains = " + DOMAIN);
     conf.add("domainlist catchall_domains = " + CATCH_ALL_DOMAIN);
     conf.add("acl_smtp_rcpt = acl_check_rcpt");
+    if (options.nullSenderRefusedAtMail()) {
+      conf.add("acl_smtp_mail = acl_check_mail");
+    }
     if (options.vrfyRatePerMinute().isPresent()) {
       conf.add("acl_smtp_vrfy = acl_check_vrfy");
     } else if (options.vrfyAllowed()) {
@@ -404,10 +451,22 @@ public final class EximBackend implements AutoCloseable {
     conf.add("recipients_max = " + options.recipientsMax());
     conf.add("");
     conf.add("begin acl");
+    if (options.nullSenderRefusedAtMail()) {
+      conf.add("acl_check_mail:");
+      conf.add("  deny senders = :");
+      conf.add("       message = Bounces are not accepted here");
+      conf.add("  accept");
+    }
     conf.add("acl_check_rcpt:");
     if (options.postmasterFirst()) {
       conf.add("  accept local_parts = postmaster");
       conf.add("         domains = +local_domains");
+    }
+    if (options.recipientsPerMinute() > 0) {
+      conf.add(
+          "  defer ratelimit = "
+              + options.recipientsPerMinute()
+              + " / 1m / per_rcpt / $sender_host_address");
     }
     options
         .dropAfterFailures()
@@ -433,6 +492,11 @@ public final class EximBackend implements AutoCloseable {
     conf.add("  accept domains = +catchall_domains");
     conf.add("  require message = relay not permitted");
     conf.add("          domains = +local_domains");
+    if (!options.tarpit().isZero()) {
+      conf.add("  deny !verify = recipient");
+      conf.add("       delay = " + options.tarpit().toSeconds() + "s");
+      conf.add("       message = Unknown user");
+    }
     conf.add("  require verify = recipient");
     conf.add("  accept");
     options

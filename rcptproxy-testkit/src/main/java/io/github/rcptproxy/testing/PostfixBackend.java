@@ -97,7 +97,7 @@ public final class PostfixBackend implements AutoCloseable {
   public static synchronized PostfixBackend shared() {
     requireUsable();
     if (shared == null) {
-      shared = launch(List.of(), true);
+      shared = launch(List.of(), true, false);
     }
     return shared;
   }
@@ -109,7 +109,24 @@ public final class PostfixBackend implements AutoCloseable {
    */
   public static PostfixBackend start(List<String> extraMainCf) {
     requireUsable();
-    return launch(List.copyOf(extraMainCf), false);
+    return launch(List.copyOf(extraMainCf), false, false);
+  }
+
+  /**
+   * A new Postfix of its own behind postscreen ({@code postscreen_greet_action = enforce}, no
+   * DNSBL): a new client gets {@code 220-} at once and the rest of the greeting after the greet
+   * wait (6 s by default; {@code extraMainCf} may set {@code postscreen_greet_wait}); one that
+   * speaks first or hangs up before it is not let through; one that waits is remembered ({@code
+   * postscreen_greet_ttl}, 1 day) and greeted at once from then on. Nothing has waited when it is
+   * returned: the readiness check hangs up after the {@code 220-}.
+   */
+  public static PostfixBackend startBehindPostscreen(List<String> extraMainCf) {
+    requireUsable();
+    List<String> mainCf = new ArrayList<>();
+    mainCf.add("postscreen_greet_action = enforce");
+    mainCf.add("postscreen_dnsbl_sites =");
+    mainCf.addAll(extraMainCf);
+    return launch(mainCf, false, true);
   }
 
   private static void requireUsable() {
@@ -214,7 +231,8 @@ public final class PostfixBackend implements AutoCloseable {
     }
   }
 
-  private static PostfixBackend launch(List<String> extraMainCf, boolean isShared) {
+  private static PostfixBackend launch(
+      List<String> extraMainCf, boolean isShared, boolean postscreen) {
     try {
       Path dir = Files.createTempDirectory("rcptproxy-postfix-");
       Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -258,7 +276,16 @@ public final class PostfixBackend implements AutoCloseable {
       List<String> master = new ArrayList<>();
       for (String line : Files.readAllLines(Path.of("/etc/postfix/master.cf"))) {
         if (line.matches("^smtp\\s+inet\\s.*")) {
-          master.add("127.0.0.1:" + port + " inet n - n - - smtpd");
+          if (postscreen) {
+            master.add("127.0.0.1:" + port + " inet n - n - 1 postscreen");
+            master.add("smtpd pass - - n - - smtpd");
+            master.add("dnsblog unix - - n - 0 dnsblog");
+            master.add("tlsproxy unix - - n - 0 tlsproxy");
+          } else {
+            master.add("127.0.0.1:" + port + " inet n - n - - smtpd");
+          }
+        } else if (postscreen && line.matches("^(smtpd|dnsblog|tlsproxy)\\s.*")) {
+          continue; // defined above
         } else if (!line.isBlank()
             && !line.startsWith("#")
             && !Character.isWhitespace(line.charAt(0))) {
@@ -284,7 +311,9 @@ public final class PostfixBackend implements AutoCloseable {
             .until(
                 () -> {
                   try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
-                    return client.readReply().startsWith("220");
+                    return postscreen
+                        ? client.readLine().startsWith("220-") // hang up: nothing waited
+                        : client.readReply().startsWith("220");
                   }
                 });
       } catch (IOException | RuntimeException e) {

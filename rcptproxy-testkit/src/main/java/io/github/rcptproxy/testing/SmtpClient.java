@@ -33,6 +33,11 @@ public final class SmtpClient implements AutoCloseable {
     return line;
   }
 
+  /** The next line, e.g. the {@code 220-} first line of a greeting; null if the server hung up. */
+  public String readLine() throws IOException {
+    return in.readLine();
+  }
+
   /** Every line of the next reply, e.g. {@code [550-Verification failed ..., 550 Sender ...]}. */
   public List<String> readReplyLines() throws IOException {
     List<String> lines = new ArrayList<>();

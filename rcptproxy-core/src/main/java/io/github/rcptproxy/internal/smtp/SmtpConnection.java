@@ -149,14 +149,15 @@ public final class SmtpConnection implements ClientSecurity.Connection, AutoClos
       }
     }
     boolean lmtp = config.protocol() == BackendProtocol.LMTP;
+    String helo = config.heloName().orElseGet(() -> HeloName.of(socket.getLocalAddress()));
     try {
       if (endpoint.greeted() == null) {
         connection.greet();
       }
-      connection.hello(config.heloName(), lmtp);
+      connection.hello(helo, lmtp);
       InetSocketAddress address = (InetSocketAddress) socket.getRemoteSocketAddress();
       if (security.startTls(connection, connection.extensions, endpoint.host(), address)) {
-        connection.hello(config.heloName(), lmtp);
+        connection.hello(helo, lmtp);
       }
       security.authenticate(connection, connection.extensions);
       return connection;
