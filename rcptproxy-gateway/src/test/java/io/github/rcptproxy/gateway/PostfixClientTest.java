@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
-import io.github.rcptproxy.testing.SmtpClient;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;
@@ -25,33 +24,7 @@ import org.junit.jupiter.api.Test;
  */
 @RealServers
 class PostfixClientTest {
-  private static final String SENDER = "sender@client.test";
-
-  /** Postfix as a site's outbound server: trusts loopback, relays everything to the gateway. */
-  private static PostfixBackend clientOf(RunningGateway gateway) {
-    return PostfixBackend.start(
-        List.of(
-            "myhostname = mx.client.test",
-            "mynetworks = 127.0.0.0/8",
-            "virtual_mailbox_domains =",
-            "relayhost = [127.0.0.1]:" + gateway.port(),
-            // the bounce to the sender stays here, discarded, rather than go to the gateway too
-            "transport_maps = inline:{client.test=discard:}"));
-  }
-
-  private static void submit(PostfixBackend client, String... recipients) throws Exception {
-    try (SmtpClient smtp = new SmtpClient("127.0.0.1", client.port())) {
-      assertThat(smtp.readReply()).startsWith("220");
-      assertThat(smtp.send("EHLO submitter.client.test")).startsWith("250");
-      assertThat(smtp.send("MAIL FROM:<" + SENDER + ">")).startsWith("250");
-      for (String recipient : recipients) {
-        assertThat(smtp.send("RCPT TO:<" + recipient + ">")).startsWith("250");
-      }
-      assertThat(smtp.send("DATA")).startsWith("354");
-      assertThat(smtp.send("Subject: through the gateway\r\n\r\nhello\r\n.")).startsWith("250");
-      smtp.send("QUIT");
-    }
-  }
+  private static final String SENDER = PostfixClient.SENDER;
 
   /** Postfix's delivery lines for {@code recipient} in {@code log}. */
   private static List<String> deliveries(String log, String recipient) {
@@ -66,7 +39,7 @@ class PostfixClientTest {
   /** Submits {@code user, nouser, user2} and waits until Postfix has bounced {@code nouser}. */
   private static String submitAndAwaitTheBounce(
       PostfixBackend client, String user, String nouser, String user2) throws Exception {
-    submit(client, user, nouser, user2);
+    PostfixClient.submit(client, List.of(user, nouser, user2));
     await()
         .atMost(Duration.ofSeconds(30))
         .untilAsserted(
@@ -101,7 +74,7 @@ class PostfixClientTest {
     String nouser = PostfixBackend.unknown(731);
     String user2 = PostfixBackend.known(732);
     try (RunningGateway gateway = gateway(settings -> {});
-        PostfixBackend client = clientOf(gateway)) {
+        PostfixBackend client = PostfixClient.of(gateway)) {
       submitAndAwaitTheBounce(client, user, nouser, user2);
       await()
           .atMost(Duration.ofSeconds(30))
@@ -190,7 +163,7 @@ class PostfixClientTest {
     String user2 = PostfixBackend.known(742);
     try (RunningGateway gateway =
             gateway(settings -> settings.policy(policy -> policy.disconnectAfterRejections(1)));
-        PostfixBackend client = clientOf(gateway)) {
+        PostfixBackend client = PostfixClient.of(gateway)) {
       submitAndAwaitTheBounce(client, user, nouser, user2);
       await()
           .atMost(Duration.ofSeconds(30))

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,6 +29,10 @@ import org.junit.jupiter.api.io.TempDir;
  * the {@code 421} read by the client whatever it pipelined.
  */
 class HangUpTest {
+  /** A mailbox the backend has, so that its refusals are confirmed from the first one. */
+  private static final Consumer<GatewaySettings.Builder> KNOWN_GOOD =
+      s -> s.verifier(v -> v.knownGood("alice@example.com"));
+
   private ScriptedSmtpServer backend;
 
   @BeforeEach
@@ -48,7 +53,9 @@ class HangUpTest {
 
   private RunningGateway disconnectingAfter(int rejections) {
     return TestGateway.start(
-        backend.port(), "example.com", s -> s.policy(p -> p.disconnectAfterRejections(rejections)));
+        backend.port(),
+        "example.com",
+        KNOWN_GOOD.andThen(s -> s.policy(p -> p.disconnectAfterRejections(rejections))));
   }
 
   /** A RCPT past disconnect-after gets 421, then the connection is closed. */
@@ -98,7 +105,9 @@ class HangUpTest {
             TestGateway.settings(
                 backend.port(),
                 "example.com",
-                s -> s.policy(p -> p.disconnectAfterRejections(2).rejectMessage(read(config))));
+                KNOWN_GOOD.andThen(
+                    s ->
+                        s.policy(p -> p.disconnectAfterRejections(2).rejectMessage(read(config)))));
     try (RunningGateway gateway =
             RunningGateway.start(reader.get(), new RunningGateway.ConfigFile(config, reader));
         EdgeClient client = inTransaction(gateway)) {
@@ -138,7 +147,9 @@ class HangUpTest {
             TestGateway.start(
                 backend.port(),
                 "example.com",
-                TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(1)));
+                TestGateway.noDisconnect()
+                    .andThen(KNOWN_GOOD)
+                    .andThen(s -> s.maxRejectedPerClient(1)));
         EdgeClient client = inTransaction(gateway)) {
       client.raw(
           "RCPT TO:<nobody1@example.com>\r\nRCPT TO:<nobody2@example.com>\r\n"

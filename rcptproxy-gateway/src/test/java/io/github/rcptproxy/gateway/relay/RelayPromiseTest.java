@@ -3,13 +3,13 @@ package io.github.rcptproxy.gateway.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.gateway.PostfixClient;
 import io.github.rcptproxy.gateway.RunningGateway;
 import io.github.rcptproxy.gateway.TestGateway;
 import io.github.rcptproxy.testing.EdgeClient;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
-import io.github.rcptproxy.testing.SmtpClient;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,31 +24,6 @@ import org.junit.jupiter.api.Test;
 @RealServers
 class RelayPromiseTest {
   private static final String SENDER = "sender@client.test";
-
-  /** Postfix as a site's outbound server: trusts loopback, relays everything to the gateway. */
-  private static PostfixBackend clientOf(RunningGateway gateway) {
-    return PostfixBackend.start(
-        List.of(
-            "myhostname = mx.client.test",
-            "mynetworks = 127.0.0.0/8",
-            "virtual_mailbox_domains =",
-            "relayhost = [127.0.0.1]:" + gateway.port(),
-            "transport_maps = inline:{client.test=discard:}"));
-  }
-
-  private static void submit(PostfixBackend client, List<String> recipients) throws Exception {
-    try (SmtpClient smtp = new SmtpClient("127.0.0.1", client.port())) {
-      assertThat(smtp.readReply()).startsWith("220");
-      assertThat(smtp.send("EHLO submitter.client.test")).startsWith("250");
-      assertThat(smtp.send("MAIL FROM:<" + SENDER + ">")).startsWith("250");
-      for (String recipient : recipients) {
-        assertThat(smtp.send("RCPT TO:<" + recipient + ">")).startsWith("250");
-      }
-      assertThat(smtp.send("DATA")).startsWith("354");
-      assertThat(smtp.send("Subject: promise\r\n\r\nhello\r\n.")).startsWith("250");
-      smtp.send("QUIT");
-    }
-  }
 
   /**
    * Exim with {@code recipients_max = 3} and a {@code defer} router for one valid user; a real
@@ -68,8 +43,8 @@ class RelayPromiseTest {
                 EximBackend.Options.builder().recipientsMax(3).deferring("user805").build());
         RunningGateway gateway =
             TestGateway.start(exim.port(), EximBackend.DOMAIN, TestGateway.noDisconnect());
-        PostfixBackend client = clientOf(gateway)) {
-      submit(client, recipients);
+        PostfixBackend client = PostfixClient.of(gateway)) {
+      PostfixClient.submit(client, recipients);
       List<String> others = recipients.stream().filter(r -> !r.equals(deferred)).toList();
       awaitDelivered(client, exim, others);
       assertThat(exim.deliveredTo(deferred)).isZero();
