@@ -129,6 +129,7 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
       if (!postmasterOf
           && (!(verdict.orElse(null) instanceof Verdict.Accepted)
               || relay.refusedAtRelay(from, address))) {
+        unreachable(verdict);
         relay.check(envelope(), address, verdict.map(Verdict::latency).orElse(Duration.ZERO));
       }
       recipients.add(address);
@@ -165,6 +166,22 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
         throw reject;
       } finally {
         inFlight.decrementAndGet();
+      }
+    }
+
+    /**
+     * The verifier could not reach the backend, or it did not answer in time, a moment ago: the
+     * relay, over the same network to the same hosts, is not sent after it (its breaker would take
+     * the backend for down while, say, postscreen makes a new client wait), and the client keeps
+     * the message.
+     */
+    private void unreachable(Optional<Verdict> verdict) throws RejectException {
+      if (verdict.orElse(null) instanceof Verdict.Unverified unverified) {
+        switch (unverified.reason()) {
+          case TIMEOUT -> throw SmtpRelay.timedOut();
+          case BACKEND_UNAVAILABLE, PROTOCOL_ERROR -> throw SmtpRelay.unavailable();
+          default -> {}
+        }
       }
     }
 

@@ -549,11 +549,11 @@ public final class SmtpRelay implements AutoCloseable {
     return mail.toString();
   }
 
-  private static RejectException timedOut() {
+  static RejectException timedOut() {
     return new RejectException(451, "4.4.2 Mail system timed out, try again later");
   }
 
-  private static RejectException unavailable() {
+  static RejectException unavailable() {
     return new RejectException(451, "4.4.1 Mail system unavailable, try again later");
   }
 
