@@ -97,7 +97,7 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
       if (problem.isPresent()) {
         throw new RejectException(501, "5.1.7 Bad sender address syntax");
       }
-      from = canonical(sender);
+      from = AddressCheck.canonical(sender);
     }
 
     /**
@@ -110,7 +110,8 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     public void recipient(String recipient, Optional<Verdict> verdict) throws RejectException {
       SmtpRelay relay = RelayingHandlerFactory.this.relay;
       // RFC 5321 4.5.1: <postmaster> without a domain must be accepted.
-      String address = recipient.equalsIgnoreCase("postmaster") ? postmaster : canonical(recipient);
+      String address =
+          recipient.equalsIgnoreCase("postmaster") ? postmaster : AddressCheck.canonical(recipient);
       if (relay.oneRecipientPerMessage() && !recipients.isEmpty()) {
         // RFC 5321 4.5.3.1.10: the client sends the others in another transaction, so the
         // backend's per-recipient answer after DATA can be told to the client as it is.
@@ -195,10 +196,5 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
 
     @Override
     public void done() {}
-  }
-
-  /** The address as the verifier checked it: {@link AddressCheck#canonical}. */
-  public static String canonical(String address) {
-    return AddressCheck.canonical(address);
   }
 }

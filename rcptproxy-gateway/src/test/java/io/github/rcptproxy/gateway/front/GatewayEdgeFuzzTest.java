@@ -7,7 +7,6 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.github.rcptproxy.AddressCheck;
 import io.github.rcptproxy.gateway.ops.Trace;
-import io.github.rcptproxy.gateway.relay.RelayingHandlerFactory;
 import io.github.rcptproxy.gateway.relay.SmtpRelay;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -608,7 +607,7 @@ class GatewayEdgeFuzzTest {
       }
       helo = kept.get();
     }
-    String canonical = RelayingHandlerFactory.canonical(recipient);
+    String canonical = AddressCheck.canonical(recipient);
     List<String> recipients =
         AddressCheck.problem(canonical).isEmpty() && (smtputf8 || isAscii(canonical))
             ? List.of(canonical)
