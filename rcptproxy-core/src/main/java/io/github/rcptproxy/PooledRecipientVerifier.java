@@ -115,7 +115,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     } else if (config.cacheEnabled()) {
       cache = Optional.of(new LocalVerdictCache(config.cacheMaxEntries(), config.clock()));
     }
-    knownGood.use(config.knownGood(), cache, config.clock());
+    knownGood.use(config.knownGood(), cache, config.stateDirectory(), config.clock());
     return new State(
         new Backend(config, counters, knownGood, batchThreads), cache, new DomainMemory<>());
   }

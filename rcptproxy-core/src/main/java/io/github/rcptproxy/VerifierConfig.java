@@ -105,6 +105,11 @@ public final class VerifierConfig {
     return values.knownGood;
   }
 
+  /** Where the verifier keeps what it learnt across restarts; empty if nowhere. */
+  public Optional<Path> stateDirectory() {
+    return Optional.ofNullable(values.stateDirectory);
+  }
+
   public Duration idleTimeout() {
     return values.idleTimeout;
   }
@@ -232,6 +237,7 @@ public final class VerifierConfig {
         + values.probeSender
         + ">"
         + (values.knownGood.isEmpty() ? "" : ", knownGood=" + values.knownGood)
+        + (values.stateDirectory == null ? "" : ", stateDirectory=" + values.stateDirectory)
         + ", probeMethod="
         + values.probeMethod
         + ", deadline="
@@ -269,6 +275,7 @@ public final class VerifierConfig {
     private String heloName;
     private String probeSender = "";
     private List<String> knownGood = List.of();
+    private Path stateDirectory;
     private Duration idleTimeout = Duration.ofSeconds(300);
     private Duration maxSessionAge = Duration.ofSeconds(1800);
     private Duration deadline = Duration.ofMillis(3000);
@@ -498,6 +505,17 @@ public final class VerifierConfig {
       return knownGood(List.of(addresses));
     }
 
+    /**
+     * An existing directory where the verifier keeps the known-good addresses it learns (default
+     * none), so that a restarted verifier without a shared cache has them before the backend
+     * accepts anything. Only ever asked as controls; a file there that cannot be read is a warning
+     * and a start without it.
+     */
+    public Builder stateDirectory(Path directory) {
+      this.stateDirectory = Objects.requireNonNull(directory, "directory");
+      return this;
+    }
+
     /** A pooled session unused for this long is closed. */
     public Builder idleTimeout(Duration idleTimeout) {
       this.idleTimeout = idleTimeout;
@@ -637,6 +655,9 @@ public final class VerifierConfig {
               "known-good address " + address + " is not valid: " + e.getMessage());
         }
       }
+      require(
+          stateDirectory == null || Files.isDirectory(stateDirectory),
+          "state directory must be an existing directory: " + stateDirectory);
       requirePositive(idleTimeout, "idle timeout");
       requirePositive(maxSessionAge, "max session age");
       requirePositive(deadline, "deadline");

@@ -11,10 +11,15 @@ import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * How a refusal is classified against the hardened backend configurations of {@code EXIM.md}, each
@@ -188,6 +193,46 @@ class HardenedBackendsTest {
       VerdictTally restarted = coldStart(config, EximBackend::unknown);
 
       assertThat(restarted.unknownRejected()).as(restarted.toString()).isEqualTo(40);
+    }
+  }
+
+  @Test
+  void aKnownGoodAddressLearntIsKeptInTheStateDirectoryAcrossRestarts(@TempDir Path state)
+      throws IOException {
+    try (EximBackend exim = EximBackend.start()) {
+      VerifierConfig config = RealBackendsTest.config(exim.port()).stateDirectory(state).build();
+      Path file = state.resolve("known-good");
+      try (RecipientVerifier first = RecipientVerifier.create(config)) {
+        assertThat(first.verify(EximBackend.known(3))).isInstanceOf(Verdict.Accepted.class);
+        await().atMost(Duration.ofSeconds(5)).until(() -> Files.exists(file));
+      }
+
+      VerdictTally restarted = coldStart(config, EximBackend::unknown);
+
+      assertThat(restarted.unknownRejected()).as(restarted.toString()).isEqualTo(40);
+      assertThat(Files.getPosixFilePermissions(file))
+          .containsExactlyInAnyOrder(
+              PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
+    }
+  }
+
+  @Test
+  void aStateFileIsACacheNeverConfiguration(@TempDir Path state) throws IOException {
+    Path file = state.resolve("known-good");
+    try (EximBackend exim = EximBackend.start()) {
+      VerifierConfig config = RealBackendsTest.config(exim.port()).stateDirectory(state).build();
+      Files.writeString(file, "\u0000garbage\n");
+      VerdictTally corrupt = coldStart(config, EximBackend::unknown);
+      // An address the backend refuses now, stored as known-good: asked, refused, proves nothing.
+      Files.writeString(file, EximBackend.DOMAIN + " " + EximBackend.unknown(999) + "\n");
+      VerdictTally stale = coldStart(config, EximBackend::unknown);
+      System.out.printf("state file corrupt: %s; stale: %s%n", corrupt, stale);
+
+      for (VerdictTally tally : List.of(corrupt, stale)) {
+        assertThat(tally.unknownAccepted()).as(tally.toString()).isZero();
+        assertThat(tally.unknownRejected()).as(tally.toString()).isZero();
+      }
+      assertThat(corrupt.other()).containsEntry("unknown REFUSAL_UNCONFIRMED", 40);
     }
   }
 }

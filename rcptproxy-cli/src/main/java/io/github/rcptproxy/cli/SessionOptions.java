@@ -2,6 +2,7 @@ package io.github.rcptproxy.cli;
 
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.VerifierConfig;
+import java.nio.file.Path;
 import java.time.Duration;
 import picocli.CommandLine.Option;
 
@@ -99,6 +100,15 @@ final class SessionOptions {
       description = "detect domains that accept any address, once per N seconds; 0: off")
   int catchAllTtlS;
 
+  @Option(
+      names = "--state-dir",
+      paramLabel = "DIR",
+      description =
+          "an existing directory, writable by this process, where the known-good addresses the"
+              + " backend accepted are kept across restarts (file known-good, owner-only); default:"
+              + " not kept")
+  Path stateDir;
+
   /**
    * Sets these options on {@code builder}.
    *
@@ -124,6 +134,9 @@ final class SessionOptions {
     }
     if (catchAllTtlS > 0) {
       builder.catchAllDetection(Duration.ofSeconds(catchAllTtlS));
+    }
+    if (stateDir != null) {
+      builder.stateDirectory(stateDir);
     }
   }
 }

@@ -74,6 +74,7 @@ class GatewayCommandLineTest {
           "cache-negative-ttl-s",
           "cache-max-entries",
           "catch-all-ttl-s",
+          "state-dir",
           "metrics-listen",
           "summary-interval-s",
           "config");
@@ -157,6 +158,7 @@ class GatewayCommandLineTest {
         "--backend 127.0.0.1:25 --domain example.com --require-tls",
         "--backend 127.0.0.1:25 --domain example.com --tls-cert /no/cert --tls-key /no/key",
         "--backend 127.0.0.1:25 --domain example.com --cache-max-entries 5",
+        "--backend 127.0.0.1:25 --domain example.com --state-dir /nonexistent/state",
         "--backend 127.0.0.1:25 --domain example.com --hostname bad_name",
         "--backend 127.0.0.1:25 --domain example.com --bypass-backend maybe",
         "--backend 127.0.0.1:25 --domain example.com --listen 127.0.0.1:+25",

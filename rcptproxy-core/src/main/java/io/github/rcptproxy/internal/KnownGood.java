@@ -2,6 +2,7 @@ package io.github.rcptproxy.internal;
 
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.VerdictCache;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,10 +17,11 @@ import java.util.Optional;
  * own, and those the operator named ({@code knownGood}) before any is learnt. The first address
  * learnt in a domain is written to the verdict cache under {@value #STORE_PREFIX}{@code domain} and
  * read back where none is known, so that a restarted verifier, or another gateway sharing the
- * cache, has it before the backend accepts any address. Kept across reconfiguration: an address the
- * new backend refuses makes its refusals unverified (never rejected), and every address it accepts
- * replaces it. Never {@code postmaster}: sites exempt it from the very checks (sender verification,
- * ratio rules) whose refusals the control must tell apart.
+ * cache, has it before the backend accepts any address; with a state directory, likewise in its
+ * {@link KnownGoodFile}, for a lone verifier without a shared cache. Kept across reconfiguration:
+ * an address the new backend refuses makes its refusals unverified (never rejected), and every
+ * address it accepts replaces it. Never {@code postmaster}: sites exempt it from the very checks
+ * (sender verification, ratio rules) whose refusals the control must tell apart.
  */
 public final class KnownGood {
   /** Where the verdict cache keeps a domain's known-good address: not an address key. */
@@ -31,13 +33,20 @@ public final class KnownGood {
   private volatile Mailbox last;
   private volatile List<Mailbox> named = List.of();
   private volatile Optional<VerdictCache> store = Optional.empty();
+  private volatile Optional<KnownGoodFile> file = Optional.empty();
+  private volatile Optional<Path> stateDirectory = Optional.empty();
   private volatile Clock clock = Clock.systemUTC();
 
   /**
    * The addresses the operator named (validated by the configuration), and the cache where learnt
-   * ones are kept; replaced on reconfiguration.
+   * ones are kept, in a verdict cache and in a state directory's file (read when the directory is
+   * first given); replaced on reconfiguration.
    */
-  public void use(List<String> namedAddresses, Optional<VerdictCache> store, Clock clock) {
+  public void use(
+      List<String> namedAddresses,
+      Optional<VerdictCache> store,
+      Optional<Path> stateDirectory,
+      Clock clock) {
     List<Mailbox> parsed = new ArrayList<>(namedAddresses.size());
     for (String address : namedAddresses) {
       try {
@@ -49,6 +58,10 @@ public final class KnownGood {
     this.named = List.copyOf(parsed);
     this.store = store;
     this.clock = clock;
+    if (!stateDirectory.equals(this.stateDirectory)) {
+      this.file = stateDirectory.map(KnownGoodFile::open);
+      this.stateDirectory = stateDirectory;
+    }
   }
 
   /** The backend accepted this address; an address that needs SMTPUTF8 cannot serve as control. */
@@ -59,6 +72,7 @@ public final class KnownGood {
     boolean first = byDomain.get(domain) == null;
     byDomain.put(domain, mailbox);
     last = mailbox;
+    file.ifPresent(kept -> kept.accepted(domain, mailbox));
     if (first) {
       Instant now = clock.instant();
       store.ifPresent(
@@ -71,13 +85,17 @@ public final class KnownGood {
   }
 
   /**
-   * The control for a refusal in the domain: learnt there, named there, kept in the cache for it,
-   * learnt in any domain, or named in any domain; empty if there is none.
+   * The control for a refusal in the domain: learnt there, named there, kept in the state file or
+   * the cache for it, learnt in any domain, or named in any domain; empty if there is none.
    */
   Optional<Mailbox> control(String domain) {
     Mailbox mailbox = byDomain.get(domain);
     if (mailbox == null) {
-      mailbox = named(domain).or(() -> stored(domain)).orElse(null);
+      mailbox =
+          named(domain)
+              .or(() -> file.flatMap(kept -> kept.get(domain)))
+              .or(() -> stored(domain))
+              .orElse(null);
     }
     if (mailbox == null) {
       mailbox = last;
