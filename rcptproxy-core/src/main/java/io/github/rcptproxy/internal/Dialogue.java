@@ -302,13 +302,14 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         }
       }
       case TEMPORARY -> {
+        // The recipient's own reply, not the control's: a 4.2.2 is about the control's mailbox.
         for (Refusal refusal : refusals) {
           open.settle(
               refusal.question(),
               new Verdict.Unverified(
                   Verdict.Reason.TEMPORARY_FAILURE,
                   "backend answered a known-good address " + reply,
-                  Optional.of(reply),
+                  Optional.of(refusal.reply()),
                   deadline.elapsed()));
         }
       }

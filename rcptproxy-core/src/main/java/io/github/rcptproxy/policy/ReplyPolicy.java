@@ -24,7 +24,9 @@ import java.util.Objects;
  *       recipient address syntax}</td></tr>
  *   <tr><td>backend {@code 4xx}</td><td>{@code onBackendTemporaryFailure}: accept, or {@link
  *       RecipientDecision.Refuse} with the backend's code and enhanced code ({@code 4.0.0} if it
- *       gave none), a generic text or the backend's</td></tr>
+ *       gave none), a generic text or the backend's; a mailbox status ({@code 4.2.x}: {@code
+ *       4.2.2} full) always refused so, with its meaning ("Mailbox full: ") or the backend's
+ *       text</td></tr>
  *   <tr><td>a refusal not confirmed yet (no known-good address to compare with)</td><td>{@link
  *       RecipientDecision.Defer} {@code 451 4.4.3}, whatever {@code onUnverified} says: it may be
  *       a real refusal, so never {@code 250}</td></tr>
@@ -137,12 +139,18 @@ public final class ReplyPolicy {
         if (reply == null) {
           return unverified();
         }
-        if (onBackendTemporaryFailure == FailureMode.ACCEPT) {
+        String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
+        // A mailbox status (4.2.2 full) is this recipient's: the client keeps the message and
+        // tries again, as it would talking to the backend; accepted, it would be refused at relay.
+        boolean mailbox = enhanced.startsWith("4.2.");
+        if (onBackendTemporaryFailure == FailureMode.ACCEPT && !mailbox) {
           return RecipientDecision.ACCEPT;
         }
-        String enhanced = reply.enhancedStatus().isEmpty() ? "4.0.0" : reply.enhancedStatus();
-        return new RecipientDecision.Refuse(
-            reply.code(), enhanced, exposeBackendReply ? reply.text() : TRY_LATER);
+        String text =
+            exposeBackendReply
+                ? reply.text()
+                : mailbox ? meaning(enhanced.substring(2)) + recipient : TRY_LATER;
+        return new RecipientDecision.Refuse(reply.code(), enhanced, text);
       default:
         return unverified();
     }

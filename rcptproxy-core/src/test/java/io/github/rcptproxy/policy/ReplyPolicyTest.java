@@ -99,6 +99,23 @@ class ReplyPolicyTest {
   }
 
   @Test
+  void aTemporarilyFullMailboxIsDeferredWithItsMeaningEvenWhenTemporaryFailuresAreAccepted() {
+    Verdict full =
+        unverified(
+            Reason.TEMPORARY_FAILURE,
+            new BackendReply(452, "4.2.2", "<x@example.com> Quota exceeded (mailbox is full)"));
+
+    assertThat(defaults.decide(full, "x@example.com"))
+        .isEqualTo(new RecipientDecision.Refuse(452, "4.2.2", "Mailbox full: x@example.com"));
+    assertThat(closed.decide(full, "x@example.com"))
+        .isEqualTo(new RecipientDecision.Refuse(452, "4.2.2", "Mailbox full: x@example.com"));
+    assertThat(ReplyPolicy.builder().exposeBackendReply(true).build().decide(full, "x@example.com"))
+        .isEqualTo(
+            new RecipientDecision.Refuse(
+                452, "4.2.2", "<x@example.com> Quota exceeded (mailbox is full)"));
+  }
+
+  @Test
   void failingClosedDefersOrPassesTheBackends4xxOn() {
     RecipientDecision.Defer unavailable =
         new RecipientDecision.Defer(

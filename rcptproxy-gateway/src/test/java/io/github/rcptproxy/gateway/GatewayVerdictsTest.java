@@ -84,6 +84,29 @@ class GatewayVerdictsTest {
   }
 
   @Test
+  void aTemporarilyFullMailboxIsDeferredAsFullAndTheMessageStillGoesToTheOthers()
+      throws IOException {
+    try (DovecotBackend dovecot = DovecotBackend.startWithQuotaFullTempfail();
+        RunningGateway gateway =
+            TestGateway.start(
+                dovecot.lmtpPort(),
+                DovecotBackend.DOMAIN,
+                noDisconnect().andThen(TestGateway.lmtpKnowing(DovecotBackend.user(1))));
+        SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
+      client.readReply();
+      client.send("EHLO client.test");
+      client.send("MAIL FROM:<you@example.net>");
+
+      // the default onBackendTemporaryFailure (ACCEPT) is for the backend's trouble, not this
+      assertThat(client.send("RCPT TO:<" + DovecotBackend.FULL + ">"))
+          .isEqualTo("452 4.2.2 Mailbox full: " + DovecotBackend.FULL);
+      assertThat(client.send("RCPT TO:<" + DovecotBackend.user(2) + ">")).startsWith("250");
+      assertThat(client.send("DATA")).startsWith("354");
+      assertThat(client.send("Subject: full\r\n\r\nhello\r\n.")).startsWith("250");
+    }
+  }
+
+  @Test
   void aDisabledMailboxIsToldAsDisabled() throws IOException {
     try (EximBackend exim =
             EximBackend.start(EximBackend.Options.builder().disabledMailbox("user0").build());

@@ -29,6 +29,13 @@ class PolicyServerTest {
     if (address.startsWith("busy")) {
       return new Verdict.Unverified(
           Verdict.Reason.TEMPORARY_FAILURE,
+          "451",
+          Optional.of(new BackendReply(451, "4.3.0", "Temporary local problem at mx7.internal")),
+          MS);
+    }
+    if (address.startsWith("full")) {
+      return new Verdict.Unverified(
+          Verdict.Reason.TEMPORARY_FAILURE,
           "452",
           Optional.of(new BackendReply(452, "4.2.2", "Mailbox full at mx7.internal")),
           MS);
@@ -107,10 +114,17 @@ class PolicyServerTest {
   void backendTempfailPassedOnOnlyWhenAsked() throws IOException {
     start(PolicyAnswers.builder().onBackendTemporaryFailure(FailureMode.TEMPFAIL).build());
     assertThat(ask(rcpt("busy@example.test", "192.0.2.1")))
-        .isEqualTo("action=452 4.2.2 Recipient cannot be verified now, try again later");
+        .isEqualTo("action=451 4.3.0 Recipient cannot be verified now, try again later");
     server.close();
     start(PolicyAnswers.defaults());
     assertThat(ask(rcpt("busy@example.test", "192.0.2.1"))).isEqualTo("action=DUNNO");
+  }
+
+  @Test
+  void aTemporarilyFullMailboxIsPassedOnWithItsMeaningByDefault() throws IOException {
+    start(PolicyAnswers.defaults());
+    assertThat(ask(rcpt("full@example.test", "192.0.2.1")))
+        .isEqualTo("action=452 4.2.2 Mailbox full: full@example.test");
   }
 
   @Test

@@ -59,7 +59,7 @@ public final class DovecotBackend implements AutoCloseable {
 
   /** Starts a new Dovecot; close it when done. */
   public static DovecotBackend start() {
-    return start(false);
+    return start(false, false);
   }
 
   /**
@@ -67,10 +67,18 @@ public final class DovecotBackend implements AutoCloseable {
    * {@code RCPT} with {@code 552 5.2.2 Quota exceeded}, not after {@code DATA}.
    */
   public static DovecotBackend startCheckingQuotaAtRcpt() {
-    return start(true);
+    return start(true, false);
   }
 
-  private static DovecotBackend start(boolean quotaAtRcpt) {
+  /**
+   * As {@link #startCheckingQuotaAtRcpt}, with {@code quota_full_tempfail = yes}: {@link #FULL} is
+   * refused at {@code RCPT} for now, {@code 452 4.2.2 Quota exceeded}.
+   */
+  public static DovecotBackend startWithQuotaFullTempfail() {
+    return start(true, true);
+  }
+
+  private static DovecotBackend start(boolean quotaAtRcpt, boolean fullTempfail) {
     boolean available =
         Files.isExecutable(DOVECOT)
             && Files.isExecutable(LMTP)
@@ -88,7 +96,7 @@ public final class DovecotBackend implements AutoCloseable {
         "Dovecot tests skipped: install dovecot-core and dovecot-lmtpd and run as root (.ci/run"
             + " does)");
     try {
-      return launch(quotaAtRcpt);
+      return launch(quotaAtRcpt, fullTempfail);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -164,7 +172,8 @@ public final class DovecotBackend implements AutoCloseable {
     }
   }
 
-  private static DovecotBackend launch(boolean quotaAtRcpt) throws IOException {
+  private static DovecotBackend launch(boolean quotaAtRcpt, boolean fullTempfail)
+      throws IOException {
     Path dir = Files.createTempDirectory("rcptproxy-dovecot-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     Path mail = Files.createDirectories(dir.resolve("mail"));
@@ -218,6 +227,7 @@ public final class DovecotBackend implements AutoCloseable {
             "mail_location = maildir:~/Maildir",
             "mail_plugins = quota",
             "lmtp_rcpt_check_quota = " + (quotaAtRcpt ? "yes" : "no"),
+            "quota_full_tempfail = " + (fullTempfail ? "yes" : "no"),
             "plugin {",
             "  quota = count:User quota",
             "  quota_vsizes = yes",
