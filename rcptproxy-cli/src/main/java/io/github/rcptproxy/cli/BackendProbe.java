@@ -358,9 +358,10 @@ final class BackendProbe {
               + " ms (a greeting delay: Postfix postscreen's greet wait, an Exim connect ACL"
               + " delay): verifications are answered unverified until the verifier, waiting in the"
               + " background, has been greeted; where the backend then remembers this host"
-              + " (postscreen_greet_ttl) that is a warm-up once after each start, else no session"
-              + " ever opens: exempt this host from the delay (postscreen_access_list ="
-              + " permit_mynetworks with this host in mynetworks) or use a port without it");
+              + " (postscreen_greet_ttl) that is a warm-up once after each start, else each new"
+              + " session waits for it again: exempt this host from the delay"
+              + " (postscreen_access_list = permit_mynetworks with this host in mynetworks) or use"
+              + " a port without it");
     }
     return lines;
   }

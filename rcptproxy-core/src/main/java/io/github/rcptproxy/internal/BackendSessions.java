@@ -59,9 +59,13 @@ final class BackendSessions implements SessionPool.Sessions<BackendSession> {
     }
   }
 
-  /** Closes the sessions waiting to serve again, and from now on each one that comes. */
+  /**
+   * Closes the sessions waiting to serve again and the connections greeted late, and from now on
+   * each one that comes.
+   */
   void closeServableAgain() {
     closed = true;
+    connector.close();
     BackendSession ready;
     while ((ready = servableAgain.poll()) != null) {
       ready.close();

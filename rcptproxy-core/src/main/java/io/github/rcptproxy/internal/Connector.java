@@ -17,9 +17,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -76,6 +78,17 @@ public final class Connector {
   private final Clock clock;
   private final ClientSecurity security;
 
+  /**
+   * Connections greeted after the deadline they were opened for, oldest first: the next connect
+   * takes one instead of dialing, so a greeting slower than the deadline costs one wait, not one
+   * per session.
+   */
+  private final Queue<Late> lateGreeted = new ConcurrentLinkedQueue<>();
+
+  private volatile boolean closed;
+
+  private record Late(SmtpConnection.Endpoint endpoint, GreetingTimeout timeout, long greetedAt) {}
+
   /** Address → until when it is skipped. Holds only addresses of the configured hosts. */
   private final ConcurrentHashMap<InetSocketAddress, Instant> coolingDown =
       new ConcurrentHashMap<>();
@@ -105,6 +118,10 @@ public final class Connector {
    */
   public SmtpConnection.Endpoint connect(Deadline deadline, SmtpConnection.Timeout timeout)
       throws IOException {
+    SmtpConnection.Endpoint late = takeLateGreeted(timeout);
+    if (late != null) {
+      return late;
+    }
     List<String> failures = new ArrayList<>();
     Instant now = clock.instant();
     for (InetSocketAddress host : hosts) {
@@ -155,7 +172,12 @@ public final class Connector {
           if (connectTimedOut) {
             failed(target, "accepted the connection and did not greet within " + connectTimeout);
           }
-          suspect(target, connection, socket, started + GREETING_WAIT.toNanos(), connectTimedOut);
+          suspect(
+              target,
+              new SmtpConnection.Endpoint(socket, host.getHostString(), connection),
+              bounded,
+              started + GREETING_WAIT.toNanos(),
+              connectTimedOut);
           if (!connectTimedOut) {
             throw e; // the deadline (or the caller's timeout) ran out first
           }
@@ -182,9 +204,9 @@ public final class Connector {
    * of the connect timeout (counted from the start of the connect).
    */
   private static final class GreetingTimeout implements SmtpConnection.Timeout {
-    private final SmtpConnection.Timeout after;
-    private final Deadline deadline;
-    final long greetBy;
+    private volatile SmtpConnection.Timeout after;
+    private volatile Deadline deadline;
+    private volatile long greetBy;
     private volatile boolean greeted;
 
     GreetingTimeout(SmtpConnection.Timeout after, Deadline deadline, long greetBy) {
@@ -215,6 +237,45 @@ public final class Connector {
     void greeted() {
       greeted = true;
     }
+
+    /** The greeting is now waited for until {@code greetBy}, outside any verification. */
+    void inBackground(long greetBy) {
+      Duration left = Duration.ofNanos(Math.max(0, greetBy - System.nanoTime()));
+      this.after = SmtpConnection.Timeout.eachRead(left);
+      this.deadline = Deadline.after(left);
+      this.greetBy = greetBy;
+    }
+
+    /** The greeted connection serves the caller whose reads {@code timeout} bounds from now on. */
+    void handTo(SmtpConnection.Timeout timeout) {
+      this.after = timeout;
+      greeted();
+    }
+  }
+
+  /**
+   * A connection greeted late, handed to this caller; null if there is none greeted within {@link
+   * #GREETING_WAIT} (older ones are closed: the backend may have given up on them).
+   */
+  private SmtpConnection.Endpoint takeLateGreeted(SmtpConnection.Timeout timeout) {
+    Late late;
+    while ((late = lateGreeted.poll()) != null) {
+      if (System.nanoTime() - late.greetedAt() < GREETING_WAIT.toNanos()) {
+        late.timeout().handTo(timeout);
+        return late.endpoint();
+      }
+      late.endpoint().greeted().close();
+    }
+    return null;
+  }
+
+  /** Closes the connections greeted late and not taken, and from now on each one that greets. */
+  public void close() {
+    closed = true;
+    Late late;
+    while ((late = lateGreeted.poll()) != null) {
+      late.endpoint().greeted().close();
+    }
   }
 
   /**
@@ -223,14 +284,16 @@ public final class Connector {
    * (with two hung hosts, the second is reached with what the first left of the deadline); a thread
    * of its own waits for the greeting on the connection until {@code greetBy} ({@link
    * #GREETING_WAIT} after the connect), and where anything comes (a greeting, or the connection
-   * closed) the address is asked again at once. A greeting delay that lets a client through once it
-   * waited (postscreen) is thus passed outside every verification's deadline. The same wait follows
-   * a connect timeout without a greeting ({@code warned}: that was logged already).
+   * closed) the address is asked again at once; a connection greeted so is the next session's
+   * ({@link #takeLateGreeted}), within the pool's limits as any new one. A greeting delay, one that
+   * lets a client through once it waited (postscreen) or one on every connection, is thus passed
+   * outside every verification's deadline, once per session kept. The same wait follows a connect
+   * timeout without a greeting ({@code warned}: that was logged already).
    */
   private void suspect(
       InetSocketAddress target,
-      SmtpConnection connection,
-      Socket socket,
+      SmtpConnection.Endpoint endpoint,
+      GreetingTimeout bounded,
       long greetBy,
       boolean warned) {
     Instant until = clock.instant().plus(coolDown);
@@ -238,23 +301,7 @@ public final class Connector {
     Thread watch =
         new Thread(
             () -> {
-              boolean answered;
-              try {
-                long left = TimeUnit.NANOSECONDS.toMillis(greetBy - System.nanoTime());
-                if (left <= 0) {
-                  answered = false;
-                } else {
-                  socket.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, left)));
-                  socket.getInputStream().read(); // a byte of the greeting, or -1: it is there
-                  answered = true;
-                }
-              } catch (SocketTimeoutException e) {
-                answered = false;
-              } catch (IOException e) {
-                answered = true; // reset: the host is there
-              } finally {
-                connection.close();
-              }
+              boolean answered = greetedLate(endpoint, bounded, greetBy);
               if (answered) {
                 coolingDown.remove(target, until);
               } else if (!warned) {
@@ -269,6 +316,35 @@ public final class Connector {
             "rcptproxy-greeting-" + THREAD_NUMBER.incrementAndGet());
     watch.setDaemon(true);
     watch.start();
+  }
+
+  /**
+   * Reads the greeting until {@code greetBy}: a {@code 220} puts the connection where the next
+   * connect takes it. Whether anything came (a greeting, a refusal, the connection closed): then
+   * the host is there.
+   */
+  private boolean greetedLate(
+      SmtpConnection.Endpoint endpoint, GreetingTimeout bounded, long greetBy) {
+    SmtpConnection connection = endpoint.greeted();
+    try {
+      if (greetBy - System.nanoTime() <= 0) {
+        connection.close();
+        return false;
+      }
+      bounded.inBackground(greetBy);
+      connection.greet();
+      lateGreeted.add(new Late(endpoint, bounded, System.nanoTime()));
+      if (closed) {
+        close();
+      }
+      return true;
+    } catch (SocketTimeoutException e) {
+      connection.close();
+      return false;
+    } catch (IOException e) {
+      connection.close(); // refused, reset or garbled: the host is there
+      return true;
+    }
   }
 
   /** The address did not answer within the whole connect timeout: skip it a while. */

@@ -279,10 +279,14 @@ public final class SmtpRelay implements AutoCloseable {
     }
   }
 
-  /** Stops reusing connections; those in use are closed when their message is done. */
+  /**
+   * Stops reusing connections; those in use are closed when their message is done, those greeted
+   * late at once.
+   */
   @Override
   public void close() {
     connections.close();
+    connector.close();
   }
 
   /** A connection with a transaction open: the backend's replies to each recipient. */
