@@ -8,6 +8,7 @@ import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
+import io.github.rcptproxy.testing.StderrCapture;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.io.IOException;
 import java.time.Duration;
@@ -19,9 +20,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The whole gateway in front of hardened real backends, with its default settings but for the
  * client limits: a backend that wants a fully qualified HELO name, one that refuses the null sender
- * (at MAIL, or in RCPT mode through an access map), one behind postscreen. 300 recipients at half
- * unknown, in three messages: no real mailbox refused, at least 95 % of the unknown ones refused,
- * every message relayed.
+ * (at MAIL, in RCPT mode through an access map, or with a mailbox code), one that defers the probe
+ * sender, one behind postscreen. 300 recipients at half unknown, in three messages: no real mailbox
+ * refused, at least 95 % of the unknown ones refused, every message relayed. Past a rate limit per
+ * client, where the backend cannot say: none wrong, and one warning naming the setting.
  */
 @RealServers
 class GatewayHardenedBackendsTest {
@@ -140,6 +142,89 @@ class GatewayHardenedBackendsTest {
           .until(() -> rcpt(gateway, PostfixBackend.unknown(1)).startsWith("550"));
       send(gateway, PostfixBackend::known, PostfixBackend::unknown);
     }
+  }
+
+  @Test
+  void eximGivingTheNullSenderAMailboxCodedRefusal() throws Exception {
+    try (EximBackend exim =
+            EximBackend.start(
+                EximBackend.Options.builder().nullSenderBlockedWithMailboxCode().build());
+        RunningGateway gateway = gateway(exim.port(), settings -> {})) {
+      send(gateway, EximBackend::known, EximBackend::unknown);
+    }
+  }
+
+  @Test
+  void postfixDeferringTheProbeSender() throws Exception {
+    // 450 4.1.8 Sender address rejected: Domain not found, at RCPT; the client's sender passes
+    try (PostfixBackend postfix =
+            PostfixBackend.start(
+                List.of(
+                    "smtpd_sender_restrictions = check_sender_access inline:{client.test=OK},"
+                        + " reject_unknown_sender_domain"));
+        RunningGateway gateway =
+            gateway(
+                postfix.port(),
+                settings -> settings.verifier(v -> v.probeSender("probe@nowhere.invalid")))) {
+      send(gateway, PostfixBackend::known, PostfixBackend::unknown);
+    }
+  }
+
+  /**
+   * Rate limits per client, past which the backend cannot say: no valid mailbox refused, no unknown
+   * one accepted, and one warning naming the backend's setting.
+   */
+  @Test
+  void rateLimitsPerClient() throws Exception {
+    try (PostfixBackend postfix =
+            PostfixBackend.start(
+                List.of(
+                    "smtpd_client_connection_rate_limit = 5",
+                    "smtpd_client_recipient_rate_limit = 30"));
+        StderrCapture log = new StderrCapture();
+        RunningGateway gateway = gateway(postfix.port(), settings -> {})) {
+      VerdictTally tally = rcpts(gateway, PostfixBackend::known, PostfixBackend::unknown);
+      assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
+      assertThat(tally.unknownAccepted()).as(tally.toString()).isZero();
+      assertThat(log.lines("smtpd_client_recipient_rate_limit")).as(log.text()).isEqualTo(1);
+    }
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().recipientsPerMinute(30).build());
+        StderrCapture log = new StderrCapture();
+        RunningGateway gateway = gateway(exim.port(), settings -> {})) {
+      VerdictTally tally = rcpts(gateway, EximBackend::known, EximBackend::unknown);
+      assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
+      assertThat(tally.unknownAccepted()).as(tally.toString()).isZero();
+      assertThat(log.lines("Exim ratelimit per_rcpt")).as(log.text()).isEqualTo(1);
+    }
+  }
+
+  /** 300 recipients at half unknown in three transactions, each reset: the RCPT replies. */
+  private static VerdictTally rcpts(
+      RunningGateway gateway, IntFunction<String> known, IntFunction<String> unknown)
+      throws IOException {
+    VerdictTally tally = new VerdictTally();
+    try (SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
+      client.readReply();
+      client.send("EHLO client.test");
+      for (int first = 0; first < RECIPIENTS; first += PER_MESSAGE) {
+        assertThat(client.send("MAIL FROM:<you@client.test>")).startsWith("250");
+        for (int i = first; i < first + PER_MESSAGE; i++) {
+          boolean real = VerdictTally.isKnown(i);
+          String reply =
+              client.send("RCPT TO:<" + (real ? known.apply(i / 2) : unknown.apply(i)) + ">");
+          tally.add(
+              real,
+              reply.startsWith("250")
+                  ? "ACCEPTED"
+                  : reply.startsWith("5") ? "REJECTED" : reply.substring(0, 3));
+        }
+        client.send("RSET");
+      }
+      client.send("QUIT");
+    }
+    System.out.println("through the gateway: " + tally);
+    return tally;
   }
 
   private static String rcpt(RunningGateway gateway, String address) throws IOException {
