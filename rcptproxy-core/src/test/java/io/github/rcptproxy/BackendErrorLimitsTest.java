@@ -60,6 +60,21 @@ class BackendErrorLimitsTest {
     }
   }
 
+  /**
+   * One rejection per session ({@code smtpd_hard_error_limit = 2}: Postfix answers the second
+   * refusal and then {@code 421 too many errors} and hangs up): a session per unknown recipient,
+   * slower, never wrong.
+   */
+  @Test
+  void oneRejectionPerSession() throws Exception {
+    try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_hard_error_limit = 2"))) {
+      Run run = run("Postfix hard error limit 2", RealBackendsTest.config(postfix.port()).build());
+      assertThat(run.tally().wrongRejections()).as(run.tally().toString()).isZero();
+      assertThat(run.tally().unknownAccepted()).as(run.tally().toString()).isZero();
+      assertThat(run.tally().unknownRejected()).isGreaterThanOrEqualTo(RECIPIENTS / 2 * 95 / 100);
+    }
+  }
+
   @Test
   void anvilRateLimits() throws Exception {
     try (PostfixBackend postfix =
