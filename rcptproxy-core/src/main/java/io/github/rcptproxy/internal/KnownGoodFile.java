@@ -64,7 +64,7 @@ final class KnownGoodFile {
 
   /** The backend accepted {@code mailbox}: written if it is the domain's first this run. */
   synchronized void accepted(String domain, Mailbox mailbox) {
-    if (!writtenThisRun.add(domain) || writtenThisRun.size() > DomainMemory.MAX_DOMAINS) {
+    if (writtenThisRun.size() >= DomainMemory.MAX_DOMAINS || !writtenThisRun.add(domain)) {
       return;
     }
     byDomain.put(domain, mailbox);
@@ -82,20 +82,27 @@ final class KnownGoodFile {
     StringBuilder text = new StringBuilder(HEADER);
     byDomain.forEach(
         (domain, mailbox) -> text.append(domain).append(' ').append(mailbox).append('\n'));
-    Path temporary = file.resolveSibling(NAME + ".tmp");
-    Files.deleteIfExists(temporary);
+    Path directory = file.getParent();
+    Path temporary;
     try {
-      Files.createFile(
-          temporary,
-          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      temporary =
+          Files.createTempFile(
+              directory,
+              NAME,
+              ".tmp",
+              PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     } catch (UnsupportedOperationException e) {
-      Files.createFile(temporary); // not POSIX: the directory's own protection
+      temporary = Files.createTempFile(directory, NAME, ".tmp"); // the directory's protection
     }
-    Files.writeString(temporary, text, StandardCharsets.UTF_8);
     try {
-      Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
+      Files.writeString(temporary, text, StandardCharsets.UTF_8);
+      try {
+        Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(temporary, file, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(temporary); // gone after the move; left behind only if it failed
     }
   }
 
