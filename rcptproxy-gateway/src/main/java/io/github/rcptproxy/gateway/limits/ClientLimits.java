@@ -27,7 +27,7 @@ import java.util.Optional;
  * {@link #MAX_PENALIZED} clients the oldest penalty is forgotten early. Connections need no such
  * bound: there are never more than the gateway's connections.
  */
-public final class ClientLimits {
+public final class ClientLimits implements ClientAllowance {
   /** Clients with a penalty remembered at most. */
   static final int MAX_PENALIZED = 100_000;
 
@@ -66,6 +66,7 @@ public final class ClientLimits {
    * Counts a new connection, or says why it is refused (then nothing is counted and {@link
    * #release} must not be called).
    */
+  @Override
   public synchronized Optional<String> admit(InetAddress address) {
     Instant now = clock.instant();
     forgetOver(now);
@@ -83,6 +84,7 @@ public final class ClientLimits {
   }
 
   /** A connection {@link #admit admitted} has ended. */
+  @Override
   public synchronized void release(InetAddress address) {
     connections.computeIfPresent(client(address), (c, open) -> open > 1 ? open - 1 : null);
     forgetOver(clock.instant());
@@ -93,12 +95,14 @@ public final class ClientLimits {
    * maxRejections} in the minute, and more rejected recipients than accepted ones. Then it is
    * refused for the cool-down.
    */
+  @Override
   public synchronized boolean rejected(InetAddress address) {
     Penalty penalty = count(address, 1, 0);
     return penalty.rejections() > maxRejections && penalty.rejections() > penalty.accepted();
   }
 
   /** Counts an accepted recipient, which weighs against the client's rejected ones. */
+  @Override
   public synchronized void accepted(InetAddress address) {
     count(address, 0, 1);
   }
@@ -144,7 +148,7 @@ public final class ClientLimits {
   }
 
   /** Who is counted for {@code address}: an IPv4 address itself, an IPv6 address its /64. */
-  static InetAddress client(InetAddress address) {
+  public static InetAddress client(InetAddress address) {
     if (!(address instanceof Inet6Address)) {
       return address;
     }
