@@ -44,7 +44,9 @@ final class GatewayBenchmark {
     RCPT,
     MESSAGE,
     /** One RCPT, every other one to an unknown address: the rejection limits count each. */
-    MIXED_RCPT
+    MIXED_RCPT,
+    /** One RCPT to an unknown address: each one is the fleet's to count. */
+    UNKNOWN_RCPT
   }
 
   /** One row: a kind of sample against one port, its samples gathered over the rounds. */
@@ -89,7 +91,7 @@ final class GatewayBenchmark {
         client.expectCommand("MAIL FROM:<bench@client.test>", '2');
       }
       int n = next++;
-      boolean unknown = kind == Kind.MIXED_RCPT && n % 2 == 1;
+      boolean unknown = kind == Kind.UNKNOWN_RCPT || kind == Kind.MIXED_RCPT && n % 2 == 1;
       String rcpt =
           "RCPT TO:<"
               + (unknown
@@ -155,6 +157,12 @@ final class GatewayBenchmark {
                   "RCPT, half unknown, gateway in a 3-member fleet (fleet limits; vs local)",
                   fleet.port(),
                   Kind.MIXED_RCPT),
+              new Row(
+                  "RCPT, all unknown, gateway with local limits", local.port(), Kind.UNKNOWN_RCPT),
+              new Row(
+                  "RCPT, all unknown, gateway in a 3-member fleet (fleet limits; vs local)",
+                  fleet.port(),
+                  Kind.UNKNOWN_RCPT),
               new Row("RCPT, gateway with local limits", local.port(), Kind.RCPT),
               new Row(
                   "RCPT, gateway in a 3-member fleet (fleet limits; vs local)",

@@ -136,6 +136,22 @@ class FleetTest {
   }
 
   @Test
+  void aSenderOfMostlyValidRecipientsSpreadOverTheFleetIsNeverCut() throws Exception {
+    List<Client> clients = new ArrayList<>();
+    for (RunningGateway gateway : fleet) {
+      clients.add(Client.from("127.0.0.6", gateway));
+    }
+    for (int i = 0; i < 3 * MAX_REJECTED; i++) {
+      Client client = clients.get(i % clients.size());
+      assertThat(client.rcpt(PostfixBackend.known(500 + i))).startsWith("250");
+      assertThat(client.rcpt(PostfixBackend.unknown(500 + i))).startsWith("550");
+    }
+    for (Client client : clients) {
+      client.close();
+    }
+  }
+
+  @Test
   void aGatewayThatJoinsLaterSettlesItsFirstUnclearRefusalWithWhatTheFleetLearnt()
       throws Exception {
     // Alone, a fresh gateway knows no address to compare the refusal with: 451, try later.

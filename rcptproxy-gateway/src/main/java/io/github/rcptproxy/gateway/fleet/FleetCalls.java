@@ -78,23 +78,6 @@ final class FleetCalls implements AutoCloseable {
     return Optional.empty();
   }
 
-  /** Runs the call in the background; its failure counts as a fallback too. */
-  void tell(Runnable call) {
-    try {
-      executor.execute(
-          () -> {
-            try {
-              call.run();
-              answered();
-            } catch (RuntimeException e) {
-              failed("a call failed", e);
-            }
-          });
-    } catch (RejectedExecutionException e) {
-      failed("too many calls waiting", null);
-    }
-  }
-
   /** Whether the last call to the cluster failed: this gateway decides with its own state. */
   boolean local() {
     return local.get();

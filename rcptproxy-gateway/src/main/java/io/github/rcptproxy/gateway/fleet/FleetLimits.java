@@ -14,9 +14,12 @@ import java.util.concurrent.TimeUnit;
 /**
  * Per-client rejection limits that hold across the fleet: a client's rejected recipients are
  * counted in one token bucket for all gateways ({@code max-rejected-per-client} a minute, refilled
- * each minute, each accepted recipient giving one back), and a client over it is refused by every
- * gateway for the cool-down. So a dictionary attack spread over the MX hosts is cut as if it hit
- * one. Connections at once stay counted per gateway, as Postfix's anvil counts them per host.
+ * each minute), and a client over it is refused by every gateway for the cool-down. So a dictionary
+ * attack spread over the MX hosts is cut as if it hit one. A rejection that the client's accepted
+ * recipients on the same gateway in the same minute outnumber is not sent to the fleet (a sender of
+ * mostly valid recipients, which {@link ClientLimits} never refuses either): so the fleet is asked
+ * only about clients that look like an attack, and an accepted recipient costs no round trip.
+ * Connections at once stay counted per gateway, as Postfix's anvil counts them per host.
  *
  * <p>This gateway's own {@link ClientLimits} counts everything too, and decides whenever the
  * cluster does not answer in time ({@link FleetCalls}): a client is refused when either says so, so
@@ -77,6 +80,9 @@ final class FleetLimits implements ClientAllowance {
   @Override
   public boolean rejected(InetAddress address) {
     boolean tooManyHere = local.rejected(address);
+    if (local.offset(address)) {
+      return tooManyHere;
+    }
     String client = key(address);
     boolean tooManyInFleet = !calls.ask(() -> bucket(client).tryConsume(1)).orElse(true);
     if (tooManyInFleet) {
@@ -88,10 +94,7 @@ final class FleetLimits implements ClientAllowance {
 
   @Override
   public void accepted(InetAddress address) {
-    local.accepted(address);
-    String client = key(address);
-    // Past the bucket's capacity: a client's accepted recipients weigh against its rejected ones.
-    calls.tell(() -> bucket(client).forceAddTokens(1));
+    local.accepted(address); // weighs against the client's next rejections here: see offset
   }
 
   private BucketProxy bucket(String client) {

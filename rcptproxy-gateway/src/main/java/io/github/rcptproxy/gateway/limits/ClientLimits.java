@@ -107,6 +107,15 @@ public final class ClientLimits implements ClientAllowance {
     count(address, 0, 1);
   }
 
+  /**
+   * Whether the client's rejected recipients in the current minute are no more than its accepted
+   * ones: then a fleet need not count its latest rejection (a sender of mostly valid recipients).
+   */
+  public synchronized boolean offset(InetAddress address) {
+    Penalty penalty = penalties.get(client(address));
+    return penalty != null && penalty.rejections() <= penalty.accepted();
+  }
+
   private Penalty count(InetAddress address, int rejected, int accepted) {
     Instant now = clock.instant();
     forgetOver(now);
