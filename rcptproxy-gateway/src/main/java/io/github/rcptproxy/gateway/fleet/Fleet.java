@@ -171,13 +171,16 @@ public final class Fleet implements AutoCloseable {
     @SuppressWarnings("unchecked")
     Cache<String, byte[]> buckets =
         (Cache<String, byte[]>) (Cache<?, ?>) caches.getCache(REJECTIONS);
-    return new FleetLimits(
-        local,
-        Bucket4jJCache.entryProcessorBasedBuilder(buckets).build(),
-        member.getMap(REFUSED),
-        maxRejections,
-        coolDown,
-        calls);
+    FleetLimits limits =
+        new FleetLimits(
+            local,
+            Bucket4jJCache.entryProcessorBasedBuilder(buckets).build(),
+            member.getMap(REFUSED),
+            maxRejections,
+            coolDown,
+            calls);
+    limits.follow();
+    return limits;
   }
 
   /** Members this one sees, itself included; 0 once it is stopped. */

@@ -1,41 +1,30 @@
 package io.github.rcptproxy.gateway.fleet;
 
-import java.time.Duration;
-import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Calls to the cluster, kept from holding up an SMTP thread: each runs on a small pool of its own
- * and is waited for at most {@link #WAIT}; one that takes longer, throws, or finds the pool full
- * answers empty, and the caller decides with its local state. The first such failure after a
- * success is logged as a warning (and the next success as the end of it), and every one is counted,
- * so that falling back is never silent.
+ * Calls to the cluster, kept off the SMTP threads: each runs on a small pool of its own (past
+ * {@value #MAX_QUEUED} waiting, a call is dropped), and its answer is handed on when it comes. A
+ * call that throws or is dropped leaves the gateway with its local state. The first such failure
+ * after a success is logged as a warning (and the next success as the end of it), and every one is
+ * counted, so that falling back is never silent. A call that hangs holds a thread until Hazelcast's
+ * own call timeout ends it; once all hang, the next ones are dropped and counted.
  */
 final class FleetCalls implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Fleet.class);
-
-  /**
-   * Longest an SMTP thread waits for the cluster: a round trip on a LAN is well under a
-   * millisecond, so this only bounds a member that is gone or a partition that is migrating.
-   */
-  static final Duration WAIT = Duration.ofMillis(200);
-
   private static final int THREADS = 16;
   private static final int MAX_QUEUED = 1_000;
 
-  private final ExecutorService executor =
+  private final ThreadPoolExecutor executor =
       new ThreadPoolExecutor(
           THREADS,
           THREADS,
@@ -50,32 +39,32 @@ final class FleetCalls implements AutoCloseable {
   private final AtomicBoolean local = new AtomicBoolean();
   private final AtomicLong fallbacks = new AtomicLong();
 
+  /** When the last call failed ({@link System#nanoTime}): only a call begun after it is news. */
+  private volatile long lastFailure = System.nanoTime();
+
   FleetCalls() {
-    ((ThreadPoolExecutor) executor).allowCoreThreadTimeOut(true);
+    executor.allowCoreThreadTimeOut(true);
   }
 
-  /** The call's answer, or empty if the cluster did not give one within {@link #WAIT}. */
-  <T> Optional<T> ask(Supplier<T> call) {
-    Future<T> answer;
+  /** Runs the call in the background and hands its answer to {@code then}. */
+  <T> void later(Supplier<T> call, Consumer<T> then) {
     try {
-      answer = executor.submit(call::get);
+      executor.execute(
+          () -> {
+            long started = System.nanoTime();
+            T value;
+            try {
+              value = call.get();
+            } catch (RuntimeException e) {
+              failed("a call failed", e);
+              return;
+            }
+            answered(started);
+            then.accept(value);
+          });
     } catch (RejectedExecutionException e) {
       failed("too many calls waiting", null);
-      return Optional.empty();
     }
-    try {
-      T value = answer.get(WAIT.toNanos(), TimeUnit.NANOSECONDS);
-      answered();
-      return Optional.ofNullable(value);
-    } catch (TimeoutException e) {
-      answer.cancel(true);
-      failed("no answer within " + WAIT.toMillis() + " ms", null);
-    } catch (ExecutionException e) {
-      failed("a call failed", e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    return Optional.empty();
   }
 
   /** Whether the last call to the cluster failed: this gateway decides with its own state. */
@@ -83,18 +72,20 @@ final class FleetCalls implements AutoCloseable {
     return local.get();
   }
 
-  /** Calls that failed and were decided with local state instead. */
+  /** Calls that failed, or were dropped, and were decided with local state instead. */
   long fallbacks() {
     return fallbacks.get();
   }
 
-  private void answered() {
-    if (local.compareAndSet(true, false)) {
+  private void answered(long started) {
+    // A slow call begun before the last failure says nothing about the cluster now.
+    if (started - lastFailure > 0 && local.compareAndSet(true, false)) {
       LOG.info("fleet answering again: per-client limits are the fleet's again");
     }
   }
 
   private void failed(String what, Throwable cause) {
+    lastFailure = System.nanoTime();
     fallbacks.incrementAndGet();
     if (local.compareAndSet(false, true)) {
       LOG.warn(

@@ -1,13 +1,20 @@
 package io.github.rcptproxy.gateway.fleet;
 
+import com.hazelcast.core.EntryEvent;
 import com.hazelcast.map.IMap;
+import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryUpdatedListener;
 import io.github.bucket4j.BucketConfiguration;
 import io.github.bucket4j.distributed.BucketProxy;
 import io.github.bucket4j.distributed.proxy.ProxyManager;
 import io.github.rcptproxy.gateway.limits.ClientAllowance;
 import io.github.rcptproxy.gateway.limits.ClientLimits;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -15,31 +22,31 @@ import java.util.concurrent.TimeUnit;
  * Per-client rejection limits that hold across the fleet: a client's rejected recipients are
  * counted in one token bucket for all gateways ({@code max-rejected-per-client} a minute, refilled
  * each minute), and a client over it is refused by every gateway for the cool-down. So a dictionary
- * attack spread over the MX hosts is cut as if it hit one. A rejection that the client's accepted
- * recipients on the same gateway in the same minute outnumber is not sent to the fleet (a sender of
- * mostly valid recipients, which {@link ClientLimits} never refuses either): so the fleet is asked
- * only about clients that look like an attack, and an accepted recipient costs no round trip.
- * Connections at once stay counted per gateway, as Postfix's anvil counts them per host.
+ * attack spread over the MX hosts is cut as if it hit one.
  *
- * <p>This gateway's own {@link ClientLimits} counts everything too, and decides whenever the
- * cluster does not answer in time ({@link FleetCalls}): a client is refused when either says so, so
- * falling back never lets through a client that this gateway alone would refuse.
+ * <p>No SMTP thread waits for the cluster. This gateway's own {@link ClientLimits} answers every
+ * call, as for a lone gateway; a rejection is also counted in the fleet's bucket in the background,
+ * and a client over it is written to the fleet's refused clients, which every gateway copies into
+ * its own limits as the event arrives: the client's next rejection on any gateway hangs it up, its
+ * next connection is refused. A rejection that the client's accepted recipients on the same gateway
+ * in the same minute outnumber is not counted in the fleet (a sender of mostly valid recipients,
+ * which {@link ClientLimits} never refuses either). Connections at once stay counted per gateway,
+ * as Postfix's anvil counts them per host. When the cluster does not answer, the gateway's own
+ * counts still hold: falling back never lets through a client that a lone gateway would refuse.
  */
 final class FleetLimits implements ClientAllowance {
-  static final String REFUSAL =
-      "4.7.0 Too many rejected recipients from your address, try again later";
-
   private final ClientLimits local;
   private final ProxyManager<String> buckets;
-  private final IMap<String, Boolean> refused;
+  private final IMap<String, Long> refused;
   private final BucketConfiguration perMinute;
   private final Duration coolDown;
+  private final Clock clock;
   private final FleetCalls calls;
 
   FleetLimits(
       ClientLimits local,
       ProxyManager<String> buckets,
-      IMap<String, Boolean> refused,
+      IMap<String, Long> refused,
       int maxRejections,
       Duration coolDown,
       FleetCalls calls) {
@@ -55,21 +62,42 @@ final class FleetLimits implements ClientAllowance {
                         .refillIntervally(maxRejections, Duration.ofMinutes(1)))
             .build();
     this.coolDown = coolDown;
+    this.clock = Clock.systemUTC();
     this.calls = calls;
+  }
+
+  /** Copies the fleet's refused clients into the local limits: those now, and each one added. */
+  void follow() {
+    refused.addEntryListener(new Copier(), true);
+    calls.later(refused::entrySet, entries -> entries.forEach(this::copy));
+  }
+
+  /** The fleet's listener: Hazelcast calls it on its event threads. */
+  private final class Copier
+      implements EntryAddedListener<String, Long>, EntryUpdatedListener<String, Long> {
+    @Override
+    public void entryAdded(EntryEvent<String, Long> event) {
+      copy(Map.entry(event.getKey(), event.getValue()));
+    }
+
+    @Override
+    public void entryUpdated(EntryEvent<String, Long> event) {
+      copy(Map.entry(event.getKey(), event.getValue()));
+    }
+  }
+
+  private void copy(Map.Entry<String, Long> entry) {
+    try {
+      // A literal address: parsed, never looked up.
+      local.refuse(InetAddress.getByName(entry.getKey()), Instant.ofEpochMilli(entry.getValue()));
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("not an address literal: " + entry.getKey(), e);
+    }
   }
 
   @Override
   public Optional<String> admit(InetAddress address) {
-    Optional<String> refusal = local.admit(address);
-    if (refusal.isPresent()) {
-      return refusal;
-    }
-    String client = key(address);
-    if (calls.ask(() -> refused.containsKey(client)).orElse(false)) {
-      local.release(address);
-      return Optional.of(REFUSAL);
-    }
-    return Optional.empty();
+    return local.admit(address);
   }
 
   @Override
@@ -79,17 +107,20 @@ final class FleetLimits implements ClientAllowance {
 
   @Override
   public boolean rejected(InetAddress address) {
-    boolean tooManyHere = local.rejected(address);
-    if (local.offset(address)) {
-      return tooManyHere;
+    boolean tooMany = local.rejected(address) || local.refused(address);
+    if (!tooMany && !local.offset(address)) {
+      String client = ClientLimits.client(address).getHostAddress();
+      calls.later(
+          () -> bucket(client).tryConsume(1),
+          consumed -> {
+            if (!consumed) {
+              Instant until = clock.instant().plus(coolDown);
+              local.refuse(address, until); // here at once; the others when the event comes
+              refused.put(client, until.toEpochMilli(), coolDown.toMillis(), TimeUnit.MILLISECONDS);
+            }
+          });
     }
-    String client = key(address);
-    boolean tooManyInFleet = !calls.ask(() -> bucket(client).tryConsume(1)).orElse(true);
-    if (tooManyInFleet) {
-      // Waited for, so that the client's next connection to any gateway is refused.
-      calls.ask(() -> refused.put(client, true, coolDown.toMillis(), TimeUnit.MILLISECONDS));
-    }
-    return tooManyHere || tooManyInFleet;
+    return tooMany;
   }
 
   @Override
@@ -99,10 +130,5 @@ final class FleetLimits implements ClientAllowance {
 
   private BucketProxy bucket(String client) {
     return buckets.builder().build(client, () -> perMinute);
-  }
-
-  /** The client as {@link ClientLimits} counts it: an IPv4 address, an IPv6 /64. */
-  private static String key(InetAddress address) {
-    return ClientLimits.client(address).getHostAddress();
   }
 }

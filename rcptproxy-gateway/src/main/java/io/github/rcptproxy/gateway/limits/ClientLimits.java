@@ -107,6 +107,36 @@ public final class ClientLimits implements ClientAllowance {
     count(address, 0, 1);
   }
 
+  /** Whether the client is in its cool-down. */
+  public synchronized boolean refused(InetAddress address) {
+    Penalty penalty = penalties.get(client(address));
+    return penalty != null && clock.instant().isBefore(penalty.refusedUntil());
+  }
+
+  /**
+   * Refuses the client until {@code until}, for a reason found elsewhere (a fleet that counted too
+   * many of its rejected recipients on all gateways); its counts here stay.
+   */
+  public synchronized void refuse(InetAddress address, Instant until) {
+    Instant now = clock.instant();
+    forgetOver(now);
+    InetAddress client = client(address);
+    Penalty old = penalties.remove(client); // put again below: now the newest
+    Penalty penalty = old == null ? new Penalty(now, 0, 0, now) : old;
+    penalties.put(
+        client,
+        new Penalty(
+            penalty.windowStart(),
+            penalty.rejections(),
+            penalty.accepted(),
+            until.isAfter(penalty.refusedUntil()) ? until : penalty.refusedUntil()));
+    if (penalties.size() > MAX_PENALIZED) {
+      Iterator<InetAddress> oldest = penalties.keySet().iterator();
+      oldest.next();
+      oldest.remove();
+    }
+  }
+
   /**
    * Whether the client's rejected recipients in the current minute are no more than its accepted
    * ones: then a fleet need not count its latest rejection (a sender of mostly valid recipients).
