@@ -2,6 +2,10 @@ package io.github.rcptproxy.gateway.fleet;
 
 import com.hazelcast.cache.HazelcastCachingProvider;
 import com.hazelcast.config.CacheSimpleConfig;
+import com.hazelcast.config.CacheSimpleConfig.ExpiryPolicyFactoryConfig;
+import com.hazelcast.config.CacheSimpleConfig.ExpiryPolicyFactoryConfig.DurationConfig;
+import com.hazelcast.config.CacheSimpleConfig.ExpiryPolicyFactoryConfig.TimedExpiryPolicyFactoryConfig;
+import com.hazelcast.config.CacheSimpleConfig.ExpiryPolicyFactoryConfig.TimedExpiryPolicyFactoryConfig.ExpiryPolicyType;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.InvalidConfigurationException;
 import com.hazelcast.config.JoinConfig;
@@ -26,6 +30,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
 import javax.cache.Caching;
@@ -97,7 +102,15 @@ public final class Fleet implements AutoCloseable {
     setIfAbsent(config, "hazelcast.shutdownhook.policy", "GRACEFUL");
     cluster.listen().ifPresent(listen -> network(config, listen, cluster));
     config.addCacheConfig(new CacheSimpleConfig().setName(VERDICTS));
-    config.addCacheConfig(new CacheSimpleConfig().setName(REJECTIONS));
+    // A client's bucket untouched for two minutes is full again anyway: forgotten, so that the
+    // cluster keeps only the clients of the last minutes.
+    config.addCacheConfig(
+        new CacheSimpleConfig()
+            .setName(REJECTIONS)
+            .setExpiryPolicyFactoryConfig(
+                new ExpiryPolicyFactoryConfig(
+                    new TimedExpiryPolicyFactoryConfig(
+                        ExpiryPolicyType.TOUCHED, new DurationConfig(2, TimeUnit.MINUTES)))));
     return config;
   }
 

@@ -1,9 +1,13 @@
 package io.github.rcptproxy.gateway.fleet;
 
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -16,11 +20,16 @@ import org.slf4j.LoggerFactory;
  * {@value #MAX_QUEUED} waiting, a call is dropped), and its answer is handed on when it comes. A
  * call that throws or is dropped leaves the gateway with its local state. The first such failure
  * after a success is logged as a warning (and the next success as the end of it), and every one is
- * counted, so that falling back is never silent. A call that hangs holds a thread until Hazelcast's
- * own call timeout ends it; once all hang, the next ones are dropped and counted.
+ * counted, so that falling back is never silent. A call that hangs counts as failed after {@link
+ * #TIMEOUT}, and holds its thread until Hazelcast's own call timeout ends it; once all hang, the
+ * next calls are dropped and counted.
  */
 final class FleetCalls implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Fleet.class);
+
+  /** A round trip on a LAN takes well under a millisecond; longer than this, something is wrong. */
+  static final Duration TIMEOUT = Duration.ofSeconds(1);
+
   private static final int THREADS = 16;
   private static final int MAX_QUEUED = 1_000;
 
@@ -46,25 +55,36 @@ final class FleetCalls implements AutoCloseable {
     executor.allowCoreThreadTimeOut(true);
   }
 
-  /** Runs the call in the background and hands its answer to {@code then}. */
-  <T> void later(Supplier<T> call, Consumer<T> then) {
+  /**
+   * Runs the call in the background and hands its answer to {@code then}; false if it was dropped
+   * (then neither runs). A call that has not answered within {@link #TIMEOUT} counts as failed (and
+   * its answer, if it comes, is not handed on).
+   */
+  <T> boolean later(Supplier<T> call, Consumer<T> then) {
+    long started = System.nanoTime();
+    CompletableFuture<T> answer;
     try {
-      executor.execute(
-          () -> {
-            long started = System.nanoTime();
-            T value;
-            try {
-              value = call.get();
-            } catch (RuntimeException e) {
-              failed("a call failed", e);
-              return;
-            }
-            answered(started);
-            then.accept(value);
-          });
+      answer = CompletableFuture.supplyAsync(call, executor);
     } catch (RejectedExecutionException e) {
       failed("too many calls waiting", null);
+      return false;
     }
+    answer
+        .orTimeout(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+        .whenComplete(
+            (value, error) -> {
+              if (error == null) {
+                answered(started);
+                then.accept(value);
+              } else if (error instanceof TimeoutException) {
+                failed("no answer within " + TIMEOUT.toMillis() + " ms", null);
+              } else {
+                failed(
+                    "a call failed",
+                    error instanceof CompletionException ? error.getCause() : error);
+              }
+            });
+    return true;
   }
 
   /** Whether the last call to the cluster failed: this gateway decides with its own state. */

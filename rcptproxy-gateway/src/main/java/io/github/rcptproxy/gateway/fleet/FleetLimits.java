@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -42,6 +43,12 @@ final class FleetLimits implements ClientAllowance {
   private final Duration coolDown;
   private final Clock clock;
   private final FleetCalls calls;
+
+  /**
+   * Rejections counted here and not yet in the fleet's bucket, by client; a client is here only
+   * while a call for it is under way, and those that come meanwhile go in one call after it.
+   */
+  private final ConcurrentHashMap<String, Integer> unsent = new ConcurrentHashMap<>();
 
   FleetLimits(
       ClientLimits local,
@@ -110,17 +117,39 @@ final class FleetLimits implements ClientAllowance {
     boolean tooMany = local.rejected(address) || local.refused(address);
     if (!tooMany && !local.offset(address)) {
       String client = ClientLimits.client(address).getHostAddress();
-      calls.later(
-          () -> bucket(client).tryConsume(1),
-          consumed -> {
-            if (!consumed) {
-              Instant until = clock.instant().plus(coolDown);
-              local.refuse(address, until); // here at once; the others when the event comes
-              refused.put(client, until.toEpochMilli(), coolDown.toMillis(), TimeUnit.MILLISECONDS);
-            }
-          });
+      if (unsent.merge(client, 1, Integer::sum) == 1) {
+        send(client, address);
+      }
     }
     return tooMany;
+  }
+
+  /** Counts the client's unsent rejections in the fleet's bucket; refuses it if they overflow. */
+  private void send(String client, InetAddress address) {
+    int count = unsent.getOrDefault(client, 0);
+    boolean queued =
+        calls.later(
+            () -> {
+              try {
+                return bucket(client).tryConsumeAsMuchAsPossible(count);
+              } finally {
+                if (unsent.compute(client, (c, n) -> n == null || n <= count ? null : n - count)
+                    != null) {
+                  send(client, address); // those that came meanwhile
+                }
+              }
+            },
+            consumed -> {
+              if (consumed < count) {
+                Instant until = clock.instant().plus(coolDown);
+                local.refuse(address, until); // here at once; the others when the event comes
+                refused.put(
+                    client, until.toEpochMilli(), coolDown.toMillis(), TimeUnit.MILLISECONDS);
+              }
+            });
+    if (!queued) {
+      unsent.remove(client); // counted here only: the local limits still hold
+    }
   }
 
   @Override
