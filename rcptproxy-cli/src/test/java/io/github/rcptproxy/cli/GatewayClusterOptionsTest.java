@@ -19,11 +19,7 @@ class GatewayClusterOptionsTest {
   private final CommandRun command = new CommandRun();
 
   private static GatewaySettings settings(String... options) {
-    String[] args = new String[options.length + 5];
-    System.arraycopy(
-        new String[] {"gateway", "--backend", "127.0.0.1:25", "--domain", "x.test"}, 0, args, 0, 5);
-    System.arraycopy(options, 0, args, 5, options.length);
-    return CommandRun.parse(GatewayCommand.class, args).settings();
+    return CommandRun.parse(GatewayCommand.class, CommandRun.gateway(options)).settings();
   }
 
   @Test
@@ -72,13 +68,10 @@ class GatewayClusterOptionsTest {
         .contains("--cluster-members names the other members, not this one");
   }
 
+  /** The one line {@code rcptproxy gateway} refuses the options with (exit code 2). */
   private String error(String... options) {
     command.reset();
-    String[] args = new String[options.length + 5];
-    System.arraycopy(
-        new String[] {"gateway", "--backend", "127.0.0.1:25", "--domain", "x.test"}, 0, args, 0, 5);
-    System.arraycopy(options, 0, args, 5, options.length);
-    assertThat(command.run(args)).as(command.err()).isEqualTo(2);
+    assertThat(command.run(CommandRun.gateway(options))).as(command.err()).isEqualTo(2);
     assertThat(command.err().lines()).singleElement();
     return command.err();
   }
