@@ -100,6 +100,9 @@ public final class RunningGateway implements AutoCloseable {
       screening.set(RecipientVerifyingHandlerFactory.wrap(relaying, routes(settings)));
     } catch (UsageException e) {
       verifier.close();
+      if (fleet != null) {
+        fleet.close();
+      }
       throw e;
     }
     watchdog =

@@ -1,6 +1,8 @@
 package io.github.rcptproxy.gateway.fleet;
 
 import com.hazelcast.cache.HazelcastCachingProvider;
+import com.hazelcast.cluster.MembershipEvent;
+import com.hazelcast.cluster.MembershipListener;
 import com.hazelcast.config.CacheSimpleConfig;
 import com.hazelcast.config.CacheSimpleConfig.ExpiryPolicyFactoryConfig;
 import com.hazelcast.config.CacheSimpleConfig.ExpiryPolicyFactoryConfig.DurationConfig;
@@ -13,6 +15,7 @@ import com.hazelcast.config.NetworkConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastException;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
 import io.github.bucket4j.grid.jcache.Bucket4jJCache;
 import io.github.rcptproxy.VerdictCache;
 import io.github.rcptproxy.VerifierConfig;
@@ -56,8 +59,12 @@ public final class Fleet implements AutoCloseable {
   private final CacheManager caches;
   private final FleetCalls calls = new FleetCalls();
 
+  private volatile boolean closing;
+
   private Fleet(HazelcastInstance member) {
     this.member = member;
+    member.getLifecycleService().addLifecycleListener(this::lifecycle);
+    member.getCluster().addMembershipListener(new Watch());
     this.caches =
         Caching.getCachingProvider(HazelcastCachingProvider.MEMBER_CACHING_PROVIDER)
             .getCacheManager(
@@ -91,6 +98,39 @@ public final class Fleet implements AutoCloseable {
             ? " (no other member answered yet: " + cluster.members() + ")"
             : "");
     return new Fleet(member);
+  }
+
+  /** A member that stops while the gateway runs leaves it alone: said once, as it happens. */
+  private void lifecycle(LifecycleEvent event) {
+    if (event.getState() == LifecycleEvent.LifecycleState.SHUTTING_DOWN && !closing) {
+      LOG.warn(
+          "fleet member stopped while the gateway runs: from now on, per-client limits count"
+              + " this gateway's clients only and no verdict is shared");
+    }
+  }
+
+  /** Says when this member is left alone, and when it has company again. */
+  private final class Watch implements MembershipListener {
+    @Override
+    public void memberAdded(MembershipEvent event) {
+      LOG.info("fleet member {} joined: {} members", event.getMember().getAddress(), size(event));
+    }
+
+    @Override
+    public void memberRemoved(MembershipEvent event) {
+      if (size(event) < 2) {
+        LOG.warn(
+            "fleet member {} left and this one is alone: per-client limits count this gateway's"
+                + " clients only until another member joins",
+            event.getMember().getAddress());
+      } else {
+        LOG.info("fleet member {} left: {} members", event.getMember().getAddress(), size(event));
+      }
+    }
+
+    private int size(MembershipEvent event) {
+      return event.getMembers().size();
+    }
   }
 
   /** The Hazelcast configuration: the file's, if any, with the options' network settings. */
@@ -201,16 +241,26 @@ public final class Fleet implements AutoCloseable {
     return member.getLifecycleService().isRunning() ? member.getCluster().getMembers().size() : 0;
   }
 
-  /** Whether the last call to the cluster failed, so that this gateway decides alone for now. */
+  /**
+   * Whether this gateway decides alone for now: its member is stopped or has no other member, or
+   * the last call to the cluster failed.
+   */
   public boolean local() {
-    return calls.local() || members() == 0;
+    return calls.local() || members() < 2;
   }
 
   /** One line for /health and the log: the members seen, and whether this gateway is alone. */
   public String status() {
-    return local()
-        ? "fleet LOCAL: the cluster did not answer, per-client limits are this gateway's own"
-        : "fleet UP: " + members() + " members";
+    int members = members();
+    if (members == 0) {
+      return "fleet LOCAL: this gateway's member is stopped, its limits are its own";
+    }
+    if (members == 1) {
+      return "fleet LOCAL: no other member, this gateway's limits are its own";
+    }
+    return calls.local()
+        ? "fleet LOCAL: the cluster did not answer, this gateway's limits are its own"
+        : "fleet UP: " + members + " members";
   }
 
   /** {@code rcptproxy.fleet.members}, {@code rcptproxy.fleet.local}, fallbacks counted. */
@@ -237,6 +287,7 @@ public final class Fleet implements AutoCloseable {
   /** Leaves the cluster; the other members keep the data (each entry has a backup). */
   @Override
   public void close() {
+    closing = true;
     calls.close();
     if (member.getLifecycleService().isRunning()) {
       member.shutdown();

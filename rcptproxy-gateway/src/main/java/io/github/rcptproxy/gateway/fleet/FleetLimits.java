@@ -73,10 +73,13 @@ final class FleetLimits implements ClientAllowance {
     this.calls = calls;
   }
 
-  /** Copies the fleet's refused clients into the local limits: those now, and each one added. */
+  /**
+   * Copies the fleet's refused clients into the local limits: those now, and each one added. Called
+   * as the gateway starts, on its own thread.
+   */
   void follow() {
     refused.addEntryListener(new Copier(), true);
-    calls.later(refused::entrySet, entries -> entries.forEach(this::copy));
+    refused.entrySet().forEach(this::copy);
   }
 
   /** The fleet's listener: Hazelcast calls it on its event threads. */
