@@ -251,6 +251,28 @@ class FleetTest {
     }
   }
 
+  @Test
+  void aGatewayWhoseMembersDoNotAnswerStartsAloneInBoundedTimeAndSaysSo() throws Exception {
+    HostPort nobody = new HostPort("127.0.0.1", freePort());
+    HostPort mine = new HostPort("127.0.0.1", freePort());
+    long start = System.nanoTime();
+    try (StderrCapture log = new StderrCapture();
+        RunningGateway alone =
+            TestGateway.start(
+                postfix.port(),
+                PostfixBackend.DOMAIN,
+                settings ->
+                    settings.cluster(
+                        new GatewaySettings.Cluster(
+                            Optional.of(mine), List.of(nobody), Optional.empty())));
+        Client client = Client.from("127.0.0.7", alone)) {
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(30));
+      assertThat(client.rcpt(PostfixBackend.known(700))).startsWith("250");
+      assertThat(alone.fleet().orElseThrow().status()).contains("LOCAL");
+      assertThat(log.text()).contains("started alone: none of [" + nobody + "] answered");
+    }
+  }
+
   private static String get(String url) throws IOException, InterruptedException {
     return HttpClient.newHttpClient()
         .send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString())

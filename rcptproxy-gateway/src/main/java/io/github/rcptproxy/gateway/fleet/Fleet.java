@@ -90,13 +90,18 @@ public final class Fleet implements AutoCloseable {
               + e.getMessage());
     }
     int size = member.getCluster().getMembers().size();
-    LOG.info(
-        "fleet member {} joined a cluster of {}{}",
-        member.getCluster().getLocalMember().getAddress(),
-        size,
-        size == 1 && !cluster.members().isEmpty()
-            ? " (no other member answered yet: " + cluster.members() + ")"
-            : "");
+    if (size == 1 && !cluster.members().isEmpty()) {
+      LOG.warn(
+          "fleet member {} started alone: none of {} answered; per-client limits count this"
+              + " gateway's clients only until one joins",
+          member.getCluster().getLocalMember().getAddress(),
+          cluster.members());
+    } else {
+      LOG.info(
+          "fleet member {} joined a cluster of {}",
+          member.getCluster().getLocalMember().getAddress(),
+          size);
+    }
     return new Fleet(member);
   }
 
