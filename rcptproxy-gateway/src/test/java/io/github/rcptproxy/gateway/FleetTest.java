@@ -136,10 +136,12 @@ class FleetTest {
     for (Client client : clients) {
       client.close();
     }
-    // Alone, each gateway would have cut the client at its 11th: 33 in all. The fleet counts in the
-    // background, so each gateway may take a few more before the fleet's answer is there.
+    // Alone, each gateway would cut the client at its 11th: none within these 30. The fleet counts
+    // in the background, so each gateway may take a few more before the fleet's answer is there.
     System.out.println("rejected before the fleet cut the client: " + rejected);
-    assertThat(rejected).isBetween(MAX_REJECTED + 1, 2 * MAX_REJECTED);
+    // (14 to 18 in runs on a loaded 2-core machine.)
+    assertThat(cut).isEqualTo(fleet.size());
+    assertThat(rejected).isBetween(MAX_REJECTED + 1, 2 * MAX_REJECTED + fleet.size());
     for (RunningGateway gateway : fleet) {
       await()
           .atMost(Duration.ofSeconds(10))
