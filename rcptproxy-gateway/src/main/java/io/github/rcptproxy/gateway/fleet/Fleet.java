@@ -143,8 +143,9 @@ public final class Fleet implements AutoCloseable {
     Config config = cluster.config().map(Fleet::read).orElseGet(() -> named(new Config()));
     setIfAbsent(config, "hazelcast.phone.home.enabled", "false");
     setIfAbsent(config, "hazelcast.logging.type", "slf4j");
-    // A gateway that stops leaves at once; its data has a backup on another member.
-    setIfAbsent(config, "hazelcast.shutdownhook.policy", "GRACEFUL");
+    // The gateway leaves the cluster when it has stopped taking mail (close), not before: its own
+    // shutdown drains the messages in flight first.
+    setIfAbsent(config, "hazelcast.shutdownhook.enabled", "false");
     cluster.listen().ifPresent(listen -> network(config, listen, cluster));
     config.addCacheConfig(new CacheSimpleConfig().setName(VERDICTS));
     // A client's bucket untouched for two minutes is full again anyway: forgotten, so that the
