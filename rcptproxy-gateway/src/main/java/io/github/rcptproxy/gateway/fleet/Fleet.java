@@ -43,11 +43,12 @@ import org.slf4j.LoggerFactory;
 /**
  * This gateway's membership of a fleet: an embedded Hazelcast member, joined to the others over
  * TCP-IP (never multicast), holding what the gateways share: the verdict cache (and with it each
- * domain's known-good address), and per-client rejection limits ({@link FleetLimits}). The member
- * holds its share of the data and a backup of another's, so a member that dies loses nothing. Calls
- * from SMTP threads are bounded ({@link FleetCalls}, and the verifier's own guard around a shared
- * cache); when the cluster does not answer, each gateway decides with its own state, says so in the
- * log, in {@link #status()} and in the metrics.
+ * domain's known-good address and catch-all finding), and per-client rejection limits ({@link
+ * FleetLimits}). The member holds its share of the data and a backup of another's, so a member that
+ * dies loses nothing. The limits never call the cluster on an SMTP thread ({@link FleetCalls}); the
+ * verifier waits for a shared cache at most a tenth of its deadline. When the cluster does not
+ * answer, or this member is alone, each gateway decides with its own state and says so in the log,
+ * in {@link #status()} and in the metrics.
  */
 public final class Fleet implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Fleet.class);
