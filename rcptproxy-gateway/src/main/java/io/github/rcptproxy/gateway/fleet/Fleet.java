@@ -211,6 +211,9 @@ public final class Fleet implements AutoCloseable {
    */
   public VerifierConfig sharing(VerifierConfig verifier) {
     if (!verifier.cacheEnabled()) {
+      LOG.warn(
+          "fleet without a verdict cache: only per-client limits are shared; verdicts, known-good"
+              + " addresses and catch-all findings are shared with --cache-positive-ttl-s");
       return verifier;
     }
     return verifier.toBuilder()
