@@ -83,6 +83,9 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   /** Whether a domain accepts anything, and until when that holds. */
   private record CatchAll(boolean acceptsAnything, Instant until) {}
 
+  /** Where a shared verdict cache keeps a domain's catch-all finding: not an address key. */
+  static final String CATCH_ALL_PREFIX = "catch-all:";
+
   PooledRecipientVerifier(VerifierConfig config) {
     Objects.requireNonNull(config, "config");
     state = start(config, new KnownGood());
@@ -466,6 +469,9 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     Instant now = state.config().clock().instant();
     CatchAll known = knownCatchAll(state, domain, now);
     if (known == null) {
+      known = sharedCatchAll(state, domain, now);
+    }
+    if (known == null) {
       String random =
           "rcptproxy-"
               + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE)
@@ -477,6 +483,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       }
       known = new CatchAll(probe instanceof Verdict.Accepted, now.plus(ttl.get()));
       state.catchAll().put(domain, known);
+      shareCatchAll(state, domain, known, now);
       if (known.acceptsAnything()) {
         LOG.info(
             "backend accepts any address in {} (random local part accepted): its 250 is reported as CATCH_ALL",
@@ -484,6 +491,40 @@ final class PooledRecipientVerifier implements RecipientVerifier {
       }
     }
     return known.acceptsAnything() ? catchAll(address, accepted, deadline) : verdict;
+  }
+
+  /**
+   * A shared cache's finding about the domain, learnt by another gateway (or before a restart),
+   * remembered here once read; null if there is none. Never the local cache: it would only repeat
+   * what {@code state.catchAll()} holds.
+   */
+  private static CatchAll sharedCatchAll(State state, String domain, Instant now) {
+    if (state.config().sharedCache().isEmpty()) {
+      return null;
+    }
+    Optional<VerdictCache.CachedVerdict> stored =
+        state.cache().flatMap(cache -> cache.get(CATCH_ALL_PREFIX + domain));
+    if (stored.isEmpty() || !stored.get().expiresAt().isAfter(now)) {
+      return null;
+    }
+    CatchAll known = new CatchAll(stored.get().accepted(), stored.get().expiresAt());
+    state.catchAll().put(domain, known);
+    return known;
+  }
+
+  /** Writes a finding to the shared cache, if there is one, until it expires here too. */
+  private static void shareCatchAll(State state, String domain, CatchAll known, Instant now) {
+    if (state.config().sharedCache().isPresent()) {
+      BackendReply probe =
+          new BackendReply(known.acceptsAnything() ? 250 : 550, "", "random local part");
+      state
+          .cache()
+          .ifPresent(
+              cache ->
+                  cache.put(
+                      CATCH_ALL_PREFIX + domain,
+                      new VerdictCache.CachedVerdict(probe, now, known.until())));
+    }
   }
 
   private static Verdict catchAll(String address, Verdict.Accepted accepted, Deadline deadline) {

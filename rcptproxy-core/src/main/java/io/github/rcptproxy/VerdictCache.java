@@ -12,7 +12,9 @@ import java.util.Optional;
  * answers between several gateways. Only {@link Verdict.Accepted} and {@link Verdict.Rejected} are
  * ever stored. Keys are normalised addresses (domain in lower case, local part as given), and
  * {@code known-good:DOMAIN}: the address the backend accepted first in the domain (the reply's
- * text), which a verifier asks as its control question before it has learnt one of its own.
+ * text), which a verifier asks as its control question before it has learnt one of its own; and, in
+ * a shared cache with catch-all detection on, {@code catch-all:DOMAIN}: whether the backend
+ * accepted a random local part there (a positive reply if it did), until the finding expires.
  *
  * <p><b>Contract:</b> implementations must be thread-safe. A shared cache given to {@link
  * VerifierConfig.Builder#sharedCache} is called off the caller's SMTP thread: a lookup is waited

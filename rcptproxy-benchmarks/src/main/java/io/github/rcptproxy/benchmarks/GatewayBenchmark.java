@@ -4,11 +4,18 @@ import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.RunningGateway;
 import io.github.rcptproxy.testing.PostfixBackend;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The gateway against a real Postfix it starts itself: RCPT p50 and whole messages a second through
@@ -35,7 +42,11 @@ final class GatewayBenchmark {
   /** What one sample is: one RCPT in an open transaction, or one whole message. */
   private enum Kind {
     RCPT,
-    MESSAGE
+    MESSAGE,
+    /** One RCPT, every other one to an unknown address: the rejection limits count each. */
+    MIXED_RCPT,
+    /** One RCPT to an unknown address: each one is the fleet's to count. */
+    UNKNOWN_RCPT
   }
 
   /** One row: a kind of sample against one port, its samples gathered over the rounds. */
@@ -59,7 +70,7 @@ final class GatewayBenchmark {
         client.expectCommand("EHLO bench.client.test", '2');
         long start = System.nanoTime();
         for (int i = 0; i < samples; i++) {
-          long took = kind == Kind.RCPT ? rcpt(client, i) : message(client);
+          long took = kind == Kind.MESSAGE ? message(client) : rcpt(client, i);
           if (keep) {
             nanos.add(took);
           }
@@ -79,9 +90,16 @@ final class GatewayBenchmark {
         }
         client.expectCommand("MAIL FROM:<bench@client.test>", '2');
       }
-      String rcpt = "RCPT TO:<" + PostfixBackend.known(next++ % PostfixBackend.MAILBOXES) + ">";
+      int n = next++;
+      boolean unknown = kind == Kind.UNKNOWN_RCPT || kind == Kind.MIXED_RCPT && n % 2 == 1;
+      String rcpt =
+          "RCPT TO:<"
+              + (unknown
+                  ? PostfixBackend.unknown(n)
+                  : PostfixBackend.known(n % PostfixBackend.MAILBOXES))
+              + ">";
       long t = System.nanoTime();
-      client.expectCommand(rcpt, '2');
+      client.expectCommand(rcpt, unknown ? '5' : '2');
       return System.nanoTime() - t;
     }
 
@@ -120,8 +138,11 @@ final class GatewayBenchmark {
         rounds,
         rcptsPerBlock,
         messagesPerBlock);
+    Fleet.QUICK_JOIN.forEach(System::setProperty);
     try (PostfixBackend postfix = PostfixBackend.start(List.of());
-        RunningGateway gateway = RunningGateway.start(settings(postfix.port()))) {
+        RunningGateway gateway = RunningGateway.start(settings(postfix.port()));
+        RunningGateway local = RunningGateway.start(unlimited(postfix.port(), List.of()));
+        Fleet fleet = Fleet.start(3, ports -> unlimited(postfix.port(), ports))) {
       String message =
           "message (MAIL, " + RECIPIENTS_PER_MESSAGE + " RCPT, DATA, 1 KiB, final reply)";
       List<Row> rows =
@@ -129,15 +150,32 @@ final class GatewayBenchmark {
               new Row("RCPT, straight to Postfix", postfix.port(), Kind.RCPT),
               new Row("RCPT, through the gateway", gateway.port(), Kind.RCPT),
               new Row(message + ", straight to Postfix", postfix.port(), Kind.MESSAGE),
-              new Row(message + ", through the gateway", gateway.port(), Kind.MESSAGE));
+              new Row(message + ", through the gateway", gateway.port(), Kind.MESSAGE),
+              new Row(
+                  "RCPT, half unknown, gateway with local limits", local.port(), Kind.MIXED_RCPT),
+              new Row(
+                  "RCPT, half unknown, gateway in a 3-member fleet (fleet limits; vs local)",
+                  fleet.port(),
+                  Kind.MIXED_RCPT),
+              new Row(
+                  "RCPT, all unknown, gateway with local limits", local.port(), Kind.UNKNOWN_RCPT),
+              new Row(
+                  "RCPT, all unknown, gateway in a 3-member fleet (fleet limits; vs local)",
+                  fleet.port(),
+                  Kind.UNKNOWN_RCPT),
+              new Row("RCPT, gateway with local limits", local.port(), Kind.RCPT),
+              new Row(
+                  "RCPT, gateway in a 3-member fleet (fleet limits; vs local)",
+                  fleet.port(),
+                  Kind.RCPT));
       for (Row row : rows) {
-        row.block(row.kind == Kind.RCPT ? rcptsPerBlock : messagesPerBlock, false); // warm-up
+        row.block(row.kind == Kind.MESSAGE ? messagesPerBlock : rcptsPerBlock, false); // warm-up
       }
       for (int round = 0; round < rounds; round++) {
         // Each round in the other order, so that neither side always follows the other.
         for (int r = 0; r < rows.size(); r++) {
           Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
-          row.block(row.kind == Kind.RCPT ? rcptsPerBlock : messagesPerBlock, true);
+          row.block(row.kind == Kind.MESSAGE ? messagesPerBlock : rcptsPerBlock, true);
         }
       }
       System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs direct |");
@@ -148,6 +186,65 @@ final class GatewayBenchmark {
       }
     }
     System.exit(0);
+  }
+
+  /**
+   * As {@link #settings}, with a rejection limit no benchmark client reaches (the limits still
+   * count every recipient), in a fleet with the members on {@code fleetPorts} (the first its own)
+   * if any.
+   */
+  private static GatewaySettings unlimited(int postfixPort, List<Integer> fleetPorts) {
+    GatewaySettings.Builder settings =
+        GatewaySettings.builder()
+            .listen(new HostPort("127.0.0.1", 0))
+            .domains(List.of(PostfixBackend.DOMAIN))
+            .verifier(verifier -> verifier.backend("127.0.0.1", postfixPort))
+            .policy(
+                policy ->
+                    policy.bypass(List.of()).bypassBackend(false).disconnectAfterRejections(0))
+            .maxRejectedPerClient(1_000_000_000);
+    if (!fleetPorts.isEmpty()) {
+      settings.cluster(
+          new GatewaySettings.Cluster(
+              Optional.of(new HostPort("127.0.0.1", fleetPorts.get(0))),
+              fleetPorts.stream().skip(1).map(p -> new HostPort("127.0.0.1", p)).toList(),
+              Optional.empty()));
+    }
+    return settings.build();
+  }
+
+  /** Gateways in one fleet; the first is measured, the others are members holding its data. */
+  private static final class Fleet implements AutoCloseable {
+    /** Hazelcast's defaults wait 5 s before a member joins. */
+    static final Map<String, String> QUICK_JOIN = Map.of("hazelcast.wait.seconds.before.join", "0");
+
+    private final List<RunningGateway> gateways = new ArrayList<>();
+
+    static Fleet start(int members, Function<List<Integer>, GatewaySettings> settings)
+        throws IOException {
+      List<Integer> ports = new ArrayList<>();
+      for (int i = 0; i < members; i++) {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+          ports.add(socket.getLocalPort());
+        }
+      }
+      Fleet fleet = new Fleet();
+      for (int i = 0; i < members; i++) {
+        List<Integer> mine = new ArrayList<>(ports);
+        Collections.swap(mine, 0, i);
+        fleet.gateways.add(RunningGateway.start(settings.apply(mine)));
+      }
+      return fleet;
+    }
+
+    int port() {
+      return gateways.get(0).port();
+    }
+
+    @Override
+    public void close() {
+      gateways.forEach(RunningGateway::close);
+    }
   }
 
   /** The gateway as `rcptproxy gateway` starts it, for Postfix's domain, verifying every client. */

@@ -123,6 +123,17 @@ final class Converters {
     }
   }
 
+  /**
+   * A fleet member: {@code HOST:PORT}, {@code HOST} (port 5701, Hazelcast's) or {@code
+   * [IPv6]:PORT}.
+   */
+  static final class ClusterAddress implements ITypeConverter<HostPort> {
+    @Override
+    public HostPort convert(String value) {
+      return hostPort(value, 5701);
+    }
+  }
+
   /** {@code HOST:PORT}, {@code HOST} (port 10040, the policy port) or {@code [IPv6]:PORT}. */
   static final class PolicyAddress implements ITypeConverter<HostPort> {
     @Override

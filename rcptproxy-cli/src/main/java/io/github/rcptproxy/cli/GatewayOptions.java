@@ -5,6 +5,7 @@ import io.github.rcptproxy.gateway.HostPort;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -208,6 +209,34 @@ final class GatewayOptions {
       description = "log a one-line summary every N seconds; 0 never")
   int summaryIntervalS;
 
+  @Option(
+      names = "--cluster-listen",
+      paramLabel = "HOST:PORT",
+      converter = Converters.ClusterAddress.class,
+      description =
+          "join a fleet of gateways as a member listening there (port 5701 if none): they share"
+              + " the verdict cache, known-good addresses and per-client rejection limits"
+              + " (default: no fleet)")
+  HostPort clusterListen;
+
+  @Option(
+      names = "--cluster-members",
+      paramLabel = "HOST:PORT",
+      split = ",",
+      converter = Converters.ClusterAddress.class,
+      description =
+          "the fleet's other members, joined over TCP-IP (no multicast); repeat, or separate with"
+              + " commas")
+  List<HostPort> clusterMembers;
+
+  @Option(
+      names = "--cluster-config",
+      paramLabel = "FILE",
+      description =
+          "a Hazelcast XML or YAML file for everything else about the fleet (TLS, cluster name,"
+              + " backups); --cluster-listen and --cluster-members replace its network settings")
+  Path clusterConfig;
+
   /**
    * The settings these options make, but not built yet: {@code demo} adds its own backend.
    *
@@ -242,7 +271,20 @@ final class GatewayOptions {
         .relayConnections(relayConnections)
         .tls(tls())
         .metricsListen(metricsListen)
-        .summaryInterval(Duration.ofSeconds(summaryIntervalS));
+        .summaryInterval(Duration.ofSeconds(summaryIntervalS))
+        .cluster(cluster());
+  }
+
+  private GatewaySettings.Cluster cluster() {
+    List<HostPort> members = clusterMembers == null ? List.of() : clusterMembers;
+    if (clusterListen == null && clusterConfig == null) {
+      if (!members.isEmpty()) {
+        throw new IllegalArgumentException("--cluster-members needs --cluster-listen HOST:PORT");
+      }
+      return null;
+    }
+    return new GatewaySettings.Cluster(
+        Optional.ofNullable(clusterListen), members, Optional.ofNullable(clusterConfig));
   }
 
   private GatewaySettings.Tls tls() {

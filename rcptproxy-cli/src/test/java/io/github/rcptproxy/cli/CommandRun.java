@@ -5,6 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * The rcptproxy command run in this JVM as {@code main} runs it: exit code, and what it printed.
@@ -49,5 +50,15 @@ final class CommandRun {
 
   static <T> T parse(Class<T> command, String... args) {
     return parse(command, Map.of(), args);
+  }
+
+  /**
+   * {@code gateway} with a backend and a domain (the options it requires), then {@code options}.
+   */
+  static String[] gateway(String... options) {
+    return Stream.concat(
+            Stream.of("gateway", "--backend", "127.0.0.1:25", "--domain", "x.test"),
+            Stream.of(options))
+        .toArray(String[]::new);
   }
 }

@@ -26,7 +26,8 @@ public record GatewaySettings(
     Limits limits,
     Optional<Tls> tls,
     Optional<HostPort> metricsListen,
-    Duration summaryInterval) {
+    Duration summaryInterval,
+    Optional<Cluster> cluster) {
 
   /**
    * @throws IllegalArgumentException naming the first value that is refused
@@ -38,6 +39,7 @@ public record GatewaySettings(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(tls, "tls");
     Objects.requireNonNull(metricsListen, "metricsListen");
+    Objects.requireNonNull(cluster, "cluster");
     domains = List.copyOf(domains);
     if (verifier.backendHost().isEmpty()) {
       throw new IllegalArgumentException("--backend HOST:PORT is required");
@@ -108,6 +110,44 @@ public record GatewaySettings(
     }
   }
 
+  /**
+   * The fleet this gateway is a member of: an embedded Hazelcast member that shares the verdict
+   * cache, known-good addresses and per-client rejection limits with the other gateways.
+   *
+   * @param listen this member's address ({@code --cluster-listen}); empty with a config file that
+   *     names it
+   * @param members the other members' addresses ({@code --cluster-members}), joined over TCP-IP
+   * @param config a Hazelcast XML or YAML file for everything else ({@code --cluster-config});
+   *     {@code listen} and {@code members} replace its network settings
+   */
+  public record Cluster(Optional<HostPort> listen, List<HostPort> members, Optional<Path> config) {
+    public Cluster {
+      Objects.requireNonNull(listen, "listen");
+      Objects.requireNonNull(config, "config");
+      members = List.copyOf(members);
+      if (listen.isEmpty() && config.isEmpty()) {
+        throw new IllegalArgumentException(
+            "a cluster needs --cluster-listen HOST:PORT or --cluster-config FILE");
+      }
+      if (listen.isEmpty() && !members.isEmpty()) {
+        throw new IllegalArgumentException("--cluster-members needs --cluster-listen HOST:PORT");
+      }
+      listen.ifPresent(address -> port(address, "--cluster-listen"));
+      members.forEach(address -> port(address, "--cluster-members"));
+      if (listen.isPresent() && members.contains(listen.get())) {
+        throw new IllegalArgumentException(
+            "--cluster-members names the other members, not this one (" + listen.get() + ")");
+      }
+    }
+
+    private static void port(HostPort address, String option) {
+      if (address.port() < 1) {
+        throw new IllegalArgumentException(
+            option + " needs a port from 1 to 65535 (Hazelcast's is 5701), got " + address);
+      }
+    }
+  }
+
   /** A builder with the defaults of {@code rcptproxy gateway}; backend and domain it has not. */
   public static Builder builder() {
     return new Builder();
@@ -137,6 +177,7 @@ public record GatewaySettings(
     private Tls tls;
     private HostPort metricsListen;
     private Duration summaryInterval = Duration.ofSeconds(60);
+    private Cluster cluster;
 
     private Builder() {}
 
@@ -259,6 +300,12 @@ public record GatewaySettings(
       return this;
     }
 
+    /** The fleet this gateway shares what it learns with; default none (and null for none). */
+    public Builder cluster(Cluster cluster) {
+      this.cluster = cluster;
+      return this;
+    }
+
     /**
      * @throws IllegalArgumentException naming the first value that is refused
      */
@@ -282,7 +329,8 @@ public record GatewaySettings(
               relayConnections),
           Optional.ofNullable(tls),
           Optional.ofNullable(metricsListen),
-          summaryInterval);
+          summaryInterval,
+          Optional.ofNullable(cluster));
     }
 
     private static String defaultPostmaster(List<String> domains) {

@@ -3,8 +3,10 @@ package io.github.rcptproxy.gateway;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.VerifierStats;
+import io.github.rcptproxy.gateway.fleet.Fleet;
 import io.github.rcptproxy.gateway.front.DeadlineSocket;
 import io.github.rcptproxy.gateway.front.SmtpFront;
+import io.github.rcptproxy.gateway.limits.ClientAllowance;
 import io.github.rcptproxy.gateway.limits.ClientLimits;
 import io.github.rcptproxy.gateway.ops.MetricsEndpoint;
 import io.github.rcptproxy.gateway.ops.TlsFiles;
@@ -56,6 +58,7 @@ public final class RunningGateway implements AutoCloseable {
   private final MicrometerMetrics metrics;
   private final MetricsEndpoint metricsEndpoint;
   private final TlsFiles tls;
+  private final Fleet fleet;
   private final AtomicInteger reloadsRefused = new AtomicInteger();
   private volatile GatewaySettings settings;
   private FileTime configSeen;
@@ -82,17 +85,14 @@ public final class RunningGateway implements AutoCloseable {
     this.metrics = registry == null ? null : new MicrometerMetrics(registry);
     GatewaySettings.Limits limits = settings.limits();
     this.tls = settings.tls().map(TlsFiles::new).orElse(null);
+    this.fleet = settings.cluster().map(Fleet::join).orElse(null);
     SmtpFront front =
         new SmtpFront(
             limits.commandTimeout(),
             limits.relayTimeout(),
-            new ClientLimits(
-                limits.maxConnectionsPerClient(),
-                limits.maxRejectedPerClient(),
-                limits.rejectedCoolDown(),
-                Clock.systemUTC()),
+            clientLimits(limits),
             settings.hostName());
-    this.verifier = RecipientVerifier.create(withMetrics(settings.verifier()));
+    this.verifier = RecipientVerifier.create(withFleet(settings.verifier()));
     this.relaying =
         new RelayingHandlerFactory(
             relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
@@ -100,6 +100,9 @@ public final class RunningGateway implements AutoCloseable {
       screening.set(RecipientVerifyingHandlerFactory.wrap(relaying, routes(settings)));
     } catch (UsageException e) {
       verifier.close();
+      if (fleet != null) {
+        fleet.close();
+      }
       throw e;
     }
     watchdog =
@@ -150,14 +153,41 @@ public final class RunningGateway implements AutoCloseable {
     }
     if (metrics != null) {
       metrics.bindTo(verifier);
-      metricsEndpoint = new MetricsEndpoint(settings.metricsListen().get(), registry, verifier);
+      if (fleet != null) {
+        fleet.bindTo(registry);
+      }
+      metricsEndpoint =
+          new MetricsEndpoint(
+              settings.metricsListen().get(),
+              registry,
+              verifier,
+              () -> fleet == null ? "" : fleet.status());
     } else {
       metricsEndpoint = null;
     }
   }
 
-  private VerifierConfig withMetrics(VerifierConfig config) {
-    return metrics == null ? config : config.toBuilder().listener(metrics).build();
+  private VerifierConfig withFleet(VerifierConfig config) {
+    VerifierConfig shared = fleet == null ? config : fleet.sharing(config);
+    return metrics == null ? shared : shared.toBuilder().listener(metrics).build();
+  }
+
+  /** This gateway's own per-client limits, or the fleet's over them. */
+  private ClientAllowance clientLimits(GatewaySettings.Limits limits) {
+    ClientLimits local =
+        new ClientLimits(
+            limits.maxConnectionsPerClient(),
+            limits.maxRejectedPerClient(),
+            limits.rejectedCoolDown(),
+            Clock.systemUTC());
+    return fleet == null
+        ? local
+        : fleet.limits(local, limits.maxRejectedPerClient(), limits.rejectedCoolDown());
+  }
+
+  /** The fleet this gateway is a member of, if it is. */
+  public Optional<Fleet> fleet() {
+    return Optional.ofNullable(fleet);
   }
 
   /** One line for the log: what was verified so far, the cache, the sessions, the backend. */
@@ -166,7 +196,7 @@ public final class RunningGateway implements AutoCloseable {
     long unverified = stats.unverified().values().stream().mapToLong(Long::longValue).sum();
     return String.format(
         "verified %d: %d accepted, %d rejected, %d unverified %s; cache %d hits, %d misses;"
-            + " backend sessions %d active, %d idle, %d opened; backend %s",
+            + " backend sessions %d active, %d idle, %d opened; backend %s%s",
         stats.verifications(),
         stats.accepted(),
         stats.rejected(),
@@ -180,7 +210,8 @@ public final class RunningGateway implements AutoCloseable {
         stats.sessionsActive(),
         stats.sessionsIdle(),
         stats.sessionsOpened(),
-        verifier.health().status());
+        verifier.health().status(),
+        fleet == null ? "" : "; " + fleet.status());
   }
 
   private void logSummary() {
@@ -261,12 +292,13 @@ public final class RunningGateway implements AutoCloseable {
         || !next.tls().equals(settings.tls())
         || !next.hostName().equals(settings.hostName())
         || !next.metricsListen().equals(settings.metricsListen())
-        || !next.summaryInterval().equals(settings.summaryInterval())) {
+        || !next.summaryInterval().equals(settings.summaryInterval())
+        || !next.cluster().equals(settings.cluster())) {
       LOG.warn(
-          "listen address, host name, limits, TLS files, metrics and summary settings change only"
-              + " with a restart");
+          "listen address, host name, limits, TLS files, metrics, summary and cluster settings"
+              + " change only with a restart");
     }
-    verifier.reconfigure(withMetrics(next.verifier()));
+    verifier.reconfigure(withFleet(next.verifier()));
     relaying.relayTo(relayFor(next), next.postmaster());
     screening.set(screening.get().withRoutes(routes(next))); // sessions keep their counts
     settings = next;
@@ -302,6 +334,9 @@ public final class RunningGateway implements AutoCloseable {
     watchdog.shutdownNow();
     LOG.info("gateway stopped; {}", summary());
     verifier.close();
+    if (fleet != null) {
+      fleet.close();
+    }
   }
 
   private DomainRoutes routes(GatewaySettings settings) {

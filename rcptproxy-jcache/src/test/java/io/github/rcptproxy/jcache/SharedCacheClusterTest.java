@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.function.Consumer;
 import javax.cache.Cache;
 import javax.cache.CacheManager;
 import javax.cache.Caching;
@@ -39,6 +40,7 @@ class SharedCacheClusterTest {
     config.setProperty("hazelcast.phone.home.enabled", "false");
     config.setProperty("hazelcast.logging.type", "slf4j");
     config.setProperty("hazelcast.socket.bind.any", "false"); // loopback only
+    config.setProperty("hazelcast.wait.seconds.before.join", "0"); // 5 s by default
     config.getNetworkConfig().setPort(port).setPortAutoIncrement(false);
     config.getNetworkConfig().getInterfaces().setEnabled(true).addInterface("127.0.0.1");
     JoinConfig join = config.getNetworkConfig().getJoin();
@@ -84,6 +86,14 @@ class SharedCacheClusterTest {
 
   private static void withTwoGateways(ScriptedSmtpServer.Answers backendAnswers, TwoGateways test)
       throws Exception {
+    withTwoGateways(backendAnswers, config -> {}, test);
+  }
+
+  private static void withTwoGateways(
+      ScriptedSmtpServer.Answers backendAnswers,
+      Consumer<VerifierConfig.Builder> extra,
+      TwoGateways test)
+      throws Exception {
     int firstPort = freePort();
     int secondPort = freePort();
     HazelcastInstance first = member("rcptproxy-a", firstPort, secondPort);
@@ -92,6 +102,7 @@ class SharedCacheClusterTest {
         ScriptedSmtpServer.start(ScriptedSmtpServer.dialogue(backendAnswers))) {
       assertThat(first.getCluster().getMembers()).hasSize(2);
       VerifierConfig.Builder config = VerifierConfig.builder().backend("127.0.0.1", backend.port());
+      extra.accept(config);
       try (RecipientVerifier gatewayA =
               RecipientVerifier.create(
                   config
@@ -146,6 +157,29 @@ class SharedCacheClusterTest {
           // gateway B has never seen the backend accept an address: the control comes from the
           // cluster.
           assertThat(gatewayB.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
+        });
+  }
+
+  @Test
+  void aCatchAllFindingOfOneGatewayIsTheOthersWithoutAskingTheBackendAgain() throws Exception {
+    withTwoGateways(
+        a -> "250 2.1.5 Ok\r\n",
+        config -> config.catchAllDetection(Duration.ofHours(1)),
+        (gatewayA, gatewayB, backend, onB) -> {
+          assertThat(gatewayA.verify("alice@example.com"))
+              .isInstanceOfSatisfying(
+                  Verdict.Unverified.class,
+                  v -> assertThat(v.reason()).isEqualTo(Verdict.Reason.CATCH_ALL));
+          assertThat(backend.count("RCPT TO")).isEqualTo(2); // alice, and a random local part
+          await()
+              .atMost(Duration.ofSeconds(10))
+              .until(() -> onB.containsKey("catch-all:example.com"));
+
+          assertThat(gatewayB.verify("bob@example.com"))
+              .isInstanceOfSatisfying(
+                  Verdict.Unverified.class,
+                  v -> assertThat(v.reason()).isEqualTo(Verdict.Reason.CATCH_ALL));
+          assertThat(backend.count("RCPT TO")).isEqualTo(3); // bob only: no random one of its own
         });
   }
 }

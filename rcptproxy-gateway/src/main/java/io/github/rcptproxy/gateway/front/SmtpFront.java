@@ -1,6 +1,6 @@
 package io.github.rcptproxy.gateway.front;
 
-import io.github.rcptproxy.gateway.limits.ClientLimits;
+import io.github.rcptproxy.gateway.limits.ClientAllowance;
 import io.github.rcptproxy.gateway.ops.Trace;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
 import io.github.rcptproxy.subethasmtp.internal.HangUp;
@@ -66,7 +66,7 @@ public final class SmtpFront implements SessionHandler {
 
   private final Duration commandTimeout;
   private final Duration messageTimeout;
-  private final ClientLimits limits;
+  private final ClientAllowance limits;
   private final String gatewayName;
   private final Map<MessageContext, Client> clients = new ConcurrentHashMap<>();
 
@@ -90,7 +90,10 @@ public final class SmtpFront implements SessionHandler {
   }
 
   public SmtpFront(
-      Duration commandTimeout, Duration messageTimeout, ClientLimits limits, String gatewayName) {
+      Duration commandTimeout,
+      Duration messageTimeout,
+      ClientAllowance limits,
+      String gatewayName) {
     this.commandTimeout = commandTimeout;
     this.messageTimeout = messageTimeout;
     this.limits = limits;

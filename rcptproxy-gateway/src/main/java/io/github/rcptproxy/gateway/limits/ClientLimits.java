@@ -27,7 +27,7 @@ import java.util.Optional;
  * {@link #MAX_PENALIZED} clients the oldest penalty is forgotten early. Connections need no such
  * bound: there are never more than the gateway's connections.
  */
-public final class ClientLimits {
+public final class ClientLimits implements ClientAllowance {
   /** Clients with a penalty remembered at most. */
   static final int MAX_PENALIZED = 100_000;
 
@@ -66,6 +66,7 @@ public final class ClientLimits {
    * Counts a new connection, or says why it is refused (then nothing is counted and {@link
    * #release} must not be called).
    */
+  @Override
   public synchronized Optional<String> admit(InetAddress address) {
     Instant now = clock.instant();
     forgetOver(now);
@@ -83,6 +84,7 @@ public final class ClientLimits {
   }
 
   /** A connection {@link #admit admitted} has ended. */
+  @Override
   public synchronized void release(InetAddress address) {
     connections.computeIfPresent(client(address), (c, open) -> open > 1 ? open - 1 : null);
     forgetOver(clock.instant());
@@ -93,14 +95,55 @@ public final class ClientLimits {
    * maxRejections} in the minute, and more rejected recipients than accepted ones. Then it is
    * refused for the cool-down.
    */
+  @Override
   public synchronized boolean rejected(InetAddress address) {
     Penalty penalty = count(address, 1, 0);
     return penalty.rejections() > maxRejections && penalty.rejections() > penalty.accepted();
   }
 
   /** Counts an accepted recipient, which weighs against the client's rejected ones. */
+  @Override
   public synchronized void accepted(InetAddress address) {
     count(address, 0, 1);
+  }
+
+  /** Whether the client is in its cool-down. */
+  public synchronized boolean refused(InetAddress address) {
+    Penalty penalty = penalties.get(client(address));
+    return penalty != null && clock.instant().isBefore(penalty.refusedUntil());
+  }
+
+  /**
+   * Refuses the client until {@code until}, for a reason found elsewhere (a fleet that counted too
+   * many of its rejected recipients on all gateways); its counts here stay.
+   */
+  public synchronized void refuse(InetAddress address, Instant until) {
+    Instant now = clock.instant();
+    forgetOver(now);
+    InetAddress client = client(address);
+    Penalty old = penalties.remove(client); // put again below: now the newest
+    Penalty penalty = old == null ? new Penalty(now, 0, 0, now) : old;
+    penalties.put(
+        client,
+        new Penalty(
+            penalty.windowStart(),
+            penalty.rejections(),
+            penalty.accepted(),
+            until.isAfter(penalty.refusedUntil()) ? until : penalty.refusedUntil()));
+    if (penalties.size() > MAX_PENALIZED) {
+      Iterator<InetAddress> oldest = penalties.keySet().iterator();
+      oldest.next();
+      oldest.remove();
+    }
+  }
+
+  /**
+   * Whether the client's rejected recipients in the current minute are no more than its accepted
+   * ones: then a fleet need not count its latest rejection (a sender of mostly valid recipients).
+   */
+  public synchronized boolean offset(InetAddress address) {
+    Penalty penalty = penalties.get(client(address));
+    return penalty != null && penalty.rejections() <= penalty.accepted();
   }
 
   private Penalty count(InetAddress address, int rejected, int accepted) {
@@ -144,7 +187,7 @@ public final class ClientLimits {
   }
 
   /** Who is counted for {@code address}: an IPv4 address itself, an IPv6 address its /64. */
-  static InetAddress client(InetAddress address) {
+  public static InetAddress client(InetAddress address) {
     if (!(address instanceof Inet6Address)) {
       return address;
     }

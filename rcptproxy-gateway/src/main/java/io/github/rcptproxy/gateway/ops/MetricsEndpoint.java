@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
 
 /**
  * {@code GET /metrics} (Prometheus text format) and {@code GET /health} (200 or 503), nothing else.
@@ -18,8 +19,15 @@ import java.nio.charset.StandardCharsets;
 public final class MetricsEndpoint implements AutoCloseable {
   private final HttpServer server;
 
+  /**
+   * @param fleet a line on the gateway's fleet for /health (empty without one); a fleet that falls
+   *     back to local state does not make the gateway unhealthy, it says so
+   */
   public MetricsEndpoint(
-      HostPort listen, PrometheusMeterRegistry registry, RecipientVerifier verifier) {
+      HostPort listen,
+      PrometheusMeterRegistry registry,
+      RecipientVerifier verifier,
+      Supplier<String> fleet) {
     try {
       server = HttpServer.create(new InetSocketAddress(listen.host(), listen.port()), 16);
     } catch (IOException e) {
@@ -39,7 +47,10 @@ public final class MetricsEndpoint implements AutoCloseable {
               exchange,
               up ? 200 : 503,
               "text/plain",
-              health.status() + health.lastError().map(e -> " " + e).orElse("") + "\n");
+              health.status()
+                  + health.lastError().map(e -> " " + e).orElse("")
+                  + "\n"
+                  + (fleet.get().isEmpty() ? "" : fleet.get() + "\n"));
         });
     server.start();
   }

@@ -1,0 +1,166 @@
+package io.github.rcptproxy.gateway.fleet;
+
+import com.hazelcast.core.EntryEvent;
+import com.hazelcast.map.IMap;
+import com.hazelcast.map.listener.EntryAddedListener;
+import com.hazelcast.map.listener.EntryUpdatedListener;
+import io.github.bucket4j.BucketConfiguration;
+import io.github.bucket4j.distributed.BucketProxy;
+import io.github.bucket4j.distributed.proxy.ProxyManager;
+import io.github.rcptproxy.gateway.limits.ClientAllowance;
+import io.github.rcptproxy.gateway.limits.ClientLimits;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Per-client rejection limits that hold across the fleet: a client's rejected recipients are
+ * counted in one token bucket for all gateways ({@code max-rejected-per-client} a minute, refilled
+ * each minute), and a client over it is refused by every gateway for the cool-down. So a dictionary
+ * attack spread over the MX hosts is cut as if it hit one.
+ *
+ * <p>No SMTP thread waits for the cluster. This gateway's own {@link ClientLimits} answers every
+ * call, as for a lone gateway; a rejection is also counted in the fleet's bucket in the background,
+ * and a client over it is written to the fleet's refused clients, which every gateway copies into
+ * its own limits as the event arrives: the client's next rejection on any gateway hangs it up, its
+ * next connection is refused. A rejection that the client's accepted recipients on the same gateway
+ * in the same minute outnumber is not counted in the fleet (a sender of mostly valid recipients,
+ * which {@link ClientLimits} never refuses either). Connections at once stay counted per gateway,
+ * as Postfix's anvil counts them per host. When the cluster does not answer, the gateway's own
+ * counts still hold: falling back never lets through a client that a lone gateway would refuse.
+ */
+final class FleetLimits implements ClientAllowance {
+  private final ClientLimits local;
+  private final ProxyManager<String> buckets;
+  private final IMap<String, Long> refused;
+  private final BucketConfiguration perMinute;
+  private final Duration coolDown;
+  private final Clock clock;
+  private final FleetCalls calls;
+
+  /**
+   * Rejections counted here and not yet in the fleet's bucket, by client; a client is here only
+   * while a call for it is under way, and those that come meanwhile go in one call after it.
+   */
+  private final ConcurrentHashMap<String, Integer> unsent = new ConcurrentHashMap<>();
+
+  FleetLimits(
+      ClientLimits local,
+      ProxyManager<String> buckets,
+      IMap<String, Long> refused,
+      int maxRejections,
+      Duration coolDown,
+      FleetCalls calls) {
+    this.local = local;
+    this.buckets = buckets;
+    this.refused = refused;
+    this.perMinute =
+        BucketConfiguration.builder()
+            .addLimit(
+                limit ->
+                    limit
+                        .capacity(maxRejections)
+                        .refillIntervally(maxRejections, Duration.ofMinutes(1)))
+            .build();
+    this.coolDown = coolDown;
+    this.clock = Clock.systemUTC();
+    this.calls = calls;
+  }
+
+  /**
+   * Copies the fleet's refused clients into the local limits: those now, and each one added. Called
+   * as the gateway starts, on its own thread.
+   */
+  void follow() {
+    refused.addEntryListener(new Copier(), true);
+    refused.entrySet().forEach(this::copy);
+  }
+
+  /** The fleet's listener: Hazelcast calls it on its event threads. */
+  private final class Copier
+      implements EntryAddedListener<String, Long>, EntryUpdatedListener<String, Long> {
+    @Override
+    public void entryAdded(EntryEvent<String, Long> event) {
+      copy(Map.entry(event.getKey(), event.getValue()));
+    }
+
+    @Override
+    public void entryUpdated(EntryEvent<String, Long> event) {
+      copy(Map.entry(event.getKey(), event.getValue()));
+    }
+  }
+
+  private void copy(Map.Entry<String, Long> entry) {
+    try {
+      // A literal address: parsed, never looked up.
+      local.refuse(InetAddress.getByName(entry.getKey()), Instant.ofEpochMilli(entry.getValue()));
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("not an address literal: " + entry.getKey(), e);
+    }
+  }
+
+  @Override
+  public Optional<String> admit(InetAddress address) {
+    return local.admit(address);
+  }
+
+  @Override
+  public void release(InetAddress address) {
+    local.release(address);
+  }
+
+  @Override
+  public boolean rejected(InetAddress address) {
+    boolean tooMany = local.rejected(address) || local.refused(address);
+    if (!tooMany && !local.offset(address)) {
+      String client = ClientLimits.client(address).getHostAddress();
+      if (unsent.merge(client, 1, Integer::sum) == 1) {
+        send(client, address);
+      }
+    }
+    return tooMany;
+  }
+
+  /** Counts the client's unsent rejections in the fleet's bucket; refuses it if they overflow. */
+  private void send(String client, InetAddress address) {
+    int count = unsent.getOrDefault(client, 0);
+    boolean queued =
+        calls.later(
+            () -> {
+              try {
+                return bucket(client).tryConsumeAsMuchAsPossible(count);
+              } finally {
+                if (unsent.compute(client, (c, n) -> n == null || n <= count ? null : n - count)
+                    != null) {
+                  send(client, address); // those that came meanwhile
+                }
+              }
+            },
+            consumed -> {
+              if (consumed < count) {
+                Instant until = clock.instant().plus(coolDown);
+                local.refuse(address, until); // here at once; the others when the event comes
+                refused.put(
+                    client, until.toEpochMilli(), coolDown.toMillis(), TimeUnit.MILLISECONDS);
+              }
+            });
+    if (!queued) {
+      unsent.remove(client); // counted here only: the local limits still hold
+    }
+  }
+
+  @Override
+  public void accepted(InetAddress address) {
+    local.accepted(address); // weighs against the client's next rejections here: see offset
+  }
+
+  private BucketProxy bucket(String client) {
+    return buckets.builder().build(client, () -> perMinute);
+  }
+}
