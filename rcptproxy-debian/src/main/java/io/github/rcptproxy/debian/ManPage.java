@@ -47,8 +47,8 @@ final class ManPage {
         .append(" \"User Commands\"\n");
     section(page, "NAME");
     List<String> description = List.of(command.usageMessage().description());
-    String summary = description.isEmpty() ? "" : firstSentence(description.get(0));
-    page.append(escape(name(command))).append(" \\- ").append(escape(summary)).append('\n');
+    page.append(escape(name(command))).append(" \\- ").append(escape(summary(command)));
+    page.append('\n');
     synopsis(page);
     section(page, "DESCRIPTION");
     paragraphs(page, description);
@@ -94,12 +94,11 @@ final class ManPage {
     for (CommandLine subcommand : subcommands) {
       CommandSpec spec = subcommand.getCommandSpec();
       page.append(".TP\n.B ").append(escape(spec.name())).append('\n');
-      String[] lines = spec.usageMessage().description();
-      page.append(escape(lines.length == 0 ? "" : firstSentence(lines[0])));
+      page.append(escape(summary(spec)));
       if (isOwnPage(spec)) {
-        page.append(" See\n.BR ").append(escape(name(spec))).append(" (1).");
+        page.append(". See\n.BR ").append(escape(name(spec))).append(" (1)");
       }
-      page.append('\n');
+      page.append(".\n");
     }
   }
 
@@ -210,10 +209,20 @@ final class ManPage {
     }
   }
 
-  private static String firstSentence(String text) {
-    int end = text.indexOf(": ");
-    String sentence = end > 0 ? text.substring(0, end) : text;
-    return sentence.endsWith(".") ? sentence.substring(0, sentence.length() - 1) : sentence;
+  /**
+   * What a command is, for NAME and COMMANDS: its description's first line up to a colon, without
+   * the closing period or colon.
+   */
+  static String summary(CommandSpec command) {
+    String text =
+        String.join("\n", command.usageMessage().description())
+            .replace("%n", "\n")
+            .replace("%%", "%")
+            .strip();
+    text = text.lines().findFirst().orElse("");
+    int colon = text.indexOf(": ");
+    String sentence = colon > 0 ? text.substring(0, colon) : text;
+    return sentence.replaceFirst("[.:]$", "");
   }
 
   private static String quoted(String text) {
