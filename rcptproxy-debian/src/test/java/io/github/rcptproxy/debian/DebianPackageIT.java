@@ -114,7 +114,8 @@ class DebianPackageIT {
             "/usr/share/man/man1/rcptproxy.1.gz",
             "/usr/share/man/man1/rcptproxy-policy.1.gz",
             "/usr/share/bash-completion/completions/rcptproxy",
-            "/usr/share/doc/rcptproxy/copyright");
+            "/usr/share/doc/rcptproxy/copyright",
+            "/usr/share/doc/rcptproxy/install.md");
     assertThat(run("dpkg-query", "-W", "-f", "${Conffiles}", "rcptproxy").output())
         .contains("/etc/rcptproxy/gateway.conf", "/etc/rcptproxy/policy.conf");
   }

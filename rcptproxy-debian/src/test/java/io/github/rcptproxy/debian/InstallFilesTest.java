@@ -65,8 +65,7 @@ class InstallFilesTest {
         .contains("rcptproxy-gateway - The screening SMTP gateway")
         .contains("rcptproxy 1.2.3")
         // the option, its label, its description and its default, in that order
-        .containsPattern(
-            "--relay-timeout-s N\\s+time\\s+allowed[^\\n]*\\n[^\\n]*\\n\\s+Default:\\s+300\\n")
+        .containsPattern("(?s)--relay-timeout-s N\\s+time\\s+allowed.*?Default:\\s+300\\n")
         .contains("/etc/rcptproxy/gateway.conf");
   }
 
