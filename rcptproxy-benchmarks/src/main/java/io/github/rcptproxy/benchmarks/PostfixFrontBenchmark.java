@@ -139,7 +139,7 @@ public final class PostfixFrontBenchmark {
             backend,
             "smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service inet:"
                 + "127.0.0.1:"
-                + server.address().getPort());
+                + ((InetSocketAddress) server.address()).getPort());
     try {
       double inflowBefore = firstValidRcptMillis(backend);
       // The JVM compiles the hot path after a few hundred requests; a warm server is what runs in
@@ -149,9 +149,9 @@ public final class PostfixFrontBenchmark {
       // The cached path too (JFR: a cold one shared the two cores with about 200 ms of
       // compilation during the measured round): asked straight, as more SMTP sessions would use up
       // the front's inflow tokens (each abandoned transaction keeps one) and delay later ones 1 s.
-      policyRequests(server.address(), ADDRESSES);
+      policyRequests((InetSocketAddress) server.address(), ADDRESSES);
       Result result = run(backend, front, inflowBefore);
-      long[] direct = policyRequests(server.address(), 0);
+      long[] direct = policyRequests((InetSocketAddress) server.address(), 0);
       return result.withDirect(
           "p50 " + ms(percentile(direct, 50)) + ", p99 " + ms(percentile(direct, 99)));
     } finally {

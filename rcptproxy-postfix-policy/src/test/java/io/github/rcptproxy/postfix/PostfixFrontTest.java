@@ -51,7 +51,7 @@ class PostfixFrontTest {
                 .deadline(Duration.ofMillis(500))
                 .build());
     server = startServer(0);
-    policyPort = server.address().getPort();
+    policyPort = ((InetSocketAddress) server.address()).getPort();
     front =
         PostfixBackend.start(
             List.of(
