@@ -229,15 +229,17 @@ class DebianPackageIT {
                 "--reuid=" + user,
                 "--regid=" + service.get("Service.Group"),
                 "--init-groups",
-                "--reset-env",
                 "--"));
     command.addAll(List.of(service.get("Service.ExecStart").split(" ")));
-    policy =
+    ProcessBuilder unit =
         new ProcessBuilder(command)
             .directory(Path.of(service.get("Service.WorkingDirectory")).toFile())
             .redirectErrorStream(true)
-            .redirectOutput(Path.of("target/policy-unit.log").toFile())
-            .start();
+            .redirectOutput(Path.of("target/policy-unit.log").toFile());
+    // systemd's environment for a service: PATH, and LISTEN_FDS and LISTEN_PID for its socket
+    unit.environment().clear();
+    unit.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    policy = unit.start();
     await("the socket " + socketFile)
         .atMost(Duration.ofSeconds(30))
         .until(() -> Files.exists(socketFile) || !policy.isAlive());
@@ -284,11 +286,11 @@ class DebianPackageIT {
   @Test
   @Order(8)
   void removeLeavesNoProcessAndNoUserAndPurgeNoFiles() throws IOException {
+    assertThat(policy).as("the policy server the package must stop").isNotNull();
+    assertThat(policy.isAlive()).as("the policy server runs before remove").isTrue();
     Commands.Result removed = run("apt-get", "remove", "-y", "rcptproxy");
     assertThat(removed.exitCode()).as(removed.output()).isZero();
-    if (policy != null) {
-      await("the policy server gone").atMost(Duration.ofSeconds(60)).until(() -> !policy.isAlive());
-    }
+    await("the policy server gone").atMost(Duration.ofSeconds(60)).until(() -> !policy.isAlive());
     assertThat(
             ProcessHandle.allProcesses()
                 .map(p -> p.info().commandLine().orElse(""))
