@@ -28,6 +28,16 @@ public final class InstallFiles {
           "/etc/rcptproxy/policy.conf\toptions of rcptproxy-policy.service (--config)",
           "/usr/share/doc/rcptproxy\tthe package's documentation");
 
+  /** The environment every page lists: the launcher's, and the options'. */
+  static final List<String> ENVIRONMENT =
+      List.of(
+          "JAVA_HOME\tthe Java 17 runtime to run (default: Debian's OpenJDK 17, else java on the"
+              + " PATH)",
+          "JAVA_OPTS\toptions for the JVM, e.g. -Xmx256m",
+          "RCPTPROXY_CONFIG\tthe --config file, if none is given",
+          "RCPTPROXY_NAME\tthe option --name (RCPTPROXY_TIMEOUT_MS: --timeout-ms); the command"
+              + " line wins over the environment, which wins over the --config file");
+
   private InstallFiles() {}
 
   public static void main(String[] args) throws IOException {
@@ -44,7 +54,7 @@ public final class InstallFiles {
     for (CommandSpec command : pages(root)) {
       gzip(
           man1.resolve(ManPage.name(command) + ".1.gz"),
-          new ManPage(command, version, FILES).troff());
+          new ManPage(command, version, ENVIRONMENT, FILES).troff());
     }
     Path completions = Files.createDirectories(share.resolve("bash-completion/completions"));
     Files.writeString(

@@ -17,17 +17,20 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 final class ManPage {
   private final CommandSpec command;
   private final String version;
+  private final List<String> environment;
   private final List<String> files;
 
   /**
    * @param command the command (its qualified name, {@code rcptproxy gateway}, names the page
    *     {@code rcptproxy-gateway(1)})
    * @param version the package version, in the page's footer
+   * @param environment variables to list under ENVIRONMENT, each with what it does after a tab
    * @param files paths to list under FILES, each with what it is after a tab
    */
-  ManPage(CommandSpec command, String version, List<String> files) {
+  ManPage(CommandSpec command, String version, List<String> environment, List<String> files) {
     this.command = command;
     this.version = version;
+    this.environment = List.copyOf(environment);
     this.files = List.copyOf(files);
   }
 
@@ -45,6 +48,7 @@ final class ManPage {
         .append(" 1 \"\" ")
         .append(quoted("rcptproxy " + version))
         .append(" \"User Commands\"\n");
+    page.append(".nh\n.ad l\n"); // no hyphenation, ragged right: option names stay whole
     section(page, "NAME");
     List<String> description = List.of(command.usageMessage().description());
     page.append(escape(name(command))).append(" \\- ").append(escape(summary(command)));
@@ -55,16 +59,23 @@ final class ManPage {
     commands(page);
     options(page);
     exitStatus(page);
-    if (!files.isEmpty()) {
-      section(page, "FILES");
-      for (String file : files) {
-        String[] parts = file.split("\t", 2);
-        page.append(".TP\n.I ").append(escape(parts[0])).append('\n');
-        page.append(escape(parts.length > 1 ? parts[1] : "")).append('\n');
-      }
-    }
+    list(page, "ENVIRONMENT", ".B ", environment);
+    list(page, "FILES", ".I ", files);
     seeAlso(page);
     return page.toString();
+  }
+
+  /** A section of terms, each {@code term<TAB>what it is}, the term set with {@code font}. */
+  private static void list(StringBuilder page, String name, String font, List<String> items) {
+    if (items.isEmpty()) {
+      return;
+    }
+    section(page, name);
+    for (String item : items) {
+      String[] parts = item.split("\t", 2);
+      page.append(".TP\n").append(font).append(escape(parts[0])).append('\n');
+      page.append(escape(parts.length > 1 ? parts[1] : "")).append('\n');
+    }
   }
 
   private void synopsis(StringBuilder page) {
