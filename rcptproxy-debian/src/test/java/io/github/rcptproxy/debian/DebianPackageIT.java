@@ -8,6 +8,7 @@ import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -53,6 +54,7 @@ class DebianPackageIT {
   static PostfixBackend backend;
   static PostfixBackend front;
   static Process policy;
+  static Process gateway;
 
   @BeforeAll
   static void install() throws IOException {
@@ -77,8 +79,10 @@ class DebianPackageIT {
 
   @AfterAll
   static void purge() throws IOException {
-    if (policy != null) {
-      policy.destroy();
+    for (Process server : new Process[] {policy, gateway}) {
+      if (server != null) {
+        server.destroy();
+      }
     }
     if (front != null) {
       front.close();
@@ -213,33 +217,9 @@ class DebianPackageIT {
                     + POSTFIX_QUEUE.relativize(listen)));
     Path socketFile = front.queueDirectory().resolve(POSTFIX_QUEUE.relativize(listen));
 
-    String user = service.get("Service.User");
-    Path stateDirectory = Path.of("/var/lib", service.get("Service.StateDirectory"));
-    // what systemd does for StateDirectory= and WorkingDirectory=
-    Files.createDirectories(stateDirectory);
-    assertThat(run("chown", user + ":" + service.get("Service.Group"), stateDirectory.toString()))
-        .extracting(Commands.Result::exitCode)
-        .isEqualTo(0);
-    List<String> command =
-        new ArrayList<>(
-            List.of(
-                "systemd-socket-activate",
-                "--listen=" + socketFile,
-                "setpriv",
-                "--reuid=" + user,
-                "--regid=" + service.get("Service.Group"),
-                "--init-groups",
-                "--"));
-    command.addAll(List.of(service.get("Service.ExecStart").split(" ")));
-    ProcessBuilder unit =
-        new ProcessBuilder(command)
-            .directory(Path.of(service.get("Service.WorkingDirectory")).toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(Path.of("target/policy-unit.log").toFile());
-    // systemd's environment for a service: PATH, and LISTEN_FDS and LISTEN_PID for its socket
-    unit.environment().clear();
-    unit.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    policy = unit.start();
+    policy =
+        startAsTheUnit(
+            service, List.of("systemd-socket-activate", "--listen=" + socketFile), List.of());
     await("the socket " + socketFile)
         .atMost(Duration.ofSeconds(30))
         .until(() -> Files.exists(socketFile) || !policy.isAlive());
@@ -258,15 +238,123 @@ class DebianPackageIT {
       assertThat(client.send("EHLO client.example.net")).startsWith("250");
       assertThat(client.send("MAIL FROM:<someone@client.example.net>")).startsWith("250");
       assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(1) + ">"))
-          .as(Files.readString(Path.of("target/policy-unit.log")))
+          .as(Files.readString(log(service)))
           .startsWith("550 5.1.1");
       assertThat(client.send("RCPT TO:<" + PostfixBackend.known(1) + ">")).startsWith("250");
     }
+    assertRunsAs(policy, service.get("Service.User"));
+  }
+
+  /**
+   * The gateway as its unit starts it: the unit's user and command line, with the unit's one
+   * capability, which lets it bind a port below 1024 (25 in use; here a free one) as that user.
+   */
+  @Test
+  @Order(8)
+  void theGatewayUnitBindsAPrivilegedPortAsItsUserAndScreensRecipients() throws Exception {
+    Map<String, String> service = Commands.unit(UNITS.resolve("rcptproxy-gateway.service"));
+    String capability = service.get("Service.AmbientCapabilities");
+    assertThat(service).containsEntry("Service.CapabilityBoundingSet", capability);
+    int port = freePrivilegedPort();
+    backend = PostfixBackend.shared();
+    Files.writeString(
+        Path.of("/etc/rcptproxy/gateway.conf"),
+        "domain=example.test\nbackend=127.0.0.1:"
+            + backend.port()
+            + "\nknown-good="
+            + PostfixBackend.known(0)
+            + "\nlisten=127.0.0.1:"
+            + port
+            // the test's client comes from loopback, which the gateway trusts by default, and
+            // from the backend's own address
+            + "\nbypass=\nbypass-backend=false\n",
+        StandardCharsets.UTF_8,
+        java.nio.file.StandardOpenOption.APPEND);
+    String setprivName = capability.toLowerCase(java.util.Locale.ROOT).replaceFirst("^cap_", "");
+    gateway =
+        startAsTheUnit(
+            service,
+            List.of(),
+            List.of(
+                "--bounding-set=-all,+" + setprivName,
+                "--inh-caps=+" + setprivName,
+                "--ambient-caps=+" + setprivName));
+    await("the gateway on port " + port)
+        .atMost(Duration.ofSeconds(60))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              if (!gateway.isAlive()) {
+                throw new AssertionError(Files.readString(log(service)));
+              }
+              try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+                return client.readReply().startsWith("220");
+              }
+            });
+    try (SmtpClient client = new SmtpClient("127.0.0.1", port)) {
+      assertThat(client.readReply()).startsWith("220");
+      assertThat(client.send("EHLO client.example.net")).startsWith("250");
+      assertThat(client.send("MAIL FROM:<someone@client.example.net>")).startsWith("250");
+      assertThat(client.send("RCPT TO:<" + PostfixBackend.unknown(2) + ">")).startsWith("550");
+      assertThat(client.send("RCPT TO:<" + PostfixBackend.known(2) + ">")).startsWith("250");
+    }
+    assertRunsAs(gateway, service.get("Service.User"));
+  }
+
+  /**
+   * Runs a unit's {@code ExecStart} as systemd would: as its {@code User} and {@code Group}, in its
+   * {@code WorkingDirectory} (its {@code StateDirectory}, made as systemd makes it), with systemd's
+   * environment (a PATH; {@code before}, e.g. systemd-socket-activate, adds {@code LISTEN_FDS} and
+   * {@code LISTEN_PID}), and {@code setpriv} options for its capabilities.
+   */
+  private static Process startAsTheUnit(
+      Map<String, String> service, List<String> before, List<String> capabilities)
+      throws IOException {
+    String user = service.get("Service.User");
+    String group = service.get("Service.Group");
+    Path stateDirectory = Path.of("/var/lib", service.get("Service.StateDirectory"));
+    assertThat(Path.of(service.get("Service.WorkingDirectory"))).isEqualTo(stateDirectory);
+    Files.createDirectories(stateDirectory);
+    assertThat(run("chown", user + ":" + group, stateDirectory.toString()).exitCode()).isZero();
+    List<String> command = new ArrayList<>(before);
+    command.addAll(List.of("setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"));
+    command.addAll(capabilities);
+    command.add("--");
+    command.addAll(List.of(service.get("Service.ExecStart").split(" ")));
+    ProcessBuilder unit =
+        new ProcessBuilder(command)
+            .directory(stateDirectory.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(log(service).toFile());
+    unit.environment().clear();
+    unit.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    return unit.start();
+  }
+
+  /** What the unit's process printed: target/SYSLOGIDENTIFIER.log. */
+  private static Path log(Map<String, String> service) {
+    return Path.of("target", service.get("Service.SyslogIdentifier") + ".log");
+  }
+
+  private static void assertRunsAs(Process process, String user) throws IOException {
     String uid = run("id", "-u", user).output().strip();
-    assertThat(Files.readAllLines(Path.of("/proc", Long.toString(policy.pid()), "status")))
+    assertThat(Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status")))
         .filteredOn(line -> line.startsWith("Uid:"))
         .singleElement()
         .satisfies(line -> assertThat(line.split("\\s+")).containsOnly("Uid:", uid));
+  }
+
+  /** A port below 1024 that nothing listens on now (this test runs as root). */
+  private static int freePrivilegedPort() throws IOException {
+    for (int port = 1023; port > 512; port--) {
+      try (ServerSocket socket =
+          new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+        return socket.getLocalPort();
+      } catch (IOException inUse) {
+        // the next one
+      }
+    }
+    throw new IOException("no free port between 513 and 1023");
   }
 
   /** {@code SocketMode=0660} as the rwx form. */
@@ -284,13 +372,18 @@ class DebianPackageIT {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void removeLeavesNoProcessAndNoUserAndPurgeNoFiles() throws IOException {
-    assertThat(policy).as("the policy server the package must stop").isNotNull();
+    assertThat(List.of(policy, gateway))
+        .as("the servers the package must stop")
+        .doesNotContainNull();
     assertThat(policy.isAlive()).as("the policy server runs before remove").isTrue();
+    assertThat(gateway.isAlive()).as("the gateway runs before remove").isTrue();
     Commands.Result removed = run("apt-get", "remove", "-y", "rcptproxy");
     assertThat(removed.exitCode()).as(removed.output()).isZero();
-    await("the policy server gone").atMost(Duration.ofSeconds(60)).until(() -> !policy.isAlive());
+    await("the servers gone")
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> !policy.isAlive() && !gateway.isAlive());
     assertThat(
             ProcessHandle.allProcesses()
                 .map(p -> p.info().commandLine().orElse(""))
