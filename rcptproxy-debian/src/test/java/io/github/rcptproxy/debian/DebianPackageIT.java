@@ -30,10 +30,12 @@ import org.junit.jupiter.api.TestMethodOrder;
 /**
  * The .deb from {@code mvn package}, installed with {@code dpkg -i} on this machine and used as an
  * admin would: the command, its man pages and completion, the units checked by {@code
- * systemd-analyze verify}, the policy server started as its unit starts it (its user, its command
- * line, its socket passed as systemd passes it) behind a real Postfix front, then removed and
- * purged. Needs root, dpkg, Postfix, man-db and systemd's tools (systemd need not be running);
- * without them it is skipped, under {@code CI=true} it fails. The package is purged at the end.
+ * systemd-analyze verify}, the policy server started as its units start it (its user, its command
+ * line, its socket passed as systemd passes it) behind a real Postfix front, the gateway started as
+ * its unit starts it (its user, its capability) on a privileged port, then removed (both servers
+ * running) and purged. Needs root, dpkg, Postfix, man-db and systemd's tools (systemd need not be
+ * running); without them it is skipped, under {@code CI=true} it fails. The package is purged at
+ * the end.
  */
 @RealServers
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
