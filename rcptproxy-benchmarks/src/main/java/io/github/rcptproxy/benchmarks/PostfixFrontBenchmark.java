@@ -1,9 +1,5 @@
 package io.github.rcptproxy.benchmarks;
 
-import io.github.rcptproxy.RecipientVerifier;
-import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.postfix.PolicyAnswers;
-import io.github.rcptproxy.postfix.PolicyServer;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.io.IOException;
@@ -17,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -46,8 +41,8 @@ public final class PostfixFrontBenchmark {
     final String name;
     final PostfixBackend backend;
     final PostfixBackend front;
-    final PolicyServer server; // null for Postfix's own
-    final RecipientVerifier verifier;
+    final Process server; // the policy server's own process; null for Postfix's own
+    final SocketAddress address; // the policy server's
     final double inflowBefore;
     final String[] unknownReply = new String[1];
     final List<long[]> cached = new ArrayList<>();
@@ -59,12 +54,12 @@ public final class PostfixFrontBenchmark {
     String downCached;
     String direct = "—";
 
-    Way(String name, PostfixBackend backend, PolicyServer server, RecipientVerifier verifier)
+    Way(String name, PostfixBackend backend, Process server, SocketAddress address)
         throws IOException {
       this.name = name;
       this.backend = backend;
       this.server = server;
-      this.verifier = verifier;
+      this.address = address;
       this.inflowBefore = firstValidRcptMillis(backend);
       this.front =
           front(
@@ -72,7 +67,7 @@ public final class PostfixFrontBenchmark {
               "smtpd_recipient_restrictions = reject_unauth_destination, "
                   + (server == null
                       ? "reject_unverified_recipient"
-                      : "check_policy_service " + service(server.address())));
+                      : "check_policy_service " + service(address)));
     }
 
     long[] allCached() {
@@ -84,8 +79,12 @@ public final class PostfixFrontBenchmark {
     public void close() {
       front.close();
       if (server != null) {
-        server.close();
-        verifier.close();
+        try {
+          server.getOutputStream().close(); // it stops at the end of its input
+          server.waitFor(20, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (IOException | InterruptedException e) {
+          server.destroyForcibly();
+        }
       }
       backend.close();
     }
@@ -102,9 +101,8 @@ public final class PostfixFrontBenchmark {
         System.getProperty("java.version"));
     Path dir = Files.createTempDirectory("rcptproxy-bench-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-    try (Way tcp = policyWay("TCP", new InetSocketAddress("127.0.0.1", 0));
-        Way unix =
-            policyWay("UNIX socket", UnixDomainSocketAddress.of(dir.resolve("policy.sock")));
+    try (Way tcp = policyWay("TCP", "tcp");
+        Way unix = policyWay("UNIX socket", dir.resolve("policy.sock").toString());
         Way postfix = new Way("Postfix", PostfixBackend.start(List.of()), null, null)) {
       List<Way> ways = List.of(tcp, unix, postfix);
       measure(ways);
@@ -116,23 +114,35 @@ public final class PostfixFrontBenchmark {
     System.exit(0);
   }
 
-  private static Way policyWay(String name, SocketAddress listen) throws IOException {
+  /** A backend and the policy server asking it, in a process of its own, as deployed. */
+  private static Way policyWay(String name, String listen) throws IOException {
     PostfixBackend backend = PostfixBackend.start(List.of());
-    RecipientVerifier verifier =
-        RecipientVerifier.create(
-            VerifierConfig.builder()
-                .backend("127.0.0.1", backend.port())
-                .heloName("policy.example.test")
-                .cache(Duration.ofHours(1), Duration.ofMinutes(5), 100_000)
-                .build());
-    PolicyServer.Builder server =
-        PolicyServer.builder()
-            .listen(listen)
-            .route(PostfixBackend.DOMAIN, verifier, PolicyAnswers.defaults());
-    if (listen instanceof UnixDomainSocketAddress) {
-      server.socketGroup("postfix"); // smtpd runs as postfix
+    Process server =
+        new ProcessBuilder(
+                "setsid", // its own session, as a service: not the benchmark's scheduling group
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                PolicyServerProcess.class.getName(),
+                Integer.toString(backend.port()),
+                listen)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
+    String first =
+        new java.io.BufferedReader(
+                new java.io.InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8))
+            .readLine();
+    if (first == null || !first.startsWith("listening ")) {
+      server.destroyForcibly();
+      throw new IOException("the policy server did not start: " + first);
     }
-    return new Way(name, backend, server.start(), verifier);
+    String where = first.substring("listening ".length());
+    SocketAddress address =
+        listen.equals("tcp")
+            ? new InetSocketAddress(
+                "127.0.0.1", Integer.parseInt(where.substring(where.lastIndexOf(':') + 1)))
+            : UnixDomainSocketAddress.of(listen);
+    return new Way(name, backend, server, address);
   }
 
   private static String service(SocketAddress address) {
@@ -153,7 +163,7 @@ public final class PostfixFrontBenchmark {
         // compilation during the measured round): asked straight, as more SMTP sessions would use
         // up the front's inflow tokens (each abandoned transaction keeps one) and delay later
         // ones 1 s.
-        policyRequests(way.server.address(), ADDRESSES);
+        policyRequests(way.address, ADDRESSES);
       }
     }
     for (Way way : ways) {
@@ -170,7 +180,7 @@ public final class PostfixFrontBenchmark {
       way.aloneCached = rcptLatencies(way.front, 400, 1, 10, null);
       way.inflowAfter = firstValidRcptMillis(way.backend);
       if (way.server != null) {
-        long[] direct = policyRequests(way.server.address(), 0);
+        long[] direct = policyRequests(way.address, 0);
         way.direct = "p50 " + ms(percentile(direct, 50)) + ", p99 " + ms(percentile(direct, 99));
       }
     }
