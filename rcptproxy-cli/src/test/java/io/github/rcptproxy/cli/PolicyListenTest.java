@@ -76,19 +76,16 @@ class PolicyListenTest {
     assertThat(socket).doesNotExist();
   }
 
+  /** The exit code of {@code policy} on a UNIX socket with {@code option value}. */
+  int onUnixSocketWith(String option, String value) {
+    String socket = "unix:" + dir.resolve("p.sock");
+    return run("policy", "--backend", "h:25", "--listen", socket, option, value);
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"0888", "1777", "rw-rw----", "66", "00660"})
   void aSocketModeThatIsNotOctalPermissionsIsRefused(String mode) {
-    assertThat(
-            run(
-                "policy",
-                "--backend",
-                "h:25",
-                "--listen",
-                "unix:/tmp/x.sock",
-                "--socket-mode",
-                mode))
-        .isEqualTo(2);
+    assertThat(onUnixSocketWith("--socket-mode", mode)).isEqualTo(2);
     assertThat(err())
         .contains("--socket-mode")
         .contains("'" + mode + "' is not octal permissions from 000 to 777, as 0660");
@@ -96,16 +93,7 @@ class PolicyListenTest {
 
   @Test
   void anUnknownSocketGroupIsRefused() {
-    assertThat(
-            run(
-                "policy",
-                "--backend",
-                "h:25",
-                "--listen",
-                "unix:" + dir.resolve("p.sock"),
-                "--socket-group",
-                "no-such-group-here"))
-        .isEqualTo(2);
+    assertThat(onUnixSocketWith("--socket-group", "no-such-group-here")).isEqualTo(2);
     assertThat(err()).contains("socket group 'no-such-group-here' does not exist");
   }
 

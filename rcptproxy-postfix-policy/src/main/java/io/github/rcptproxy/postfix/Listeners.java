@@ -3,7 +3,6 @@ package io.github.rcptproxy.postfix;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
@@ -94,10 +93,5 @@ final class Listeners {
     } catch (ConnectException stale) {
       Files.delete(path); // a socket whose server is gone, as after a crash
     }
-  }
-
-  /** The socket file to delete when the server closes: only one this server bound itself. */
-  static Path ownFile(SocketAddress bound, boolean inherited) {
-    return !inherited && bound instanceof UnixDomainSocketAddress unix ? unix.getPath() : null;
   }
 }

@@ -6,7 +6,6 @@ import io.github.rcptproxy.Verdict;
 import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.DomainTable;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
@@ -112,16 +111,25 @@ public final class PolicyServer implements AutoCloseable {
     // server thread with an Error.
     SocketChannel.open().close();
     this.listener = b.open();
+    // a socket file this server bound (not an inherited one) is its own to delete
+    socketFile = b.listen instanceof UnixDomainSocketAddress unix ? unix.getPath() : null;
+    Selector opened = null;
     try {
-      this.selector = Selector.open();
+      opened = Selector.open();
       listener.configureBlocking(false);
-      listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
+      listenerKey = listener.register(opened, SelectionKey.OP_ACCEPT);
       address = listener.getLocalAddress();
-      socketFile = Listeners.ownFile(address, b.listen == null);
     } catch (IOException e) {
+      if (opened != null) {
+        opened.close();
+      }
       listener.close();
+      if (socketFile != null) {
+        Files.deleteIfExists(socketFile);
+      }
       throw e;
     }
+    this.selector = opened;
     this.thread = new Thread(this::run, "rcptproxy-policy " + address());
     thread.setDaemon(true);
     thread.start();
@@ -265,7 +273,7 @@ public final class PolicyServer implements AutoCloseable {
         connection.key = channel.register(selector, SelectionKey.OP_READ, connection);
         byClient.computeIfAbsent(connection.client, c -> new LinkedHashSet<>()).add(connection);
         open.incrementAndGet();
-      } catch (IOException | UncheckedIOException e) { // the client went away already
+      } catch (IOException e) { // the client went away already
         LOG.debug("accepting a connection: {}", e.toString());
         closeQuietly(channel);
       }

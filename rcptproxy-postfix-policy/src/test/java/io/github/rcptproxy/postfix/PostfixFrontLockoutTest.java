@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.RecipientVerifier;
-import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
@@ -44,13 +43,7 @@ class PostfixFrontLockoutTest {
   @BeforeAll
   static void start() throws IOException {
     backend = PostfixBackend.shared();
-    verifier =
-        RecipientVerifier.create(
-            VerifierConfig.builder()
-                .backend("127.0.0.1", backend.port())
-                .heloName("policy.example.test")
-                .knownGood(PostfixBackend.known(0))
-                .build());
+    verifier = PostfixFrontTest.verifier(backend);
     // smtpd runs as postfix: it must reach the socket through the directory and its group
     dir = Files.createTempDirectory("rcptproxy-policy-");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
