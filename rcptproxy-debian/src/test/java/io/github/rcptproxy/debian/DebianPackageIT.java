@@ -8,15 +8,18 @@ import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.SmtpClient;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assertions;
@@ -206,7 +209,7 @@ class DebianPackageIT {
             + PostfixBackend.known(0)
             + "\n",
         StandardCharsets.UTF_8,
-        java.nio.file.StandardOpenOption.APPEND);
+        StandardOpenOption.APPEND);
     front =
         PostfixBackend.start(
             List.of(
@@ -271,8 +274,8 @@ class DebianPackageIT {
             // from the backend's own address
             + "\nbypass=\nbypass-backend=false\n",
         StandardCharsets.UTF_8,
-        java.nio.file.StandardOpenOption.APPEND);
-    String setprivName = capability.toLowerCase(java.util.Locale.ROOT).replaceFirst("^cap_", "");
+        StandardOpenOption.APPEND);
+    String setprivName = capability.toLowerCase(Locale.ROOT).replaceFirst("^cap_", "");
     gateway =
         startAsTheUnit(
             service,
@@ -349,8 +352,7 @@ class DebianPackageIT {
   /** A port below 1024 that nothing listens on now (this test runs as root). */
   private static int freePrivilegedPort() throws IOException {
     for (int port = 1023; port > 512; port--) {
-      try (ServerSocket socket =
-          new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+      try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
         return socket.getLocalPort();
       } catch (IOException inUse) {
         // the next one
