@@ -1,15 +1,23 @@
 package io.github.rcptproxy.debian;
 
 import io.github.rcptproxy.cli.Rcptproxy;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.zip.CRC32;
 import java.util.zip.Deflater;
-import java.util.zip.GZIPOutputStream;
+import java.util.zip.DeflaterOutputStream;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -17,8 +25,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * Writes the files of the package that come from the command's picocli model, under a directory
  * that the package installs as {@code /usr/share}: {@code man/man1/rcptproxy.1.gz} and one page per
- * subcommand ({@code rcptproxy-gateway.1.gz}, ...), and {@code
- * bash-completion/completions/rcptproxy}. Run by the build: {@code InstallFiles DIRECTORY VERSION}.
+ * subcommand ({@code rcptproxy-gateway.1.gz}, ...), {@code bash-completion/completions/rcptproxy},
+ * and {@code doc/rcptproxy/changelog.gz}. Run by the build: {@code InstallFiles DIRECTORY VERSION}.
  */
 public final class InstallFiles {
   /** The files every page lists, with what each is. */
@@ -57,10 +65,27 @@ public final class InstallFiles {
           new ManPage(command, version, ENVIRONMENT, FILES).troff());
     }
     Path completions = Files.createDirectories(share.resolve("bash-completion/completions"));
+    // sourced by bash-completion, never run: without picocli's #! line
     Files.writeString(
         completions.resolve("rcptproxy"),
-        AutoComplete.bash("rcptproxy", root),
+        AutoComplete.bash("rcptproxy", root).replaceFirst("^#![^\n]*\n", ""),
         StandardCharsets.UTF_8);
+    Path doc = Files.createDirectories(share.resolve("doc/rcptproxy"));
+    gzip(doc.resolve("changelog.gz"), changelog(version, ZonedDateTime.now(ZoneOffset.UTC)));
+  }
+
+  /**
+   * The changelog Debian wants in every package: one entry, this build, with the version as the
+   * package has it ({@code 0.1.0-SNAPSHOT} is {@code 0.1.0~SNAPSHOT}, as jdeb makes it).
+   */
+  static String changelog(String version, ZonedDateTime built) {
+    return "rcptproxy ("
+        + version.replace("-SNAPSHOT", "~SNAPSHOT")
+        + ") unstable; urgency=medium\n\n"
+        + "  * Built from the rcptproxy sources by mvn package (rcptproxy-debian).\n\n"
+        + " -- rcptproxy developers <rcptproxy@users.noreply.github.com>  "
+        + DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss Z", Locale.ROOT).format(built)
+        + "\n";
   }
 
   /** The commands that get a page: the root and each subcommand but help and completion. */
@@ -75,15 +100,40 @@ public final class InstallFiles {
     return pages;
   }
 
-  /** Gzipped at the highest level, as Debian policy asks, with no file name or time inside. */
-  private static void gzip(Path file, String text) throws IOException {
-    try (OutputStream out =
-        new GZIPOutputStream(Files.newOutputStream(file)) {
-          {
-            def.setLevel(Deflater.BEST_COMPRESSION);
-          }
-        }) {
-      out.write(text.getBytes(StandardCharsets.UTF_8));
+  /**
+   * Gzipped at the highest level and marked so in the header (lintian checks the mark, which
+   * GZIPOutputStream leaves out), with no file name or time inside.
+   */
+  static void gzip(Path file, String text) throws IOException {
+    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    CRC32 crc = new CRC32();
+    crc.update(bytes);
+    Deflater deflater = new Deflater(Deflater.BEST_COMPRESSION, true);
+    try (OutputStream out = Files.newOutputStream(file)) {
+      // magic, deflate, no flags, no time, XFL 2 (slowest, best compression), OS 3 (Unix)
+      out.write(new byte[] {0x1f, (byte) 0x8b, 8, 0, 0, 0, 0, 0, 2, 3});
+      try (DeflaterOutputStream deflated = new DeflaterOutputStream(nonClosing(out), deflater)) {
+        deflated.write(bytes);
+      }
+      ByteBuffer trailer = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+      trailer.putInt((int) crc.getValue()).putInt(bytes.length);
+      out.write(trailer.array());
+    } finally {
+      deflater.end();
     }
+  }
+
+  private static OutputStream nonClosing(OutputStream out) {
+    return new FilterOutputStream(out) {
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        out.write(b, off, len);
+      }
+
+      @Override
+      public void close() throws IOException {
+        flush();
+      }
+    };
   }
 }

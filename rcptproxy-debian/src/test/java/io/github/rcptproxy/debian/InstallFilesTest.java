@@ -4,7 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.cli.Rcptproxy;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,6 +73,27 @@ class InstallFilesTest {
         // the option, its label, its description and its default, in that order
         .containsPattern("(?s)--relay-timeout-s N\\s+time\\s+allowed.*?Default:\\s+300\\n")
         .contains("/etc/rcptproxy/gateway.conf");
+  }
+
+  @Test
+  void gzipsAtTheHighestLevelMarkedInTheHeaderAndReadableByGzip() throws IOException {
+    Path file = share.resolve("text.gz");
+    String text = "rcptproxy \u00e9 ".repeat(1000);
+    InstallFiles.gzip(file, text);
+    byte[] bytes = Files.readAllBytes(file);
+    assertThat(bytes[8]).as("XFL: best compression").isEqualTo((byte) 2);
+    try (InputStream in = new GZIPInputStream(Files.newInputStream(file))) {
+      assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(text);
+    }
+  }
+
+  @Test
+  void theChangelogHasTheDebianVersionAndADateDebianReads() {
+    assertThat(
+            InstallFiles.changelog(
+                "0.1.0-SNAPSHOT", ZonedDateTime.of(2026, 12, 7, 4, 5, 6, 0, ZoneOffset.UTC)))
+        .startsWith("rcptproxy (0.1.0~SNAPSHOT) unstable; urgency=medium\n")
+        .endsWith(">  Mon, 07 Dec 2026 04:05:06 +0000\n");
   }
 
   /** Each option with a fixed set of values is completed with its own values. */
