@@ -397,11 +397,20 @@ class DebianPackageIT {
     assertThat(run("getent", "group", "rcptproxy").exitCode()).isEqualTo(2);
     assertThat(Path.of("/usr/bin/rcptproxy")).doesNotExist();
     assertThat(Path.of("/etc/rcptproxy/policy.conf")).as("a conffile stays until purge").exists();
+    assertThat(Path.of("/etc/systemd/system/rcptproxy-gateway.service"))
+        .as("masked while its conffiles stay")
+        .isSymbolicLink();
 
     Commands.Result purged = run("dpkg", "--purge", "rcptproxy");
     assertThat(purged.exitCode()).as(purged.output()).isZero();
     assertThat(Path.of("/etc/rcptproxy")).doesNotExist();
     assertThat(Path.of("/var/lib/rcptproxy")).doesNotExist();
+    // remove masked the units (links to /dev/null); purge takes the links away
+    for (String unit :
+        List.of(
+            "rcptproxy-gateway.service", "rcptproxy-policy.service", "rcptproxy-policy.socket")) {
+      assertThat(Path.of("/etc/systemd/system", unit)).doesNotExist();
+    }
     assertThat(run("dpkg", "-s", "rcptproxy").exitCode()).isNotZero();
   }
 }
