@@ -25,8 +25,8 @@ import picocli.CommandLine.Spec;
       "In main.cf:",
       "  smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,"
           + " check_policy_service inet:127.0.0.1:10040",
-      "  (or with --listen unix:/var/spool/postfix/private/rcptproxy: check_policy_service"
-          + " unix:private/rcptproxy)",
+      "  (or with --listen unix:/var/spool/postfix/rcptproxy/policy.sock --socket-group postfix:"
+          + " check_policy_service unix:rcptproxy/policy.sock)",
       "  smtpd_policy_service_default_action = DUNNO",
       Rcptproxy.SOURCES
     },
