@@ -33,7 +33,7 @@ final class AnswerOptions {
 
   @Option(
       names = "--on-unverified",
-      paramLabel = "MODE",
+      paramLabel = "ACTION",
       defaultValue = "accept",
       converter = Converters.Failure.class,
       completionCandidates = Converters.Failure.class,
@@ -44,7 +44,7 @@ final class AnswerOptions {
 
   @Option(
       names = "--on-backend-tempfail",
-      paramLabel = "MODE",
+      paramLabel = "ACTION",
       defaultValue = "accept",
       converter = Converters.Failure.class,
       completionCandidates = Converters.Failure.class,

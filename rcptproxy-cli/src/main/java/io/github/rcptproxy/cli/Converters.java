@@ -7,11 +7,18 @@ import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.UsageException;
 import io.github.rcptproxy.policy.FailureMode;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.regex.Pattern;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
@@ -135,12 +142,58 @@ final class Converters {
   }
 
   /** {@code HOST:PORT}, {@code HOST} (port 10040, the policy port) or {@code [IPv6]:PORT}. */
-  static final class PolicyAddress implements ITypeConverter<HostPort> {
+  static final class PolicyAddress implements ITypeConverter<PolicyListen> {
     @Override
-    public HostPort convert(String value) {
-      return hostPort(value, 10040);
+    public PolicyListen convert(String value) {
+      String v = value.strip();
+      if (v.equals("systemd")) {
+        return new PolicyListen(v, null);
+      }
+      if (v.startsWith("unix:")) {
+        Path path = Path.of(v.substring("unix:".length()));
+        if (!path.isAbsolute()) {
+          throw new TypeConversionException(
+              "'"
+                  + v
+                  + "': a UNIX socket needs an absolute path, as unix:/run/rcptproxy/policy.sock");
+        }
+        return new PolicyListen(v, UnixDomainSocketAddress.of(path));
+      }
+      HostPort hostPort = hostPort(v, 10040);
+      return new PolicyListen(v, new InetSocketAddress(hostPort.host(), hostPort.port()));
     }
   }
+
+  /** Where the policy server listens, as written; {@code address} is null for {@code systemd}. */
+  record PolicyListen(String text, SocketAddress address) {
+    @Override
+    public String toString() {
+      return text;
+    }
+  }
+
+  /** Octal permissions of a socket file, {@code 0660}; no set-id or sticky bits. */
+  static final class SocketMode implements ITypeConverter<SocketPermissions> {
+    private static final Pattern OCTAL = Pattern.compile("0?[0-7]{3}");
+
+    @Override
+    public SocketPermissions convert(String value) {
+      String v = value.strip();
+      if (!OCTAL.matcher(v).matches()) {
+        throw new TypeConversionException(
+            "'" + value + "' is not octal permissions from 000 to 777, as 0660");
+      }
+      int mode = Integer.parseInt(v, 8);
+      StringBuilder rwx = new StringBuilder();
+      for (int bit = 8; bit >= 0; bit--) {
+        rwx.append((mode & (1 << bit)) != 0 ? "rwx".charAt((8 - bit) % 3) : '-');
+      }
+      return new SocketPermissions(PosixFilePermissions.fromString(rwx.toString()));
+    }
+  }
+
+  /** A socket file's permissions (a record: picocli would take a bare Set for a list). */
+  record SocketPermissions(Set<PosixFilePermission> permissions) {}
 
   static HostPort hostPort(String value, int defaultPort) {
     try {

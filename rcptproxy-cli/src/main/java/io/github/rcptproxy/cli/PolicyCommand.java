@@ -6,7 +6,7 @@ import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.postfix.PolicyAnswers;
 import io.github.rcptproxy.postfix.PolicyServer;
 import java.io.IOException;
-import java.net.InetSocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +25,8 @@ import picocli.CommandLine.Spec;
       "In main.cf:",
       "  smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination,"
           + " check_policy_service inet:127.0.0.1:10040",
+      "  (or with --listen unix:/var/spool/postfix/rcptproxy/policy.sock --socket-group postfix:"
+          + " check_policy_service unix:rcptproxy/policy.sock)",
       "  smtpd_policy_service_default_action = DUNNO",
       Rcptproxy.SOURCES
     },
@@ -36,11 +38,27 @@ final class PolicyCommand implements Callable<Integer> {
 
   @Option(
       names = "--listen",
-      paramLabel = "HOST:PORT",
+      paramLabel = "HOST:PORT|unix:PATH|systemd",
       defaultValue = "127.0.0.1:10040",
       converter = Converters.PolicyAddress.class,
-      description = "where Postfix connects")
-  HostPort listen;
+      description =
+          "where Postfix connects: TCP, a UNIX socket file (check_policy_service unix:PATH), or"
+              + " systemd: the listening socket the service manager passed on standard input")
+  Converters.PolicyListen listen;
+
+  @Option(
+      names = "--socket-mode",
+      paramLabel = "OCTAL",
+      converter = Converters.SocketMode.class,
+      description = "permissions of the unix:PATH socket file (default 0660: owner and group)")
+  Converters.SocketPermissions socketMode;
+
+  @Option(
+      names = "--socket-group",
+      paramLabel = "NAME",
+      description =
+          "group of the unix:PATH socket file, e.g. postfix (default: the process's own group)")
+  String socketGroup;
 
   @Option(
       names = "--domain",
@@ -67,17 +85,29 @@ final class PolicyCommand implements Callable<Integer> {
 
   @Option(
       names = "--max-connections",
-      description = "Postfix connections at once; more are closed",
+      description = "Postfix connections at once; past it, the idlest is closed for each new one",
       paramLabel = "N",
       defaultValue = "1000",
       converter = Converters.Positive.class)
   int maxConnections;
 
   @Option(
-      names = "--connection-idle-timeout-s",
-      description = "close a Postfix connection idle this long",
+      names = "--max-connections-per-client",
+      description =
+          "connections from one IP address (UNIX socket: one user) at once; past it, that"
+              + " client's idlest is closed for each new one (Postfix reconnects)",
       paramLabel = "N",
-      defaultValue = "600",
+      defaultValue = "500",
+      converter = Converters.Positive.class)
+  int maxConnectionsPerClient;
+
+  @Option(
+      names = "--connection-idle-timeout-s",
+      description =
+          "close a Postfix connection idle this long (Postfix closes its own after"
+              + " smtpd_policy_service_max_idle, 300 s)",
+      paramLabel = "N",
+      defaultValue = "330",
       converter = Converters.Positive.class)
   int connectionIdleTimeoutS;
 
@@ -152,11 +182,34 @@ final class PolicyCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "policy needs --backend HOST:PORT or --route DOMAIN=HOST:PORT");
     }
+    listenOn(server);
     return server
-        .listen(new InetSocketAddress(listen.host(), listen.port()))
         .maxConnections(maxConnections)
+        .maxConnectionsPerClient(maxConnectionsPerClient)
         .idleTimeout(Duration.ofSeconds(connectionIdleTimeoutS))
         .requestTimeout(Duration.ofMillis(requestTimeoutMs));
+  }
+
+  private void listenOn(PolicyServer.Builder server) {
+    if (!(listen.address() instanceof UnixDomainSocketAddress)
+        && (socketMode != null || socketGroup != null)) {
+      throw new IllegalArgumentException(
+          "--socket-mode and --socket-group apply to --listen unix:PATH only"
+              + (listen.address() == null
+                  ? " (with systemd, the socket unit sets SocketMode= and SocketGroup=)"
+                  : ""));
+    }
+    if (listen.address() == null) {
+      server.listenInherited();
+      return;
+    }
+    server.listen(listen.address());
+    if (socketMode != null) {
+      server.socketPermissions(socketMode.permissions());
+    }
+    if (socketGroup != null) {
+      server.socketGroup(socketGroup);
+    }
   }
 
   /** A verifier asking {@code backend}, or with null the --backend list, in its order. */
@@ -175,8 +228,7 @@ final class PolicyCommand implements Callable<Integer> {
     try {
       return server.start();
     } catch (IOException e) {
-      throw new IllegalStateException(
-          "cannot listen on " + listen.host() + ":" + listen.port() + ": " + e.getMessage(), e);
+      throw new IllegalStateException("cannot listen on " + listen + ": " + e.getMessage(), e);
     }
   }
 }

@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -83,7 +84,8 @@ class ExamplesTest {
   void policyServerAnswersPostfixPerRecipient() throws Exception {
     try (RecipientVerifier verifier = SubEthaSmtpFront.verifier("127.0.0.1", backendPort());
         PolicyServer server = PolicyServerFromJava.start(0, verifier);
-        Socket postfix = new Socket("127.0.0.1", server.address().getPort())) {
+        Socket postfix =
+            new Socket("127.0.0.1", ((InetSocketAddress) server.address()).getPort())) {
       postfix.setSoTimeout(10_000);
       assertThat(ask(postfix, "alice@example.com")).isEqualTo("action=DUNNO");
       assertThat(ask(postfix, "nobody@example.com")).startsWith("action=550 5.1.1");

@@ -7,7 +7,8 @@ import io.github.rcptproxy.internal.smtp.SmtpText;
 import io.github.rcptproxy.policy.DomainTable;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
@@ -15,18 +16,30 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A Postfix SMTP access policy server ({@code check_policy_service inet:HOST:PORT}) that verifies
- * each recipient with a {@link RecipientVerifier}:
+ * A Postfix SMTP access policy server ({@code check_policy_service inet:HOST:PORT} or {@code
+ * unix:/path}) that verifies each recipient with a {@link RecipientVerifier}:
  *
  * <pre>{@code
  * try (PolicyServer server = PolicyServer.builder()
@@ -41,6 +54,13 @@ import org.slf4j.LoggerFactory;
  * matches, bypassed clients, and malformed requests (logged). A request over 32 KiB, one not
  * finished within {@code requestTimeout}, or a connection idle for {@code idleTimeout} is closed.
  *
+ * <p>A new connection is never refused while any connection is idle: at {@code
+ * maxConnectionsPerClient} connections from one client (an IP address; over a UNIX socket, the
+ * peer's user) the idlest of that client's is closed, and at {@code maxConnections} the idlest of
+ * all. Postfix opens a new connection and asks again when it finds its idle one closed ({@code
+ * smtpd_policy_service_try_limit}, 2, after {@code smtpd_policy_service_retry_delay}, 1 s), so one
+ * client holding many idle connections cannot lock Postfix out.
+ *
  * <p>One thread serves every connection with non-blocking I/O, so idle Postfix connections cost a
  * few hundred bytes each and no thread; verifications run on the verifiers' own bounded pools
  * ({@link RecipientVerifier#verifyAsync}), one at a time per connection (Postfix waits for each
@@ -54,6 +74,7 @@ public final class PolicyServer implements AutoCloseable {
 
   private final DomainTable<Route> routes;
   private final int maxConnections;
+  private final int maxPerClient;
   private final long idleTimeoutNanos;
   private final long requestTimeoutNanos;
   private final long tickMillis;
@@ -64,10 +85,16 @@ public final class PolicyServer implements AutoCloseable {
   private final ConcurrentLinkedQueue<Runnable> completions = new ConcurrentLinkedQueue<>();
   private final AtomicInteger open = new AtomicInteger();
   private final AtomicInteger refused = new AtomicInteger();
+  private final AtomicInteger evicted = new AtomicInteger();
   private volatile boolean running = true;
   private final SelectionKey listenerKey;
-  private final InetSocketAddress address;
-  private boolean acceptPaused; // selector thread only
+  private final SocketAddress address;
+  private final Path socketFile; // ours to delete on close, or null
+  // selector thread only:
+  private final Map<Object, Set<Connection>> byClient = new HashMap<>();
+  private boolean acceptPaused;
+  private long lastLimitWarning;
+  private int evictedSinceWarning;
 
   /** One verifier with the answers for its verdicts. */
   record Route(RecipientVerifier verifier, PolicyAnswers answers) {}
@@ -75,6 +102,7 @@ public final class PolicyServer implements AutoCloseable {
   private PolicyServer(Builder b) throws IOException {
     this.routes = b.routes.build();
     this.maxConnections = b.maxConnections;
+    this.maxPerClient = b.maxPerClient;
     this.idleTimeoutNanos = b.idleTimeout.toNanos();
     this.requestTimeoutNanos = b.requestTimeout.toNanos();
     this.tickMillis = Math.max(10, Math.min(1000, b.requestTimeout.toMillis() / 4));
@@ -82,19 +110,26 @@ public final class PolicyServer implements AutoCloseable {
     // closed; done now, so that it cannot fail later for want of a file descriptor and stop the
     // server thread with an Error.
     SocketChannel.open().close();
-    this.selector = Selector.open();
-    this.listener = ServerSocketChannel.open();
+    this.listener = b.open();
+    // a socket file this server bound (not an inherited one) is its own to delete
+    socketFile = b.listen instanceof UnixDomainSocketAddress unix ? unix.getPath() : null;
+    Selector opened = null;
     try {
-      listener.setOption(StandardSocketOptions.SO_REUSEADDR, true); // restart on the same port
-      listener.bind(b.listen, 4096);
+      opened = Selector.open();
       listener.configureBlocking(false);
-      listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
-      address = (InetSocketAddress) listener.getLocalAddress();
+      listenerKey = listener.register(opened, SelectionKey.OP_ACCEPT);
+      address = listener.getLocalAddress();
     } catch (IOException e) {
+      if (opened != null) {
+        opened.close();
+      }
       listener.close();
-      selector.close();
+      if (socketFile != null) {
+        Files.deleteIfExists(socketFile);
+      }
       throw e;
     }
+    this.selector = opened;
     this.thread = new Thread(this::run, "rcptproxy-policy " + address());
     thread.setDaemon(true);
     thread.start();
@@ -105,14 +140,24 @@ public final class PolicyServer implements AutoCloseable {
     return new Builder();
   }
 
-  /** Where the server listens (the actual port when it was given as 0), closed or not. */
-  public InetSocketAddress address() {
+  /**
+   * Where the server listens, closed or not: an {@link InetSocketAddress} (the actual port when it
+   * was given as 0) or a {@link UnixDomainSocketAddress}.
+   */
+  public SocketAddress address() {
     return address;
   }
 
   /** Connections open now. */
   public int connections() {
     return open.get();
+  }
+
+  /**
+   * Idle connections closed so far to make room for new ones, at a client's limit or the server's.
+   */
+  public int evicted() {
+    return evicted.get();
   }
 
   /** Stops listening, closes every connection, and waits for the server thread (idempotent). */
@@ -188,6 +233,9 @@ public final class PolicyServer implements AutoCloseable {
       try {
         selector.close();
         listener.close();
+        if (socketFile != null) {
+          Files.deleteIfExists(socketFile);
+        }
       } catch (IOException e) {
         LOG.debug("closing the policy server", e);
       }
@@ -211,24 +259,71 @@ public final class PolicyServer implements AutoCloseable {
       if (channel == null) {
         return;
       }
-      if (open.get() >= maxConnections) {
-        closeQuietly(channel);
-        int n = refused.incrementAndGet();
-        if (n == 1 || n % 1000 == 0) {
-          LOG.warn("{} connection(s) refused so far: at most {} at once", n, maxConnections);
-        }
-        continue;
-      }
       try {
         channel.configureBlocking(false);
         Connection connection = new Connection(channel);
+        if (!makeRoom(connection.client)) {
+          closeQuietly(channel);
+          int n = refused.incrementAndGet();
+          if (n == 1 || n % 1000 == 0) {
+            LOG.warn("{} connection(s) refused so far: {} at once, none idle", n, maxConnections);
+          }
+          continue;
+        }
         connection.key = channel.register(selector, SelectionKey.OP_READ, connection);
+        byClient.computeIfAbsent(connection.client, c -> new LinkedHashSet<>()).add(connection);
         open.incrementAndGet();
       } catch (IOException e) { // the client went away already
         LOG.debug("accepting a connection: {}", e.toString());
         closeQuietly(channel);
       }
     }
+  }
+
+  /**
+   * Closes the idlest connection of {@code client} when it is at its limit, then the idlest of all
+   * when the server is at its own; false when no connection is idle to make room.
+   */
+  private boolean makeRoom(Object client) {
+    Set<Connection> same = byClient.getOrDefault(client, Set.of());
+    if (same.size() >= maxPerClient && !evictIdlest(same, client, maxPerClient)) {
+      return false;
+    }
+    if (open.get() < maxConnections) {
+      return true;
+    }
+    Set<Connection> all = new LinkedHashSet<>();
+    byClient.values().forEach(all::addAll);
+    return evictIdlest(all, "all clients", maxConnections);
+  }
+
+  /** Closes the connection of {@code among} idle the longest; false when none is idle. */
+  private boolean evictIdlest(Set<Connection> among, Object whose, int limit) {
+    Connection idlest = null;
+    for (Connection c : among) {
+      if (c.idle() && (idlest == null || c.lastActivity - idlest.lastActivity < 0)) {
+        idlest = c;
+      }
+    }
+    if (idlest == null) {
+      return false;
+    }
+    idlest.close();
+    evicted.incrementAndGet();
+    evictedSinceWarning++;
+    long now = System.nanoTime();
+    if (lastLimitWarning == 0 || now - lastLimitWarning > TimeUnit.MINUTES.toNanos(1)) {
+      LOG.warn(
+          "{}: at the limit of {} connections, closed the idlest to accept a new one"
+              + " ({} closed so since the last warning; Postfix reconnects when it finds its own"
+              + " closed)",
+          whose,
+          limit,
+          evictedSinceWarning);
+      lastLimitWarning = now;
+      evictedSinceWarning = 0;
+    }
+    return true;
   }
 
   private static void closeQuietly(SocketChannel channel) {
@@ -268,6 +363,7 @@ public final class PolicyServer implements AutoCloseable {
   /** One Postfix connection: reading a request, waiting for a verdict, or writing an answer. */
   private final class Connection {
     private final SocketChannel channel;
+    private final Object client; // whose limit the connection counts against
     private final String peer;
     private final RequestReader reader = new RequestReader();
     private SelectionKey key;
@@ -281,7 +377,19 @@ public final class PolicyServer implements AutoCloseable {
 
     Connection(SocketChannel channel) throws IOException {
       this.channel = channel;
-      this.peer = String.valueOf(channel.getRemoteAddress());
+      if (channel.getRemoteAddress() instanceof InetSocketAddress inet) {
+        this.client = inet.getAddress();
+        this.peer = inet.toString();
+      } else { // a UNIX socket: the peer's user, as the kernel tells
+        UnixDomainPrincipal principal = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
+        this.client = principal.user();
+        this.peer = "user " + principal.user().getName();
+      }
+    }
+
+    /** Between requests: closing it costs Postfix no answer, only a reconnection. */
+    boolean idle() {
+      return !verifying && output == null && pending == null && !reader.inRequest();
     }
 
     void read() {
@@ -473,6 +581,10 @@ public final class PolicyServer implements AutoCloseable {
       if (!closed) {
         closed = true;
         open.decrementAndGet();
+        Set<Connection> same = byClient.get(client);
+        if (same != null && same.remove(this) && same.isEmpty()) {
+          byClient.remove(client);
+        }
         closeQuietly(key);
       }
     }
@@ -480,17 +592,66 @@ public final class PolicyServer implements AutoCloseable {
 
   /** Collects the server's settings; {@link #start()} checks them and binds. Not thread-safe. */
   public static final class Builder {
-    private InetSocketAddress listen = new InetSocketAddress("127.0.0.1", 10040);
+    private SocketAddress listen = new InetSocketAddress("127.0.0.1", 10040); // null: inherited
+    private Set<PosixFilePermission> socketPermissions =
+        PosixFilePermissions.fromString("rw-rw----");
+    private GroupPrincipal socketGroup;
     private final DomainTable.Builder<Route> routes = DomainTable.builder();
     private int maxConnections = 1000;
-    private Duration idleTimeout = Duration.ofMinutes(10);
+    private int maxPerClient = 500;
+    private Duration idleTimeout = Duration.ofSeconds(330);
     private Duration requestTimeout = Duration.ofSeconds(10);
 
     private Builder() {}
 
-    /** Where to listen (default 127.0.0.1:10040); port 0 picks a free one. */
-    public Builder listen(InetSocketAddress listen) {
-      this.listen = Objects.requireNonNull(listen, "listen");
+    /**
+     * Where to listen (default 127.0.0.1:10040): an {@link InetSocketAddress} (port 0 picks a free
+     * one) or a {@link UnixDomainSocketAddress}, whose file is created with {@link
+     * #socketPermissions} and {@link #socketGroup}, replaces a socket file nobody listens on (left
+     * by a crash), is refused when it is another kind of file or in use, and is deleted on {@link
+     * PolicyServer#close()}.
+     */
+    public Builder listen(SocketAddress listen) {
+      Objects.requireNonNull(listen, "listen");
+      if (!(listen instanceof InetSocketAddress || listen instanceof UnixDomainSocketAddress)) {
+        throw new IllegalArgumentException(
+            "listen must be an InetSocketAddress or a UnixDomainSocketAddress, was " + listen);
+      }
+      this.listen = listen;
+      return this;
+    }
+
+    /**
+     * Serve on the listening socket (TCP or UNIX) this process inherited on standard input, as
+     * systemd passes it ({@code System.inheritedChannel()}); {@link #start()} fails without one.
+     * The socket file, if any, stays the service manager's.
+     */
+    public Builder listenInherited() {
+      this.listen = null;
+      return this;
+    }
+
+    /** Permissions of a UNIX socket file (default {@code rw-rw----}: owner and group connect). */
+    public Builder socketPermissions(Set<PosixFilePermission> permissions) {
+      this.socketPermissions = Set.copyOf(permissions);
+      return this;
+    }
+
+    /**
+     * The group of a UNIX socket file (default: the process's), e.g. {@code postfix}; the process
+     * must be a member or root.
+     *
+     * @throws IllegalArgumentException when there is no such group
+     */
+    public Builder socketGroup(String name) {
+      try {
+        this.socketGroup =
+            FileSystems.getDefault()
+                .getUserPrincipalLookupService()
+                .lookupPrincipalByGroupName(name);
+      } catch (IOException e) {
+        throw new IllegalArgumentException("socket group '" + name + "' does not exist", e);
+      }
       return this;
     }
 
@@ -508,8 +669,9 @@ public final class PolicyServer implements AutoCloseable {
     }
 
     /**
-     * Connections at once (default 1000); more are closed at once. Postfix opens one per {@code
-     * smtpd} process that used the service ({@code default_process_limit}, 100, per front).
+     * Connections at once (default 1000); past it, the idlest connection is closed for each new one
+     * (a new one is closed only when none is idle). Postfix opens one per {@code smtpd} process
+     * that used the service ({@code default_process_limit}, 100, per {@code master.cf} service).
      */
     public Builder maxConnections(int maxConnections) {
       if (maxConnections < 1) {
@@ -520,7 +682,24 @@ public final class PolicyServer implements AutoCloseable {
       return this;
     }
 
-    /** Close a connection without a request this long (default 10 min; Postfix's own is 300 s). */
+    /**
+     * Connections from one client at once (default 500): an IP address, or over a UNIX socket the
+     * peer's user. Past it the idlest of that client's connections is closed for each new one, so
+     * one client cannot take the room of others; a Postfix over the limit reconnects.
+     */
+    public Builder maxConnectionsPerClient(int maxPerClient) {
+      if (maxPerClient < 1) {
+        throw new IllegalArgumentException(
+            "max connections per client cannot be less than 1, was " + maxPerClient);
+      }
+      this.maxPerClient = maxPerClient;
+      return this;
+    }
+
+    /**
+     * Close a connection without a request this long (default 330 s: Postfix closes its own after
+     * {@code smtpd_policy_service_max_idle}, 300 s, so this closes none Postfix would still use).
+     */
     public Builder idleTimeout(Duration idleTimeout) {
       if (idleTimeout.compareTo(Duration.ofSeconds(1)) < 0) {
         throw new IllegalArgumentException(
@@ -546,12 +725,32 @@ public final class PolicyServer implements AutoCloseable {
     /**
      * Binds and starts serving.
      *
-     * @throws IllegalArgumentException without a route
-     * @throws IOException when the address cannot be bound
+     * @throws IllegalArgumentException without a route, or with more connections per client than at
+     *     all
+     * @throws IOException when the address cannot be bound, or {@link #listenInherited()} finds no
+     *     listening socket
      */
     public PolicyServer start() throws IOException {
       routes.build(); // checks there is a route before binding
+      if (maxPerClient > maxConnections) {
+        throw new IllegalArgumentException(
+            "max connections per client ("
+                + maxPerClient
+                + ") cannot be more than max connections ("
+                + maxConnections
+                + ")");
+      }
       return new PolicyServer(this);
+    }
+
+    private ServerSocketChannel open() throws IOException {
+      if (listen == null) {
+        return Listeners.inherited();
+      }
+      if (listen instanceof UnixDomainSocketAddress unix) {
+        return Listeners.unix(unix, socketPermissions, socketGroup);
+      }
+      return Listeners.tcp((InetSocketAddress) listen);
     }
   }
 }

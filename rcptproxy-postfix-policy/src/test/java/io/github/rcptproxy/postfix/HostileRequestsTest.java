@@ -6,7 +6,10 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Requests no Postfix sends: each is answered or closed within a bound, and the server keeps
@@ -40,6 +44,7 @@ class HostileRequestsTest {
             .requestTimeout(Duration.ofMillis(500))
             .idleTimeout(idleTimeout)
             .maxConnections(12_000)
+            .maxConnectionsPerClient(12_000)
             .start();
   }
 
@@ -166,7 +171,7 @@ class HostileRequestsTest {
                 System.getProperty("java.class.path"),
                 IdleClients.class.getName(),
                 "127.0.0.1",
-                Integer.toString(server.address().getPort()),
+                Integer.toString(((InetSocketAddress) server.address()).getPort()),
                 Integer.toString(n))
             .redirectError(ProcessBuilder.Redirect.INHERIT)
             .start();
@@ -254,30 +259,78 @@ class HostileRequestsTest {
     }
   }
 
-  @Test
-  void connectionsOverTheLimitAreClosedAtOnce() throws IOException {
+  PolicyServer startLimited(SocketAddress listen, int max, int perClient) throws IOException {
     server.close();
     server =
         PolicyServer.builder()
-            .listen(new InetSocketAddress("127.0.0.1", 0))
+            .listen(listen)
             .route("example.test", verifier, PolicyAnswers.defaults())
-            .maxConnections(3)
+            .maxConnections(max)
+            .maxConnectionsPerClient(perClient)
             .start();
-    List<PolicyClient> clients = new ArrayList<>();
-    try {
-      for (int i = 0; i < 3; i++) {
-        clients.add(new PolicyClient(server.address()));
-      }
+    return server;
+  }
+
+  @Test
+  void atTheLimitTheIdlestConnectionIsClosedForANewOne() throws IOException {
+    startLimited(new InetSocketAddress("127.0.0.1", 0), 3, 3);
+    try (PolicyClient first = new PolicyClient(server.address());
+        PolicyClient second = new PolicyClient(server.address());
+        PolicyClient third = new PolicyClient(server.address())) {
       await().atMost(Duration.ofSeconds(5)).until(() -> server.connections() == 3);
+      assertThat(second.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
       try (PolicyClient fourth = new PolicyClient(server.address())) {
-        assertThat(fourth.closedByServer()).isTrue();
-      }
-      assertThat(clients.get(2).ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
-    } finally {
-      for (PolicyClient client : clients) {
-        client.close();
+        assertThat(fourth.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(first.closedByServer()).as("the idlest").isTrue();
+        assertThat(third.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(second.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
       }
     }
+    assertThat(server.evicted()).isEqualTo(1);
+  }
+
+  @Test
+  void atAClientsLimitOnlyItsOwnIdlestConnectionIsClosed() throws IOException {
+    startLimited(new InetSocketAddress("127.0.0.1", 0), 10, 2);
+    InetAddress other = InetAddress.getByName("127.0.0.2");
+    try (PolicyClient otherClient = new PolicyClient(server.address(), other);
+        PolicyClient first = new PolicyClient(server.address());
+        PolicyClient second = new PolicyClient(server.address())) {
+      await().atMost(Duration.ofSeconds(5)).until(() -> server.connections() == 3);
+      try (PolicyClient third = new PolicyClient(server.address())) {
+        assertThat(third.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(first.closedByServer()).isTrue();
+        assertThat(second.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(otherClient.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+      }
+    }
+  }
+
+  @Test
+  void overAUnixSocketTheClientIsThePeersUser(@TempDir Path dir) throws IOException {
+    startLimited(UnixDomainSocketAddress.of(dir.resolve("policy.sock")), 10, 2);
+    try (PolicyClient first = new PolicyClient(server.address());
+        PolicyClient second = new PolicyClient(server.address());
+        PolicyClient third = new PolicyClient(server.address())) {
+      assertThat(third.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+      assertThat(first.closedByServer()).isTrue();
+      assertThat(second.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+    }
+  }
+
+  @Test
+  void aConnectionInTheMiddleOfARequestIsNeverClosedToMakeRoom() throws IOException {
+    startLimited(new InetSocketAddress("127.0.0.1", 0), 1, 1);
+    try (PolicyClient busy = new PolicyClient(server.address())) {
+      String request = rcpt("nobody@example.test", "");
+      busy.write(request.substring(0, 40));
+      await().atMost(Duration.ofSeconds(5)).until(() -> server.connections() == 1);
+      try (PolicyClient late = new PolicyClient(server.address())) {
+        assertThat(late.closedByServer()).as("no room: nothing idle").isTrue();
+      }
+      assertThat(busy.ask(request.substring(40))).startsWith("action=550");
+    }
+    assertThat(server.evicted()).isZero();
   }
 
   static long openFileLimit() throws IOException {

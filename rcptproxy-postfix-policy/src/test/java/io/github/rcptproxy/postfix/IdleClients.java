@@ -2,19 +2,25 @@ package io.github.rcptproxy.postfix;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens N idle connections to a policy server and holds them until its standard input ends: run as
- * a child process, so the clients' descriptors do not count against the server JVM's limit.
+ * Opens N idle connections to a policy server ({@code HOST PORT N}, or {@code unix PATH N}) and
+ * holds them until its standard input ends: run as a child process, so the clients' descriptors do
+ * not count against the server JVM's limit.
  */
 public final class IdleClients {
   private IdleClients() {}
 
   public static void main(String[] args) throws IOException {
-    InetSocketAddress server = new InetSocketAddress(args[0], Integer.parseInt(args[1]));
+    SocketAddress server =
+        args[0].equals("unix")
+            ? UnixDomainSocketAddress.of(args[1])
+            : new InetSocketAddress(args[0], Integer.parseInt(args[1]));
     int n = Integer.parseInt(args[2]);
     List<SocketChannel> channels = new ArrayList<>(n);
     try {

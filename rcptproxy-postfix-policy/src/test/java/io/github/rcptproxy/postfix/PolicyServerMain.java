@@ -20,7 +20,7 @@ public final class PolicyServerMain {
                 PolicyAnswers.defaults())
             .maxConnections(100_000)
             .start()) {
-      System.out.println("port " + server.address().getPort());
+      System.out.println("port " + ((InetSocketAddress) server.address()).getPort());
       System.out.flush();
       while (System.in.read() >= 0) {
         // serve until the parent closes our input

@@ -37,13 +37,7 @@ class PostfixFrontTest {
   @BeforeAll
   static void start() throws IOException {
     backend = PostfixBackend.shared();
-    verifier =
-        RecipientVerifier.create(
-            VerifierConfig.builder()
-                .backend("127.0.0.1", backend.port())
-                .heloName("policy.example.test")
-                .knownGood(PostfixBackend.known(0))
-                .build());
+    verifier = verifier(backend);
     down =
         RecipientVerifier.create(
             VerifierConfig.builder()
@@ -51,7 +45,7 @@ class PostfixFrontTest {
                 .deadline(Duration.ofMillis(500))
                 .build());
     server = startServer(0);
-    policyPort = server.address().getPort();
+    policyPort = ((InetSocketAddress) server.address()).getPort();
     front =
         PostfixBackend.start(
             List.of(
@@ -63,6 +57,16 @@ class PostfixFrontTest {
                 "smtpd_recipient_restrictions = reject_unauth_destination,"
                     + " check_policy_service inet:127.0.0.1:"
                     + policyPort));
+  }
+
+  /** A verifier asking {@code backend}, as the fronts' policy servers use. */
+  static RecipientVerifier verifier(PostfixBackend backend) {
+    return RecipientVerifier.create(
+        VerifierConfig.builder()
+            .backend("127.0.0.1", backend.port())
+            .heloName("policy.example.test")
+            .knownGood(PostfixBackend.known(0))
+            .build());
   }
 
   static PolicyServer startServer(int port) throws IOException {

@@ -187,6 +187,14 @@ public final class PostfixBackend implements AutoCloseable {
     run("/usr/sbin/postqueue", "-c", configDirectory().toString(), "-f");
   }
 
+  /**
+   * The instance's {@code queue_directory}: {@code unix:private/NAME} in its {@code main.cf} is
+   * {@code private/NAME} under it.
+   */
+  public Path queueDirectory() {
+    return dir.resolve("queue");
+  }
+
   /** The instance's configuration directory, listed in the default main.cf while it runs. */
   Path configDirectory() {
     return dir.resolve("etc");
