@@ -374,7 +374,7 @@ class RecipientVerifyingHandlerFactoryTest {
     ScriptedSmtpServer busy =
         ScriptedSmtpServer.start(
             ScriptedSmtpServer.dialogue(
-                address -> "450 4.2.1 <" + address + ">: mailbox busy at mx7.internal\r\n"));
+                address -> "451 4.3.0 <" + address + ">: lookup failed at mx7.internal\r\n"));
     resources.add(busy);
     RecipientVerifier tempfailing = verifierFor(busy.port(), Duration.ofSeconds(2));
     FrontServer accept =
@@ -391,7 +391,7 @@ class RecipientVerifyingHandlerFactoryTest {
       b.send("MAIL FROM:<sender@client.test>");
       assertThat(a.send("RCPT TO:<alice@example.com>")).startsWith("250");
       assertThat(b.send("RCPT TO:<alice@example.com>"))
-          .isEqualTo("450 4.2.1 Recipient cannot be verified now, try again later");
+          .isEqualTo("451 4.3.0 Recipient cannot be verified now, try again later");
     }
   }
 
