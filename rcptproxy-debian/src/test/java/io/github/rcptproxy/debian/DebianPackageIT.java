@@ -36,9 +36,10 @@ import org.junit.jupiter.api.TestMethodOrder;
  * systemd-analyze verify}, the policy server started as its units start it (its user, its command
  * line, its socket passed as systemd passes it) behind a real Postfix front, the gateway started as
  * its unit starts it (its user, its capability) on a privileged port, then removed (both servers
- * running) and purged. Needs root, dpkg, Postfix, man-db and systemd's tools (systemd need not be
- * running); without them it is skipped, under {@code CI=true} it fails. The package is purged at
- * the end.
+ * running) and purged; then installed again after a remove and after the admin deleted a config
+ * file, and installed and removed beside an admin's own user rcptproxy and its process. Needs root,
+ * dpkg, Postfix, man-db and systemd's tools (systemd need not be running); without them it is
+ * skipped, under {@code CI=true} it fails. The package is purged at the end.
  */
 @RealServers
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -61,6 +62,9 @@ class DebianPackageIT {
   static Process policy;
   static Process gateway;
 
+  /** The admin's own process, run as an admin's own user rcptproxy. */
+  static Process adminsProcess;
+
   @BeforeAll
   static void install() throws IOException {
     List<String> missing = new ArrayList<>();
@@ -71,6 +75,11 @@ class DebianPackageIT {
     if (missing.isEmpty() && run("dpkg", "-s", "rcptproxy").exitCode() == 0) {
       missing.add("no rcptproxy package installed already (this test would replace it)");
     }
+    if (missing.isEmpty()
+        && (run("getent", "passwd", "rcptproxy").exitCode() == 0
+            || run("getent", "group", "rcptproxy").exitCode() == 0)) {
+      missing.add("no user or group rcptproxy already (this test creates and deletes them)");
+    }
     if (!missing.isEmpty() && "true".equals(System.getenv("CI"))) {
       Assertions.fail("CI=true but the package cannot be tested here, needs: " + missing);
     }
@@ -78,13 +87,12 @@ class DebianPackageIT {
         missing.isEmpty(),
         "Debian package tests skipped: need " + missing + " (.ci/run installs them)");
     deb = builtPackage();
-    Commands.Result installed = run("dpkg", "-i", deb.toString());
-    assertThat(installed.exitCode()).as(installed.output()).isZero();
+    installConfigured(deb);
   }
 
   @AfterAll
   static void purge() throws IOException {
-    for (Process server : new Process[] {policy, gateway}) {
+    for (Process server : new Process[] {policy, gateway, adminsProcess}) {
       if (server != null) {
         server.destroy();
       }
@@ -94,6 +102,9 @@ class DebianPackageIT {
     }
     if (deb != null) {
       run("dpkg", "--purge", "rcptproxy");
+      // none was there before the test: what is left is the test's own admin user, or a leftover
+      run("deluser", "--quiet", "--system", "rcptproxy");
+      run("delgroup", "--quiet", "--system", "rcptproxy");
     }
   }
 
@@ -185,6 +196,17 @@ class DebianPackageIT {
     assertThat(user[6]).isEqualTo("/usr/sbin/nologin");
   }
 
+  /** postinst makes the units' StateDirectory, so that a server started without systemd has it. */
+  @Test
+  @Order(7)
+  void theStateDirectoryIsTheSystemUsersOwn() throws IOException {
+    Map<String, String> service = Commands.unit(UNITS.resolve("rcptproxy-policy.service"));
+    Path state = stateDirectory(service);
+    assertThat(state).isDirectory();
+    assertThat(run("stat", "-c", "%U:%G %a", state.toString()).output().strip())
+        .isEqualTo(service.get("Service.User") + ":" + service.get("Service.Group") + " 750");
+  }
+
   /**
    * The policy server as the socket unit and the service unit start it: the socket where the unit
    * puts it (in the front Postfix's queue directory instead of {@code /var/spool/postfix}), with
@@ -193,7 +215,7 @@ class DebianPackageIT {
    * {@code check_policy_service unix:private/rcptproxy-policy}.
    */
   @Test
-  @Order(7)
+  @Order(8)
   void thePolicyUnitServesAPostfixFrontOverItsUnixSocket() throws Exception {
     Map<String, String> service = Commands.unit(UNITS.resolve("rcptproxy-policy.service"));
     Map<String, String> socket = Commands.unit(UNITS.resolve("rcptproxy-policy.socket"));
@@ -248,6 +270,14 @@ class DebianPackageIT {
       assertThat(client.send("RCPT TO:<" + PostfixBackend.known(1) + ">")).startsWith("250");
     }
     assertRunsAs(policy, service.get("Service.User"));
+    // the address the backend accepted, kept in the unit's --state-dir
+    Path kept = stateDirectory(service).resolve("known-good");
+    await("the known-good address kept in " + kept)
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> Files.exists(kept) || !policy.isAlive());
+    assertThat(Files.readString(log(service)))
+        .doesNotContain("state director", "missing directory", "Cannot keep", "Ignoring");
+    assertThat(kept).exists();
   }
 
   /**
@@ -255,7 +285,7 @@ class DebianPackageIT {
    * capability, which lets it bind a port below 1024 (25 in use; here a free one) as that user.
    */
   @Test
-  @Order(8)
+  @Order(9)
   void theGatewayUnitBindsAPrivilegedPortAsItsUserAndScreensRecipients() throws Exception {
     Map<String, String> service = Commands.unit(UNITS.resolve("rcptproxy-gateway.service"));
     String capability = service.get("Service.AmbientCapabilities");
@@ -317,10 +347,10 @@ class DebianPackageIT {
       throws IOException {
     String user = service.get("Service.User");
     String group = service.get("Service.Group");
-    Path stateDirectory = Path.of("/var/lib", service.get("Service.StateDirectory"));
+    Path stateDirectory = stateDirectory(service);
     assertThat(Path.of(service.get("Service.WorkingDirectory"))).isEqualTo(stateDirectory);
-    Files.createDirectories(stateDirectory);
-    assertThat(run("chown", user + ":" + group, stateDirectory.toString()).exitCode()).isZero();
+    // made by postinst (as systemd would make it), not here
+    assertThat(stateDirectory).isDirectory();
     List<String> command = new ArrayList<>(before);
     command.addAll(List.of("setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"));
     command.addAll(capabilities);
@@ -334,6 +364,11 @@ class DebianPackageIT {
     unit.environment().clear();
     unit.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     return unit.start();
+  }
+
+  /** The unit's StateDirectory, /var/lib/rcptproxy. */
+  private static Path stateDirectory(Map<String, String> service) {
+    return Path.of("/var/lib", service.get("Service.StateDirectory"));
   }
 
   /** What the unit's process printed: target/SYSLOGIDENTIFIER.log. */
@@ -376,7 +411,7 @@ class DebianPackageIT {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void removeLeavesNoProcessAndNoUserAndPurgeNoFiles() throws IOException {
     assertThat(List.of(policy, gateway))
         .as("the servers the package must stop")
@@ -395,6 +430,7 @@ class DebianPackageIT {
         .isEmpty();
     assertThat(run("getent", "passwd", "rcptproxy").exitCode()).isEqualTo(2);
     assertThat(run("getent", "group", "rcptproxy").exitCode()).isEqualTo(2);
+    assertNoFileOfADeletedUserOrGroup();
     assertThat(Path.of("/usr/bin/rcptproxy")).doesNotExist();
     assertThat(Path.of("/etc/rcptproxy/policy.conf")).as("a conffile stays until purge").exists();
     assertThat(Path.of("/etc/systemd/system/rcptproxy-gateway.service"))
@@ -412,5 +448,78 @@ class DebianPackageIT {
       assertThat(Path.of("/etc/systemd/system", unit)).doesNotExist();
     }
     assertThat(run("dpkg", "-s", "rcptproxy").exitCode()).isNotZero();
+  }
+
+  /**
+   * The admin deleted a config file (dpkg keeps it deleted): installing again configures, and the
+   * package installed again after a remove gives its config files back to its new group.
+   */
+  @Test
+  @Order(11)
+  void installsAgainAfterARemoveAndAfterTheAdminDeletedAConfigFile() throws IOException {
+    try {
+      installConfigured(deb);
+      Commands.Result removed = run("dpkg", "-r", "rcptproxy");
+      assertThat(removed.exitCode()).as(removed.output()).isZero();
+      installConfigured(deb);
+      assertThat(run("stat", "-c", "%G %a", "/etc/rcptproxy/policy.conf").output().strip())
+          .isEqualTo("rcptproxy 640");
+
+      Files.delete(Path.of("/etc/rcptproxy/policy.conf"));
+      installConfigured(deb);
+      assertThat(Path.of("/etc/rcptproxy/policy.conf")).as("deleted by the admin").doesNotExist();
+    } finally {
+      run("dpkg", "--purge", "rcptproxy");
+    }
+  }
+
+  /**
+   * A user rcptproxy the admin made (adduser --system: no group of that name) is the package's to
+   * run as, never to delete: remove leaves it and its processes, and deletes only the group the
+   * package made, after giving that group's files to root.
+   */
+  @Test
+  @Order(12)
+  void removeLeavesTheAdminsOwnUserAndItsProcesses() throws IOException {
+    Commands.Result user = run("adduser", "--system", "--no-create-home", "rcptproxy");
+    assertThat(user.exitCode()).as(user.output()).isZero();
+    String gid = run("id", "-g", "rcptproxy").output().strip();
+    adminsProcess =
+        new ProcessBuilder(
+                "setpriv", "--reuid=rcptproxy", "--regid=" + gid, "--clear-groups", "sleep", "3600")
+            .start();
+    try {
+      installConfigured(deb);
+      Commands.Result removed = run("dpkg", "-r", "rcptproxy");
+      assertThat(removed.exitCode()).as(removed.output()).isZero();
+      assertThat(run("getent", "passwd", "rcptproxy").exitCode()).as("the admin's user").isZero();
+      assertThat(adminsProcess.isAlive()).as("the admin's process").isTrue();
+      assertThat(run("getent", "group", "rcptproxy").exitCode())
+          .as("the package's group")
+          .isEqualTo(2);
+      assertNoFileOfADeletedUserOrGroup();
+    } finally {
+      adminsProcess.destroy();
+      run("dpkg", "--purge", "rcptproxy");
+      run("deluser", "--quiet", "--system", "rcptproxy");
+    }
+  }
+
+  /** dpkg -i, configured to the end (not left half-configured by postinst). */
+  private static void installConfigured(Path deb) throws IOException {
+    Commands.Result installed = run("dpkg", "-i", deb.toString());
+    assertThat(installed.exitCode()).as(installed.output()).isZero();
+    assertThat(run("dpkg-query", "-W", "-f", "${Status}", "rcptproxy").output())
+        .isEqualTo("install ok installed");
+  }
+
+  /**
+   * No file the package leaves has the id of a user or group that is gone (a new one reuses it).
+   */
+  private static void assertNoFileOfADeletedUserOrGroup() throws IOException {
+    Commands.Result orphans =
+        run("find", "/etc/rcptproxy", "/var/lib/rcptproxy", "-nouser", "-o", "-nogroup");
+    assertThat(orphans.exitCode()).as(orphans.output()).isZero();
+    assertThat(orphans.output()).isEmpty();
   }
 }

@@ -33,7 +33,19 @@ class UnitFilesTest {
         .doesNotContainKey("Service.MemoryDenyWriteExecute");
     assertThat(unit.get("Service.ExecStart"))
         .startsWith("/usr/bin/rcptproxy ")
-        .contains(" --config /etc/rcptproxy/");
+        .contains(" --config /etc/rcptproxy/")
+        // the known-good addresses learnt are kept where postinst and systemd make the directory
+        .contains(" --state-dir /var/lib/" + unit.get("Service.StateDirectory"));
+  }
+
+  @Test
+  void aPolicyServerThatKeepsFailingReachesItsStartLimitSoItsSocketFailsToo() throws IOException {
+    Map<String, String> unit = Commands.unit(UNITS.resolve("rcptproxy-policy.service"));
+    assertThat(unit).containsEntry("Unit.Requires", "rcptproxy-policy.socket");
+    int burst = Integer.parseInt(unit.get("Unit.StartLimitBurst"));
+    // restarts RestartSec apart must fit the burst into the interval, else they go on forever
+    assertThat(seconds(unit.get("Service.RestartSec")) * burst)
+        .isLessThan(seconds(unit.get("Unit.StartLimitIntervalSec")));
   }
 
   @Test
@@ -63,6 +75,11 @@ class UnitFilesTest {
         .containsEntry("Socket.Accept", "no");
     assertThat(Commands.unit(UNITS.resolve("rcptproxy-policy.service")).get("Service.ExecStart"))
         .endsWith(" --listen systemd");
+  }
+
+  private static int seconds(String timeSpan) {
+    assertThat(timeSpan).matches("\\d+s");
+    return Integer.parseInt(timeSpan.replace("s", ""));
   }
 
   private static int minutes(String timeSpan) {
