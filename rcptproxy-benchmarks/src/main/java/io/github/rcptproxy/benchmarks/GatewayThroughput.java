@@ -1,0 +1,167 @@
+package io.github.rcptproxy.benchmarks;
+
+import io.github.rcptproxy.gateway.GatewaySettings;
+import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.gateway.RunningGateway;
+import io.github.rcptproxy.testing.PostfixBackend;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * RCPTs a second from {@value #CLIENTS} clients at once: straight to a Postfix with {@code
+ * in_flow_delay = 0} (so that inflow control does not throttle the baseline), through a gateway
+ * without a verdict cache (every RCPT asked of the backend, as for a first-seen address), and
+ * through a gateway whose verdict cache holds every address. The three rows alternate in each round
+ * (each round in the order opposite to the last), and each is given relative to the direct row of
+ * the same round, so that load from elsewhere on the machine hits all of them alike.
+ *
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick]}
+ */
+final class GatewayThroughput {
+  static final int CLIENTS = 20;
+
+  /** RCPTs per client per block, in one transaction: under the gateway's max-recipients (100). */
+  private static final int RCPTS_PER_CLIENT = 50;
+
+  private GatewayThroughput() {}
+
+  /** One row: where its clients connect, and its RCPTs a second in each round. */
+  private record Row(String name, int port, List<Double> perSecond) {
+    Row(String name, int port) {
+      this(name, port, new ArrayList<>());
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    int rounds = List.of(args).contains("--quick") ? 4 : 10;
+    System.out.printf(
+        "rcptproxy gateway vs direct, RCPTs/s from %d clients at once, %s, %d cores, %s, Java %s;"
+            + " %d interleaved rounds of %d RCPTs per row%n%n",
+        CLIENTS,
+        Instant.now().truncatedTo(ChronoUnit.MINUTES),
+        Runtime.getRuntime().availableProcessors(),
+        Benchmarks.cpuModel(),
+        System.getProperty("java.version"),
+        rounds,
+        CLIENTS * RCPTS_PER_CLIENT);
+    ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+    try (PostfixBackend postfix = PostfixBackend.start(List.of("in_flow_delay = 0"));
+        RunningGateway uncached = RunningGateway.start(settings(postfix.port(), false));
+        RunningGateway cached = RunningGateway.start(settings(postfix.port(), true))) {
+      List<Row> rows =
+          List.of(
+              new Row("straight to Postfix", postfix.port()),
+              new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
+              new Row("through the gateway, cached (every address in the cache)", cached.port()));
+      for (Row row : rows) {
+        // Warm-up; for the cached gateway this puts all the addresses in its cache.
+        for (int pass = 0; pass < PostfixBackend.MAILBOXES / (CLIENTS * RCPTS_PER_CLIENT); pass++) {
+          block(clients, row.port(), pass);
+        }
+      }
+      for (int round = 0; round < rounds; round++) {
+        for (int r = 0; r < rows.size(); r++) {
+          Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
+          row.perSecond().add(block(clients, row.port(), round));
+        }
+      }
+      print(rows);
+    } finally {
+      clients.shutdownNow();
+    }
+    System.exit(0);
+  }
+
+  private static void print(List<Row> rows) {
+    System.out.println(
+        "| " + CLIENTS + " clients at once | RCPTs/s, median | per round | vs direct, median |"
+            + " per round |");
+    System.out.println("|---|---|---|---|---|");
+    List<Double> direct = rows.get(0).perSecond();
+    for (Row row : rows) {
+      double[] ratios = new double[direct.size()];
+      for (int i = 0; i < ratios.length; i++) {
+        ratios[i] = row.perSecond().get(i) / direct.get(i);
+      }
+      double[] perSecond = row.perSecond().stream().mapToDouble(Double::doubleValue).toArray();
+      System.out.printf(
+          "| %s | %,.0f | %,.0f–%,.0f | %.2f× | %.2f–%.2f× |%n",
+          row.name(),
+          median(perSecond),
+          Arrays.stream(perSecond).min().orElseThrow(),
+          Arrays.stream(perSecond).max().orElseThrow(),
+          median(ratios),
+          Arrays.stream(ratios).min().orElseThrow(),
+          Arrays.stream(ratios).max().orElseThrow());
+    }
+  }
+
+  /**
+   * One block: each client connects, says EHLO and MAIL (not timed), then all send their RCPTs at
+   * once, each waiting for its reply; RCPTs a second over the time from the start until the last
+   * client has its last reply.
+   */
+  private static double block(ExecutorService clients, int port, int round) throws Exception {
+    CyclicBarrier ready = new CyclicBarrier(CLIENTS + 1);
+    List<Future<Long>> done = new ArrayList<>();
+    for (int c = 0; c < CLIENTS; c++) {
+      int first = round * CLIENTS * RCPTS_PER_CLIENT + c * RCPTS_PER_CLIENT;
+      done.add(clients.submit(() -> client(port, first, ready)));
+    }
+    ready.await();
+    long start = System.nanoTime();
+    long end = start;
+    for (Future<Long> client : done) {
+      end = Math.max(end, client.get());
+    }
+    return CLIENTS * RCPTS_PER_CLIENT / ((end - start) / 1e9);
+  }
+
+  /** One client's block; returns when (nanoTime) its last reply came. */
+  private static long client(int port, int first, CyclicBarrier ready) throws Exception {
+    try (RawSmtp client = new RawSmtp(port)) {
+      client.expectCommand("EHLO bench.client.test", '2');
+      client.expectCommand("MAIL FROM:<bench@client.test>", '2');
+      ready.await();
+      for (int i = 0; i < RCPTS_PER_CLIENT; i++) {
+        String address = PostfixBackend.known((first + i) % PostfixBackend.MAILBOXES);
+        client.expectCommand("RCPT TO:<" + address + ">", '2');
+      }
+      long end = System.nanoTime();
+      client.command("QUIT");
+      return end;
+    }
+  }
+
+  /** A gateway as `rcptproxy gateway` starts it for Postfix's domain, the clients not limited. */
+  private static GatewaySettings settings(int postfixPort, boolean cache) {
+    return GatewaySettings.builder()
+        .listen(new HostPort("127.0.0.1", 0))
+        .domains(List.of(PostfixBackend.DOMAIN))
+        .maxConnectionsPerClient(CLIENTS)
+        .verifier(
+            verifier -> {
+              verifier.backend("127.0.0.1", postfixPort);
+              if (cache) {
+                verifier.cache(Duration.ofHours(1), Duration.ofMinutes(10), 100_000);
+              }
+            })
+        .policy(policy -> policy.bypass(List.of()).bypassBackend(false))
+        .build();
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+}
