@@ -32,7 +32,8 @@ import org.subethamail.wiser.Wiser;
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million] [--tls-only]
  * [--network-only]}; {@code --gateway} measures the gateway instead ({@link GatewayBenchmark}),
- * {@code --gateway-throughput} its RCPTs a second under 20 clients ({@link GatewayThroughput}).
+ * {@code --gateway-throughput} its RCPTs a second under 20 clients ({@link GatewayThroughput}),
+ * {@code --cache-contention} the local verdict cache under 20 threads ({@link CacheContention}).
  */
 public final class Benchmarks {
   private final int operations;
@@ -55,6 +56,10 @@ public final class Benchmarks {
     List<String> options = List.of(args);
     if (options.contains("--postfix-front")) {
       PostfixFrontBenchmark.main(args);
+      return;
+    }
+    if (options.contains("--cache-contention")) {
+      CacheContention.main(args);
       return;
     }
     if (options.contains("--gateway-throughput")) {

@@ -10,10 +10,14 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.BrokenBarrierException;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * RCPTs a second from {@value #CLIENTS} clients at once: straight to a Postfix with {@code
@@ -23,7 +27,8 @@ import java.util.concurrent.Future;
  * (each round in the order opposite to the last), and each is given relative to the direct row of
  * the same round, so that load from elsewhere on the machine hits all of them alike.
  *
- * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick]}
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick]
+ * [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default without it)
  */
 final class GatewayThroughput {
   static final int CLIENTS = 20;
@@ -41,11 +46,16 @@ final class GatewayThroughput {
   }
 
   public static void main(String[] args) throws Exception {
-    int rounds = List.of(args).contains("--quick") ? 4 : 10;
+    List<String> options = List.of(args);
+    int rounds = options.contains("--quick") ? 4 : 10;
+    int at = options.indexOf("--max-sessions");
+    OptionalInt maxSessions =
+        at < 0 ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(options.get(at + 1)));
     System.out.printf(
-        "rcptproxy gateway vs direct, RCPTs/s from %d clients at once, %s, %d cores, %s, Java %s;"
-            + " %d interleaved rounds of %d RCPTs per row%n%n",
+        "rcptproxy gateway vs direct, RCPTs/s from %d clients at once (max-sessions %s), %s, %d"
+            + " cores, %s, Java %s; %d interleaved rounds of %d RCPTs per row%n%n",
         CLIENTS,
+        maxSessions.isPresent() ? maxSessions.getAsInt() : "default",
         Instant.now().truncatedTo(ChronoUnit.MINUTES),
         Runtime.getRuntime().availableProcessors(),
         Benchmarks.cpuModel(),
@@ -53,9 +63,12 @@ final class GatewayThroughput {
         rounds,
         CLIENTS * RCPTS_PER_CLIENT);
     ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
-    try (PostfixBackend postfix = PostfixBackend.start(List.of("in_flow_delay = 0"));
-        RunningGateway uncached = RunningGateway.start(settings(postfix.port(), false));
-        RunningGateway cached = RunningGateway.start(settings(postfix.port(), true))) {
+    try (PostfixBackend postfix =
+            PostfixBackend.start(
+                List.of("in_flow_delay = 0", "smtpd_client_connection_count_limit = 100"));
+        RunningGateway uncached =
+            RunningGateway.start(settings(postfix.port(), false, maxSessions));
+        RunningGateway cached = RunningGateway.start(settings(postfix.port(), true, maxSessions))) {
       List<Row> rows =
           List.of(
               new Row("straight to Postfix", postfix.port()),
@@ -82,7 +95,9 @@ final class GatewayThroughput {
 
   private static void print(List<Row> rows) {
     System.out.println(
-        "| " + CLIENTS + " clients at once | RCPTs/s, median | per round | vs direct, median |"
+        "| "
+            + CLIENTS
+            + " clients at once | RCPTs/s, median | per round | vs direct, median |"
             + " per round |");
     System.out.println("|---|---|---|---|---|");
     List<Double> direct = rows.get(0).perSecond();
@@ -116,7 +131,14 @@ final class GatewayThroughput {
       int first = round * CLIENTS * RCPTS_PER_CLIENT + c * RCPTS_PER_CLIENT;
       done.add(clients.submit(() -> client(port, first, ready)));
     }
-    ready.await();
+    try {
+      ready.await(30, TimeUnit.SECONDS);
+    } catch (BrokenBarrierException | TimeoutException e) {
+      for (Future<Long> client : done) {
+        client.get(); // a client that failed before the start says why
+      }
+      throw e;
+    }
     long start = System.nanoTime();
     long end = start;
     for (Future<Long> client : done) {
@@ -130,7 +152,7 @@ final class GatewayThroughput {
     try (RawSmtp client = new RawSmtp(port)) {
       client.expectCommand("EHLO bench.client.test", '2');
       client.expectCommand("MAIL FROM:<bench@client.test>", '2');
-      ready.await();
+      ready.await(30, TimeUnit.SECONDS);
       for (int i = 0; i < RCPTS_PER_CLIENT; i++) {
         String address = PostfixBackend.known((first + i) % PostfixBackend.MAILBOXES);
         client.expectCommand("RCPT TO:<" + address + ">", '2');
@@ -138,11 +160,17 @@ final class GatewayThroughput {
       long end = System.nanoTime();
       client.command("QUIT");
       return end;
+    } catch (Exception e) {
+      if (!(e instanceof BrokenBarrierException)) {
+        System.out.println("  a client failed on port " + port + ": " + e);
+      }
+      ready.reset(); // the others and the block stop waiting for this client
+      throw e;
     }
   }
 
   /** A gateway as `rcptproxy gateway` starts it for Postfix's domain, the clients not limited. */
-  private static GatewaySettings settings(int postfixPort, boolean cache) {
+  private static GatewaySettings settings(int postfixPort, boolean cache, OptionalInt maxSessions) {
     return GatewaySettings.builder()
         .listen(new HostPort("127.0.0.1", 0))
         .domains(List.of(PostfixBackend.DOMAIN))
@@ -150,6 +178,7 @@ final class GatewayThroughput {
         .verifier(
             verifier -> {
               verifier.backend("127.0.0.1", postfixPort);
+              maxSessions.ifPresent(verifier::maxSessions);
               if (cache) {
                 verifier.cache(Duration.ofHours(1), Duration.ofMinutes(10), 100_000);
               }
