@@ -22,7 +22,7 @@ import java.util.function.Supplier;
  * The verifier's local cache under {@value #THREADS} threads at once (a gateway's front threads on
  * cached addresses): 95 % reads of cached addresses, 5 % writes, on core's hand-written cache (a
  * synchronized access-ordered {@code LinkedHashMap}) and on the same cache made with Caffeine,
- * alternating in each round.
+ * alternating in each round, and the first again to show the noise.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --cache-contention [--quick]}
  */
@@ -36,7 +36,7 @@ final class CacheContention {
   private record Row(String name, Supplier<VerdictCache> cache, List<Double> perSecond) {}
 
   public static void main(String[] args) throws Exception {
-    int rounds = List.of(args).contains("--quick") ? 4 : 10;
+    int rounds = List.of(args).contains("--quick") ? 4 : 20;
     System.out.printf(
         "local verdict cache, %d threads at once, %s, %d cores, %s, Java %s; %d interleaved"
             + " rounds of %,d operations per row%n%n",
@@ -55,7 +55,12 @@ final class CacheContention {
                 () -> new LocalVerdictCache(100_000, clock),
                 new ArrayList<>()),
             new Row(
-                "Caffeine 3.3.1 (now)",
+                "the same on Caffeine 3.3.1",
+                () -> new CaffeineVerdictCache(100_000, clock),
+                new ArrayList<>()),
+            // The baseline again: how far two runs of the same code differ here (noise).
+            new Row(
+                "core's LocalVerdictCache again (noise)",
                 () -> new LocalVerdictCache(100_000, clock),
                 new ArrayList<>()));
     ExecutorService threads = Executors.newFixedThreadPool(THREADS);
