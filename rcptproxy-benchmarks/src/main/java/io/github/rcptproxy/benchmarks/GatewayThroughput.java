@@ -1,5 +1,6 @@
 package io.github.rcptproxy.benchmarks;
 
+import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.RunningGateway;
@@ -22,10 +23,11 @@ import java.util.concurrent.TimeoutException;
 /**
  * RCPTs a second from {@value #CLIENTS} clients at once: straight to a Postfix with {@code
  * in_flow_delay = 0} (so that inflow control does not throttle the baseline), through a gateway
- * without a verdict cache (every RCPT asked of the backend, as for a first-seen address), and
- * through a gateway whose verdict cache holds every address. The three rows alternate in each round
- * (each round in the order opposite to the last), and each is given relative to the direct row of
- * the same round, so that load from elsewhere on the machine hits all of them alike.
+ * without a verdict cache (every RCPT asked of the backend, as for a first-seen address), the same
+ * asking by RCPT instead of VRFY (so without the second VRFY a {@code 252} needs), and through a
+ * gateway whose verdict cache holds every address. The rows alternate in each round (each round in
+ * the order opposite to the last), and each is given relative to the direct row of the same round,
+ * so that load from elsewhere on the machine hits all of them alike.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick]
  * [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default without it)
@@ -67,12 +69,18 @@ final class GatewayThroughput {
             PostfixBackend.start(
                 List.of("in_flow_delay = 0", "smtpd_client_connection_count_limit = 100"));
         RunningGateway uncached =
-            RunningGateway.start(settings(postfix.port(), false, maxSessions));
-        RunningGateway cached = RunningGateway.start(settings(postfix.port(), true, maxSessions))) {
+            RunningGateway.start(settings(postfix.port(), Kind.UNCACHED, maxSessions));
+        RunningGateway rcpt =
+            RunningGateway.start(settings(postfix.port(), Kind.RCPT, maxSessions));
+        RunningGateway cached =
+            RunningGateway.start(settings(postfix.port(), Kind.CACHED, maxSessions))) {
       List<Row> rows =
           List.of(
               new Row("straight to Postfix", postfix.port()),
               new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
+              new Row(
+                  "through the gateway, uncached, probe method RCPT (one command per address)",
+                  rcpt.port()),
               new Row("through the gateway, cached (every address in the cache)", cached.port()));
       for (Row row : rows) {
         // Warm-up; for the cached gateway this puts all the addresses in its cache.
@@ -170,7 +178,14 @@ final class GatewayThroughput {
   }
 
   /** A gateway as `rcptproxy gateway` starts it for Postfix's domain, the clients not limited. */
-  private static GatewaySettings settings(int postfixPort, boolean cache, OptionalInt maxSessions) {
+  /** Which gateway: the default one without a cache, the same asking by RCPT, one with a cache. */
+  private enum Kind {
+    UNCACHED,
+    RCPT,
+    CACHED
+  }
+
+  private static GatewaySettings settings(int postfixPort, Kind kind, OptionalInt maxSessions) {
     return GatewaySettings.builder()
         .listen(new HostPort("127.0.0.1", 0))
         .domains(List.of(PostfixBackend.DOMAIN))
@@ -179,7 +194,13 @@ final class GatewayThroughput {
             verifier -> {
               verifier.backend("127.0.0.1", postfixPort);
               maxSessions.ifPresent(verifier::maxSessions);
-              if (cache) {
+              if (kind == Kind.RCPT) {
+                // A measure of the 252 rule's cost: one pipelinable command per address, no
+                // second question after a 252 (not a setting for Postfix: RCPT probes take inflow
+                // tokens).
+                verifier.probeMethod(ProbeMethod.RCPT);
+              }
+              if (kind == Kind.CACHED) {
                 verifier.cache(Duration.ofHours(1), Duration.ofMinutes(10), 100_000);
               }
             })
