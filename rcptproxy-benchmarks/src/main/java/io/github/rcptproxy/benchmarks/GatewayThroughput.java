@@ -40,12 +40,15 @@ final class GatewayThroughput {
 
   private GatewayThroughput() {}
 
-  /** One row: where its clients connect, and its RCPTs a second in each round. */
-  private record Row(String name, int port, List<Double> perSecond) {
+  /** One row: where its clients connect, its RCPTs a second in each round, every RCPT's time. */
+  private record Row(String name, int port, List<Double> perSecond, List<Long> rcptNanos) {
     Row(String name, int port) {
-      this(name, port, new ArrayList<>());
+      this(name, port, new ArrayList<>(), new ArrayList<>());
     }
   }
+
+  /** What one client's block took: when its last reply came (nanoTime), and each RCPT. */
+  private record ClientBlock(long end, long[] rcptNanos) {}
 
   public static void main(String[] args) throws Exception {
     List<String> options = List.of(args);
@@ -85,13 +88,13 @@ final class GatewayThroughput {
       for (Row row : rows) {
         // Warm-up; for the cached gateway this puts all the addresses in its cache.
         for (int pass = 0; pass < PostfixBackend.MAILBOXES / (CLIENTS * RCPTS_PER_CLIENT); pass++) {
-          block(clients, row.port(), pass);
+          block(clients, row.port(), pass, new ArrayList<>());
         }
       }
       for (int round = 0; round < rounds; round++) {
         for (int r = 0; r < rows.size(); r++) {
           Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
-          row.perSecond().add(block(clients, row.port(), round));
+          row.perSecond().add(block(clients, row.port(), round, row.rcptNanos()));
         }
       }
       print(rows);
@@ -106,8 +109,8 @@ final class GatewayThroughput {
         "| "
             + CLIENTS
             + " clients at once | RCPTs/s, median | per round | vs direct, median |"
-            + " per round |");
-    System.out.println("|---|---|---|---|---|");
+            + " per round | RCPT p50 ms | p99 ms | max ms |");
+    System.out.println("|---|---|---|---|---|---|---|---|");
     List<Double> direct = rows.get(0).perSecond();
     for (Row row : rows) {
       double[] ratios = new double[direct.size()];
@@ -116,25 +119,34 @@ final class GatewayThroughput {
       }
       double[] perSecond = row.perSecond().stream().mapToDouble(Double::doubleValue).toArray();
       System.out.printf(
-          "| %s | %,.0f | %,.0f–%,.0f | %.2f× | %.2f–%.2f× |%n",
+          "| %s | %,.0f | %,.0f–%,.0f | %.2f× | %.2f–%.2f× | %.1f | %.1f | %.0f |%n",
           row.name(),
           median(perSecond),
           Arrays.stream(perSecond).min().orElseThrow(),
           Arrays.stream(perSecond).max().orElseThrow(),
           median(ratios),
           Arrays.stream(ratios).min().orElseThrow(),
-          Arrays.stream(ratios).max().orElseThrow());
+          Arrays.stream(ratios).max().orElseThrow(),
+          percentileMillis(row.rcptNanos(), 50),
+          percentileMillis(row.rcptNanos(), 99),
+          percentileMillis(row.rcptNanos(), 100));
     }
+  }
+
+  private static double percentileMillis(List<Long> nanos, double p) {
+    long[] sorted = nanos.stream().mapToLong(Long::longValue).sorted().toArray();
+    return sorted[(int) Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] / 1e6;
   }
 
   /**
    * One block: each client connects, says EHLO and MAIL (not timed), then all send their RCPTs at
    * once, each waiting for its reply; RCPTs a second over the time from the start until the last
-   * client has its last reply.
+   * client has its last reply. Each RCPT's time goes into {@code rcptNanos}.
    */
-  private static double block(ExecutorService clients, int port, int round) throws Exception {
+  private static double block(ExecutorService clients, int port, int round, List<Long> rcptNanos)
+      throws Exception {
     CyclicBarrier ready = new CyclicBarrier(CLIENTS + 1);
-    List<Future<Long>> done = new ArrayList<>();
+    List<Future<ClientBlock>> done = new ArrayList<>();
     for (int c = 0; c < CLIENTS; c++) {
       int first = round * CLIENTS * RCPTS_PER_CLIENT + c * RCPTS_PER_CLIENT;
       done.add(clients.submit(() -> client(port, first, ready)));
@@ -142,32 +154,36 @@ final class GatewayThroughput {
     try {
       ready.await(30, TimeUnit.SECONDS);
     } catch (BrokenBarrierException | TimeoutException e) {
-      for (Future<Long> client : done) {
+      for (Future<ClientBlock> client : done) {
         client.get(); // a client that failed before the start says why
       }
       throw e;
     }
     long start = System.nanoTime();
     long end = start;
-    for (Future<Long> client : done) {
-      end = Math.max(end, client.get());
+    for (Future<ClientBlock> client : done) {
+      end = Math.max(end, client.get().end());
+      Arrays.stream(client.get().rcptNanos()).forEach(rcptNanos::add);
     }
     return CLIENTS * RCPTS_PER_CLIENT / ((end - start) / 1e9);
   }
 
-  /** One client's block; returns when (nanoTime) its last reply came. */
-  private static long client(int port, int first, CyclicBarrier ready) throws Exception {
+  /** One client's block: its RCPTs, one after the other. */
+  private static ClientBlock client(int port, int first, CyclicBarrier ready) throws Exception {
     try (RawSmtp client = new RawSmtp(port)) {
       client.expectCommand("EHLO bench.client.test", '2');
       client.expectCommand("MAIL FROM:<bench@client.test>", '2');
       ready.await(30, TimeUnit.SECONDS);
+      long[] rcptNanos = new long[RCPTS_PER_CLIENT];
       for (int i = 0; i < RCPTS_PER_CLIENT; i++) {
         String address = PostfixBackend.known((first + i) % PostfixBackend.MAILBOXES);
+        long start = System.nanoTime();
         client.expectCommand("RCPT TO:<" + address + ">", '2');
+        rcptNanos[i] = System.nanoTime() - start;
       }
       long end = System.nanoTime();
       client.command("QUIT");
-      return end;
+      return new ClientBlock(end, rcptNanos);
     } catch (Exception e) {
       if (!(e instanceof BrokenBarrierException)) {
         System.out.println("  a client failed on port " + port + ": " + e);
