@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
@@ -83,20 +82,12 @@ final class CacheContention {
             + " threads, 95 % reads | operations/s, median | per round | vs LocalVerdictCache, median | per round |");
     System.out.println("|---|---|---|---|---|");
     for (Row row : rows) {
-      double[] ratios = new double[rounds];
-      for (int i = 0; i < rounds; i++) {
-        ratios[i] = row.perSecond().get(i) / rows.get(0).perSecond().get(i);
-      }
-      double[] perSecond = row.perSecond().stream().mapToDouble(Double::doubleValue).toArray();
-      System.out.printf(
-          "| %s | %,.0f | %,.0f–%,.0f | %.2f× | %.2f–%.2f× |%n",
-          row.name(),
-          median(perSecond),
-          Arrays.stream(perSecond).min().orElseThrow(),
-          Arrays.stream(perSecond).max().orElseThrow(),
-          median(ratios),
-          Arrays.stream(ratios).min().orElseThrow(),
-          Arrays.stream(ratios).max().orElseThrow());
+      System.out.println(
+          "| "
+              + row.name()
+              + " |"
+              + PerRound.cells(row.perSecond(), rows.get(0).perSecond())
+              + "|");
     }
   }
 
@@ -138,12 +129,5 @@ final class CacheContention {
       thread.get();
     }
     return (double) THREADS * OPERATIONS_PER_THREAD / ((System.nanoTime() - began) / 1e9);
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int n = sorted.length;
-    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 }

@@ -111,22 +111,11 @@ final class GatewayThroughput {
             + " clients at once | RCPTs/s, median | per round | vs direct, median |"
             + " per round | RCPT p50 ms | p99 ms | max ms |");
     System.out.println("|---|---|---|---|---|---|---|---|");
-    List<Double> direct = rows.get(0).perSecond();
     for (Row row : rows) {
-      double[] ratios = new double[direct.size()];
-      for (int i = 0; i < ratios.length; i++) {
-        ratios[i] = row.perSecond().get(i) / direct.get(i);
-      }
-      double[] perSecond = row.perSecond().stream().mapToDouble(Double::doubleValue).toArray();
       System.out.printf(
-          "| %s | %,.0f | %,.0f–%,.0f | %.2f× | %.2f–%.2f× | %.1f | %.1f | %.0f |%n",
+          "| %s |%s| %.1f | %.1f | %.0f |%n",
           row.name(),
-          median(perSecond),
-          Arrays.stream(perSecond).min().orElseThrow(),
-          Arrays.stream(perSecond).max().orElseThrow(),
-          median(ratios),
-          Arrays.stream(ratios).min().orElseThrow(),
-          Arrays.stream(ratios).max().orElseThrow(),
+          PerRound.cells(row.perSecond(), rows.get(0).perSecond()),
           percentileMillis(row.rcptNanos(), 50),
           percentileMillis(row.rcptNanos(), 99),
           percentileMillis(row.rcptNanos(), 100));
@@ -222,12 +211,5 @@ final class GatewayThroughput {
             })
         .policy(policy -> policy.bypass(List.of()).bypassBackend(false))
         .build();
-  }
-
-  private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int n = sorted.length;
-    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 }
