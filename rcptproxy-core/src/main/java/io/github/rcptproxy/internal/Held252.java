@@ -69,9 +69,4 @@ final class Held252 {
     }
     return state == State.CONFIRMED;
   }
-
-  /** Settled, one way or the other (for a caller that looks without waiting). */
-  synchronized boolean settled() {
-    return state != State.WAITING;
-  }
 }
