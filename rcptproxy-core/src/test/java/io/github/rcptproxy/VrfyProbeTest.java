@@ -131,6 +131,23 @@ class VrfyProbeTest {
   }
 
   @Test
+  void aSessionLimitRefusalOfTheRandomLocalPartDoesNotConfirmA252() {
+    // Exim past a VRFY rate limit (252 to all), the random VRFY the one past
+    // smtp_accept_max_nonmail: 554 about the session, not about the random mailbox.
+    start(
+        (address, exists) ->
+            address.startsWith("rcptproxy-")
+                ? "554 Too many nonmail commands\r\n"
+                : "252 Administrative prohibition\r\n",
+        90);
+
+    for (int i = 0; i < 5; i++) {
+      assertThat(verifier.verify("nobody" + i + "@example.com"))
+          .isInstanceOf(Verdict.Rejected.class); // asked with RCPT, not taken from the 252
+    }
+  }
+
+  @Test
   void backendThatRefusesVrfyIsAskedWithRcptInstead() {
     start((address, exists) -> "502 5.5.1 VRFY command is disabled\r\n", 90);
 

@@ -31,7 +31,9 @@ import org.subethamail.wiser.Wiser;
  * adapter. Prints Markdown tables with ratios to the baseline of the same run.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar [--quick] [--million] [--tls-only]
- * [--network-only]}; {@code --gateway} measures the gateway instead ({@link GatewayBenchmark}).
+ * [--network-only]}; {@code --gateway} measures the gateway instead ({@link GatewayBenchmark}),
+ * {@code --gateway-throughput} its RCPTs a second under 20 clients ({@link GatewayThroughput}),
+ * {@code --cache-contention} the local verdict cache under 20 threads ({@link CacheContention}).
  */
 public final class Benchmarks {
   private final int operations;
@@ -54,6 +56,14 @@ public final class Benchmarks {
     List<String> options = List.of(args);
     if (options.contains("--postfix-front")) {
       PostfixFrontBenchmark.main(args);
+      return;
+    }
+    if (options.contains("--cache-contention")) {
+      CacheContention.main(args);
+      return;
+    }
+    if (options.contains("--gateway-throughput")) {
+      GatewayThroughput.main(args);
       return;
     }
     if (options.contains("--gateway")) {

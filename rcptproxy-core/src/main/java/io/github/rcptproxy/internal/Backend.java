@@ -55,7 +55,8 @@ public final class Backend implements AutoCloseable {
             config.maxSessions(),
             limits,
             pool,
-            new Dialogue(knownGood, new VrfyTrust(config, knownGood), failures),
+            new Dialogue(
+                knownGood, new VrfyTrust(config, knownGood), failures, pool::othersWaiting),
             failures,
             batchThreads);
   }

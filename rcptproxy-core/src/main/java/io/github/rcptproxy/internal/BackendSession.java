@@ -52,6 +52,7 @@ public final class BackendSession {
   private final LimitLearner learner;
 
   private final SessionLimits limits;
+  private final VrfyRun vrfyRun = new VrfyRun();
 
   /**
    * Replies the backend still owed when the deadline ran out, and since when they were owed; the
@@ -161,6 +162,11 @@ public final class BackendSession {
 
   boolean offers(String extension) {
     return connection.offers(extension);
+  }
+
+  /** The {@code 252}s this session answered that wait for a refusal after them. */
+  VrfyRun vrfyRun() {
+    return vrfyRun;
   }
 
   /** Called when a verification takes the session: what it does from here may teach limits. */
@@ -429,6 +435,7 @@ public final class BackendSession {
    * or where the backend would hold its answer back ({@link LimitLearner#mayQuit}).
    */
   void close() {
+    vrfyRun.settleNone();
     if (owedReplies > 0) {
       int owed = owedReplies;
       owedReplies = 0;

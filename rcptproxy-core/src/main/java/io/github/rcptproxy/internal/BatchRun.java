@@ -48,6 +48,12 @@ final class BatchRun<S> {
      */
     void answer(S session, List<Question> open, VerdictSlots verdicts, Deadline deadline)
         throws IOException;
+
+    /**
+     * After the session went back to the pool: settles what waited for other verifications' use of
+     * it, within the deadline; what it does not settle stays open, to be asked on another session.
+     */
+    default void afterRelease(List<Question> open, VerdictSlots verdicts, Deadline deadline) {}
   }
 
   private final int maxSessions;
@@ -213,6 +219,7 @@ final class BatchRun<S> {
         if (!(borrowed instanceof Lent<S> lent) || !answerOn(lent.session())) {
           break; // reconfigured: what this thread has not answered goes to the new backend
         }
+        answerer.afterRelease(open, verdicts, deadline);
       }
       return verdicts;
     }

@@ -4,12 +4,14 @@ import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.Verdict;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 
 /**
  * The questions put to one session and what its answers mean: a pipelined RCPT batch as large as
@@ -29,11 +31,31 @@ import java.util.Optional;
  * random local part is refused right after it ({@link VrfyTrust#refusesRandomNow}); a {@code 252}
  * to that too, a {@code 4xx}, a policy refusal, or a refusal the control does not settle does not
  * say, and the address is asked with RCPT.
+ *
+ * <p>Where other verifications wait for a session, a caller answered {@code 252} does not ask the
+ * random local part itself: it leaves the {@code 252} with the session ({@link VrfyRun}) and waits
+ * for the session's next refusal of VRFY in the domain, the next caller's unknown address or the
+ * random local part that whoever ends the run asks (at most {@value #MAX_RUN} {@code 252}s, {@link
+ * #MAX_RUN_AGE} old, or when no one waits). One refusal so confirms several {@code 252}s; what it
+ * does not confirm in time is asked with RCPT, as an unconfirmed {@code 252} always is.
  */
 final class Dialogue implements BatchRun.Answerer<BackendSession> {
+  /** The most {@code 252}s of a domain one refusal may confirm on a session. */
+  static final int MAX_RUN = 4;
+
+  /**
+   * How old a run's first {@code 252} may grow before the run is ended: a blanket {@code 252} (a
+   * rate limit) must not be confirmed by a refusal long after it, once the limit has eased.
+   */
+  static final Duration MAX_RUN_AGE = Duration.ofMillis(50);
+
+  /** How long a caller waits for its run's end, at most (the session may sit idle meanwhile). */
+  private static final Duration MAX_WAIT = MAX_RUN_AGE.multipliedBy(4);
+
   private final KnownGood knownGood;
   private final VrfyTrust vrfyTrust;
   private final FailureVerdicts failures;
+  private final BooleanSupplier othersWaiting;
 
   /** A refusal waiting for evidence that it is about this address. */
   private record Refusal(Question question, BackendReply reply) {}
@@ -44,12 +66,21 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       verdicts.settle(question.index(), verdict);
       questions.remove(question);
     }
+
+    void replace(Question question, Question with) {
+      questions.set(questions.indexOf(question), with);
+    }
   }
 
-  Dialogue(KnownGood knownGood, VrfyTrust vrfyTrust, FailureVerdicts failures) {
+  Dialogue(
+      KnownGood knownGood,
+      VrfyTrust vrfyTrust,
+      FailureVerdicts failures,
+      BooleanSupplier othersWaiting) {
     this.knownGood = knownGood;
     this.vrfyTrust = vrfyTrust;
     this.failures = failures;
+    this.othersWaiting = othersWaiting;
   }
 
   /**
@@ -80,11 +111,41 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       BackendSession session, List<Question> questions, VerdictSlots verdicts, Deadline deadline)
       throws IOException {
     session.startUse();
+    try {
+      ask(session, new Open(questions, verdicts), deadline);
+    } catch (IOException e) {
+      session.vrfyRun().settleNone();
+      throw e;
+    }
+    endRunsDue(session, deadline);
+  }
+
+  /**
+   * Settles the questions that waited for a refusal on the session they were answered {@code 252}
+   * on: confirmed, they are accepted; not (in time), they stay open, to be asked with RCPT.
+   */
+  @Override
+  public void afterRelease(List<Question> questions, VerdictSlots verdicts, Deadline deadline) {
+    Open open = new Open(questions, verdicts);
+    for (Question question : List.copyOf(questions)) {
+      Held252 held = question.held();
+      if (held == null) {
+        continue;
+      }
+      Duration wait = deadline.remaining().dividedBy(2);
+      if (held.confirmed(wait.compareTo(MAX_WAIT) < 0 ? wait : MAX_WAIT)) {
+        open.settle(question, accepted(question, held.reply(), deadline));
+      }
+    }
+  }
+
+  private void ask(BackendSession session, Open open, Deadline deadline) throws IOException {
+    List<Question> questions = open.questions();
     if (questions.isEmpty()) {
       return;
     }
-    Open open = new Open(questions, verdicts);
-    boolean tryVrfy = mayVrfy(questions.get(0).domain());
+    // A question whose 252 was not confirmed goes to RCPT, as it would have at once.
+    boolean tryVrfy = mayVrfy(questions.get(0).domain()) && questions.get(0).held() == null;
     List<Question> batch = batch(session, open, tryVrfy ? 1 : session.capacity(), deadline);
     if (batch.isEmpty()) {
       return;
@@ -139,14 +200,15 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
     }
     switch (ReplyMeaning.of(reply)) {
       case ACCEPTED -> {
-        if (!ReplyMeaning.vrfySaysExists(reply)
-            && !vrfyTrust.refusesRandomNow(session, question.domain(), deadline)) {
-          return false;
+        if (!ReplyMeaning.vrfySaysExists(reply)) {
+          return held252(session, question, reply, open, deadline);
         }
         open.settle(question, accepted(question, reply, deadline));
       }
-      case NO_SUCH_MAILBOX ->
-          open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
+      case NO_SUCH_MAILBOX -> {
+        session.vrfyRun().settle(question.domain(), true); // the 252s before were not blanket
+        open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
+      }
       case UNCLEAR_REFUSAL -> {
         if (!vrfyControlTaken(session, question.domain(), deadline)) {
           return false;
@@ -159,6 +221,70 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       }
     }
     return true;
+  }
+
+  /**
+   * A {@code 252}: left with the session for a later refusal to confirm where others wait for a
+   * session (the question stays open, for {@link #afterRelease}), else confirmed now by a random
+   * local part with the run before it; false where it was not confirmed (asked with RCPT).
+   */
+  private boolean held252(
+      BackendSession session, Question question, BackendReply reply, Open open, Deadline deadline)
+      throws IOException {
+    Held252 held = new Held252(question.domain(), reply);
+    session.vrfyRun().add(held);
+    if (!runDue(session, question.domain()) && !deadline.nearlySpent()) {
+      open.replace(question, question.holding(held));
+      return true;
+    }
+    if (!endRun(session, question.domain(), deadline)) {
+      return false;
+    }
+    open.settle(question, accepted(question, reply, deadline));
+    return true;
+  }
+
+  /** Whether the session's run of {@code 252}s in the domain is to be ended now. */
+  private boolean runDue(BackendSession session, String domain) {
+    VrfyRun run = session.vrfyRun();
+    return run.size(domain) >= MAX_RUN
+        || run.oldestNanos(domain) >= MAX_RUN_AGE.toNanos()
+        || !othersWaiting.getAsBoolean();
+  }
+
+  /**
+   * Asks a random local part of the domain: refused, the run's {@code 252}s were about the
+   * mailboxes; else (or the session failing) none is confirmed.
+   */
+  private boolean endRun(BackendSession session, String domain, Deadline deadline)
+      throws IOException {
+    boolean refused = false;
+    try {
+      refused = vrfyTrust.refusesRandomNow(session, domain, deadline);
+      return refused;
+    } finally {
+      session.vrfyRun().settle(domain, refused);
+    }
+  }
+
+  /**
+   * Ends the runs due before the session goes back (one a caller left, no one else came): a session
+   * never idles long with {@code 252}s waiting on it. A failure here only retires the session; the
+   * callers waiting ask with RCPT.
+   */
+  private void endRunsDue(BackendSession session, Deadline deadline) {
+    for (String domain : session.vrfyRun().domains()) {
+      if (!runDue(session, domain)) {
+        continue;
+      }
+      try {
+        endRun(session, domain, deadline);
+      } catch (IOException e) {
+        session.retire();
+        session.vrfyRun().settleNone();
+        return;
+      }
+    }
   }
 
   /**

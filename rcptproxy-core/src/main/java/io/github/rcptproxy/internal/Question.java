@@ -7,9 +7,15 @@ import java.util.Locale;
  *
  * @param index the address's place in the batch: its verdict's slot
  * @param domain the mailbox's domain in lower case, the key of what is learnt per domain
+ * @param held where VRFY answered {@code 252}: the wait for a refusal after it ({@link VrfyRun});
+ *     null before
  */
-record Question(int index, Mailbox mailbox, String domain) {
+record Question(int index, Mailbox mailbox, String domain, Held252 held) {
   static Question of(int index, Mailbox mailbox) {
-    return new Question(index, mailbox, mailbox.domain().toLowerCase(Locale.ROOT));
+    return new Question(index, mailbox, mailbox.domain().toLowerCase(Locale.ROOT), null);
+  }
+
+  Question holding(Held252 held252) {
+    return new Question(index, mailbox, domain, held252);
   }
 }

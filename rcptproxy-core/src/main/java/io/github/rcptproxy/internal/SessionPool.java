@@ -147,6 +147,11 @@ final class SessionPool<S> implements AutoCloseable {
     }
   }
 
+  /** Whether verifications are waiting for a free session now. */
+  boolean othersWaiting() {
+    return places.hasQueuedThreads();
+  }
+
   /** Closes every idle session: after one died under us, the others likely did too. */
   void discardIdle() {
     pool.clear();

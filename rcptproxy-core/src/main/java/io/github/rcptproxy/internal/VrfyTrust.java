@@ -118,8 +118,8 @@ final class VrfyTrust {
 
   /**
    * Whether the session refuses a random local part of the domain now, as it would an unknown
-   * address: asked right after a {@code 252}. Accepted, VRFY does not tell addresses apart there
-   * (RCPT is asked there for a while).
+   * address: asked right after a {@code 252} (or a run of them, {@link VrfyRun}). Accepted, VRFY
+   * does not tell addresses apart there (RCPT is asked there for a while).
    */
   boolean refusesRandomNow(BackendSession session, String domain, Deadline deadline)
       throws IOException {
@@ -129,8 +129,13 @@ final class VrfyTrust {
     }
     BackendReply reply = Probe.askOne(session, ProbeMethod.VRFY, random.get(), deadline);
     switch (ReplyMeaning.of(reply)) {
-      case NO_SUCH_MAILBOX, UNCLEAR_REFUSAL -> {
+      case NO_SUCH_MAILBOX -> {
         return true;
+      }
+      case UNCLEAR_REFUSAL -> {
+        // Only a mailbox's reply code (RFC 5321 4.2.3): Exim answers the VRFY past its
+        // smtp_accept_max_nonmail 554 Too many nonmail commands, about the session, then closes.
+        return reply.code() == 550 || reply.code() == 551 || reply.code() == 553;
       }
       case ACCEPTED -> remember(domain, Honesty.NOT_TELLING, reply, clock.instant());
       case SESSION_OVER -> {

@@ -1,0 +1,215 @@
+package io.github.rcptproxy.benchmarks;
+
+import io.github.rcptproxy.ProbeMethod;
+import io.github.rcptproxy.gateway.GatewaySettings;
+import io.github.rcptproxy.gateway.HostPort;
+import io.github.rcptproxy.gateway.RunningGateway;
+import io.github.rcptproxy.testing.PostfixBackend;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * RCPTs a second from {@value #CLIENTS} clients at once: straight to a Postfix with {@code
+ * in_flow_delay = 0} (so that inflow control does not throttle the baseline), through a gateway
+ * without a verdict cache (every RCPT asked of the backend, as for a first-seen address), the same
+ * asking by RCPT instead of VRFY (so without the second VRFY a {@code 252} needs), and through a
+ * gateway whose verdict cache holds every address. The rows alternate in each round (each round in
+ * the order opposite to the last), and each is given relative to the direct row of the same round,
+ * so that load from elsewhere on the machine hits all of them alike.
+ *
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick]
+ * [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default without it)
+ */
+final class GatewayThroughput {
+  static final int CLIENTS = 20;
+
+  /** RCPTs per client per block, in one transaction: under the gateway's max-recipients (100). */
+  private static final int RCPTS_PER_CLIENT = 50;
+
+  private GatewayThroughput() {}
+
+  /** One row: where its clients connect, its RCPTs a second in each round, every RCPT's time. */
+  private record Row(String name, int port, List<Double> perSecond, List<Long> rcptNanos) {
+    Row(String name, int port) {
+      this(name, port, new ArrayList<>(), new ArrayList<>());
+    }
+  }
+
+  /** What one client's block took: when its last reply came (nanoTime), and each RCPT. */
+  private record ClientBlock(long end, long[] rcptNanos) {}
+
+  public static void main(String[] args) throws Exception {
+    List<String> options = List.of(args);
+    int rounds = options.contains("--quick") ? 4 : 10;
+    int at = options.indexOf("--max-sessions");
+    OptionalInt maxSessions =
+        at < 0 ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(options.get(at + 1)));
+    System.out.printf(
+        "rcptproxy gateway vs direct, RCPTs/s from %d clients at once (max-sessions %s), %s, %d"
+            + " cores, %s, Java %s; %d interleaved rounds of %d RCPTs per row%n%n",
+        CLIENTS,
+        maxSessions.isPresent() ? maxSessions.getAsInt() : "default",
+        Instant.now().truncatedTo(ChronoUnit.MINUTES),
+        Runtime.getRuntime().availableProcessors(),
+        Benchmarks.cpuModel(),
+        System.getProperty("java.version"),
+        rounds,
+        CLIENTS * RCPTS_PER_CLIENT);
+    ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+    try (PostfixBackend postfix =
+            PostfixBackend.start(
+                List.of("in_flow_delay = 0", "smtpd_client_connection_count_limit = 100"));
+        RunningGateway uncached =
+            RunningGateway.start(settings(postfix.port(), Kind.UNCACHED, maxSessions));
+        RunningGateway rcpt =
+            RunningGateway.start(settings(postfix.port(), Kind.RCPT, maxSessions));
+        RunningGateway cached =
+            RunningGateway.start(settings(postfix.port(), Kind.CACHED, maxSessions))) {
+      List<Row> rows =
+          List.of(
+              new Row("straight to Postfix", postfix.port()),
+              new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
+              new Row(
+                  "through the gateway, uncached, probe method RCPT (one command per address)",
+                  rcpt.port()),
+              new Row("through the gateway, cached (every address in the cache)", cached.port()));
+      for (Row row : rows) {
+        // Warm-up; for the cached gateway this puts all the addresses in its cache.
+        for (int pass = 0; pass < PostfixBackend.MAILBOXES / (CLIENTS * RCPTS_PER_CLIENT); pass++) {
+          block(clients, row.port(), pass, new ArrayList<>());
+        }
+      }
+      for (int round = 0; round < rounds; round++) {
+        for (int r = 0; r < rows.size(); r++) {
+          Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
+          row.perSecond().add(block(clients, row.port(), round, row.rcptNanos()));
+        }
+      }
+      print(rows);
+    } finally {
+      clients.shutdownNow();
+    }
+    System.exit(0);
+  }
+
+  private static void print(List<Row> rows) {
+    System.out.println(
+        "| "
+            + CLIENTS
+            + " clients at once | RCPTs/s, median | per round | vs direct, median |"
+            + " per round | RCPT p50 ms | p99 ms | max ms |");
+    System.out.println("|---|---|---|---|---|---|---|---|");
+    for (Row row : rows) {
+      System.out.printf(
+          "| %s |%s| %.1f | %.1f | %.0f |%n",
+          row.name(),
+          PerRound.cells(row.perSecond(), rows.get(0).perSecond()),
+          percentileMillis(row.rcptNanos(), 50),
+          percentileMillis(row.rcptNanos(), 99),
+          percentileMillis(row.rcptNanos(), 100));
+    }
+  }
+
+  private static double percentileMillis(List<Long> nanos, double p) {
+    long[] sorted = nanos.stream().mapToLong(Long::longValue).sorted().toArray();
+    return sorted[(int) Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))] / 1e6;
+  }
+
+  /**
+   * One block: each client connects, says EHLO and MAIL (not timed), then all send their RCPTs at
+   * once, each waiting for its reply; RCPTs a second over the time from the start until the last
+   * client has its last reply. Each RCPT's time goes into {@code rcptNanos}.
+   */
+  private static double block(ExecutorService clients, int port, int round, List<Long> rcptNanos)
+      throws Exception {
+    CyclicBarrier ready = new CyclicBarrier(CLIENTS + 1);
+    List<Future<ClientBlock>> done = new ArrayList<>();
+    for (int c = 0; c < CLIENTS; c++) {
+      int first = round * CLIENTS * RCPTS_PER_CLIENT + c * RCPTS_PER_CLIENT;
+      done.add(clients.submit(() -> client(port, first, ready)));
+    }
+    try {
+      ready.await(30, TimeUnit.SECONDS);
+    } catch (BrokenBarrierException | TimeoutException e) {
+      for (Future<ClientBlock> client : done) {
+        client.get(); // a client that failed before the start says why
+      }
+      throw e;
+    }
+    long start = System.nanoTime();
+    long end = start;
+    for (Future<ClientBlock> client : done) {
+      end = Math.max(end, client.get().end());
+      Arrays.stream(client.get().rcptNanos()).forEach(rcptNanos::add);
+    }
+    return CLIENTS * RCPTS_PER_CLIENT / ((end - start) / 1e9);
+  }
+
+  /** One client's block: its RCPTs, one after the other. */
+  private static ClientBlock client(int port, int first, CyclicBarrier ready) throws Exception {
+    try (RawSmtp client = new RawSmtp(port)) {
+      client.expectCommand("EHLO bench.client.test", '2');
+      client.expectCommand("MAIL FROM:<bench@client.test>", '2');
+      ready.await(30, TimeUnit.SECONDS);
+      long[] rcptNanos = new long[RCPTS_PER_CLIENT];
+      for (int i = 0; i < RCPTS_PER_CLIENT; i++) {
+        String address = PostfixBackend.known((first + i) % PostfixBackend.MAILBOXES);
+        long start = System.nanoTime();
+        client.expectCommand("RCPT TO:<" + address + ">", '2');
+        rcptNanos[i] = System.nanoTime() - start;
+      }
+      long end = System.nanoTime();
+      client.command("QUIT");
+      return new ClientBlock(end, rcptNanos);
+    } catch (Exception e) {
+      if (!(e instanceof BrokenBarrierException)) {
+        System.out.println("  a client failed on port " + port + ": " + e);
+      }
+      ready.reset(); // the others and the block stop waiting for this client
+      throw e;
+    }
+  }
+
+  /** A gateway as `rcptproxy gateway` starts it for Postfix's domain, the clients not limited. */
+  /** Which gateway: the default one without a cache, the same asking by RCPT, one with a cache. */
+  private enum Kind {
+    UNCACHED,
+    RCPT,
+    CACHED
+  }
+
+  private static GatewaySettings settings(int postfixPort, Kind kind, OptionalInt maxSessions) {
+    return GatewaySettings.builder()
+        .listen(new HostPort("127.0.0.1", 0))
+        .domains(List.of(PostfixBackend.DOMAIN))
+        .maxConnectionsPerClient(CLIENTS)
+        .verifier(
+            verifier -> {
+              verifier.backend("127.0.0.1", postfixPort);
+              maxSessions.ifPresent(verifier::maxSessions);
+              if (kind == Kind.RCPT) {
+                // A measure of the 252 rule's cost: one pipelinable command per address, no
+                // second question after a 252 (not a setting for Postfix: RCPT probes take inflow
+                // tokens).
+                verifier.probeMethod(ProbeMethod.RCPT);
+              }
+              if (kind == Kind.CACHED) {
+                verifier.cache(Duration.ofHours(1), Duration.ofMinutes(10), 100_000);
+              }
+            })
+        .policy(policy -> policy.bypass(List.of()).bypassBackend(false))
+        .build();
+  }
+}
