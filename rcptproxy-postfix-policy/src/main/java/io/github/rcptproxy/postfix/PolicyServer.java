@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
@@ -125,7 +126,8 @@ public final class PolicyServer implements AutoCloseable {
       opened = Selector.open();
       listener.configureBlocking(false);
       listenerKey = listener.register(opened, SelectionKey.OP_ACCEPT);
-      address = listener.getLocalAddress();
+      // a UNIX socket is bound under a private name and renamed: its address is the final path
+      address = socketFile != null ? b.listen : listener.getLocalAddress();
     } catch (IOException e) {
       if (opened != null) {
         opened.close();
@@ -669,6 +671,7 @@ public final class PolicyServer implements AutoCloseable {
     private int maxPerClient = 500;
     private Duration idleTimeout = Duration.ofSeconds(330);
     private Duration requestTimeout = Duration.ofSeconds(10);
+    private Consumer<Path> beforeRename = bound -> {}; // for tests: see Listeners.unix
 
     private Builder() {}
 
@@ -792,6 +795,12 @@ public final class PolicyServer implements AutoCloseable {
       return this;
     }
 
+    /** For tests: runs with the UNIX socket bound, before it is renamed onto its path. */
+    Builder beforeRename(Consumer<Path> beforeRename) {
+      this.beforeRename = beforeRename;
+      return this;
+    }
+
     /**
      * Binds and starts serving.
      *
@@ -818,7 +827,7 @@ public final class PolicyServer implements AutoCloseable {
         return Listeners.inherited();
       }
       if (listen instanceof UnixDomainSocketAddress unix) {
-        return Listeners.unix(unix, socketPermissions, socketGroup);
+        return Listeners.unix(unix, socketPermissions, socketGroup, beforeRename);
       }
       return Listeners.tcp((InetSocketAddress) listen);
     }
