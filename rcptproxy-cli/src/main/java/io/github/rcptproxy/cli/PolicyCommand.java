@@ -85,7 +85,9 @@ final class PolicyCommand implements Callable<Integer> {
 
   @Option(
       names = "--max-connections",
-      description = "Postfix connections at once; past it, the idlest is closed for each new one",
+      description =
+          "Postfix connections at once; past it, the least recently active of the client"
+              + " holding the most is closed for each new one",
       paramLabel = "N",
       defaultValue = "1000",
       converter = Converters.Positive.class)
@@ -95,7 +97,7 @@ final class PolicyCommand implements Callable<Integer> {
       names = "--max-connections-per-client",
       description =
           "connections from one IP address (UNIX socket: one user) at once; past it, that"
-              + " client's idlest is closed for each new one (Postfix reconnects)",
+              + " client's least recently active is closed for each new one (Postfix reconnects)",
       paramLabel = "N",
       defaultValue = "500",
       converter = Converters.Positive.class)
