@@ -76,6 +76,38 @@ class PolicyListenTest {
     assertThat(socket).doesNotExist();
   }
 
+  /** Postfix's relay_domains covers sub.example.test too: unrouted, it is answered DUNNO. */
+  @Test
+  void aDomainRoutedWithoutItsSubdomainsIsWarnedOfOnce() {
+    String warning = "example.test is verified, its subdomains are not";
+    assertThat(warningsStarting("example.test"))
+        .containsOnlyOnce(warning)
+        .contains("add *.example.test");
+    assertThat(warningsStarting("example.test,*.example.test"))
+        .doesNotContain("subdomains are not");
+  }
+
+  /** What {@code policy --domain domains} printed to standard error as it started. */
+  String warningsStarting(String domains) {
+    java.io.StringWriter printed = new java.io.StringWriter();
+    PolicyCommand policy =
+        CommandRun.parse(
+            PolicyCommand.class,
+            "policy",
+            "--backend",
+            "127.0.0.1:" + PostfixBackend.shared().port(),
+            "--known-good",
+            PostfixBackend.known(0),
+            "--domain",
+            domains,
+            "--listen",
+            "127.0.0.1:0");
+    policy.spec.commandLine().setErr(new java.io.PrintWriter(printed, true));
+    try (PolicyCommand.Running running = policy.start()) {
+      return printed.toString();
+    }
+  }
+
   /** The exit code of {@code policy} on a UNIX socket with {@code option value}. */
   int onUnixSocketWith(String option, String value) {
     String socket = "unix:" + dir.resolve("p.sock");
