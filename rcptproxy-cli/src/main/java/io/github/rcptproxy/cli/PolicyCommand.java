@@ -10,6 +10,7 @@ import java.net.UnixDomainSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -85,7 +86,9 @@ final class PolicyCommand implements Callable<Integer> {
 
   @Option(
       names = "--max-connections",
-      description = "Postfix connections at once; past it, the idlest is closed for each new one",
+      description =
+          "Postfix connections at once; past it, the least recently active of the client"
+              + " holding the most is closed for each new one",
       paramLabel = "N",
       defaultValue = "1000",
       converter = Converters.Positive.class)
@@ -95,7 +98,7 @@ final class PolicyCommand implements Callable<Integer> {
       names = "--max-connections-per-client",
       description =
           "connections from one IP address (UNIX socket: one user) at once; past it, that"
-              + " client's idlest is closed for each new one (Postfix reconnects)",
+              + " client's least recently active is closed for each new one (Postfix reconnects)",
       paramLabel = "N",
       defaultValue = "500",
       converter = Converters.Positive.class)
@@ -162,11 +165,13 @@ final class PolicyCommand implements Callable<Integer> {
   /** A server with a route per domain, each verifier made added to {@code verifiers}. */
   private PolicyServer.Builder routes(PolicyAnswers policy, List<RecipientVerifier> verifiers) {
     PolicyServer.Builder server = PolicyServer.builder();
+    List<String> patterns = new ArrayList<>();
     if (!verifier.backends().isEmpty()) {
       RecipientVerifier backend = verifier(null);
       verifiers.add(backend);
       for (String domain : Rcptproxy.items(domains)) {
         server.route(domain, backend, policy);
+        patterns.add(domain);
       }
     }
     for (String route : Rcptproxy.items(routes)) {
@@ -177,17 +182,50 @@ final class PolicyCommand implements Callable<Integer> {
       RecipientVerifier backend = verifier(HostPort.parse(route.substring(equals + 1), 25));
       verifiers.add(backend);
       server.route(route.substring(0, equals), backend, policy);
+      patterns.add(route.substring(0, equals));
     }
     if (verifiers.isEmpty()) {
       throw new IllegalArgumentException(
           "policy needs --backend HOST:PORT or --route DOMAIN=HOST:PORT");
     }
+    warnOfUnroutedSubdomains(patterns);
     listenOn(server);
     return server
         .maxConnections(maxConnections)
         .maxConnectionsPerClient(maxConnectionsPerClient)
         .idleTimeout(Duration.ofSeconds(connectionIdleTimeoutS))
         .requestTimeout(Duration.ofMillis(requestTimeoutMs));
+  }
+
+  /**
+   * Postfix's {@code relay_domains} covers subdomains too ({@code
+   * parent_domain_matches_subdomains}, on by default): a domain routed without them leaves their
+   * recipients answered DUNNO, relayed and bounced by the backend. A warning, not an error: a
+   * {@code main.cf} may relay the domain alone.
+   */
+  private void warnOfUnroutedSubdomains(List<String> patterns) {
+    List<String> lower = patterns.stream().map(p -> p.toLowerCase(Locale.ROOT)).toList();
+    if (lower.contains("*")) {
+      return;
+    }
+    for (String domain : lower) {
+      if (!domain.startsWith("*.") && !lower.contains("*." + domain)) {
+        spec.commandLine()
+            .getErr()
+            .println(
+                spec.qualifiedName()
+                    + ": warning: "
+                    + domain
+                    + " is verified, its subdomains are not: Postfix's relay_domains covers them"
+                    + " too (parent_domain_matches_subdomains), so their recipients are answered"
+                    + " DUNNO; add *."
+                    + domain
+                    + " unless Postfix relays "
+                    + domain
+                    + " alone");
+        spec.commandLine().getErr().flush();
+      }
+    }
   }
 
   private void listenOn(PolicyServer.Builder server) {

@@ -8,6 +8,8 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -16,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,19 +47,8 @@ class PolicyListenTest {
   void listensOnAUnixSocketWithTheModeAndGroupGiven() throws IOException {
     Path socket = dir.resolve("policy.sock");
     PolicyCommand policy =
-        CommandRun.parse(
-            PolicyCommand.class,
-            "policy",
-            "--backend",
-            "127.0.0.1:" + PostfixBackend.shared().port(),
-            "--known-good",
-            PostfixBackend.known(0),
-            "--listen",
-            "unix:" + socket,
-            "--socket-mode",
-            "0600",
-            "--socket-group",
-            "postfix");
+        policyOnTheBackend(
+            "--listen", "unix:" + socket, "--socket-mode", "0600", "--socket-group", "postfix");
     try (PolicyCommand.Running running = policy.start();
         SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)))
@@ -74,6 +67,41 @@ class PolicyListenTest {
           .isEqualTo("action=550 5.1.1 Unable to relay to nobody@example.test\n\n");
     }
     assertThat(socket).doesNotExist();
+  }
+
+  /** Postfix's relay_domains covers sub.example.test too: unrouted, it is answered DUNNO. */
+  @Test
+  void aDomainRoutedWithoutItsSubdomainsIsWarnedOfOnce() {
+    String warning = "example.test is verified, its subdomains are not";
+    assertThat(warningsStarting("example.test"))
+        .containsOnlyOnce(warning)
+        .contains("add *.example.test");
+    assertThat(warningsStarting("example.test,*.example.test"))
+        .doesNotContain("subdomains are not");
+  }
+
+  /** {@code policy} verifying against the shared backend, with {@code options}, parsed. */
+  static PolicyCommand policyOnTheBackend(String... options) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "policy",
+                "--backend",
+                "127.0.0.1:" + PostfixBackend.shared().port(),
+                "--known-good",
+                PostfixBackend.known(0)));
+    args.addAll(List.of(options));
+    return CommandRun.parse(PolicyCommand.class, args.toArray(String[]::new));
+  }
+
+  /** What {@code policy --domain domains} printed to standard error as it started. */
+  String warningsStarting(String domains) {
+    StringWriter printed = new StringWriter();
+    PolicyCommand policy = policyOnTheBackend("--domain", domains, "--listen", "127.0.0.1:0");
+    policy.spec.commandLine().setErr(new PrintWriter(printed, true));
+    try (PolicyCommand.Running running = policy.start()) {
+      return printed.toString();
+    }
   }
 
   /** The exit code of {@code policy} on a UNIX socket with {@code option value}. */

@@ -78,6 +78,21 @@ public final class DomainTable<V> {
     public Builder<V> put(String pattern, V value) {
       Objects.requireNonNull(pattern, "pattern");
       Objects.requireNonNull(value, "value");
+      // java.net.IDN is IDNA2003, which maps these away (straße to strasse) where Postfix's
+      // IDNA2008 keeps them (xn--strae-oqa): routed so, the domain Postfix relays would not match.
+      int deviation =
+          pattern
+              .codePoints()
+              .filter(c -> c == 0xDF || c == 0x3C2 || c == 0x200C || c == 0x200D)
+              .findFirst()
+              .orElse(-1);
+      if (deviation >= 0) {
+        throw new IllegalArgumentException(
+            String.format(
+                "domain pattern '%s' contains U+%04X, which IDNA2003 and IDNA2008 (Postfix) read"
+                    + " differently: write the domain's A-label (xn--...) instead",
+                pattern, deviation));
+      }
       String key =
           pattern.equals("*")
               ? "*"

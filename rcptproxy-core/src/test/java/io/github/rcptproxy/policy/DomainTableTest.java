@@ -34,6 +34,13 @@ class DomainTableTest {
     assertThatThrownBy(() -> builder.put("exa mple.com", 2)).hasMessageContaining("domain pattern");
     assertThatThrownBy(() -> builder.put("a.*.com", 2)).hasMessageContaining("domain pattern");
     assertThatThrownBy(() -> builder.put("EXAMPLE.com", 2)).hasMessageContaining("routed twice");
+    // IDNA2003 made straße.test strasse.test, which Postfix's xn--strae-oqa.test never matched
+    for (String deviating :
+        new String[] {"straße.test", "*.straße.test", "ς.test", "a\u200db.test"}) {
+      assertThatThrownBy(() -> builder.put(deviating, 2))
+          .hasMessageContaining("write the domain's A-label (xn--...)");
+    }
+    assertThat(builder.put("xn--strae-oqa.test", 3).build().find("xn--strae-oqa.test")).hasValue(3);
     assertThatThrownBy(() -> DomainTable.builder().build())
         .hasMessageContaining("at least one route");
   }

@@ -12,9 +12,12 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /** Opens the policy server's listening socket: TCP, a UNIX socket file, or the inherited one. */
 final class Listeners {
@@ -45,21 +48,50 @@ final class Listeners {
   static ServerSocketChannel unix(
       UnixDomainSocketAddress address, Set<PosixFilePermission> permissions, GroupPrincipal group)
       throws IOException {
-    Path path = address.getPath();
+    return unix(address, permissions, group, bound -> {});
+  }
+
+  /**
+   * As above; {@code beforeRename} sees the socket bound in its private directory, for tests.
+   *
+   * <p>The socket is bound, given its group and mode, in a new directory only this process can
+   * enter, next to the final path, and then renamed onto it: chown and chmod go by name (a socket
+   * cannot be opened to change it through a descriptor), and at the final path they would follow a
+   * symlink swapped in after the bind, and leave the socket open with the umask's mode until the
+   * chmod. A rename replaces a symlink instead of following it, and the socket appears at the final
+   * path with its mode already set.
+   */
+  static ServerSocketChannel unix(
+      UnixDomainSocketAddress address,
+      Set<PosixFilePermission> permissions,
+      GroupPrincipal group,
+      Consumer<Path> beforeRename)
+      throws IOException {
+    Path path = address.getPath().toAbsolutePath();
     removeStale(path);
+    // same parent: the rename stays within one file system, so it is atomic
+    Path privateDir =
+        Files.createTempDirectory(
+            path.getParent(),
+            ".rcptproxy-",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    Path bound = privateDir.resolve("s"); // short: a socket path is limited to 107 bytes
     ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     try {
-      listener.bind(address, BACKLOG);
-      // By name (chown, chmod): a socket cannot be opened to change it through a descriptor.
+      listener.bind(UnixDomainSocketAddress.of(bound), BACKLOG);
       if (group != null) {
-        Files.setAttribute(path, "posix:group", group);
+        Files.setAttribute(bound, "posix:group", group, LinkOption.NOFOLLOW_LINKS);
       }
-      Files.setPosixFilePermissions(path, permissions);
+      Files.setPosixFilePermissions(bound, permissions);
+      beforeRename.accept(bound);
+      Files.move(bound, path, StandardCopyOption.ATOMIC_MOVE);
       return listener;
-    } catch (IOException e) {
+    } catch (IOException | RuntimeException e) {
       listener.close();
-      Files.deleteIfExists(path);
+      Files.deleteIfExists(bound);
       throw e;
+    } finally {
+      Files.deleteIfExists(privateDir);
     }
   }
 

@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
@@ -54,12 +55,16 @@ import org.slf4j.LoggerFactory;
  * matches, bypassed clients, and malformed requests (logged). A request over 32 KiB, one not
  * finished within {@code requestTimeout}, or a connection idle for {@code idleTimeout} is closed.
  *
- * <p>A new connection is never refused while any connection is idle: at {@code
- * maxConnectionsPerClient} connections from one client (an IP address; over a UNIX socket, the
- * peer's user) the idlest of that client's is closed, and at {@code maxConnections} the idlest of
- * all. Postfix opens a new connection and asks again when it finds its idle one closed ({@code
- * smtpd_policy_service_try_limit}, 2, after {@code smtpd_policy_service_retry_delay}, 1 s), so one
- * client holding many idle connections cannot lock Postfix out.
+ * <p>A new connection is never refused: at {@code maxConnectionsPerClient} connections from one
+ * client (an IP address; over a UNIX socket, the peer's user) the least recently active of that
+ * client's is closed, and at {@code maxConnections} the least recently active of the client holding
+ * the most. Connections between requests, or holding a request begun more than a second ago, or an
+ * answer unread as long, go first: Postfix writes each request at once and reads its answer at
+ * once, so only a client that is not Postfix holds such a connection for long; one whose fresh
+ * request is being verified is closed only when its client has nothing else to give up. Postfix
+ * opens a new connection and asks again when it finds its own closed ({@code
+ * smtpd_policy_service_try_limit}, 2, after {@code smtpd_policy_service_retry_delay}, 1 s), so
+ * connections held open, idle or busy, cannot lock Postfix out.
  *
  * <p>One thread serves every connection with non-blocking I/O, so idle Postfix connections cost a
  * few hundred bytes each and no thread; verifications run on the verifiers' own bounded pools
@@ -71,6 +76,10 @@ import org.slf4j.LoggerFactory;
 public final class PolicyServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(PolicyServer.class);
   private static final int READ_BUFFER = 16 * 1024;
+  // Postfix writes a request, and reads its answer, at once: a connection slower than this at
+  // either is not a Postfix waiting for an answer, and is closed first to make room.
+  private static final long STALE_NANOS = TimeUnit.SECONDS.toNanos(1);
+  private static final long LIMIT_LOG_NANOS = TimeUnit.MINUTES.toNanos(1);
 
   private final DomainTable<Route> routes;
   private final int maxConnections;
@@ -84,7 +93,6 @@ public final class PolicyServer implements AutoCloseable {
   private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(READ_BUFFER);
   private final ConcurrentLinkedQueue<Runnable> completions = new ConcurrentLinkedQueue<>();
   private final AtomicInteger open = new AtomicInteger();
-  private final AtomicInteger refused = new AtomicInteger();
   private final AtomicInteger evicted = new AtomicInteger();
   private volatile boolean running = true;
   private final SelectionKey listenerKey;
@@ -93,8 +101,8 @@ public final class PolicyServer implements AutoCloseable {
   // selector thread only:
   private final Map<Object, Set<Connection>> byClient = new HashMap<>();
   private boolean acceptPaused;
-  private long lastLimitWarning;
-  private int evictedSinceWarning;
+  private final LimitLog clientLimitLog = new LimitLog();
+  private final LimitLog serverLimitLog = new LimitLog();
 
   /** One verifier with the answers for its verdicts. */
   record Route(RecipientVerifier verifier, PolicyAnswers answers) {}
@@ -118,7 +126,8 @@ public final class PolicyServer implements AutoCloseable {
       opened = Selector.open();
       listener.configureBlocking(false);
       listenerKey = listener.register(opened, SelectionKey.OP_ACCEPT);
-      address = listener.getLocalAddress();
+      // a UNIX socket is bound under a private name and renamed: its address is the final path
+      address = socketFile != null ? b.listen : listener.getLocalAddress();
     } catch (IOException e) {
       if (opened != null) {
         opened.close();
@@ -153,9 +162,7 @@ public final class PolicyServer implements AutoCloseable {
     return open.get();
   }
 
-  /**
-   * Idle connections closed so far to make room for new ones, at a client's limit or the server's.
-   */
+  /** Connections closed so far to make room for new ones, at a client's limit or the server's. */
   public int evicted() {
     return evicted.get();
   }
@@ -262,14 +269,7 @@ public final class PolicyServer implements AutoCloseable {
       try {
         channel.configureBlocking(false);
         Connection connection = new Connection(channel);
-        if (!makeRoom(connection.client)) {
-          closeQuietly(channel);
-          int n = refused.incrementAndGet();
-          if (n == 1 || n % 1000 == 0) {
-            LOG.warn("{} connection(s) refused so far: {} at once, none idle", n, maxConnections);
-          }
-          continue;
-        }
+        makeRoom(connection.client);
         connection.key = channel.register(selector, SelectionKey.OP_READ, connection);
         byClient.computeIfAbsent(connection.client, c -> new LinkedHashSet<>()).add(connection);
         open.incrementAndGet();
@@ -281,49 +281,100 @@ public final class PolicyServer implements AutoCloseable {
   }
 
   /**
-   * Closes the idlest connection of {@code client} when it is at its limit, then the idlest of all
-   * when the server is at its own; false when no connection is idle to make room.
+   * Closes one connection of {@code client} when it is at its own limit, then one of the client
+   * holding the most when the server is at its limit. Never refuses the new connection: a client at
+   * a limit always holds a connection to give up, and refusing would let connections held open by
+   * anyone else lock Postfix out, whose new connection is the one that matters.
    */
-  private boolean makeRoom(Object client) {
-    Set<Connection> same = byClient.getOrDefault(client, Set.of());
-    if (same.size() >= maxPerClient && !evictIdlest(same, client, maxPerClient)) {
-      return false;
+  private void makeRoom(Object client) {
+    long now = System.nanoTime();
+    Set<Connection> same = byClient.get(client);
+    if (same != null && same.size() >= maxPerClient) {
+      Connection victim = leastRecentlyActive(same, now, true);
+      evict(victim != null ? victim : leastRecentlyActive(same, now, false));
+      clientLimitLog.note(
+          now,
+          "{}: at the limit of {} connections per client, closed its least recently active to"
+              + " accept a new one ({} closed so at this limit since the last line; Postfix"
+              + " reconnects when it finds its own closed)",
+          name(client),
+          maxPerClient);
     }
     if (open.get() < maxConnections) {
-      return true;
+      return;
     }
-    Set<Connection> all = new LinkedHashSet<>();
-    byClient.values().forEach(all::addAll);
-    return evictIdlest(all, "all clients", maxConnections);
-  }
-
-  /** Closes the connection of {@code among} idle the longest; false when none is idle. */
-  private boolean evictIdlest(Set<Connection> among, Object whose, int limit) {
-    Connection idlest = null;
-    for (Connection c : among) {
-      if (c.idle() && (idlest == null || c.lastActivity - idlest.lastActivity < 0)) {
-        idlest = c;
+    Object crowding = null;
+    for (Map.Entry<Object, Set<Connection>> e : byClient.entrySet()) {
+      if (crowding == null || e.getValue().size() > byClient.get(crowding).size()) {
+        crowding = e.getKey();
       }
     }
-    if (idlest == null) {
-      return false;
+    Set<Connection> most = byClient.get(crowding);
+    Connection victim = leastRecentlyActive(most, now, true);
+    if (victim == null) { // rather any client's idle one than a verification in progress
+      Set<Connection> all = new LinkedHashSet<>();
+      byClient.values().forEach(all::addAll);
+      victim = leastRecentlyActive(all, now, true);
     }
-    idlest.close();
+    if (victim == null) {
+      victim = leastRecentlyActive(most, now, false);
+    }
+    evict(victim);
+    serverLimitLog.note(
+        now,
+        "{}: at the limit of {} connections, closed one of this client's, which holds the most"
+            + " ({} closed so at this limit since the last line; Postfix reconnects when it finds"
+            + " its own closed)",
+        name(crowding),
+        maxConnections);
+  }
+
+  /**
+   * The connection of {@code among} active the longest ago, of those {@link Connection#evictable}
+   * only when {@code evictableOnly}; null when there is none.
+   */
+  private static Connection leastRecentlyActive(
+      Set<Connection> among, long now, boolean evictableOnly) {
+    Connection found = null;
+    for (Connection c : among) {
+      if ((!evictableOnly || c.evictable(now))
+          && (found == null || c.lastActivity - found.lastActivity < 0)) {
+        found = c;
+      }
+    }
+    return found;
+  }
+
+  private void evict(Connection victim) {
+    victim.close();
     evicted.incrementAndGet();
-    evictedSinceWarning++;
-    long now = System.nanoTime();
-    if (lastLimitWarning == 0 || now - lastLimitWarning > TimeUnit.MINUTES.toNanos(1)) {
-      LOG.warn(
-          "{}: at the limit of {} connections, closed the idlest to accept a new one"
-              + " ({} closed so since the last warning; Postfix reconnects when it finds its own"
-              + " closed)",
-          whose,
-          limit,
-          evictedSinceWarning);
-      lastLimitWarning = now;
-      evictedSinceWarning = 0;
+  }
+
+  /** A client as logged: its IP address, or the UNIX peer's user. */
+  private static String name(Object client) {
+    return client instanceof java.net.InetAddress ip
+        ? ip.getHostAddress()
+        : "user " + ((java.security.Principal) client).getName();
+  }
+
+  /**
+   * One warning a minute for one limit: a client holding many connections makes one eviction per
+   * new connection, and a line each would flood the log.
+   */
+  private static final class LimitLog {
+    private long last;
+    private boolean logged;
+    private int since;
+
+    void note(long now, String format, String client, int limit) {
+      since++;
+      if (!logged || now - last > LIMIT_LOG_NANOS) {
+        LOG.warn(format, client, limit, since);
+        logged = true;
+        last = now;
+        since = 0;
+      }
     }
-    return true;
   }
 
   private static void closeQuietly(SocketChannel channel) {
@@ -372,6 +423,7 @@ public final class PolicyServer implements AutoCloseable {
     private boolean verifying;
     private boolean closed;
     private int malformed;
+    private int notPolicy;
     private long lastActivity = System.nanoTime();
     private long requestStarted;
 
@@ -387,9 +439,18 @@ public final class PolicyServer implements AutoCloseable {
       }
     }
 
-    /** Between requests: closing it costs Postfix no answer, only a reconnection. */
-    boolean idle() {
-      return !verifying && output == null && pending == null && !reader.inRequest();
+    /**
+     * Between requests, or slow at sending a request or reading an answer, as Postfix never is:
+     * closing it costs Postfix no answer, at most a reconnection.
+     */
+    boolean evictable(long now) {
+      if (verifying) {
+        return false;
+      }
+      if (output != null) {
+        return now - lastActivity > STALE_NANOS;
+      }
+      return !reader.inRequest() || now - requestStarted > STALE_NANOS;
     }
 
     void read() {
@@ -488,10 +549,19 @@ public final class PolicyServer implements AutoCloseable {
         return;
       }
       if (!"smtpd_access_policy".equals(request.get("request"))) {
-        LOG.warn(
-            "{}: not an smtpd_access_policy request ('{}'): answered DUNNO",
-            peer,
-            SmtpText.forLog(request.get("request")));
+        // as malformed ones: the first says what is wrong, the rest would flood the log
+        notPolicy++;
+        if (notPolicy == 1) {
+          LOG.warn(
+              "{}: not an smtpd_access_policy request ('{}'): answered DUNNO",
+              peer,
+              SmtpText.forLog(request.get("request")));
+        } else {
+          LOG.debug(
+              "{}: not an smtpd_access_policy request ('{}'): answered DUNNO",
+              peer,
+              SmtpText.forLog(request.get("request")));
+        }
         send(PolicyAnswers.DUNNO);
         return;
       }
@@ -601,6 +671,7 @@ public final class PolicyServer implements AutoCloseable {
     private int maxPerClient = 500;
     private Duration idleTimeout = Duration.ofSeconds(330);
     private Duration requestTimeout = Duration.ofSeconds(10);
+    private Consumer<Path> beforeRename = bound -> {}; // for tests: see Listeners.unix
 
     private Builder() {}
 
@@ -669,9 +740,10 @@ public final class PolicyServer implements AutoCloseable {
     }
 
     /**
-     * Connections at once (default 1000); past it, the idlest connection is closed for each new one
-     * (a new one is closed only when none is idle). Postfix opens one per {@code smtpd} process
-     * that used the service ({@code default_process_limit}, 100, per {@code master.cf} service).
+     * Connections at once (default 1000); past it, for each new one the least recently active
+     * connection of the client holding the most is closed (see the class comment). Postfix opens
+     * one per {@code smtpd} process that used the service ({@code default_process_limit}, 100, per
+     * {@code master.cf} service).
      */
     public Builder maxConnections(int maxConnections) {
       if (maxConnections < 1) {
@@ -684,8 +756,9 @@ public final class PolicyServer implements AutoCloseable {
 
     /**
      * Connections from one client at once (default 500): an IP address, or over a UNIX socket the
-     * peer's user. Past it the idlest of that client's connections is closed for each new one, so
-     * one client cannot take the room of others; a Postfix over the limit reconnects.
+     * peer's user. Past it the least recently active of that client's connections is closed for
+     * each new one, so one client cannot take the room of others; a Postfix over the limit
+     * reconnects.
      */
     public Builder maxConnectionsPerClient(int maxPerClient) {
       if (maxPerClient < 1) {
@@ -722,6 +795,12 @@ public final class PolicyServer implements AutoCloseable {
       return this;
     }
 
+    /** For tests: runs with the UNIX socket bound, before it is renamed onto its path. */
+    Builder beforeRename(Consumer<Path> beforeRename) {
+      this.beforeRename = beforeRename;
+      return this;
+    }
+
     /**
      * Binds and starts serving.
      *
@@ -748,7 +827,7 @@ public final class PolicyServer implements AutoCloseable {
         return Listeners.inherited();
       }
       if (listen instanceof UnixDomainSocketAddress unix) {
-        return Listeners.unix(unix, socketPermissions, socketGroup);
+        return Listeners.unix(unix, socketPermissions, socketGroup, beforeRename);
       }
       return Listeners.tcp((InetSocketAddress) listen);
     }

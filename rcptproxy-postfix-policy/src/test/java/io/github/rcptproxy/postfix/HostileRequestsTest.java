@@ -4,6 +4,7 @@ import static io.github.rcptproxy.postfix.PolicyClient.rcpt;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.github.rcptproxy.testing.StderrCapture;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
@@ -318,19 +319,70 @@ class HostileRequestsTest {
     }
   }
 
+  /**
+   * Postfix writes each request at once and has one in flight per connection, so a connection
+   * holding a request under way must not keep its client's place from a new one: held so, a few
+   * hundred connections locked Postfix out.
+   */
   @Test
-  void aConnectionInTheMiddleOfARequestIsNeverClosedToMakeRoom() throws IOException {
+  void aClientAtItsLimitGivesUpItsConnectionEvenInTheMiddleOfARequest() throws IOException {
     startLimited(new InetSocketAddress("127.0.0.1", 0), 1, 1);
     try (PolicyClient busy = new PolicyClient(server.address())) {
-      String request = rcpt("nobody@example.test", "");
-      busy.write(request.substring(0, 40));
+      busy.write(rcpt("nobody@example.test", "").substring(0, 40));
       await().atMost(Duration.ofSeconds(5)).until(() -> server.connections() == 1);
       try (PolicyClient late = new PolicyClient(server.address())) {
-        assertThat(late.closedByServer()).as("no room: nothing idle").isTrue();
+        assertThat(late.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(busy.closedByServer()).isTrue();
       }
-      assertThat(busy.ask(request.substring(40))).startsWith("action=550");
     }
-    assertThat(server.evicted()).isZero();
+    assertThat(server.evicted()).isEqualTo(1);
+  }
+
+  /** At the server's limit the client holding the most gives up one, not the newcomer. */
+  @Test
+  void atTheServersLimitTheClientHoldingTheMostGivesUpAConnection() throws IOException {
+    startLimited(new InetSocketAddress("127.0.0.1", 0), 3, 3);
+    InetAddress other = InetAddress.getByName("127.0.0.2");
+    try (PolicyClient few = new PolicyClient(server.address(), other);
+        PolicyClient first = new PolicyClient(server.address());
+        PolicyClient second = new PolicyClient(server.address())) {
+      // the other client's connection is the least recently active, but its client holds fewer
+      await().atMost(Duration.ofSeconds(5)).until(() -> server.connections() == 3);
+      try (PolicyClient late = new PolicyClient(server.address(), other)) {
+        assertThat(late.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(few.ask(rcpt("nobody@example.test", ""))).startsWith("action=550");
+        assertThat(first.closedByServer()).isTrue();
+      }
+    }
+  }
+
+  @Test
+  void requestsOtherThanAccessPolicyWarnOncePerConnection() throws IOException {
+    try (StderrCapture log = new StderrCapture();
+        PolicyClient client = new PolicyClient(server.address())) {
+      for (int i = 0; i < 3; i++) {
+        assertThat(client.ask("request=junk_policy\n\n")).isEqualTo("action=DUNNO");
+      }
+      assertThat(log.lines("not an smtpd_access_policy request")).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void theLimitWarningNamesTheLimitAndTheClientOnceAMinute() throws IOException {
+    startLimited(new InetSocketAddress("127.0.0.1", 0), 10, 2);
+    List<PolicyClient> clients = new ArrayList<>();
+    try (StderrCapture log = new StderrCapture()) {
+      for (int i = 0; i < 5; i++) {
+        clients.add(new PolicyClient(server.address()));
+      }
+      await().atMost(Duration.ofSeconds(5)).until(() -> server.evicted() == 3);
+      assertThat(log.lines("127.0.0.1: at the limit of 2 connections per client")).isEqualTo(1);
+      assertThat(log.lines("at the limit of")).isEqualTo(1);
+    } finally {
+      for (PolicyClient client : clients) {
+        client.close();
+      }
+    }
   }
 
   static long openFileLimit() throws IOException {

@@ -144,6 +144,52 @@ class PostfixFrontLockoutTest {
     }
   }
 
+  /**
+   * Holds {@code perSource} connections from each of {@code sources} that always hold a request
+   * under way ({@link BusyClients}) to {@code server} while {@code during} runs, given the child's
+   * output to wait for its ticks.
+   */
+  static void whileBusy(String sources, int perSource, PolicyServer server, BusyRunnable during)
+      throws Exception {
+    int port = ((InetSocketAddress) server.address()).getPort();
+    int total = perSource * sources.split(",").length;
+    Process clients =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                Path.of(
+                        BusyClients.class
+                            .getProtectionDomain()
+                            .getCodeSource()
+                            .getLocation()
+                            .toURI())
+                    .toString(),
+                BusyClients.class.getName(),
+                "127.0.0.1",
+                Integer.toString(port),
+                Integer.toString(perSource),
+                sources)
+            .redirectError(ProcessBuilder.Redirect.INHERIT)
+            .start();
+    try {
+      BufferedReader out =
+          new BufferedReader(
+              new InputStreamReader(clients.getInputStream(), StandardCharsets.UTF_8));
+      assertThat(out.readLine()).isEqualTo("open " + total);
+      await().atMost(Duration.ofSeconds(30)).until(() -> server.connections() >= total);
+      during.run(out);
+    } finally {
+      clients.getOutputStream().close();
+      if (!clients.waitFor(30, TimeUnit.SECONDS)) {
+        clients.destroyForcibly();
+      }
+    }
+  }
+
+  interface BusyRunnable {
+    void run(BufferedReader ticks) throws IOException;
+  }
+
   interface IoRunnable {
     void run() throws IOException;
   }
@@ -166,6 +212,41 @@ class PostfixFrontLockoutTest {
           frontStillAnswers(tcpFront, "TCP, again");
         });
     assertThat(tcpServer.evicted()).isGreaterThanOrEqualTo(HELD - 500);
+  }
+
+  /**
+   * 500 connections from 127.0.0.1 (the per-client limit, shared with Postfix's own) that are never
+   * between requests: Postfix's new connection takes the place of one of them, though none is idle,
+   * and its requests are answered before and after the attackers' next requests.
+   */
+  @Test
+  void fiveHundredConnectionsAlwaysInARequestFromPostfixsOwnAddressDoNotStopItsAnswers()
+      throws Exception {
+    busyConnectionsDoNotStopTheAnswers("127.0.0.1", 500);
+  }
+
+  /**
+   * 1,000 such connections (the server's limit) from two other addresses: Postfix's new connection
+   * takes the place of one of the client holding the most.
+   */
+  @Test
+  void aThousandConnectionsAlwaysInARequestFromTwoOtherAddressesDoNotStopItsAnswers()
+      throws Exception {
+    busyConnectionsDoNotStopTheAnswers("127.0.0.2,127.0.0.3", 500);
+  }
+
+  private static void busyConnectionsDoNotStopTheAnswers(String sources, int perSource)
+      throws Exception {
+    frontStillAnswers(tcpFront, "TCP, before");
+    whileBusy(
+        sources,
+        perSource,
+        tcpServer,
+        ticks -> {
+          frontStillAnswers(tcpFront, "TCP, busy connections from " + sources + " held");
+          assertThat(ticks.readLine()).isEqualTo("ticked"); // every busy one began a new request
+          frontStillAnswers(tcpFront, "TCP, after they began new requests");
+        });
   }
 
   /**

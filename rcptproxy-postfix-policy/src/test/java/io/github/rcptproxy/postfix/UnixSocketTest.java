@@ -55,6 +55,50 @@ class UnixSocketTest {
     assertThat(socket).doesNotExist();
   }
 
+  /**
+   * The socket gets its group and mode before it appears at its path, and a symlink swapped in at
+   * that path meanwhile is replaced, not followed: chmod by name at the path made a file the link
+   * pointed to group-writable, and the socket was open with the umask's mode until then.
+   */
+  @Test
+  void theSocketAppearsWithItsModeByARenameThatASymlinkSwappedInDoesNotRedirect()
+      throws IOException {
+    Path socket = dir.resolve("policy.sock");
+    Path victim = Files.createFile(dir.resolve("victim"));
+    Files.setPosixFilePermissions(victim, PosixFilePermissions.fromString("rw-------"));
+    server =
+        builder(socket)
+            .socketGroup("postfix")
+            .beforeRename(
+                bound -> {
+                  assertThat(socket).doesNotExist();
+                  try {
+                    assertThat(mode(bound)).isEqualTo("rw-rw----");
+                    assertThat(mode(bound.getParent())).isEqualTo("rwx------");
+                    Files.createSymbolicLink(socket, victim);
+                  } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                  }
+                })
+            .start();
+    assertThat(mode(victim)).isEqualTo("rw-------");
+    assertThat(Files.isSymbolicLink(socket)).isFalse();
+    assertThat(mode(socket)).isEqualTo("rw-rw----");
+    assertThat(Files.getAttribute(socket, "posix:group", LinkOption.NOFOLLOW_LINKS))
+        .hasToString("postfix");
+    assertThat(ask()).isEqualTo("action=550 5.1.1 Unable to relay to nobody@example.test");
+    try (var left = Files.list(dir)) {
+      assertThat(left.map(p -> p.getFileName().toString()))
+          .as("the private directory is gone")
+          .containsExactlyInAnyOrder("policy.sock", "victim");
+    }
+  }
+
+  static String mode(Path path) throws IOException {
+    return PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS));
+  }
+
   @Test
   void theModeCanBeSet() throws IOException {
     Path socket = dir.resolve("policy.sock");
