@@ -68,10 +68,31 @@ class BackendErrorLimitsTest {
   @Test
   void oneRejectionPerSession() throws Exception {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_hard_error_limit = 2"))) {
-      Run run = run("Postfix hard error limit 2", RealBackendsTest.config(postfix.port()).build());
+      StderrCapture log = new StderrCapture();
+      Run run;
+      try (log) {
+        run = run("Postfix hard error limit 2", RealBackendsTest.config(postfix.port()).build());
+      }
+      assertThat(log.lines("smtpd_hard_error_limit")).as(log.text()).isZero();
       assertThat(run.tally().wrongRejections()).as(run.tally().toString()).isZero();
       assertThat(run.tally().unknownAccepted()).as(run.tally().toString()).isZero();
       assertThat(run.tally().unknownRejected()).isGreaterThanOrEqualTo(RECIPIENTS / 2 * 95 / 100);
+    }
+  }
+
+  /**
+   * No rejection per session ({@code smtpd_hard_error_limit = 1}: Postfix answers the first refusal
+   * and then {@code 421 too many errors} and hangs up): what cannot be asked is never answered
+   * wrong, and one warning names the setting.
+   */
+  @Test
+  void hangUpAfterEveryRefusalIsWarnedOnce() throws Exception {
+    try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_hard_error_limit = 1"));
+        StderrCapture log = new StderrCapture()) {
+      Run run = run("Postfix hard error limit 1", RealBackendsTest.config(postfix.port()).build());
+      assertThat(run.tally().wrongRejections()).as(run.tally().toString()).isZero();
+      assertThat(run.tally().unknownAccepted()).as(run.tally().toString()).isZero();
+      assertThat(log.lines("smtpd_hard_error_limit")).as(log.text()).isEqualTo(1);
     }
   }
 
