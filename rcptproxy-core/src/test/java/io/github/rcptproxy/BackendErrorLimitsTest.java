@@ -68,10 +68,50 @@ class BackendErrorLimitsTest {
   @Test
   void oneRejectionPerSession() throws Exception {
     try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_hard_error_limit = 2"))) {
-      Run run = run("Postfix hard error limit 2", RealBackendsTest.config(postfix.port()).build());
+      StderrCapture log = new StderrCapture();
+      Run run;
+      try (log) {
+        run = run("Postfix hard error limit 2", RealBackendsTest.config(postfix.port()).build());
+      }
+      assertThat(log.lines("smtpd_hard_error_limit")).as(log.text()).isZero();
       assertThat(run.tally().wrongRejections()).as(run.tally().toString()).isZero();
       assertThat(run.tally().unknownAccepted()).as(run.tally().toString()).isZero();
       assertThat(run.tally().unknownRejected()).isGreaterThanOrEqualTo(RECIPIENTS / 2 * 95 / 100);
+    }
+  }
+
+  /**
+   * No rejection per session ({@code smtpd_hard_error_limit = 1}: Postfix answers the first refusal
+   * and then {@code 421 too many errors} and hangs up): never a wrong answer, one warning naming
+   * the setting, and the known addresses accepted (by RCPT, one refusal per session).
+   */
+  @Test
+  void hangUpAfterEveryRefusalIsWarnedOnce() throws Exception {
+    try (PostfixBackend postfix = PostfixBackend.start(List.of("smtpd_hard_error_limit = 1"));
+        StderrCapture log = new StderrCapture()) {
+      Run run = run("Postfix hard error limit 1", RealBackendsTest.config(postfix.port()).build());
+      assertThat(run.tally().wrongRejections()).as(run.tally().toString()).isZero();
+      assertThat(run.tally().unknownAccepted()).as(run.tally().toString()).isZero();
+      // VRFY, whose random control would end each session, gives way to RCPT
+      assertThat(run.tally().knownAccepted())
+          .as(run.tally().toString())
+          .isGreaterThanOrEqualTo(RECIPIENTS / 2 * 95 / 100);
+      assertThat(log.lines("smtpd_hard_error_limit")).as(log.text()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aPlainPostfixIsNotTakenForOneThatEndsSessionsOnRefusals() throws Exception {
+    try (PostfixBackend postfix = PostfixBackend.start(List.of());
+        StderrCapture log = new StderrCapture()) {
+      for (ProbeMethod method : ProbeMethod.values()) {
+        Run run =
+            run(
+                "plain Postfix, " + method,
+                RealBackendsTest.config(postfix.port()).probeMethod(method).build());
+        assertThat(run.tally().wrongRejections()).isZero();
+      }
+      assertThat(log.lines("smtpd_hard_error_limit")).as(log.text()).isZero();
     }
   }
 

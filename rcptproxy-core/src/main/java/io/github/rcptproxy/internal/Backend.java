@@ -56,7 +56,10 @@ public final class Backend implements AutoCloseable {
             limits,
             pool,
             new Dialogue(
-                knownGood, new VrfyTrust(config, knownGood), failures, pool::othersWaiting),
+                knownGood,
+                new VrfyTrust(config, knownGood, limits::endsSessionsOnFirstRefusal),
+                failures,
+                pool::othersWaiting),
             failures,
             batchThreads);
   }

@@ -236,6 +236,9 @@ public final class BackendSession {
       learner.transactionReset();
       if (replies.get(0).code() != 250) {
         // Never about an address: the session is at a limit (Exim: 554 too many nonmail commands)
+        if (replies.get(0).code() != 421) {
+          learner.answeredAfterRejection();
+        }
         teachLimits();
         throw new SessionFailure(
             Verdict.Reason.BACKEND_UNAVAILABLE,
@@ -528,6 +531,9 @@ public final class BackendSession {
       connection.write(commands);
     } catch (IOException e) {
       usable = false;
+      if (!(e instanceof SocketTimeoutException)) {
+        learner.ended(); // the backend hung up
+      }
       throw e;
     }
   }
@@ -546,6 +552,9 @@ public final class BackendSession {
       return connection.read();
     } catch (IOException e) {
       usable = false;
+      if (e instanceof EOFException) {
+        learner.ended(); // the backend hung up
+      }
       throw translated(e);
     }
   }

@@ -51,6 +51,15 @@ final class LimitLearner {
   /** Rejections answered before the last reply of an exchange the backend hung up after. */
   private int rejectionsBeforeHangUp;
 
+  /**
+   * Whether the backend answered anything but {@code 421} after the session's first rejection: then
+   * it did not end the session on that refusal.
+   */
+  private boolean answeredAfterRejection;
+
+  /** Whether {@link #sessionEnded} has told the limits how this session ended. */
+  private boolean endTaught;
+
   /** How long the session lay idle before the current use. */
   private Duration idleBeforeUse = Duration.ZERO;
 
@@ -143,6 +152,9 @@ final class LimitLearner {
     int rejectionsBeforeLast = rejections;
     for (BackendReply reply : replies) {
       rejectionsBeforeLast = rejections;
+      if (reply.code() != 421) {
+        answeredAfterRejection();
+      }
       if (vrfy) {
         vrfyCommands++;
       } else {
@@ -161,6 +173,35 @@ final class LimitLearner {
     if (hungUp) {
       rejectionsBeforeHangUp = rejectionsBeforeLast;
     }
+    if (hungUp || replies.stream().anyMatch(reply -> reply.code() == 421)) {
+      ended();
+    }
+  }
+
+  /**
+   * The backend ended the session ({@code 421}, a hang-up): one ended on the reply right after its
+   * first rejection, not after lying idle, is told to the limits ({@link
+   * SessionLimits#endedOnFirstRefusal}). Once per session, whichever sign of the end comes first.
+   */
+  void ended() {
+    if (!endTaught
+        && rejections == 1
+        && !answeredAfterRejection
+        && idleBeforeUse.compareTo(IDLE_RACE) < 0) {
+      limits.endedOnFirstRefusal();
+    }
+    endTaught = true;
+  }
+
+  /**
+   * The backend answered a command after the session's rejections (a refused {@code RSET} among
+   * them): it did not end the session on its first refusal.
+   */
+  void answeredAfterRejection() {
+    if (rejections > 0 && !answeredAfterRejection) {
+      answeredAfterRejection = true;
+      limits.refusalTolerated();
+    }
   }
 
   /**
@@ -173,6 +214,7 @@ final class LimitLearner {
    * or after lying idle ({@link #IDLE_RACE}), teaches nothing.
    */
   void sessionEnded() {
+    ended();
     if (idleBeforeUse.compareTo(IDLE_RACE) >= 0) {
       return;
     }

@@ -31,6 +31,15 @@ public final class SessionLimits {
   /** Whether a refusal later than the deadline was warned about. */
   private final AtomicBoolean lateRefusalWarned = new AtomicBoolean();
 
+  /**
+   * Sessions in a row ended on the reply right after their first rejection ({@code 421} or a
+   * hang-up): this many and the backend takes no refusal in a session.
+   */
+  static final int ENDED_ON_FIRST_REFUSAL_TO_WARN = 3;
+
+  private final AtomicInteger endedOnFirstRefusal = new AtomicInteger();
+  private final AtomicBoolean endedOnFirstRefusalWarned = new AtomicBoolean();
+
   /** Whether the backend was seen slowing its replies to a session after its rejections. */
   private volatile boolean slowsAfterErrors;
 
@@ -81,6 +90,45 @@ public final class SessionLimits {
   /** The backend ended a session that had taken this many rejections without trouble. */
   void rejectionsTolerated(int count) {
     lower(maxRejections, count, "rejected recipients");
+  }
+
+  /**
+   * The backend ended a session on the reply right after its first rejection: several sessions in a
+   * row, and it ends every one there (Postfix {@code smtpd_hard_error_limit = 1}, as under its
+   * stress mode; an Exim {@code drop} on the first failed recipient), which no pacing avoids: said
+   * once, naming those settings. A limit of two or more, or Exim's {@code 554 Too many nonmail
+   * commands}, answers after the first refusal ({@link #refusalTolerated}).
+   */
+  void endedOnFirstRefusal() {
+    if (endedOnFirstRefusal.incrementAndGet() < ENDED_ON_FIRST_REFUSAL_TO_WARN) {
+      return;
+    }
+    rejectionsTolerated(0); // batches of one: a recipient behind a refusal would go unanswered
+    if (endedOnFirstRefusalWarned.compareAndSet(false, true)) {
+      LOG.warn(
+          "the backend ended {} sessions in a row on the reply right after their first refused"
+              + " recipient (421 or a hang-up): each refusal costs a session, and the"
+              + " verifications it ends are answered UNVERIFIED BACKEND_UNAVAILABLE; let it take"
+              + " refusals from this host: Postfix smtpd_hard_error_limit (default 20, 1 under"
+              + " stress; smtpd_soft_error_limit only slows replies), Exim an ACL drop on"
+              + " $rcpt_fail_count (smtp_max_synprot_errors counts protocol errors, not refused"
+              + " recipients)",
+          endedOnFirstRefusal.get());
+    }
+  }
+
+  /**
+   * Whether the last {@value #ENDED_ON_FIRST_REFUSAL_TO_WARN} sessions with a rejection, or more,
+   * were each ended on the reply right after it: then a random {@code VRFY}, refused, would end the
+   * session it is asked on, with the verification it was to confirm.
+   */
+  boolean endsSessionsOnFirstRefusal() {
+    return endedOnFirstRefusal.get() >= ENDED_ON_FIRST_REFUSAL_TO_WARN;
+  }
+
+  /** A session took a command after a rejection: the run of sessions ended on one is broken. */
+  void refusalTolerated() {
+    endedOnFirstRefusal.set(0);
   }
 
   /**

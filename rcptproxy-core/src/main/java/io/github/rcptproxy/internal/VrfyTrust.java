@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,21 +54,28 @@ final class VrfyTrust {
   private final boolean configured;
   private final Clock clock;
   private final KnownGood knownGood;
+
+  /** Whether the backend ends each session right after its first refusal, as a VRFY's would be. */
+  private final BooleanSupplier endsSessionsOnRefusal;
+
   private final DomainMemory<Known> byDomain = new DomainMemory<>();
   private volatile Instant unsupportedUntil = Instant.MIN;
 
-  VrfyTrust(VerifierConfig config, KnownGood knownGood) {
+  VrfyTrust(VerifierConfig config, KnownGood knownGood, BooleanSupplier endsSessionsOnRefusal) {
     this.configured =
         config.probeMethod() == ProbeMethod.VRFY && config.protocol() == BackendProtocol.SMTP;
     this.clock = config.clock();
     this.knownGood = knownGood;
+    this.endsSessionsOnRefusal = endsSessionsOnRefusal;
   }
 
   /**
-   * Whether VRFY may answer for the domain: configured, not refused lately, not known dishonest.
+   * Whether VRFY may answer for the domain: configured, not refused lately, not known dishonest,
+   * and not against a backend that ends each session on its first refusal (the random local part
+   * that confirms VRFY would end the session: RCPT answers the known addresses there, {@code 250}).
    */
   boolean mayServe(String domain) {
-    if (!configured) {
+    if (!configured || endsSessionsOnRefusal.getAsBoolean()) {
       return false;
     }
     Instant now = clock.instant();

@@ -51,6 +51,52 @@ class LimitLearnerTest {
     assertThat(session.withinLimits(START)).isFalse();
   }
 
+  /** A session of the same backend, sharing its limits. */
+  private LimitLearner sibling() {
+    VerifierConfig built = VerifierConfig.builder().build();
+    return new LimitLearner(limits, built.maxSessionAge(), built.idleTimeout(), () -> nanos, START);
+  }
+
+  /** A session whose first refusal the backend follows with 421 and a hang-up. */
+  private static void endedOnItsFirstRefusal(LimitLearner session) {
+    session.startUse(START);
+    session.counted(replies(250, 550, 421), false, true);
+    session.sessionEnded();
+  }
+
+  @Test
+  void sessionsInARowEndedOnTheirFirstRefusalShowABackendThatTakesNone() {
+    learner();
+    endedOnItsFirstRefusal(sibling());
+    endedOnItsFirstRefusal(sibling());
+    assertThat(limits.endsSessionsOnFirstRefusal()).isFalse();
+
+    endedOnItsFirstRefusal(sibling());
+
+    assertThat(limits.endsSessionsOnFirstRefusal()).isTrue();
+    assertThat(limits.maxRejections()).isEqualTo(1);
+  }
+
+  @Test
+  void anAnswerAfterARefusalBreaksTheRun() {
+    learner();
+    endedOnItsFirstRefusal(sibling());
+    endedOnItsFirstRefusal(sibling());
+    LimitLearner tolerant = sibling();
+    tolerant.startUse(START);
+    tolerant.counted(replies(550, 250, 550, 421), false, true); // a limit of two
+    tolerant.sessionEnded();
+    LimitLearner nonmail = sibling();
+    nonmail.startUse(START);
+    nonmail.counted(replies(550), false, false);
+    nonmail.answeredAfterRejection(); // RSET answered 554 Too many nonmail commands
+    nonmail.sessionEnded();
+
+    endedOnItsFirstRefusal(sibling());
+
+    assertThat(limits.endsSessionsOnFirstRefusal()).isFalse();
+  }
+
   @Test
   void vrfyAndRsetCountTowardsTheJunkCommandLimit() {
     LimitLearner session = learner(VerifierConfig.builder().maxVrfyPerSession(3));
