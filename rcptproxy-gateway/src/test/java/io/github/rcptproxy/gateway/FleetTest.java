@@ -3,6 +3,7 @@ package io.github.rcptproxy.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.hazelcast.cache.HazelcastCachingProvider;
 import io.github.rcptproxy.gateway.fleet.Fleet;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
@@ -27,6 +28,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
+import javax.cache.Cache;
+import javax.cache.Caching;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -35,7 +38,8 @@ import org.junit.jupiter.api.Test;
  * Three gateways in one fleet (embedded Hazelcast members on free loopback ports, TCP-IP join), in
  * front of one real Postfix whose refusals carry no enhanced status code: each refusal is unclear
  * until a known-good address is accepted right after it, so a gateway that knows none answers it
- * 451. Each test is its own client (127.0.0.2, .3, ...: all loopback on Linux), so that one test's
+ * 451. The gateways have the default settings (no verdict cache) but where a test says otherwise.
+ * Each test is its own client (127.0.0.2, .3, ...: all loopback on Linux), so that one test's
  * cool-down does not refuse the next.
  */
 @RealServers
@@ -82,6 +86,11 @@ class FleetTest {
     QUICK_CLUSTER.keySet().forEach(System::clearProperty);
   }
 
+  /** A verdict cache (the gateway's default is none): in a fleet, the cluster's. */
+  private static final Consumer<GatewaySettings.Builder> CACHED =
+      settings ->
+          settings.verifier(v -> v.cache(Duration.ofHours(1), Duration.ofMinutes(5), 10_000));
+
   /** A gateway that is member {@code n} of the fleet, listing every other member's port. */
   private static RunningGateway member(int n) {
     return member(n, settings -> {});
@@ -101,7 +110,6 @@ class FleetTest {
           TestGateway.noDisconnect().accept(settings);
           settings
               .maxRejectedPerClient(MAX_REJECTED)
-              .verifier(v -> v.cache(Duration.ofHours(1), Duration.ofMinutes(5), 10_000))
               .cluster(
                   new GatewaySettings.Cluster(
                       Optional.of(new HostPort("127.0.0.1", memberPorts.get(n))),
@@ -186,15 +194,41 @@ class FleetTest {
       assertThat(late.fleet().orElseThrow().members()).isEqualTo(4);
       assertThat(client.rcpt(PostfixBackend.unknown(201))).startsWith("550");
       assertThat(late.verifier().stats().rejected()).isEqualTo(1);
+      // The fleet shares the finding, not verdicts: the same address is asked of the backend again,
+      // and the cluster holds the domain's known-good address but no verdict.
+      assertThat(client.rcpt(PostfixBackend.unknown(201))).startsWith("550");
+      assertThat(late.verifier().stats().rejected()).isEqualTo(2);
+      assertThat(late.verifier().stats().cacheHits()).isZero();
+      Cache<String, ?> shared = verdicts(late);
+      assertThat(shared.containsKey("known-good:" + PostfixBackend.DOMAIN)).isTrue();
+      assertThat(shared.containsKey(PostfixBackend.unknown(201))).isFalse();
     }
+  }
+
+  /** The cluster's cache of verdicts and findings, as the gateway's member holds it. */
+  private static Cache<String, ?> verdicts(RunningGateway gateway) {
+    return Caching.getCachingProvider(HazelcastCachingProvider.MEMBER_CACHING_PROVIDER)
+        .getCacheManager(
+            null,
+            null,
+            HazelcastCachingProvider.propertiesByInstanceItself(
+                gateway.fleet().orElseThrow().member()))
+        .getCache("rcptproxy-verdicts");
   }
 
   @Test
   void whenAMemberIsKilledTheOthersStillAnswerEveryVerdictItLearnt() throws Exception {
-    RunningGateway doomed = member(4);
+    // Two gateways with a verdict cache: the one killed, and the one that answers after.
+    try (RunningGateway survivor = member(3, CACHED)) {
+      killedMemberLosesNoVerdict(survivor);
+    }
+  }
+
+  private void killedMemberLosesNoVerdict(RunningGateway answering) throws Exception {
+    RunningGateway doomed = member(4, CACHED);
     await()
         .atMost(Duration.ofSeconds(30))
-        .until(() -> fleet.get(0).fleet().orElseThrow().members() == 4);
+        .until(() -> fleet.get(0).fleet().orElseThrow().members() == 5);
     try (Client client = Client.from("127.0.0.4", doomed)) {
       for (int i = 0; i < 10; i++) {
         assertThat(client.rcpt(PostfixBackend.known(300 + i))).startsWith("250");
@@ -203,22 +237,22 @@ class FleetTest {
     }
     doomed.fleet().orElseThrow().member().getLifecycleService().terminate();
     doomed.close();
-    Fleet survivor = fleet.get(1).fleet().orElseThrow();
+    Fleet survivor = answering.fleet().orElseThrow();
     await()
         .atMost(Duration.ofSeconds(30))
         .until(
             () ->
-                survivor.members() == 3 && survivor.member().getPartitionService().isClusterSafe());
+                survivor.members() == 4 && survivor.member().getPartitionService().isClusterSafe());
 
-    long hitsBefore = fleet.get(1).verifier().stats().cacheHits();
-    try (Client client = Client.from("127.0.0.4", fleet.get(1))) {
+    long hitsBefore = answering.verifier().stats().cacheHits();
+    try (Client client = Client.from("127.0.0.4", answering)) {
       for (int i = 0; i < 10; i++) {
         assertThat(client.rcpt(PostfixBackend.known(300 + i))).startsWith("250");
         assertThat(client.rcpt(PostfixBackend.unknown(300 + i))).startsWith("550");
       }
     }
     // Every verdict came from the fleet's cache: none was lost with the member.
-    assertThat(fleet.get(1).verifier().stats().cacheHits() - hitsBefore).isEqualTo(20);
+    assertThat(answering.verifier().stats().cacheHits() - hitsBefore).isEqualTo(20);
   }
 
   @Test
