@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.hazelcast.cache.HazelcastCachingProvider;
+import com.hazelcast.map.IMap;
 import io.github.rcptproxy.gateway.fleet.Fleet;
+import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.StderrCapture;
@@ -28,6 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 import javax.cache.Cache;
 import javax.cache.Caching;
 import org.junit.jupiter.api.AfterAll;
@@ -97,6 +100,11 @@ class FleetTest {
   }
 
   private static RunningGateway member(int n, Consumer<GatewaySettings.Builder> extra) {
+    return member(n, postfix.port(), extra);
+  }
+
+  private static RunningGateway member(
+      int n, int backendPort, Consumer<GatewaySettings.Builder> extra) {
     List<HostPort> others = new ArrayList<>();
     for (int i = 0; i < memberPorts.size(); i++) {
       if (i != n) {
@@ -104,7 +112,7 @@ class FleetTest {
       }
     }
     return TestGateway.start(
-        postfix.port(),
+        backendPort,
         PostfixBackend.DOMAIN,
         settings -> {
           TestGateway.noDisconnect().accept(settings);
@@ -214,6 +222,45 @@ class FleetTest {
             HazelcastCachingProvider.propertiesByInstanceItself(
                 gateway.fleet().orElseThrow().member()))
         .getCache("rcptproxy-verdicts");
+  }
+
+  @Test
+  void aRecipientLimitOneGatewayLearntIsKnownByTheOthersWithinSecondsForAnHour() throws Exception {
+    List<String> four = IntStream.rangeClosed(901, 904).mapToObj(EximBackend::known).toList();
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().recipientsMax(3).build());
+        RunningGateway learning = member(3, exim.port(), settings -> {});
+        RunningGateway other = member(4, exim.port(), settings -> {})) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> other.fleet().orElseThrow().members() == 5);
+      // The first gateway learns the limit from the backend's 452 when it relays a message.
+      try (Client client = Client.from("127.0.0.8", learning)) {
+        for (String recipient : four) {
+          assertThat(client.rcpt(recipient)).startsWith("250");
+        }
+        assertThat(client.send("DATA")).startsWith("354");
+        assertThat(client.send("Subject: four\r\n\r\nhello\r\n.")).startsWith("451 4.5.3");
+      }
+      // Alone, the other would take the fourth at RCPT and tempfail a message of its own.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                try (Client client = Client.from("127.0.0.8", other)) {
+                  for (String recipient : four.subList(0, 3)) {
+                    assertThat(client.rcpt(recipient)).startsWith("250");
+                  }
+                  assertThat(client.rcpt(four.get(3))).startsWith("452");
+                }
+              });
+      IMap<String, ?> shared =
+          other.fleet().orElseThrow().member().getMap("rcptproxy-relay-limits");
+      assertThat(shared.keySet()).hasSize(1);
+      long holds = shared.getEntryView(shared.keySet().iterator().next()).getExpirationTime();
+      assertThat(Duration.ofMillis(holds - System.currentTimeMillis()))
+          .isBetween(Duration.ofMinutes(59), Duration.ofMinutes(60));
+    }
   }
 
   @Test

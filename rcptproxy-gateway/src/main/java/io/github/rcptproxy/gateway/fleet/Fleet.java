@@ -24,6 +24,7 @@ import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.UsageException;
 import io.github.rcptproxy.gateway.limits.ClientAllowance;
 import io.github.rcptproxy.gateway.limits.ClientLimits;
+import io.github.rcptproxy.gateway.relay.SharedRecipientLimits;
 import io.github.rcptproxy.jcache.JCacheVerdictCache;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -44,17 +45,19 @@ import org.slf4j.LoggerFactory;
  * This gateway's membership of a fleet: an embedded Hazelcast member, joined to the others over
  * TCP-IP (never multicast), holding what the gateways share: the verdict cache if the gateway has
  * one, each domain's known-good address and catch-all finding (with or without a verdict cache),
- * and per-client rejection limits ({@link FleetLimits}). The member holds its share of the data and
- * a backup of another's, so a member that dies loses nothing. The limits never call the cluster on
- * an SMTP thread ({@link FleetCalls}); the verifier waits for a shared cache at most a tenth of its
- * deadline. When the cluster does not answer, or this member is alone, each gateway decides with
- * its own state and says so in the log, in {@link #status()} and in the metrics.
+ * per-client rejection limits ({@link FleetLimits}), and the recipients per message each backend
+ * takes, as a relay learnt it ({@link FleetRelayLimits}). The member holds its share of the data
+ * and a backup of another's, so a member that dies loses nothing. The limits never call the cluster
+ * on an SMTP thread ({@link FleetCalls}); the verifier waits for a shared cache at most a tenth of
+ * its deadline. When the cluster does not answer, or this member is alone, each gateway decides
+ * with its own state and says so in the log, in {@link #status()} and in the metrics.
  */
 public final class Fleet implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Fleet.class);
   static final String VERDICTS = "rcptproxy-verdicts";
   static final String REJECTIONS = "rcptproxy-rejections";
   static final String REFUSED = "rcptproxy-refused";
+  static final String RELAY_LIMITS = "rcptproxy-relay-limits";
 
   private final HazelcastInstance member;
   private final CacheManager caches;
@@ -246,6 +249,11 @@ public final class Fleet implements AutoCloseable {
             calls);
     limits.follow();
     return limits;
+  }
+
+  /** The recipients per message the gateways' relays learn each backend takes, for the fleet. */
+  public SharedRecipientLimits relayLimits() {
+    return new FleetRelayLimits(member.getMap(RELAY_LIMITS), calls);
   }
 
   /** Members this one sees, itself included; 0 once it is stopped. */
