@@ -197,11 +197,18 @@ class FleetTest {
         Client client = Client.from("127.0.0.3", alone)) {
       assertThat(client.rcpt(PostfixBackend.unknown(200))).startsWith("451");
     }
+    // A member finds VRFY honest in the domain: a random local part refused, a known-good one not.
+    try (Client client = Client.from("127.0.0.3", fleet.get(0))) {
+      assertThat(client.rcpt(PostfixBackend.unknown(199))).startsWith("550");
+    }
     try (RunningGateway late = member(3);
+        StderrCapture log = new StderrCapture();
         Client client = Client.from("127.0.0.3", late)) {
       assertThat(late.fleet().orElseThrow().members()).isEqualTo(4);
       assertThat(client.rcpt(PostfixBackend.unknown(201))).startsWith("550");
       assertThat(late.verifier().stats().rejected()).isEqualTo(1);
+      // It trusts VRFY there as the fleet found, without asking a random local part itself.
+      assertThat(log.text()).doesNotContain("backend refuses unknown users in");
       // The fleet shares the finding, not verdicts: the same address is asked of the backend again,
       // and the cluster holds the domain's known-good address but no verdict.
       assertThat(client.rcpt(PostfixBackend.unknown(201))).startsWith("550");
@@ -209,6 +216,7 @@ class FleetTest {
       assertThat(late.verifier().stats().cacheHits()).isZero();
       Cache<String, ?> shared = verdicts(late);
       assertThat(shared.containsKey("known-good:" + PostfixBackend.DOMAIN)).isTrue();
+      assertThat(shared.containsKey("vrfy-trust:" + PostfixBackend.DOMAIN)).isTrue();
       assertThat(shared.containsKey(PostfixBackend.unknown(201))).isFalse();
     }
   }
