@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.stream.IntStream;
 import javax.cache.Cache;
@@ -268,6 +269,55 @@ class FleetTest {
       long holds = shared.getEntryView(shared.keySet().iterator().next()).getExpirationTime();
       assertThat(Duration.ofMillis(holds - System.currentTimeMillis()))
           .isBetween(Duration.ofMinutes(59), Duration.ofMinutes(60));
+    }
+  }
+
+  @Test
+  void aBackendHostThatDoesNotGreetCostsTheFleetOneWaitNotOneForEachGateway() throws Exception {
+    List<Socket> opened = new CopyOnWriteArrayList<>();
+    try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      // Takes connections, never greets; counts those the gateways opened.
+      Thread taking =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    opened.add(hung.accept());
+                  }
+                } catch (IOException e) {
+                  // closed
+                }
+              });
+      taking.setDaemon(true);
+      taking.start();
+      Consumer<GatewaySettings.Builder> hungFirst =
+          settings ->
+              settings.verifier(
+                  v ->
+                      v.backends(
+                          List.of(
+                              InetSocketAddress.createUnresolved("127.0.0.1", hung.getLocalPort()),
+                              InetSocketAddress.createUnresolved("127.0.0.1", postfix.port()))));
+      try (RunningGateway first = member(3, hungFirst);
+          RunningGateway second = member(4, hungFirst)) {
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> second.fleet().orElseThrow().members() == 5);
+        try (Client client = Client.from("127.0.0.9", first)) {
+          assertThat(client.rcpt(PostfixBackend.known(950))).startsWith("250");
+        }
+        int waitedFor = opened.size();
+        assertThat(waitedFor).isPositive();
+        // Alone, the second would connect to the hung host too and wait for its greeting.
+        try (Client client = Client.from("127.0.0.9", second)) {
+          assertThat(client.rcpt(PostfixBackend.known(951))).startsWith("250");
+        }
+        assertThat(opened).hasSize(waitedFor);
+      }
+    } finally {
+      for (Socket socket : opened) {
+        socket.close();
+      }
     }
   }
 
