@@ -72,9 +72,15 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   private volatile State state;
   private volatile boolean closed;
 
-  /** What one configuration brings: the backend, the cache, the catch-all knowledge. */
+  /**
+   * What one configuration brings: the backend, the cache, where findings about domains are shared
+   * (the shared cache, or the shared findings store; empty if neither), the catch-all knowledge.
+   */
   private record State(
-      Backend backend, Optional<VerdictCache> cache, DomainMemory<CatchAll> catchAll) {
+      Backend backend,
+      Optional<VerdictCache> cache,
+      Optional<VerdictCache> findings,
+      DomainMemory<CatchAll> catchAll) {
     VerifierConfig config() {
       return backend.config();
     }
@@ -112,15 +118,25 @@ final class PooledRecipientVerifier implements RecipientVerifier {
    * stay the same (they are a fact about that backend), and forgotten otherwise.
    */
   private State start(VerifierConfig config, KnownGood knownGood) {
-    Optional<VerdictCache> cache = Optional.empty();
+    Optional<VerdictCache> cache;
     if (config.sharedCache().isPresent()) {
       cache = Optional.of(new GuardedCache(config.sharedCache().get(), config.deadline()));
     } else if (config.cacheEnabled()) {
       cache = Optional.of(new LocalVerdictCache(config.cacheMaxEntries(), config.clock()));
+    } else {
+      cache = Optional.empty();
     }
-    knownGood.use(config.knownGood(), cache, config.stateDirectory(), config.clock());
+    Optional<VerdictCache> findings =
+        config.sharedCache().isPresent()
+            ? cache
+            : config.sharedFindings().map(store -> new GuardedCache(store, config.deadline()));
+    knownGood.use(
+        config.knownGood(), findings.or(() -> cache), config.stateDirectory(), config.clock());
     return new State(
-        new Backend(config, counters, knownGood, batchThreads), cache, new DomainMemory<>());
+        new Backend(config, counters, knownGood, batchThreads),
+        cache,
+        findings,
+        new DomainMemory<>());
   }
 
   @Override
@@ -371,6 +387,9 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     if (state.cache().orElse(null) instanceof GuardedCache guarded) {
       guarded.close();
     }
+    if (state.findings().orElse(null) instanceof GuardedCache guarded) {
+      guarded.close(); // the same one as the cache, or a store for findings only
+    }
   }
 
   private State open() {
@@ -494,16 +513,13 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   }
 
   /**
-   * A shared cache's finding about the domain, learnt by another gateway (or before a restart),
-   * remembered here once read; null if there is none. Never the local cache: it would only repeat
-   * what {@code state.catchAll()} holds.
+   * A shared cache's (or shared findings store's) finding about the domain, learnt by another
+   * gateway (or before a restart), remembered here once read; null if there is none. Never the
+   * local cache: it would only repeat what {@code state.catchAll()} holds.
    */
   private static CatchAll sharedCatchAll(State state, String domain, Instant now) {
-    if (state.config().sharedCache().isEmpty()) {
-      return null;
-    }
     Optional<VerdictCache.CachedVerdict> stored =
-        state.cache().flatMap(cache -> cache.get(CATCH_ALL_PREFIX + domain));
+        state.findings().flatMap(cache -> cache.get(CATCH_ALL_PREFIX + domain));
     if (stored.isEmpty() || !stored.get().expiresAt().isAfter(now)) {
       return null;
     }
@@ -512,19 +528,17 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     return known;
   }
 
-  /** Writes a finding to the shared cache, if there is one, until it expires here too. */
+  /** Writes a finding where findings are shared, if anywhere, until it expires here too. */
   private static void shareCatchAll(State state, String domain, CatchAll known, Instant now) {
-    if (state.config().sharedCache().isPresent()) {
-      BackendReply probe =
-          new BackendReply(known.acceptsAnything() ? 250 : 550, "", "random local part");
-      state
-          .cache()
-          .ifPresent(
-              cache ->
-                  cache.put(
-                      CATCH_ALL_PREFIX + domain,
-                      new VerdictCache.CachedVerdict(probe, now, known.until())));
-    }
+    BackendReply probe =
+        new BackendReply(known.acceptsAnything() ? 250 : 550, "", "random local part");
+    state
+        .findings()
+        .ifPresent(
+            cache ->
+                cache.put(
+                    CATCH_ALL_PREFIX + domain,
+                    new VerdictCache.CachedVerdict(probe, now, known.until())));
   }
 
   private static Verdict catchAll(String address, Verdict.Accepted accepted, Deadline deadline) {

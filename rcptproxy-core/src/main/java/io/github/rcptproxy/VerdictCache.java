@@ -14,7 +14,10 @@ import java.util.Optional;
  * {@code known-good:DOMAIN}: the address the backend accepted first in the domain (the reply's
  * text), which a verifier asks as its control question before it has learnt one of its own; and, in
  * a shared cache with catch-all detection on, {@code catch-all:DOMAIN}: whether the backend
- * accepted a random local part there (a positive reply if it did), until the finding expires.
+ * accepted a random local part there (a positive reply if it did), until the finding expires; and
+ * {@code vrfy-trust:DOMAIN}: whether the backend's VRFY tells mailboxes apart there (a positive
+ * reply if it does), until that finding expires; and {@code backend-down:ADDRESS:PORT}: a backend
+ * address that did not answer, skipped until its cool-down ends.
  *
  * <p><b>Contract:</b> implementations must be thread-safe. A shared cache given to {@link
  * VerifierConfig.Builder#sharedCache} is called off the caller's SMTP thread: a lookup is waited

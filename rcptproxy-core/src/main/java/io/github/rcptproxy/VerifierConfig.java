@@ -178,6 +178,15 @@ public final class VerifierConfig {
     return Optional.ofNullable(values.sharedCache);
   }
 
+  /**
+   * The store shared with other verifiers for findings only (known-good addresses, catch-all and
+   * VRFY-trust findings, backend addresses skipped for not answering), if one was given to a
+   * verifier without a shared cache; see {@link Builder#sharedFindings}.
+   */
+  public Optional<VerdictCache> sharedFindings() {
+    return Optional.ofNullable(values.sharedFindings);
+  }
+
   /** How long a domain's catch-all test holds; empty when catch-all detection is off. */
   public Optional<Duration> catchAllTtl() {
     return Optional.ofNullable(values.catchAllTtl);
@@ -256,6 +265,7 @@ public final class VerifierConfig {
                 + values.positiveTtl
                 + "/-"
                 + values.negativeTtl)
+        + (values.sharedFindings == null ? "" : ", findings=shared")
         + (values.catchAllTtl == null ? "" : ", catchAllTtl=" + values.catchAllTtl)
         + (values.protocol == BackendProtocol.SMTP ? "" : ", protocol=" + values.protocol)
         + (values.tls == BackendTls.NONE ? "" : ", tls=" + values.tls)
@@ -291,6 +301,7 @@ public final class VerifierConfig {
     private Duration negativeTtl;
     private long cacheMaxEntries = 100_000;
     private VerdictCache sharedCache;
+    private VerdictCache sharedFindings;
     private Duration catchAllTtl;
     private VerificationListener listener = VerificationListener.NONE;
     private BackendTls tls = BackendTls.NONE;
@@ -395,6 +406,27 @@ public final class VerifierConfig {
       this.sharedCache = Objects.requireNonNull(cache, "cache");
       this.positiveTtl = positiveTtl;
       this.negativeTtl = negativeTtl;
+      return this;
+    }
+
+    /**
+     * Shares what the verifier learns about domains with other verifiers, without caching verdicts:
+     * the {@code known-good:DOMAIN}, {@code catch-all:DOMAIN}, {@code vrfy-trust:DOMAIN} and {@code
+     * backend-down:ADDRESS:PORT} keys of {@link VerdictCache} are written to and read from {@code
+     * store}; no address key is ever stored or looked up there, so every verification still asks
+     * the backend (or the verifier's own cache, if {@link #cache} is set). For a verifier without a
+     * {@link #sharedCache}, which holds those keys itself: {@link #build()} refuses both. The store
+     * is called as a shared cache is (off the caller's thread, a lookup waited for at most a tenth
+     * of the deadline, a miss if slower or failing). Default none.
+     */
+    public Builder sharedFindings(VerdictCache store) {
+      this.sharedFindings = Objects.requireNonNull(store, "store");
+      return this;
+    }
+
+    /** No store for findings only (the default). */
+    public Builder noSharedFindings() {
+      this.sharedFindings = null;
       return this;
     }
 
@@ -686,6 +718,10 @@ public final class VerifierConfig {
       if (catchAllTtl != null) {
         requirePositive(catchAllTtl, "catch-all TTL");
       }
+      require(
+          sharedFindings == null || sharedCache == null,
+          "shared findings are for a verifier without a shared cache (which holds them), but both"
+              + " were given");
       Objects.requireNonNull(listener, "listener");
       Objects.requireNonNull(protocol, "protocol");
       return new VerifierConfig(this, checkTlsAndAuth());

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
@@ -77,6 +80,43 @@ class VerifierConfigTest {
     refuses(b -> b.maxRejectionsPerSession(0), "max rejections");
     refuses(b -> b.maxRecipientsPerTransaction(1001), "max recipients");
     refuses(b -> b.maxVrfyPerSession(0), "max VRFY");
+  }
+
+  @Test
+  void sharedFindingsAreForAVerifierWithoutASharedCacheAndTurnNoCachingOn() {
+    VerdictCache store = new MapCache();
+    refuses(
+        b -> b.sharedCache(store, Duration.ofHours(1), Duration.ofMinutes(5)).sharedFindings(store),
+        "shared findings are for a verifier without a shared cache");
+    VerifierConfig config = VerifierConfig.builder().sharedFindings(store).build();
+    assertThat(config.sharedFindings()).containsSame(store);
+    assertThat(config.cacheEnabled()).isFalse();
+    assertThat(config.toBuilder().noSharedFindings().build().sharedFindings()).isEmpty();
+  }
+
+  /** A store in memory, for settings that need one. */
+  private static final class MapCache implements VerdictCache {
+    private final Map<String, CachedVerdict> entries = new ConcurrentHashMap<>();
+
+    @Override
+    public Optional<CachedVerdict> get(String key) {
+      return Optional.ofNullable(entries.get(key));
+    }
+
+    @Override
+    public void put(String key, CachedVerdict verdict) {
+      entries.put(key, verdict);
+    }
+
+    @Override
+    public void invalidate(String key) {
+      entries.remove(key);
+    }
+
+    @Override
+    public void invalidateAll() {
+      entries.clear();
+    }
   }
 
   private static void refuses(UnaryOperator<VerifierConfig.Builder> change, String message) {

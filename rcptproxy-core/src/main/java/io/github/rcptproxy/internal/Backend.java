@@ -46,9 +46,12 @@ public final class Backend implements AutoCloseable {
     SessionLimits limits = new SessionLimits(config);
     FailureVerdicts failures =
         new FailureVerdicts(config, new MisconfigurationWarnings(config.probeSender()));
+    Connector connector = new Connector(config);
+    if (config.sharedCache().isPresent() || config.sharedFindings().isPresent()) {
+      knownGood.store().ifPresent(connector::shareWith); // the shared one, guarded
+    }
     this.sessions =
-        new BackendSessions(
-            new Connector(config), config, limits, new ProbeSender(config), counters);
+        new BackendSessions(connector, config, limits, new ProbeSender(config), counters);
     this.pool = new SessionPool<>(sessions, config, counters);
     this.batchRun =
         new BatchRun<>(

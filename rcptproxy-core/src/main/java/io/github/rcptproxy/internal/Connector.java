@@ -1,7 +1,9 @@
 package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.Verdict;
+import io.github.rcptproxy.VerdictCache;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.internal.smtp.ClientSecurity;
 import io.github.rcptproxy.internal.smtp.SessionRefusedException;
@@ -17,6 +19,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -89,6 +92,12 @@ public final class Connector {
 
   private record Late(SmtpConnection.Endpoint endpoint, GreetingTimeout timeout, long greetedAt) {}
 
+  /** Where a store shared by several verifiers keeps an address skipped: not an address key. */
+  static final String STORE_PREFIX = "backend-down:";
+
+  /** Where the verifiers that share findings share which addresses they skip; null if nowhere. */
+  private volatile VerdictCache shared;
+
   /** Address → until when it is skipped. Holds only addresses of the configured hosts. */
   private final ConcurrentHashMap<InetSocketAddress, Instant> coolingDown =
       new ConcurrentHashMap<>();
@@ -100,6 +109,15 @@ public final class Connector {
     this.coolDown = config.backendCoolDown();
     this.clock = config.clock();
     this.security = new ClientSecurity(config);
+  }
+
+  /**
+   * From now on, an address skipped here is written to {@code store} ({@value #STORE_PREFIX}{@code
+   * address:port}, until its cool-down ends) and one written there is skipped here, so that the
+   * verifiers sharing it wait for a host that does not answer once, not each of them.
+   */
+  void shareWith(VerdictCache store) {
+    this.shared = store;
   }
 
   /** STARTTLS and AUTH over a connection, as the configuration asks. */
@@ -135,6 +153,9 @@ public final class Connector {
       for (InetAddress address : addresses) {
         InetSocketAddress target = new InetSocketAddress(address, host.getPort());
         Instant until = coolingDown.get(target);
+        if (until == null || !until.isAfter(now)) {
+          until = sharedDown(target, now);
+        }
         if (until != null && until.isAfter(now)) {
           failures.add(target + " did not answer lately (skipped until " + until + ")");
           continue;
@@ -298,12 +319,17 @@ public final class Connector {
       boolean warned) {
     Instant until = clock.instant().plus(coolDown);
     coolingDown.put(target, until);
+    share(target, until);
     Thread watch =
         new Thread(
             () -> {
               boolean answered = greetedLate(endpoint, bounded, greetBy);
               if (answered) {
                 coolingDown.remove(target, until);
+                VerdictCache store = shared;
+                if (store != null) {
+                  store.invalidate(key(target));
+                }
               } else if (!warned) {
                 LOG.warn(
                     "backend {} accepted the connection and did not greet within {}; trying the"
@@ -347,9 +373,38 @@ public final class Connector {
     }
   }
 
+  /** Until when another verifier sharing the store skips the address (kept here too); or null. */
+  private Instant sharedDown(InetSocketAddress target, Instant now) {
+    VerdictCache store = shared;
+    if (store == null) {
+      return null;
+    }
+    Optional<VerdictCache.CachedVerdict> down = store.get(key(target));
+    if (down.isEmpty() || !down.get().expiresAt().isAfter(now)) {
+      return null;
+    }
+    coolingDown.put(target, down.get().expiresAt());
+    return down.get().expiresAt();
+  }
+
+  private void share(InetSocketAddress target, Instant until) {
+    VerdictCache store = shared;
+    if (store != null) {
+      Instant now = clock.instant();
+      store.put(
+          key(target),
+          new VerdictCache.CachedVerdict(new BackendReply(421, "", "did not answer"), now, until));
+    }
+  }
+
+  private static String key(InetSocketAddress target) {
+    return STORE_PREFIX + target.getAddress().getHostAddress() + ":" + target.getPort();
+  }
+
   /** The address did not answer within the whole connect timeout: skip it a while. */
   private void failed(InetSocketAddress target, String what) {
     Instant until = clock.instant().plus(coolDown);
+    share(target, until);
     if (coolingDown.put(target, until) == null) {
       LOG.warn(
           "backend {} {}; trying the next address, this one again after {}",

@@ -64,6 +64,11 @@ public final class KnownGood {
     }
   }
 
+  /** Where findings about domains are kept (the shared store or cache, if any), as last given. */
+  Optional<VerdictCache> store() {
+    return store;
+  }
+
   /** The backend accepted this address; an address that needs SMTPUTF8 cannot serve as control. */
   void accepted(String domain, Mailbox mailbox) {
     if (mailbox.needsSmtputf8()) {

@@ -4,6 +4,7 @@ import io.github.rcptproxy.BackendProtocol;
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.RecipientVerifier;
+import io.github.rcptproxy.VerdictCache;
 import io.github.rcptproxy.VerifierConfig;
 import java.io.IOException;
 import java.time.Clock;
@@ -21,7 +22,9 @@ import org.slf4j.LoggerFactory;
  * answers VRFY honestly in both directions: a random local part refused, and a known-good address
  * right after it not refused. A backend that says yes to a random local part (Exchange, or Exim
  * past a VRFY rate limit: {@code 252} to everything) is asked with RCPT there. Each is held for
- * {@value #TTL_MINUTES} minutes, and so is a refusal of VRFY itself.
+ * {@value #TTL_MINUTES} minutes, and so is a refusal of VRFY itself. A domain's finding is also
+ * kept where known-good addresses are ({@value #STORE_PREFIX}{@code domain}, until it expires), so
+ * that another gateway sharing that store uses it without asking a random local part itself.
  *
  * <p>A {@code 252} says the server cannot tell (RFC 5321 3.5.3). It is taken to mean "would take"
  * only where a random local part is refused right after it in the same session ({@link
@@ -35,6 +38,11 @@ final class VrfyTrust {
   static final int TTL_MINUTES = 10;
 
   private static final Duration TTL = Duration.ofMinutes(TTL_MINUTES);
+
+  /**
+   * Where a verdict cache or shared findings store keeps a domain's finding: not an address key.
+   */
+  static final String STORE_PREFIX = "vrfy-trust:";
 
   /** What asking a random local part with VRFY showed about a domain. */
   enum Honesty {
@@ -96,7 +104,10 @@ final class VrfyTrust {
       return false;
     }
     Known known = byDomain.get(domain);
-    if (known != null && known.until().isAfter(now)) {
+    if (known == null || !known.until().isAfter(now)) {
+      known = stored(domain, now);
+    }
+    if (known != null) {
       return known.honesty() == Honesty.HONEST;
     }
     Optional<Mailbox> random = randomMailbox(domain);
@@ -183,9 +194,34 @@ final class VrfyTrust {
     };
   }
 
+  /** The domain's finding kept in the store by another verifier, remembered here; or null. */
+  private Known stored(String domain, Instant now) {
+    Optional<VerdictCache.CachedVerdict> stored =
+        knownGood.store().flatMap(cache -> cache.get(STORE_PREFIX + domain));
+    if (stored.isEmpty() || !stored.get().expiresAt().isAfter(now)) {
+      return null;
+    }
+    Known known =
+        new Known(
+            stored.get().accepted() ? Honesty.HONEST : Honesty.NOT_TELLING,
+            stored.get().expiresAt());
+    byDomain.put(domain, known);
+    return known;
+  }
+
   private void remember(String domain, Honesty honesty, BackendReply reply, Instant now) {
     Known before = byDomain.get(domain);
-    byDomain.put(domain, new Known(honesty, now.plus(TTL)));
+    Instant until = now.plus(TTL);
+    byDomain.put(domain, new Known(honesty, until));
+    // A positive reply for "VRFY honest here": not the backend's reply, which refused a random one.
+    BackendReply finding =
+        new BackendReply(honesty == Honesty.HONEST ? 250 : 550, "", "VRFY " + honesty);
+    knownGood
+        .store()
+        .ifPresent(
+            cache ->
+                cache.put(
+                    STORE_PREFIX + domain, new VerdictCache.CachedVerdict(finding, now, until)));
     if (before != null && before.honesty() == honesty) {
       return;
     }

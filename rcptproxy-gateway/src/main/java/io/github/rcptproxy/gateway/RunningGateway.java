@@ -96,6 +96,9 @@ public final class RunningGateway implements AutoCloseable {
     this.relaying =
         new RelayingHandlerFactory(
             relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
+    if (fleet != null) {
+      relaying.shareLimits(fleet.relayLimits());
+    }
     try {
       screening.set(RecipientVerifyingHandlerFactory.wrap(relaying, routes(settings)));
     } catch (UsageException e) {

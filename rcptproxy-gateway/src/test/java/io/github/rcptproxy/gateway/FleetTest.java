@@ -3,7 +3,10 @@ package io.github.rcptproxy.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.hazelcast.cache.HazelcastCachingProvider;
+import com.hazelcast.map.IMap;
 import io.github.rcptproxy.gateway.fleet.Fleet;
+import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.StderrCapture;
@@ -26,7 +29,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
+import javax.cache.Cache;
+import javax.cache.Caching;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -35,7 +42,10 @@ import org.junit.jupiter.api.Test;
  * Three gateways in one fleet (embedded Hazelcast members on free loopback ports, TCP-IP join), in
  * front of one real Postfix whose refusals carry no enhanced status code: each refusal is unclear
  * until a known-good address is accepted right after it, so a gateway that knows none answers it
- * 451. Each test is its own client (127.0.0.2, .3, ...: all loopback on Linux), so that one test's
+ * 451. The three gateways started first have a verdict cache (without one, the attack below runs
+ * faster than the fleet's background count: 22 and 25 rejected in two runs of six); those a test
+ * starts have the gateway's default settings (no verdict cache) where it does not say otherwise.
+ * Each test is its own client (127.0.0.2, .3, ...: all loopback on Linux), so that one test's
  * cool-down does not refuse the next.
  */
 @RealServers
@@ -62,7 +72,7 @@ class FleetTest {
       memberPorts.add(freePort());
     }
     for (int i = 0; i < 3; i++) {
-      fleet.add(member(i));
+      fleet.add(member(i, CACHED));
     }
     await()
         .atMost(Duration.ofSeconds(30))
@@ -82,12 +92,22 @@ class FleetTest {
     QUICK_CLUSTER.keySet().forEach(System::clearProperty);
   }
 
+  /** A verdict cache (the gateway's default is none): in a fleet, the cluster's. */
+  private static final Consumer<GatewaySettings.Builder> CACHED =
+      settings ->
+          settings.verifier(v -> v.cache(Duration.ofHours(1), Duration.ofMinutes(5), 10_000));
+
   /** A gateway that is member {@code n} of the fleet, listing every other member's port. */
   private static RunningGateway member(int n) {
     return member(n, settings -> {});
   }
 
   private static RunningGateway member(int n, Consumer<GatewaySettings.Builder> extra) {
+    return member(n, postfix.port(), extra);
+  }
+
+  private static RunningGateway member(
+      int n, int backendPort, Consumer<GatewaySettings.Builder> extra) {
     List<HostPort> others = new ArrayList<>();
     for (int i = 0; i < memberPorts.size(); i++) {
       if (i != n) {
@@ -95,13 +115,12 @@ class FleetTest {
       }
     }
     return TestGateway.start(
-        postfix.port(),
+        backendPort,
         PostfixBackend.DOMAIN,
         settings -> {
           TestGateway.noDisconnect().accept(settings);
           settings
               .maxRejectedPerClient(MAX_REJECTED)
-              .verifier(v -> v.cache(Duration.ofHours(1), Duration.ofMinutes(5), 10_000))
               .cluster(
                   new GatewaySettings.Cluster(
                       Optional.of(new HostPort("127.0.0.1", memberPorts.get(n))),
@@ -181,20 +200,142 @@ class FleetTest {
         Client client = Client.from("127.0.0.3", alone)) {
       assertThat(client.rcpt(PostfixBackend.unknown(200))).startsWith("451");
     }
+    // A member finds VRFY honest in the domain: a random local part refused, a known-good one not.
+    try (Client client = Client.from("127.0.0.3", fleet.get(0))) {
+      assertThat(client.rcpt(PostfixBackend.unknown(199))).startsWith("550");
+    }
     try (RunningGateway late = member(3);
+        StderrCapture log = new StderrCapture();
         Client client = Client.from("127.0.0.3", late)) {
       assertThat(late.fleet().orElseThrow().members()).isEqualTo(4);
       assertThat(client.rcpt(PostfixBackend.unknown(201))).startsWith("550");
       assertThat(late.verifier().stats().rejected()).isEqualTo(1);
+      // It trusts VRFY there as the fleet found, without asking a random local part itself.
+      assertThat(log.text()).doesNotContain("backend refuses unknown users in");
+      // The fleet shares the finding, not verdicts: the same address is asked of the backend again,
+      // and the cluster holds the domain's known-good address but no verdict.
+      assertThat(client.rcpt(PostfixBackend.unknown(201))).startsWith("550");
+      assertThat(late.verifier().stats().rejected()).isEqualTo(2);
+      assertThat(late.verifier().stats().cacheHits()).isZero();
+      Cache<String, ?> shared = verdicts(late);
+      assertThat(shared.containsKey("known-good:" + PostfixBackend.DOMAIN)).isTrue();
+      assertThat(shared.containsKey("vrfy-trust:" + PostfixBackend.DOMAIN)).isTrue();
+      assertThat(shared.containsKey(PostfixBackend.unknown(201))).isFalse();
+    }
+  }
+
+  /** The cluster's cache of verdicts and findings, as the gateway's member holds it. */
+  private static Cache<String, ?> verdicts(RunningGateway gateway) {
+    return Caching.getCachingProvider(HazelcastCachingProvider.MEMBER_CACHING_PROVIDER)
+        .getCacheManager(
+            null,
+            null,
+            HazelcastCachingProvider.propertiesByInstanceItself(
+                gateway.fleet().orElseThrow().member()))
+        .getCache("rcptproxy-verdicts");
+  }
+
+  @Test
+  void aRecipientLimitOneGatewayLearntIsKnownByTheOthersWithinSecondsForAnHour() throws Exception {
+    List<String> four = IntStream.rangeClosed(901, 904).mapToObj(EximBackend::known).toList();
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().recipientsMax(3).build());
+        RunningGateway learning = member(3, exim.port(), settings -> {});
+        RunningGateway other = member(4, exim.port(), settings -> {})) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> other.fleet().orElseThrow().members() == 5);
+      // The first gateway learns the limit from the backend's 452 when it relays a message.
+      try (Client client = Client.from("127.0.0.8", learning)) {
+        for (String recipient : four) {
+          assertThat(client.rcpt(recipient)).startsWith("250");
+        }
+        assertThat(client.send("DATA")).startsWith("354");
+        assertThat(client.send("Subject: four\r\n\r\nhello\r\n.")).startsWith("451 4.5.3");
+      }
+      // Alone, the other would take the fourth at RCPT and tempfail a message of its own.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                try (Client client = Client.from("127.0.0.8", other)) {
+                  for (String recipient : four.subList(0, 3)) {
+                    assertThat(client.rcpt(recipient)).startsWith("250");
+                  }
+                  assertThat(client.rcpt(four.get(3))).startsWith("452");
+                }
+              });
+      IMap<String, ?> shared =
+          other.fleet().orElseThrow().member().getMap("rcptproxy-relay-limits");
+      assertThat(shared.keySet()).hasSize(1);
+      long holds = shared.getEntryView(shared.keySet().iterator().next()).getExpirationTime();
+      assertThat(Duration.ofMillis(holds - System.currentTimeMillis()))
+          .isBetween(Duration.ofMinutes(59), Duration.ofMinutes(60));
+    }
+  }
+
+  @Test
+  void aBackendHostThatDoesNotGreetCostsTheFleetOneWaitNotOneForEachGateway() throws Exception {
+    List<Socket> opened = new CopyOnWriteArrayList<>();
+    try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      // Takes connections, never greets; counts those the gateways opened.
+      Thread taking =
+          new Thread(
+              () -> {
+                try {
+                  while (true) {
+                    opened.add(hung.accept());
+                  }
+                } catch (IOException e) {
+                  // closed
+                }
+              });
+      taking.setDaemon(true);
+      taking.start();
+      Consumer<GatewaySettings.Builder> hungFirst =
+          settings ->
+              settings.verifier(
+                  v ->
+                      v.backends(
+                          List.of(
+                              InetSocketAddress.createUnresolved("127.0.0.1", hung.getLocalPort()),
+                              InetSocketAddress.createUnresolved("127.0.0.1", postfix.port()))));
+      try (RunningGateway first = member(3, hungFirst);
+          RunningGateway second = member(4, hungFirst)) {
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> second.fleet().orElseThrow().members() == 5);
+        try (Client client = Client.from("127.0.0.9", first)) {
+          assertThat(client.rcpt(PostfixBackend.known(950))).startsWith("250");
+        }
+        int waitedFor = opened.size();
+        assertThat(waitedFor).isPositive();
+        // Alone, the second would connect to the hung host too and wait for its greeting.
+        try (Client client = Client.from("127.0.0.9", second)) {
+          assertThat(client.rcpt(PostfixBackend.known(951))).startsWith("250");
+        }
+        assertThat(opened).hasSize(waitedFor);
+      }
+    } finally {
+      for (Socket socket : opened) {
+        socket.close();
+      }
     }
   }
 
   @Test
   void whenAMemberIsKilledTheOthersStillAnswerEveryVerdictItLearnt() throws Exception {
-    RunningGateway doomed = member(4);
+    // Two gateways with a verdict cache: the one killed, and the one that answers after.
+    try (RunningGateway survivor = member(3, CACHED)) {
+      killedMemberLosesNoVerdict(survivor);
+    }
+  }
+
+  private void killedMemberLosesNoVerdict(RunningGateway answering) throws Exception {
+    RunningGateway doomed = member(4, CACHED);
     await()
         .atMost(Duration.ofSeconds(30))
-        .until(() -> fleet.get(0).fleet().orElseThrow().members() == 4);
+        .until(() -> fleet.get(0).fleet().orElseThrow().members() == 5);
     try (Client client = Client.from("127.0.0.4", doomed)) {
       for (int i = 0; i < 10; i++) {
         assertThat(client.rcpt(PostfixBackend.known(300 + i))).startsWith("250");
@@ -203,22 +344,22 @@ class FleetTest {
     }
     doomed.fleet().orElseThrow().member().getLifecycleService().terminate();
     doomed.close();
-    Fleet survivor = fleet.get(1).fleet().orElseThrow();
+    Fleet survivor = answering.fleet().orElseThrow();
     await()
         .atMost(Duration.ofSeconds(30))
         .until(
             () ->
-                survivor.members() == 3 && survivor.member().getPartitionService().isClusterSafe());
+                survivor.members() == 4 && survivor.member().getPartitionService().isClusterSafe());
 
-    long hitsBefore = fleet.get(1).verifier().stats().cacheHits();
-    try (Client client = Client.from("127.0.0.4", fleet.get(1))) {
+    long hitsBefore = answering.verifier().stats().cacheHits();
+    try (Client client = Client.from("127.0.0.4", answering)) {
       for (int i = 0; i < 10; i++) {
         assertThat(client.rcpt(PostfixBackend.known(300 + i))).startsWith("250");
         assertThat(client.rcpt(PostfixBackend.unknown(300 + i))).startsWith("550");
       }
     }
     // Every verdict came from the fleet's cache: none was lost with the member.
-    assertThat(fleet.get(1).verifier().stats().cacheHits() - hitsBefore).isEqualTo(20);
+    assertThat(answering.verifier().stats().cacheHits() - hitsBefore).isEqualTo(20);
   }
 
   @Test

@@ -24,6 +24,7 @@ import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.UsageException;
 import io.github.rcptproxy.gateway.limits.ClientAllowance;
 import io.github.rcptproxy.gateway.limits.ClientLimits;
+import io.github.rcptproxy.gateway.relay.SharedRecipientLimits;
 import io.github.rcptproxy.jcache.JCacheVerdictCache;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -42,19 +43,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This gateway's membership of a fleet: an embedded Hazelcast member, joined to the others over
- * TCP-IP (never multicast), holding what the gateways share: the verdict cache (and with it each
- * domain's known-good address and catch-all finding), and per-client rejection limits ({@link
- * FleetLimits}). The member holds its share of the data and a backup of another's, so a member that
- * dies loses nothing. The limits never call the cluster on an SMTP thread ({@link FleetCalls}); the
- * verifier waits for a shared cache at most a tenth of its deadline. When the cluster does not
- * answer, or this member is alone, each gateway decides with its own state and says so in the log,
- * in {@link #status()} and in the metrics.
+ * TCP-IP (never multicast), holding what the gateways share: the verdict cache if the gateway has
+ * one, each domain's known-good address and catch-all and VRFY-trust findings and the backend
+ * addresses the verifier skips (with or without a verdict cache), per-client rejection limits
+ * ({@link FleetLimits}), and the recipients per message each backend takes, as a relay learnt it
+ * ({@link FleetRelayLimits}). The member holds its share of the data and a backup of another's, so
+ * a member that dies loses nothing. The limits never call the cluster on an SMTP thread ({@link
+ * FleetCalls}); the verifier waits for a shared cache at most a tenth of its deadline. When the
+ * cluster does not answer, or this member is alone, each gateway decides with its own state and
+ * says so in the log, in {@link #status()} and in the metrics.
  */
 public final class Fleet implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Fleet.class);
   static final String VERDICTS = "rcptproxy-verdicts";
   static final String REJECTIONS = "rcptproxy-rejections";
   static final String REFUSED = "rcptproxy-refused";
+  static final String RELAY_LIMITS = "rcptproxy-relay-limits";
 
   private final HazelcastInstance member;
   private final CacheManager caches;
@@ -207,14 +211,17 @@ public final class Fleet implements AutoCloseable {
 
   /**
    * The verifier's settings with its verdict cache in the cluster, with the same lifetimes; a
-   * verifier without a cache keeps none (the fleet does not turn caching on).
+   * verifier without a cache keeps none (the fleet does not turn caching on), but shares its
+   * findings (known-good addresses, catch-all and VRFY-trust findings, backend addresses skipped)
+   * in the same cluster cache.
    */
   public VerifierConfig sharing(VerifierConfig verifier) {
     if (!verifier.cacheEnabled()) {
-      LOG.warn(
-          "fleet without a verdict cache: only per-client limits are shared; verdicts, known-good"
-              + " addresses and catch-all findings are shared with --cache-positive-ttl-s");
-      return verifier;
+      LOG.info(
+          "fleet without a verdict cache: known-good addresses, catch-all and VRFY-trust"
+              + " findings and backend addresses that did not answer are shared, verdicts are not (each one is asked of the backend); share them with"
+              + " --cache-positive-ttl-s");
+      return verifier.toBuilder().sharedFindings(new JCacheVerdictCache(verdicts())).build();
     }
     return verifier.toBuilder()
         .sharedCache(
@@ -244,6 +251,11 @@ public final class Fleet implements AutoCloseable {
             calls);
     limits.follow();
     return limits;
+  }
+
+  /** The recipients per message the gateways' relays learn each backend takes, for the fleet. */
+  public SharedRecipientLimits relayLimits() {
+    return new FleetRelayLimits(member.getMap(RELAY_LIMITS), calls);
   }
 
   /** Members this one sees, itself included; 0 once it is stopped. */

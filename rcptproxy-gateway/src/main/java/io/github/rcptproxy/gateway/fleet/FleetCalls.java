@@ -100,7 +100,9 @@ final class FleetCalls implements AutoCloseable {
   private void answered(long started) {
     // A slow call begun before the last failure says nothing about the cluster now.
     if (started - lastFailure > 0 && local.compareAndSet(true, false)) {
-      LOG.info("fleet answering again: per-client limits are the fleet's again");
+      LOG.info(
+          "fleet answering again: per-client limits and learnt recipient limits are the fleet's"
+              + " again");
     }
   }
 
@@ -109,8 +111,8 @@ final class FleetCalls implements AutoCloseable {
     fallbacks.incrementAndGet();
     if (local.compareAndSet(false, true)) {
       LOG.warn(
-          "fleet unreachable ({}{}): per-client limits fall back to this gateway's own counts"
-              + " until it answers again",
+          "fleet unreachable ({}{}): per-client limits fall back to this gateway's own counts,"
+              + " and a recipient limit learnt here stays this gateway's, until it answers again",
           what,
           cause == null ? "" : ": " + cause);
     }

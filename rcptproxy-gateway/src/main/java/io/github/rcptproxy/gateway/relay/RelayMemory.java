@@ -9,8 +9,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the relay learnt from the backend, for an hour each, and kept across config reloads: the
- * recipients per message it takes, and the sender and recipient pairs it refused at relay time
- * although they had been verified (each then asked with the client's envelope at {@code RCPT}).
+ * recipients per message it takes (in a fleet, also what the other gateways learnt of it), and the
+ * sender and recipient pairs it refused at relay time although they had been verified (each then
+ * asked with the client's envelope at {@code RCPT}).
  */
 final class RelayMemory {
   /** How long something learnt holds: a backend's configuration changes, a mailbox comes back. */
@@ -32,10 +33,26 @@ final class RelayMemory {
     return clock.instant().isBefore(limitUntil) ? recipientLimit : Integer.MAX_VALUE;
   }
 
-  /** The backend answered "too many recipients" after {@code accepted}. */
-  synchronized void recipientLimit(int accepted) {
+  /**
+   * The backend answered "too many recipients" after {@code accepted}; returns until when that
+   * holds.
+   */
+  synchronized Instant recipientLimit(int accepted) {
     recipientLimit = Math.min(recipientLimit(), accepted);
     limitUntil = clock.instant().plus(HOLDS);
+    return limitUntil;
+  }
+
+  /**
+   * Another gateway learnt that the backend takes {@code limit} recipients, until {@code until}:
+   * the lower limit holds, until the later of the two.
+   */
+  synchronized void heard(int limit, Instant until) {
+    if (!clock.instant().isBefore(until)) {
+      return;
+    }
+    recipientLimit = Math.min(recipientLimit(), limit);
+    limitUntil = until.isAfter(limitUntil) ? until : limitUntil;
   }
 
   boolean refused(String from, String recipient) {

@@ -34,6 +34,7 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
 
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile SmtpRelay relay;
+  private volatile SharedRecipientLimits shared;
   private volatile boolean draining;
 
   private final int maxMessageSize;
@@ -48,10 +49,23 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     this.postmaster = postmaster;
   }
 
+  /**
+   * Shares the recipient limits each relay learns with other gateways through {@code shared}, and
+   * keeps those they learn, from now on and across reloads. Called once, before mail comes.
+   */
+  public void shareLimits(SharedRecipientLimits shared) {
+    this.shared = shared;
+    relay.shareWith(shared);
+    shared.follow((backend, limit, until) -> this.relay.heard(backend, limit, until));
+  }
+
   /** From now on new messages go through {@code relay}; the one before is closed. */
   public void relayTo(SmtpRelay relay, String postmaster) {
     SmtpRelay before = this.relay;
     relay.learntFrom(before);
+    if (shared != null) {
+      relay.shareWith(shared);
+    }
     this.relay = relay;
     this.postmaster = postmaster;
     before.close();

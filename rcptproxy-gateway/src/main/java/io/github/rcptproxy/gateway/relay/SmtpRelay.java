@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -89,6 +90,7 @@ public final class SmtpRelay implements AutoCloseable {
   private final String authUser;
   private final RelayConnections connections;
   private volatile RelayMemory memory = new RelayMemory(Clock.systemUTC());
+  private volatile SharedRecipientLimits shared;
 
   /**
    * Relays to the first backend of the configuration that answers, in their order, with its TLS,
@@ -122,6 +124,18 @@ public final class SmtpRelay implements AutoCloseable {
   void learntFrom(SmtpRelay before) {
     if (before.backend.equals(backend)) {
       memory = before.memory;
+    }
+  }
+
+  /** From now on, a recipient limit learnt here is handed on to {@code shared}. */
+  void shareWith(SharedRecipientLimits shared) {
+    this.shared = shared;
+  }
+
+  /** Another gateway learnt a recipient limit: kept if it is this relay's backend's. */
+  void heard(String backend, int limit, Instant until) {
+    if (this.backend.equals(backend)) {
+      memory.heard(limit, until);
     }
   }
 
@@ -446,7 +460,11 @@ public final class SmtpRelay implements AutoCloseable {
       }
       refused++;
       if (refused == 1 && tooManyRecipients(reply, i)) {
-        memory.recipientLimit(i);
+        Instant until = memory.recipientLimit(i);
+        SharedRecipientLimits fleet = shared;
+        if (fleet != null) {
+          fleet.learnt(backend, i, until);
+        }
         LOG.warn(
             "backend {} takes {} recipients per message ({}): clients are now told 452 past that",
             backend,
