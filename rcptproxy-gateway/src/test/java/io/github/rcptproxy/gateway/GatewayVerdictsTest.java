@@ -63,18 +63,28 @@ class GatewayVerdictsTest {
     return TestGateway.noDisconnect().andThen(s -> s.maxRejectedPerClient(1_000_000));
   }
 
+  /** A gateway relaying over LMTP to {@code dovecot}, its user 1 the known-good address. */
+  private static RunningGateway inFrontOf(DovecotBackend dovecot) throws IOException {
+    return TestGateway.start(
+        dovecot.lmtpPort(),
+        DovecotBackend.DOMAIN,
+        noDisconnect().andThen(TestGateway.lmtpKnowing(DovecotBackend.user(1))));
+  }
+
+  /** A client of {@code gateway} with a transaction open. */
+  private static SmtpClient transactionWith(RunningGateway gateway) throws IOException {
+    SmtpClient client = new SmtpClient("127.0.0.1", gateway.port());
+    client.readReply();
+    client.send("EHLO client.test");
+    client.send("MAIL FROM:<you@example.net>");
+    return client;
+  }
+
   @Test
   void aFullMailboxIsToldAsFullNeverAsUnknown() throws IOException {
     try (DovecotBackend dovecot = DovecotBackend.startCheckingQuotaAtRcpt();
-        RunningGateway gateway =
-            TestGateway.start(
-                dovecot.lmtpPort(),
-                DovecotBackend.DOMAIN,
-                noDisconnect().andThen(TestGateway.lmtpKnowing(DovecotBackend.user(1))));
-        SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
-      client.readReply();
-      client.send("EHLO client.test");
-      client.send("MAIL FROM:<you@example.net>");
+        RunningGateway gateway = inFrontOf(dovecot);
+        SmtpClient client = transactionWith(gateway)) {
 
       assertThat(client.send("RCPT TO:<" + DovecotBackend.FULL + ">"))
           .isEqualTo("550 5.2.2 Mailbox full: " + DovecotBackend.FULL);
@@ -87,15 +97,8 @@ class GatewayVerdictsTest {
   void aTemporarilyFullMailboxIsDeferredAsFullAndTheMessageStillGoesToTheOthers()
       throws IOException {
     try (DovecotBackend dovecot = DovecotBackend.startWithQuotaFullTempfail();
-        RunningGateway gateway =
-            TestGateway.start(
-                dovecot.lmtpPort(),
-                DovecotBackend.DOMAIN,
-                noDisconnect().andThen(TestGateway.lmtpKnowing(DovecotBackend.user(1))));
-        SmtpClient client = new SmtpClient("127.0.0.1", gateway.port())) {
-      client.readReply();
-      client.send("EHLO client.test");
-      client.send("MAIL FROM:<you@example.net>");
+        RunningGateway gateway = inFrontOf(dovecot);
+        SmtpClient client = transactionWith(gateway)) {
 
       // the default onBackendTemporaryFailure (ACCEPT) is for the backend's trouble, not this
       assertThat(client.send("RCPT TO:<" + DovecotBackend.FULL + ">"))
