@@ -16,17 +16,22 @@ import org.junit.jupiter.api.Test;
  */
 @RealServers
 class TarpitTest {
+  /** Exim answering each failed RCPT 3 s late, past the 2 s deadline of {@link #config}. */
+  private static EximBackend tarpitted() {
+    return EximBackend.start(EximBackend.Options.builder().tarpit(Duration.ofSeconds(3)).build());
+  }
+
+  private static VerifierConfig.Builder config(EximBackend exim) {
+    return VerifierConfig.builder()
+        .backend("127.0.0.1", exim.port())
+        .deadline(Duration.ofMillis(2000));
+  }
+
   @Test
   void aRefusalLaterThanTheDeadlineIsUnverifiedAndWarnedAboutOnce() {
-    try (EximBackend exim =
-            EximBackend.start(EximBackend.Options.builder().tarpit(Duration.ofSeconds(3)).build());
+    try (EximBackend exim = tarpitted();
         StderrCapture log = new StderrCapture();
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                VerifierConfig.builder()
-                    .backend("127.0.0.1", exim.port())
-                    .deadline(Duration.ofMillis(2000))
-                    .build())) {
+        RecipientVerifier verifier = RecipientVerifier.create(config(exim).build())) {
       assertThat(verifier.verify(EximBackend.known(1))).isInstanceOf(Verdict.Accepted.class);
       for (int i = 0; i < 3; i++) {
         assertThat(verifier.verify(EximBackend.unknown(i)))
@@ -48,16 +53,10 @@ class TarpitTest {
 
   @Test
   void theSessionThatWaitedForItsLateRefusalServesTheNextVerifications() {
-    try (EximBackend exim =
-            EximBackend.start(EximBackend.Options.builder().tarpit(Duration.ofSeconds(3)).build());
+    try (EximBackend exim = tarpitted();
         StderrCapture log = new StderrCapture();
         RecipientVerifier verifier =
-            RecipientVerifier.create(
-                VerifierConfig.builder()
-                    .backend("127.0.0.1", exim.port())
-                    .deadline(Duration.ofMillis(2000))
-                    .maxSessions(1)
-                    .build())) {
+            RecipientVerifier.create(config(exim).maxSessions(1).build())) {
       assertThat(verifier.verify(EximBackend.known(1))).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.verify(EximBackend.unknown(1))).isInstanceOf(Verdict.Unverified.class);
       await()
