@@ -435,14 +435,24 @@ final class PooledRecipientVerifier implements RecipientVerifier {
   }
 
   /** Stale-while-revalidate: a hot accepted address is checked again before it expires. */
+  /** Milliseconds, bounded so that five times them cannot overflow. */
+  private static long millis(Duration duration) {
+    long bound = Long.MAX_VALUE / 8;
+    long seconds = Math.max(-bound / 1000, Math.min(bound / 1000, duration.getSeconds()));
+    return seconds * 1000 + duration.getNano() / 1_000_000;
+  }
+
   private void refreshIfAgeing(State state, String address, VerdictCache.CachedVerdict hit) {
     if (!hit.accepted()) {
       return;
     }
-    Duration lifetime = Duration.between(hit.storedAt(), hit.expiresAt());
-    Duration age = Duration.between(hit.storedAt(), state.config().clock().instant());
+    long lifetime = millis(Duration.between(hit.storedAt(), hit.expiresAt()));
+    long age = millis(Duration.between(hit.storedAt(), state.config().clock().instant()));
+    if (age * 5 < lifetime * 4) {
+      return; // on every cache hit: no BigDecimal (as in Duration.dividedBy), no key built
+    }
     String key = cacheKey(address);
-    if (age.compareTo(lifetime.multipliedBy(4).dividedBy(5)) < 0 || !refreshing.add(key)) {
+    if (!refreshing.add(key)) {
       return;
     }
     try {

@@ -75,7 +75,7 @@ public final class Canonical {
       return domain; // an address literal: Mailbox checks it
     }
     String ascii = domain;
-    if (!ascii.chars().allMatch(c -> c < 0x80)) {
+    if (!Mailbox.isAscii(ascii)) {
       try {
         ascii = IDN.toASCII(domain, IDN.USE_STD3_ASCII_RULES);
       } catch (IllegalArgumentException e) {

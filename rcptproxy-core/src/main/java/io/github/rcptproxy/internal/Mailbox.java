@@ -129,7 +129,7 @@ public final class Mailbox {
     return bytes;
   }
 
-  private static boolean isAscii(String line) {
+  static boolean isAscii(String line) {
     for (int i = 0; i < line.length(); i++) {
       if (line.charAt(i) >= 0x80) {
         return false;
@@ -214,7 +214,7 @@ public final class Mailbox {
     if (problem != null) {
       throw new InvalidAddressException(problem);
     }
-    return !localPart.chars().allMatch(c -> c < 0x80);
+    return !isAscii(localPart);
   }
 
   /** Why {@code localPart} is not a dot-atom (RFC 5321, UTF-8 allowed), or null if it is one. */

@@ -5,6 +5,7 @@ import io.github.rcptproxy.Verdict;
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * What the client is told about its recipients, whatever SMTP server it talks to: the rejection
@@ -40,6 +41,10 @@ import java.util.Objects;
  * server has.
  */
 public final class ReplyPolicy {
+  /** The enhanced-code details a rejection passes on: policy, or about the address or mailbox. */
+  private static final Pattern TOLD_DETAIL =
+      Pattern.compile("7\\.[0-9]{1,3}|[12]\\.[1-9][0-9]{0,2}");
+
   /** The text of a passed-on backend {@code 4xx} when the backend's own text is not shown. */
   static final String TRY_LATER = "Recipient cannot be verified now, try again later";
 
@@ -166,7 +171,7 @@ public final class ReplyPolicy {
   RecipientDecision.Reject rejection(BackendReply reply, String recipient) {
     String enhanced = reply.enhancedStatus();
     String detail = enhanced.isEmpty() ? "" : enhanced.substring(enhanced.indexOf('.') + 1);
-    if (!detail.matches("7\\.[0-9]{1,3}|[12]\\.[1-9][0-9]{0,2}")) {
+    if (!TOLD_DETAIL.matcher(detail).matches()) {
       detail = "1.1";
     }
     String text;

@@ -3,7 +3,9 @@ package io.github.rcptproxy.postfix;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -28,6 +30,11 @@ final class RequestReader {
       Set.of("request", "protocol_state", "recipient", "client_address", "sender", "instance");
 
   private static final byte[] NO_BYTES = new byte[0];
+
+  /** A line buffer this long is kept from one request to the next; a longer one is let go. */
+  private static final int KEPT_LINE = 512;
+
+  private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder(); // reports bad bytes
 
   private byte[] line = NO_BYTES;
   private int length;
@@ -92,10 +99,12 @@ final class RequestReader {
     if (attributes.isEmpty() && problem == null) {
       problem("empty request");
     }
-    PolicyRequest request = new PolicyRequest(Map.copyOf(attributes), problem);
+    PolicyRequest request = new PolicyRequest(Collections.unmodifiableMap(attributes), problem);
     attributes = new HashMap<>();
     problem = null;
-    line = NO_BYTES;
+    if (line.length > KEPT_LINE) {
+      line = NO_BYTES;
+    }
     length = 0;
     requestBytes = 0;
     return request;
@@ -127,18 +136,18 @@ final class RequestReader {
     }
     String value;
     try {
-      CharBuffer chars =
-          StandardCharsets.UTF_8
-              .newDecoder()
-              .decode(ByteBuffer.wrap(line, equals + 1, end - equals - 1));
+      CharBuffer chars = utf8.decode(ByteBuffer.wrap(line, equals + 1, end - equals - 1));
       value = chars.toString();
     } catch (CharacterCodingException e) {
       problem("the value of " + name + " is not UTF-8");
       return;
     }
-    if (value.chars().anyMatch(c -> c < ' ' || c == 0x7f || c >= 0x80 && c < 0xa0)) {
-      problem("the value of " + name + " has a control character");
-      return;
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c < ' ' || c == 0x7f || c >= 0x80 && c < 0xa0) {
+        problem("the value of " + name + " has a control character");
+        return;
+      }
     }
     if (attributes.putIfAbsent(name, value) != null) {
       problem(name + " is given twice");

@@ -42,16 +42,15 @@ public final class SmtpText {
    */
   public static String forReply(CharSequence text) {
     StringBuilder clean = new StringBuilder(text.length());
-    text.codePoints()
-        .forEach(
-            c -> {
-              if (c >= ' ' && c < 0x7f && c != '\\') {
-                clean.append((char) c);
-              } else {
-                clean.append("\\x{").append(Integer.toHexString(c).toUpperCase(Locale.ROOT));
-                clean.append('}');
-              }
-            });
+    for (int i = 0; i < text.length(); ) {
+      int c = Character.codePointAt(text, i);
+      i += Character.charCount(c);
+      if (c >= ' ' && c < 0x7f && c != '\\') {
+        clean.append((char) c);
+      } else {
+        clean.append("\\x{").append(Integer.toHexString(c).toUpperCase(Locale.ROOT)).append('}');
+      }
+    }
     return clean.toString();
   }
 }

@@ -1,0 +1,89 @@
+package io.github.rcptproxy.benchmarks;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * CPU time from Linux's {@code /proc}, in clock ticks (USER_HZ, 100 a second on Linux): what a way
+ * of answering costs the whole machine, not just the process it measures in.
+ */
+final class CpuTicks {
+  /** Linux's USER_HZ, fixed at 100 for user space whatever the kernel's own tick. */
+  private static final double TICKS_PER_SECOND = 100;
+
+  private CpuTicks() {}
+
+  /**
+   * Busy ticks of every CPU since boot: the {@code cpu} line of /proc/stat without idle, iowait.
+   */
+  static long machine() {
+    String[] f = read(Path.of("/proc/stat")).lines().findFirst().orElseThrow().trim().split("\\s+");
+    long busy = 0;
+    for (int i = 1; i < f.length && i <= 8; i++) {
+      if (i != 4 && i != 5) { // idle, iowait
+        busy += Long.parseLong(f[i]);
+      }
+    }
+    return busy;
+  }
+
+  /** User and system ticks of one process (fields 14 and 15 of /proc/PID/stat). */
+  static long process(long pid) {
+    String stat = read(Path.of("/proc", Long.toString(pid), "stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14, 15 counted from 3
+  }
+
+  /**
+   * A Postfix instance's ticks: its master's own and those of its children that exited, and the
+   * live children's ({@code smtpd}, {@code verify}, ...). A child that exits between two readings
+   * moves its ticks to the master's count, so differences stay right.
+   */
+  static long postfix(Path queueDirectory) {
+    long master = Long.parseLong(read(queueDirectory.resolve("pid/master.pid")).trim());
+    String[] own = fields(master);
+    long ticks = 0;
+    for (int i = 11; i <= 14; i++) { // utime, stime, cutime, cstime
+      ticks += Long.parseLong(own[i]);
+    }
+    try (var procs = Files.list(Path.of("/proc"))) {
+      for (Path proc : (Iterable<Path>) procs::iterator) {
+        String name = proc.getFileName().toString();
+        if (name.chars().allMatch(Character::isDigit)) {
+          String[] f = fields(Long.parseLong(name));
+          if (f != null && Long.parseLong(f[1]) == master) {
+            ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return ticks;
+  }
+
+  /** The fields of /proc/PID/stat after the command name (state first), null if it is gone. */
+  private static String[] fields(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** Ticks per operation as microseconds of CPU. */
+  static String perOperation(long ticks, int operations) {
+    return String.format("%.0f µs", ticks / TICKS_PER_SECOND * 1e6 / operations);
+  }
+
+  private static String read(Path path) {
+    try {
+      return Files.readString(path);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
