@@ -36,6 +36,24 @@ final class CpuTicks {
     return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14, 15 counted from 3
   }
 
+  /** User and system ticks of a process's threads whose names start with one of {@code names}. */
+  static long threads(long pid, String... names) {
+    long ticks = 0;
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path task : (Iterable<Path>) tasks::iterator) {
+        String stat = read(task.resolve("stat"));
+        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        if (java.util.Arrays.stream(names).anyMatch(name::startsWith)) {
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return ticks;
+  }
+
   /**
    * A Postfix instance's ticks: its master's own and those of its children that exited, and the
    * live children's ({@code smtpd}, {@code verify}, ...). A child that exits between two readings

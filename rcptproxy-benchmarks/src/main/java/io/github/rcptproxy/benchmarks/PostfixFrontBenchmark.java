@@ -34,9 +34,6 @@ public final class PostfixFrontBenchmark {
   static final int CLIENTS = 20;
   static final int CACHED_ROUNDS = 30;
 
-  /** As rcptproxy-policy.service sets JAVA_OPTS (rcptproxy-debian), so measured as deployed. */
-  static final String POLICY_UNIT_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC";
-
   private PostfixFrontBenchmark() {}
 
   /** One way of verifying: its backend and front, the policy server if any, what it measured. */
@@ -52,6 +49,7 @@ public final class PostfixFrontBenchmark {
     long machineTicks; // the whole machine's busy CPU time during this way's cached rounds
     long serverTicks; // the policy server process's own
     long frontTicks; // the front Postfix's (smtpd, and verify for Postfix's own way)
+    int warmUpPasses;
     long[] firstSeen;
     long[] aloneFirstSeen;
     long[] aloneCached;
@@ -126,11 +124,9 @@ public final class PostfixFrontBenchmark {
     List<String> command = new ArrayList<>();
     command.add("setsid"); // its own session, as a service: not the benchmark's scheduling group
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    // The JVM options rcptproxy-policy.service gives; others with -Dserver.jvm="...", e.g.
+    // JVM options with -Dserver.jvm="...", e.g.
     // -XX:StartFlightRecording=filename=/tmp/NAME.jfr,settings=profile (NAME: TCP or UNIX).
-    String options =
-        System.getProperty("server.jvm", POLICY_UNIT_JVM_OPTIONS)
-            .replace("NAME", name.split(" ")[0]);
+    String options = System.getProperty("server.jvm", "").replace("NAME", name.split(" ")[0]);
     if (!options.isBlank()) {
       command.addAll(List.of(options.trim().split("\\s+")));
     }
@@ -177,17 +173,16 @@ public final class PostfixFrontBenchmark {
         // in production. 400 other addresses (200..399 and unknown ones), answers not counted.
         rcptLatencies(way.front, 200, CLIENTS, ADDRESSES / CLIENTS, null, "warm");
         rcptLatencies(way.front, 300, CLIENTS, ADDRESSES / CLIENTS, null, "warm");
-        // The cached path too (JFR: a cold one shared the two cores with about 200 ms of
-        // compilation during the measured round): asked straight, as more SMTP sessions would use
-        // up the front's inflow tokens (each abandoned transaction keeps one) and delay later
-        // ones 1 s.
-        // 20,000 of them: JFR showed the answering method compiled by C2 only in the middle of
-        // the cached rounds after the 1,000 asked before; a server in production is long warm.
-        // Half of them for unknown addresses, as measured: the answers refusing a recipient were
-        // compiled during the cached rounds when only known ones were asked here (the server
-        // process then used 107-157 µs of CPU a request, its C2 compiler most of it).
-        for (int i = 0; i < 20; i++) {
+        // Then the cached path until the server's JIT compilers have nothing left to do: a server
+        // in production is long warm. JFR showed C2 compiling the answering methods during the
+        // measured rounds after 20,000 requests asked straight (its process then used 72-157 µs
+        // of CPU a cached request, the compiler most of it). Each pass: a round through the front
+        // (Postfix's own connections and requests) and 1,000 requests straight, half unknown.
+        long compiled = -1;
+        while (way.warmUpPasses < 100 && compiled != (compiled = compilerTicks(way))) {
+          rcptLatencies(way.front, 200 + way.warmUpPasses % 2 * 100, CLIENTS, 10, null, "warm");
           policyRequests(way.address, ADDRESSES, "warm");
+          way.warmUpPasses++;
         }
       }
     }
@@ -267,6 +262,10 @@ public final class PostfixFrontBenchmark {
         w -> lowestIn(w, all) + " of " + CACHED_ROUNDS);
     row(
         all,
+        "warm-up passes until the server's JIT compilers were idle (200 RCPTs, 1,000 requests each)",
+        w -> w.server == null ? "—" : Integer.toString(w.warmUpPasses));
+    row(
+        all,
         "one client alone, first-seen address, RCPT p50 (10 addresses)",
         w -> ms(percentile(w.aloneFirstSeen, 50)));
     row(all, "one client alone, cached address, RCPT p50", w -> ms(percentile(w.aloneCached, 50)));
@@ -281,6 +280,11 @@ public final class PostfixFrontBenchmark {
         "policy requests straight to the server, 20 connections at once, cached addresses"
             + " (no Postfix in the way)",
         w -> w.direct);
+  }
+
+  /** CPU ticks the policy server's JIT compiler threads have used. */
+  private static long compilerTicks(Way way) {
+    return CpuTicks.threads(way.server.pid(), "C1 CompilerThre", "C2 CompilerThre");
   }
 
   /** In how many cached rounds {@code way}'s p50 was the lowest (round r of every way). */

@@ -270,9 +270,6 @@ class DebianPackageIT {
       assertThat(client.send("RCPT TO:<" + PostfixBackend.known(1) + ">")).startsWith("250");
     }
     assertRunsAs(policy, service.get("Service.User"));
-    // the unit's JAVA_OPTS reach the JVM through the launcher
-    assertThat(Files.readString(Path.of("/proc", Long.toString(policy.pid()), "cmdline")))
-        .contains("-XX:TieredStopAtLevel=1\0-XX:+UseSerialGC\0");
     // the address the backend accepted, kept in the unit's --state-dir
     Path kept = stateDirectory(service).resolve("known-good");
     await("the known-good address kept in " + kept)
@@ -355,11 +352,6 @@ class DebianPackageIT {
     // made by postinst (as systemd would make it), not here
     assertThat(stateDirectory).isDirectory();
     List<String> command = new ArrayList<>(before);
-    String environment = service.get("Service.Environment"); // one "NAME=VALUE" here
-    String setting = environment == null ? null : environment.replace("\"", "");
-    if (setting != null && !before.isEmpty()) {
-      command.add("--setenv=" + setting); // systemd-socket-activate passes on only what it is told
-    }
     command.addAll(List.of("setpriv", "--reuid=" + user, "--regid=" + group, "--init-groups"));
     command.addAll(capabilities);
     command.add("--");
@@ -371,10 +363,6 @@ class DebianPackageIT {
             .redirectOutput(log(service).toFile());
     unit.environment().clear();
     unit.environment().put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    if (setting != null) {
-      int equals = setting.indexOf('=');
-      unit.environment().put(setting.substring(0, equals), setting.substring(equals + 1));
-    }
     return unit.start();
   }
 

@@ -5,8 +5,10 @@ import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -28,6 +30,12 @@ final class RequestReader {
    */
   static final Set<String> KEPT =
       Set.of("request", "protocol_state", "recipient", "client_address", "sender", "instance");
+
+  private static final List<String> KEPT_ORDERED = List.copyOf(KEPT);
+  private static final byte[][] KEPT_NAMES =
+      KEPT_ORDERED.stream()
+          .map(name -> name.getBytes(StandardCharsets.US_ASCII))
+          .toArray(byte[][]::new);
 
   private static final byte[] NO_BYTES = new byte[0];
 
@@ -130,8 +138,8 @@ final class RequestReader {
         return;
       }
     }
-    String name = new String(line, 0, equals, StandardCharsets.US_ASCII);
-    if (!KEPT.contains(name)) {
+    String name = kept(equals);
+    if (name == null) {
       return;
     }
     String value;
@@ -152,6 +160,16 @@ final class RequestReader {
     if (attributes.putIfAbsent(name, value) != null) {
       problem(name + " is given twice");
     }
+  }
+
+  /** The kept attribute named by the line's first {@code length} bytes, or null: no copy made. */
+  private String kept(int length) {
+    for (int k = 0; k < KEPT_NAMES.length; k++) {
+      if (Arrays.equals(line, 0, length, KEPT_NAMES[k], 0, KEPT_NAMES[k].length)) {
+        return KEPT_ORDERED.get(k);
+      }
+    }
+    return null;
   }
 
   private void problem(String text) {
