@@ -62,6 +62,7 @@ final class BatchRun<S> {
   private final Answerer<S> answerer;
   private final FailureVerdicts failures;
   private final ExecutorService batchThreads;
+  private final Gathering gathering;
 
   BatchRun(
       int maxSessions,
@@ -76,6 +77,7 @@ final class BatchRun<S> {
     this.answerer = answerer;
     this.failures = failures;
     this.batchThreads = batchThreads;
+    this.gathering = new Gathering(limits.maxRejections());
   }
 
   /**
@@ -88,6 +90,9 @@ final class BatchRun<S> {
     List<Question> questions = questions(addresses, verdicts, deadline);
     if (questions.isEmpty()) {
       return verdicts;
+    }
+    if (addresses.size() == 1) {
+      return gathered(questions.get(0).mailbox(), deadline);
     }
     QuestionQueue queue = new QuestionQueue(questions);
     List<Future<VerdictSlots>> helpers =
@@ -102,6 +107,39 @@ final class BatchRun<S> {
     queue.settleLeft(verdicts);
     if (helperLost) {
       verdicts.settlePending(FailureVerdicts.timeout(deadline));
+    }
+    return verdicts;
+  }
+
+  /**
+   * One address's verdict, asked in a {@link Gathering} group: by this thread where it leads the
+   * group, else by the leader, whose deadline started first (a slot it leaves pending was left for
+   * the next configuration's backend).
+   */
+  private VerdictSlots gathered(Mailbox mailbox, Deadline deadline) {
+    Gathering.Seat seat = gathering.join(mailbox);
+    Optional<VerdictSlots> group =
+        seat.leads()
+            ? Optional.of(lead(seat.group(), deadline))
+            : seat.group().await(deadline.remaining().plusMillis(JOIN_MARGIN_MILLIS));
+    VerdictSlots verdicts = new VerdictSlots(1);
+    if (group.isEmpty()) {
+      LOG.warn("a gathered verification's leader did not finish with its deadline");
+      verdicts.settle(0, FailureVerdicts.timeout(deadline));
+    } else if (!group.get().isPending(seat.index())) {
+      verdicts.settle(0, Gathering.timedFor(group.get().get(seat.index()), deadline));
+    }
+    return verdicts;
+  }
+
+  /** Answers a group's questions on one session after the other; its followers then take theirs. */
+  private VerdictSlots lead(Gathering.Group group, Deadline deadline) {
+    VerdictSlots verdicts = new VerdictSlots(gathering.maxGroup());
+    try {
+      new Share(group.queue(), verdicts, deadline).answer();
+      group.queue().settleLeft(verdicts);
+    } finally {
+      group.answered(verdicts);
     }
     return verdicts;
   }

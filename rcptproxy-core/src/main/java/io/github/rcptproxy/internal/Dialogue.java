@@ -89,7 +89,17 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
    */
   @Override
   public int roomFor(BackendSession session, Question first) {
-    return mayVrfy(first.domain()) ? 1 : session.capacity();
+    return vrfyFirst(session, first) ? 1 : session.capacity();
+  }
+
+  /**
+   * Whether the question is put with VRFY first: where VRFY may answer, but not where it came with
+   * other callers' questions and the backend pipelines: one RCPT exchange then answers them all.
+   */
+  private boolean vrfyFirst(BackendSession session, Question question) {
+    return mayVrfy(question.domain())
+        && question.held() == null
+        && !(question.gathered() && session.offers("PIPELINING"));
   }
 
   /**
@@ -145,7 +155,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       return;
     }
     // A question whose 252 was not confirmed goes to RCPT, as it would have at once.
-    boolean tryVrfy = mayVrfy(questions.get(0).domain()) && questions.get(0).held() == null;
+    boolean tryVrfy = vrfyFirst(session, questions.get(0));
     List<Question> batch = batch(session, open, tryVrfy ? 1 : session.capacity(), deadline);
     if (batch.isEmpty()) {
       return;
