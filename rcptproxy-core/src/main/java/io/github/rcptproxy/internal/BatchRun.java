@@ -25,6 +25,9 @@ import org.slf4j.LoggerFactory;
  * verdicts are merged in order at the end. A session that fails under its questions is replaced and
  * they are asked again on a fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
  *
+ * <p>A single address is asked in a {@link Gathering} group with other callers' single addresses:
+ * the group's leader answers them all as one batch, on its own thread.
+ *
  * @param <S> the sessions: {@link BackendSession}, or a test's fake
  */
 final class BatchRun<S> {
@@ -77,7 +80,7 @@ final class BatchRun<S> {
     this.answerer = answerer;
     this.failures = failures;
     this.batchThreads = batchThreads;
-    this.gathering = new Gathering(limits.maxRejections());
+    this.gathering = new Gathering(limits.maxRejections(), maxSessions);
   }
 
   /**
@@ -132,13 +135,31 @@ final class BatchRun<S> {
     return verdicts;
   }
 
-  /** Answers a group's questions on one session after the other; its followers then take theirs. */
+  /**
+   * Answers a group's questions in its turn, on one session after the other (its followers then
+   * take theirs); BUSY where the turn did not come until the deadline was nearly spent, as for a
+   * session that does not.
+   */
   private VerdictSlots lead(Gathering.Group group, Deadline deadline) {
     VerdictSlots verdicts = new VerdictSlots(gathering.maxGroup());
+    boolean turn = gathering.startAsking(group, deadline);
     try {
-      new Share(group.queue(), verdicts, deadline).answer();
+      if (turn && !deadline.nearlySpent()) {
+        new Share(group.queue(), verdicts, deadline).answer();
+      } else {
+        group
+            .queue()
+            .gaveUp(
+                FailureVerdicts.unverified(
+                    Verdict.Reason.BUSY,
+                    "no turn to ask the backend within the deadline",
+                    deadline));
+      }
       group.queue().settleLeft(verdicts);
     } finally {
+      if (turn) {
+        gathering.doneAsking();
+      }
       group.answered(verdicts);
     }
     return verdicts;

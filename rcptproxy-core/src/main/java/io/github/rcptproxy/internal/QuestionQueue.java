@@ -54,18 +54,27 @@ final class QuestionQueue {
    * taking thread's session holds, with the first of them first.
    */
   synchronized void take(List<Question> into, ToIntFunction<Question> room) {
-    if (joinable) {
-      joinable = false;
-      if (questions.size() > 1) {
-        for (int n = questions.size(); n > 0; n--) {
-          questions.add(questions.poll().gatheredWithOthers());
-        }
-      }
-    }
     Question first = questions.peek();
     for (int n = first == null ? 0 : room.applyAsInt(first); n > 0 && !questions.isEmpty(); n--) {
       into.add(questions.poll());
     }
+  }
+
+  /**
+   * Closes a gathering group's queue to other callers' questions; where {@code together}, marks its
+   * questions to be asked together (pipelined RCPT).
+   */
+  synchronized void close(boolean together) {
+    joinable = false;
+    if (together) {
+      for (int n = questions.size(); n > 0; n--) {
+        questions.add(questions.poll().gatheredWithOthers());
+      }
+    }
+  }
+
+  synchronized int size() {
+    return questions.size();
   }
 
   /** A thread gave up with this verdict: the questions no thread takes get it. */
