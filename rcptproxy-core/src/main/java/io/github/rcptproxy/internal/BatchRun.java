@@ -165,6 +165,11 @@ final class BatchRun<S> {
     return verdicts;
   }
 
+  /** The pool was closed: leaders waiting for their turn stop waiting. */
+  void close() {
+    gathering.close();
+  }
+
   /** The valid addresses as questions; an invalid one is answered at once. */
   private static List<Question> questions(
       List<String> addresses, VerdictSlots verdicts, Deadline deadline) {

@@ -24,6 +24,8 @@ import java.util.concurrent.TimeUnit;
 final class Gathering {
   static final int ASKING_AT_ONCE = 2;
 
+  private static final int WAKE_ALL = 1_000_000;
+
   /** The most questions of one group: what one session takes in one exchange at most. */
   private final int maxGroup;
 
@@ -84,6 +86,14 @@ final class Gathering {
 
   void doneAsking() {
     turns.release();
+  }
+
+  /**
+   * The pool was closed (reconfiguration, close): leaders waiting for their turn take it at once,
+   * find the pool closed and leave their groups' questions for the next configuration's backend.
+   */
+  void close() {
+    turns.release(WAKE_ALL);
   }
 
   /** One group's questions, and its verdicts once the leader has them. */
