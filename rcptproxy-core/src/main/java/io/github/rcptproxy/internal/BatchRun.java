@@ -120,7 +120,7 @@ final class BatchRun<S> {
    * the next configuration's backend).
    */
   private VerdictSlots gathered(Mailbox mailbox, Deadline deadline) {
-    Gathering.Seat seat = gathering.join(mailbox);
+    Gathering.Seat seat = gathering.join(mailbox, deadline);
     Optional<VerdictSlots> group =
         seat.leads()
             ? Optional.of(lead(seat.group(), deadline))
@@ -130,7 +130,7 @@ final class BatchRun<S> {
       LOG.warn("a gathered verification's leader did not finish with its deadline");
       verdicts.settle(0, FailureVerdicts.timeout(deadline));
     } else if (!group.get().isPending(seat.index())) {
-      verdicts.settle(0, Gathering.timedFor(group.get().get(seat.index()), deadline));
+      verdicts.settle(0, Gathering.timedFor(group.get().get(seat.index()), seat));
     }
     return verdicts;
   }

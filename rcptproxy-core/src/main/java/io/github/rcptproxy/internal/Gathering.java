@@ -51,19 +51,21 @@ final class Gathering {
   }
 
   /**
-   * A caller's place: in which group, its slot there, and whether it leads (asks for) the group.
+   * A caller's place: in which group, its slot there, whether it leads (asks for) the group, and
+   * how much later than the leader it came (its verdict's time is the leader's less that).
    */
-  record Seat(Group group, int index, boolean leads) {}
+  record Seat(Group group, int index, boolean leads, Duration later) {}
 
-  synchronized Seat join(Mailbox mailbox) {
+  synchronized Seat join(Mailbox mailbox, Deadline deadline) {
     if (forming != null) {
       int index = forming.queue().join(mailbox, maxGroup);
       if (index >= 0) {
-        return new Seat(forming, index, false);
+        return new Seat(
+            forming, index, false, forming.leaderDeadline.elapsed().minus(deadline.elapsed()));
       }
     }
-    forming = new Group(QuestionQueue.gathering(Question.of(0, mailbox)));
-    return new Seat(forming, 0, true);
+    forming = new Group(QuestionQueue.gathering(Question.of(0, mailbox)), deadline);
+    return new Seat(forming, 0, true, Duration.ZERO);
   }
 
   /**
@@ -99,11 +101,13 @@ final class Gathering {
   /** One group's questions, and its verdicts once the leader has them. */
   static final class Group {
     private final QuestionQueue queue;
+    private final Deadline leaderDeadline;
     private final CountDownLatch answered = new CountDownLatch(1);
     private volatile VerdictSlots verdicts;
 
-    private Group(QuestionQueue queue) {
+    private Group(QuestionQueue queue, Deadline leaderDeadline) {
       this.queue = queue;
+      this.leaderDeadline = leaderDeadline;
     }
 
     QuestionQueue queue() {
@@ -129,11 +133,13 @@ final class Gathering {
     }
   }
 
-  /**
-   * The verdict with the caller's own time: the leader's deadline started before the caller came.
-   */
-  static Verdict timedFor(Verdict verdict, Deadline deadline) {
-    Duration latency = deadline.elapsed();
+  /** The verdict with a follower's own time: the leader's less how much later it came. */
+  static Verdict timedFor(Verdict verdict, Seat seat) {
+    if (seat.leads()) {
+      return verdict;
+    }
+    Duration latency = verdict.latency().minus(seat.later());
+    latency = latency.isNegative() ? Duration.ZERO : latency;
     if (verdict instanceof Verdict.Accepted accepted) {
       return new Verdict.Accepted(accepted.reply(), latency);
     }
