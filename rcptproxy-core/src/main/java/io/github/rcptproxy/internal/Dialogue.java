@@ -27,6 +27,9 @@ import java.util.function.BooleanSupplier;
  * (the batch run asks once more on a fresh one). With no known-good address at all the verdict is
  * {@link Verdict.Reason#REFUSAL_UNCONFIRMED}.
  *
+ * <p>Questions of several callers taken together ({@link Question#gathered}) go as one pipelined
+ * RCPT batch where the backend offers PIPELINING, never one by one with VRFY.
+ *
  * <p>With VRFY {@code 250} and {@code 251} say the mailbox exists, a {@code 252} only where a
  * random local part is refused right after it ({@link VrfyTrust#refusesRandomNow}); a {@code 252}
  * to that too, a {@code 4xx}, a policy refusal, or a refusal the control does not settle does not

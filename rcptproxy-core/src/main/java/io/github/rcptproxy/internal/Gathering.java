@@ -70,7 +70,7 @@ final class Gathering {
 
   /**
    * Waits for the group's turn to ask, at most until the deadline, and closes the group to others'
-   * questions; false where the turn did not come (the group then finds its deadline spent).
+   * questions; false where the turn did not come (the group is then answered BUSY).
    */
   boolean startAsking(Group group, Deadline deadline) {
     boolean turn = false;
