@@ -25,8 +25,8 @@ import org.slf4j.LoggerFactory;
  * verdicts are merged in order at the end. A session that fails under its questions is replaced and
  * they are asked again on a fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
  *
- * <p>A single address is asked in a {@link Gathering} group with other callers' single addresses:
- * the group's leader answers them all as one batch, on its own thread.
+ * <p>A single address that goes by RCPT is asked in a {@link Gathering} group with other callers'
+ * single addresses: the group's leader answers them all as one batch, on its own thread.
  *
  * @param <S> the sessions: {@link BackendSession}, or a test's fake
  */
@@ -43,6 +43,14 @@ final class BatchRun<S> {
   interface Answerer<S> {
     /** How many questions one exchange on the session takes, the first of them {@code first}. */
     int roomFor(S session, Question first);
+
+    /**
+     * Whether a single address may be asked together with other callers' ({@link Gathering}): where
+     * it goes by RCPT anyway, so that gathering adds no transaction the backend would not see.
+     */
+    default boolean asksTogether(Question question) {
+      return true;
+    }
 
     /**
      * Answers what it can of the open questions on the session, removing the answered ones.
@@ -94,7 +102,7 @@ final class BatchRun<S> {
     if (questions.isEmpty()) {
       return verdicts;
     }
-    if (addresses.size() == 1) {
+    if (addresses.size() == 1 && answerer.asksTogether(questions.get(0))) {
       return gathered(questions.get(0).mailbox(), deadline);
     }
     QuestionQueue queue = new QuestionQueue(questions);

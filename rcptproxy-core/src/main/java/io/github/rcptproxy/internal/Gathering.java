@@ -8,18 +8,13 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Single-address verifications gathered into groups, so that one session answers several callers in
- * one pipelined RCPT exchange, where each would otherwise wait for a session of its own and cost
- * the backend an exchange (with VRFY, often two) of its own. The first caller to come leads a
- * group; whoever comes while the leader waits for its turn to ask joins the group instead of
- * waiting alone, until the leader's turn comes. At most {@value #ASKING_AT_ONCE} groups ask at
- * once: more, and groups stay small (a session each, an exchange per address or two); one, and the
- * backend idles while the verifier reads and answers (measured in docs/performance.md, 20 clients
- * at once).
- *
- * <p>A group of one is asked as a lone verification is (VRFY where it may), but where other groups
- * are asking or the last group had several questions: then callers are coming faster than sessions
- * answer, and one RCPT costs the backend less than a VRFY and its check.
+ * Single-address verifications that go by RCPT, gathered into groups, so that one session answers
+ * several callers in one pipelined RCPT exchange, where each would otherwise wait for a session of
+ * its own and cost the backend an exchange of its own. The first caller to come leads a group;
+ * whoever comes while the leader waits for its turn to ask joins the group instead of waiting
+ * alone, until the leader's turn comes. At most {@value #ASKING_AT_ONCE} groups ask at once: more,
+ * and groups stay small (a session and an exchange each); one, and the backend idles while the
+ * verifier reads and answers (measured in docs/performance.md, 20 clients at once).
  */
 final class Gathering {
   static final int ASKING_AT_ONCE = 2;
@@ -29,21 +24,15 @@ final class Gathering {
   /** The most questions of one group: what one session takes in one exchange at most. */
   private final int maxGroup;
 
-  private final int askingAtOnce;
-
   /** A turn to ask, held by a group's leader from its turn until its verdicts are in. */
   private final Semaphore turns;
 
   /** The group that questions join now; a new one starts where it is closed or full. */
   private Group forming;
 
-  /** Whether the last group to ask had several questions. */
-  private volatile boolean lastGathered;
-
   Gathering(int maxGroup, int maxSessions) {
     this.maxGroup = Math.max(1, maxGroup);
-    this.askingAtOnce = Math.max(1, Math.min(ASKING_AT_ONCE, maxSessions));
-    this.turns = new Semaphore(askingAtOnce, true);
+    this.turns = new Semaphore(Math.max(1, Math.min(ASKING_AT_ONCE, maxSessions)), true);
   }
 
   int maxGroup() {
@@ -79,10 +68,7 @@ final class Gathering {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    int size = group.queue().size();
-    boolean othersAsking = turns.availablePermits() < askingAtOnce - (turn ? 1 : 0);
-    group.queue().close(size > 1 || othersAsking || lastGathered);
-    lastGathered = size > 1;
+    group.queue().close(group.queue().size() > 1);
     return turn;
   }
 
