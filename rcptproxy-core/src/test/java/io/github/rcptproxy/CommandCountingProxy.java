@@ -12,14 +12,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A TCP proxy on a free port in front of a backend that counts the client's command lines starting
- * with a prefix (e.g. {@code "VRFY <rcptproxy-"}: the random local parts), counted before they are
- * passed on, so a verdict returned means its commands are counted.
+ * with a prefix (e.g. {@code "VRFY <rcptproxy-"}: the random local parts), and the chunks the
+ * client sent (one per exchange: a pipelined batch is one write), counted before they are passed
+ * on, so a verdict returned means its commands are counted.
  */
 final class CommandCountingProxy implements AutoCloseable {
   private final ServerSocket server;
   private final int backendPort;
   private final String prefix;
   private final AtomicInteger count = new AtomicInteger();
+  private final AtomicInteger chunks = new AtomicInteger();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
   CommandCountingProxy(int backendPort, String prefix) throws IOException {
@@ -37,6 +39,11 @@ final class CommandCountingProxy implements AutoCloseable {
 
   int count() {
     return count.get();
+  }
+
+  /** The client's reads of the proxy: its writes, or fewer where two came before one read. */
+  int chunks() {
+    return chunks.get();
   }
 
   private void acceptLoop() {
@@ -64,6 +71,7 @@ final class CommandCountingProxy implements AutoCloseable {
                 int n;
                 while ((n = in.read(buffer)) > 0) {
                   if (counting) {
+                    chunks.incrementAndGet();
                     countLines(buffer, n, line);
                   }
                   out.write(buffer, 0, n);

@@ -29,8 +29,9 @@ import java.util.concurrent.TimeoutException;
  * the order opposite to the last), and each is given relative to the direct row of the same round,
  * so that load from elsewhere on the machine hits all of them alike.
  *
- * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick]
- * [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default without it)
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick |
+ * --rounds N] [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default
+ * without it)
  */
 final class GatewayThroughput {
   static final int CLIENTS = 20;
@@ -52,7 +53,11 @@ final class GatewayThroughput {
 
   public static void main(String[] args) throws Exception {
     List<String> options = List.of(args);
-    int rounds = options.contains("--quick") ? 4 : 10;
+    int roundsAt = options.indexOf("--rounds");
+    int rounds =
+        roundsAt >= 0
+            ? Integer.parseInt(options.get(roundsAt + 1))
+            : options.contains("--quick") ? 4 : 10;
     int at = options.indexOf("--max-sessions");
     OptionalInt maxSessions =
         at < 0 ? OptionalInt.empty() : OptionalInt.of(Integer.parseInt(options.get(at + 1)));

@@ -107,6 +107,7 @@ public final class Backend implements AutoCloseable {
   public void close() {
     if (pool != null) {
       pool.close();
+      batchRun.close();
       sessions.closeServableAgain();
     }
   }

@@ -25,6 +25,9 @@ import org.slf4j.LoggerFactory;
  * verdicts are merged in order at the end. A session that fails under its questions is replaced and
  * they are asked again on a fresh one, at most {@value #MAX_RETRIES} times, within the deadline.
  *
+ * <p>A single address that goes by RCPT is asked in a {@link Gathering} group with other callers'
+ * single addresses: the group's leader answers them all as one batch, on its own thread.
+ *
  * @param <S> the sessions: {@link BackendSession}, or a test's fake
  */
 final class BatchRun<S> {
@@ -40,6 +43,14 @@ final class BatchRun<S> {
   interface Answerer<S> {
     /** How many questions one exchange on the session takes, the first of them {@code first}. */
     int roomFor(S session, Question first);
+
+    /**
+     * Whether a single address may be asked together with other callers' ({@link Gathering}): where
+     * it goes by RCPT anyway, so that gathering adds no transaction the backend would not see.
+     */
+    default boolean asksTogether(Question question) {
+      return true;
+    }
 
     /**
      * Answers what it can of the open questions on the session, removing the answered ones.
@@ -62,6 +73,7 @@ final class BatchRun<S> {
   private final Answerer<S> answerer;
   private final FailureVerdicts failures;
   private final ExecutorService batchThreads;
+  private final Gathering gathering;
 
   BatchRun(
       int maxSessions,
@@ -76,6 +88,7 @@ final class BatchRun<S> {
     this.answerer = answerer;
     this.failures = failures;
     this.batchThreads = batchThreads;
+    this.gathering = new Gathering(limits.maxRejections(), maxSessions);
   }
 
   /**
@@ -88,6 +101,9 @@ final class BatchRun<S> {
     List<Question> questions = questions(addresses, verdicts, deadline);
     if (questions.isEmpty()) {
       return verdicts;
+    }
+    if (addresses.size() == 1 && answerer.asksTogether(questions.get(0))) {
+      return gathered(questions.get(0).mailbox(), deadline);
     }
     QuestionQueue queue = new QuestionQueue(questions);
     List<Future<VerdictSlots>> helpers =
@@ -104,6 +120,62 @@ final class BatchRun<S> {
       verdicts.settlePending(FailureVerdicts.timeout(deadline));
     }
     return verdicts;
+  }
+
+  /**
+   * One address's verdict, asked in a {@link Gathering} group: by this thread where it leads the
+   * group, else by the leader, whose deadline started first (a slot it leaves pending was left for
+   * the next configuration's backend).
+   */
+  private VerdictSlots gathered(Mailbox mailbox, Deadline deadline) {
+    Gathering.Seat seat = gathering.join(mailbox, deadline);
+    Optional<VerdictSlots> group =
+        seat.leads()
+            ? Optional.of(lead(seat.group(), deadline))
+            : seat.group().await(deadline.remaining().plusMillis(JOIN_MARGIN_MILLIS));
+    VerdictSlots verdicts = new VerdictSlots(1);
+    if (group.isEmpty()) {
+      LOG.warn("a gathered verification's leader did not finish with its deadline");
+      verdicts.settle(0, FailureVerdicts.timeout(deadline));
+    } else if (!group.get().isPending(seat.index())) {
+      verdicts.settle(0, Gathering.timedFor(group.get().get(seat.index()), seat));
+    }
+    return verdicts;
+  }
+
+  /**
+   * Answers a group's questions in its turn, on one session after the other (its followers then
+   * take theirs); BUSY where the turn did not come until the deadline was nearly spent, as for a
+   * session that does not.
+   */
+  private VerdictSlots lead(Gathering.Group group, Deadline deadline) {
+    VerdictSlots verdicts = new VerdictSlots(gathering.maxGroup());
+    boolean turn = gathering.startAsking(group, deadline);
+    try {
+      if (turn && !deadline.nearlySpent()) {
+        new Share(group.queue(), verdicts, deadline).answer();
+      } else {
+        group
+            .queue()
+            .gaveUp(
+                FailureVerdicts.unverified(
+                    Verdict.Reason.BUSY,
+                    "no turn to ask the backend within the deadline",
+                    deadline));
+      }
+      group.queue().settleLeft(verdicts);
+    } finally {
+      if (turn) {
+        gathering.doneAsking();
+      }
+      group.answered(verdicts);
+    }
+    return verdicts;
+  }
+
+  /** The pool was closed: leaders waiting for their turn stop waiting. */
+  void close() {
+    gathering.close();
   }
 
   /** The valid addresses as questions; an invalid one is answered at once. */

@@ -9,14 +9,40 @@ import java.util.function.ToIntFunction;
 /**
  * The questions of one batch not yet taken by a session, shared by the threads answering it; and
  * what a thread that gave up (no session within the deadline, none could be opened) answered, for
- * the questions no other thread took.
+ * the questions no other thread took. A {@link Gathering} group's queue takes other callers'
+ * questions until a session first takes from it.
  */
 final class QuestionQueue {
   private final ArrayDeque<Question> questions;
   private Optional<Verdict> gaveUp = Optional.empty();
 
+  /**
+   * Whether other callers' questions may still join: a gathering group's, before its first take.
+   */
+  private boolean joinable;
+
   QuestionQueue(List<Question> questions) {
     this.questions = new ArrayDeque<>(questions);
+  }
+
+  /** A gathering group's queue, with its leader's question: open to others until first taken. */
+  static QuestionQueue gathering(Question first) {
+    QuestionQueue queue = new QuestionQueue(List.of(first));
+    queue.joinable = true;
+    return queue;
+  }
+
+  /**
+   * Adds another caller's question, its slot the next index, while no session has taken from the
+   * queue and it holds fewer than {@code max}; the slot's index, or -1 where it may not join.
+   */
+  synchronized int join(Mailbox mailbox, int max) {
+    if (!joinable || questions.size() >= max) {
+      return -1;
+    }
+    int index = questions.size();
+    questions.add(Question.of(index, mailbox));
+    return index;
   }
 
   synchronized boolean isEmpty() {
@@ -32,6 +58,23 @@ final class QuestionQueue {
     for (int n = first == null ? 0 : room.applyAsInt(first); n > 0 && !questions.isEmpty(); n--) {
       into.add(questions.poll());
     }
+  }
+
+  /**
+   * Closes a gathering group's queue to other callers' questions; where {@code together}, marks its
+   * questions to be asked together (pipelined RCPT).
+   */
+  synchronized void close(boolean together) {
+    joinable = false;
+    if (together) {
+      for (int n = questions.size(); n > 0; n--) {
+        questions.add(questions.poll().gatheredWithOthers());
+      }
+    }
+  }
+
+  synchronized int size() {
+    return questions.size();
   }
 
   /** A thread gave up with this verdict: the questions no thread takes get it. */
