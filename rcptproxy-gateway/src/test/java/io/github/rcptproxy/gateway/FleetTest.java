@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.hazelcast.cache.HazelcastCachingProvider;
 import com.hazelcast.map.IMap;
+import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.gateway.fleet.Fleet;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
@@ -272,6 +273,47 @@ class FleetTest {
       assertThat(Duration.ofMillis(holds - System.currentTimeMillis()))
           .isBetween(Duration.ofMinutes(59), Duration.ofMinutes(60));
     }
+  }
+
+  /**
+   * Stock Exim ends a session at its 11th non-mail command ({@code 554 Too many nonmail commands}),
+   * and counts every RSET after the first: a probe transaction of 3 recipients, reset every two
+   * verifications, reaches it within 30. The gateway that hits it learns the limit; the other
+   * member, told by the fleet, replaces its sessions before it, where alone it would hit it too.
+   */
+  @Test
+  void aSessionLimitOneGatewayLearntOfTheBackendIsNeverHitByTheOthers() throws Exception {
+    Consumer<GatewaySettings.Builder> resetting =
+        settings ->
+            settings.verifier(v -> v.probeMethod(ProbeMethod.RCPT).maxRecipientsPerTransaction(3));
+    try (EximBackend exim = EximBackend.start(EximBackend.Options.defaults());
+        RunningGateway learning = member(3, exim.port(), resetting);
+        RunningGateway other = member(4, exim.port(), resetting)) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> other.fleet().orElseThrow().members() == 5);
+      verifyForty(learning, 600);
+      assertThat(nonmailRefusals(exim)).as(exim.mainLog()).isEqualTo(1);
+      String key = "session-limits:127.0.0.1:" + exim.port();
+      await().atMost(Duration.ofSeconds(10)).until(() -> verdicts(other).containsKey(key));
+
+      verifyForty(other, 700);
+      assertThat(nonmailRefusals(exim)).as(exim.mainLog()).isEqualTo(1);
+      assertThat(other.verifier().stats().accepted()).isEqualTo(40);
+    }
+  }
+
+  /** Forty valid recipients from one client, each verified with the backend. */
+  private static void verifyForty(RunningGateway gateway, int first) throws IOException {
+    try (Client client = Client.from("127.0.0.10", gateway)) {
+      for (int i = first; i < first + 40; i++) {
+        assertThat(client.rcpt(EximBackend.known(i))).startsWith("250");
+      }
+    }
+  }
+
+  private static long nonmailRefusals(EximBackend exim) {
+    return exim.mainLog().lines().filter(line -> line.contains("nonmail")).count();
   }
 
   @Test

@@ -44,14 +44,14 @@ import org.slf4j.LoggerFactory;
 /**
  * This gateway's membership of a fleet: an embedded Hazelcast member, joined to the others over
  * TCP-IP (never multicast), holding what the gateways share: the verdict cache if the gateway has
- * one, each domain's known-good address and catch-all and VRFY-trust findings and the backend
- * addresses the verifier skips (with or without a verdict cache), per-client rejection limits
- * ({@link FleetLimits}), and the recipients per message each backend takes, as a relay learnt it
- * ({@link FleetRelayLimits}). The member holds its share of the data and a backup of another's, so
- * a member that dies loses nothing. The limits never call the cluster on an SMTP thread ({@link
- * FleetCalls}); the verifier waits for a shared cache at most a tenth of its deadline. When the
- * cluster does not answer, or this member is alone, each gateway decides with its own state and
- * says so in the log, in {@link #status()} and in the metrics.
+ * one, each domain's known-good address and catch-all and VRFY-trust findings, the backend
+ * addresses the verifier skips and the session limits it learnt of the backend (with or without a
+ * verdict cache), per-client rejection limits ({@link FleetLimits}), and the recipients per message
+ * each backend takes, as a relay learnt it ({@link FleetRelayLimits}). The member holds its share
+ * of the data and a backup of another's, so a member that dies loses nothing. The limits never call
+ * the cluster on an SMTP thread ({@link FleetCalls}); the verifier waits for a shared cache at most
+ * a tenth of its deadline. When the cluster does not answer, or this member is alone, each gateway
+ * decides with its own state and says so in the log, in {@link #status()} and in the metrics.
  */
 public final class Fleet implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Fleet.class);
@@ -212,14 +212,15 @@ public final class Fleet implements AutoCloseable {
   /**
    * The verifier's settings with its verdict cache in the cluster, with the same lifetimes; a
    * verifier without a cache keeps none (the fleet does not turn caching on), but shares its
-   * findings (known-good addresses, catch-all and VRFY-trust findings, backend addresses skipped)
-   * in the same cluster cache.
+   * findings (known-good addresses, catch-all and VRFY-trust findings, backend addresses skipped,
+   * learnt session limits) in the same cluster cache.
    */
   public VerifierConfig sharing(VerifierConfig verifier) {
     if (!verifier.cacheEnabled()) {
       LOG.info(
           "fleet without a verdict cache: known-good addresses, catch-all and VRFY-trust"
-              + " findings and backend addresses that did not answer are shared, verdicts are not (each one is asked of the backend); share them with"
+              + " findings, backend addresses that did not answer and learnt session limits are"
+              + " shared, verdicts are not (each one is asked of the backend); share them with"
               + " --cache-positive-ttl-s");
       return verifier.toBuilder().sharedFindings(new JCacheVerdictCache(verdicts())).build();
     }
