@@ -320,28 +320,8 @@ class FleetTest {
   void aBackendHostThatDoesNotGreetCostsTheFleetOneWaitNotOneForEachGateway() throws Exception {
     List<Socket> opened = new CopyOnWriteArrayList<>();
     try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      // Takes connections, never greets; counts those the gateways opened.
-      Thread taking =
-          new Thread(
-              () -> {
-                try {
-                  while (true) {
-                    opened.add(hung.accept());
-                  }
-                } catch (IOException e) {
-                  // closed
-                }
-              });
-      taking.setDaemon(true);
-      taking.start();
-      Consumer<GatewaySettings.Builder> hungFirst =
-          settings ->
-              settings.verifier(
-                  v ->
-                      v.backends(
-                          List.of(
-                              InetSocketAddress.createUnresolved("127.0.0.1", hung.getLocalPort()),
-                              InetSocketAddress.createUnresolved("127.0.0.1", postfix.port()))));
+      acceptForever(hung, opened);
+      Consumer<GatewaySettings.Builder> hungFirst = hungFirst(hung.getLocalPort());
       try (RunningGateway first = member(3, hungFirst);
           RunningGateway second = member(4, hungFirst)) {
         await()
@@ -362,6 +342,111 @@ class FleetTest {
       for (Socket socket : opened) {
         socket.close();
       }
+    }
+  }
+
+  /**
+   * The same hung host, for the relay's own breaker: once one gateway's relay has waited for it,
+   * another gateway that joins later relays its message without connecting to it (its verifier
+   * skips it as the verifiers' breaker is shared).
+   */
+  @Test
+  void aBackendHostThatDoesNotGreetCostsTheFleetsRelaysOneWait() throws Exception {
+    List<Socket> opened = new CopyOnWriteArrayList<>();
+    try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      acceptForever(hung, opened);
+      Consumer<GatewaySettings.Builder> hungFirst = hungFirst(hung.getLocalPort());
+      try (RunningGateway first = member(3, hungFirst)) {
+        assertThat(message(first, "127.0.0.11", PostfixBackend.known(960)))
+            .containsExactly("250", "250");
+        int waitedFor = opened.size(); // the verifier's wait, and the relay's
+        assertThat(waitedFor).isEqualTo(2);
+        IMap<String, ?> down = first.fleet().orElseThrow().member().getMap("rcptproxy-relay-down");
+        await().atMost(Duration.ofSeconds(10)).until(() -> down.size() == 1);
+        // Alone, the second gateway's relay would connect to the hung host and wait for it too.
+        try (RunningGateway second = member(4, hungFirst)) {
+          assertThat(message(second, "127.0.0.11", PostfixBackend.known(961)))
+              .containsExactly("250", "250");
+          assertThat(opened).hasSize(waitedFor);
+        }
+      }
+    } finally {
+      for (Socket socket : opened) {
+        socket.close();
+      }
+    }
+  }
+
+  /**
+   * A recipient verified (and in the fleet's verdict cache) that the backend refuses when one
+   * gateway relays a message to it: a gateway that joins later asks the backend at RCPT with the
+   * client's envelope, where alone it would take the recipient from the cache and tempfail the
+   * message.
+   */
+  @Test
+  void aRecipientRefusedAtRelayTimeOnOneGatewayIsAskedAtRcptByTheOthers() throws Exception {
+    String moving = EximBackend.known(811);
+    String staying = EximBackend.known(812);
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().deferring("user811").build());
+        RunningGateway learning = member(3, exim.port(), CACHED)) {
+      exim.stopDeferring();
+      assertThat(message(learning, "127.0.0.12", moving, staying))
+          .containsExactly("250", "250", "250");
+      exim.startDeferring(); // the verdicts stay cached: the gateway learns it at relay time
+      assertThat(message(learning, "127.0.0.12", moving, staying))
+          .containsExactly("250", "250", "451");
+      IMap<String, ?> refused =
+          learning.fleet().orElseThrow().member().getMap("rcptproxy-relay-refused");
+      await().atMost(Duration.ofSeconds(10)).until(() -> refused.size() == 1);
+      try (RunningGateway other = member(4, exim.port(), CACHED)) {
+        assertThat(message(other, "127.0.0.12", moving, staying))
+            .containsExactly("451", "250", "250");
+      }
+    }
+  }
+
+  /** Takes connections and never greets; keeps those the gateways opened. */
+  private static void acceptForever(ServerSocket hung, List<Socket> opened) {
+    Thread taking =
+        new Thread(
+            () -> {
+              try {
+                while (true) {
+                  opened.add(hung.accept());
+                }
+              } catch (IOException e) {
+                // closed
+              }
+            });
+    taking.setDaemon(true);
+    taking.start();
+  }
+
+  /** A gateway whose backends are the hung host, then the real Postfix. */
+  private static Consumer<GatewaySettings.Builder> hungFirst(int hungPort) {
+    return settings ->
+        settings.verifier(
+            v ->
+                v.backends(
+                    List.of(
+                        InetSocketAddress.createUnresolved("127.0.0.1", hungPort),
+                        InetSocketAddress.createUnresolved("127.0.0.1", postfix.port()))));
+  }
+
+  /** One message from {@code from} to {@code recipients}: the code of each RCPT, then DATA's. */
+  private static List<String> message(RunningGateway gateway, String from, String... recipients)
+      throws IOException {
+    try (Client client = Client.from(from, gateway)) {
+      List<String> codes = new ArrayList<>();
+      for (String recipient : recipients) {
+        codes.add(client.rcpt(recipient).substring(0, 3));
+      }
+      if (codes.contains("250")) {
+        assertThat(client.send("DATA")).startsWith("354");
+        codes.add(client.send("Subject: fleet\r\n\r\nhello\r\n.").substring(0, 3));
+      }
+      return codes;
     }
   }
 
