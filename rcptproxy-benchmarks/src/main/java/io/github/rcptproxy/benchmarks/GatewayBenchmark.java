@@ -22,7 +22,8 @@ import java.util.function.Function;
  * a running gateway (its defaults: every RCPT verified, no verdict cache) and straight to the same
  * Postfix, by the same client, in interleaved rounds of one run, every row measured the same way.
  *
- * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway [--quick]}
+ * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway [--quick]
+ * [--fleet-only]}
  */
 final class GatewayBenchmark {
   /** RCPTs per transaction of an RCPT row: under the gateway's max-recipients (100). */
@@ -168,6 +169,9 @@ final class GatewayBenchmark {
                   "RCPT, gateway in a 3-member fleet (fleet limits; vs local)",
                   fleet.port(),
                   Kind.RCPT));
+      if (List.of(args).contains("--fleet-only")) {
+        rows = rows.subList(4, rows.size()); // the fleet's pairs alone: 20 rounds in a minute
+      }
       for (Row row : rows) {
         row.block(row.kind == Kind.MESSAGE ? messagesPerBlock : rcptsPerBlock, false); // warm-up
       }
