@@ -15,6 +15,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
 /**
@@ -238,7 +240,22 @@ final class GatewayBenchmark {
         Collections.swap(mine, 0, i);
         fleet.gateways.add(RunningGateway.start(settings.apply(mine)));
       }
+      fleet.awaitSafe(members);
       return fleet;
+    }
+
+    /**
+     * Until every member has joined and the partitions have migrated (within a minute): their
+     * migration is the fleet's start, not the cost of its limits.
+     */
+    private void awaitSafe(int members) {
+      var member = gateways.get(0).fleet().orElseThrow().member();
+      long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+      while ((member.getCluster().getMembers().size() < members
+              || !member.getPartitionService().isClusterSafe())
+          && System.nanoTime() - until < 0) {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+      }
     }
 
     int port() {
