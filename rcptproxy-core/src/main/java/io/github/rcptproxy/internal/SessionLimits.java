@@ -68,6 +68,9 @@ public final class SessionLimits {
 
   private final Clock clock;
 
+  /** The configuration, whose first guesses are not written to the shared store. */
+  private final VerifierConfig configured;
+
   /** Where the verifiers that share findings share these limits; null if nowhere. */
   private volatile VerdictCache shared;
 
@@ -78,6 +81,7 @@ public final class SessionLimits {
     this.maxRejections = new AtomicInteger(config.maxRejectionsPerSession());
     this.maxVrfy = new AtomicInteger(config.maxVrfyPerSession());
     this.maxRecipients = new AtomicInteger(config.maxRecipientsPerTransaction());
+    this.configured = config;
     this.clock = config.clock();
     this.storeKey =
         STORE_PREFIX
@@ -144,16 +148,23 @@ public final class SessionLimits {
     }
   }
 
-  /** These limits as the shared store keeps them. */
+  /**
+   * These limits as the shared store keeps them: only those lowered below this configuration's
+   * first guesses (by the backend, or by another verifier), never a guess, which another verifier's
+   * configuration may set higher on purpose.
+   */
   private String written() {
-    return "rejections="
-        + maxRejections.get()
-        + " vrfy="
-        + maxVrfy.get()
-        + " recipients="
-        + maxRecipients.get()
-        + " slows="
-        + slowsAfterErrors;
+    StringBuilder text = new StringBuilder("slows=" + slowsAfterErrors);
+    word(text, "rejections", maxRejections, configured.maxRejectionsPerSession());
+    word(text, "vrfy", maxVrfy, configured.maxVrfyPerSession());
+    word(text, "recipients", maxRecipients, configured.maxRecipientsPerTransaction());
+    return text.toString();
+  }
+
+  private static void word(StringBuilder text, String name, AtomicInteger limit, int guess) {
+    if (limit.get() < guess) {
+      text.append(' ').append(name).append('=').append(limit.get());
+    }
   }
 
   /** Writes these limits to the shared store, if any: one of them was just learnt here. */

@@ -73,6 +73,26 @@ class SharedSessionLimitsTest {
   }
 
   @Test
+  void onlyLearntLimitsAreSharedNeverAConfiguredGuess() {
+    Store store = new Store();
+    SessionLimits guessingLow =
+        new SessionLimits(
+            VerifierConfig.builder()
+                .backend("mx.example.test", 25)
+                .maxRejectionsPerSession(2)
+                .build());
+    SessionLimits other = new SessionLimits(CONFIG);
+    guessingLow.shareWith(store);
+    other.shareWith(store);
+
+    guessingLow.vrfyTolerated(4);
+    other.refresh();
+
+    assertThat(other.maxVrfy()).isEqualTo(4);
+    assertThat(other.maxRejections()).isEqualTo(CONFIG.maxRejectionsPerSession());
+  }
+
+  @Test
   void aVerifierWhoseStoreFailsKeepsWhatItLearntItself() {
     Store store = new Store();
     SessionLimits alone = new SessionLimits(CONFIG);
