@@ -99,16 +99,23 @@ class FleetTest {
           settings.verifier(v -> v.cache(Duration.ofHours(1), Duration.ofMinutes(5), 10_000));
 
   /** A gateway that is member {@code n} of the fleet, listing every other member's port. */
-  private static RunningGateway member(int n) {
+  private static RunningGateway member(int n) throws IOException {
     return member(n, settings -> {});
   }
 
-  private static RunningGateway member(int n, Consumer<GatewaySettings.Builder> extra) {
+  private static RunningGateway member(int n, Consumer<GatewaySettings.Builder> extra)
+      throws IOException {
     return member(n, postfix.port(), extra);
   }
 
+  /**
+   * The first three members listen on the ports chosen at the start; a test's own member on a port
+   * chosen as it starts (it joins through the first three): a port just freed by the test before
+   * may still be held by its closing connections, and binding it again fails.
+   */
   private static RunningGateway member(
-      int n, int backendPort, Consumer<GatewaySettings.Builder> extra) {
+      int n, int backendPort, Consumer<GatewaySettings.Builder> extra) throws IOException {
+    int port = n < 3 ? memberPorts.get(n) : freePort();
     List<HostPort> others = new ArrayList<>();
     for (int i = 0; i < memberPorts.size(); i++) {
       if (i != n) {
@@ -124,9 +131,7 @@ class FleetTest {
               .maxRejectedPerClient(MAX_REJECTED)
               .cluster(
                   new GatewaySettings.Cluster(
-                      Optional.of(new HostPort("127.0.0.1", memberPorts.get(n))),
-                      others,
-                      Optional.empty()));
+                      Optional.of(new HostPort("127.0.0.1", port)), others, Optional.empty()));
           extra.accept(settings);
         });
   }
