@@ -17,7 +17,10 @@ import java.util.Optional;
  * accepted a random local part there (a positive reply if it did), until the finding expires; and
  * {@code vrfy-trust:DOMAIN}: whether the backend's VRFY tells mailboxes apart there (a positive
  * reply if it does), until that finding expires; and {@code backend-down:ADDRESS:PORT}: a backend
- * address that did not answer, skipped until its cool-down ends.
+ * address that did not answer, skipped until its cool-down ends; and {@code
+ * session-limits:HOST:PORT,...} (the backend hosts as configured): the session limits learnt of
+ * that backend (the reply's text, {@code slows=BOOLEAN} and those of {@code rejections=N vrfy=N
+ * recipients=N} that were learnt), for an hour.
  *
  * <p><b>Contract:</b> implementations must be thread-safe. A shared cache given to {@link
  * VerifierConfig.Builder#sharedCache} is called off the caller's SMTP thread: a lookup is waited

@@ -411,13 +411,14 @@ public final class VerifierConfig {
 
     /**
      * Shares what the verifier learns about domains with other verifiers, without caching verdicts:
-     * the {@code known-good:DOMAIN}, {@code catch-all:DOMAIN}, {@code vrfy-trust:DOMAIN} and {@code
-     * backend-down:ADDRESS:PORT} keys of {@link VerdictCache} are written to and read from {@code
-     * store}; no address key is ever stored or looked up there, so every verification still asks
-     * the backend (or the verifier's own cache, if {@link #cache} is set). For a verifier without a
-     * {@link #sharedCache}, which holds those keys itself: {@link #build()} refuses both. The store
-     * is called as a shared cache is (off the caller's thread, a lookup waited for at most a tenth
-     * of the deadline, a miss if slower or failing). Default none.
+     * the {@code known-good:DOMAIN}, {@code catch-all:DOMAIN}, {@code vrfy-trust:DOMAIN}, {@code
+     * backend-down:ADDRESS:PORT} and {@code session-limits:HOST:PORT,...} keys of {@link
+     * VerdictCache} are written to and read from {@code store}; no address key is ever stored or
+     * looked up there, so every verification still asks the backend (or the verifier's own cache,
+     * if {@link #cache} is set). For a verifier without a {@link #sharedCache}, which holds those
+     * keys itself: {@link #build()} refuses both. The store is called as a shared cache is (off the
+     * caller's thread, a lookup waited for at most a tenth of the deadline, a miss if slower or
+     * failing). Default none.
      */
     public Builder sharedFindings(VerdictCache store) {
       this.sharedFindings = Objects.requireNonNull(store, "store");

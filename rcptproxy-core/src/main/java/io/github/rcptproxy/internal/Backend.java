@@ -49,6 +49,7 @@ public final class Backend implements AutoCloseable {
     Connector connector = new Connector(config);
     if (config.sharedCache().isPresent() || config.sharedFindings().isPresent()) {
       knownGood.store().ifPresent(connector::shareWith); // the shared one, guarded
+      knownGood.store().ifPresent(limits::shareWith);
     }
     this.sessions =
         new BackendSessions(connector, config, limits, new ProbeSender(config), counters);

@@ -42,6 +42,7 @@ final class BackendSessions implements SessionPool.Sessions<BackendSession> {
       }
       ready.close();
     }
+    limits.refresh(); // what the verifiers sharing findings learnt, before this session counts
     return new BackendSession(
         connector,
         config,

@@ -114,9 +114,10 @@ public final class Connector {
   /**
    * From now on, an address skipped here is written to {@code store} ({@value #STORE_PREFIX}{@code
    * address:port}, until its cool-down ends) and one written there is skipped here, so that the
-   * verifiers sharing it wait for a host that does not answer once, not each of them.
+   * verifiers sharing it wait for a host that does not answer once, not each of them. (The
+   * gateway's relay gives its breaker the fleet's, whose lookups never wait for the network.)
    */
-  void shareWith(VerdictCache store) {
+  public void shareWith(VerdictCache store) {
     this.shared = store;
   }
 

@@ -97,7 +97,7 @@ public final class RunningGateway implements AutoCloseable {
         new RelayingHandlerFactory(
             relayFor(settings), limits.maxMessageSize(), front, settings.postmaster());
     if (fleet != null) {
-      relaying.shareLimits(fleet.relayLimits());
+      relaying.shareMemory(fleet.relayMemory());
     }
     try {
       screening.set(RecipientVerifyingHandlerFactory.wrap(relaying, routes(settings)));

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.hazelcast.cache.HazelcastCachingProvider;
 import com.hazelcast.map.IMap;
+import io.github.rcptproxy.ProbeMethod;
 import io.github.rcptproxy.gateway.fleet.Fleet;
 import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
@@ -98,16 +99,23 @@ class FleetTest {
           settings.verifier(v -> v.cache(Duration.ofHours(1), Duration.ofMinutes(5), 10_000));
 
   /** A gateway that is member {@code n} of the fleet, listing every other member's port. */
-  private static RunningGateway member(int n) {
+  private static RunningGateway member(int n) throws IOException {
     return member(n, settings -> {});
   }
 
-  private static RunningGateway member(int n, Consumer<GatewaySettings.Builder> extra) {
+  private static RunningGateway member(int n, Consumer<GatewaySettings.Builder> extra)
+      throws IOException {
     return member(n, postfix.port(), extra);
   }
 
+  /**
+   * The first three members listen on the ports chosen at the start; a test's own member on a port
+   * chosen as it starts (it joins through the first three): a port just freed by the test before
+   * may still be held by its closing connections, and binding it again fails.
+   */
   private static RunningGateway member(
-      int n, int backendPort, Consumer<GatewaySettings.Builder> extra) {
+      int n, int backendPort, Consumer<GatewaySettings.Builder> extra) throws IOException {
+    int port = n < 3 ? memberPorts.get(n) : freePort();
     List<HostPort> others = new ArrayList<>();
     for (int i = 0; i < memberPorts.size(); i++) {
       if (i != n) {
@@ -123,9 +131,7 @@ class FleetTest {
               .maxRejectedPerClient(MAX_REJECTED)
               .cluster(
                   new GatewaySettings.Cluster(
-                      Optional.of(new HostPort("127.0.0.1", memberPorts.get(n))),
-                      others,
-                      Optional.empty()));
+                      Optional.of(new HostPort("127.0.0.1", port)), others, Optional.empty()));
           extra.accept(settings);
         });
   }
@@ -274,32 +280,53 @@ class FleetTest {
     }
   }
 
+  /**
+   * Stock Exim ends a session at its 11th non-mail command ({@code 554 Too many nonmail commands}),
+   * and counts every RSET after the first: a probe transaction of 3 recipients, reset every two
+   * verifications, reaches it within 30. The gateway that hits it learns the limit; the other
+   * member, told by the fleet, replaces its sessions before it, where alone it would hit it too.
+   */
+  @Test
+  void aSessionLimitOneGatewayLearntOfTheBackendIsNeverHitByTheOthers() throws Exception {
+    Consumer<GatewaySettings.Builder> resetting =
+        settings ->
+            settings.verifier(v -> v.probeMethod(ProbeMethod.RCPT).maxRecipientsPerTransaction(3));
+    try (EximBackend exim = EximBackend.start(EximBackend.Options.defaults());
+        RunningGateway learning = member(3, exim.port(), resetting);
+        RunningGateway other = member(4, exim.port(), resetting)) {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> other.fleet().orElseThrow().members() == 5);
+      verifyForty(learning, 600);
+      assertThat(nonmailRefusals(exim)).as(exim.mainLog()).isEqualTo(1);
+      String key = "session-limits:127.0.0.1:" + exim.port();
+      await().atMost(Duration.ofSeconds(10)).until(() -> verdicts(other).containsKey(key));
+
+      verifyForty(other, 700);
+      assertThat(nonmailRefusals(exim)).as(exim.mainLog()).isEqualTo(1);
+      assertThat(other.verifier().stats().accepted()).isEqualTo(40);
+    }
+  }
+
+  /** Forty valid recipients from one client, each verified with the backend. */
+  private static void verifyForty(RunningGateway gateway, int first) throws IOException {
+    try (Client client = Client.from("127.0.0.10", gateway)) {
+      for (int i = first; i < first + 40; i++) {
+        assertThat(client.rcpt(EximBackend.known(i))).startsWith("250");
+      }
+    }
+  }
+
+  private static long nonmailRefusals(EximBackend exim) {
+    return exim.mainLog().lines().filter(line -> line.contains("nonmail")).count();
+  }
+
   @Test
   void aBackendHostThatDoesNotGreetCostsTheFleetOneWaitNotOneForEachGateway() throws Exception {
     List<Socket> opened = new CopyOnWriteArrayList<>();
     try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      // Takes connections, never greets; counts those the gateways opened.
-      Thread taking =
-          new Thread(
-              () -> {
-                try {
-                  while (true) {
-                    opened.add(hung.accept());
-                  }
-                } catch (IOException e) {
-                  // closed
-                }
-              });
-      taking.setDaemon(true);
-      taking.start();
-      Consumer<GatewaySettings.Builder> hungFirst =
-          settings ->
-              settings.verifier(
-                  v ->
-                      v.backends(
-                          List.of(
-                              InetSocketAddress.createUnresolved("127.0.0.1", hung.getLocalPort()),
-                              InetSocketAddress.createUnresolved("127.0.0.1", postfix.port()))));
+      acceptForever(hung, opened);
+      Consumer<GatewaySettings.Builder> hungFirst = hungFirst(hung.getLocalPort());
       try (RunningGateway first = member(3, hungFirst);
           RunningGateway second = member(4, hungFirst)) {
         await()
@@ -320,6 +347,111 @@ class FleetTest {
       for (Socket socket : opened) {
         socket.close();
       }
+    }
+  }
+
+  /**
+   * The same hung host, for the relay's own breaker: once one gateway's relay has waited for it,
+   * another gateway that joins later relays its message without connecting to it (its verifier
+   * skips it as the verifiers' breaker is shared).
+   */
+  @Test
+  void aBackendHostThatDoesNotGreetCostsTheFleetsRelaysOneWait() throws Exception {
+    List<Socket> opened = new CopyOnWriteArrayList<>();
+    try (ServerSocket hung = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      acceptForever(hung, opened);
+      Consumer<GatewaySettings.Builder> hungFirst = hungFirst(hung.getLocalPort());
+      try (RunningGateway first = member(3, hungFirst)) {
+        assertThat(message(first, "127.0.0.11", PostfixBackend.known(960)))
+            .containsExactly("250", "250");
+        int waitedFor = opened.size(); // the verifier's wait, and the relay's
+        assertThat(waitedFor).isEqualTo(2);
+        IMap<String, ?> down = first.fleet().orElseThrow().member().getMap("rcptproxy-relay-down");
+        await().atMost(Duration.ofSeconds(10)).until(() -> down.size() == 1);
+        // Alone, the second gateway's relay would connect to the hung host and wait for it too.
+        try (RunningGateway second = member(4, hungFirst)) {
+          assertThat(message(second, "127.0.0.11", PostfixBackend.known(961)))
+              .containsExactly("250", "250");
+          assertThat(opened).hasSize(waitedFor);
+        }
+      }
+    } finally {
+      for (Socket socket : opened) {
+        socket.close();
+      }
+    }
+  }
+
+  /**
+   * A recipient verified (and in the fleet's verdict cache) that the backend refuses when one
+   * gateway relays a message to it: a gateway that joins later asks the backend at RCPT with the
+   * client's envelope, where alone it would take the recipient from the cache and tempfail the
+   * message.
+   */
+  @Test
+  void aRecipientRefusedAtRelayTimeOnOneGatewayIsAskedAtRcptByTheOthers() throws Exception {
+    String moving = EximBackend.known(811);
+    String staying = EximBackend.known(812);
+    try (EximBackend exim =
+            EximBackend.start(EximBackend.Options.builder().deferring("user811").build());
+        RunningGateway learning = member(3, exim.port(), CACHED)) {
+      exim.stopDeferring();
+      assertThat(message(learning, "127.0.0.12", moving, staying))
+          .containsExactly("250", "250", "250");
+      exim.startDeferring(); // the verdicts stay cached: the gateway learns it at relay time
+      assertThat(message(learning, "127.0.0.12", moving, staying))
+          .containsExactly("250", "250", "451");
+      IMap<String, ?> refused =
+          learning.fleet().orElseThrow().member().getMap("rcptproxy-relay-refused");
+      await().atMost(Duration.ofSeconds(10)).until(() -> refused.size() == 1);
+      try (RunningGateway other = member(4, exim.port(), CACHED)) {
+        assertThat(message(other, "127.0.0.12", moving, staying))
+            .containsExactly("451", "250", "250");
+      }
+    }
+  }
+
+  /** Takes connections and never greets; keeps those the gateways opened. */
+  private static void acceptForever(ServerSocket hung, List<Socket> opened) {
+    Thread taking =
+        new Thread(
+            () -> {
+              try {
+                while (true) {
+                  opened.add(hung.accept());
+                }
+              } catch (IOException e) {
+                // closed
+              }
+            });
+    taking.setDaemon(true);
+    taking.start();
+  }
+
+  /** A gateway whose backends are the hung host, then the real Postfix. */
+  private static Consumer<GatewaySettings.Builder> hungFirst(int hungPort) {
+    return settings ->
+        settings.verifier(
+            v ->
+                v.backends(
+                    List.of(
+                        InetSocketAddress.createUnresolved("127.0.0.1", hungPort),
+                        InetSocketAddress.createUnresolved("127.0.0.1", postfix.port()))));
+  }
+
+  /** One message from {@code from} to {@code recipients}: the code of each RCPT, then DATA's. */
+  private static List<String> message(RunningGateway gateway, String from, String... recipients)
+      throws IOException {
+    try (Client client = Client.from(from, gateway)) {
+      List<String> codes = new ArrayList<>();
+      for (String recipient : recipients) {
+        codes.add(client.rcpt(recipient).substring(0, 3));
+      }
+      if (codes.contains("250")) {
+        assertThat(client.send("DATA")).startsWith("354");
+        codes.add(client.send("Subject: fleet\r\n\r\nhello\r\n.").substring(0, 3));
+      }
+      return codes;
     }
   }
 

@@ -24,7 +24,7 @@ import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.UsageException;
 import io.github.rcptproxy.gateway.limits.ClientAllowance;
 import io.github.rcptproxy.gateway.limits.ClientLimits;
-import io.github.rcptproxy.gateway.relay.SharedRecipientLimits;
+import io.github.rcptproxy.gateway.relay.SharedRelayMemory;
 import io.github.rcptproxy.jcache.JCacheVerdictCache;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -44,11 +44,13 @@ import org.slf4j.LoggerFactory;
 /**
  * This gateway's membership of a fleet: an embedded Hazelcast member, joined to the others over
  * TCP-IP (never multicast), holding what the gateways share: the verdict cache if the gateway has
- * one, each domain's known-good address and catch-all and VRFY-trust findings and the backend
- * addresses the verifier skips (with or without a verdict cache), per-client rejection limits
- * ({@link FleetLimits}), and the recipients per message each backend takes, as a relay learnt it
- * ({@link FleetRelayLimits}). The member holds its share of the data and a backup of another's, so
- * a member that dies loses nothing. The limits never call the cluster on an SMTP thread ({@link
+ * one, each domain's known-good address and catch-all and VRFY-trust findings, the backend
+ * addresses the verifier skips and the session limits it learnt of the backend (with or without a
+ * verdict cache), per-client rejection limits ({@link FleetLimits}), and what the relays learnt of
+ * each backend: the recipients per message it takes, the sender and recipient pairs it refused at
+ * relay time ({@link FleetRelayMemory}), and the addresses that did not answer the relay ({@link
+ * FleetRelayBreaker}). The member holds its share of the data and a backup of another's, so a
+ * member that dies loses nothing. The limits never call the cluster on an SMTP thread ({@link
  * FleetCalls}); the verifier waits for a shared cache at most a tenth of its deadline. When the
  * cluster does not answer, or this member is alone, each gateway decides with its own state and
  * says so in the log, in {@link #status()} and in the metrics.
@@ -59,6 +61,8 @@ public final class Fleet implements AutoCloseable {
   static final String REJECTIONS = "rcptproxy-rejections";
   static final String REFUSED = "rcptproxy-refused";
   static final String RELAY_LIMITS = "rcptproxy-relay-limits";
+  static final String RELAY_REFUSED = "rcptproxy-relay-refused";
+  static final String RELAY_DOWN = "rcptproxy-relay-down";
 
   private final HazelcastInstance member;
   private final CacheManager caches;
@@ -212,14 +216,15 @@ public final class Fleet implements AutoCloseable {
   /**
    * The verifier's settings with its verdict cache in the cluster, with the same lifetimes; a
    * verifier without a cache keeps none (the fleet does not turn caching on), but shares its
-   * findings (known-good addresses, catch-all and VRFY-trust findings, backend addresses skipped)
-   * in the same cluster cache.
+   * findings (known-good addresses, catch-all and VRFY-trust findings, backend addresses skipped,
+   * learnt session limits) in the same cluster cache.
    */
   public VerifierConfig sharing(VerifierConfig verifier) {
     if (!verifier.cacheEnabled()) {
       LOG.info(
           "fleet without a verdict cache: known-good addresses, catch-all and VRFY-trust"
-              + " findings and backend addresses that did not answer are shared, verdicts are not (each one is asked of the backend); share them with"
+              + " findings, backend addresses that did not answer and learnt session limits are"
+              + " shared, verdicts are not (each one is asked of the backend); share them with"
               + " --cache-positive-ttl-s");
       return verifier.toBuilder().sharedFindings(new JCacheVerdictCache(verdicts())).build();
     }
@@ -253,9 +258,15 @@ public final class Fleet implements AutoCloseable {
     return limits;
   }
 
-  /** The recipients per message the gateways' relays learn each backend takes, for the fleet. */
-  public SharedRecipientLimits relayLimits() {
-    return new FleetRelayLimits(member.getMap(RELAY_LIMITS), calls);
+  /**
+   * What the gateways' relays learn of each backend (recipients per message, pairs refused at relay
+   * time, addresses that did not answer), for the fleet.
+   */
+  public SharedRelayMemory relayMemory() {
+    FleetRelayBreaker breaker = new FleetRelayBreaker(member.getMap(RELAY_DOWN), calls);
+    breaker.follow();
+    return new FleetRelayMemory(
+        member.getMap(RELAY_LIMITS), member.getMap(RELAY_REFUSED), breaker, calls);
   }
 
   /** Members this one sees, itself included; 0 once it is stopped. */

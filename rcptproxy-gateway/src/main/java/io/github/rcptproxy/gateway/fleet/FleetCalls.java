@@ -101,8 +101,8 @@ final class FleetCalls implements AutoCloseable {
     // A slow call begun before the last failure says nothing about the cluster now.
     if (started - lastFailure > 0 && local.compareAndSet(true, false)) {
       LOG.info(
-          "fleet answering again: per-client limits and learnt recipient limits are the fleet's"
-              + " again");
+          "fleet answering again: per-client limits and what the relays learn of the backend are"
+              + " the fleet's again");
     }
   }
 
@@ -112,7 +112,8 @@ final class FleetCalls implements AutoCloseable {
     if (local.compareAndSet(false, true)) {
       LOG.warn(
           "fleet unreachable ({}{}): per-client limits fall back to this gateway's own counts,"
-              + " and a recipient limit learnt here stays this gateway's, until it answers again",
+              + " and what the relay learns of the backend here (recipient limits, refused pairs,"
+              + " addresses that did not answer) stays this gateway's, until it answers again",
           what,
           cause == null ? "" : ": " + cause);
     }

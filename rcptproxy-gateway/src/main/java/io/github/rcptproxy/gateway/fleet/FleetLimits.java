@@ -5,6 +5,7 @@ import com.hazelcast.map.IMap;
 import com.hazelcast.map.listener.EntryAddedListener;
 import com.hazelcast.map.listener.EntryUpdatedListener;
 import io.github.bucket4j.BucketConfiguration;
+import io.github.bucket4j.VerboseResult;
 import io.github.bucket4j.distributed.BucketProxy;
 import io.github.bucket4j.distributed.proxy.ProxyManager;
 import io.github.rcptproxy.gateway.limits.ClientAllowance;
@@ -16,6 +17,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -31,9 +34,11 @@ import java.util.concurrent.TimeUnit;
  * its own limits as the event arrives: the client's next rejection on any gateway hangs it up, its
  * next connection is refused. A rejection that the client's accepted recipients on the same gateway
  * in the same minute outnumber is not counted in the fleet (a sender of mostly valid recipients,
- * which {@link ClientLimits} never refuses either). Connections at once stay counted per gateway,
- * as Postfix's anvil counts them per host. When the cluster does not answer, the gateway's own
- * counts still hold: falling back never lets through a client that a lone gateway would refuse.
+ * which {@link ClientLimits} never refuses either). A client whose bucket is far from empty has its
+ * rejections sent together, at most {@link #HOLD} late ({@link #ample}), so that one rejected
+ * without end under the limit costs a call per interval. Connections at once stay counted per
+ * gateway, as Postfix's anvil counts them per host. When the cluster does not answer, the gateway's
+ * own counts still hold: falling back never lets through a client that a lone gateway would refuse.
  */
 final class FleetLimits implements ClientAllowance {
   private final ClientLimits local;
@@ -46,9 +51,33 @@ final class FleetLimits implements ClientAllowance {
 
   /**
    * Rejections counted here and not yet in the fleet's bucket, by client; a client is here only
-   * while a call for it is under way, and those that come meanwhile go in one call after it.
+   * while a call for it is under way or held ({@link #held}), and those that come meanwhile go in
+   * one call after it.
    */
   private final ConcurrentHashMap<String, Integer> unsent = new ConcurrentHashMap<>();
+
+  /**
+   * How long a client's rejections may wait to go in one call where its bucket is far from empty
+   * ({@link #ample}): a client rejected without end but under the limit (one with many recipients
+   * unknown, an attack spread over many addresses) then costs the fleet a call per client per
+   * interval, not one per rejection.
+   */
+  static final Duration HOLD = Duration.ofMillis(100);
+
+  /** A client's rejections are held while its bucket has this many times as many tokens left. */
+  static final int HEADROOM = 8;
+
+  private static final int MAX_KNOWN = 10_000;
+
+  /** Clients whose unsent rejections wait for {@link #HOLD} to end, no call under way. */
+  private final Set<String> held = ConcurrentHashMap.newKeySet();
+
+  /**
+   * Tokens each client's bucket had left after this gateway's last call for it: a client not here
+   * has none known, and its rejections are sent at once. Forgotten whole past {@value #MAX_KNOWN}
+   * clients (they are then sent at once again).
+   */
+  private final ConcurrentHashMap<String, Long> tokensLeft = new ConcurrentHashMap<>();
 
   FleetLimits(
       ClientLimits local,
@@ -120,11 +149,42 @@ final class FleetLimits implements ClientAllowance {
     boolean tooMany = local.rejected(address) || local.refused(address);
     if (!tooMany && !local.offset(address)) {
       String client = ClientLimits.client(address).getHostAddress();
-      if (unsent.merge(client, 1, Integer::sum) == 1) {
-        send(client, address);
+      int pending = unsent.merge(client, 1, Integer::sum);
+      if (pending == 1) {
+        sendOrHold(client, address);
+      } else if (!ample(client, pending) && held.remove(client)) {
+        send(client, address); // nearer the fleet's limit: held no longer
       }
     }
     return tooMany;
+  }
+
+  /**
+   * Whether the client's bucket had {@value #HEADROOM} times {@code pending} tokens left or more at
+   * the last call: holding them a while then cannot let the client past the fleet's limit, even
+   * with every member holding as many.
+   */
+  private boolean ample(String client, int pending) {
+    Long left = tokensLeft.get(client);
+    return left != null && (long) pending * HEADROOM < left;
+  }
+
+  /**
+   * Sends the client's unsent rejections now, or, where its bucket is far from empty, at the end of
+   * {@link #HOLD} together with those that come meanwhile (or as soon as they make it near).
+   */
+  private void sendOrHold(String client, InetAddress address) {
+    if (!ample(client, unsent.getOrDefault(client, 0)) || !held.add(client)) {
+      send(client, address);
+      return;
+    }
+    CompletableFuture.delayedExecutor(HOLD.toMillis(), TimeUnit.MILLISECONDS)
+        .execute(
+            () -> {
+              if (held.remove(client)) {
+                send(client, address);
+              }
+            });
   }
 
   /** Counts the client's unsent rejections in the fleet's bucket; refuses it if they overflow. */
@@ -134,11 +194,17 @@ final class FleetLimits implements ClientAllowance {
         calls.later(
             () -> {
               try {
-                return bucket(client).tryConsumeAsMuchAsPossible(count);
+                VerboseResult<Long> result =
+                    bucket(client).asVerbose().tryConsumeAsMuchAsPossible(count);
+                if (tokensLeft.size() >= MAX_KNOWN) {
+                  tokensLeft.clear();
+                }
+                tokensLeft.put(client, result.getDiagnostics().getAvailableTokens());
+                return result.getValue();
               } finally {
                 if (unsent.compute(client, (c, n) -> n == null || n <= count ? null : n - count)
                     != null) {
-                  send(client, address); // those that came meanwhile
+                  sendOrHold(client, address); // those that came meanwhile
                 }
               }
             },

@@ -9,9 +9,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What the relay learnt from the backend, for an hour each, and kept across config reloads: the
- * recipients per message it takes (in a fleet, also what the other gateways learnt of it), and the
- * sender and recipient pairs it refused at relay time although they had been verified (each then
- * asked with the client's envelope at {@code RCPT}).
+ * recipients per message it takes, and the sender and recipient pairs it refused at relay time
+ * although they had been verified (each then asked with the client's envelope at {@code RCPT}); in
+ * a fleet, also what the other gateways' relays learnt of it.
  */
 final class RelayMemory {
   /** How long something learnt holds: a backend's configuration changes, a mailbox comes back. */
@@ -60,19 +60,36 @@ final class RelayMemory {
     return until != null && clock.instant().isBefore(until);
   }
 
-  void refused(String from, String recipient, boolean value) {
+  /**
+   * The backend refused the pair at relay time (or accepted it, {@code value} false); returns until
+   * when the refusal holds, null if none is kept.
+   */
+  Instant refused(String from, String recipient, boolean value) {
     if (!value) {
       refused.remove(pair(from, recipient));
-      return;
+      return null;
     }
+    Instant until = clock.instant().plus(HOLDS);
+    return keep(pair(from, recipient), until) ? until : null;
+  }
+
+  /** Another gateway's relay was refused the pair, until {@code until}: the later end holds. */
+  void heardRefused(String from, String recipient, Instant until) {
+    if (clock.instant().isBefore(until)) {
+      keep(pair(from, recipient), until);
+    }
+  }
+
+  private boolean keep(String pair, Instant until) {
     Instant now = clock.instant();
     if (refused.size() >= MAX_PAIRS) {
-      refused.values().removeIf(until -> !now.isBefore(until));
+      refused.values().removeIf(end -> !now.isBefore(end));
       if (refused.size() >= MAX_PAIRS) {
-        return; // full of live pairs: this one costs its sender a retry, never a message
+        return false; // full of live pairs: this one costs its sender a retry, never a message
       }
     }
-    refused.put(pair(from, recipient), now.plus(HOLDS));
+    refused.merge(pair, until, (before, after) -> after.isAfter(before) ? after : before);
+    return true;
   }
 
   private static String pair(String from, String recipient) {

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -34,7 +35,7 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
 
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile SmtpRelay relay;
-  private volatile SharedRecipientLimits shared;
+  private volatile SharedRelayMemory shared;
   private volatile boolean draining;
 
   private final int maxMessageSize;
@@ -50,13 +51,25 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
   }
 
   /**
-   * Shares the recipient limits each relay learns with other gateways through {@code shared}, and
-   * keeps those they learn, from now on and across reloads. Called once, before mail comes.
+   * Shares what each relay learns of the backend (recipient limits, pairs refused at relay time,
+   * its breaker) with other gateways through {@code shared}, and keeps what they learn, from now on
+   * and across reloads. Called once, before mail comes.
    */
-  public void shareLimits(SharedRecipientLimits shared) {
+  public void shareMemory(SharedRelayMemory shared) {
     this.shared = shared;
     relay.shareWith(shared);
-    shared.follow((backend, limit, until) -> this.relay.heard(backend, limit, until));
+    shared.follow(
+        new SharedRelayMemory.Listener() {
+          @Override
+          public void learnt(String backend, int limit, Instant until) {
+            relay.heard(backend, limit, until);
+          }
+
+          @Override
+          public void refused(String backend, String from, String recipient, Instant until) {
+            relay.heardRefused(backend, from, recipient, until);
+          }
+        });
   }
 
   /** From now on new messages go through {@code relay}; the one before is closed. */

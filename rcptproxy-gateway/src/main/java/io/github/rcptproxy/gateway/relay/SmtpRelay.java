@@ -90,7 +90,7 @@ public final class SmtpRelay implements AutoCloseable {
   private final String authUser;
   private final RelayConnections connections;
   private volatile RelayMemory memory = new RelayMemory(Clock.systemUTC());
-  private volatile SharedRecipientLimits shared;
+  private volatile SharedRelayMemory shared;
 
   /**
    * Relays to the first backend of the configuration that answers, in their order, with its TLS,
@@ -127,9 +127,32 @@ public final class SmtpRelay implements AutoCloseable {
     }
   }
 
-  /** From now on, a recipient limit learnt here is handed on to {@code shared}. */
-  void shareWith(SharedRecipientLimits shared) {
+  /**
+   * From now on, a recipient limit or a refused pair learnt here is handed on to {@code shared},
+   * and this relay's breaker is the fleet's ({@link SharedRelayMemory#breaker}).
+   */
+  void shareWith(SharedRelayMemory shared) {
     this.shared = shared;
+    connector.shareWith(shared.breaker());
+  }
+
+  /** Another gateway's relay was refused a pair: kept if it is this relay's backend's. */
+  void heardRefused(String backend, String from, String recipient, Instant until) {
+    if (this.backend.equals(backend)) {
+      memory.heardRefused(from, recipient, until);
+    }
+  }
+
+  /**
+   * The backend refused {@code recipient} of mail from {@code from} although verified (or accepted
+   * it, {@code refused} false): remembered here, and a refusal handed on to the fleet.
+   */
+  private void refused(String from, String recipient, boolean refused) {
+    Instant until = memory.refused(from, recipient, refused);
+    SharedRelayMemory fleet = shared;
+    if (until != null && fleet != null) {
+      fleet.refused(backend, from, recipient, until);
+    }
   }
 
   /** Another gateway learnt a recipient limit: kept if it is this relay's backend's. */
@@ -191,7 +214,7 @@ public final class SmtpRelay implements AutoCloseable {
     boolean accepted = reply.code() / 100 == 2;
     transaction.connection().abandoned(accepted ? 0 : 1);
     connections.release(transaction.connection());
-    memory.refused(envelope.from(), recipient, !accepted);
+    refused(envelope.from(), recipient, !accepted);
     if (!accepted) {
       LOG.info(
           "backend {} refused <{}> from <{}>: {}",
@@ -461,7 +484,7 @@ public final class SmtpRelay implements AutoCloseable {
       refused++;
       if (refused == 1 && tooManyRecipients(reply, i)) {
         Instant until = memory.recipientLimit(i);
-        SharedRecipientLimits fleet = shared;
+        SharedRelayMemory fleet = shared;
         if (fleet != null) {
           fleet.learnt(backend, i, until);
         }
@@ -475,7 +498,7 @@ public final class SmtpRelay implements AutoCloseable {
             451, "4.5.3 Too many recipients for one message, try again later");
       }
       String recipient = envelope.recipients().get(i);
-      memory.refused(envelope.from(), recipient, true);
+      refused(envelope.from(), recipient, true);
       LOG.warn(
           "backend {} refused <{}> at relay time: {}; the client's retry is told the backend's"
               + " answer for it",
