@@ -32,6 +32,11 @@ public final class Deadline {
     return Duration.ofNanos(Math.max(0, expiresAtNanos - System.nanoTime()));
   }
 
+  /** Whether this one ends more than {@code slack} after {@code other} does. */
+  boolean endsLaterThan(Deadline other, Duration slack) {
+    return expiresAtNanos - other.expiresAtNanos > slack.toNanos();
+  }
+
   boolean expired() {
     return expiresAtNanos - System.nanoTime() <= 0;
   }

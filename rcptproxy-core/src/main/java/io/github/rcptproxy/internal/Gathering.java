@@ -21,6 +21,13 @@ final class Gathering {
 
   private static final int WAKE_ALL = 1_000_000;
 
+  /**
+   * How much later than a caller's own deadline its group's leader's may end: the leader answers
+   * the group by its deadline, so a caller whose deadline began earlier (a shared cache lookup
+   * waited for, a question asked again after a reconfiguration) would be answered past its own.
+   */
+  private static final Duration LATER_LEADER = Duration.ofMillis(5);
+
   /** The most questions of one group: what one session takes in one exchange at most. */
   private final int maxGroup;
 
@@ -46,7 +53,7 @@ final class Gathering {
   record Seat(Group group, int index, boolean leads, Duration later) {}
 
   synchronized Seat join(Mailbox mailbox, Deadline deadline) {
-    if (forming != null) {
+    if (forming != null && !forming.leaderDeadline.endsLaterThan(deadline, LATER_LEADER)) {
       int index = forming.queue().join(mailbox, maxGroup);
       if (index >= 0) {
         return new Seat(
