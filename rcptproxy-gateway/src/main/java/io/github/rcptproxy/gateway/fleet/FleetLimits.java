@@ -77,7 +77,17 @@ final class FleetLimits implements ClientAllowance {
    * has none known, and its rejections are sent at once. Forgotten whole past {@value #MAX_KNOWN}
    * clients (they are then sent at once again).
    */
-  private final ConcurrentHashMap<String, Long> tokensLeft = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Seen> tokensLeft = new ConcurrentHashMap<>();
+
+  /**
+   * How long what this gateway's last call saw of a client's bucket is trusted: the other gateways
+   * take from it meanwhile, so a count seen long ago (a client rejected here once, early) would let
+   * this gateway hold up to an eighth of a full bucket where the fleet has nearly none left.
+   */
+  static final Duration SEEN_HOLDS = Duration.ofSeconds(1);
+
+  /** The tokens a client's bucket had left, and when ({@link System#nanoTime}) that was seen. */
+  private record Seen(long tokens, long atNanos) {}
 
   FleetLimits(
       ClientLimits local,
@@ -165,8 +175,10 @@ final class FleetLimits implements ClientAllowance {
    * with every member holding as many.
    */
   private boolean ample(String client, int pending) {
-    Long left = tokensLeft.get(client);
-    return left != null && (long) pending * HEADROOM < left;
+    Seen left = tokensLeft.get(client);
+    return left != null
+        && System.nanoTime() - left.atNanos() < SEEN_HOLDS.toNanos()
+        && (long) pending * HEADROOM < left.tokens();
   }
 
   /**
@@ -199,7 +211,9 @@ final class FleetLimits implements ClientAllowance {
                 if (tokensLeft.size() >= MAX_KNOWN) {
                   tokensLeft.clear();
                 }
-                tokensLeft.put(client, result.getDiagnostics().getAvailableTokens());
+                tokensLeft.put(
+                    client,
+                    new Seen(result.getDiagnostics().getAvailableTokens(), System.nanoTime()));
                 return result.getValue();
               } finally {
                 if (unsent.compute(client, (c, n) -> n == null || n <= count ? null : n - count)
