@@ -36,6 +36,13 @@ final class BatchRun<S> {
   /** Fresh sessions a verification may take after the first one failed under it. */
   static final int MAX_RETRIES = 2;
 
+  /**
+   * A full group asked at the backend's recent pace per question must take at most this fraction of
+   * the deadline for single verifications to be gathered; else each asks on a session of its own,
+   * at once (GatheredSlowBackendReviewTest: a Postfix taking a second per RCPT).
+   */
+  private static final int GROUP_SHARE_OF_DEADLINE = 4;
+
   /** How long past its deadline a batch waits for a share on another thread (it never should). */
   private static final long JOIN_MARGIN_MILLIS = 1000;
 
@@ -75,6 +82,14 @@ final class BatchRun<S> {
   private final ExecutorService batchThreads;
   private final Gathering gathering;
 
+  /**
+   * How long a session's use took per question answered, lately (a moving average, nanoseconds; 0
+   * before the first): a backend that answers each RCPT slowly (a lookup, a policy service, a
+   * tarpit) answers a pipelined group's one after the other, so a group of {@link
+   * Gathering#maxGroup} would take longer than callers asking on sessions of their own at once.
+   */
+  private volatile long nanosPerQuestion;
+
   BatchRun(
       int maxSessions,
       SessionLimits limits,
@@ -102,7 +117,10 @@ final class BatchRun<S> {
     if (questions.isEmpty()) {
       return verdicts;
     }
-    if (addresses.size() == 1 && answerer.asksTogether(questions.get(0))) {
+    if (addresses.size() == 1
+        && answerer.asksTogether(questions.get(0))
+        && nanosPerQuestion * gathering.maxGroup()
+            <= deadline.remaining().toNanos() / GROUP_SHARE_OF_DEADLINE) {
       return gathered(questions.get(0).mailbox(), deadline);
     }
     QuestionQueue queue = new QuestionQueue(questions);
@@ -171,6 +189,15 @@ final class BatchRun<S> {
       group.answered(verdicts);
     }
     return verdicts;
+  }
+
+  /** A use of a session answered {@code answered} questions in {@code nanos}. */
+  private void paced(long nanos, int answered) {
+    if (answered > 0) {
+      long sample = nanos / answered;
+      long before = nanosPerQuestion;
+      nanosPerQuestion = before == 0 ? sample : (before * 3 + sample) / 4; // a lost update is fine
+    }
   }
 
   /** The pool was closed: leaders waiting for their turn stop waiting. */
@@ -304,7 +331,10 @@ final class BatchRun<S> {
           retries = 0;
           refusedKnownGood = false;
         }
+        int asked = open.size();
+        long started = System.nanoTime();
         answerer.answer(session, open, verdicts, deadline);
+        paced(System.nanoTime() - started, asked - open.size());
         return true;
       } catch (IOException e) {
         if (askAgain(e)) {
