@@ -75,7 +75,7 @@ final class Gathering {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    group.queue().close(group.queue().size() > 1);
+    group.queue().close();
     return turn;
   }
 

@@ -61,12 +61,13 @@ final class QuestionQueue {
   }
 
   /**
-   * Closes a gathering group's queue to other callers' questions; where {@code together}, marks its
-   * questions to be asked together (pipelined RCPT).
+   * Closes a gathering group's queue to other callers' questions; where it holds several, marks its
+   * questions to be asked together (pipelined RCPT). (Counted under the same lock: a question that
+   * joined between a count and the close went unmarked.)
    */
-  synchronized void close(boolean together) {
+  synchronized void close() {
     joinable = false;
-    if (together) {
+    if (questions.size() > 1) {
       for (int n = questions.size(); n > 0; n--) {
         questions.add(questions.poll().gatheredWithOthers());
       }
