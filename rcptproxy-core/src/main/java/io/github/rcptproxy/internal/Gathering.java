@@ -70,12 +70,21 @@ final class Gathering {
    */
   boolean startAsking(Group group, Deadline deadline) {
     boolean turn = false;
-    try {
-      turn = turns.tryAcquire(deadline.remaining().toNanos(), TimeUnit.NANOSECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    boolean interrupted = Thread.interrupted();
+    while (true) {
+      try {
+        turn = turns.tryAcquire(deadline.remaining().toNanos(), TimeUnit.NANOSECONDS);
+        break;
+      } catch (InterruptedException e) {
+        // The leader asks for others too: its own interruption must not answer them BUSY. The
+        // wait is bounded by its deadline; the interruption is kept for after the group's answer.
+        interrupted = true;
+      }
     }
     group.queue().close();
+    if (interrupted) {
+      group.interruptedLeader = true;
+    }
     return turn;
   }
 
@@ -98,6 +107,9 @@ final class Gathering {
     private final CountDownLatch answered = new CountDownLatch(1);
     private volatile VerdictSlots verdicts;
 
+    /** Whether the leader's thread was interrupted while waiting for the turn (set again after). */
+    private boolean interruptedLeader;
+
     private Group(QuestionQueue queue, Deadline leaderDeadline) {
       this.queue = queue;
       this.leaderDeadline = leaderDeadline;
@@ -111,6 +123,9 @@ final class Gathering {
     void answered(VerdictSlots all) {
       verdicts = all;
       answered.countDown();
+      if (interruptedLeader) {
+        Thread.currentThread().interrupt(); // the leader's own interruption, kept until now
+      }
     }
 
     /** The group's verdicts, once the leader has them; empty if not within {@code wait}. */

@@ -204,4 +204,38 @@ class GatheringReviewTest {
     }
     return unanswered;
   }
+
+  /**
+   * A leader whose thread is interrupted while it waits for its group's turn (a gateway thread
+   * stopped, a caller's executor shut down) answers its followers BUSY: another caller's
+   * interruption costs them their verdicts, though the session is free long before their deadline.
+   */
+  @Test
+  void aLeadersInterruptionIsNotItsFollowersBusyVerdict() throws Exception {
+    BatchRun<FakeSessions.Session> run = run(1, open -> 400);
+    Duration timeout = Duration.ofSeconds(3);
+    CompletableFuture<VerdictSlots> a =
+        CompletableFuture.supplyAsync(
+            () -> run.verify(List.of("a0@example.com"), Deadline.after(timeout)), callers);
+    Thread.sleep(100);
+    Thread[] leaderThread = new Thread[1];
+    CompletableFuture<VerdictSlots> leader =
+        CompletableFuture.supplyAsync(
+            () -> {
+              leaderThread[0] = Thread.currentThread();
+              return run.verify(List.of("l0@example.com"), Deadline.after(timeout));
+            },
+            callers);
+    Thread.sleep(100);
+    CompletableFuture<VerdictSlots> follower =
+        CompletableFuture.supplyAsync(
+            () -> run.verify(List.of("f2@example.com"), Deadline.after(timeout)), callers);
+    Thread.sleep(100);
+    leaderThread[0].interrupt();
+    Verdict verdict = follower.get(5, TimeUnit.SECONDS).get(0);
+    System.out.println("follower of an interrupted leader: " + verdict);
+    a.get(5, TimeUnit.SECONDS);
+    leader.get(5, TimeUnit.SECONDS);
+    assertThat(verdict).isInstanceOf(Verdict.Accepted.class);
+  }
 }
