@@ -84,9 +84,10 @@ final class BatchRun<S> {
 
   /**
    * How long a session's use took per question answered, lately (a moving average, nanoseconds; 0
-   * before the first): a backend that answers each RCPT slowly (a lookup, a policy service, a
-   * tarpit) answers a pipelined group's one after the other, so a group of {@link
-   * Gathering#maxGroup} would take longer than callers asking on sessions of their own at once.
+   * before the first, and nothing is gathered until then): a backend that answers each RCPT slowly
+   * (a lookup, a policy service, a tarpit) answers a pipelined group's one after the other, so a
+   * group of {@link Gathering#maxGroup} would take longer than callers asking on sessions of their
+   * own at once.
    */
   private volatile long nanosPerQuestion;
 
@@ -119,6 +120,7 @@ final class BatchRun<S> {
     }
     if (addresses.size() == 1
         && answerer.asksTogether(questions.get(0))
+        && nanosPerQuestion > 0 // the backend's pace known: a cold burst may meet a tarpit
         && nanosPerQuestion * gathering.maxGroup()
             <= deadline.remaining().toNanos() / GROUP_SHARE_OF_DEADLINE) {
       return gathered(questions.get(0).mailbox(), deadline);
