@@ -6,13 +6,7 @@ import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.VerdictTally;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,37 +18,6 @@ import org.junit.jupiter.api.Test;
 class GatheredCallersTest {
   private static final int CALLERS = 20;
   private static final int PER_CALLER = 10;
-
-  /** Each caller's verdicts of its addresses, one verify() after the other, the callers at once. */
-  private static List<Verdict> concurrently(RecipientVerifier verifier, IntFunction<String> address)
-      throws Exception {
-    ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
-    try {
-      CountDownLatch start = new CountDownLatch(1);
-      List<Future<List<Verdict>>> futures = new ArrayList<>();
-      for (int c = 0; c < CALLERS; c++) {
-        int caller = c;
-        futures.add(
-            callers.submit(
-                () -> {
-                  start.await();
-                  List<Verdict> verdicts = new ArrayList<>();
-                  for (int i = 0; i < PER_CALLER; i++) {
-                    verdicts.add(verifier.verify(address.apply(caller * PER_CALLER + i)));
-                  }
-                  return verdicts;
-                }));
-      }
-      start.countDown();
-      List<Verdict> all = new ArrayList<>();
-      for (Future<List<Verdict>> future : futures) {
-        all.addAll(future.get());
-      }
-      return all;
-    } finally {
-      callers.shutdownNow();
-    }
-  }
 
   private static VerdictTally tally(List<Verdict> verdicts) {
     VerdictTally tally = new VerdictTally();
@@ -76,8 +39,10 @@ class GatheredCallersTest {
       int before = proxy.chunks();
 
       List<Verdict> verdicts =
-          concurrently(
+          ConcurrentCallers.verify(
               verifier,
+              CALLERS,
+              PER_CALLER,
               i -> VerdictTally.isKnown(i) ? PostfixBackend.known(i) : PostfixBackend.unknown(i));
 
       VerdictTally tally = tally(verdicts);
@@ -99,8 +64,10 @@ class GatheredCallersTest {
         RecipientVerifier verifier =
             RecipientVerifier.create(RealBackendsTest.config(exim.port()).build())) {
       List<Verdict> verdicts =
-          concurrently(
+          ConcurrentCallers.verify(
               verifier,
+              CALLERS,
+              PER_CALLER,
               i -> VerdictTally.isKnown(i) ? EximBackend.known(i / 2) : EximBackend.unknown(i));
 
       VerdictTally tally = tally(verdicts);

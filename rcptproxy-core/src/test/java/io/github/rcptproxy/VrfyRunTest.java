@@ -6,13 +6,7 @@ import io.github.rcptproxy.testing.EximBackend;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.VerdictTally;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,37 +18,6 @@ import org.junit.jupiter.api.Test;
 class VrfyRunTest {
   private static final int CALLERS = 20;
   private static final String RANDOM_VRFY = "VRFY <rcptproxy-";
-
-  /** Each caller's verdicts of {@code perCaller} addresses, the callers let go at once. */
-  private static List<Verdict> concurrently(
-      RecipientVerifier verifier, int perCaller, IntFunction<String> address) throws Exception {
-    ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
-    try {
-      CountDownLatch start = new CountDownLatch(1);
-      List<Future<List<Verdict>>> futures = new ArrayList<>();
-      for (int c = 0; c < CALLERS; c++) {
-        int caller = c;
-        futures.add(
-            callers.submit(
-                () -> {
-                  start.await();
-                  List<Verdict> verdicts = new ArrayList<>();
-                  for (int i = 0; i < perCaller; i++) {
-                    verdicts.add(verifier.verify(address.apply(caller * perCaller + i)));
-                  }
-                  return verdicts;
-                }));
-      }
-      start.countDown();
-      List<Verdict> all = new ArrayList<>();
-      for (Future<List<Verdict>> future : futures) {
-        all.addAll(future.get());
-      }
-      return all;
-    } finally {
-      callers.shutdownNow();
-    }
-  }
 
   private static RecipientVerifier postfixVerifier(CommandCountingProxy proxy) {
     RecipientVerifier verifier =
@@ -73,7 +36,8 @@ class VrfyRunTest {
         RecipientVerifier verifier = postfixVerifier(proxy)) {
       int before = proxy.count();
 
-      List<Verdict> verdicts = concurrently(verifier, 10, PostfixBackend::known);
+      List<Verdict> verdicts =
+          ConcurrentCallers.verify(verifier, CALLERS, 10, PostfixBackend::known);
 
       assertThat(verdicts)
           .hasSize(CALLERS * 10)
@@ -92,8 +56,11 @@ class VrfyRunTest {
       int before = proxy.count();
 
       List<Verdict> verdicts =
-          concurrently(
-              verifier, 10, i -> i % 2 == 0 ? PostfixBackend.known(i) : PostfixBackend.unknown(i));
+          ConcurrentCallers.verify(
+              verifier,
+              CALLERS,
+              10,
+              i -> i % 2 == 0 ? PostfixBackend.known(i) : PostfixBackend.unknown(i));
 
       VerdictTally tally = new VerdictTally();
       for (int i = 0; i < verdicts.size(); i++) {
@@ -115,8 +82,9 @@ class VrfyRunTest {
         RecipientVerifier verifier =
             RecipientVerifier.create(RealBackendsTest.config(proxy.port()).build())) {
       List<Verdict> verdicts =
-          concurrently(
+          ConcurrentCallers.verify(
               verifier,
+              CALLERS,
               10,
               i -> VerdictTally.isKnown(i) ? EximBackend.known(i / 2) : EximBackend.unknown(i));
 

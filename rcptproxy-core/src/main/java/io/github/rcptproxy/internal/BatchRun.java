@@ -39,7 +39,7 @@ final class BatchRun<S> {
   /**
    * A full group asked at the backend's recent pace per question must take at most this fraction of
    * the deadline for single verifications to be gathered; else each asks on a session of its own,
-   * at once (GatheredSlowBackendReviewTest: a Postfix taking a second per RCPT).
+   * at once (GatheredSlowBackendTest: a Postfix taking a second per RCPT).
    */
   private static final int GROUP_SHARE_OF_DEADLINE = 4;
 

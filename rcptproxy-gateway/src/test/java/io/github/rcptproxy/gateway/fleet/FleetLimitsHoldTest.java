@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * docs: one or two more per gateway while the answer travels), not held 100 ms because of what A
  * saw long ago.
  */
-class FleetLimitsHoldReviewTest {
+class FleetLimitsHoldTest {
   private static final int LIMIT = 800;
 
   @Test

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** Review: gathered single verifications on fake sessions (no sockets). */
-class GatheringReviewTest {
+class GatheringTest {
   private final FakeSessions sessions = new FakeSessions();
   private final ExecutorService batchThreads = Executors.newCachedThreadPool();
   private final ExecutorService callers = Executors.newCachedThreadPool();

@@ -5,12 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.rcptproxy.testing.PostfixBackend;
 import io.github.rcptproxy.testing.RealServers;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,7 +15,7 @@ import org.junit.jupiter.api.Test;
  * pipelined group's RCPTs are answered one after the other by the one smtpd.
  */
 @RealServers
-class GatheredSlowBackendReviewTest {
+class GatheredSlowBackendTest {
   private static final int CALLERS = 12;
 
   @Test
@@ -35,32 +30,18 @@ class GatheredSlowBackendReviewTest {
                     .deadline(Duration.ofSeconds(6))
                     .build())) {
       System.out.println("warm-up: " + verifier.verify(PostfixBackend.known(999)));
-      ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
-      try {
-        CountDownLatch start = new CountDownLatch(1);
-        List<Future<Verdict>> futures = new ArrayList<>();
-        for (int c = 0; c < CALLERS; c++) {
-          int n = c;
-          futures.add(
-              callers.submit(
-                  () -> {
-                    start.await();
-                    return verifier.verify(
-                        n % 2 == 0 ? PostfixBackend.known(n) : PostfixBackend.unknown(n));
-                  }));
-        }
-        start.countDown();
-        int unverified = 0;
-        for (Future<Verdict> future : futures) {
-          Verdict verdict = future.get();
-          System.out.println(
-              "slow backend: " + verdict + " in " + verdict.latency().toMillis() + " ms");
-          unverified += verdict instanceof Verdict.Unverified ? 1 : 0;
-        }
-        assertThat(unverified).isZero();
-      } finally {
-        callers.shutdownNow();
+      int unverified = 0;
+      for (Verdict verdict :
+          ConcurrentCallers.verify(
+              verifier,
+              CALLERS,
+              1,
+              n -> n % 2 == 0 ? PostfixBackend.known(n) : PostfixBackend.unknown(n))) {
+        System.out.println(
+            "slow backend: " + verdict + " in " + verdict.latency().toMillis() + " ms");
+        unverified += verdict instanceof Verdict.Unverified ? 1 : 0;
       }
+      assertThat(unverified).isZero();
     }
   }
 }
