@@ -434,7 +434,6 @@ final class PooledRecipientVerifier implements RecipientVerifier {
         .put(cacheKey(address), new VerdictCache.CachedVerdict(reply, now, now.plus(ttl)));
   }
 
-  /** Stale-while-revalidate: a hot accepted address is checked again before it expires. */
   /** Milliseconds, bounded so that five times them cannot overflow. */
   private static long millis(Duration duration) {
     long bound = Long.MAX_VALUE / 8;
@@ -442,6 +441,7 @@ final class PooledRecipientVerifier implements RecipientVerifier {
     return seconds * 1000 + duration.getNano() / 1_000_000;
   }
 
+  /** Stale-while-revalidate: a hot accepted address is checked again before it expires. */
   private void refreshIfAgeing(State state, String address, VerdictCache.CachedVerdict hit) {
     if (!hit.accepted()) {
       return;
