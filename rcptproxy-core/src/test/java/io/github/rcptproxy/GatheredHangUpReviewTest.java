@@ -1,0 +1,104 @@
+package io.github.rcptproxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Review: gathered callers against a pipelining server that ends each session on its 4th RCPT with
+ * a mailbox refusal and a hang-up (as an Exim drop on $rcpt_fail_count would), whatever the
+ * address: that reply is about the session, so no known address is Rejected and no unknown one
+ * Accepted, every verdict within its deadline.
+ */
+class GatheredHangUpReviewTest {
+  private static final Duration DEADLINE = Duration.ofSeconds(3);
+
+  private static ScriptedSmtpServer.Script endsOnFourthRcpt() {
+    return connection -> {
+      int rcpts = 0;
+      connection.write("220 fake.test ESMTP\r\n");
+      String line;
+      while ((line = connection.readLine()) != null) {
+        String upper = line.toUpperCase();
+        if (upper.startsWith("EHLO")) {
+          connection.write("250-fake.test\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n");
+        } else if (upper.startsWith("MAIL") || upper.startsWith("RSET")) {
+          connection.write("250 2.0.0 Ok\r\n");
+        } else if (upper.startsWith("RCPT TO:")) {
+          String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
+          if (++rcpts == 4) {
+            connection.write("550 5.1.1 <" + address + ">: User unknown\r\n");
+            return; // hang up
+          }
+          connection.write(
+              address.startsWith("good")
+                  ? "250 2.1.5 Ok\r\n"
+                  : "550 5.1.1 <" + address + ">: User unknown\r\n");
+        } else if (upper.startsWith("QUIT")) {
+          connection.write("221 2.0.0 Bye\r\n");
+          return;
+        } else {
+          connection.write("502 5.5.2 Error\r\n");
+        }
+      }
+    };
+  }
+
+  @Test
+  void aRefusalFollowedByAHangUpIsNeverTakenForTheMailbox() throws Exception {
+    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(endsOnFourthRcpt());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .deadline(DEADLINE)
+                    .build())) {
+      assertThat(verifier.verify("good0@example.com")).isInstanceOf(Verdict.Accepted.class);
+      ExecutorService callers = Executors.newFixedThreadPool(16);
+      try {
+        CountDownLatch start = new CountDownLatch(1);
+        List<Future<List<String>>> futures = new ArrayList<>();
+        for (int c = 0; c < 16; c++) {
+          int caller = c;
+          futures.add(
+              callers.submit(
+                  () -> {
+                    start.await();
+                    List<String> wrong = new ArrayList<>();
+                    for (int i = 0; i < 6; i++) {
+                      boolean good = (caller + i) % 2 == 0;
+                      String address = (good ? "good" : "bad") + caller + "x" + i + "@example.com";
+                      Verdict verdict = verifier.verify(address);
+                      if (good && verdict instanceof Verdict.Rejected
+                          || !good && verdict instanceof Verdict.Accepted
+                          || verdict.latency().compareTo(DEADLINE.plusMillis(50)) > 0) {
+                        wrong.add(address + " -> " + verdict + " in " + verdict.latency());
+                      }
+                      if (verdict instanceof Verdict.Unverified) {
+                        System.out.println("unverified: " + address + " -> " + verdict);
+                      }
+                    }
+                    return wrong;
+                  }));
+        }
+        start.countDown();
+        List<String> wrong = new ArrayList<>();
+        for (Future<List<String>> future : futures) {
+          wrong.addAll(future.get());
+        }
+        assertThat(wrong).isEmpty();
+      } finally {
+        callers.shutdownNow();
+      }
+    }
+  }
+}
