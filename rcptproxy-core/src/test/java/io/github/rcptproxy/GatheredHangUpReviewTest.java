@@ -22,6 +22,10 @@ class GatheredHangUpReviewTest {
   private static final Duration DEADLINE = Duration.ofSeconds(3);
 
   private static ScriptedSmtpServer.Script endsOnFourthRcpt() {
+    return endsOnRcpt(4);
+  }
+
+  private static ScriptedSmtpServer.Script endsOnRcpt(int last) {
     return connection -> {
       int rcpts = 0;
       connection.write("220 fake.test ESMTP\r\n");
@@ -34,7 +38,7 @@ class GatheredHangUpReviewTest {
           connection.write("250 2.0.0 Ok\r\n");
         } else if (upper.startsWith("RCPT TO:")) {
           String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
-          if (++rcpts == 4) {
+          if (++rcpts == last) {
             connection.write("550 5.1.1 <" + address + ">: User unknown\r\n");
             return; // hang up
           }
@@ -99,6 +103,28 @@ class GatheredHangUpReviewTest {
       } finally {
         callers.shutdownNow();
       }
+    }
+  }
+
+  /**
+   * The same without concurrency, deterministic: the session's 2nd RCPT (one address per exchange)
+   * is answered 550 5.1.1 and the server hangs up. The hang-up comes after the exchange's last
+   * reply, so BackendSession.answers does not see it (hungUp is "fewer replies than asked"), and
+   * with an address accepted earlier in the transaction the refusal is taken for the mailbox.
+   */
+  @Test
+  void aRefusalThatIsTheExchangesLastReplyFollowedByAHangUpIsNotTakenForTheMailbox()
+      throws Exception {
+    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(endsOnRcpt(2));
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                VerifierConfig.builder()
+                    .backend("127.0.0.1", server.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .deadline(DEADLINE)
+                    .build())) {
+      assertThat(verifier.verify("good0@example.com")).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verifier.verify("good1@example.com")).isNotInstanceOf(Verdict.Rejected.class);
     }
   }
 }
