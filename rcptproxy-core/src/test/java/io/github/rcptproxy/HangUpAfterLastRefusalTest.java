@@ -6,10 +6,6 @@ import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
@@ -22,6 +18,11 @@ import org.junit.jupiter.api.Test;
  */
 class HangUpAfterLastRefusalTest {
   private static final Duration DEADLINE = Duration.ofSeconds(3);
+
+  /** Caller {@code caller}'s {@code i}-th address: every second one (by caller and i) good. */
+  private static String address(int caller, int i) {
+    return ((caller + i) % 2 == 0 ? "good" : "bad") + caller + "x" + i + "@example.com";
+  }
 
   private static ScriptedSmtpServer.Script endsOnFourthRcpt() {
     return endsOnRcpt(4);
@@ -72,42 +73,24 @@ class HangUpAfterLastRefusalTest {
                     .deadline(DEADLINE)
                     .build())) {
       assertThat(verifier.verify("good0@example.com")).isInstanceOf(Verdict.Accepted.class);
-      ExecutorService callers = Executors.newFixedThreadPool(16);
-      try {
-        CountDownLatch start = new CountDownLatch(1);
-        List<Future<List<String>>> futures = new ArrayList<>();
-        for (int c = 0; c < 16; c++) {
-          int caller = c;
-          futures.add(
-              callers.submit(
-                  () -> {
-                    start.await();
-                    List<String> wrong = new ArrayList<>();
-                    for (int i = 0; i < 6; i++) {
-                      boolean good = (caller + i) % 2 == 0;
-                      String address = (good ? "good" : "bad") + caller + "x" + i + "@example.com";
-                      Verdict verdict = verifier.verify(address);
-                      if (good && verdict instanceof Verdict.Rejected
-                          || !good && verdict instanceof Verdict.Accepted
-                          || verdict.latency().compareTo(DEADLINE.plusMillis(50)) > 0) {
-                        wrong.add(address + " -> " + verdict + " in " + verdict.latency());
-                      }
-                      if (verdict instanceof Verdict.Unverified) {
-                        System.out.println("unverified: " + address + " -> " + verdict);
-                      }
-                    }
-                    return wrong;
-                  }));
+      List<Verdict> verdicts =
+          ConcurrentCallers.verify(verifier, 16, 6, n -> address(n / 6, n % 6));
+      List<String> wrong = new ArrayList<>();
+      for (int n = 0; n < verdicts.size(); n++) {
+        int caller = n / 6;
+        int i = n % 6;
+        boolean good = (caller + i) % 2 == 0;
+        Verdict verdict = verdicts.get(n);
+        if (good && verdict instanceof Verdict.Rejected
+            || !good && verdict instanceof Verdict.Accepted
+            || verdict.latency().compareTo(DEADLINE.plusMillis(50)) > 0) {
+          wrong.add(address(caller, i) + " -> " + verdict + " in " + verdict.latency());
         }
-        start.countDown();
-        List<String> wrong = new ArrayList<>();
-        for (Future<List<String>> future : futures) {
-          wrong.addAll(future.get());
+        if (verdict instanceof Verdict.Unverified) {
+          System.out.println("unverified: " + address(caller, i) + " -> " + verdict);
         }
-        assertThat(wrong).isEmpty();
-      } finally {
-        callers.shutdownNow();
       }
+      assertThat(wrong).isEmpty();
     }
   }
 
