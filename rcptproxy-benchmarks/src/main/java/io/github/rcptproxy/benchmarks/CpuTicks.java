@@ -31,8 +31,10 @@ final class CpuTicks {
 
   /** User and system ticks of one process (fields 14 and 15 of /proc/PID/stat). */
   static long process(long pid) {
-    String stat = read(Path.of("/proc", Long.toString(pid), "stat"));
-    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    String[] f = fields(pid);
+    if (f == null) {
+      throw new UncheckedIOException(new IOException("no process " + pid));
+    }
     return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14, 15 counted from 3
   }
 
