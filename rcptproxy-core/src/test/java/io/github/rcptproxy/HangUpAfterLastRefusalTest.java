@@ -6,15 +6,14 @@ import io.github.rcptproxy.testing.ScriptedSmtpServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
  * A scripted pipelining server that ends each session on its n-th RCPT with a mailbox refusal and a
  * hang-up (as an Exim {@code drop} on {@code $rcpt_fail_count} would), whatever the address: that
- * reply is about the session, so no known address may be Rejected and no unknown one Accepted. Not
- * met yet where the refusal is the last reply of its exchange (docs/backend.md): both cases are
- * disabled until one more command answered after an exchange's last refusal shows the hang-up.
+ * reply is about the session, so no known address may be Rejected and no unknown one Accepted, also
+ * where the refusal is the last reply of its exchange (the known-good control asked after it shows
+ * the hang-up).
  */
 class HangUpAfterLastRefusalTest {
   private static final Duration DEADLINE = Duration.ofSeconds(3);
@@ -59,9 +58,6 @@ class HangUpAfterLastRefusalTest {
     };
   }
 
-  @Disabled(
-      "not fixed yet (docs/backend.md: a hang-up right after the last reply of an exchange): a"
-          + " known address accepted earlier in the transaction makes the refusal count")
   @Test
   void aRefusalFollowedByAHangUpIsNeverTakenForTheMailbox() throws Exception {
     try (ScriptedSmtpServer server = ScriptedSmtpServer.start(endsOnFourthRcpt());
@@ -97,12 +93,9 @@ class HangUpAfterLastRefusalTest {
   /**
    * The same without concurrency, deterministic: the session's 2nd RCPT (one address per exchange)
    * is answered 550 5.1.1 and the server hangs up. The hang-up comes after the exchange's last
-   * reply, so BackendSession.answers does not see it (hungUp is "fewer replies than asked"), and
-   * with an address accepted earlier in the transaction the refusal is taken for the mailbox.
+   * reply, so BackendSession.answers does not see it (hungUp is "fewer replies than asked"); an
+   * address accepted earlier in the transaction must not make the refusal count.
    */
-  @Disabled(
-      "not fixed yet (docs/backend.md: a hang-up right after the last reply of an exchange): a"
-          + " known address accepted earlier in the transaction makes the refusal count")
   @Test
   void aRefusalThatIsTheExchangesLastReplyFollowedByAHangUpIsNotTakenForTheMailbox()
       throws Exception {

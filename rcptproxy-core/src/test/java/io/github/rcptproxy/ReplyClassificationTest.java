@@ -195,14 +195,38 @@ class ReplyClassificationTest {
   }
 
   @Test
-  void mailboxCodeIsRejectedWithoutAControlOnceTheTransactionAcceptedAnAddress() {
+  void mailboxCodeFollowedByAReplyIsRejectedWithoutAControlOnceTheTransactionAcceptedAnAddress() {
+    start(
+        address -> MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 User unknown\r\n");
+    assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
+
+    List<Verdict> verdicts =
+        verifier.verifyAll(List.of("nobody@example.com", "nobody2@example.com", "bob@example.com"));
+
+    assertThat(verdicts.get(0)).isInstanceOf(Verdict.Rejected.class);
+    assertThat(verdicts.get(1)).isInstanceOf(Verdict.Rejected.class);
+    assertThat(verdicts.get(2)).isInstanceOf(Verdict.Accepted.class);
+    // nobody2, answered before bob, needs no control; nobody, asked alone, has alice after it
+    assertThat(server.received())
+        .endsWith("RCPT TO:<nobody2@example.com>\r\nRCPT TO:<bob@example.com>\r\n");
+    assertThat(server.count("RCPT TO:<alice")).isEqualTo(2);
+  }
+
+  /**
+   * A hang-up right after the last reply of an exchange shows only on the next command: a refusal
+   * that is that last reply is followed by the known-good address, also where the transaction
+   * accepted one before (HangUpAfterLastRefusalTest: a backend that does hang up there).
+   */
+  @Test
+  void theExchangesLastRefusalIsFollowedByAControl() {
     start(
         address -> MAILBOXES.contains(address) ? "250 2.1.5 Ok\r\n" : "550 5.1.1 User unknown\r\n");
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
 
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
-    assertThat(verifier.verify("nobody2@example.com")).isInstanceOf(Verdict.Rejected.class);
+
     assertThat(server.count("RCPT TO:")).isEqualTo(3);
+    assertThat(server.received()).endsWith("RCPT TO:<alice@example.com>\r\n");
   }
 
   @Test
@@ -339,7 +363,8 @@ class ReplyClassificationTest {
 
     assertThat(verifier.verify("alice@example.com")).isInstanceOf(Verdict.Accepted.class);
     assertThat(verifier.verify("nobody@example.com")).isInstanceOf(Verdict.Rejected.class);
-    assertThat(server.count("RCPT")).isEqualTo(2);
+    // alice, nobody, and a control after nobody's refusal, the last reply of its exchange
+    assertThat(server.count("RCPT")).isEqualTo(3);
   }
 
   @Test

@@ -384,6 +384,14 @@ public final class BackendSession {
   }
 
   /**
+   * Whether the backend slows a session's replies after its errors: a command more after a refusal
+   * would wait that long.
+   */
+  boolean slowsAfterErrors() {
+    return learner.slowsAfterErrors();
+  }
+
+  /**
    * Whether the backend accepted a recipient in the open transaction: it does not refuse the probe
    * sender or this client wholesale, so a refusal with a mailbox code in it is about the mailbox.
    */

@@ -367,19 +367,28 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       session.teachLimits();
       throw SessionFailure.closedByBackend();
     }
-    settleRefusals(session, refusals, open, deadline);
+    settleRefusals(session, refusals, questions.get(replies.size() - 1), open, deadline);
   }
 
   /**
    * Refusals with a mailbox code in a transaction where the backend accepted an address are about
-   * the mailbox; the others are settled by a control question per domain.
+   * the mailbox where a reply came after them. The others are settled by a control question per
+   * domain, so is the exchange's last: an Exim {@code drop} on {@code $rcpt_fail_count} may answer
+   * a mailbox's code and hang up, which would show only on the next command. Not where the backend
+   * slows its replies after errors: the control would wait out that sleep for every refusal, and
+   * Postfix, which slows so, ends a session past its hard error limit with a {@code 421}.
    */
   private void settleRefusals(
-      BackendSession session, List<Refusal> refusals, Open open, Deadline deadline)
+      BackendSession session,
+      List<Refusal> refusals,
+      Question lastAsked,
+      Open open,
+      Deadline deadline)
       throws IOException {
     Map<String, List<Refusal>> unsettled = new LinkedHashMap<>();
     for (Refusal refusal : refusals) {
       if (session.hasAcceptedInTransaction()
+          && (refusal.question() != lastAsked || session.slowsAfterErrors())
           && ReplyMeaning.of(refusal.reply()) == ReplyMeaning.NO_SUCH_MAILBOX) {
         open.settle(refusal.question(), new Verdict.Rejected(refusal.reply(), deadline.elapsed()));
       } else {

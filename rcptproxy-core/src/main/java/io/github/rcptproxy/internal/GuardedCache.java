@@ -13,14 +13,15 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * A user's shared {@link VerdictCache} (a network cache, typically), kept from holding up a
  * verification: a lookup is waited for at most a tenth of the deadline and counts as a miss if it
- * takes longer or throws; stores and removals are done in the background and dropped if they pile
- * up. Failures are logged once.
+ * takes longer or throws (or is done in the background: {@link #getLater}); stores and removals are
+ * done in the background and dropped if they pile up. Failures are logged once.
  */
 public final class GuardedCache implements VerdictCache, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RecipientVerifier.class);
@@ -63,6 +64,23 @@ public final class GuardedCache implements VerdictCache, AutoCloseable {
       Thread.currentThread().interrupt();
     }
     return Optional.empty();
+  }
+
+  /**
+   * Looks {@code key} up in the background and gives {@code then} what was found (nothing where the
+   * lookup throws); a lookup that cannot be queued is dropped. Nobody waits for it.
+   */
+  public void getLater(String key, Consumer<Optional<CachedVerdict>> then) {
+    inBackground(
+        () -> {
+          Optional<CachedVerdict> found = Optional.empty();
+          try {
+            found = cache.get(key);
+          } catch (RuntimeException e) {
+            failed("a lookup failed", e);
+          }
+          then.accept(found);
+        });
   }
 
   @Override

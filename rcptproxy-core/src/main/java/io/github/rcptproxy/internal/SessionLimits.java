@@ -7,6 +7,7 @@ import io.github.rcptproxy.VerifierConfig;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,6 +46,7 @@ public final class SessionLimits {
   static final int ENDED_ON_FIRST_REFUSAL_TO_WARN = 3;
 
   private final AtomicInteger endedOnFirstRefusal = new AtomicInteger();
+
   private final AtomicBoolean endedOnFirstRefusalWarned = new AtomicBoolean();
 
   /** Whether the backend was seen slowing its replies to a session after its rejections. */
@@ -102,8 +104,9 @@ public final class SessionLimits {
 
   /**
    * A session is about to be opened: at most once per {@link #REFRESH}, the limits the other
-   * verifiers wrote to the shared store lower these (a lookup the guarded store does not answer in
-   * time is a miss: these limits stay as they are).
+   * verifiers wrote to the shared store lower these. A guarded store is read in the background, so
+   * that a slow cluster never holds up the session (what it says counts for every session, this one
+   * too, once it comes); a lookup that fails leaves these limits as they are.
    */
   void refresh() {
     VerdictCache store = shared;
@@ -113,8 +116,15 @@ public final class SessionLimits {
         || !nextRefresh.compareAndSet(due, System.nanoTime() + REFRESH.toNanos())) {
       return;
     }
-    store
-        .get(storeKey)
+    if (store instanceof GuardedCache guarded) {
+      guarded.getLater(storeKey, this::heard);
+    } else {
+      heard(store.get(storeKey));
+    }
+  }
+
+  private void heard(Optional<VerdictCache.CachedVerdict> stored) {
+    stored
         .filter(found -> found.expiresAt().isAfter(clock.instant()))
         .ifPresent(found -> heard(found.reply().text()));
   }

@@ -1,12 +1,15 @@
 package io.github.rcptproxy.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.github.rcptproxy.VerdictCache;
 import io.github.rcptproxy.VerifierConfig;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,8 +26,16 @@ class SharedSessionLimitsTest {
     final Map<String, CachedVerdict> map = new ConcurrentHashMap<>();
     volatile boolean failing;
 
+    /** Holds every lookup until counted down, as a cluster that does not answer would. */
+    volatile CountDownLatch answering = new CountDownLatch(0);
+
     @Override
     public Optional<CachedVerdict> get(String key) {
+      try {
+        answering.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
       check();
       return Optional.ofNullable(map.get(key));
     }
@@ -105,6 +116,30 @@ class SharedSessionLimitsTest {
 
     assertThat(alone.maxRejections()).isEqualTo(6);
     assertThat(alone.maxVrfy()).isEqualTo(CONFIG.maxVrfyPerSession());
+    guarded.close();
+  }
+
+  /**
+   * A cluster that answers late never holds up the session being opened: the read is done in the
+   * background, and what it finds lowers the limits once it comes (where the guarded store's wait,
+   * a tenth of the deadline, would have given up on it).
+   */
+  @Test
+  void aSlowStoreHoldsUpNoSessionAndCountsWhenItAnswers() {
+    Store store = new Store();
+    SessionLimits learning = new SessionLimits(CONFIG);
+    learning.shareWith(store);
+    learning.rejectionsTolerated(6);
+    GuardedCache guarded = new GuardedCache(store, CONFIG.deadline());
+    SessionLimits opening = new SessionLimits(CONFIG);
+    opening.shareWith(guarded);
+    store.answering = new CountDownLatch(1);
+
+    opening.refresh(); // returns while the store has not answered
+    assertThat(opening.maxRejections()).isEqualTo(CONFIG.maxRejectionsPerSession());
+    store.answering.countDown();
+
+    await().atMost(Duration.ofSeconds(5)).until(() -> opening.maxRejections() == 6);
     guarded.close();
   }
 }

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -57,6 +58,7 @@ public final class EximBackend implements AutoCloseable {
       boolean vrfyAllowed,
       Duration receiveTimeout,
       OptionalInt dropAfterFailures,
+      Optional<String> dropMessage,
       int maxNonmail,
       boolean postmasterFirst,
       int recipientsMax,
@@ -113,6 +115,7 @@ public final class EximBackend implements AutoCloseable {
       private boolean vrfyAllowed;
       private Duration receiveTimeout = Duration.ofMinutes(5);
       private OptionalInt dropAfterFailures = OptionalInt.empty();
+      private Optional<String> dropMessage = Optional.empty();
       private int maxNonmail = 10;
       private boolean postmasterFirst;
       private int recipientsMax;
@@ -173,6 +176,20 @@ public final class EximBackend implements AutoCloseable {
        */
       public Builder unknownUserWithPolicyCode() {
         rcptRules.add(UNKNOWN_AS_POLICY);
+        return this;
+      }
+
+      /**
+       * {@code deny domains = +local_domains !verify = recipient message = 5.1.1
+       * <$local_part@$domain>: user unknown}: an unknown user refused with a mailbox's code, as a
+       * site that writes its own message may.
+       */
+      public Builder unknownUserWithMailboxCode() {
+        rcptRules.addAll(
+            List.of(
+                "  deny domains = +local_domains",
+                "       !verify = recipient",
+                "       message = 5.1.1 <$local_part@$domain>: user unknown"));
         return this;
       }
 
@@ -273,6 +290,16 @@ public final class EximBackend implements AutoCloseable {
       }
 
       /**
+       * The same drop answered {@code 550 message} instead: with {@code 5.1.1 ...} a mailbox's
+       * code, about the session all the same (the connection is closed after it).
+       */
+      public Builder dropAfterFailures(int n, String message) {
+        dropAfterFailures(n);
+        this.dropMessage = Optional.of(message);
+        return this;
+      }
+
+      /**
        * {@code smtp_accept_max_nonmail} (default 10): the non-mail command past it is answered
        * {@code 554 Too many nonmail commands} and the connection is closed. Counted per session,
        * never reset by MAIL: VRFY, NOOP, HELO/EHLO after the first, and every RSET after the first
@@ -326,6 +353,7 @@ public final class EximBackend implements AutoCloseable {
             vrfyAllowed,
             receiveTimeout,
             dropAfterFailures,
+            dropMessage,
             maxNonmail,
             postmasterFirst,
             recipientsMax,
@@ -470,7 +498,11 @@ public final class EximBackend implements AutoCloseable {
     }
     options
         .dropAfterFailures()
-        .ifPresent(n -> conf.add("  drop condition = ${if > {$rcpt_fail_count}{" + n + "}}"));
+        .ifPresent(
+            n -> {
+              conf.add("  drop condition = ${if > {$rcpt_fail_count}{" + n + "}}");
+              options.dropMessage().ifPresent(message -> conf.add("       message = " + message));
+            });
     if (options.senderVerify()) {
       conf.add("  require verify = sender");
     }
