@@ -46,7 +46,6 @@ public final class SessionLimits {
   static final int ENDED_ON_FIRST_REFUSAL_TO_WARN = 3;
 
   private final AtomicInteger endedOnFirstRefusal = new AtomicInteger();
-
   private final AtomicBoolean endedOnFirstRefusalWarned = new AtomicBoolean();
 
   /** Whether the backend was seen slowing its replies to a session after its rejections. */
@@ -117,13 +116,14 @@ public final class SessionLimits {
       return;
     }
     if (store instanceof GuardedCache guarded) {
-      guarded.getLater(storeKey, this::heard);
+      guarded.getLater(storeKey, this::heardStored);
     } else {
-      heard(store.get(storeKey));
+      heardStored(store.get(storeKey));
     }
   }
 
-  private void heard(Optional<VerdictCache.CachedVerdict> stored) {
+  /** Lowers these limits to those found in the shared store, unless expired there. */
+  private void heardStored(Optional<VerdictCache.CachedVerdict> stored) {
     stored
         .filter(found -> found.expiresAt().isAfter(clock.instant()))
         .ifPresent(found -> heard(found.reply().text()));
