@@ -7,7 +7,6 @@ import io.github.rcptproxy.testing.RealServers;
 import io.github.rcptproxy.testing.VerdictTally;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -64,10 +63,6 @@ class ReviewSlowAfterErrorsTest {
    * says "the limit is learnt"), or does every batch cost a dropped session?
    */
   @Test
-  @Disabled(
-      "REVIEW REPRODUCTION (fails on 2f7987a and after the review's fix): the verdicts are right,"
-          + " but a hang-up found by the control teaches no limit where the session had no"
-          + " rejection before the use: 10 batches, 10 drops")
   void batchesEndingOnEximsDropLearnTheLimit() {
     try (EximBackend exim =
             EximBackend.start(
