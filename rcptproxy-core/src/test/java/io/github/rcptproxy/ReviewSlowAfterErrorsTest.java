@@ -8,6 +8,8 @@ import io.github.rcptproxy.testing.VerdictTally;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Review of db38862 (control after an exchange's last mailbox refusal) against a real Exim that
@@ -95,6 +97,60 @@ class ReviewSlowAfterErrorsTest {
       assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
       assertThat(tally.unknownAccepted()).as(tally.toString()).isZero();
       assertThat(dropped).as("drops: the limit is learnt after the first").isLessThanOrEqualTo(2);
+    }
+  }
+
+  /**
+   * Concurrent single callers (gathered into pipelined groups) against Exim's drop saying {@code
+   * 5.1.1}, with and without a delay after failures: no known address Rejected, no unknown one
+   * Accepted, no verdict past the deadline.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {0, 1})
+  void gatheredCallersAgainstEximsDrop(int delaySeconds) throws Exception {
+    EximBackend.Options.Builder options =
+        EximBackend.Options.builder().dropAfterFailures(2, "5.1.1 Unknown user");
+    if (delaySeconds > 0) {
+      options.slowAfterFailures(Duration.ofSeconds(delaySeconds));
+    }
+    Duration deadline = Duration.ofSeconds(5);
+    try (EximBackend exim = EximBackend.start(options.unknownUserWithMailboxCode().build());
+        RecipientVerifier verifier =
+            RecipientVerifier.create(
+                RealBackendsTest.config(exim.port())
+                    .probeMethod(ProbeMethod.RCPT)
+                    .deadline(deadline)
+                    .build())) {
+      assertThat(verifier.verify(EximBackend.known(999))).isInstanceOf(Verdict.Accepted.class);
+      int callers = 16;
+      int perCaller = 8;
+      List<Verdict> verdicts =
+          ConcurrentCallers.verify(
+              verifier,
+              callers,
+              perCaller,
+              n -> VerdictTally.isKnown(n) ? EximBackend.known(n) : EximBackend.unknown(n));
+      VerdictTally tally = new VerdictTally();
+      int late = 0;
+      for (int n = 0; n < verdicts.size(); n++) {
+        tally.add(VerdictTally.isKnown(n), RealBackendsTest.outcome(verdicts.get(n)));
+        if (verdicts.get(n).latency().compareTo(deadline.plusMillis(50)) > 0) {
+          late++;
+        }
+      }
+      long dropped = exim.mainLog().lines().filter(l -> l.contains("5.1.1 Unknown user")).count();
+      System.out.printf(
+          "Exim drop 5.1.1 after 2, delay %d s, %d callers x %d: %s; %d sessions, %d drops, %d late%n",
+          delaySeconds,
+          callers,
+          perCaller,
+          tally,
+          verifier.stats().sessionsOpened(),
+          dropped,
+          late);
+      assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
+      assertThat(tally.unknownAccepted()).as(tally.toString()).isZero();
+      assertThat(late).isZero();
     }
   }
 }
