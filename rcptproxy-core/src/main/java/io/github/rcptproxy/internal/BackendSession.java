@@ -184,6 +184,14 @@ public final class BackendSession {
   }
 
   /**
+   * A follow-up RCPT found the session closed: the backend hung up right after the last reply it
+   * gave, which {@link #teachLimits} then counts as an exchange it hung up after.
+   */
+  void hungUpAfterLastReply() {
+    learner.hungUpAfterLastReply();
+  }
+
+  /**
    * Puts each address to the backend with {@code RCPT TO} in this session's probe transaction,
    * opening it first if needed, all in one write where the backend offers PIPELINING. A transaction
    * that could not take them all, and a control question after them, within {@code

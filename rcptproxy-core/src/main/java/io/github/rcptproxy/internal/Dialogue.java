@@ -340,6 +340,9 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   private void askRcpt(
       BackendSession session, List<Question> questions, Open open, Deadline deadline)
       throws IOException {
+    // Whether the backend was known to slow after errors before this exchange: the exchange that
+    // shows it (learnt as it is answered) may end on an Exim drop's 5.1.1 all the same.
+    boolean slowedBefore = session.slowsAfterErrors();
     BackendSession.Answers answers =
         Probe.put(session, ProbeMethod.RCPT, mailboxes(questions), true, deadline);
     List<BackendReply> replies = answers.replies();
@@ -367,7 +370,8 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
       session.teachLimits();
       throw SessionFailure.closedByBackend();
     }
-    settleRefusals(session, refusals, questions.get(replies.size() - 1), open, deadline);
+    settleRefusals(
+        session, refusals, questions.get(replies.size() - 1), slowedBefore, open, deadline);
   }
 
   /**
@@ -375,20 +379,24 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
    * the mailbox where a reply came after them. The others are settled by a control question per
    * domain, so is the exchange's last: an Exim {@code drop} on {@code $rcpt_fail_count} may answer
    * a mailbox's code and hang up, which would show only on the next command. Not where the backend
-   * slows its replies after errors: the control would wait out that sleep for every refusal, and
-   * Postfix, which slows so, ends a session past its hard error limit with a {@code 421}.
+   * was seen slowing its replies after errors before the exchange ({@code slowedBefore}): the
+   * control would wait out that sleep for every refusal, and Postfix, which slows so, ends a
+   * session past its hard error limit with a {@code 421}. The exchange that first shows the slowing
+   * is followed by the control all the same: an Exim that delays RCPTs after failures and drops on
+   * {@code $rcpt_fail_count} saying {@code 5.1.1} may end that very exchange with the drop.
    */
   private void settleRefusals(
       BackendSession session,
       List<Refusal> refusals,
       Question lastAsked,
+      boolean slowedBefore,
       Open open,
       Deadline deadline)
       throws IOException {
     Map<String, List<Refusal>> unsettled = new LinkedHashMap<>();
     for (Refusal refusal : refusals) {
       if (session.hasAcceptedInTransaction()
-          && (refusal.question() != lastAsked || session.slowsAfterErrors())
+          && (refusal.question() != lastAsked || slowedBefore)
           && ReplyMeaning.of(refusal.reply()) == ReplyMeaning.NO_SUCH_MAILBOX) {
         open.settle(refusal.question(), new Verdict.Rejected(refusal.reply(), deadline.elapsed()));
       } else {

@@ -51,6 +51,9 @@ final class LimitLearner {
   /** Rejections answered before the last reply of an exchange the backend hung up after. */
   private int rejectionsBeforeHangUp;
 
+  /** Rejections before the last reply counted in the current use. */
+  private int rejectionsBeforeLastReply;
+
   /**
    * Whether the backend answered anything but {@code 421} after the session's first rejection: then
    * it did not end the session on that refusal.
@@ -97,6 +100,7 @@ final class LimitLearner {
   void startUse(Instant now) {
     rejectionsBeforeUse = rejections;
     rejectionsBeforeHangUp = 0;
+    rejectionsBeforeLastReply = 0;
     vrfyBeforeUse = vrfyCommands;
     idleBeforeUse = Duration.between(lastUsed, now);
   }
@@ -170,12 +174,23 @@ final class LimitLearner {
         rejections++; // temporary or not: Postfix counts every refusal as an error
       }
     }
+    if (!replies.isEmpty()) {
+      rejectionsBeforeLastReply = rejectionsBeforeLast;
+    }
     if (hungUp) {
       rejectionsBeforeHangUp = rejectionsBeforeLast;
     }
     if (hungUp || replies.stream().anyMatch(reply -> reply.code() == 421)) {
       ended();
     }
+  }
+
+  /**
+   * The next command after the last reply counted found the session closed: the backend hung up
+   * right after that reply, as if it were the last of an exchange cut short ({@link #counted}).
+   */
+  void hungUpAfterLastReply() {
+    rejectionsBeforeHangUp = Math.max(rejectionsBeforeHangUp, rejectionsBeforeLastReply);
   }
 
   /**

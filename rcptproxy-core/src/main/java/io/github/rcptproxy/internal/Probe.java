@@ -48,7 +48,11 @@ final class Probe {
       if (!(e instanceof SessionFailure failure)
           || failure.reason() == Verdict.Reason.BACKEND_UNAVAILABLE) {
         // Closed under the follow-up question: the reply before it came with a hang-up (Exim's
-        // smtp_accept_max_nonmail answers the VRFY past it, then closes).
+        // smtp_accept_max_nonmail answers the VRFY past it, then closes). After RCPTs, the
+        // rejections before that reply were taken (an Exim drop on $rcpt_fail_count).
+        if (method == ProbeMethod.RCPT) {
+          session.hungUpAfterLastReply();
+        }
         session.teachLimits();
       }
       throw e;

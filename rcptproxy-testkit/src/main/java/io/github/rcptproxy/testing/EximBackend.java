@@ -194,6 +194,23 @@ public final class EximBackend implements AutoCloseable {
       }
 
       /**
+       * {@code warn condition = ${if > {$rcpt_fail_count}{0}} delay = N s} in the RCPT ACL (after
+       * the rules added before it): every RCPT after the session's first failed recipient is
+       * answered after the delay, as Postfix's {@code smtpd_error_sleep_time} slows replies; with a
+       * {@code drop} on {@code $rcpt_fail_count}, the common Exim tarpit.
+       */
+      public Builder slowAfterFailures(Duration delay) {
+        if (delay.isNegative() || delay.toMillis() % 1000 != 0) {
+          throw new IllegalArgumentException("delay must be whole seconds: " + delay);
+        }
+        rcptRules.addAll(
+            List.of(
+                "  warn condition = ${if > {$rcpt_fail_count}{0}}",
+                "       delay = " + delay.toSeconds() + "s"));
+        return this;
+      }
+
+      /**
        * {@code deny local_parts = LOCALPART message = 5.2.1 <$local_part@$domain>: mailbox
        * disabled}: an existing mailbox refused as disabled.
        */

@@ -1,0 +1,134 @@
+package io.github.rcptproxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.rcptproxy.testing.ScriptedSmtpServer;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Review of db38862: the control asked after an exchange's last mailbox refusal, where the control
+ * itself is deferred, or there is none. Before the change each such refusal, in a transaction that
+ * accepted an address, was Rejected at once.
+ */
+class ReviewControlFaultsTest {
+  private static final Duration DEADLINE = Duration.ofSeconds(3);
+
+  /**
+   * A pipelining server: addresses starting with "bad" refused 550 5.1.1, others accepted; with
+   * {@code deferAfterFailure}, every RCPT after a session's first failure is deferred 451.
+   */
+  private static ScriptedSmtpServer.Script server(boolean smtputf8, boolean deferAfterFailure) {
+    return connection -> {
+      connection.write("220 fake.test ESMTP\r\n");
+      boolean failed = false;
+      String line;
+      while ((line = connection.readLine()) != null) {
+        String upper = line.toUpperCase();
+        if (upper.startsWith("EHLO")) {
+          connection.write(
+              "250-fake.test\r\n250-PIPELINING\r\n"
+                  + (smtputf8 ? "250-SMTPUTF8\r\n250-8BITMIME\r\n" : "")
+                  + "250 ENHANCEDSTATUSCODES\r\n");
+        } else if (upper.startsWith("MAIL") || upper.startsWith("RSET")) {
+          connection.write("250 2.0.0 Ok\r\n");
+        } else if (upper.startsWith("RCPT TO:")) {
+          String address = line.substring(line.indexOf('<') + 1, line.lastIndexOf('>'));
+          if (failed && deferAfterFailure) {
+            connection.write("451 4.7.1 <" + address + ">: slow down\r\n");
+          } else if (address.startsWith("bad")) {
+            failed = true;
+            connection.write("550 5.1.1 <" + address + ">: User unknown\r\n");
+          } else {
+            connection.write("250 2.1.5 Ok\r\n");
+          }
+        } else if (upper.startsWith("QUIT")) {
+          connection.write("221 2.0.0 Bye\r\n");
+          return;
+        } else {
+          connection.write("502 5.5.2 Error\r\n");
+        }
+      }
+    };
+  }
+
+  private static RecipientVerifier verifier(ScriptedSmtpServer server) {
+    return RecipientVerifier.create(
+        VerifierConfig.builder()
+            .backend("127.0.0.1", server.port())
+            .probeMethod(ProbeMethod.RCPT)
+            .deadline(DEADLINE)
+            .build());
+  }
+
+  /** The control deferred (a rate limit after errors): the unknown address is not Rejected. */
+  @Test
+  @Disabled(
+      "REVIEW REPRODUCTION (a design call, not fixed): Rejected before db38862, now"
+          + " UNVERIFIED TEMPORARY_FAILURE")
+  void aDeferredControlAfterTheLastRefusal() throws Exception {
+    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(server(false, true));
+        RecipientVerifier verifier = verifier(server)) {
+      List<Verdict> verdicts = verifier.verifyAll(List.of("good1@example.com", "bad1@example.com"));
+      System.out.println("control deferred: " + verdicts);
+      assertThat(verdicts.get(0)).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verdicts.get(1)).as(verdicts.toString()).isInstanceOf(Verdict.Rejected.class);
+    }
+  }
+
+  /**
+   * The transaction accepted only an address that needs SMTPUTF8 (never a control): no known-good
+   * address at all, the refusal is unconfirmed.
+   */
+  @Test
+  @Disabled(
+      "REVIEW REPRODUCTION (edge, not fixed): Rejected before db38862, now UNVERIFIED"
+          + " REFUSAL_UNCONFIRMED")
+  void noControlWhereTheTransactionAcceptedOnlyANonAsciiAddress() throws Exception {
+    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(server(true, false));
+        RecipientVerifier verifier = verifier(server)) {
+      List<Verdict> verdicts =
+          verifier.verifyAll(List.of("j\u00f6rg@example.com", "bad1@example.com"));
+      System.out.println("no control: " + verdicts);
+      assertThat(verdicts.get(0)).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verdicts.get(1)).as(verdicts.toString()).isInstanceOf(Verdict.Rejected.class);
+    }
+  }
+
+  /**
+   * A mailbox deleted after it became its domain's known-good address (the last one accepted
+   * there), asked after an address of another domain in the same transaction: its refusal ends the
+   * exchange, so it is controlled by itself.
+   */
+  @Test
+  @Disabled(
+      "REVIEW REPRODUCTION (not fixed): Rejected before db38862, now UNVERIFIED BACKEND_REFUSED"
+          + " after a fresh session, and the session limits taught by the refused control")
+  void aDeletedMailboxThatIsItsDomainsControl() throws Exception {
+    java.util.Set<String> mailboxes = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    mailboxes.addAll(List.of("x@a.test", "old@b.test"));
+    try (ScriptedSmtpServer server =
+            ScriptedSmtpServer.start(
+                ScriptedSmtpServer.dialogue(
+                    address ->
+                        mailboxes.contains(address)
+                            ? "250 2.1.5 Ok\r\n"
+                            : "550 5.1.1 <" + address + ">: User unknown\r\n"));
+        RecipientVerifier verifier = verifier(server)) {
+      assertThat(verifier.verify("old@b.test")).isInstanceOf(Verdict.Accepted.class);
+      mailboxes.remove("old@b.test");
+      List<Verdict> verdicts = verifier.verifyAll(List.of("x@a.test", "old@b.test"));
+      System.out.println(
+          "deleted control: "
+              + verdicts
+              + "; sessions "
+              + verifier.stats().sessionsOpened()
+              + ", RCPTs "
+              + server.count("RCPT TO:"));
+      assertThat(verdicts.get(0)).isInstanceOf(Verdict.Accepted.class);
+      assertThat(verdicts.get(1)).as(verdicts.toString()).isInstanceOf(Verdict.Rejected.class);
+    }
+  }
+}
