@@ -11,7 +11,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
 
 /**
  * The questions put to one session and what its answers mean: a pipelined RCPT batch as large as
@@ -235,7 +237,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
       }
       case UNCLEAR_REFUSAL -> {
-        if (!vrfyControlTaken(session, question.domain(), deadline)) {
+        if (!vrfyControlTaken(session, question, deadline)) {
           return false;
         }
         open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
@@ -313,13 +315,14 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   }
 
   /**
-   * Whether VRFY takes a known-good address of the domain right after a refusal (a {@code 252} too:
-   * the refusal just before shows the backend tells addresses apart); a refusal of it teaches the
-   * session's limits.
+   * Whether VRFY takes a known-good address of the question's domain, never the question's own,
+   * right after the question's refusal (a {@code 252} too: the refusal just before shows the
+   * backend tells addresses apart); a refusal of it teaches the session's limits.
    */
-  private boolean vrfyControlTaken(BackendSession session, String domain, Deadline deadline)
+  private boolean vrfyControlTaken(BackendSession session, Question question, Deadline deadline)
       throws IOException {
-    Optional<Mailbox> control = knownGood.control(domain);
+    Optional<Mailbox> control =
+        knownGood.control(question.domain(), Set.of(question.mailbox().address()));
     if (control.isEmpty()) {
       return false;
     }
@@ -449,7 +452,12 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   private void confirmMailboxRefusals(
       BackendSession session, String domain, List<Refusal> refusals, Open open, Deadline deadline)
       throws IOException {
-    Optional<Mailbox> control = knownGood.control(domain);
+    Optional<Mailbox> control =
+        knownGood.control(
+            domain,
+            refusals.stream()
+                .map(refusal -> refusal.question().mailbox().address())
+                .collect(Collectors.toSet()));
     if (control.isEmpty()) {
       Refusal first = refusals.get(0);
       if (session.senderRefused(first.question().mailbox(), first.reply(), true)) {

@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * Addresses the backend accepts: the control question for a refusal the transaction has not
@@ -94,19 +96,29 @@ public final class KnownGood {
    * the cache for it, learnt in any domain, or named in any domain; empty if there is none.
    */
   Optional<Mailbox> control(String domain) {
-    Mailbox mailbox = byDomain.get(domain);
+    return control(domain, Set.of());
+  }
+
+  /**
+   * The same, but none of the addresses {@code refused} (by their address): a known-good address
+   * the backend now refuses cannot tell whether its own refusal was about it.
+   */
+  Optional<Mailbox> control(String domain, Set<String> refused) {
+    Predicate<Mailbox> usable = mailbox -> !refused.contains(mailbox.address());
+    Mailbox mailbox = Optional.ofNullable(byDomain.get(domain)).filter(usable).orElse(null);
     if (mailbox == null) {
       mailbox =
           named(domain)
-              .or(() -> file.flatMap(kept -> kept.get(domain)))
-              .or(() -> stored(domain))
+              .filter(usable)
+              .or(() -> file.flatMap(kept -> kept.get(domain)).filter(usable))
+              .or(() -> stored(domain).filter(usable))
               .orElse(null);
     }
     if (mailbox == null) {
-      mailbox = last;
+      mailbox = Optional.ofNullable(last).filter(usable).orElse(null);
     }
-    if (mailbox == null && !named.isEmpty()) {
-      mailbox = named.get(0);
+    if (mailbox == null) {
+      mailbox = named.stream().filter(usable).findFirst().orElse(null);
     }
     return Optional.ofNullable(mailbox);
   }

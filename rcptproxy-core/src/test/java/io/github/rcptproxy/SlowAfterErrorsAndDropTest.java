@@ -12,18 +12,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Review of db38862 (control after an exchange's last mailbox refusal) against a real Exim that
- * drops sessions on {@code $rcpt_fail_count} saying {@code 5.1.1}.
+ * The control after an exchange's last mailbox refusal against a real Exim that drops sessions on
+ * {@code $rcpt_fail_count} saying {@code 5.1.1}.
  */
 @RealServers
-class ReviewSlowAfterErrorsTest {
+class SlowAfterErrorsAndDropTest {
 
   /**
-   * REVIEW REPRODUCTION (fails on 2f7987a, passes after the fix). The common Exim tarpit: every
-   * RCPT after a failed one delayed (1 s), and a {@code drop} on {@code $rcpt_fail_count} saying
-   * {@code 5.1.1}. The exchange that shows the delay teaches {@code slowsAfterErrors} before its
-   * replies are settled, so its last reply, the drop's {@code 550 5.1.1} to a known address, is
-   * taken for the mailbox without a control.
+   * The common Exim tarpit: every RCPT after a failed one delayed (1 s), and a {@code drop} on
+   * {@code $rcpt_fail_count} saying {@code 5.1.1}. The exchange that shows the delay teaches {@code
+   * slowsAfterErrors} before its replies are settled, so its last reply, the drop's {@code 550
+   * 5.1.1} to a known address, is taken for the mailbox without a control.
    */
   @Test
   void eximThatSlowsAfterFailuresAndDropsSaying511RejectsNoKnownAddress() {

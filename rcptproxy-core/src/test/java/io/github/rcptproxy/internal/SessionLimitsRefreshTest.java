@@ -16,8 +16,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-/** Review of db38862: the background read of shared session limits under hostile stores. */
-class ReviewSessionLimitsRefreshTest {
+/** The background read of shared session limits under hostile stores. */
+class SessionLimitsRefreshTest {
   private static final VerifierConfig CONFIG =
       VerifierConfig.builder().backend("mx.example.test", 25).build();
 
