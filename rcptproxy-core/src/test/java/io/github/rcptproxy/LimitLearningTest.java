@@ -361,40 +361,6 @@ class LimitLearningTest {
   }
 
   /**
-   * The same drop saying {@code 550 5.1.1}, a mailbox's code, answered to one address at a time:
-   * the RCPT after the third failure of a transaction that accepted addresses before is refused so
-   * whatever its address, and the connection closed right after that last reply of its exchange.
-   * That reply is about the session: no known address is Rejected, also the first time, before the
-   * limit is learnt (the known-good address asked after it finds the hang-up).
-   */
-  @Test
-  void eximsDropSayingUnknownUserAfterFailedRecipientsRejectsNoKnownAddress() {
-    try (EximBackend dropping =
-            EximBackend.start(
-                EximBackend.Options.builder()
-                    .unknownUserWithMailboxCode()
-                    .dropAfterFailures(2, "5.1.1 Unknown user")
-                    .build());
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                RealBackendsTest.config(dropping.port()).probeMethod(ProbeMethod.RCPT).build())) {
-      VerdictTally tally = new VerdictTally();
-      for (int i = 0; i < 40; i++) {
-        boolean known = VerdictTally.isKnown(i);
-        Verdict verdict = verifier.verify(known ? EximBackend.known(i) : EximBackend.unknown(i));
-        tally.add(known, RealBackendsTest.outcome(verdict));
-      }
-
-      System.out.printf(
-          "Exim drop saying 5.1.1 after 2 failed recipients, one by one: %s%n", tally);
-      assertThat(dropping.mainLog()).contains("5.1.1 Unknown user");
-      assertThat(tally.wrongRejections()).as(tally.toString()).isZero();
-      assertThat(tally.knownAccepted()).as(tally.toString()).isEqualTo(20);
-      assertThat(tally.unknownRejected()).as(tally.toString()).isEqualTo(20);
-    }
-  }
-
-  /**
    * Postfix counts every RSET as a junk command and each one past {@code smtpd_junk_command_limit}
    * as an error: with room for 3 recipients the probe transaction is reset every two verifications,
    * and the session reaches the soft error limit (every reply a second late) without a single

@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
 
@@ -237,7 +236,7 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
         open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
       }
       case UNCLEAR_REFUSAL -> {
-        if (!vrfyControlTaken(session, question, deadline)) {
+        if (!vrfyControlTaken(session, question.domain(), deadline)) {
           return false;
         }
         open.settle(question, new Verdict.Rejected(reply, deadline.elapsed()));
@@ -315,14 +314,13 @@ final class Dialogue implements BatchRun.Answerer<BackendSession> {
   }
 
   /**
-   * Whether VRFY takes a known-good address of the question's domain, never the question's own,
-   * right after the question's refusal (a {@code 252} too: the refusal just before shows the
-   * backend tells addresses apart); a refusal of it teaches the session's limits.
+   * Whether VRFY takes a known-good address of the domain right after a refusal (a {@code 252} too:
+   * the refusal just before shows the backend tells addresses apart); a refusal of it teaches the
+   * session's limits.
    */
-  private boolean vrfyControlTaken(BackendSession session, Question question, Deadline deadline)
+  private boolean vrfyControlTaken(BackendSession session, String domain, Deadline deadline)
       throws IOException {
-    Optional<Mailbox> control =
-        knownGood.control(question.domain(), Set.of(question.mailbox().address()));
+    Optional<Mailbox> control = knownGood.control(domain);
     if (control.isEmpty()) {
       return false;
     }
