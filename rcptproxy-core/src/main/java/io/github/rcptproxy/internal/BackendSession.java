@@ -396,7 +396,7 @@ public final class BackendSession {
    * would wait that long.
    */
   boolean slowsAfterErrors() {
-    return learner.slowsAfterErrors();
+    return limits.slowsAfterErrors();
   }
 
   /**

@@ -286,11 +286,6 @@ final class LimitLearner {
     return rejections == 0 || !limits.slowsAfterErrors();
   }
 
-  /** Whether the backend was seen slowing a session's replies after its errors. */
-  boolean slowsAfterErrors() {
-    return limits.slowsAfterErrors();
-  }
-
   /** Within the backend's limits, not too old, not idle too long. */
   boolean withinLimits(Instant now) {
     return rejections < limits.maxRejections()

@@ -10,22 +10,20 @@ import java.util.function.ToIntFunction;
  * The questions of one batch not yet taken by a session, shared by the threads answering it; and
  * what a thread that gave up (no session within the deadline, none could be opened) answered, for
  * the questions no other thread took. A {@link Gathering} group's queue takes other callers'
- * questions until a session first takes from it.
+ * questions until it is closed, when its leader's turn to ask comes.
  */
 final class QuestionQueue {
   private final ArrayDeque<Question> questions;
   private Optional<Verdict> gaveUp = Optional.empty();
 
-  /**
-   * Whether other callers' questions may still join: a gathering group's, before its first take.
-   */
+  /** Whether other callers' questions may still join: a gathering group's, until {@link #close}. */
   private boolean joinable;
 
   QuestionQueue(List<Question> questions) {
     this.questions = new ArrayDeque<>(questions);
   }
 
-  /** A gathering group's queue, with its leader's question: open to others until first taken. */
+  /** A gathering group's queue, with its leader's question: open to others until closed. */
   static QuestionQueue gathering(Question first) {
     QuestionQueue queue = new QuestionQueue(List.of(first));
     queue.joinable = true;
@@ -33,8 +31,8 @@ final class QuestionQueue {
   }
 
   /**
-   * Adds another caller's question, its slot the next index, while no session has taken from the
-   * queue and it holds fewer than {@code max}; the slot's index, or -1 where it may not join.
+   * Adds another caller's question, its slot the next index, while the queue is not closed and
+   * holds fewer than {@code max}; the slot's index, or -1 where it may not join.
    */
   synchronized int join(Mailbox mailbox, int max) {
     if (!joinable || questions.size() >= max) {
@@ -72,10 +70,6 @@ final class QuestionQueue {
         questions.add(questions.poll().gatheredWithOthers());
       }
     }
-  }
-
-  synchronized int size() {
-    return questions.size();
   }
 
   /** A thread gave up with this verdict: the questions no thread takes get it. */
