@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
  * verdict, and a refused address never controls itself.
  */
 class ControlAfterLastRefusalTest {
-  private static final Duration DEADLINE = Duration.ofSeconds(3);
+  static final Duration DEADLINE = Duration.ofSeconds(3);
 
   /**
    * A pipelining server: addresses starting with "bad" refused 550 5.1.1, others accepted; with
@@ -53,7 +53,8 @@ class ControlAfterLastRefusalTest {
     };
   }
 
-  private static RecipientVerifier verifier(ScriptedSmtpServer server) {
+  /** A verifier asking {@code server} by RCPT, its deadline {@link #DEADLINE}. */
+  static RecipientVerifier verifier(ScriptedSmtpServer server) {
     return RecipientVerifier.create(
         VerifierConfig.builder()
             .backend("127.0.0.1", server.port())

@@ -26,6 +26,11 @@ class EximDropSayingUnknownUserTest {
         .dropAfterFailures(2, "5.1.1 Unknown user");
   }
 
+  /** The verifier's configuration for {@code exim}, asking by RCPT (Exim refuses VRFY). */
+  private static VerifierConfig.Builder byRcpt(EximBackend exim) {
+    return RealBackendsTest.config(exim.port()).probeMethod(ProbeMethod.RCPT);
+  }
+
   /**
    * Asked one address at a time: the drop answers a known address as often as not, in a transaction
    * that accepted addresses before; none is Rejected, also the first time, before the limit is
@@ -34,9 +39,7 @@ class EximDropSayingUnknownUserTest {
   @Test
   void oneByOneNoKnownAddressIsRejected() {
     try (EximBackend exim = EximBackend.start(dropping().build());
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                RealBackendsTest.config(exim.port()).probeMethod(ProbeMethod.RCPT).build())) {
+        RecipientVerifier verifier = RecipientVerifier.create(byRcpt(exim).build())) {
       VerdictTally tally = new VerdictTally();
       for (int i = 0; i < 40; i++) {
         boolean known = VerdictTally.isKnown(i);
@@ -63,11 +66,7 @@ class EximDropSayingUnknownUserTest {
     try (EximBackend exim =
             EximBackend.start(dropping().slowAfterFailures(Duration.ofSeconds(1)).build());
         RecipientVerifier verifier =
-            RecipientVerifier.create(
-                RealBackendsTest.config(exim.port())
-                    .probeMethod(ProbeMethod.RCPT)
-                    .deadline(Duration.ofSeconds(10))
-                    .build())) {
+            RecipientVerifier.create(byRcpt(exim).deadline(Duration.ofSeconds(10)).build())) {
       // one failure, then an accepted address: the session goes on with a rejection taken
       List<Verdict> first =
           verifier.verifyAll(List.of(EximBackend.unknown(1), EximBackend.known(0)));
@@ -95,9 +94,7 @@ class EximDropSayingUnknownUserTest {
   @Test
   void batchesEndingOnEximsDropLearnTheLimit() {
     try (EximBackend exim = EximBackend.start(dropping().build());
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                RealBackendsTest.config(exim.port()).probeMethod(ProbeMethod.RCPT).build())) {
+        RecipientVerifier verifier = RecipientVerifier.create(byRcpt(exim).build())) {
       VerdictTally tally = new VerdictTally();
       int batches = 10;
       for (int b = 0; b < batches; b++) {
@@ -138,11 +135,7 @@ class EximDropSayingUnknownUserTest {
     Duration deadline = Duration.ofSeconds(5);
     try (EximBackend exim = EximBackend.start(options.build());
         RecipientVerifier verifier =
-            RecipientVerifier.create(
-                RealBackendsTest.config(exim.port())
-                    .probeMethod(ProbeMethod.RCPT)
-                    .deadline(deadline)
-                    .build())) {
+            RecipientVerifier.create(byRcpt(exim).deadline(deadline).build())) {
       assertThat(verifier.verify(EximBackend.known(999))).isInstanceOf(Verdict.Accepted.class);
       // behind the delay, fewer: every delayed RCPT costs its second (128 addresses took 15 s)
       int callers = delaySeconds > 0 ? 8 : 16;

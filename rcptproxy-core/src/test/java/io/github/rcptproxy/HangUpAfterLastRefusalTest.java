@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
  * the hang-up).
  */
 class HangUpAfterLastRefusalTest {
-  private static final Duration DEADLINE = Duration.ofSeconds(3);
+  /** The verifier's deadline ({@link ControlAfterLastRefusalTest#verifier}). */
+  private static final Duration DEADLINE = ControlAfterLastRefusalTest.DEADLINE;
 
   /** Caller {@code caller}'s {@code i}-th address: every second one (by caller and i) good. */
   private static String address(int caller, int i) {
@@ -61,13 +62,7 @@ class HangUpAfterLastRefusalTest {
   @Test
   void aRefusalFollowedByAHangUpIsNeverTakenForTheMailbox() throws Exception {
     try (ScriptedSmtpServer server = ScriptedSmtpServer.start(endsOnFourthRcpt());
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                VerifierConfig.builder()
-                    .backend("127.0.0.1", server.port())
-                    .probeMethod(ProbeMethod.RCPT)
-                    .deadline(DEADLINE)
-                    .build())) {
+        RecipientVerifier verifier = ControlAfterLastRefusalTest.verifier(server)) {
       assertThat(verifier.verify("good0@example.com")).isInstanceOf(Verdict.Accepted.class);
       List<Verdict> verdicts =
           ConcurrentCallers.verify(verifier, 16, 6, n -> address(n / 6, n % 6));
@@ -100,13 +95,7 @@ class HangUpAfterLastRefusalTest {
   void aRefusalThatIsTheExchangesLastReplyFollowedByAHangUpIsNotTakenForTheMailbox()
       throws Exception {
     try (ScriptedSmtpServer server = ScriptedSmtpServer.start(endsOnRcpt(2));
-        RecipientVerifier verifier =
-            RecipientVerifier.create(
-                VerifierConfig.builder()
-                    .backend("127.0.0.1", server.port())
-                    .probeMethod(ProbeMethod.RCPT)
-                    .deadline(DEADLINE)
-                    .build())) {
+        RecipientVerifier verifier = ControlAfterLastRefusalTest.verifier(server)) {
       assertThat(verifier.verify("good0@example.com")).isInstanceOf(Verdict.Accepted.class);
       assertThat(verifier.verify("good1@example.com")).isNotInstanceOf(Verdict.Rejected.class);
     }
