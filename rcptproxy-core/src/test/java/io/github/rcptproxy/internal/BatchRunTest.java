@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
-import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.testing.MutableClock;
 import java.io.IOException;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
@@ -54,13 +52,6 @@ class BatchRunTest {
    * accepts them all after {@code use}.
    */
   private BatchRun<FakeSessions.Session> run(int maxSessions, int perSession, Use use) {
-    VerifierConfig config =
-        VerifierConfig.builder()
-            .maxSessions(maxSessions)
-            .maxRejectionsPerSession(perSession)
-            .clock(new MutableClock())
-            .build();
-    pool = new SessionPool<>(sessions, config, new Counters());
     BatchRun.Answerer<FakeSessions.Session> dialogue =
         new BatchRun.Answerer<>() {
           @Override
@@ -90,13 +81,9 @@ class BatchRunTest {
             open.clear();
           }
         };
-    return new BatchRun<>(
-        maxSessions,
-        new SessionLimits(config),
-        pool,
-        dialogue,
-        new FailureVerdicts(config, new MisconfigurationWarnings("")),
-        batchThreads);
+    FakeSessions.Run made = sessions.batchRun(maxSessions, perSession, dialogue, batchThreads);
+    pool = made.pool();
+    return made.batchRun();
   }
 
   private static List<String> addresses(int count) {

@@ -1,10 +1,13 @@
 package io.github.rcptproxy.internal;
 
+import io.github.rcptproxy.VerifierConfig;
+import io.github.rcptproxy.testing.MutableClock;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -30,6 +33,37 @@ final class FakeSessions implements SessionPool.Sessions<FakeSessions.Session> {
     public String toString() {
       return "fake session " + number;
     }
+  }
+
+  /** A pool of these sessions and a batch run over it; the test closes the pool. */
+  record Run(SessionPool<Session> pool, BatchRun<Session> batchRun) {}
+
+  /**
+   * A pool of these sessions and a batch run over it with {@code dialogue}, as the verifier builds
+   * them: at most {@code maxSessions}, {@code rejectionsPerSession} rejections a session, a test's
+   * clock.
+   */
+  Run batchRun(
+      int maxSessions,
+      int rejectionsPerSession,
+      BatchRun.Answerer<Session> dialogue,
+      ExecutorService batchThreads) {
+    VerifierConfig config =
+        VerifierConfig.builder()
+            .maxSessions(maxSessions)
+            .maxRejectionsPerSession(rejectionsPerSession)
+            .clock(new MutableClock())
+            .build();
+    SessionPool<Session> pool = new SessionPool<>(this, config, new Counters());
+    return new Run(
+        pool,
+        new BatchRun<>(
+            maxSessions,
+            new SessionLimits(config),
+            pool,
+            dialogue,
+            new FailureVerdicts(config, new MisconfigurationWarnings("")),
+            batchThreads));
   }
 
   final List<Session> opened = new CopyOnWriteArrayList<>();

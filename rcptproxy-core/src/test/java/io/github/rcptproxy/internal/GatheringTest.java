@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.rcptproxy.BackendReply;
 import io.github.rcptproxy.Verdict;
-import io.github.rcptproxy.VerifierConfig;
-import io.github.rcptproxy.testing.MutableClock;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,13 +44,6 @@ class GatheringTest {
       int maxSessions,
       java.util.function.ToLongFunction<List<Question>> sleepMillis,
       boolean together) {
-    VerifierConfig config =
-        VerifierConfig.builder()
-            .maxSessions(maxSessions)
-            .maxRejectionsPerSession(8)
-            .clock(new MutableClock())
-            .build();
-    pool = new SessionPool<>(sessions, config, new Counters());
     BatchRun.Answerer<FakeSessions.Session> dialogue =
         new BatchRun.Answerer<>() {
           @Override
@@ -95,13 +86,9 @@ class GatheringTest {
             open.clear();
           }
         };
-    return new BatchRun<>(
-        maxSessions,
-        new SessionLimits(config),
-        pool,
-        dialogue,
-        new FailureVerdicts(config, new MisconfigurationWarnings("")),
-        batchThreads);
+    FakeSessions.Run made = sessions.batchRun(maxSessions, 8, dialogue, batchThreads);
+    pool = made.pool();
+    return made.batchRun();
   }
 
   /**
