@@ -35,7 +35,7 @@ final class CpuTicks {
     if (f == null) {
       throw new UncheckedIOException(new IOException("no process " + pid));
     }
-    return Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14, 15 counted from 3
+    return userAndSystem(f);
   }
 
   /** User and system ticks of a process's threads whose names start with one of {@code names}. */
@@ -46,8 +46,7 @@ final class CpuTicks {
         String stat = read(task.resolve("stat"));
         String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         if (java.util.Arrays.stream(names).anyMatch(name::startsWith)) {
-          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+          ticks += userAndSystem(afterName(stat));
         }
       }
     } catch (IOException e) {
@@ -74,7 +73,7 @@ final class CpuTicks {
         if (name.chars().allMatch(Character::isDigit)) {
           String[] f = fields(Long.parseLong(name));
           if (f != null && Long.parseLong(f[1]) == master) {
-            ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+            ticks += userAndSystem(f);
           }
         }
       }
@@ -87,11 +86,20 @@ final class CpuTicks {
   /** The fields of /proc/PID/stat after the command name (state first), null if it is gone. */
   private static String[] fields(long pid) {
     try {
-      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-      return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return afterName(Files.readString(Path.of("/proc", Long.toString(pid), "stat")));
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /** A stat line's fields after the command name (which may hold spaces), state first. */
+  private static String[] afterName(String stat) {
+    return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+  }
+
+  /** utime and stime: fields 14 and 15 of a stat line, counted from 3 after the name. */
+  private static long userAndSystem(String[] f) {
+    return Long.parseLong(f[11]) + Long.parseLong(f[12]);
   }
 
   /** Ticks per operation as microseconds of CPU. */
