@@ -56,6 +56,14 @@ final class CpuTicks {
   }
 
   /**
+   * Ticks of a JVM's JIT compiler threads (HotSpot's {@code C1 CompilerThreadN}, {@code C2
+   * CompilerThreadN}, names cut to 15 characters): unchanged over a pass, the JVM is warm.
+   */
+  static long compilers(long pid) {
+    return threads(pid, "C1 CompilerThre", "C2 CompilerThre");
+  }
+
+  /**
    * A Postfix instance's ticks: its master's own and those of its children that exited, and the
    * live children's ({@code smtpd}, {@code verify}, ...). A child that exits between two readings
    * moves its ticks to the master's count, so differences stay right.

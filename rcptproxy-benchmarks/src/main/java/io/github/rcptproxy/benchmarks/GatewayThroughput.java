@@ -121,8 +121,7 @@ final class GatewayThroughput {
     long pid = ProcessHandle.current().pid();
     long compiled = -1;
     int passes = 0;
-    while (passes < 60
-        && compiled != (compiled = CpuTicks.threads(pid, "C1 CompilerThre", "C2 CompilerThre"))) {
+    while (passes < 60 && compiled != (compiled = CpuTicks.compilers(pid))) {
       for (Row row : rows) {
         block(clients, row.port(), passes, new ArrayList<>());
       }

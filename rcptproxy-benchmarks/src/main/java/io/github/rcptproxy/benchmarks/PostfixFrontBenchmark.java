@@ -179,7 +179,8 @@ public final class PostfixFrontBenchmark {
         // of CPU a cached request, the compiler most of it). Each pass: a round through the front
         // (Postfix's own connections and requests) and 1,000 requests straight, half unknown.
         long compiled = -1;
-        while (way.warmUpPasses < 100 && compiled != (compiled = compilerTicks(way))) {
+        while (way.warmUpPasses < 100
+            && compiled != (compiled = CpuTicks.compilers(way.server.pid()))) {
           rcptLatencies(way.front, 200 + way.warmUpPasses % 2 * 100, CLIENTS, 10, null, "warm");
           policyRequests(way.address, ADDRESSES, "warm");
           way.warmUpPasses++;
@@ -280,11 +281,6 @@ public final class PostfixFrontBenchmark {
         "policy requests straight to the server, 20 connections at once, cached addresses"
             + " (no Postfix in the way)",
         w -> w.direct);
-  }
-
-  /** CPU ticks the policy server's JIT compiler threads have used. */
-  private static long compilerTicks(Way way) {
-    return CpuTicks.threads(way.server.pid(), "C1 CompilerThre", "C2 CompilerThre");
   }
 
   /** In how many cached rounds {@code way}'s p50 was the lowest (round r of every way). */
