@@ -51,7 +51,8 @@ class BackendErrorLimitsTest {
             List.of(
                 "smtpd_hard_error_limit = 3",
                 "smtpd_soft_error_limit = 1",
-                "smtpd_error_sleep_time = 2s"))) {
+                "smtpd_error_sleep_time = 2s",
+                PostfixBackend.NO_INFLOW_DELAY))) {
       for (ProbeMethod method : ProbeMethod.values()) {
         Run run =
             run(

@@ -21,7 +21,8 @@ class DefaultHeloTest {
             List.of(
                 "smtpd_helo_required = yes",
                 "smtpd_helo_restrictions = reject_invalid_helo_hostname,"
-                    + " reject_non_fqdn_helo_hostname"))) {
+                    + " reject_non_fqdn_helo_hostname",
+                PostfixBackend.NO_INFLOW_DELAY))) {
       for (ProbeMethod method : ProbeMethod.values()) {
         VerifierConfig config =
             VerifierConfig.builder()

@@ -59,7 +59,9 @@ class ProbeSenderFallbackTest {
   void postfixRefusingTheNullSenderAtRcptThroughAnAccessMap() {
     try (PostfixBackend postfix =
         PostfixBackend.start(
-            List.of("smtpd_recipient_restrictions = check_sender_access inline:{<>=REJECT}"))) {
+            List.of(
+                "smtpd_recipient_restrictions = check_sender_access inline:{<>=REJECT}",
+                PostfixBackend.NO_INFLOW_DELAY))) {
       for (ProbeMethod method : ProbeMethod.values()) {
         verifiesRight(
             "Postfix, <> REJECT, " + method,
@@ -74,7 +76,10 @@ class ProbeSenderFallbackTest {
   @Test
   void postfixRefusingAProbeSenderWhoseDomainDoesNotResolve() {
     try (PostfixBackend postfix =
-        PostfixBackend.start(List.of("smtpd_sender_restrictions = reject_unknown_sender_domain"))) {
+        PostfixBackend.start(
+            List.of(
+                "smtpd_sender_restrictions = reject_unknown_sender_domain",
+                PostfixBackend.NO_INFLOW_DELAY))) {
       verifiesRight(
           "Postfix, reject_unknown_sender_domain",
           RealBackendsTest.config(postfix.port())

@@ -41,6 +41,14 @@ public final class PostfixBackend implements AutoCloseable {
   public static final int MAILBOXES = 1000;
 
   /**
+   * No wait for an inflow token at {@code MAIL FROM}: for tests whose subject is not inflow control
+   * but that open hundreds of probe transactions by {@code RCPT}, each of which (never delivered,
+   * so never handing its token back) would otherwise wait up to {@code in_flow_delay} (1 s) for the
+   * next one. Inflow itself is tested on a Postfix with its default delay.
+   */
+  public static final String NO_INFLOW_DELAY = "in_flow_delay = 0s";
+
+  /**
    * A site that rejects senders without a fully qualified domain: with {@code rcptproxy@localhost}
    * as sender, {@code MAIL FROM} is answered {@code 250} but each RCPT, existing mailbox or not,
    * {@code 504 5.5.2 <rcptproxy@localhost>: Sender address rejected: need fully-qualified address}.
