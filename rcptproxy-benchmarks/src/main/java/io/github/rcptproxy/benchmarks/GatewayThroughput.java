@@ -208,7 +208,6 @@ final class GatewayThroughput {
     }
   }
 
-  /** A gateway as `rcptproxy gateway` starts it for Postfix's domain, the clients not limited. */
   /** Which gateway: the default one without a cache, the same asking by RCPT, one with a cache. */
   private enum Kind {
     UNCACHED,
@@ -216,6 +215,7 @@ final class GatewayThroughput {
     CACHED
   }
 
+  /** A gateway as `rcptproxy gateway` starts it for Postfix's domain, the clients not limited. */
   private static GatewaySettings settings(int postfixPort, Kind kind, OptionalInt maxSessions) {
     return GatewaySettings.builder()
         .listen(new HostPort("127.0.0.1", 0))

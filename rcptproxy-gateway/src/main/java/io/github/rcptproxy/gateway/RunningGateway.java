@@ -116,7 +116,7 @@ public final class RunningGateway implements AutoCloseable {
               thread.setDaemon(true);
               return thread;
             });
-    watchdog.setRemoveOnCancelPolicy(true); // a write that ends in time leaves nothing behind
+    watchdog.setRemoveOnCancelPolicy(true); // a closed connection leaves nothing behind
     SMTPServer.Builder builder =
         SMTPServer.port(settings.listen().port())
             .bindAddress(address(settings.listen().host()))

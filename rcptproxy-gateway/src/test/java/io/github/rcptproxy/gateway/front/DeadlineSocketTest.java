@@ -1,0 +1,98 @@
+package io.github.rcptproxy.gateway.front;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The write deadline of a client connection, on a real loopback connection: a client that reads its
+ * replies costs the watchdog one scheduled check, not one per reply; one that stops reading is hung
+ * up on when its write's time is up, also where an earlier check was scheduled for a later
+ * deadline.
+ */
+class DeadlineSocketTest {
+  private static final byte[] REPLY = "250 2.1.5 Ok\r\n".getBytes();
+
+  private final ScheduledThreadPoolExecutor watchdog = new ScheduledThreadPoolExecutor(1);
+  private DeadlineSocket.Server server;
+  private Socket client;
+  private DeadlineSocket accepted;
+
+  @BeforeEach
+  void connect() throws IOException {
+    watchdog.setRemoveOnCancelPolicy(true);
+    server = new DeadlineSocket.Server(watchdog);
+    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    client = new Socket();
+    client.setReceiveBufferSize(4096);
+    client.connect(server.getLocalSocketAddress());
+    accepted = (DeadlineSocket) server.accept();
+    accepted.setSendBufferSize(4096);
+  }
+
+  @AfterEach
+  void close() throws IOException {
+    client.close();
+    accepted.close();
+    server.close();
+    watchdog.shutdownNow();
+  }
+
+  @Test
+  void repliesReadInTimeScheduleOneCheckInAll() throws IOException {
+    accepted.deadlineIn(Duration.ofMinutes(5));
+    OutputStream out = accepted.getOutputStream();
+    InputStream in = client.getInputStream();
+    byte[] read = new byte[REPLY.length];
+    for (int i = 0; i < 1000; i++) {
+      accepted.deadlineIn(Duration.ofMinutes(5)); // as the front does per command line
+      out.write(REPLY);
+      assertThat(in.readNBytes(read, 0, read.length)).isEqualTo(REPLY.length);
+    }
+    assertThat(watchdog.getTaskCount()).isEqualTo(1);
+    accepted.close();
+    assertThat(watchdog.getQueue()).as("closing cancels the check").isEmpty();
+  }
+
+  @Test
+  void aClientThatStopsReadingIsHungUpOnAtTheDeadline() throws IOException {
+    accepted.deadlineIn(Duration.ofMillis(1500));
+    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
+    assertThat(accepted.expired()).isTrue();
+  }
+
+  /** A check scheduled for a later deadline does not hold up the one an earlier deadline needs. */
+  @Test
+  void anEarlierDeadlineIsCheckedAtItsOwnTime() throws IOException {
+    accepted.deadlineIn(Duration.ofMinutes(5));
+    accepted.getOutputStream().write(REPLY); // a check for five minutes from now
+    client.getInputStream().readNBytes(REPLY.length);
+    accepted.deadlineIn(Duration.ofMillis(1500));
+    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
+    assertThat(accepted.expired()).isTrue();
+  }
+
+  /** Writes replies the client never reads until a write fails: how long until then. */
+  private Duration writeUntilRefused() throws IOException {
+    long start = System.nanoTime();
+    OutputStream out = accepted.getOutputStream();
+    try {
+      while (true) {
+        out.write(REPLY);
+      }
+    } catch (SocketTimeoutException expected) {
+      return Duration.ofNanos(System.nanoTime() - start);
+    }
+  }
+}
