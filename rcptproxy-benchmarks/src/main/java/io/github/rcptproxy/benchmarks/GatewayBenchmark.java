@@ -20,9 +20,10 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
 /**
- * The gateway against a real Postfix it starts itself: RCPT p50 and whole messages a second through
- * a running gateway (its defaults: every RCPT verified, no verdict cache) and straight to the same
- * Postfix, by the same client, in interleaved rounds of one run, every row measured the same way.
+ * The gateway against a real Postfix it starts itself: RCPT p50, a pipelined MAIL and RCPTs, and
+ * whole messages a second through a running gateway (its defaults: every RCPT verified, no verdict
+ * cache) and straight to the same Postfix, by the same client, in interleaved rounds of one run,
+ * every row measured the same way.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway [--quick]
  * [--fleet-only]}
@@ -46,6 +47,8 @@ final class GatewayBenchmark {
   private enum Kind {
     RCPT,
     MESSAGE,
+    /** MAIL and its RCPTs in one write (PIPELINING, as MTAs send them), until the last reply. */
+    PIPELINED,
     /** One RCPT, every other one to an unknown address: the rejection limits count each. */
     MIXED_RCPT,
     /** One RCPT to an unknown address: each one is the fleet's to count. */
@@ -67,13 +70,23 @@ final class GatewayBenchmark {
       this.kind = kind;
     }
 
+    /** Whether a sample is a message's worth of commands (fewer to a block than single RCPTs). */
+    boolean perMessage() {
+      return kind == Kind.MESSAGE || kind == Kind.PIPELINED;
+    }
+
     /** One block of {@code samples} on a new connection (connect and EHLO not timed). */
     void block(int samples, boolean keep) throws Exception {
       try (RawSmtp client = new RawSmtp(port)) {
         client.expectCommand("EHLO bench.client.test", '2');
         long start = System.nanoTime();
         for (int i = 0; i < samples; i++) {
-          long took = kind == Kind.MESSAGE ? message(client) : rcpt(client, i);
+          long took =
+              switch (kind) {
+                case MESSAGE -> message(client);
+                case PIPELINED -> pipelined(client);
+                default -> rcpt(client, i);
+              };
           if (keep) {
             nanos.add(took);
           }
@@ -106,6 +119,22 @@ final class GatewayBenchmark {
       return System.nanoTime() - t;
     }
 
+    /**
+     * MAIL and the RCPTs of a message in one write and their replies, timed; the RSET after not.
+     */
+    private long pipelined(RawSmtp client) throws Exception {
+      List<String> group = new ArrayList<>();
+      group.add("MAIL FROM:<bench@client.test>");
+      for (int r = 0; r < RECIPIENTS_PER_MESSAGE; r++) {
+        group.add("RCPT TO:<" + PostfixBackend.known(next++ % PostfixBackend.MAILBOXES) + ">");
+      }
+      long t = System.nanoTime();
+      client.expectPipelined(group, '2');
+      long took = System.nanoTime() - t;
+      client.expectCommand("RSET", '2');
+      return took;
+    }
+
     /** MAIL, the RCPTs, DATA, the content and the final reply: all of it timed. */
     private long message(RawSmtp client) throws Exception {
       long t = System.nanoTime();
@@ -132,7 +161,7 @@ final class GatewayBenchmark {
     int messagesPerBlock = 25;
     System.out.printf(
         "rcptproxy gateway vs direct, %s, %d cores, %s, Java %s, %s; %d interleaved rounds of %d"
-            + " RCPTs and %d messages per row%n%n",
+            + " RCPTs or %d messages (or pipelined groups) per row%n%n",
         Instant.now().truncatedTo(ChronoUnit.MINUTES),
         Runtime.getRuntime().availableProcessors(),
         Benchmarks.cpuModel(),
@@ -148,12 +177,16 @@ final class GatewayBenchmark {
         Fleet fleet = Fleet.start(3, ports -> unlimited(postfix.port(), ports))) {
       String message =
           "message (MAIL, " + RECIPIENTS_PER_MESSAGE + " RCPT, DATA, 1 KiB, final reply)";
+      String pipelined =
+          "MAIL and " + RECIPIENTS_PER_MESSAGE + " RCPT pipelined, until the last reply";
       List<Row> rows =
           List.of(
               new Row("RCPT, straight to Postfix", postfix.port(), Kind.RCPT),
               new Row("RCPT, through the gateway", gateway.port(), Kind.RCPT),
               new Row(message + ", straight to Postfix", postfix.port(), Kind.MESSAGE),
               new Row(message + ", through the gateway", gateway.port(), Kind.MESSAGE),
+              new Row(pipelined + ", straight to Postfix", postfix.port(), Kind.PIPELINED),
+              new Row(pipelined + ", through the gateway", gateway.port(), Kind.PIPELINED),
               new Row(
                   "RCPT, half unknown, gateway with local limits", local.port(), Kind.MIXED_RCPT),
               new Row(
@@ -172,16 +205,16 @@ final class GatewayBenchmark {
                   fleet.port(),
                   Kind.RCPT));
       if (List.of(args).contains("--fleet-only")) {
-        rows = rows.subList(4, rows.size()); // the fleet's pairs alone: 20 rounds in a minute
+        rows = rows.subList(6, rows.size()); // the fleet's pairs alone: 20 rounds in a minute
       }
       for (Row row : rows) {
-        row.block(row.kind == Kind.MESSAGE ? messagesPerBlock : rcptsPerBlock, false); // warm-up
+        row.block(row.perMessage() ? messagesPerBlock : rcptsPerBlock, false); // warm-up
       }
       for (int round = 0; round < rounds; round++) {
         // Each round in the other order, so that neither side always follows the other.
         for (int r = 0; r < rows.size(); r++) {
           Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
-          row.block(row.kind == Kind.MESSAGE ? messagesPerBlock : rcptsPerBlock, true);
+          row.block(row.perMessage() ? messagesPerBlock : rcptsPerBlock, true);
         }
       }
       System.out.println("| scenario | ops/s | p50 µs | p99 µs | p99.9 µs | p50 vs direct |");

@@ -3,7 +3,10 @@ package io.github.rcptproxy.benchmarks;
 import io.github.rcptproxy.internal.smtp.SmtpConnection;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A hand-written SMTP client, as lean as it gets: the baseline every other figure is compared with.
@@ -36,6 +39,24 @@ final class RawSmtp implements AutoCloseable {
     char got = command(command);
     if (got != digit) {
       throw new IOException("expected " + digit + "xx, got " + got + "xx");
+    }
+  }
+
+  /**
+   * Sends the commands in one write, as a client using PIPELINING does (RFC 2920), and checks that
+   * each reply starts with {@code digit}.
+   */
+  void expectPipelined(List<String> commands, char digit) throws IOException {
+    List<byte[]> encoded = new ArrayList<>();
+    for (String command : commands) {
+      encoded.add((command + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    }
+    connection.write(encoded);
+    for (String command : commands) {
+      char got = (char) ('0' + connection.read().code() / 100);
+      if (got != digit) {
+        throw new IOException("expected " + digit + "xx to " + command + ", got " + got + "xx");
+      }
     }
   }
 

@@ -206,7 +206,10 @@ public final class DeadlineSocket extends Socket {
     }
   }
 
-  /** Accepts {@link DeadlineSocket}s whose blocked writes {@code watchdog} ends. */
+  /**
+   * Accepts {@link DeadlineSocket}s whose blocked writes {@code watchdog} ends, each sending its
+   * writes without delay ({@code TCP_NODELAY}).
+   */
   public static final class Server extends ServerSocket {
     private final ScheduledExecutorService watchdog;
 
@@ -222,6 +225,10 @@ public final class DeadlineSocket extends Socket {
       }
       DeadlineSocket socket = new DeadlineSocket(watchdog);
       implAccept(socket);
+      // Each reply goes out at once: the front writes the replies to a pipelined group one by one,
+      // and with Nagle's algorithm the second waited for the client's delayed ACK of the first
+      // (measured: 42 ms for a MAIL and its RCPTs sent at once, against 0.5 ms from Postfix).
+      socket.setTcpNoDelay(true);
       return socket;
     }
   }

@@ -65,6 +65,15 @@ class DeadlineSocketTest {
     assertThat(watchdog.getQueue()).as("closing cancels the check").isEmpty();
   }
 
+  /**
+   * The replies to a pipelined group are written one by one: none may wait for the client's ACK of
+   * the one before (Nagle's algorithm against a delayed ACK: 40 ms each on Linux).
+   */
+  @Test
+  void repliesAreSentWithoutWaitingForTheClientsAck() throws IOException {
+    assertThat(accepted.getTcpNoDelay()).isTrue();
+  }
+
   @Test
   void aClientThatStopsReadingIsHungUpOnAtTheDeadline() throws IOException {
     accepted.deadlineIn(Duration.ofMillis(1500));
