@@ -4,6 +4,9 @@ import io.github.rcptproxy.RecipientVerifier;
 import io.github.rcptproxy.VerifierConfig;
 import io.github.rcptproxy.subethasmtp.RecipientPolicy;
 import io.github.rcptproxy.subethasmtp.RecipientVerifyingHandlerFactory;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
 import org.subethamail.smtp.MessageHandlerFactory;
 import org.subethamail.smtp.server.SMTPServer;
 
@@ -23,11 +26,28 @@ public final class SubEthaSmtpFront {
     SMTPServer server =
         SMTPServer.port(port)
             .bindAddress(java.net.InetAddress.getLoopbackAddress())
+            .serverSocketFactory(SubEthaSmtpFront::noDelayServerSocket)
             .messageHandlerFactory(
                 RecipientVerifyingHandlerFactory.wrap(yourHandlers, verifier, everyClient))
             .build();
     server.start();
     return server;
+  }
+
+  /**
+   * A server socket whose connections send each write at once ({@code TCP_NODELAY}): SubEthaSMTP
+   * writes the replies to a pipelined group one by one, and with Nagle's algorithm each after the
+   * first would wait for the client's delayed ACK (40 ms on Linux).
+   */
+  static ServerSocket noDelayServerSocket() throws IOException {
+    return new ServerSocket() {
+      @Override
+      public Socket accept() throws IOException {
+        Socket socket = super.accept();
+        socket.setTcpNoDelay(true);
+        return socket;
+      }
+    };
   }
 
   /** The verifier the server asks; close it after the server. */

@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -133,5 +134,17 @@ class ExamplesTest {
       @Override
       public void done() {}
     };
+  }
+
+  /** The replies to a pipelined group go out at once, not each after the client's delayed ACK. */
+  @Test
+  void theSubEthaSmtpFrontsConnectionsSendWithoutDelay() throws Exception {
+    try (ServerSocket server = SubEthaSmtpFront.noDelayServerSocket()) {
+      server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+      try (Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
+          Socket accepted = server.accept()) {
+        assertThat(accepted.getTcpNoDelay()).isTrue();
+      }
+    }
   }
 }
