@@ -1,15 +1,19 @@
 package io.github.rcptproxy.gateway.front;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -90,6 +94,90 @@ class DeadlineSocketTest {
     accepted.deadlineIn(Duration.ofMillis(1500));
     assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
     assertThat(accepted.expired()).isTrue();
+  }
+
+  /** The 421 that reports a timeout starts after the deadline: it gets WRITE_GRACE, no more. */
+  @Test
+  void aWriteStartingAfterTheDeadlineGetsTheGrace() throws IOException {
+    accepted.deadlineIn(Duration.ofSeconds(-5));
+    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(900), Duration.ofSeconds(4));
+    assertThat(accepted.expired()).isTrue();
+  }
+
+  /** Replies under deadlines that move back and forth keep one check at most, then still cut. */
+  @Test
+  void deadlinesMovingBackAndForthKeepOneCheck() throws IOException {
+    OutputStream out = accepted.getOutputStream();
+    InputStream in = client.getInputStream();
+    for (int i = 0; i < 2000; i++) {
+      accepted.deadlineIn(i % 2 == 0 ? Duration.ofMinutes(10) : Duration.ofMinutes(5));
+      out.write(REPLY);
+      assertThat(in.readNBytes(REPLY.length)).hasSize(REPLY.length);
+    }
+    assertThat(watchdog.getQueue()).hasSizeLessThanOrEqualTo(1);
+    accepted.deadlineIn(Duration.ofMillis(1500));
+    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
+    assertThat(accepted.expired()).isTrue();
+  }
+
+  /**
+   * Two threads writing: the second waits for the first, which the client then reads, and blocks in
+   * its own write on a client that reads no more: the deadline still ends it.
+   */
+  @Test
+  void aSecondWriterIsBoundedToo() throws Exception {
+    accepted.deadlineIn(Duration.ofSeconds(3));
+    OutputStream out = accepted.getOutputStream();
+    byte[] big = new byte[1 << 20];
+    CompletableFuture<Void> first = CompletableFuture.runAsync(() -> write(out, big));
+    await().atMost(Duration.ofSeconds(5)).until(() -> watchdog.getQueue().size() == 1);
+    CompletableFuture<Void> second = new CompletableFuture<>();
+    Thread secondWriter =
+        new Thread(
+            () -> {
+              try {
+                out.write(big);
+                second.complete(null);
+              } catch (IOException e) {
+                second.completeExceptionally(e);
+              }
+            });
+    secondWriter.setDaemon(true);
+    secondWriter.start();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                secondWriter.getState() == Thread.State.BLOCKED
+                    || secondWriter.getState() == Thread.State.WAITING); // behind the first
+    assertThat(client.getInputStream().readNBytes(big.length)).hasSize(big.length);
+    first.get();
+    await()
+        .atMost(Duration.ofSeconds(8))
+        .untilAsserted(() -> assertThat(second).isCompletedExceptionally());
+    assertThat(accepted.expired()).isTrue();
+  }
+
+  /**
+   * A reply written after the connection was closed (SubEthaSMTP answers the commands it had read
+   * ahead) fails and leaves no check behind holding the socket.
+   */
+  @Test
+  void aWriteAfterCloseLeavesNoCheckBehind() throws IOException {
+    accepted.deadlineIn(Duration.ofMinutes(10));
+    OutputStream out = accepted.getOutputStream();
+    out.write(REPLY);
+    accepted.close();
+    assertThatThrownBy(() -> out.write(REPLY)).isInstanceOf(IOException.class);
+    assertThat(watchdog.getQueue()).isEmpty();
+  }
+
+  private static void write(OutputStream out, byte[] bytes) {
+    try {
+      out.write(bytes);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** Writes replies the client never reads until a write fails: how long until then. */
