@@ -24,10 +24,12 @@ import java.util.concurrent.TimeoutException;
  * RCPTs a second from {@value #CLIENTS} clients at once: straight to a Postfix with {@code
  * in_flow_delay = 0} (so that inflow control does not throttle the baseline), through a gateway
  * without a verdict cache (every RCPT asked of the backend, as for a first-seen address), the same
- * asking by RCPT instead of VRFY (so without the second VRFY a {@code 252} needs), and through a
- * gateway whose verdict cache holds every address. The rows alternate in each round (each round in
- * the order opposite to the last), and each is given relative to the direct row of the same round,
- * so that load from elsewhere on the machine hits all of them alike.
+ * asking by RCPT instead of VRFY (so without the second VRFY a {@code 252} needs), through a
+ * gateway whose verdict cache holds every address, and through a bare TCP hop ({@link ByteRelay}:
+ * the least any proxy between the clients and Postfix costs on the same machine). The rows
+ * alternate in each round (each round in the order opposite to the last), and each is given
+ * relative to the direct row of the same round, so that load from elsewhere on the machine hits all
+ * of them alike.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick |
  * --rounds N] [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default
@@ -81,10 +83,14 @@ final class GatewayThroughput {
         RunningGateway rcpt =
             RunningGateway.start(settings(postfix.port(), Kind.RCPT, maxSessions));
         RunningGateway cached =
-            RunningGateway.start(settings(postfix.port(), Kind.CACHED, maxSessions))) {
+            RunningGateway.start(settings(postfix.port(), Kind.CACHED, maxSessions));
+        ByteRelay relay = ByteRelay.start(postfix.port())) {
       List<Row> rows =
           List.of(
               new Row("straight to Postfix", postfix.port()),
+              new Row(
+                  "through a bare TCP hop to Postfix (bytes forwarded by one NIO thread, no SMTP)",
+                  relay.port()),
               new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
               new Row(
                   "through the gateway, uncached, probe method RCPT (one command per address)",
