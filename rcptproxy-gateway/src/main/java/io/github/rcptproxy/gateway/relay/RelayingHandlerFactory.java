@@ -94,6 +94,12 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     draining = true;
   }
 
+  /**
+   * Messages from their data until their client has its reply: SubEthaSMTP writes the reply after
+   * the handler's {@code data} returns and calls {@code done} after that. Counted until the reply,
+   * so that a shutdown waiting for none in flight cannot close a connection whose message the
+   * backend took before its client heard so (it would send it again).
+   */
   public int inFlight() {
     return inFlight.get();
   }
@@ -109,6 +115,9 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     private final List<String> recipients = new ArrayList<>();
     private String from;
     private Envelope envelope;
+
+    /** Whether this transaction's message counts in flight, until {@link #done}. */
+    private boolean inFlightHere;
 
     Handler(MessageContext context) {
       this.context = context;
@@ -166,6 +175,7 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
     @Override
     public String data(InputStream data) throws RejectException, IOException {
       inFlight.incrementAndGet();
+      inFlightHere = true;
       try (Spool message = SmtpRelay.receive(new SizeLimitedInputStream(data, maxMessageSize))) {
         // the relay as it is now: a reload may have replaced it while the message came in
         String reply = relay.relay(envelope().with(recipients), message);
@@ -192,8 +202,6 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
             recipients.size(),
             reject.getErrorResponse());
         throw reject;
-      } finally {
-        inFlight.decrementAndGet();
       }
     }
 
@@ -221,7 +229,13 @@ public final class RelayingHandlerFactory implements MessageHandlerFactory {
       return envelope;
     }
 
+    /** After the reply to the message, or at the end of its connection: no longer in flight. */
     @Override
-    public void done() {}
+    public void done() {
+      if (inFlightHere) {
+        inFlightHere = false;
+        inFlight.decrementAndGet();
+      }
+    }
   }
 }
