@@ -69,15 +69,8 @@ class ControlAfterLastRefusalTest {
    */
   @Test
   void aDeferredControlAfterTheLastRefusalLeavesItATemporaryFailure() throws Exception {
-    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(server(false, true));
-        RecipientVerifier verifier = verifier(server)) {
-      List<Verdict> verdicts = verifier.verifyAll(List.of("good1@example.com", "bad1@example.com"));
-      assertThat(verdicts.get(0)).isInstanceOf(Verdict.Accepted.class);
-      assertThat(verdicts.get(1))
-          .isInstanceOfSatisfying(
-              Verdict.Unverified.class,
-              v -> assertThat(v.reason()).isEqualTo(Verdict.Reason.TEMPORARY_FAILURE));
-    }
+    acceptedThenUnverified(
+        server(false, true), "good1@example.com", Verdict.Reason.TEMPORARY_FAILURE);
   }
 
   /**
@@ -87,15 +80,23 @@ class ControlAfterLastRefusalTest {
   @Test
   void noControlWhereTheTransactionAcceptedOnlyANonAsciiAddressLeavesTheRefusalUnconfirmed()
       throws Exception {
-    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(server(true, false));
+    acceptedThenUnverified(
+        server(true, false), "j\u00f6rg@example.com", Verdict.Reason.REFUSAL_UNCONFIRMED);
+  }
+
+  /**
+   * {@code accepted} and then bad1@example.com asked in one transaction of {@code dialogue}: the
+   * first accepted, the refusal after it unverified for {@code reason}.
+   */
+  private static void acceptedThenUnverified(
+      ScriptedSmtpServer.Script dialogue, String accepted, Verdict.Reason reason) throws Exception {
+    try (ScriptedSmtpServer server = ScriptedSmtpServer.start(dialogue);
         RecipientVerifier verifier = verifier(server)) {
-      List<Verdict> verdicts =
-          verifier.verifyAll(List.of("j\u00f6rg@example.com", "bad1@example.com"));
+      List<Verdict> verdicts = verifier.verifyAll(List.of(accepted, "bad1@example.com"));
       assertThat(verdicts.get(0)).isInstanceOf(Verdict.Accepted.class);
       assertThat(verdicts.get(1))
           .isInstanceOfSatisfying(
-              Verdict.Unverified.class,
-              v -> assertThat(v.reason()).isEqualTo(Verdict.Reason.REFUSAL_UNCONFIRMED));
+              Verdict.Unverified.class, v -> assertThat(v.reason()).isEqualTo(reason));
     }
   }
 

@@ -80,9 +80,7 @@ class DeadlineSocketTest {
 
   @Test
   void aClientThatStopsReadingIsHungUpOnAtTheDeadline() throws IOException {
-    accepted.deadlineIn(Duration.ofMillis(1500));
-    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
-    assertThat(accepted.expired()).isTrue();
+    hungUpAtADeadlineOf1500Ms();
   }
 
   /** A check scheduled for a later deadline does not hold up the one an earlier deadline needs. */
@@ -91,9 +89,7 @@ class DeadlineSocketTest {
     accepted.deadlineIn(Duration.ofMinutes(5));
     accepted.getOutputStream().write(REPLY); // a check for five minutes from now
     client.getInputStream().readNBytes(REPLY.length);
-    accepted.deadlineIn(Duration.ofMillis(1500));
-    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
-    assertThat(accepted.expired()).isTrue();
+    hungUpAtADeadlineOf1500Ms();
   }
 
   /** The 421 that reports a timeout starts after the deadline: it gets WRITE_GRACE, no more. */
@@ -115,9 +111,7 @@ class DeadlineSocketTest {
       assertThat(in.readNBytes(REPLY.length)).hasSize(REPLY.length);
     }
     assertThat(watchdog.getQueue()).hasSizeLessThanOrEqualTo(1);
-    accepted.deadlineIn(Duration.ofMillis(1500));
-    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
-    assertThat(accepted.expired()).isTrue();
+    hungUpAtADeadlineOf1500Ms();
   }
 
   /**
@@ -178,6 +172,13 @@ class DeadlineSocketTest {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** With 1.5 s left, replies the client never reads: the connection is cut at that deadline. */
+  private void hungUpAtADeadlineOf1500Ms() throws IOException {
+    accepted.deadlineIn(Duration.ofMillis(1500));
+    assertThat(writeUntilRefused()).isBetween(Duration.ofMillis(1400), Duration.ofSeconds(5));
+    assertThat(accepted.expired()).isTrue();
   }
 
   /** Writes replies the client never reads until a write fails: how long until then. */
