@@ -11,7 +11,7 @@ import java.nio.file.Path;
  */
 final class CpuTicks {
   /** Linux's USER_HZ, fixed at 100 for user space whatever the kernel's own tick. */
-  private static final double TICKS_PER_SECOND = 100;
+  static final double TICKS_PER_SECOND = 100;
 
   private CpuTicks() {}
 
@@ -27,6 +27,16 @@ final class CpuTicks {
       }
     }
     return busy;
+  }
+
+  /** Context switches of every CPU since boot: the {@code ctxt} line of /proc/stat. */
+  static long contextSwitches() {
+    return read(Path.of("/proc/stat"))
+        .lines()
+        .filter(line -> line.startsWith("ctxt "))
+        .mapToLong(line -> Long.parseLong(line.substring(5).trim()))
+        .findFirst()
+        .orElseThrow();
   }
 
   /** User and system ticks of one process (fields 14 and 15 of /proc/PID/stat). */

@@ -5,6 +5,7 @@ import io.github.rcptproxy.gateway.GatewaySettings;
 import io.github.rcptproxy.gateway.HostPort;
 import io.github.rcptproxy.gateway.RunningGateway;
 import io.github.rcptproxy.testing.PostfixBackend;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -13,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalInt;
 import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -25,11 +27,13 @@ import java.util.concurrent.TimeoutException;
  * in_flow_delay = 0} (so that inflow control does not throttle the baseline), through a gateway
  * without a verdict cache (every RCPT asked of the backend, as for a first-seen address), the same
  * asking by RCPT instead of VRFY (so without the second VRFY a {@code 252} needs), through a
- * gateway whose verdict cache holds every address, and through a bare TCP hop ({@link ByteRelay}:
- * the least any proxy between the clients and Postfix costs on the same machine). The rows
- * alternate in each round (each round in the order opposite to the last), and each is given
- * relative to the direct row of the same round, so that load from elsewhere on the machine hits all
- * of them alike.
+ * gateway whose verdict cache holds every address, through a bare TCP hop ({@link ByteRelay}: a
+ * fresh Postfix connection per client, bytes forwarded), and through an {@link RcptMultiplexer}
+ * with as many and with fewer Postfix connections than clients (what an event-loop front asking by
+ * RCPT over persistent sessions would reach at best; with fewer, what pipelining gives for the
+ * parallelism it takes). The rows alternate in each round (each round in the order opposite to the
+ * last), and each is given relative to the direct row of the same round, so that load from
+ * elsewhere on the machine hits all of them alike.
  *
  * <p>{@code java -jar rcptproxy-benchmarks/target/benchmarks.jar --gateway-throughput [--quick |
  * --rounds N] [--max-sessions N]} (the gateways' sessions to Postfix; the verifier's default
@@ -43,10 +47,61 @@ final class GatewayThroughput {
 
   private GatewayThroughput() {}
 
-  /** One row: where its clients connect, its RCPTs a second in each round, every RCPT's time. */
-  private record Row(String name, int port, List<Double> perSecond, List<Long> rcptNanos) {
+  /**
+   * One row: where its clients connect, its RCPTs a second in each round, every RCPT's time, and
+   * what its measured blocks cost the machine.
+   */
+  private record Row(
+      String name, int port, List<Double> perSecond, List<Long> rcptNanos, Cost cost) {
     Row(String name, int port) {
-      this(name, port, new ArrayList<>(), new ArrayList<>());
+      this(name, port, new ArrayList<>(), new ArrayList<>(), new Cost());
+    }
+  }
+
+  /**
+   * What a row's measured blocks cost, read around each whole block (its clients' connections
+   * opened and closed included): CPU ticks of the machine, of Postfix and of this JVM (the clients,
+   * and the gateway or hop the row goes through), context switches, and the wall time.
+   */
+  private static final class Cost {
+    private long machine;
+    private long postfix;
+    private long jvm;
+    private long switches;
+    private long nanos;
+    private int rcpts;
+
+    /** Runs one block and adds what it cost. */
+    double measure(Path postfixQueue, Callable<Double> block) throws Exception {
+      long pid = ProcessHandle.current().pid();
+      long[] before = {
+        CpuTicks.machine(),
+        CpuTicks.postfix(postfixQueue),
+        CpuTicks.process(pid),
+        CpuTicks.contextSwitches(),
+        System.nanoTime()
+      };
+      double perSecond = block.call();
+      machine += CpuTicks.machine() - before[0];
+      postfix += CpuTicks.postfix(postfixQueue) - before[1];
+      jvm += CpuTicks.process(pid) - before[2];
+      switches += CpuTicks.contextSwitches() - before[3];
+      nanos += System.nanoTime() - before[4];
+      rcpts += CLIENTS * RCPTS_PER_CLIENT;
+      return perSecond;
+    }
+
+    /** {@code machine µs | Postfix µs | JVM µs | idle % | switches} per RCPT, as table cells. */
+    String cells() {
+      double cores = Runtime.getRuntime().availableProcessors();
+      double idle = 1 - machine / CpuTicks.TICKS_PER_SECOND / (nanos / 1e9 * cores);
+      return String.format(
+          " %s | %s | %s | %.0f %% | %.1f ",
+          CpuTicks.perOperation(machine, rcpts),
+          CpuTicks.perOperation(postfix, rcpts),
+          CpuTicks.perOperation(jvm, rcpts),
+          Math.max(0, idle * 100),
+          (double) switches / rcpts);
     }
   }
 
@@ -84,13 +139,21 @@ final class GatewayThroughput {
             RunningGateway.start(settings(postfix.port(), Kind.RCPT, maxSessions));
         RunningGateway cached =
             RunningGateway.start(settings(postfix.port(), Kind.CACHED, maxSessions));
-        ByteRelay relay = ByteRelay.start(postfix.port())) {
+        ByteRelay relay = ByteRelay.start(postfix.port());
+        RcptMultiplexer multiplexer = RcptMultiplexer.start(postfix.port(), CLIENTS);
+        RcptMultiplexer fewer = RcptMultiplexer.start(postfix.port(), 8)) {
       List<Row> rows =
           List.of(
               new Row("straight to Postfix", postfix.port()),
               new Row(
                   "through a bare TCP hop to Postfix (bytes forwarded by one NIO thread, no SMTP)",
                   relay.port()),
+              new Row(
+                  "through an RCPT multiplexer (one NIO thread, "
+                      + CLIENTS
+                      + " persistent Postfix connections, no checks)",
+                  multiplexer.port()),
+              new Row("the same with 8 Postfix connections (RCPTs pipelined)", fewer.port()),
               new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
               new Row(
                   "through the gateway, uncached, probe method RCPT (one command per address)",
@@ -108,7 +171,13 @@ final class GatewayThroughput {
       for (int round = 0; round < rounds; round++) {
         for (int r = 0; r < rows.size(); r++) {
           Row row = rows.get(round % 2 == 0 ? r : rows.size() - 1 - r);
-          row.perSecond().add(block(clients, row.port(), round, row.rcptNanos()));
+          int thisRound = round;
+          row.perSecond()
+              .add(
+                  row.cost()
+                      .measure(
+                          postfix.queueDirectory(),
+                          () -> block(clients, row.port(), thisRound, row.rcptNanos())));
         }
       }
       print(rows);
@@ -141,16 +210,18 @@ final class GatewayThroughput {
         "| "
             + CLIENTS
             + " clients at once | RCPTs/s, median | per round | vs direct, median |"
-            + " per round | RCPT p50 ms | p99 ms | max ms |");
-    System.out.println("|---|---|---|---|---|---|---|---|");
+            + " per round | RCPT p50 ms | p99 ms | max ms | machine CPU per RCPT | Postfix |"
+            + " this JVM | machine idle | context switches per RCPT |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (Row row : rows) {
       System.out.printf(
-          "| %s |%s| %.1f | %.1f | %.0f |%n",
+          "| %s |%s| %.1f | %.1f | %.0f |%s|%n",
           row.name(),
           PerRound.cells(row.perSecond(), rows.get(0).perSecond()),
           percentileMillis(row.rcptNanos(), 50),
           percentileMillis(row.rcptNanos(), 99),
-          percentileMillis(row.rcptNanos(), 100));
+          percentileMillis(row.rcptNanos(), 100),
+          row.cost().cells());
     }
   }
 

@@ -1,0 +1,252 @@
+package io.github.rcptproxy.benchmarks;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The ceiling of an event-loop gateway asking by RCPT: one thread serves every client and a few
+ * backend connections over non-blocking sockets, answers EHLO, MAIL and QUIT itself, and passes
+ * each client's RCPT to the backend connection that client is given, in one open transaction, with
+ * whatever other clients' RCPTs came in the same wake-up (one pipelined write); each reply goes
+ * back to the client whose RCPT it answers. No verification logic, no limits, no TLS, no DATA: what
+ * the cheapest possible front and hand-off would cost, not a gateway.
+ */
+final class RcptMultiplexer implements AutoCloseable {
+  /** RCPTs per backend transaction before RSET and a new MAIL: under Postfix's limit of 1,000. */
+  private static final int RCPTS_PER_TRANSACTION = 500;
+
+  /** The benchmark clients' own sender, so that Postfix sees the same transactions as direct. */
+  private static final String MAIL = "MAIL FROM:<bench@client.test>\r\n";
+
+  private final ServerSocketChannel server;
+  private final Selector selector;
+  private final List<Backend> backends = new ArrayList<>();
+  private final ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
+  private final Thread loop;
+  private int accepted;
+
+  private RcptMultiplexer(int targetPort, int connections) throws IOException {
+    selector = Selector.open();
+    for (int i = 0; i < connections; i++) {
+      backends.add(new Backend(targetPort));
+    }
+    server = ServerSocketChannel.open();
+    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    server.configureBlocking(false);
+    server.register(selector, SelectionKey.OP_ACCEPT);
+    loop = new Thread(this::run, "rcpt-multiplexer");
+    loop.setDaemon(true);
+  }
+
+  /** A multiplexer with {@code connections} to {@code targetPort} on loopback, until closed. */
+  static RcptMultiplexer start(int targetPort, int connections) throws IOException {
+    RcptMultiplexer multiplexer = new RcptMultiplexer(targetPort, connections);
+    multiplexer.loop.start();
+    return multiplexer;
+  }
+
+  int port() {
+    return server.socket().getLocalPort();
+  }
+
+  private void run() {
+    try {
+      while (selector.isOpen()) {
+        selector.select();
+        if (!selector.isOpen()) {
+          return;
+        }
+        for (SelectionKey key : selector.selectedKeys()) {
+          if (key.isValid() && key.isAcceptable()) {
+            accept();
+          } else if (key.isValid() && key.isReadable()) {
+            ((Side) key.attachment()).readable();
+          }
+        }
+        selector.selectedKeys().clear();
+        for (Backend backend : backends) {
+          backend.flush();
+        }
+      }
+    } catch (IOException e) {
+      if (selector.isOpen()) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private void accept() throws IOException {
+    SocketChannel channel = server.accept();
+    if (channel == null) {
+      return;
+    }
+    channel.socket().setTcpNoDelay(true);
+    channel.configureBlocking(false);
+    Client client = new Client(channel, backends.get(accepted++ % backends.size()));
+    channel.register(selector, SelectionKey.OP_READ, client);
+    client.reply("220 multiplexer ESMTP");
+  }
+
+  /** One side's lines as they come, split at CRLF. */
+  private abstract class Side {
+    final SocketChannel channel;
+    private final StringBuilder partial = new StringBuilder();
+
+    Side(SocketChannel channel) {
+      this.channel = channel;
+    }
+
+    void readable() throws IOException {
+      buffer.clear();
+      int read;
+      try {
+        read = channel.read(buffer);
+      } catch (IOException reset) {
+        read = -1;
+      }
+      if (read < 0) {
+        channel.close();
+        return;
+      }
+      buffer.flip();
+      while (buffer.hasRemaining()) {
+        char c = (char) (buffer.get() & 0xff);
+        if (c == '\n') {
+          int end = partial.length() > 0 && partial.charAt(partial.length() - 1) == '\r' ? 1 : 0;
+          line(partial.substring(0, partial.length() - end));
+          partial.setLength(0);
+        } else {
+          partial.append(c);
+        }
+      }
+    }
+
+    abstract void line(String line) throws IOException;
+
+    void write(ByteBuffer bytes) throws IOException {
+      while (bytes.hasRemaining()) {
+        if (channel.write(bytes) == 0) {
+          Thread.onSpinWait();
+        }
+      }
+    }
+  }
+
+  private final class Client extends Side {
+    private final Backend backend;
+
+    Client(SocketChannel channel, Backend backend) {
+      super(channel);
+      this.backend = backend;
+    }
+
+    @Override
+    void line(String line) throws IOException {
+      String verb = line.length() < 4 ? line : line.substring(0, 4).toUpperCase();
+      switch (verb) {
+        case "RCPT" -> backend.ask(line, this);
+        case "QUIT" -> {
+          reply("221 Bye");
+          channel.close();
+        }
+        default -> reply("250 Ok");
+      }
+    }
+
+    void reply(String line) throws IOException {
+      if (channel.isOpen()) {
+        write(ByteBuffer.wrap((line + "\r\n").getBytes(StandardCharsets.US_ASCII)));
+      }
+    }
+  }
+
+  /** One backend connection in one open transaction, and whom its next replies are for. */
+  private final class Backend extends Side {
+    /**
+     * Whom each reply still due is for, in order; empty for the multiplexer's own RSET and MAIL.
+     */
+    private final ArrayDeque<Optional<Client>> waiting = new ArrayDeque<>();
+
+    private final StringBuilder out = new StringBuilder();
+    private int rcpts;
+
+    Backend(int port) throws IOException {
+      super(SocketChannel.open(new InetSocketAddress(InetAddress.getLoopbackAddress(), port)));
+      channel.socket().setTcpNoDelay(true);
+      BufferedReader in =
+          new BufferedReader(
+              new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.US_ASCII));
+      expect(in, '2');
+      write(ByteBuffer.wrap("EHLO multiplexer.test\r\n".getBytes(StandardCharsets.US_ASCII)));
+      expect(in, '2');
+      write(ByteBuffer.wrap(MAIL.getBytes(StandardCharsets.US_ASCII)));
+      expect(in, '2');
+      channel.configureBlocking(false);
+      channel.register(selector, SelectionKey.OP_READ, this);
+    }
+
+    private static void expect(BufferedReader in, char code) throws IOException {
+      String line;
+      do {
+        line = in.readLine();
+        if (line == null || line.charAt(0) != code) {
+          throw new IOException("backend answered " + line);
+        }
+      } while (line.length() > 3 && line.charAt(3) == '-');
+    }
+
+    void ask(String rcpt, Client client) {
+      if (rcpts++ == RCPTS_PER_TRANSACTION) {
+        out.append("RSET\r\n").append(MAIL);
+        waiting.add(Optional.empty());
+        waiting.add(Optional.empty());
+        rcpts = 1;
+      }
+      out.append(rcpt).append("\r\n");
+      waiting.add(Optional.of(client));
+    }
+
+    /** This wake-up's RCPTs, in one write. */
+    void flush() throws IOException {
+      if (out.length() > 0) {
+        write(ByteBuffer.wrap(out.toString().getBytes(StandardCharsets.US_ASCII)));
+        out.setLength(0);
+      }
+    }
+
+    @Override
+    void line(String line) throws IOException {
+      if (line.length() > 3 && line.charAt(3) == '-') {
+        return;
+      }
+      Optional<Client> client = waiting.poll();
+      if (client != null && client.isPresent()) {
+        client.get().reply(line);
+      }
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    selector.close();
+    server.close();
+    for (Backend backend : backends) {
+      backend.channel.close();
+    }
+  }
+}
