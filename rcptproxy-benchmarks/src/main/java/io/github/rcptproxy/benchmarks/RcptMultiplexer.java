@@ -3,14 +3,11 @@ package io.github.rcptproxy.benchmarks;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -26,80 +23,51 @@ import java.util.Optional;
  * back to the client whose RCPT it answers. No verification logic, no limits, no TLS, no DATA: what
  * the cheapest possible front and hand-off would cost, not a gateway.
  */
-final class RcptMultiplexer implements AutoCloseable {
+final class RcptMultiplexer extends NioLoop {
   /** RCPTs per backend transaction before RSET and a new MAIL: under Postfix's limit of 1,000. */
   private static final int RCPTS_PER_TRANSACTION = 500;
 
   /** The benchmark clients' own sender, so that Postfix sees the same transactions as direct. */
   private static final String MAIL = "MAIL FROM:<bench@client.test>\r\n";
 
-  private final ServerSocketChannel server;
-  private final Selector selector;
   private final List<Backend> backends = new ArrayList<>();
   private final ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
-  private final Thread loop;
   private int accepted;
 
   private RcptMultiplexer(int targetPort, int connections) throws IOException {
-    selector = Selector.open();
+    super("rcpt-multiplexer");
     for (int i = 0; i < connections; i++) {
       backends.add(new Backend(targetPort));
     }
-    server = ServerSocketChannel.open();
-    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-    server.configureBlocking(false);
-    server.register(selector, SelectionKey.OP_ACCEPT);
-    loop = new Thread(this::run, "rcpt-multiplexer");
-    loop.setDaemon(true);
   }
 
   /** A multiplexer with {@code connections} to {@code targetPort} on loopback, until closed. */
   static RcptMultiplexer start(int targetPort, int connections) throws IOException {
     RcptMultiplexer multiplexer = new RcptMultiplexer(targetPort, connections);
-    multiplexer.loop.start();
+    multiplexer.startLoop();
     return multiplexer;
   }
 
-  int port() {
-    return server.socket().getLocalPort();
-  }
-
-  private void run() {
-    try {
-      while (selector.isOpen()) {
-        selector.select();
-        if (!selector.isOpen()) {
-          return;
-        }
-        for (SelectionKey key : selector.selectedKeys()) {
-          if (key.isValid() && key.isAcceptable()) {
-            accept();
-          } else if (key.isValid() && key.isReadable()) {
-            ((Side) key.attachment()).readable();
-          }
-        }
-        selector.selectedKeys().clear();
-        for (Backend backend : backends) {
-          backend.flush();
-        }
-      }
-    } catch (IOException e) {
-      if (selector.isOpen()) {
-        throw new UncheckedIOException(e);
-      }
-    }
-  }
-
-  private void accept() throws IOException {
-    SocketChannel channel = server.accept();
-    if (channel == null) {
-      return;
-    }
+  @Override
+  void accepted(SocketChannel channel) throws IOException {
     channel.socket().setTcpNoDelay(true);
     channel.configureBlocking(false);
     Client client = new Client(channel, backends.get(accepted++ % backends.size()));
     channel.register(selector, SelectionKey.OP_READ, client);
     client.reply("220 multiplexer ESMTP");
+  }
+
+  @Override
+  void readable(SelectionKey key) throws IOException {
+    ((Side) key.attachment()).readable();
+  }
+
+  /** This wake-up's RCPTs, one write per backend connection. */
+  @Override
+  void served() throws IOException {
+    for (Backend backend : backends) {
+      backend.flush();
+    }
   }
 
   /** One side's lines as they come, split at CRLF. */
@@ -139,11 +107,7 @@ final class RcptMultiplexer implements AutoCloseable {
     abstract void line(String line) throws IOException;
 
     void write(ByteBuffer bytes) throws IOException {
-      while (bytes.hasRemaining()) {
-        if (channel.write(bytes) == 0) {
-          Thread.onSpinWait();
-        }
-      }
+      writeWhole(channel, bytes);
     }
   }
 
@@ -243,8 +207,7 @@ final class RcptMultiplexer implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    selector.close();
-    server.close();
+    super.close();
     for (Backend backend : backends) {
       backend.channel.close();
     }
