@@ -141,7 +141,8 @@ final class GatewayThroughput {
             RunningGateway.start(settings(postfix.port(), Kind.CACHED, maxSessions));
         ByteRelay relay = ByteRelay.start(postfix.port());
         RcptMultiplexer multiplexer = RcptMultiplexer.start(postfix.port(), CLIENTS);
-        RcptMultiplexer fewer = RcptMultiplexer.start(postfix.port(), 8)) {
+        RcptMultiplexer fewer = RcptMultiplexer.start(postfix.port(), 8);
+        ThreadedRcptProxy threaded = ThreadedRcptProxy.start(postfix.port(), CLIENTS)) {
       List<Row> rows =
           List.of(
               new Row("straight to Postfix", postfix.port()),
@@ -153,7 +154,10 @@ final class GatewayThroughput {
                       + CLIENTS
                       + " persistent Postfix connections, no checks)",
                   multiplexer.port()),
-              new Row("the same with 8 Postfix connections (RCPTs pipelined)", fewer.port()),
+              new Row(
+                  "the same with a thread per client connection (blocking sockets)",
+                  threaded.port()),
+              new Row("the multiplexer with 8 Postfix connections (RCPTs pipelined)", fewer.port()),
               new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
               new Row(
                   "through the gateway, uncached, probe method RCPT (one command per address)",

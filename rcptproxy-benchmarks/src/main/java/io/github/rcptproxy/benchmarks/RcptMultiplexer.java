@@ -25,10 +25,10 @@ import java.util.Optional;
  */
 final class RcptMultiplexer extends NioLoop {
   /** RCPTs per backend transaction before RSET and a new MAIL: under Postfix's limit of 1,000. */
-  private static final int RCPTS_PER_TRANSACTION = 500;
+  static final int RCPTS_PER_TRANSACTION = 500;
 
   /** The benchmark clients' own sender, so that Postfix sees the same transactions as direct. */
-  private static final String MAIL = "MAIL FROM:<bench@client.test>\r\n";
+  static final String MAIL = "MAIL FROM:<bench@client.test>";
 
   private final List<Backend> backends = new ArrayList<>();
   private final ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
@@ -158,7 +158,7 @@ final class RcptMultiplexer extends NioLoop {
       expect(in, '2');
       write(ByteBuffer.wrap("EHLO multiplexer.test\r\n".getBytes(StandardCharsets.US_ASCII)));
       expect(in, '2');
-      write(ByteBuffer.wrap(MAIL.getBytes(StandardCharsets.US_ASCII)));
+      write(ByteBuffer.wrap((MAIL + "\r\n").getBytes(StandardCharsets.US_ASCII)));
       expect(in, '2');
       channel.configureBlocking(false);
       channel.register(selector, SelectionKey.OP_READ, this);
@@ -176,7 +176,7 @@ final class RcptMultiplexer extends NioLoop {
 
     void ask(String rcpt, Client client) {
       if (rcpts++ == RCPTS_PER_TRANSACTION) {
-        out.append("RSET\r\n").append(MAIL);
+        out.append("RSET\r\n").append(MAIL).append("\r\n");
         waiting.add(Optional.empty());
         waiting.add(Optional.empty());
         rcpts = 1;
