@@ -132,7 +132,12 @@ final class GatewayThroughput {
     ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
     try (PostfixBackend postfix =
             PostfixBackend.start(
-                List.of("in_flow_delay = 0", "smtpd_client_connection_count_limit = 100"));
+                // Room for every row's connections: the clients' own, and the sessions the gateways
+                // and the multiplexers keep open (over 100 in all, Postfix's default process limit)
+                List.of(
+                    "in_flow_delay = 0",
+                    "smtpd_client_connection_count_limit = 250",
+                    "default_process_limit = 250"));
         RunningGateway uncached =
             RunningGateway.start(settings(postfix.port(), Kind.UNCACHED, maxSessions));
         RunningGateway rcpt =
@@ -142,7 +147,9 @@ final class GatewayThroughput {
         ByteRelay relay = ByteRelay.start(postfix.port());
         RcptMultiplexer multiplexer = RcptMultiplexer.start(postfix.port(), CLIENTS);
         RcptMultiplexer fewer = RcptMultiplexer.start(postfix.port(), 8);
-        ThreadedRcptProxy threaded = ThreadedRcptProxy.start(postfix.port(), CLIENTS)) {
+        ThreadedRcptProxy threaded = ThreadedRcptProxy.start(postfix.port(), CLIENTS);
+        RcptMultiplexer loop = RcptMultiplexer.start(postfix.port(), CLIENTS);
+        ThreadedRcptProxy handing = ThreadedRcptProxy.handingTo(loop, CLIENTS)) {
       List<Row> rows =
           List.of(
               new Row("straight to Postfix", postfix.port()),
@@ -157,6 +164,9 @@ final class GatewayThroughput {
               new Row(
                   "the same with a thread per client connection (blocking sockets)",
                   threaded.port()),
+              new Row(
+                  "the same, each thread handing its RCPTs to an event loop owning the connections",
+                  handing.port()),
               new Row("the multiplexer with 8 Postfix connections (RCPTs pipelined)", fewer.port()),
               new Row("through the gateway, uncached (no verdict cache)", uncached.port()),
               new Row(

@@ -14,6 +14,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The ceiling of an event-loop gateway asking by RCPT: one thread serves every client and a few
@@ -33,6 +34,14 @@ final class RcptMultiplexer extends NioLoop {
   private final List<Backend> backends = new ArrayList<>();
   private final ByteBuffer buffer = ByteBuffer.allocateDirect(64 * 1024);
   private int accepted;
+
+  /** RCPTs handed in by other threads ({@link #ask}), for the loop to send. */
+  private final ConcurrentLinkedQueue<Runnable> handedIn = new ConcurrentLinkedQueue<>();
+
+  /** Where a backend's reply to one RCPT goes. */
+  interface Replies {
+    void reply(String line) throws IOException;
+  }
 
   private RcptMultiplexer(int targetPort, int connections) throws IOException {
     super("rcpt-multiplexer");
@@ -62,9 +71,21 @@ final class RcptMultiplexer extends NioLoop {
     ((Side) key.attachment()).readable();
   }
 
-  /** This wake-up's RCPTs, one write per backend connection. */
+  /**
+   * Hands an RCPT from another thread to the loop, for backend connection {@code connection}; the
+   * loop sends it with the rest of its next wake-up's and gives the reply line to {@code to}.
+   */
+  void ask(int connection, String rcpt, Replies to) {
+    handedIn.add(() -> backends.get(connection).ask(rcpt, to));
+    selector.wakeup();
+  }
+
+  /** This wake-up's RCPTs, its clients' and those handed in, one write per backend connection. */
   @Override
   void served() throws IOException {
+    for (Runnable ask = handedIn.poll(); ask != null; ask = handedIn.poll()) {
+      ask.run();
+    }
     for (Backend backend : backends) {
       backend.flush();
     }
@@ -123,7 +144,7 @@ final class RcptMultiplexer extends NioLoop {
     void line(String line) throws IOException {
       String verb = line.length() < 4 ? line : line.substring(0, 4).toUpperCase();
       switch (verb) {
-        case "RCPT" -> backend.ask(line, this);
+        case "RCPT" -> backend.ask(line, this::reply);
         case "QUIT" -> {
           reply("221 Bye");
           channel.close();
@@ -144,7 +165,7 @@ final class RcptMultiplexer extends NioLoop {
     /**
      * Whom each reply still due is for, in order; empty for the multiplexer's own RSET and MAIL.
      */
-    private final ArrayDeque<Optional<Client>> waiting = new ArrayDeque<>();
+    private final ArrayDeque<Optional<Replies>> waiting = new ArrayDeque<>();
 
     private final StringBuilder out = new StringBuilder();
     private int rcpts;
@@ -174,7 +195,7 @@ final class RcptMultiplexer extends NioLoop {
       } while (line.length() > 3 && line.charAt(3) == '-');
     }
 
-    void ask(String rcpt, Client client) {
+    void ask(String rcpt, Replies to) {
       if (rcpts++ == RCPTS_PER_TRANSACTION) {
         out.append("RSET\r\n").append(MAIL).append("\r\n");
         waiting.add(Optional.empty());
@@ -182,7 +203,7 @@ final class RcptMultiplexer extends NioLoop {
         rcpts = 1;
       }
       out.append(rcpt).append("\r\n");
-      waiting.add(Optional.of(client));
+      waiting.add(Optional.of(to));
     }
 
     /** This wake-up's RCPTs, in one write. */
@@ -198,9 +219,9 @@ final class RcptMultiplexer extends NioLoop {
       if (line.length() > 3 && line.charAt(3) == '-') {
         return;
       }
-      Optional<Client> client = waiting.poll();
-      if (client != null && client.isPresent()) {
-        client.get().reply(line);
+      Optional<Replies> to = waiting.poll();
+      if (to != null && to.isPresent()) {
+        to.get().reply(line);
       }
     }
   }

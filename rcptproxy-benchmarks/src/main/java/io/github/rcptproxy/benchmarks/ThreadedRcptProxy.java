@@ -10,19 +10,26 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
  * {@link RcptMultiplexer} with a thread per client connection instead of one event loop: each
  * client's thread reads its commands from a blocking socket, answers EHLO, MAIL and QUIT itself,
- * and asks each RCPT on a persistent Postfix connection it holds for as long as the client is
- * connected, waiting for the reply. The difference between the two rows is what a thread per
- * connection costs, the Postfix side being the same.
+ * and has each RCPT asked on a persistent Postfix connection it holds for as long as the client is
+ * connected, waiting for the reply: asked by the thread itself, blocking on the connection, or
+ * handed to a multiplexer's event loop that owns the connections. Against the multiplexer's own
+ * row, what a thread per connection costs, the Postfix side being the same.
  */
 final class ThreadedRcptProxy implements AutoCloseable {
   private final ServerSocket server;
   private final BlockingQueue<Backend> backends;
+
+  /** The event loop the RCPTs are handed to, or null where each thread asks itself. */
+  private final RcptMultiplexer loop;
+
   private final ExecutorService threads =
       Executors.newCachedThreadPool(
           task -> {
@@ -31,17 +38,30 @@ final class ThreadedRcptProxy implements AutoCloseable {
             return thread;
           });
 
-  private ThreadedRcptProxy(int targetPort, int connections) throws IOException {
+  private ThreadedRcptProxy(int targetPort, int connections, RcptMultiplexer loop)
+      throws IOException {
+    this.loop = loop;
     backends = new ArrayBlockingQueue<>(connections);
     for (int i = 0; i < connections; i++) {
-      backends.add(new Backend(new Socket(InetAddress.getLoopbackAddress(), targetPort)));
+      backends.add(
+          loop != null
+              ? new Backend(i)
+              : new Backend(new Socket(InetAddress.getLoopbackAddress(), targetPort)));
     }
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
   }
 
   /** A proxy with {@code connections} to {@code targetPort} on loopback, until closed. */
   static ThreadedRcptProxy start(int targetPort, int connections) throws IOException {
-    ThreadedRcptProxy proxy = new ThreadedRcptProxy(targetPort, connections);
+    return start(new ThreadedRcptProxy(targetPort, connections, null));
+  }
+
+  /** A proxy whose threads hand each RCPT to {@code loop}'s connections, until closed. */
+  static ThreadedRcptProxy handingTo(RcptMultiplexer loop, int connections) throws IOException {
+    return start(new ThreadedRcptProxy(0, connections, loop));
+  }
+
+  private static ThreadedRcptProxy start(ThreadedRcptProxy proxy) {
     proxy.threads.execute(proxy::acceptAll);
     return proxy;
   }
@@ -76,7 +96,7 @@ final class ThreadedRcptProxy implements AutoCloseable {
           Backend.send(out, "221 Bye");
           return;
         }
-        Backend.send(out, verb.equals("RCPT") ? backend.ask(line) : "250 Ok");
+        Backend.send(out, verb.equals("RCPT") ? ask(backend, line) : "250 Ok");
       }
     } catch (IOException | InterruptedException e) {
       // the client left or the proxy closed
@@ -87,15 +107,37 @@ final class ThreadedRcptProxy implements AutoCloseable {
     }
   }
 
-  /** One Postfix connection in one open transaction. */
+  private String ask(Backend backend, String rcpt) throws IOException, InterruptedException {
+    if (loop == null) {
+      return backend.ask(rcpt);
+    }
+    CompletableFuture<String> reply = new CompletableFuture<>();
+    loop.ask(backend.connection, rcpt, reply::complete);
+    try {
+      return reply.get();
+    } catch (ExecutionException e) {
+      throw new IOException(e.getCause());
+    }
+  }
+
+  /** One Postfix connection in one open transaction (or the number of a loop's). */
   private static final class Backend {
     private final Socket socket;
     private final BufferedReader in;
     private final OutputStream out;
+    private final int connection;
     private int rcpts;
+
+    Backend(int loopConnection) {
+      socket = null;
+      in = null;
+      out = null;
+      connection = loopConnection;
+    }
 
     Backend(Socket socket) throws IOException {
       this.socket = socket;
+      connection = -1;
       socket.setTcpNoDelay(true);
       in = reader(socket);
       out = socket.getOutputStream();
@@ -153,7 +195,9 @@ final class ThreadedRcptProxy implements AutoCloseable {
     server.close();
     threads.shutdownNow();
     for (Backend backend : backends) {
-      backend.socket.close();
+      if (backend.socket != null) {
+        backend.socket.close();
+      }
     }
   }
 }
