@@ -1,6 +1,7 @@
 package io.github.rcptproxy.benchmarks;
 
 import io.github.rcptproxy.internal.smtp.SmtpConnection;
+import io.github.rcptproxy.internal.smtp.SmtpReply;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -33,6 +34,12 @@ final class RawSmtp implements AutoCloseable {
   /** Sends a command and returns the first digit of the reply code. */
   char command(String command) throws IOException {
     return (char) ('0' + connection.send(command).code() / 100);
+  }
+
+  /** Sends a command and returns its reply's last line as sent: the code, a space and the text. */
+  String lastLine(String command) throws IOException {
+    SmtpReply reply = connection.send(command);
+    return reply.code() + " " + reply.lines().get(reply.lines().size() - 1);
   }
 
   void expectCommand(String command, char digit) throws IOException {

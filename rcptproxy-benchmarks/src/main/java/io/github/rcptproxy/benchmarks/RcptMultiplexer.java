@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
@@ -91,6 +92,11 @@ final class RcptMultiplexer extends NioLoop {
     }
   }
 
+  /** A command line's verb, upper case: its first four characters. */
+  static String verb(String line) {
+    return line.length() < 4 ? line : line.substring(0, 4).toUpperCase(Locale.ROOT);
+  }
+
   /** One side's lines as they come, split at CRLF. */
   private abstract class Side {
     final SocketChannel channel;
@@ -142,8 +148,7 @@ final class RcptMultiplexer extends NioLoop {
 
     @Override
     void line(String line) throws IOException {
-      String verb = line.length() < 4 ? line : line.substring(0, 4).toUpperCase();
-      switch (verb) {
+      switch (verb(line)) {
         case "RCPT" -> backend.ask(line, this::reply);
         case "QUIT" -> {
           reply("221 Bye");

@@ -8,6 +8,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -24,11 +26,17 @@ import java.util.concurrent.Executors;
  * row, what a thread per connection costs, the Postfix side being the same.
  */
 final class ThreadedRcptProxy implements AutoCloseable {
-  private final ServerSocket server;
-  private final BlockingQueue<Backend> backends;
+  /** One Postfix connection, in one open transaction: its reply line to each RCPT. */
+  private interface Connection extends AutoCloseable {
+    String ask(String rcpt) throws IOException, InterruptedException;
 
-  /** The event loop the RCPTs are handed to, or null where each thread asks itself. */
-  private final RcptMultiplexer loop;
+    @Override
+    default void close() {}
+  }
+
+  private final ServerSocket server;
+  private final List<Connection> all;
+  private final BlockingQueue<Connection> connections;
 
   private final ExecutorService threads =
       Executors.newCachedThreadPool(
@@ -38,32 +46,45 @@ final class ThreadedRcptProxy implements AutoCloseable {
             return thread;
           });
 
-  private ThreadedRcptProxy(int targetPort, int connections, RcptMultiplexer loop)
-      throws IOException {
-    this.loop = loop;
-    backends = new ArrayBlockingQueue<>(connections);
-    for (int i = 0; i < connections; i++) {
-      backends.add(
-          loop != null
-              ? new Backend(i)
-              : new Backend(new Socket(InetAddress.getLoopbackAddress(), targetPort)));
-    }
+  private ThreadedRcptProxy(List<Connection> connections) throws IOException {
+    all = List.copyOf(connections);
+    this.connections = new ArrayBlockingQueue<>(connections.size(), false, connections);
     server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
   }
 
-  /** A proxy with {@code connections} to {@code targetPort} on loopback, until closed. */
+  /**
+   * A proxy with {@code connections} of its own to {@code targetPort} on loopback, until closed.
+   */
   static ThreadedRcptProxy start(int targetPort, int connections) throws IOException {
-    return start(new ThreadedRcptProxy(targetPort, connections, null));
+    List<Connection> own = new ArrayList<>();
+    for (int i = 0; i < connections; i++) {
+      own.add(new Session(new RawSmtp(targetPort)));
+    }
+    return new ThreadedRcptProxy(own).start();
   }
 
   /** A proxy whose threads hand each RCPT to {@code loop}'s connections, until closed. */
   static ThreadedRcptProxy handingTo(RcptMultiplexer loop, int connections) throws IOException {
-    return start(new ThreadedRcptProxy(0, connections, loop));
+    List<Connection> handed = new ArrayList<>();
+    for (int i = 0; i < connections; i++) {
+      int connection = i;
+      handed.add(
+          rcpt -> {
+            CompletableFuture<String> reply = new CompletableFuture<>();
+            loop.ask(connection, rcpt, reply::complete);
+            try {
+              return reply.get();
+            } catch (ExecutionException e) {
+              throw new IOException(e.getCause());
+            }
+          });
+    }
+    return new ThreadedRcptProxy(handed).start();
   }
 
-  private static ThreadedRcptProxy start(ThreadedRcptProxy proxy) {
-    proxy.threads.execute(proxy::acceptAll);
-    return proxy;
+  private ThreadedRcptProxy start() {
+    threads.execute(this::acceptAll);
+    return this;
   }
 
   int port() {
@@ -81,112 +102,63 @@ final class ThreadedRcptProxy implements AutoCloseable {
     }
   }
 
-  /** One client's session, on a backend connection of its own until it leaves. */
+  /** One client's session, on a Postfix connection of its own until it leaves. */
   private void serve(Socket client) {
-    Backend backend = null;
+    Connection connection = null;
     try (client) {
-      backend = backends.take();
+      connection = connections.take();
       client.setTcpNoDelay(true);
-      BufferedReader in = Backend.reader(client);
+      BufferedReader in =
+          new BufferedReader(
+              new InputStreamReader(client.getInputStream(), StandardCharsets.US_ASCII));
       OutputStream out = client.getOutputStream();
-      Backend.send(out, "220 threaded proxy ESMTP");
+      send(out, "220 threaded proxy ESMTP");
       for (String line = in.readLine(); line != null; line = in.readLine()) {
-        String verb = line.length() < 4 ? line : line.substring(0, 4).toUpperCase();
+        String verb = RcptMultiplexer.verb(line);
         if (verb.equals("QUIT")) {
-          Backend.send(out, "221 Bye");
+          send(out, "221 Bye");
           return;
         }
-        Backend.send(out, verb.equals("RCPT") ? ask(backend, line) : "250 Ok");
+        send(out, verb.equals("RCPT") ? connection.ask(line) : "250 Ok");
       }
     } catch (IOException | InterruptedException e) {
       // the client left or the proxy closed
     } finally {
-      if (backend != null) {
-        backends.add(backend);
+      if (connection != null) {
+        connections.add(connection);
       }
     }
   }
 
-  private String ask(Backend backend, String rcpt) throws IOException, InterruptedException {
-    if (loop == null) {
-      return backend.ask(rcpt);
-    }
-    CompletableFuture<String> reply = new CompletableFuture<>();
-    loop.ask(backend.connection, rcpt, reply::complete);
-    try {
-      return reply.get();
-    } catch (ExecutionException e) {
-      throw new IOException(e.getCause());
-    }
+  private static void send(OutputStream out, String line) throws IOException {
+    out.write((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
   }
 
-  /** One Postfix connection in one open transaction (or the number of a loop's). */
-  private static final class Backend {
-    private final Socket socket;
-    private final BufferedReader in;
-    private final OutputStream out;
-    private final int connection;
+  /** A Postfix connection of the proxy's own, asked by the thread that holds it. */
+  private static final class Session implements Connection {
+    private final RawSmtp smtp;
     private int rcpts;
 
-    Backend(int loopConnection) {
-      socket = null;
-      in = null;
-      out = null;
-      connection = loopConnection;
+    Session(RawSmtp smtp) throws IOException {
+      this.smtp = smtp;
+      smtp.expectCommand("EHLO threaded.test", '2');
+      smtp.expectCommand(RcptMultiplexer.MAIL, '2');
     }
 
-    Backend(Socket socket) throws IOException {
-      this.socket = socket;
-      connection = -1;
-      socket.setTcpNoDelay(true);
-      in = reader(socket);
-      out = socket.getOutputStream();
-      expect('2');
-      command("EHLO threaded.test", '2');
-      command(RcptMultiplexer.MAIL, '2');
-    }
-
-    static BufferedReader reader(Socket socket) throws IOException {
-      return new BufferedReader(
-          new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
-    }
-
-    static void send(OutputStream out, String line) throws IOException {
-      out.write((line + "\r\n").getBytes(StandardCharsets.US_ASCII));
-    }
-
-    /** The backend's final reply line to {@code rcpt}, after a new transaction where it is due. */
-    String ask(String rcpt) throws IOException {
+    /** The reply line to {@code rcpt}, after a new transaction where one is due. */
+    @Override
+    public String ask(String rcpt) throws IOException {
       if (rcpts++ == RcptMultiplexer.RCPTS_PER_TRANSACTION) {
-        command("RSET", '2');
-        command(RcptMultiplexer.MAIL, '2');
+        smtp.expectCommand("RSET", '2');
+        smtp.expectCommand(RcptMultiplexer.MAIL, '2');
         rcpts = 1;
       }
-      send(out, rcpt);
-      return reply();
+      return smtp.lastLine(rcpt);
     }
 
-    private void command(String command, char code) throws IOException {
-      send(out, command);
-      expect(code);
-    }
-
-    private void expect(char code) throws IOException {
-      String reply = reply();
-      if (reply.charAt(0) != code) {
-        throw new IOException("backend answered " + reply);
-      }
-    }
-
-    private String reply() throws IOException {
-      String line;
-      do {
-        line = in.readLine();
-        if (line == null) {
-          throw new IOException("backend closed the connection");
-        }
-      } while (line.length() > 3 && line.charAt(3) == '-');
-      return line;
+    @Override
+    public void close() {
+      smtp.close();
     }
   }
 
@@ -194,10 +166,8 @@ final class ThreadedRcptProxy implements AutoCloseable {
   public void close() throws IOException {
     server.close();
     threads.shutdownNow();
-    for (Backend backend : backends) {
-      if (backend.socket != null) {
-        backend.socket.close();
-      }
+    for (Connection connection : all) {
+      connection.close();
     }
   }
 }
