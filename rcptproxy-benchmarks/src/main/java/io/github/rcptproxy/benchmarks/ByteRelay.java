@@ -44,19 +44,10 @@ final class ByteRelay extends NioLoop {
   void readable(SelectionKey key) throws IOException {
     SocketChannel from = (SocketChannel) key.channel();
     SocketChannel to = (SocketChannel) key.attachment();
-    buffer.clear();
-    int read;
-    try {
-      read = from.read(buffer);
-    } catch (IOException reset) {
-      read = -1;
-    }
-    if (read < 0) {
-      from.close();
+    if (readOrClose(from, buffer)) {
+      writeWhole(to, buffer);
+    } else {
       to.close();
-      return;
     }
-    buffer.flip();
-    writeWhole(to, buffer);
   }
 }

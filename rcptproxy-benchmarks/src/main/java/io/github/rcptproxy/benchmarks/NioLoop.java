@@ -75,6 +75,26 @@ abstract class NioLoop implements AutoCloseable {
     }
   }
 
+  /**
+   * Reads what {@code from} has into {@code buffer}, ready to be taken; false, with {@code from}
+   * closed, where its peer closed it or reset it.
+   */
+  static boolean readOrClose(SocketChannel from, ByteBuffer buffer) throws IOException {
+    buffer.clear();
+    int read;
+    try {
+      read = from.read(buffer);
+    } catch (IOException reset) {
+      read = -1;
+    }
+    if (read < 0) {
+      from.close();
+      return false;
+    }
+    buffer.flip();
+    return true;
+  }
+
   /** Writes all of {@code bytes} to a non-blocking channel (SMTP lines: a write seldom waits). */
   static void writeWhole(SocketChannel to, ByteBuffer bytes) throws IOException {
     while (bytes.hasRemaining()) {

@@ -107,18 +107,9 @@ final class RcptMultiplexer extends NioLoop {
     }
 
     void readable() throws IOException {
-      buffer.clear();
-      int read;
-      try {
-        read = channel.read(buffer);
-      } catch (IOException reset) {
-        read = -1;
-      }
-      if (read < 0) {
-        channel.close();
+      if (!readOrClose(channel, buffer)) {
         return;
       }
-      buffer.flip();
       while (buffer.hasRemaining()) {
         char c = (char) (buffer.get() & 0xff);
         if (c == '\n') {
